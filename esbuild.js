@@ -1,0 +1,86 @@
+// One build helper, one call per bundle (extension, worker, cli, webviews, tests).
+// `--production` minifies and drops source maps; `--watch` rebuilds on change.
+'use strict';
+const esbuild = require('esbuild');
+const fs = require('fs');
+const path = require('path');
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+const root = __dirname;
+
+/** Every file under `dir` (relative to the root) whose name matches `re`. */
+function find(dir, re) {
+  const abs = path.join(root, dir);
+  if (!fs.existsSync(abs)) return [];
+  return fs
+    .readdirSync(abs, { recursive: true })
+    .map(String)
+    .filter((f) => re.test(f))
+    .map((f) => path.join(dir, f));
+}
+
+const node = {
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode', 'onnxruntime-node'],
+};
+
+/** Build one bundle; entries that do not exist yet are skipped so partial trees still build. */
+async function bundle(name, options) {
+  const entries = Array.isArray(options.entryPoints) ? options.entryPoints : Object.values(options.entryPoints);
+  if (entries.length === 0 || !entries.every((e) => fs.existsSync(path.join(root, e)))) return;
+  const ctx = await esbuild.context({
+    bundle: true,
+    sourcemap: production ? false : 'linked',
+    minify: production,
+    logLevel: 'warning',
+    absWorkingDir: root,
+    ...options,
+  });
+  if (watch) {
+    await ctx.watch();
+    console.log(`[esbuild] watching ${name}`);
+  } else {
+    await ctx.rebuild();
+    await ctx.dispose();
+  }
+}
+
+async function main() {
+  await Promise.all([
+    bundle('extension', { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }),
+    bundle('worker', { ...node, entryPoints: { worker: 'src/runtime/worker/worker.ts' }, outdir: 'dist' }),
+    bundle('cli', {
+      ...node,
+      entryPoints: { cli: 'src/cli/main.ts' },
+      outdir: 'dist',
+      banner: { js: '#!/usr/bin/env node' },
+    }),
+    bundle('webviews', {
+      platform: 'browser',
+      format: 'iife',
+      target: 'es2022',
+      entryPoints: Object.fromEntries(
+        find('webview', /^[^/]+\/main\.ts$/).map((f) => [path.basename(path.dirname(f)), f]),
+      ),
+      outdir: 'dist/webview',
+      loader: { '.css': 'text' },
+    }),
+    // Tests and benchmarks keep their folder layout under dist/test (test/unit/x.test.ts -> dist/test/unit/x.test.js).
+    bundle('tests', {
+      ...node,
+      external: [...node.external, 'mocha', 'playwright-core'],
+      entryPoints: [...find('test', /(\.test|\.e2e|[/\\]index|[/\\]bench|[/\\]main)\.ts$/)],
+      outdir: 'dist/test',
+      outbase: 'test',
+    }),
+  ]);
+  if (fs.existsSync(path.join(root, 'dist/cli.js'))) fs.chmodSync(path.join(root, 'dist/cli.js'), 0o755);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

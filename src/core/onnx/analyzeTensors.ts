@@ -1,0 +1,121 @@
+import { DataType, isFloatType } from '../tensor/dataType';
+import type { GraphInfo, ModelIndex, NodeInfo, TensorInfo, TensorRole } from './modelIndex';
+
+/**
+ * Input slots that hold learned parameters, per op type ('*' = every slot). A float tensor read at one
+ * of these is a weight; the same tensor read only as a shape, an axis list or a scalar is not.
+ */
+const WEIGHT_SLOTS: Record<string, number[] | '*'> = {
+  MatMul: [0, 1],
+  Gemm: [0, 1, 2],
+  Conv: [1, 2],
+  ConvTranspose: [1, 2],
+  ConvInteger: [1],
+  MatMulInteger: [1],
+  LSTM: [1, 2, 3],
+  GRU: [1, 2, 3],
+  RNN: [1, 2, 3],
+  Gather: [0],
+  GatherND: [0],
+  Einsum: '*',
+  LayerNormalization: [1, 2],
+  SimplifiedLayerNormalization: [1],
+  SkipLayerNormalization: [2, 3, 4],
+  SkipSimplifiedLayerNormalization: [2, 3],
+  BatchNormalization: [1, 2, 3, 4],
+  InstanceNormalization: [1, 2],
+  GroupNormalization: [1, 2],
+  PRelu: [1],
+  Attention: [1, 2],
+  MultiHeadAttention: [3],
+  EmbedLayerNormalization: [2, 3, 4, 5, 6],
+  FusedMatMul: [0, 1],
+  FusedConv: [1, 2],
+  BiasGelu: [1],
+  FastGelu: [1],
+  BiasAdd: [1, 2],
+  MatMulNBits: [1, 2, 3, 5],
+  DequantizeLinear: [0],
+  QLinearMatMul: [3],
+  QLinearConv: [3, 8],
+  DynamicQuantizeMatMul: [1],
+  Add: '*',
+  Sub: '*',
+  Mul: '*',
+  Div: '*',
+  // Layout ops applied to a weight before its real consumer (Transpose → MatMul in old exports).
+  Transpose: [0],
+  Reshape: [0],
+  Cast: [0],
+  Squeeze: [0],
+  Unsqueeze: [0],
+  Identity: [0],
+};
+
+/** Elementwise and layout ops count as weight readers only for tensors at least this large (biases, scales). */
+const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Einsum', 'Transpose', 'Reshape', 'Cast', 'Squeeze', 'Unsqueeze', 'Identity']);
+const MIN_ELEMENTWISE_WEIGHT = 16;
+/** Integer codes read by these slots are quantized weights. */
+const QUANTIZED_CODE_SLOTS: Record<string, number[]> = {
+  DequantizeLinear: [0],
+  MatMulNBits: [1],
+  MatMulInteger: [1],
+  ConvInteger: [1],
+  QLinearMatMul: [3],
+  QLinearConv: [3],
+  DynamicQuantizeMatMul: [1],
+  Gather: [0],
+};
+const CODE_TYPES = new Set<number>([DataType.INT8, DataType.UINT8, DataType.INT4, DataType.UINT4, DataType.INT16, DataType.UINT16]);
+
+/** Fills each tensor's consumers (resolving names through enclosing graphs) and its role. */
+export function analyzeTensors(model: ModelIndex): void {
+  const graphs = new Map(model.graphs.map((g) => [g.path, g]));
+  const byGraph = new Map<string, Map<string, TensorInfo>>();
+  for (const t of model.tensors) {
+    let names = byGraph.get(t.graph);
+    if (!names) byGraph.set(t.graph, (names = new Map()));
+    names.set(t.name, t);
+  }
+  const inputNames = new Map(model.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
+
+  const resolve = (name: string, graph: GraphInfo): TensorInfo | undefined => {
+    for (let g: GraphInfo | undefined = graph; g; ) {
+      const found = byGraph.get(g.path)?.get(name);
+      if (found) return found;
+      // A subgraph input shadows outer names; the main graph's inputs may repeat initializer names (IR < 4).
+      if (inputNames.get(g.path)?.has(name)) return undefined;
+      if (g.parentNodeId === undefined) return undefined;
+      g = graphs.get(model.nodes[g.parentNodeId].graph);
+    }
+    return undefined;
+  };
+
+  for (const node of model.nodes) {
+    const graph = graphs.get(node.graph);
+    if (!graph) continue;
+    node.inputs.forEach((name, input) => {
+      if (!name) return;
+      const tensor = resolve(name, graph);
+      if (tensor) tensor.consumers.push({ nodeId: node.id, input });
+    });
+  }
+  for (const t of model.tensors) t.role = roleOf(t, model.nodes);
+}
+
+function roleOf(tensor: TensorInfo, nodes: NodeInfo[]): TensorRole {
+  const float = isFloatType(tensor.dtype);
+  const codes = CODE_TYPES.has(tensor.dtype);
+  if (!float && !codes) return 'shape';
+  for (const { nodeId, input } of tensor.consumers) {
+    const op = nodes[nodeId].opType;
+    if (codes) {
+      if (QUANTIZED_CODE_SLOTS[op]?.includes(input)) return 'weight';
+      continue;
+    }
+    const slots = WEIGHT_SLOTS[op];
+    if (!slots || (slots !== '*' && !slots.includes(input))) continue;
+    if (ELEMENTWISE.has(op) ? tensor.count >= MIN_ELEMENTWISE_WEIGHT : tensor.count > 1) return 'weight';
+  }
+  return 'constant';
+}
