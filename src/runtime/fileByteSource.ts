@@ -21,7 +21,9 @@ export class FileByteSource implements ByteSource {
   read(offset: number, length: number): Uint8Array {
     if (this.fd === undefined) throw new Error(`${this.path} is closed`);
     if (offset < 0 || length < 0 || offset + length > this.size) {
-      throw new RangeError(`read of ${length} bytes at ${offset} is past the end of ${this.path} (${this.size} bytes)`);
+      throw new RangeError(
+        `read of ${length} bytes at ${offset} is past the end of ${this.path} (${this.size} bytes)`,
+      );
     }
     // Small reads reuse a buffer; large ones (tensor payloads) get their own, aligned for typed-array views.
     const target = length <= this.scratch.length ? this.scratch : new Uint8Array(length);

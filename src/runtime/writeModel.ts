@@ -19,21 +19,41 @@ const CHUNK = 8 << 20;
  * refused unless `force`, and every file is written to a temporary name and renamed only when complete,
  * so a failed or killed run leaves no partial output.
  */
-export function writeModel(plan: WritePlan, input: OpenedModel, outPath: string, options: { force?: boolean } = {}): WriteResult {
+export function writeModel(
+  plan: WritePlan,
+  input: OpenedModel,
+  outPath: string,
+  options: { force?: boolean } = {},
+): WriteResult {
   const out = path.resolve(outPath);
   const outDir = path.dirname(out);
-  const inputs = new Set([input.path, ...input.index.externalLocations.map((l) => path.join(path.dirname(input.path), l))].map(realOrSelf));
-  const targets: { final: string; pieces: Piece[] | { copyFrom: string } }[] = [{ final: out, pieces: plan.model }];
-  if (plan.external) targets.push({ final: path.join(outDir, plan.external.location), pieces: plan.external.pieces });
-  if (outDir !== realOrSelf(path.dirname(input.path)) && realOrSelf(outDir) !== realOrSelf(path.dirname(input.path))) {
+  const inputs = new Set(
+    [input.path, ...input.index.externalLocations.map((l) => path.join(path.dirname(input.path), l))].map(
+      realOrSelf,
+    ),
+  );
+  const targets: { final: string; pieces: Piece[] | { copyFrom: string } }[] = [
+    { final: out, pieces: plan.model },
+  ];
+  if (plan.external)
+    targets.push({ final: path.join(outDir, plan.external.location), pieces: plan.external.pieces });
+  if (
+    outDir !== realOrSelf(path.dirname(input.path)) &&
+    realOrSelf(outDir) !== realOrSelf(path.dirname(input.path))
+  ) {
     // The new model still refers to these external files by relative location: they must sit beside it.
     for (const location of plan.keptExternal) {
-      targets.push({ final: path.join(outDir, location), pieces: { copyFrom: path.join(path.dirname(input.path), location) } });
+      targets.push({
+        final: path.join(outDir, location),
+        pieces: { copyFrom: path.join(path.dirname(input.path), location) },
+      });
     }
   }
   for (const t of targets) {
-    if (inputs.has(realOrSelf(t.final))) throw new ModelError(outPath, `refusing to overwrite an input file (${t.final})`);
-    if (!options.force && fs.existsSync(t.final)) throw new ModelError(t.final, 'already exists (use --force to overwrite)');
+    if (inputs.has(realOrSelf(t.final)))
+      throw new ModelError(outPath, `refusing to overwrite an input file (${t.final})`);
+    if (!options.force && fs.existsSync(t.final))
+      throw new ModelError(t.final, 'already exists (use --force to overwrite)');
   }
   if (!fs.existsSync(outDir)) throw new ModelError(outPath, `folder ${outDir} does not exist`);
 
@@ -76,7 +96,8 @@ function writePieces(file: string, pieces: Piece[], input: OpenedModel): void {
         continue;
       }
       const from = p.kind === 'source' ? input.source : input.resolveExternal(p.location);
-      for (let at = 0; at < p.length; at += CHUNK) put(from.read(p.offset + at, Math.min(CHUNK, p.length - at)));
+      for (let at = 0; at < p.length; at += CHUNK)
+        put(from.read(p.offset + at, Math.min(CHUNK, p.length - at)));
     }
     fs.fsyncSync(fd);
   } finally {

@@ -53,7 +53,19 @@ const WEIGHT_SLOTS: Record<string, number[] | '*'> = {
 };
 
 /** Elementwise and layout ops count as weight readers only for tensors at least this large (biases, scales). */
-const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Einsum', 'Transpose', 'Reshape', 'Cast', 'Squeeze', 'Unsqueeze', 'Identity']);
+const ELEMENTWISE = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Einsum',
+  'Transpose',
+  'Reshape',
+  'Cast',
+  'Squeeze',
+  'Unsqueeze',
+  'Identity',
+]);
 const MIN_ELEMENTWISE_WEIGHT = 16;
 /** Integer codes read by these slots are quantized weights. */
 const QUANTIZED_CODE_SLOTS: Record<string, number[]> = {
@@ -66,7 +78,14 @@ const QUANTIZED_CODE_SLOTS: Record<string, number[]> = {
   DynamicQuantizeMatMul: [1],
   Gather: [0],
 };
-const CODE_TYPES = new Set<number>([DataType.INT8, DataType.UINT8, DataType.INT4, DataType.UINT4, DataType.INT16, DataType.UINT16]);
+const CODE_TYPES = new Set<number>([
+  DataType.INT8,
+  DataType.UINT8,
+  DataType.INT4,
+  DataType.UINT4,
+  DataType.INT16,
+  DataType.UINT16,
+]);
 
 /** Fills each tensor's consumers (resolving names through enclosing graphs) and its role. */
 export function analyzeTensors(model: ModelIndex): void {

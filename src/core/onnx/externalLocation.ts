@@ -7,7 +7,8 @@ import { FormatError } from '../errors';
  */
 export function checkExternalLocation(location: string, tensor: string): void {
   const why = unsafeReason(location);
-  if (why) throw new FormatError(`tensor ${tensor}: external data location "${location}" is refused (${why})`);
+  if (why)
+    throw new FormatError(`tensor ${tensor}: external data location "${location}" is refused (${why})`);
 }
 
 function unsafeReason(location: string): string | undefined {

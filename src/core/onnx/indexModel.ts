@@ -30,15 +30,46 @@ const DEFAULT_MAX_DEPTH = 64;
 const DEFAULT_MAX_ELEMENTS = 2 ** 48;
 
 // Field numbers (onnx.proto3).
-const M = { irVersion: 1, producerName: 2, producerVersion: 3, domain: 4, modelVersion: 5, docString: 6, graph: 7, opset: 8, metadata: 14, functions: 25 };
+const M = {
+  irVersion: 1,
+  producerName: 2,
+  producerVersion: 3,
+  domain: 4,
+  modelVersion: 5,
+  docString: 6,
+  graph: 7,
+  opset: 8,
+  metadata: 14,
+  functions: 25,
+};
 const G = { node: 1, name: 2, initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
 const N = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 };
-const A = { name: 1, f: 2, i: 3, s: 4, t: 5, g: 6, floats: 7, ints: 8, strings: 9, tensors: 10, graphs: 11, type: 20, sparseTensor: 22, sparseTensors: 23 };
+const A = {
+  name: 1,
+  f: 2,
+  i: 3,
+  s: 4,
+  t: 5,
+  g: 6,
+  floats: 7,
+  ints: 8,
+  strings: 9,
+  tensors: 10,
+  graphs: 11,
+  type: 20,
+  sparseTensor: 22,
+  sparseTensors: 23,
+};
 const T = { dims: 1, dataType: 2, name: 8, rawData: 9, externalData: 13, dataLocation: 14 };
 const TYPED_FIELDS = new Set<number>([4, 5, 6, 7, 10, 11]);
 const F = { name: 1, input: 4, output: 5, node: 7, opset: 9, domain: 10 };
 
-const span = (h: FieldHeader): FieldSpan => ({ start: h.start, lenStart: h.lenStart, valueStart: h.valueStart, end: h.end });
+const span = (h: FieldHeader): FieldSpan => ({
+  start: h.start,
+  lenStart: h.lenStart,
+  valueStart: h.valueStart,
+  end: h.end,
+});
 
 /**
  * Scans an ONNX ModelProto once and records its header, every graph, node and weight tensor with the
@@ -151,9 +182,16 @@ class Indexer {
     return { key, value };
   }
 
-  private graph(h: FieldHeader, path: string, ancestors: FieldSpan[], depth: number, parentNodeId: number | undefined): void {
+  private graph(
+    h: FieldHeader,
+    path: string,
+    ancestors: FieldSpan[],
+    depth: number,
+    parentNodeId: number | undefined,
+  ): void {
     const { r, model } = this;
-    if (depth > this.maxDepth) throw new FormatError(`subgraphs nest deeper than ${this.maxDepth} levels`, h.start);
+    if (depth > this.maxDepth)
+      throw new FormatError(`subgraphs nest deeper than ${this.maxDepth} levels`, h.start);
     r.expect(h, WireType.LEN);
     const graph: GraphInfo = {
       path,
@@ -273,7 +311,13 @@ class Indexer {
     for (const f of attributeFields) node.attributes.push(this.attribute(f, node, graph, inner, depth));
   }
 
-  private attribute(h: FieldHeader, node: NodeInfo, graph: GraphInfo, ancestors: FieldSpan[], depth: number): AttributeInfo {
+  private attribute(
+    h: FieldHeader,
+    node: NodeInfo,
+    graph: GraphInfo,
+    ancestors: FieldSpan[],
+    depth: number,
+  ): AttributeInfo {
     const { r } = this;
     const attr: AttributeInfo = { name: '', type: 0 };
     const graphFields: FieldHeader[] = [];
@@ -327,7 +371,16 @@ class Indexer {
     const constantName = node.outputs[0] ?? '';
     if (isConstant && (attr.name === 'value_float' || attr.name === 'value_int')) {
       const value = attr.name === 'value_float' ? attr.f : attr.i;
-      this.addValues(graph, constantName, node, attr, value === undefined ? [] : [value], [], span(h), ancestors);
+      this.addValues(
+        graph,
+        constantName,
+        node,
+        attr,
+        value === undefined ? [] : [value],
+        [],
+        span(h),
+        ancestors,
+      );
     } else if (isConstant && (attr.name === 'value_floats' || attr.name === 'value_ints')) {
       const values = (attr.name === 'value_floats' ? attr.floats : attr.ints) ?? [];
       this.addValues(graph, constantName, node, attr, values, [values.length], span(h), ancestors);
@@ -337,15 +390,28 @@ class Indexer {
       const name = isConstant && attr.name === 'value' ? constantName : part.name;
       const where = isConstant && attr.name === 'value' ? 'constant' : 'initializer';
       // Tensor attributes of other ops (ConstantOfShape's value, …) are indexed too: the writer may need them.
-      const tensor = this.addTensor(graph, name || `${node.name || node.opType}.${attr.name}`, part, where, inner);
+      const tensor = this.addTensor(
+        graph,
+        name || `${node.name || node.opType}.${attr.name}`,
+        part,
+        where,
+        inner,
+      );
       tensor.nodeId = node.id;
       tensor.attribute = attr.name;
       (attr.tensors ??= []).push(tensor.id);
     }
     for (const f of sparseFields) {
       const sparse = this.sparseTensor(f);
-      const name = isConstant ? constantName : sparse.values.name || `${node.name || node.opType}.${attr.name}`;
-      const tensor = this.addSparse(graph, { ...sparse, name }, isConstant ? 'constant' : 'sparse_initializer', inner);
+      const name = isConstant
+        ? constantName
+        : sparse.values.name || `${node.name || node.opType}.${attr.name}`;
+      const tensor = this.addSparse(
+        graph,
+        { ...sparse, name },
+        isConstant ? 'constant' : 'sparse_initializer',
+        inner,
+      );
       tensor.nodeId = node.id;
       tensor.attribute = attr.name;
       (attr.tensors ??= []).push(tensor.id);
@@ -372,7 +438,13 @@ class Indexer {
 
   private typeProto(h: FieldHeader, info: ValueInfo): void {
     const { r } = this;
-    const kinds: Record<number, ValueInfo['kind']> = { 1: 'tensor', 4: 'sequence', 5: 'map', 8: 'sparse_tensor', 9: 'optional' };
+    const kinds: Record<number, ValueInfo['kind']> = {
+      1: 'tensor',
+      4: 'sequence',
+      5: 'map',
+      8: 'sparse_tensor',
+      9: 'optional',
+    };
     r.fields(h.valueStart, h.end, (f) => {
       const kind = kinds[f.field];
       if (!kind) return;
@@ -435,28 +507,44 @@ class Indexer {
         default:
           if (TYPED_FIELDS.has(f.field)) {
             if (typedField !== undefined && typedField !== f.field) {
-              throw new FormatError(`tensor ${name || '(unnamed)'} mixes typed payload fields ${typedField} and ${f.field}`, f.start);
+              throw new FormatError(
+                `tensor ${name || '(unnamed)'} mixes typed payload fields ${typedField} and ${f.field}`,
+                f.start,
+              );
             }
             typedField = f.field as TypedFieldNumber;
-            typed.push({ offset: f.valueStart, length: f.end - f.valueStart, packed: f.wire === WireType.LEN && f.field !== 6 });
+            typed.push({
+              offset: f.valueStart,
+              length: f.end - f.valueStart,
+              packed: f.wire === WireType.LEN && f.field !== 6,
+            });
           }
       }
     });
     const label = name || '(unnamed tensor)';
     let count = 1;
     for (const d of dims) {
-      if (!Number.isSafeInteger(d) || d < 0) throw new FormatError(`tensor ${label} has invalid dimension ${d}`, h.start);
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw new FormatError(`tensor ${label} has invalid dimension ${d}`, h.start);
       count *= d;
-      if (count > this.maxElements) throw new FormatError(`tensor ${label} declares an absurd size (dims ${dims.join('×')})`, h.start);
+      if (count > this.maxElements)
+        throw new FormatError(`tensor ${label} declares an absurd size (dims ${dims.join('×')})`, h.start);
     }
     let payload: Payload;
     if (external) {
       const location = ext.location;
-      if (location === undefined) throw new FormatError(`tensor ${label} has external data without a location`, h.start);
+      if (location === undefined)
+        throw new FormatError(`tensor ${label} has external data without a location`, h.start);
       checkExternalLocation(location, label);
       const offset = ext.offset === undefined ? 0 : parseExternalNumber(ext.offset, 'offset', label);
       const length = ext.length === undefined ? undefined : parseExternalNumber(ext.length, 'length', label);
-      payload = { kind: 'external', location, offset, length, ...(ext.checksum ? { checksum: ext.checksum } : {}) };
+      payload = {
+        kind: 'external',
+        location,
+        offset,
+        length,
+        ...(ext.checksum ? { checksum: ext.checksum } : {}),
+      };
       if (!this.model.externalLocations.includes(location)) this.model.externalLocations.push(location);
     } else if (raw) {
       payload = { kind: 'raw', offset: raw.valueStart, length: raw.end - raw.valueStart };
@@ -468,7 +556,13 @@ class Indexer {
     return { name, dtype, dims, payload, field: span(h) };
   }
 
-  private sparseTensor(h: FieldHeader): { name: string; values: TensorPart & { name: string }; indices: TensorPart; dims: number[]; field: FieldSpan } {
+  private sparseTensor(h: FieldHeader): {
+    name: string;
+    values: TensorPart & { name: string };
+    indices: TensorPart;
+    dims: number[];
+    field: FieldSpan;
+  } {
     const { r } = this;
     let values: (TensorPart & { name: string }) | undefined;
     let indices: TensorPart | undefined;
@@ -482,7 +576,13 @@ class Indexer {
     return { name: values.name, values, indices, dims, field: span(h) };
   }
 
-  private addTensor(graph: GraphInfo, name: string, part: TensorPart, where: TensorInfo['where'], ancestors: FieldSpan[]): TensorInfo {
+  private addTensor(
+    graph: GraphInfo,
+    name: string,
+    part: TensorPart,
+    where: TensorInfo['where'],
+    ancestors: FieldSpan[],
+  ): TensorInfo {
     const count = part.dims.reduce((a, b) => a * b, 1);
     const tensor: TensorInfo = {
       id: this.model.tensors.length,
@@ -513,16 +613,31 @@ class Indexer {
   ): TensorInfo {
     let count = 1;
     for (const d of sparse.dims) {
-      if (!Number.isSafeInteger(d) || d < 0) throw new FormatError(`sparse tensor ${sparse.name} has invalid dimension ${d}`);
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw new FormatError(`sparse tensor ${sparse.name} has invalid dimension ${d}`);
       count *= d;
-      if (count > this.maxElements) throw new FormatError(`sparse tensor ${sparse.name} declares an absurd size`);
+      if (count > this.maxElements)
+        throw new FormatError(`sparse tensor ${sparse.name} declares an absurd size`);
     }
-    const part: TensorPart = { dtype: sparse.values.dtype, dims: sparse.dims, payload: sparse.values.payload, field: sparse.field };
+    const part: TensorPart = {
+      dtype: sparse.values.dtype,
+      dims: sparse.dims,
+      payload: sparse.values.payload,
+      field: sparse.field,
+    };
     const tensor = this.addTensor(graph, sparse.name, part, where, ancestors);
     tensor.sparse = { values: sparse.values, indices: sparse.indices };
     tensor.storedBytes =
-      storedBytes(sparse.values.payload, sparse.values.dtype, sparse.values.dims.reduce((a, b) => a * b, 1)) +
-      storedBytes(sparse.indices.payload, sparse.indices.dtype, sparse.indices.dims.reduce((a, b) => a * b, 1));
+      storedBytes(
+        sparse.values.payload,
+        sparse.values.dtype,
+        sparse.values.dims.reduce((a, b) => a * b, 1),
+      ) +
+      storedBytes(
+        sparse.indices.payload,
+        sparse.indices.dtype,
+        sparse.indices.dims.reduce((a, b) => a * b, 1),
+      );
     return tensor;
   }
 
@@ -537,7 +652,13 @@ class Indexer {
     ancestors: FieldSpan[],
   ): void {
     const dtype = attr.name.startsWith('value_float') ? 1 : 7;
-    const tensor = this.addTensor(graph, name, { dtype, dims, payload: { kind: 'values', values }, field }, 'constant', ancestors);
+    const tensor = this.addTensor(
+      graph,
+      name,
+      { dtype, dims, payload: { kind: 'values', values }, field },
+      'constant',
+      ancestors,
+    );
     tensor.storage = 'typed';
     tensor.storedBytes = rawByteLength(dtype, values.length);
     tensor.nodeId = node.id;

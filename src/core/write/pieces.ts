@@ -36,31 +36,47 @@ export function applySplices(size: number, splices: Splice[]): Piece[] {
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1];
     const cur = sorted[i];
-    if (cur.start < prev.end || (cur.start === prev.start && prev.start !== prev.end && cur.start !== cur.end)) {
+    if (
+      cur.start < prev.end ||
+      (cur.start === prev.start && prev.start !== prev.end && cur.start !== cur.end)
+    ) {
       throw new FormatError(`conflicting edits overlap at byte ${cur.start}`);
     }
   }
-  // Length change of every enclosing field, keyed by where its length varint starts.
-  const grown = new Map<number, { field: FieldSpan; delta: number }>();
+  // Size change inside every enclosing field, keyed by where its length varint starts. A splice counts
+  // toward its innermost field; a field whose length varint grows or shrinks passes that on to its parent.
+  const fields = new Map<number, { field: FieldSpan; depth: number; parent?: number; delta: number }>();
   for (const s of sorted) {
-    const delta = piecesLength(s.pieces) - (s.end - s.start);
-    if (delta === 0) continue;
-    for (const field of s.ancestors) {
+    s.ancestors.forEach((field, depth) => {
       if (s.start < field.valueStart || s.end > field.end) {
-        throw new FormatError(`edit at ${s.start}..${s.end} is not inside its enclosing field ${field.start}..${field.end}`);
+        throw new FormatError(
+          `edit at ${s.start}..${s.end} is not inside its enclosing field ${field.start}..${field.end}`,
+        );
       }
-      const entry = grown.get(field.lenStart);
-      if (entry) entry.delta += delta;
-      else grown.set(field.lenStart, { field, delta });
-    }
+      if (!fields.has(field.lenStart))
+        fields.set(field.lenStart, { field, depth, parent: s.ancestors[depth - 1]?.lenStart, delta: 0 });
+    });
+    const innermost = s.ancestors.at(-1);
+    if (innermost) fields.get(innermost.lenStart)!.delta += piecesLength(s.pieces) - (s.end - s.start);
   }
   const rewrites: Splice[] = [...sorted];
-  for (const { field, delta } of grown.values()) {
-    const newLength = field.end - field.valueStart + delta;
+  for (const f of [...fields.values()].sort((a, b) => b.depth - a.depth)) {
+    if (f.delta === 0) continue;
+    const newLength = f.field.end - f.field.valueStart + f.delta;
     if (newLength > 0x7fffffff) {
-      throw new FormatError('a message of the new model would exceed 2 GiB: store large tensors as external data');
+      throw new FormatError(
+        'a message of the new model would exceed 2 GiB: store large tensors as external data',
+      );
     }
-    rewrites.push({ start: field.lenStart, end: field.valueStart, pieces: [{ kind: 'bytes', bytes: encodeVarint(newLength) }], ancestors: [] });
+    const header = encodeVarint(newLength);
+    rewrites.push({
+      start: f.field.lenStart,
+      end: f.field.valueStart,
+      pieces: [{ kind: 'bytes', bytes: header }],
+      ancestors: [],
+    });
+    if (f.parent !== undefined)
+      fields.get(f.parent)!.delta += f.delta + header.length - (f.field.valueStart - f.field.lenStart);
   }
   rewrites.sort((a, b) => a.start - b.start || a.end - b.end);
   const out: Piece[] = [];

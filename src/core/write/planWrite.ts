@@ -4,7 +4,14 @@ import { rawByteLength } from '../tensor/dataType';
 import type { GraphInfo, ModelIndex, TensorInfo } from '../onnx/modelIndex';
 import { WireReader } from '../onnx/wireReader';
 import { applySplices, fieldHeader, type Piece, piecesLength, type Splice } from './pieces';
-import { encodeNode, encodeOpset, encodeStringField, encodeTensorHeader, encodeVarint, type NewNode } from './protoEncode';
+import {
+  encodeNode,
+  encodeOpset,
+  encodeStringField,
+  encodeTensorHeader,
+  encodeVarint,
+  type NewNode,
+} from './protoEncode';
 import { typedToRaw } from './typedToRaw';
 
 /** New tensor contents: raw little-endian bytes, as pieces (possibly copied from the input) or one array. */
@@ -48,7 +55,12 @@ const TENSOR_DATA_FIELDS = new Set([1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 14]);
  * Plans a new model from edits: every untouched byte range of the input is copied verbatim and only what
  * changed is encoded. With no edits and no options the plan is the input file, byte for byte.
  */
-export function planWrite(index: ModelIndex, source: ByteSource, edits: Edit[], options: WriteOptions = {}): WritePlan {
+export function planWrite(
+  index: ModelIndex,
+  source: ByteSource,
+  edits: Edit[],
+  options: WriteOptions = {},
+): WritePlan {
   return new Planner(index, source, options).plan(edits);
 }
 
@@ -77,7 +89,9 @@ class Planner {
     const model = applySplices(this.index.size, this.splices);
     const modelBytes = piecesLength(model);
     if (edits.length > 0 && modelBytes > PROTOBUF_LIMIT) {
-      throw new FormatError(`the new model would be ${modelBytes} bytes, over protobuf's 2 GiB limit: store tensors as external data`);
+      throw new FormatError(
+        `the new model would be ${modelBytes} bytes, over protobuf's 2 GiB limit: store tensors as external data`,
+      );
     }
     const keptExternal = new Set<string>();
     for (const t of this.index.tensors) {
@@ -87,7 +101,10 @@ class Planner {
     return {
       model,
       modelBytes,
-      external: ext && this.externalBytes > 0 ? { location: ext.location, pieces: this.external, bytes: this.externalBytes } : undefined,
+      external:
+        ext && this.externalBytes > 0
+          ? { location: ext.location, pieces: this.external, bytes: this.externalBytes }
+          : undefined,
       keptExternal: [...keptExternal],
     };
   }
@@ -97,21 +114,32 @@ class Planner {
       case 'replaceTensor': {
         const t = this.tensor(e.tensorId);
         this.touch(t);
-        this.splices.push({ start: t.field.start, end: t.field.end, pieces: this.encodeTensor(t, t.name, e.tensor), ancestors: t.ancestors });
+        this.splices.push({
+          start: t.field.start,
+          end: t.field.end,
+          pieces: this.encodeTensor(t, t.name, e.tensor),
+          ancestors: t.ancestors,
+        });
         return;
       }
       case 'removeTensor': {
         const t = this.tensor(e.tensorId);
         this.touch(t);
         if (t.nodeId !== undefined) this.apply({ kind: 'removeNode', nodeId: t.nodeId });
-        else this.splices.push({ start: t.field.start, end: t.field.end, pieces: [], ancestors: t.ancestors });
+        else
+          this.splices.push({ start: t.field.start, end: t.field.end, pieces: [], ancestors: t.ancestors });
         return;
       }
       case 'addTensor': {
         const g = this.graph(e.graph);
         if (g.kind === 'function') throw new FormatError(`functions have no initializers (${e.graph})`);
         const at = g.field.end;
-        this.splices.push({ start: at, end: at, pieces: this.encodeTensor(undefined, e.name, e.tensor), ancestors: [...g.ancestors, g.field] });
+        this.splices.push({
+          start: at,
+          end: at,
+          pieces: this.encodeTensor(undefined, e.name, e.tensor),
+          ancestors: [...g.ancestors, g.field],
+        });
         return;
       }
       case 'removeNode': {
@@ -122,20 +150,38 @@ class Planner {
       case 'replaceNode': {
         const n = this.node(e.nodeId);
         const g = this.graph(n.graph);
-        this.splices.push({ start: n.field.start, end: n.field.end, pieces: this.encodeNodes(g, e.nodes), ancestors: n.ancestors });
+        this.splices.push({
+          start: n.field.start,
+          end: n.field.end,
+          pieces: this.encodeNodes(g, e.nodes),
+          ancestors: n.ancestors,
+        });
         return;
       }
       case 'insertNodes': {
         const g = this.graph(e.graph);
         const at = e.beforeNodeId === undefined ? g.field.end : this.node(e.beforeNodeId).field.start;
-        this.splices.push({ start: at, end: at, pieces: this.encodeNodes(g, e.nodes), ancestors: [...g.ancestors, g.field] });
+        this.splices.push({
+          start: at,
+          end: at,
+          pieces: this.encodeNodes(g, e.nodes),
+          ancestors: [...g.ancestors, g.field],
+        });
         return;
       }
       case 'setOpset': {
         const value = encodeOpset(e.domain, e.version);
         const bytes = concat(fieldHeader(8, value.length), value);
-        const existing = this.index.opsets.find((o) => o.domain === e.domain || (e.domain === '' && o.domain === 'ai.onnx'));
-        if (existing) this.splices.push({ start: existing.field.start, end: existing.field.end, pieces: [{ kind: 'bytes', bytes }], ancestors: [] });
+        const existing = this.index.opsets.find(
+          (o) => o.domain === e.domain || (e.domain === '' && o.domain === 'ai.onnx'),
+        );
+        if (existing)
+          this.splices.push({
+            start: existing.field.start,
+            end: existing.field.end,
+            pieces: [{ kind: 'bytes', bytes }],
+            ancestors: [],
+          });
         else {
           const at = this.index.opsets.at(-1)?.field.end ?? 0;
           this.splices.push({ start: at, end: at, pieces: [{ kind: 'bytes', bytes }], ancestors: [] });
@@ -147,7 +193,8 @@ class Planner {
 
   /** With --external-data or --inline: move an untouched tensor if the options ask for it. */
   private relocate(t: TensorInfo): void {
-    if (t.sparse) return;
+    // Shape tables stay inline: ONNX Runtime's shape inference cannot read them from external data.
+    if (t.sparse || (t.role === 'shape' && t.payload.kind !== 'external')) return;
     const ext = this.options.externalData;
     const rawBytes = rawByteLength(t.dtype, t.count);
     const goesOut = ext !== undefined && rawBytes >= ext.threshold && t.payload.kind !== 'empty';
@@ -156,7 +203,12 @@ class Planner {
     if (t.payload.kind === 'values') return;
     this.touch(t);
     const tensor: TensorData = { dtype: t.dtype, dims: t.dims, data: this.payloadPieces(t) };
-    this.splices.push({ start: t.field.start, end: t.field.end, pieces: this.encodeTensor(t, t.name, tensor), ancestors: t.ancestors });
+    this.splices.push({
+      start: t.field.start,
+      end: t.field.end,
+      pieces: this.encodeTensor(t, t.name, tensor),
+      ancestors: t.ancestors,
+    });
   }
 
   /** The raw bytes of an existing tensor as pieces (copied, not read, where they already are raw). */
@@ -181,25 +233,36 @@ class Planner {
    * new contents. Fields of the original TensorProto other than type, shape and payload are copied.
    */
   private encodeTensor(original: TensorInfo | undefined, name: string, data: TensorData): Piece[] {
-    const payload = data.data instanceof Uint8Array ? [{ kind: 'bytes' as const, bytes: data.data }] : data.data;
+    const payload =
+      data.data instanceof Uint8Array ? [{ kind: 'bytes' as const, bytes: data.data }] : data.data;
     const length = piecesLength(payload);
-    const expected = rawByteLength(data.dtype, data.dims.reduce((a, b) => a * b, 1));
-    if (length !== expected) throw new FormatError(`new data for ${name} has ${length} bytes, ${expected} expected`);
+    const expected = rawByteLength(
+      data.dtype,
+      data.dims.reduce((a, b) => a * b, 1),
+    );
+    if (length !== expected)
+      throw new FormatError(`new data for ${name} has ${length} bytes, ${expected} expected`);
     const ext = this.options.externalData;
     let external: { location: string; offset: number; length: number } | undefined;
     if (ext && length >= ext.threshold && length > 0) {
       const align = ext.alignment ?? 4096;
       const offset = Math.ceil(this.externalBytes / align) * align;
-      if (offset > this.externalBytes) this.external.push({ kind: 'bytes', bytes: new Uint8Array(offset - this.externalBytes) });
+      if (offset > this.externalBytes)
+        this.external.push({ kind: 'bytes', bytes: new Uint8Array(offset - this.externalBytes) });
       this.external.push(...payload);
       this.externalBytes = offset + length;
       external = { location: ext.location, offset, length };
     }
     const parts: Piece[] = [{ kind: 'bytes', bytes: encodeTensorHeader(data.dtype, data.dims, external) }];
-    const keptFrom = original?.sparse ? original.sparse.values.field : original?.payload.kind === 'values' ? undefined : original?.field;
+    const keptFrom = original?.sparse
+      ? original.sparse.values.field
+      : original?.payload.kind === 'values'
+        ? undefined
+        : original?.field;
     if (keptFrom) {
       this.reader.fields(keptFrom.valueStart, keptFrom.end, (h) => {
-        if (!TENSOR_DATA_FIELDS.has(h.field)) parts.push({ kind: 'source', offset: h.start, length: h.end - h.start });
+        if (!TENSOR_DATA_FIELDS.has(h.field))
+          parts.push({ kind: 'source', offset: h.start, length: h.end - h.start });
       });
     } else if (original?.payload.kind !== 'values') {
       parts.push({ kind: 'bytes', bytes: encodeStringField(8, name) });
@@ -210,8 +273,17 @@ class Planner {
     const tensorBytes = piecesLength(parts);
     if (original?.payload.kind === 'values') {
       // value_float(s)/value_int(s) become a `value` tensor attribute: AttributeProto {name, type TENSOR, t}.
-      const attrHead = concat(encodeStringField(1, 'value'), encodeVarint(20 << 3), encodeVarint(4), fieldHeader(5, tensorBytes));
-      return [{ kind: 'bytes', bytes: fieldHeader(5, attrHead.length + tensorBytes) }, { kind: 'bytes', bytes: attrHead }, ...parts];
+      const attrHead = concat(
+        encodeStringField(1, 'value'),
+        encodeVarint(20 << 3),
+        encodeVarint(4),
+        fieldHeader(5, tensorBytes),
+      );
+      return [
+        { kind: 'bytes', bytes: fieldHeader(5, attrHead.length + tensorBytes) },
+        { kind: 'bytes', bytes: attrHead },
+        ...parts,
+      ];
     }
     if (original?.nodeId !== undefined && original.sparse) {
       throw new FormatError(`replacing the sparse_value of Constant ${name} is not supported`);

@@ -16,7 +16,7 @@ export function encodeVarint(value: number): Uint8Array {
   const out = new Uint8Array(varintLength(value));
   let i = 0;
   while (value >= 128) {
-    out[i++] = (value % 128) | 0x80;
+    out[i++] = value % 128 | 0x80;
     value = Math.floor(value / 128);
   }
   out[i] = value;
@@ -59,17 +59,33 @@ export function encodeNode(node: NewNode): Uint8Array {
 function encodeAttribute(a: NewAttribute): Uint8Array {
   const w = Writer.create();
   w.uint32((1 << 3) | 2).string(a.name);
-  if ('f' in a) w.uint32((2 << 3) | 5).float(a.f).uint32(20 << 3).int32(ATTR.FLOAT);
-  else if ('i' in a) w.uint32(3 << 3).int64(a.i).uint32(20 << 3).int32(ATTR.INT);
-  else if ('s' in a) w.uint32((4 << 3) | 2).string(a.s).uint32(20 << 3).int32(ATTR.STRING);
+  if ('f' in a)
+    w.uint32((2 << 3) | 5)
+      .float(a.f)
+      .uint32(20 << 3)
+      .int32(ATTR.FLOAT);
+  else if ('i' in a)
+    w.uint32(3 << 3)
+      .int64(a.i)
+      .uint32(20 << 3)
+      .int32(ATTR.INT);
+  else if ('s' in a)
+    w.uint32((4 << 3) | 2)
+      .string(a.s)
+      .uint32(20 << 3)
+      .int32(ATTR.STRING);
   else if ('floats' in a) {
     w.uint32((7 << 3) | 2).fork();
     for (const f of a.floats) w.float(f);
-    w.ldelim().uint32(20 << 3).int32(ATTR.FLOATS);
+    w.ldelim()
+      .uint32(20 << 3)
+      .int32(ATTR.FLOATS);
   } else {
     w.uint32((8 << 3) | 2).fork();
     for (const i of a.ints) w.int64(i);
-    w.ldelim().uint32(20 << 3).int32(ATTR.INTS);
+    w.ldelim()
+      .uint32(20 << 3)
+      .int32(ATTR.INTS);
   }
   return w.finish();
 }
@@ -86,7 +102,11 @@ export function encodeOpset(domain: string, version: number): Uint8Array {
  * The header of a TensorProto: dims, data_type and, for external data, the location entries.
  * The payload (raw_data) follows as separate pieces so large tensors are never copied into one buffer.
  */
-export function encodeTensorHeader(dtype: number, dims: number[], external?: { location: string; offset: number; length: number }): Uint8Array {
+export function encodeTensorHeader(
+  dtype: number,
+  dims: number[],
+  external?: { location: string; offset: number; length: number },
+): Uint8Array {
   const w = Writer.create();
   for (const d of dims) w.uint32(1 << 3).int64(d);
   w.uint32(2 << 3).int32(dtype);

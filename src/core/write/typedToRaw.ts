@@ -16,7 +16,8 @@ export function typedToRaw(source: ByteSource, dtype: number, count: number, pay
     // float_data / double_data: fixed-width little-endian, the same bytes raw_data would hold.
     let at = 0;
     for (const r of payload.ranges) {
-      if (at + r.length > out.length) throw new FormatError(`typed payload longer than ${count} elements`, r.offset);
+      if (at + r.length > out.length)
+        throw new FormatError(`typed payload longer than ${count} elements`, r.offset);
       out.set(source.read(r.offset, r.length), at);
       at += r.length;
     }
@@ -48,7 +49,12 @@ export function typedToRaw(source: ByteSource, dtype: number, count: number, pay
   return out;
 }
 
-function forEachVarint(source: ByteSource, field: TypedFieldNumber, ranges: { offset: number; length: number }[], visit: (lo: number, hi: number) => void): void {
+function forEachVarint(
+  source: ByteSource,
+  field: TypedFieldNumber,
+  ranges: { offset: number; length: number }[],
+  visit: (lo: number, hi: number) => void,
+): void {
   for (const r of ranges) {
     const bytes = source.read(r.offset, r.length).slice();
     let p = 0;
@@ -58,7 +64,8 @@ function forEachVarint(source: ByteSource, field: TypedFieldNumber, ranges: { of
       let shift = 0;
       let b: number;
       do {
-        if (p >= bytes.length || shift > 63) throw new FormatError(`truncated varint in typed field ${field}`, r.offset + p);
+        if (p >= bytes.length || shift > 63)
+          throw new FormatError(`truncated varint in typed field ${field}`, r.offset + p);
         b = bytes[p++];
         if (shift < 28) lo |= (b & 0x7f) << shift;
         else if (shift === 28) {
