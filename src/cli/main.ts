@@ -1,6 +1,7 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
 import { inspectCommand, inspectUsage } from './inspectCommand';
+import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './quantizeCommand';
 import { rewriteCommand, rewriteUsage } from './rewriteCommand';
 
 const VERSION = '0.1.0';
@@ -12,12 +13,21 @@ usage:
 
   ${rewriteUsage.split('\n').join('\n  ')}
 
+  ${quantizeUsage.split('\n').join('\n  ')}
+
+  ${verifyUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 exit codes: 0 success, 1 failure (the message names the file and the reason), 2 bad usage`;
 
 type Command = (argv: string[], out: (line: string) => void) => number | Promise<number>;
-const commands: Record<string, Command> = { inspect: inspectCommand, rewrite: rewriteCommand };
+const commands: Record<string, Command> = {
+  inspect: inspectCommand,
+  rewrite: rewriteCommand,
+  quantize: quantizeCommand,
+  verify: verifyCommand,
+};
 
 /** Runs one command line and returns the exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {

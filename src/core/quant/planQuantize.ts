@@ -1,0 +1,444 @@
+import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
+import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
+import { DataType, dataTypeName, rawByteLength } from '../tensor/dataType';
+import { encodeFloat16 } from '../tensor/float16';
+import { tensorValues } from '../tensor/tensorValues';
+import type { Edit } from '../write/planWrite';
+import type { NewNode } from '../write/protoEncode';
+import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
+
+/** What to quantize and how. */
+export interface QuantizeOptions {
+  bits: 2 | 4 | 8;
+  /** Power of two, 16–256 (default 32). */
+  blockSize: number;
+  symmetric: boolean;
+  /** MatMulNBits accuracy_level: 0 unset, 4 = int8 activations (the fast CPU path; default). */
+  accuracyLevel: number;
+  /** Op types to quantize (default MatMul and Gemm). */
+  ops: string[];
+  /** Nodes or weights whose name matches are left in float. */
+  exclude?: RegExp;
+  /** Weights with fewer elements are left in float (default 0). */
+  minElements: number;
+}
+
+export const DEFAULT_QUANTIZE_OPTIONS: QuantizeOptions = {
+  bits: 4,
+  blockSize: 32,
+  symmetric: false,
+  accuracyLevel: 4,
+  ops: ['MatMul', 'Gemm'],
+  minElements: 0,
+};
+
+/** One quantized weight, for the report. */
+export interface QuantizedTensorRow {
+  name: string;
+  graph: string;
+  /** The ops that read it (`MatMul`, `Gemm`, …). */
+  op: string;
+  nodes: string[];
+  dims: number[];
+  beforeDtype: string;
+  afterDtype: string;
+  beforeBytes: number;
+  /** Codes + scales + zero points. */
+  afterBytes: number;
+  weightSqnrDb: number;
+  /** False when another reader still needs the float weight (it stays in the model). */
+  removed: boolean;
+}
+
+/** One node the plan rewrites. */
+export interface NodeChange {
+  node: string;
+  graph: string;
+  from: string;
+  to: string;
+  weight: string;
+  /** Gemm specifics: folded alpha/beta, bias input or Add kept after. */
+  note?: string;
+}
+
+/** A candidate left in float, and why. */
+export interface SkippedTarget {
+  name: string;
+  op: string;
+  reason: string;
+}
+
+export interface QuantizePlan {
+  edits: Edit[];
+  tensors: QuantizedTensorRow[];
+  nodes: NodeChange[];
+  skipped: SkippedTarget[];
+  warnings: string[];
+}
+
+type Layout = 'KN' | 'NK';
+
+interface Use {
+  node: NodeInfo;
+  layout: Layout;
+  alpha: number;
+}
+
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16]);
+
+/**
+ * Plans a weight-only quantization to `com.microsoft::MatMulNBits`: every `MatMul` whose B is a constant
+ * 2-D float32/float16 weight and every `Gemm` with transA=0 (transB 0 or 1, alpha folded into the weight,
+ * beta*C becoming the bias input when C is a constant of N values, else an Add kept after). Weights may
+ * sit in initializers, Constant nodes or subgraphs; a weight read by several nodes is quantized once and
+ * all of them read the same new initializers, added in the weight's own graph. The float weight is removed
+ * when nothing else reads it. Returns the writer's edits and the report rows; reads each weight once.
+ */
+export function planQuantize(
+  index: ModelIndex,
+  source: ByteSource,
+  resolveExternal: ExternalDataResolver,
+  options: QuantizeOptions,
+): QuantizePlan {
+  const plan: QuantizePlan = { edits: [], tensors: [], nodes: [], skipped: [], warnings: [] };
+  const ops = new Set(options.ops);
+  if (ops.has('Conv')) plan.warnings.push('Conv needs the portable DequantizeLinear format: left in float');
+  if (options.bits === 2)
+    plan.warnings.push('2-bit weights lose much more than 4-bit: check the verification figures');
+  const names = usedNames(index);
+  const graphs = new Map(index.graphs.map((g) => [g.path, g]));
+  const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
+  const removedTensors = new Set<number>();
+  const read = (x: TensorInfo) => readFloat32(x, source, resolveExternal);
+
+  for (const t of index.tensors) {
+    if (t.consumers.length === 0) continue;
+    const uses: Use[] = [];
+    let otherReaders = 0;
+    for (const c of t.consumers) {
+      const node = index.nodes[c.nodeId];
+      const use = c.input === 1 ? asUse(index, node, ops) : undefined;
+      if (typeof use === 'string') {
+        plan.skipped.push({ name: node.name || t.name, op: node.opType, reason: use });
+        otherReaders++;
+      } else if (use) uses.push(use);
+      else otherReaders++;
+    }
+    if (uses.length === 0) continue;
+    const skip = (reason: string) => {
+      for (const u of uses) plan.skipped.push({ name: u.node.name || t.name, op: u.node.opType, reason });
+    };
+    if (t.role !== 'weight') continue;
+    if (!FLOAT_TYPES.has(t.dtype)) {
+      skip(`${t.name} is ${dataTypeName(t.dtype)}, not float32/float16`);
+      continue;
+    }
+    if (t.dims.length !== 2 || t.sparse) {
+      skip(`${t.name} is not a dense 2-D weight`);
+      continue;
+    }
+    if (t.count < options.minElements) {
+      skip(`${t.name} has ${t.count} elements (< ${options.minElements})`);
+      continue;
+    }
+    if (
+      options.exclude &&
+      (options.exclude.test(t.name) || uses.some((u) => options.exclude!.test(u.node.name)))
+    ) {
+      skip(`excluded by --exclude`);
+      continue;
+    }
+    const graph = graphs.get(t.graph);
+    if (!graph || graph.kind === 'function') {
+      skip(`${t.name} lives in a function body`);
+      continue;
+    }
+    if (t.where === 'initializer' && graphInputs.get(t.graph)?.has(t.name)) {
+      skip(`${t.name} is also a graph input (the caller may override it)`);
+      continue;
+    }
+    const values = read(t);
+    if (!values) {
+      skip(`${t.name} holds NaN or infinite values`);
+      continue;
+    }
+    // One quantization per layout: a weight read as MatMul B [K, N] and as Gemm transB=1 B [N, K] is two.
+    const byKey = new Map<string, { q: BlockwiseWeight; b: string; scales: string; zp?: string }>();
+    let rowQ: BlockwiseWeight | undefined;
+    let afterBytes = 0;
+    for (const u of uses) {
+      const [K, N] = u.layout === 'KN' ? t.dims : [t.dims[1], t.dims[0]];
+      const key = `${u.layout}:${u.alpha}`;
+      let entry = byKey.get(key);
+      if (!entry) {
+        const scaled = u.alpha === 1 ? values : values.map((v) => Math.fround(v * u.alpha));
+        const q = quantizeBlockwise(
+          scaled,
+          K,
+          N,
+          {
+            bits: options.bits,
+            blockSize: options.blockSize,
+            symmetric: options.symmetric,
+            scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
+          },
+          u.layout,
+        );
+        const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
+        entry = {
+          q,
+          b: unique(names, `${base}_Q${options.bits}`),
+          scales: unique(names, `${base}_scales`),
+          zp: q.zeroPoints ? unique(names, `${base}_zp`) : undefined,
+        };
+        byKey.set(key, entry);
+        plan.edits.push(
+          {
+            kind: 'addTensor',
+            graph: t.graph,
+            name: entry.b,
+            tensor: {
+              dtype: DataType.UINT8,
+              dims: [N, q.kBlocks, (options.blockSize * options.bits) / 8],
+              data: q.b,
+            },
+          },
+          {
+            kind: 'addTensor',
+            graph: t.graph,
+            name: entry.scales,
+            tensor: { dtype: t.dtype, dims: [N * q.kBlocks], data: q.scaleBytes },
+          },
+        );
+        afterBytes += q.b.length + q.scaleBytes.length;
+        if (q.zeroPoints && entry.zp) {
+          plan.edits.push({
+            kind: 'addTensor',
+            graph: t.graph,
+            name: entry.zp,
+            tensor: { dtype: DataType.UINT8, dims: [q.zeroPoints.length], data: q.zeroPoints },
+          });
+          afterBytes += q.zeroPoints.length;
+        }
+        rowQ ??= q;
+      }
+      const { nodes, note, biasTensor } = rewriteNode(index, u, entry, K, N, options, names, t.dtype, read);
+      plan.edits.push({ kind: 'replaceNode', nodeId: u.node.id, nodes });
+      if (biasTensor) {
+        plan.edits.push({
+          kind: 'addTensor',
+          graph: t.graph,
+          name: biasTensor.name,
+          tensor: biasTensor.data,
+        });
+      }
+      plan.nodes.push({
+        node: u.node.name || `#${u.node.id}`,
+        graph: u.node.graph,
+        from: u.node.opType,
+        to: 'com.microsoft::MatMulNBits',
+        weight: t.name,
+        note,
+      });
+    }
+    const removed = otherReaders === 0;
+    if (removed) {
+      plan.edits.push({ kind: 'removeTensor', tensorId: t.id });
+      removedTensors.add(t.id);
+    }
+    plan.tensors.push({
+      name: t.name,
+      graph: t.graph,
+      op: [...new Set(uses.map((u) => u.node.opType))].join('+'),
+      nodes: uses.map((u) => u.node.name || `#${u.node.id}`),
+      dims: t.dims,
+      beforeDtype: dataTypeName(t.dtype),
+      afterDtype: `uint${options.bits} (MatMulNBits, block ${options.blockSize}${options.symmetric ? ', symmetric' : ''})`,
+      beforeBytes: rawByteLength(t.dtype, t.count),
+      afterBytes,
+      weightSqnrDb: rowQ ? round3(sqnrDb(rowQ.signalEnergy, rowQ.errorEnergy)) : NaN,
+      removed,
+    });
+  }
+  // A Gemm's C folded into a new bias is no longer read: drop it too.
+  dropUnreadBiases(index, plan, removedTensors);
+  if (plan.nodes.length > 0 && !index.opsets.some((o) => o.domain === 'com.microsoft')) {
+    plan.edits.push({ kind: 'setOpset', domain: 'com.microsoft', version: 1 });
+  }
+  return plan;
+}
+
+/** Which node reads a weight at input 1 in a way MatMulNBits can take; a string says why not. */
+function asUse(index: ModelIndex, node: NodeInfo, ops: Set<string>): Use | string | undefined {
+  if (node.domain !== '' && node.domain !== 'ai.onnx') return undefined;
+  if (node.opType === 'MatMul' && ops.has('MatMul')) return { node, layout: 'KN', alpha: 1 };
+  if (node.opType !== 'Gemm' || !ops.has('Gemm')) return undefined;
+  const attr = (name: string, fallback: number) => {
+    const a = node.attributes.find((x) => x.name === name);
+    return a?.i ?? a?.f ?? fallback;
+  };
+  if (attr('transA', 0) !== 0) return 'Gemm with transA=1 is left in float';
+  const alpha = attr('alpha', 1);
+  const c = node.inputs[2];
+  if (c && Math.fround(attr('beta', 1)) !== 1 && !findTensor(index, node, c)) {
+    return 'Gemm with beta != 1 and a computed C is left in float';
+  }
+  return { node, layout: attr('transB', 0) ? 'NK' : 'KN', alpha: Math.fround(alpha) };
+}
+
+/** The MatMulNBits node (and an Add for a Gemm bias that is not N values) replacing one reader. */
+function rewriteNode(
+  index: ModelIndex,
+  u: Use,
+  entry: { b: string; scales: string; zp?: string },
+  K: number,
+  N: number,
+  options: QuantizeOptions,
+  names: Set<string>,
+  dtype: number,
+  read: (t: TensorInfo) => Float32Array | undefined,
+): {
+  nodes: NewNode[];
+  note?: string;
+  biasTensor?: { name: string; data: { dtype: number; dims: number[]; data: Uint8Array } };
+} {
+  const n = u.node;
+  const attributes = [
+    { name: 'K', i: K },
+    { name: 'N', i: N },
+    { name: 'bits', i: options.bits },
+    { name: 'block_size', i: options.blockSize },
+    { name: 'accuracy_level', i: options.accuracyLevel },
+  ];
+  const inputs = [n.inputs[0], entry.b, entry.scales, entry.zp ?? ''];
+  const mm = (outputs: string[], extra: string[] = []): NewNode => ({
+    opType: 'MatMulNBits',
+    domain: 'com.microsoft',
+    name: n.name || undefined,
+    inputs: [...inputs, ...extra],
+    outputs,
+    attributes,
+  });
+  if (n.opType === 'MatMul') return { nodes: [mm(n.outputs)] };
+
+  const notes: string[] = [`transB=${u.layout === 'NK' ? 1 : 0}`];
+  if (u.alpha !== 1) notes.push(`alpha ${u.alpha} folded into the weight`);
+  const cName = n.inputs[2];
+  if (!cName) return { nodes: [mm(n.outputs)], note: notes.join(', ') };
+  const betaAttr = n.attributes.find((a) => a.name === 'beta');
+  const beta = Math.fround(betaAttr?.f ?? 1);
+  const c = findTensor(index, n, cName);
+  if (c && c.count === N && c.dims.at(-1) === N && c.dtype === dtype && FLOAT_TYPES.has(c.dtype)) {
+    if (beta === 1 && c.dims.length === 1) {
+      notes.push('C is the bias input');
+      return { nodes: [mm(n.outputs, ['', cName])], note: notes.join(', ') };
+    }
+    // beta*C as a new [N] bias (values read from the constant).
+    const biasName = unique(names, `${cName}_bias`);
+    notes.push(`beta*C folded into bias ${biasName}`);
+    return {
+      nodes: [mm(n.outputs, ['', biasName])],
+      note: notes.join(', '),
+      biasTensor: { name: biasName, data: { dtype, dims: [N], data: scaledBytes(read, c, beta, dtype) } },
+    };
+  }
+  // C broadcasts over rows (or is not a constant): keep an Add after the MatMulNBits.
+  const tmp = unique(names, `${n.outputs[0]}_matmul`);
+  const add: NewNode = {
+    opType: 'Add',
+    name: n.name ? `${n.name}_bias` : undefined,
+    inputs: [tmp, cName],
+    outputs: n.outputs,
+  };
+  if (beta !== 1) {
+    if (!c) throw new Error('unreachable: non-constant C with beta != 1 is filtered before');
+    const scaled = unique(names, `${cName}_beta`);
+    notes.push(`Add kept after, C scaled by beta into ${scaled}`);
+    return {
+      nodes: [mm([tmp]), { ...add, inputs: [tmp, scaled] }],
+      note: notes.join(', '),
+      biasTensor: {
+        name: scaled,
+        data: { dtype: c.dtype, dims: c.dims, data: scaledBytes(read, c, beta, c.dtype) },
+      },
+    };
+  }
+  notes.push('Add kept after (C is not N values)');
+  return { nodes: [mm([tmp]), add], note: notes.join(', ') };
+}
+
+/** The constant tensor a node input names (searched from the node's graph outwards), if any. */
+function findTensor(index: ModelIndex, node: NodeInfo, name: string): TensorInfo | undefined {
+  return index.tensors.find((t) => t.name === name && t.consumers.some((c) => c.nodeId === node.id));
+}
+
+/** A tensor's values times `factor`, as raw bytes of `dtype` (float32 or float16). */
+function scaledBytes(
+  read: (t: TensorInfo) => Float32Array | undefined,
+  t: TensorInfo,
+  factor: number,
+  dtype: number,
+): Uint8Array {
+  const original = read(t);
+  if (!original) throw new Error(`${t.name} holds NaN or infinite values`);
+  const values = original.map((v) => Math.fround(v * factor));
+  if (dtype === DataType.FLOAT16) {
+    const h = encodeFloat16(values);
+    return new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
+  }
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** A weight's values as float32, or undefined when one is NaN or infinite. */
+function readFloat32(
+  t: TensorInfo,
+  source: ByteSource,
+  resolveExternal: ExternalDataResolver,
+): Float32Array | undefined {
+  const out = new Float32Array(t.count);
+  let at = 0;
+  for (const chunk of tensorValues(t, source, resolveExternal).chunks()) {
+    for (let i = 0; i < chunk.length; i++) {
+      const v = chunk[i];
+      if (!Number.isFinite(v)) return undefined;
+      out[at++] = v;
+    }
+  }
+  return out;
+}
+
+/** Gemm biases replaced by a new folded bias and read by nothing else. */
+function dropUnreadBiases(index: ModelIndex, plan: QuantizePlan, removed: Set<number>): void {
+  const inputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
+  const replaced = new Set(plan.edits.flatMap((e) => (e.kind === 'replaceNode' ? [e.nodeId] : [])));
+  const stillRead = new Set<string>();
+  for (const e of plan.edits)
+    if (e.kind === 'replaceNode') for (const n of e.nodes) for (const i of n.inputs) stillRead.add(i);
+  for (const t of index.tensors) {
+    if (removed.has(t.id) || t.consumers.length === 0) continue;
+    if (!t.consumers.every((c) => replaced.has(c.nodeId))) continue;
+    if (stillRead.has(t.name) || inputs.get(t.graph)?.has(t.name)) continue;
+    plan.edits.push({ kind: 'removeTensor', tensorId: t.id });
+    removed.add(t.id);
+  }
+}
+
+/** Every name in use (tensors, node inputs/outputs, graph inputs/outputs), so new names never collide. */
+function usedNames(index: ModelIndex): Set<string> {
+  const names = new Set<string>();
+  for (const t of index.tensors) names.add(t.name);
+  for (const n of index.nodes) for (const x of [...n.inputs, ...n.outputs]) names.add(x);
+  for (const g of index.graphs) for (const v of [...g.inputs, ...g.outputs]) names.add(v.name);
+  return names;
+}
+
+function unique(names: Set<string>, wanted: string): string {
+  let name = wanted;
+  for (let i = 1; names.has(name); i++) name = `${wanted}_${i}`;
+  names.add(name);
+  return name;
+}
+
+function round3(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x;
+}
