@@ -36,12 +36,27 @@ export function formatInspect(r: InspectReport): string {
     })`,
     '',
   ];
-  const header = ['name', 'dtype', 'shape', 'where', 'bytes', 'sparsity', 'min', 'max', 'mean', 'std'];
+  const nested = r.tensors.some((t) => t.graph !== 'main');
+  const header = [
+    'name',
+    'dtype',
+    'shape',
+    'where',
+    ...(nested ? ['graph'] : []),
+    'bytes',
+    'sparsity',
+    'min',
+    'max',
+    'mean',
+    'std',
+  ];
+  const firstNumeric = header.indexOf('bytes');
   const row = (t: TensorSummary) => [
     t.name,
     t.dtype,
     `[${t.dims.join(',')}]`,
-    t.graph === 'main' ? t.where : `${t.where} in ${t.graph}`,
+    t.where,
+    ...(nested ? [t.graph] : []),
     formatBytes(t.bytes),
     t.stats ? `${(t.stats.sparsity * 100).toFixed(1)}%` : '',
     num(t.stats?.min),
@@ -51,22 +66,22 @@ export function formatInspect(r: InspectReport): string {
   ];
   const weights = r.tensors.filter((t) => t.learned);
   const others = r.tensors.filter((t) => !t.learned);
-  lines.push(...table(header, weights.map(row)));
+  lines.push(...table(header, weights.map(row), firstNumeric));
   if (others.length) {
     lines.push('', `${others.length} other tensors (shape tables and fixed constants):`);
-    lines.push(...table(header, others.map(row)));
+    lines.push(...table(header, others.map(row), firstNumeric));
   }
   return lines.join('\n');
 }
 
-function table(header: string[], rows: string[][]): string[] {
+function table(header: string[], rows: string[][], firstNumeric: number): string[] {
   if (rows.length === 0) return ['(none)'];
   const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i].length))));
   const fmt = (cells: string[]) =>
     cells
       .map((c, i) => {
         const cell = c.length > widths[i] ? `…${c.slice(c.length - widths[i] + 1)}` : c;
-        return i >= 4 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
+        return i >= firstNumeric ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
       })
       .join('  ')
       .trimEnd();
