@@ -62,6 +62,8 @@ export function writeModel(
     const written = targets.map((t) => {
       const temp = `${t.final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       temps.push(temp);
+      // External data may live in a sub-folder of the model's folder (its location says so).
+      fs.mkdirSync(path.dirname(t.final), { recursive: true });
       if ('copyFrom' in t.pieces) fs.copyFileSync(t.pieces.copyFrom, temp);
       else writePieces(temp, t.pieces, input);
       return { temp, final: t.final, bytes: fs.statSync(temp).size };

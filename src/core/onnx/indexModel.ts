@@ -1,6 +1,6 @@
 import type { ByteSource } from '../io/byteSource';
 import { FormatError } from '../errors';
-import { rawByteLength } from '../tensor/dataType';
+import { DataType, rawByteLength } from '../tensor/dataType';
 import { FieldHeader, WireReader, WireType } from './wireReader';
 import { analyzeTensors } from './analyzeTensors';
 import { checkExternalLocation } from './externalLocation';
@@ -115,6 +115,7 @@ class Indexer {
       switch (h.field) {
         case M.irVersion:
           model.irVersion = r.int(h);
+          model.irVersionField = { start: h.start, end: h.end };
           break;
         case M.producerName:
           model.producerName = r.string(h);
@@ -385,36 +386,30 @@ class Indexer {
       const values = (attr.name === 'value_floats' ? attr.floats : attr.ints) ?? [];
       this.addValues(graph, constantName, node, attr, values, [values.length], span(h), ancestors);
     }
-    for (const f of tensorFields) {
-      const part = this.tensor(f);
-      const name = isConstant && attr.name === 'value' ? constantName : part.name;
-      const where = isConstant && attr.name === 'value' ? 'constant' : 'initializer';
-      // Tensor attributes of other ops (ConstantOfShape's value, …) are indexed too: the writer may need them.
-      const tensor = this.addTensor(
-        graph,
-        name || `${node.name || node.opType}.${attr.name}`,
-        part,
-        where,
-        inner,
-      );
-      tensor.nodeId = node.id;
-      tensor.attribute = attr.name;
-      (attr.tensors ??= []).push(tensor.id);
+    // Only Constant values are model tensors: tensor attributes of other ops (ConstantOfShape's fill value, …)
+    // are op parameters and stay in the node, as ONNX tools list them.
+    if (isConstant && attr.name === 'value') {
+      for (const f of tensorFields) this.addConstant(graph, constantName, this.tensor(f), node, attr, inner);
     }
-    for (const f of sparseFields) {
-      const sparse = this.sparseTensor(f);
-      const name = isConstant
-        ? constantName
-        : sparse.values.name || `${node.name || node.opType}.${attr.name}`;
-      const tensor = this.addSparse(
-        graph,
-        { ...sparse, name },
-        isConstant ? 'constant' : 'sparse_initializer',
-        inner,
-      );
-      tensor.nodeId = node.id;
-      tensor.attribute = attr.name;
-      (attr.tensors ??= []).push(tensor.id);
+    if (isConstant && attr.name === 'sparse_value') {
+      for (const f of sparseFields) {
+        const tensor = this.addSparse(graph, { ...this.sparseTensor(f), name: constantName }, 'constant', inner);
+        tensor.nodeId = node.id;
+        tensor.attribute = attr.name;
+        (attr.tensors ??= []).push(tensor.id);
+      }
+    }
+    if (isConstant && (attr.name === 'value_string' || attr.name === 'value_strings')) {
+      const strings = attr.name === 'value_string' ? [attr.s ?? ''] : (attr.strings ?? []);
+      const part: TensorPart = {
+        dtype: DataType.STRING,
+        dims: attr.name === 'value_string' ? [] : [strings.length],
+        payload: { kind: 'empty' },
+        field: span(h),
+      };
+      const tensor = this.addConstant(graph, constantName, part, node, attr, ancestors);
+      tensor.storage = 'typed';
+      tensor.storedBytes = strings.reduce((a, str) => a + str.length, 0);
     }
     graphFields.forEach((f, i) => {
       const owner = node.name || `${node.opType}#${node.index}`;
@@ -638,6 +633,21 @@ class Indexer {
         sparse.indices.dtype,
         sparse.indices.dims.reduce((a, b) => a * b, 1),
       );
+    return tensor;
+  }
+
+  private addConstant(
+    graph: GraphInfo,
+    name: string,
+    part: TensorPart,
+    node: NodeInfo,
+    attr: AttributeInfo,
+    ancestors: FieldSpan[],
+  ): TensorInfo {
+    const tensor = this.addTensor(graph, name, part, 'constant', ancestors);
+    tensor.nodeId = node.id;
+    tensor.attribute = attr.name;
+    (attr.tensors ??= []).push(tensor.id);
     return tensor;
   }
 
