@@ -1,0 +1,108 @@
+// `npm run bench`: figures and ratios against a baseline run in the same process — not a test.
+// Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
+// then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
+// BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openModel } from '../../src/runtime/openModel';
+import { benchStats } from './statsBench';
+
+const root = path.resolve(__dirname, '../../..');
+const benchDir = path.join(root, '.bench');
+const cli = path.join(root, 'dist/cli.js');
+const python = '/usr/bin/python3';
+
+interface Made {
+  path: string;
+  bytes: number;
+  largestTensorBytes: number;
+}
+
+function makeModel(name: string, targetMb: number): Made {
+  const out = path.join(benchDir, name);
+  const meta = `${out}.json`;
+  if (fs.existsSync(meta) && fs.existsSync(out)) return JSON.parse(fs.readFileSync(meta, 'utf8')) as Made;
+  fs.mkdirSync(benchDir, { recursive: true });
+  console.log(`generating ${name} (${targetMb} MB of weights) …`);
+  const line = execFileSync(python, [path.join(root, 'test/bench/make_bench_model.py'), '--out', out, '--target-mb', String(targetMb)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  const made = JSON.parse(line.trim().split('\n').at(-1)!) as Made;
+  fs.writeFileSync(meta, JSON.stringify(made));
+  return made;
+}
+
+/** Runs a command, returning wall seconds and the peak resident set (VmHWM, polled from /proc). */
+function timed(cmd: string, args: string[]): Promise<{ seconds: number; peakRssMb: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    let peak = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < 1 << 16) stdout += d.toString();
+    });
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        // exited between polls
+      }
+    }, 20);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
+      else resolve({ seconds, peakRssMb: peak, stdout });
+    });
+  });
+}
+
+const row = (what: string, value: string, target: string, ok: boolean | undefined) =>
+  console.log(`${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`);
+
+async function main(): Promise<void> {
+  const made = makeModel('bench400.onnx', 400);
+  const mb = made.bytes / 1e6;
+  console.log(`\nbenchmark model: ${made.path} — ${mb.toFixed(0)} MB incl. external data, largest tensor ${(made.largestTensorBytes / 1e6).toFixed(1)} MB\n`);
+
+  const t0 = performance.now();
+  const opened = openModel(made.path);
+  const indexMs = performance.now() - t0;
+  opened.close();
+
+  // Warm the page cache once so both sides read from memory.
+  await timed('node', [cli, 'inspect', made.path, '--json']);
+  const ours = await timed('node', [cli, 'inspect', made.path, '--json']);
+  const base = await timed(python, [path.join(root, 'test/bench/baseline_inspect.py'), made.path]);
+  const speedup = base.seconds / ours.seconds;
+  const throughput = mb / ours.seconds;
+  row('index alone (overview, in process)', `${indexMs.toFixed(1)} ms`, '≤ 100 ms', indexMs <= 100);
+  row('big-shrink inspect --json', `${ours.seconds.toFixed(2)} s`, '', undefined);
+  row('onnx + numpy baseline (load + same stats)', `${base.seconds.toFixed(2)} s`, '', undefined);
+  row('speed-up over the baseline', `${speedup.toFixed(1)}×`, '≥ 10×', speedup >= 10);
+  row('inspect throughput', `${throughput.toFixed(0)} MB/s`, '≥ 600 MB/s', throughput >= 600);
+  row('inspect peak RSS', `${ours.peakRssMb.toFixed(0)} MB`, '', undefined);
+  const stats = benchStats();
+  row('computeStats, one thread, float32', `${stats.mbPerSec.toFixed(0)} MB/s`, '', undefined);
+  row('computeStats with 2:4 / zero channels', `${stats.mbPerSecWithLayout.toFixed(0)} MB/s`, '', undefined);
+
+  if (process.env.BENCH_BIG === '1') {
+    const big = makeModel('bench2600.onnx', 2600);
+    const run = await timed('node', [cli, 'inspect', big.path, '--json']);
+    const bound = (2 * big.largestTensorBytes) / 2 ** 20 + 300;
+    row(`inspect ${(big.bytes / 1e9).toFixed(2)} GB model`, `${run.seconds.toFixed(1)} s`, '', undefined);
+    row('  peak RSS', `${run.peakRssMb.toFixed(0)} MB`, `≤ ${bound.toFixed(0)} MB`, run.peakRssMb <= bound);
+  } else {
+    console.log('\n(set BENCH_BIG=1 for the ≥2.5 GB peak-RSS run)');
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
