@@ -164,6 +164,8 @@ export interface ModelIndex {
   /** Bytes of the .onnx file. */
   size: number;
   irVersion: number;
+  /** Where the ir_version field (tag and varint) sits, so a writer can raise it. */
+  irVersionField?: { start: number; end: number };
   producerName: string;
   producerVersion: string;
   domain: string;
