@@ -40,7 +40,8 @@ print(json.dumps(dict(count=int(a.size), finite=int(f.size), min=float(f.min()),
   );
 }
 
-function assertMatchesNumpy(name: string, values: ValueChunk, bins = 64): void {
+/** Compare with numpy; percentiles only for large samples (they are interpolated from a fine histogram). */
+function assertMatchesNumpy(name: string, values: ValueChunk, bins = 64, percentiles = true): void {
   const np = numpyStats(values, bins);
   for (const chunk of [4096, 1 << 20]) {
     const s = computeStats(valuesOf(values, chunk), { bins });
@@ -53,15 +54,22 @@ function assertMatchesNumpy(name: string, values: ValueChunk, bins = 64): void {
     assert.equal(s.nan, np.nan, `${where} nan`);
     assert.equal(s.inf, np.inf, `${where} inf`);
     // The mean is compared against the spread: a mean near zero is ill-conditioned for any summation.
-    assert.ok(close(s.mean, np.mean, 1e-9, 1e-12 * (np.std + Math.abs(np.mean))), `${where} mean ${s.mean} vs ${np.mean}`);
+    assert.ok(
+      close(s.mean, np.mean, 1e-9, 1e-12 * (np.std + Math.abs(np.mean))),
+      `${where} mean ${s.mean} vs ${np.mean}`,
+    );
     assert.ok(close(s.std, np.std, 1e-9), `${where} std ${s.std} vs ${np.std}`);
     assert.equal(s.histogram.min, np.first, `${where} first edge`);
     assert.equal(s.histogram.max, np.last, `${where} last edge`);
     assert.deepEqual(s.histogram.counts, np.counts, `${where} histogram`);
+    if (!percentiles) continue;
     const width = (np.max - np.min) / 8192; // one fine bin
     ['50', '90', '99', '99.9'].forEach((key, i) => {
       const got = s.absPercentiles![key];
-      assert.ok(Math.abs(got - np.percentiles[i]) <= 2 * width, `${where} p${key}: ${got} vs ${np.percentiles[i]}`);
+      assert.ok(
+        Math.abs(got - np.percentiles[i]) <= 2 * width,
+        `${where} p${key}: ${got} vs ${np.percentiles[i]}`,
+      );
     });
   }
 }
@@ -91,7 +99,10 @@ describe('computeStats against numpy', () => {
 
   it('float64 data spanning many magnitudes, with NaN and ±Inf', () => {
     const random = rng(3);
-    const values = Float64Array.from({ length: 200_003 }, () => Math.exp(normal(random) * 8) * (random() < 0.5 ? -1 : 1));
+    const values = Float64Array.from(
+      { length: 200_003 },
+      () => Math.exp(normal(random) * 8) * (random() < 0.5 ? -1 : 1),
+    );
     values[5] = NaN;
     values[70000] = Infinity;
     values[70001] = -Infinity;
@@ -102,10 +113,43 @@ describe('computeStats against numpy', () => {
   it('float16 values (many repeats) and a mean near zero', () => {
     const random = rng(4);
     const table = float16Table();
-    const f16 = Float32Array.from({ length: 100_000 }, () => table[0x3000 + Math.floor(random() * 0x1000)] * (random() < 0.5 ? -1 : 1));
+    const f16 = Float32Array.from(
+      { length: 100_000 },
+      () => table[0x3000 + Math.floor(random() * 0x1000)] * (random() < 0.5 ? -1 : 1),
+    );
     assertMatchesNumpy('float16', f16, 64);
-    const symmetric = Float32Array.from({ length: 100_001 }, (_, i) => (i % 2 === 0 ? 1 : -1) * (1 + (i % 7) * 1e-3));
+    const symmetric = Float32Array.from(
+      { length: 100_001 },
+      (_, i) => (i % 2 === 0 ? 1 : -1) * (1 + (i % 7) * 1e-3),
+    );
     assertMatchesNumpy('symmetric', symmetric, 7);
+  });
+
+  it('values on and next to every bin edge, in float64 and float32', () => {
+    const next = (x: number, up: boolean) => {
+      const f = new Float64Array([x]);
+      const b = new BigInt64Array(f.buffer);
+      b[0] += x >= 0 === up ? 1n : -1n;
+      return x === 0 ? (up ? 5e-324 : -5e-324) : f[0];
+    };
+    for (const [first, last, bins] of [
+      [-1, 1, 64],
+      [-0.3, 0.7, 10],
+      [1000, 1000.5, 7],
+      [-3e-5, 2.5e-5, 64],
+    ]) {
+      const edges = histogramEdges(first, last, bins);
+      const values: number[] = [];
+      for (const e of edges) values.push(e, next(e, true), next(e, false), e, 0);
+      const inRange = values.filter((v) => v >= first && v <= last && (v !== 0 || (first <= 0 && last >= 0)));
+      assertMatchesNumpy(`edges of [${first}, ${last}] / ${bins}`, Float64Array.from(inRange), bins, false);
+      assertMatchesNumpy(
+        `float32 edges of [${first}, ${last}] / ${bins}`,
+        Float32Array.from(inRange),
+        bins,
+        false,
+      );
+    }
   });
 
   it('a single repeated value: numpy widens the range to [v-0.5, v+0.5]', () => {
@@ -147,7 +191,15 @@ describe('computeStats by hand', () => {
   });
 
   it('empty and all-NaN tensors give zeros', () => {
-    const zero = (s: TensorStats) => [s.min, s.max, s.mean, s.std, s.absMax, s.histogram.min, s.histogram.max];
+    const zero = (s: TensorStats) => [
+      s.min,
+      s.max,
+      s.mean,
+      s.std,
+      s.absMax,
+      s.histogram.min,
+      s.histogram.max,
+    ];
     const empty = computeStats(valuesOf([]), { bins: 5 });
     assert.deepEqual(zero(empty), [0, 0, 0, 0, 0, 0, 0]);
     assert.deepEqual(empty.histogram.counts, [0, 0, 0, 0, 0]);

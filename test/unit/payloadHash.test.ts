@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryByteSource } from '../../src/core/io/byteSource';
 import { TypedField } from '../../src/core/onnx/modelIndex';
-import { ContentHasher, hashValues, payloadHash } from '../../src/core/stats/payloadHash';
+import { computeStats } from '../../src/core/stats/computeStats';
+import {
+  ContentHasher,
+  hashValues,
+  payloadHash,
+  payloadHasherForValues,
+} from '../../src/core/stats/payloadHash';
 import { DataType } from '../../src/core/tensor/dataType';
 import { tensorValues, type TensorSource } from '../../src/core/tensor/tensorValues';
 import { valuesOf } from '../../src/core/tensor/valueStream';
@@ -39,8 +45,14 @@ describe('ContentHasher', () => {
         seen.add(h);
       }
     }
-    assert.notEqual(new ContentHasher().update(new Uint8Array(8)).digest(), new ContentHasher().update(new Uint8Array(9)).digest());
-    assert.notEqual(new ContentHasher().update(new Uint8Array(0)).digest(), new ContentHasher().update(new Uint8Array(1)).digest());
+    assert.notEqual(
+      new ContentHasher().update(new Uint8Array(8)).digest(),
+      new ContentHasher().update(new Uint8Array(9)).digest(),
+    );
+    assert.notEqual(
+      new ContentHasher().update(new Uint8Array(0)).digest(),
+      new ContentHasher().update(new Uint8Array(1)).digest(),
+    );
   });
 
   it('both 32-bit halves depend on every word', () => {
@@ -61,10 +73,17 @@ describe('payloadHash', () => {
     const b = rawPart(DataType.FLOAT, [10, 100], weights, 7);
     const file = new Uint8Array(8192 + weights.length);
     file.set(weights, 8192);
-    const external: TensorSource = { dtype: DataType.FLOAT, dims: [10, 100], payload: { kind: 'external', location: 'w.bin', offset: 8192, length: undefined } };
+    const external: TensorSource = {
+      dtype: DataType.FLOAT,
+      dims: [10, 100],
+      payload: { kind: 'external', location: 'w.bin', offset: 8192, length: undefined },
+    };
     const ha = payloadHash(a.part, a.source, noExternal);
     assert.equal(payloadHash(b.part, b.source, noExternal), ha);
-    assert.equal(payloadHash(external, new MemoryByteSource(new Uint8Array(0)), () => new MemoryByteSource(file)), ha);
+    assert.equal(
+      payloadHash(external, new MemoryByteSource(new Uint8Array(0)), () => new MemoryByteSource(file)),
+      ha,
+    );
   });
 
   it('differs for other bytes, dims or dtype', () => {
@@ -85,8 +104,16 @@ describe('payloadHash', () => {
     assert.equal(payloadHash(t1.part, t1.source, noExternal), payloadHash(t2.part, t2.source, noExternal));
     assert.notEqual(payloadHash(t1.part, t1.source, noExternal), payloadHash(t3.part, t3.source, noExternal));
     const empty = new MemoryByteSource(new Uint8Array(0));
-    const v1: TensorSource = { dtype: DataType.FLOAT, dims: [2], payload: { kind: 'values', values: [1, 2] } };
-    const v2: TensorSource = { dtype: DataType.FLOAT, dims: [2], payload: { kind: 'values', values: [1, 3] } };
+    const v1: TensorSource = {
+      dtype: DataType.FLOAT,
+      dims: [2],
+      payload: { kind: 'values', values: [1, 2] },
+    };
+    const v2: TensorSource = {
+      dtype: DataType.FLOAT,
+      dims: [2],
+      payload: { kind: 'values', values: [1, 3] },
+    };
     assert.notEqual(payloadHash(v1, empty, noExternal), payloadHash(v2, empty, noExternal));
   });
 });
@@ -102,5 +129,27 @@ describe('hashValues', () => {
     other[500] = -0;
     assert.notEqual(hashValues(valuesOf(other)), h);
     assert.notEqual(hashValues(valuesOf(Float64Array.from(values))), h);
+  });
+});
+
+describe('payloadHasherForValues', () => {
+  it('gives payloadHash for float32/float64 raw and external tensors when fed through computeStats', () => {
+    const values = Float32Array.from({ length: 3001 }, (_, i) => Math.cos(i));
+    const raw = rawPart(DataType.FLOAT, [3001], bytesOf(values), 5);
+    const hasher = payloadHasherForValues(raw.part);
+    assert.ok(hasher);
+    computeStats(tensorValues(raw.part, raw.source, noExternal, { chunkElements: 1000 }), { hasher });
+    assert.equal(hasher.digest(), payloadHash(raw.part, raw.source, noExternal));
+    const f64 = rawPart(DataType.DOUBLE, [3, 7], bytesOf(Float64Array.from({ length: 21 }, (_, i) => i / 3)));
+    const h64 = payloadHasherForValues(f64.part)!;
+    computeStats(tensorValues(f64.part, f64.source, noExternal), { hasher: h64 });
+    assert.equal(h64.digest(), payloadHash(f64.part, f64.source, noExternal));
+  });
+
+  it('is undefined where chunk bytes differ from stored bytes', () => {
+    const int8 = rawPart(DataType.INT8, [4], [1, 2, 3, 4]);
+    assert.equal(payloadHasherForValues(int8.part), undefined);
+    const typed = typedPart(DataType.FLOAT, [2], TypedField.float_data, [1, 2]);
+    assert.equal(payloadHasherForValues(typed.part), undefined);
   });
 });

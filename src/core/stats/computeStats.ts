@@ -1,17 +1,8 @@
-import type { ValueStream } from '../tensor/valueStream';
-import { histogramEdges, histogramRange } from './histogramEdges';
+import { type ValueStream, valuesOf } from '../tensor/valueStream';
+import { histogramBin, histogramEdges, histogramRange } from './histogramEdges';
 import { LayoutMetrics } from './layoutMetrics';
-import {
-  type Pass1,
-  type Pass2,
-  pass1F32,
-  pass1F64,
-  pass2Careful,
-  pass2F32,
-  pass2F64,
-  zeroMaskF32,
-  zeroMaskF64,
-} from './statsPasses';
+import type { ContentHasher } from './payloadHash';
+import { type Pass1, type Pass2, pass1F32, pass1F64, pass2Careful, pass2F32, pass2F64 } from './statsPasses';
 import type { TensorStats, WeightLayout } from './tensorStats';
 
 /**
@@ -30,12 +21,20 @@ export interface ComputeStatsOptions {
   layout?: WeightLayout;
   /** The N:M pattern to check along the reduction axis (default 2:4; used only with a layout). */
   nm?: { n: number; m: number };
+  /** Fed the bytes of every chunk during pass 1 (see payloadHasherForValues). */
+  hasher?: ContentHasher;
 }
 
 const PERCENTILES = ['50', '90', '99', '99.9'];
 const NEAR_ZERO = 1e-3;
-/** At least this many fine bins (a power of two per coarse bin): about absMax/4096 per bin. */
-const MIN_FINE_BINS = 8192;
+/**
+ * Fine bins wanted (rounded up to a power of two per coarse bin): about absMax/4096 each, or about one
+ * per value for small tensors, which keeps a bias or a norm weight cheap.
+ */
+const FINE_BINS = 8192;
+/** Tensors this large first warm the loops up (see warmUp). */
+const WARM_UP_FROM = 1 << 16;
+let warm = false;
 
 /**
  * Statistics of a stream of values: min/max/mean/std/absMax over the finite values (0 when there are
@@ -49,20 +48,18 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
   if (!(Number.isInteger(bins) && bins >= 1 && bins <= 1 << 20)) {
     throw new RangeError(`bins must be an integer in [1, 2^20], got ${bins}`);
   }
+  if (!warm && values.count >= WARM_UP_FROM) warmUp();
   const layout = options.layout ? new LayoutMetrics(options.layout, values.count, options.nm) : undefined;
   let mask = new Uint8Array(0);
 
   const acc: Pass1 = { finite: 0, sum: 0, comp: 0, min: Infinity, max: -Infinity, zeros: 0, nan: 0, inf: 0 };
   let seen = 0;
   for (const chunk of values.chunks()) {
-    if (chunk instanceof Float32Array) pass1F32(chunk, acc);
-    else pass1F64(chunk, acc);
-    if (layout) {
-      if (mask.length < chunk.length) mask = new Uint8Array(chunk.length);
-      if (chunk instanceof Float32Array) zeroMaskF32(chunk, mask);
-      else zeroMaskF64(chunk, mask);
-      layout.scan(mask, chunk.length);
-    }
+    if (mask.length < chunk.length) mask = new Uint8Array(Math.ceil(chunk.length / 4) * 4);
+    if (chunk instanceof Float32Array) pass1F32(chunk, acc, mask);
+    else pass1F64(chunk, acc, mask);
+    layout?.scan(mask, chunk.length);
+    options.hasher?.update(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     seen += chunk.length;
   }
   if (seen !== values.count) throw new RangeError(`value stream yielded ${seen} of ${values.count} values`);
@@ -88,7 +85,7 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
     const mean = (acc.sum + acc.comp) / finite;
     const absMax = Math.max(Math.abs(acc.min), Math.abs(acc.max));
     const { first, last } = histogramRange(acc.min, acc.max);
-    const p = pass2State(mean, first, last, bins, absMax);
+    const p = pass2State(mean, first, last, bins, absMax, finite);
     // Careful mode when some values are not finite, or when the range is so narrow next to its magnitude
     // that any value could be near an edge.
     const careful = acc.nan + acc.inf > 0 || !(p.tolerance < 0.25);
@@ -96,7 +93,14 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
       if (careful) pass2Careful(chunk, p);
       else if (chunk instanceof Float32Array) pass2F32(chunk, p);
       else pass2F64(chunk, p);
-      flushFine(p);
+      flushFine(p.fine, p.fineTotal);
+    }
+    // Every zero (and -0) went to the same fine bin, left out of the edge checks: re-bin them at once.
+    if (acc.zeros > 0) {
+      const exact = histogramBin(0, first, p.norm, p.edges);
+      const assumed = Math.min(Math.trunc((0 - first) * p.fineNorm), p.fineTotal.length - 1) >>> p.shift;
+      p.adjust[exact] += acc.zeros;
+      p.adjust[assumed] -= acc.zeros;
     }
     stats.min = acc.min === 0 ? 0 : acc.min;
     stats.max = acc.max === 0 ? 0 : acc.max;
@@ -106,17 +110,31 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
     stats.histogram = { min: first, max: last, counts: coarseCounts(p, bins) };
     stats.nearZeros = p.near;
     stats.absPercentiles = magnitudePercentiles(p.fineTotal, first, last, finite, absMax);
+    if (!Number.isFinite(p.fineNorm)) {
+      // A range too narrow for its magnitude (one value near ±2^63, or float64 subnormals): 1/width
+      // overflows, so bin by division instead, and every magnitude is within rounding of absMax.
+      stats.histogram.counts = degenerateHistogram(values, first, last, bins);
+      stats.absPercentiles = Object.fromEntries(PERCENTILES.map((k) => [k, absMax]));
+    }
   }
   if (layout) Object.assign(stats, layout.result());
   return stats;
 }
 
-function pass2State(mean: number, first: number, last: number, bins: number, absMax: number): Pass2 {
-  const shift = Math.max(0, Math.ceil(Math.log2(MIN_FINE_BINS / bins)));
+function pass2State(
+  mean: number,
+  first: number,
+  last: number,
+  bins: number,
+  absMax: number,
+  finite: number,
+): Pass2 {
+  const shift = Math.max(0, Math.ceil(Math.log2(Math.min(FINE_BINS, finite) / bins)));
   const fineBins = bins << shift;
   const fineNorm = fineBins / (last - first);
   // Rounding of (x - first), of the scaling and of numpy's edges, in fine bins, with a wide margin.
-  const tolerance = 16 * 2 ** -52 * ((Math.abs(first) + Math.abs(last) + (last - first)) * fineNorm + fineBins);
+  const tolerance =
+    16 * 2 ** -52 * ((Math.abs(first) + Math.abs(last) + (last - first)) * fineNorm + fineBins);
   return {
     mean,
     first,
@@ -125,7 +143,7 @@ function pass2State(mean: number, first: number, last: number, bins: number, abs
     adjust: new Float64Array(bins),
     shift,
     fineNorm,
-    fine: new Int32Array(4 * fineBins),
+    fine: new Int32Array(4 * (fineBins + 1)),
     fineTotal: new Float64Array(fineBins),
     tolerance,
     nearLimit: NEAR_ZERO * absMax,
@@ -135,11 +153,13 @@ function pass2State(mean: number, first: number, last: number, bins: number, abs
 }
 
 /** Add the chunk's four lanes of fine counts to the totals (int32 lanes hold any chunk's counts). */
-function flushFine(p: Pass2): void {
-  const { fine, fineTotal } = p;
-  const n = fineTotal.length;
-  for (let i = 0; i < n; i++) fineTotal[i] += fine[i] + fine[i + n] + fine[i + 2 * n] + fine[i + 3 * n];
-  fine.fill(0);
+function flushFine(fine: Int32Array, total: Float64Array): void {
+  const n = total.length;
+  const stride = n + 1;
+  for (let i = 0; i <= n; i++) {
+    total[Math.min(i, n - 1)] += fine[i] + fine[i + stride] + fine[i + 2 * stride] + fine[i + 3 * stride];
+    fine[i] = fine[i + stride] = fine[i + 2 * stride] = fine[i + 3 * stride] = 0;
+  }
 }
 
 /** The numpy-style counts: each coarse bin is 2^shift fine bins, plus the exact re-binning of edge values. */
@@ -182,7 +202,8 @@ function magnitudePercentiles(
     const c = fine[i];
     if (c === 0) continue;
     const low = lowOf(i);
-    const high = i === zeroBin ? Math.max(-first - zeroBin * width, first + (zeroBin + 1) * width, low) : low + width;
+    const high =
+      i === zeroBin ? Math.max(-first - zeroBin * width, first + (zeroBin + 1) * width, low) : low + width;
     while (t < targets.length && cumulative + c >= targets[t]) {
       const value = low + ((targets[t] - cumulative) / c) * (high - low);
       out[PERCENTILES[t++]] = Math.min(absMax, Math.max(0, value));
@@ -191,4 +212,45 @@ function magnitudePercentiles(
   }
   for (; t < targets.length; t++) out[PERCENTILES[t]] = absMax;
   return out;
+}
+
+/**
+ * Warm-up before the first big tensor. V8 compiles a long-running loop while it runs (on-stack
+ * replacement), before the code after the loop has ever run; that code then has no type feedback, and
+ * reaching it deoptimizes the cached compiled loop at the end of every later call too, which halves the
+ * speed for the rest of the process. V8 allocates a function's feedback only after several calls, so
+ * every path runs a few dozen times here, on tiny chunks (about a millisecond).
+ */
+function warmUp(): void {
+  warm = true;
+  const f32 = Float32Array.from({ length: 64 }, (_, i) => (i % 3 === 0 ? 0 : Math.sin(i)));
+  const f64 = Float64Array.from(f32);
+  const rows = { dims: [8, 8], reductionAxis: 1, channelAxis: 0 };
+  const cols = { dims: [8, 8], reductionAxis: 0, channelAxis: 1 };
+  for (let round = 0; round < 4; round++) {
+    for (const values of [f32, f64]) {
+      for (const layout of [undefined, rows, cols]) computeStats(valuesOf(values, 16), { layout });
+    }
+  }
+  f64[5] = NaN;
+  for (let round = 0; round < 4; round++) computeStats(valuesOf(f64, 16));
+}
+
+/**
+ * Bins by `(x - first) / (last - first) * bins`, for ranges whose reciprocal width overflows; a range
+ * of zero width (after numpy's ±0.5 widening was absorbed by rounding) puts every value in the middle
+ * bin, where numpy's widened range would put it.
+ */
+function degenerateHistogram(values: ValueStream, first: number, last: number, bins: number): number[] {
+  const counts = new Array<number>(bins).fill(0);
+  const width = last - first;
+  for (const chunk of values.chunks()) {
+    for (let i = 0; i < chunk.length; i++) {
+      const x = chunk[i];
+      if (!Number.isFinite(x)) continue;
+      const k = width > 0 ? Math.floor(((x - first) / width) * bins) : bins >> 1;
+      counts[Math.min(bins - 1, Math.max(0, k))]++;
+    }
+  }
+  return counts;
 }

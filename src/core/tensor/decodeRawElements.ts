@@ -96,16 +96,13 @@ export function decodeRawElements(
   const f32 = out as Float32Array;
   const f64 = out as Float64Array;
   switch (dtype) {
-    case DataType.FLOAT: {
-      const b = aligned(bytes, 4);
-      f32.set(new Float32Array(b.buffer, b.byteOffset, count));
+    case DataType.FLOAT:
+    case DataType.DOUBLE:
+      // Same layout as the output: one byte copy, whatever the alignment.
+      new Uint8Array(out.buffer, out.byteOffset, count * out.BYTES_PER_ELEMENT).set(
+        bytes.subarray(0, count * out.BYTES_PER_ELEMENT),
+      );
       return;
-    }
-    case DataType.DOUBLE: {
-      const b = aligned(bytes, 8);
-      f64.set(new Float64Array(b.buffer, b.byteOffset, count));
-      return;
-    }
     case DataType.UINT8:
       f32.set(bytes.subarray(0, count));
       return;

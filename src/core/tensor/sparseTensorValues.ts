@@ -6,7 +6,9 @@ import { newChunk } from './decodeRawElements';
 import type { ValueChunk, ValueStream } from './valueStream';
 
 /** Dense sizes above this are refused: a sparse weight that large is more likely a corrupt file. */
-export const MAX_SPARSE_DENSE_ELEMENTS = 2 ** 28;
+// 2^25 values (128 MB as float32): a sparse tensor is streamed dense twice for statistics, so a larger
+// cap lets a 100-byte file with empty [16384, 16384] sparse tensors keep a core busy for many seconds.
+export const MAX_SPARSE_DENSE_ELEMENTS = 2 ** 25;
 
 const INDEX_TYPES = new Set<DataTypeCode>([
   DataType.INT64,
