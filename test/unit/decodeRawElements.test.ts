@@ -14,7 +14,9 @@ function decodeAllWays(dtype: number, bytes: Uint8Array, count: number): number[
       const { part, source } = rawPart(dtype, [count], bytes, pad);
       const streamed = readAll(part, source, chunk);
       assert.equal(streamed.length, count);
-      streamed.forEach((v, i) => assert.ok(Object.is(v, direct[i]), `pad ${pad} chunk ${chunk} [${i}]: ${v} vs ${direct[i]}`));
+      streamed.forEach((v, i) =>
+        assert.ok(Object.is(v, direct[i]), `pad ${pad} chunk ${chunk} [${i}]: ${v} vs ${direct[i]}`),
+      );
     }
   }
   return direct;
@@ -40,7 +42,11 @@ describe('raw element decoding', () => {
       [DataType.UINT32, Uint32Array.of(0, 4294967295, 16777217)],
     ];
     for (const [dtype, values] of cases) {
-      assert.deepEqual(decodeAllWays(dtype, bytesOf(values), values.length), Array.from(values), `dtype ${dtype}`);
+      assert.deepEqual(
+        decodeAllWays(dtype, bytesOf(values), values.length),
+        Array.from(values),
+        `dtype ${dtype}`,
+      );
     }
     // 16777217 is not a float32: 32-bit integers need Float64Array chunks.
     assert.equal(chunkKind(DataType.INT32), 'float64');
@@ -49,7 +55,17 @@ describe('raw element decoding', () => {
   });
 
   it('64-bit integers through two 32-bit halves', () => {
-    const i64 = BigInt64Array.of(-(2n ** 53n), -1n, 0n, 1n, 2n ** 40n + 5n, -(2n ** 63n), 2n ** 63n - 1n, -4294967296n, 4294967295n);
+    const i64 = BigInt64Array.of(
+      -(2n ** 53n),
+      -1n,
+      0n,
+      1n,
+      2n ** 40n + 5n,
+      -(2n ** 63n),
+      2n ** 63n - 1n,
+      -4294967296n,
+      4294967295n,
+    );
     assert.deepEqual(decodeAllWays(DataType.INT64, bytesOf(i64), i64.length), Array.from(i64, Number));
     const u64 = BigUint64Array.of(0n, 2n ** 64n - 1n, 2n ** 53n + 2n, 4294967296n, 4294967295n);
     assert.deepEqual(decodeAllWays(DataType.UINT64, bytesOf(u64), u64.length), Array.from(u64, Number));
@@ -61,7 +77,13 @@ describe('raw element decoding', () => {
     assert.deepEqual(got, [2 ** -24, Infinity, -Infinity, NaN, -0, 65504, 1]);
     assert.ok(Object.is(got[4], -0));
     const bf16 = Uint16Array.of(0x3f80, 0xc040, 0x7f80, 0x0001, 0x8000);
-    assert.deepEqual(decodeAllWays(DataType.BFLOAT16, bytesOf(bf16), bf16.length), [1, -3, Infinity, 2 ** -133, -0]);
+    assert.deepEqual(decodeAllWays(DataType.BFLOAT16, bytesOf(bf16), bf16.length), [
+      1,
+      -3,
+      Infinity,
+      2 ** -133,
+      -0,
+    ]);
   });
 
   it('float8 codes', () => {
@@ -75,7 +97,12 @@ describe('raw element decoding', () => {
       1,
       2 ** -16,
     ]);
-    assert.deepEqual(decodeAllWays(DataType.FLOAT8E5M2FNUZ, Uint8Array.of(0x80, 0x7f, 0x40, 0x01), 4), [NaN, 57344, 1, 2 ** -17]);
+    assert.deepEqual(decodeAllWays(DataType.FLOAT8E5M2FNUZ, Uint8Array.of(0x80, 0x7f, 0x40, 0x01), 4), [
+      NaN,
+      57344,
+      1,
+      2 ** -17,
+    ]);
   });
 
   it('4-bit types: two per byte, low nibble first, odd counts drop the last high nibble', () => {
@@ -84,7 +111,10 @@ describe('raw element decoding', () => {
     assert.deepEqual(decodeAllWays(DataType.INT4, packed, 5), [1, 2, -1, -8, 7]);
     assert.deepEqual(decodeAllWays(DataType.UINT4, packed, 5), [1, 2, 15, 8, 7]);
     assert.deepEqual(decodeAllWays(DataType.UINT4, packed, 6), [1, 2, 15, 8, 7, 10]);
-    assert.deepEqual(decodeAllWays(DataType.FLOAT4E2M1, Uint8Array.of(0x71, 0xf8, 0x05), 5), [0.5, 6, -0, -6, 3]);
+    assert.deepEqual(
+      decodeAllWays(DataType.FLOAT4E2M1, Uint8Array.of(0x71, 0xf8, 0x05), 5),
+      [0.5, 6, -0, -6, 3],
+    );
   });
 
   it('4-bit chunks of 8 elements split a long tensor on byte boundaries', () => {
@@ -93,7 +123,10 @@ describe('raw element decoding', () => {
     const packed = new Uint8Array(Math.ceil(count / 2));
     nibbles.forEach((n, i) => (packed[i >> 1] |= i % 2 === 0 ? n : n << 4));
     assert.deepEqual(decodeAllWays(DataType.UINT4, packed, count), nibbles);
-    assert.deepEqual(decodeAllWays(DataType.INT4, packed, count), nibbles.map((n) => (n >= 8 ? n - 16 : n)));
+    assert.deepEqual(
+      decodeAllWays(DataType.INT4, packed, count),
+      nibbles.map((n) => (n >= 8 ? n - 16 : n)),
+    );
   });
 
   it('knows which dtypes it can decode', () => {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FormatError } from '../../src/core/errors';
-import { dequantizeLinearValues, type DequantizeLinearParams } from '../../src/core/quant/dequantizeLinearValues';
+import {
+  dequantizeLinearValues,
+  type DequantizeLinearParams,
+} from '../../src/core/quant/dequantizeLinearValues';
 import { DataType } from '../../src/core/tensor/dataType';
 import { tensorValues } from '../../src/core/tensor/tensorValues';
 import { valuesOf } from '../../src/core/tensor/valueStream';
@@ -48,7 +51,12 @@ function check(x: number[], p: DequantizeLinearParams): void {
   for (const chunk of [8, 16, 1 << 20]) {
     const got = streamToArray(dequantizeLinearValues(valuesOf(x, chunk), p));
     assert.equal(got.length, expected.length);
-    got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= 1e-12 * Math.abs(expected[i]), `chunk ${chunk} [${i}] ${v} vs ${expected[i]}`));
+    got.forEach((v, i) =>
+      assert.ok(
+        Math.abs(v - expected[i]) <= 1e-12 * Math.abs(expected[i]),
+        `chunk ${chunk} [${i}] ${v} vs ${expected[i]}`,
+      ),
+    );
   }
 }
 
@@ -57,7 +65,14 @@ describe('dequantizeLinearValues', () => {
     const x = randomCodes(50, -128, 127, 1);
     check(x, { dims: [5, 10], scale: Float64Array.of(0.05), scaleDims: [] });
     check(x, { dims: [5, 10], scale: Float64Array.of(0.05), scaleDims: [], zeroPoint: Float64Array.of(-3) });
-    const got = streamToArray(dequantizeLinearValues(valuesOf([0, 128, 255]), { dims: [3], scale: Float64Array.of(0.5), scaleDims: [1], zeroPoint: Float64Array.of(128) }));
+    const got = streamToArray(
+      dequantizeLinearValues(valuesOf([0, 128, 255]), {
+        dims: [3],
+        scale: Float64Array.of(0.5),
+        scaleDims: [1],
+        zeroPoint: Float64Array.of(128),
+      }),
+    );
     assert.deepEqual(got, [-64, 0, 63.5]);
   });
 
@@ -72,7 +87,9 @@ describe('dequantizeLinearValues', () => {
     }
     // The default axis is 1.
     const scale = Float64Array.of(1, 10, 100, 1000);
-    const got = streamToArray(dequantizeLinearValues(valuesOf(new Array(60).fill(1)), { dims, scale, scaleDims: [4] }));
+    const got = streamToArray(
+      dequantizeLinearValues(valuesOf(new Array(60).fill(1)), { dims, scale, scaleDims: [4] }),
+    );
     assert.deepEqual(got.slice(0, 10), [1, 1, 1, 1, 1, 10, 10, 10, 10, 10]);
   });
 
@@ -96,16 +113,29 @@ describe('dequantizeLinearValues', () => {
     // int4 [2, 4]: 1 -2 3 -4 | 7 -8 0 5, per-row scales 0.5 and 2.
     const { part, source } = rawPart(DataType.INT4, [2, 4], [0xe1, 0xc3, 0x87, 0x50]);
     const codes = tensorValues(part, source, noExternal);
-    const got = streamToArray(dequantizeLinearValues(codes, { dims: [2, 4], scale: Float64Array.of(0.5, 2), scaleDims: [2], axis: 0 }));
+    const got = streamToArray(
+      dequantizeLinearValues(codes, {
+        dims: [2, 4],
+        scale: Float64Array.of(0.5, 2),
+        scaleDims: [2],
+        axis: 0,
+      }),
+    );
     assert.deepEqual(got, [0.5, -1, 1.5, -2, 14, -16, 0, 10]);
   });
 
   it('refuses parameters that do not fit x', () => {
     const x = valuesOf(new Array(12).fill(0));
     const fails = (p: DequantizeLinearParams, re: RegExp) =>
-      assert.throws(() => dequantizeLinearValues(x, p), (e: unknown) => e instanceof FormatError && re.test(e.message));
+      assert.throws(
+        () => dequantizeLinearValues(x, p),
+        (e: unknown) => e instanceof FormatError && re.test(e.message),
+      );
     fails({ dims: [3, 4], scale: Float64Array.of(1, 2, 3), scaleDims: [3] }, /per-axis/); // axis 1 has 4
-    fails({ dims: [3, 4], scale: Float64Array.of(1, 2), scaleDims: [2], zeroPoint: Float64Array.of(0) }, /zero point has 1 values/);
+    fails(
+      { dims: [3, 4], scale: Float64Array.of(1, 2), scaleDims: [2], zeroPoint: Float64Array.of(0) },
+      /zero point has 1 values/,
+    );
     fails({ dims: [3, 4], scale: Float64Array.of(1, 2, 3), scaleDims: [3], axis: 2 }, /out of range/);
     fails({ dims: [3, 4], scale: new Float64Array(6), scaleDims: [3, 2], axis: 1, blockSize: 1 }, /blocked/); // block 1 needs [3, 4]
     fails({ dims: [3, 5], scale: Float64Array.of(1), scaleDims: [] }, /x has 12 values/);

@@ -17,7 +17,8 @@ function reference(code: number, name: 'e4m3fn' | 'e4m3fnuz' | 'e5m2' | 'e5m2fnu
   const bias = { e4m3fn: 7, e4m3fnuz: 8, e5m2: 15, e5m2fnuz: 16 }[name];
   if (name.endsWith('fnuz') && bitString === '10000000') return NaN;
   if (name === 'e4m3fn' && bitString.slice(1) === '1111111') return NaN;
-  if (name === 'e5m2' && exponentField === 31) return mantissaField === '00' ? (negative ? -Infinity : Infinity) : NaN;
+  if (name === 'e5m2' && exponentField === 31)
+    return mantissaField === '00' ? (negative ? -Infinity : Infinity) : NaN;
   // 0.mmm × 2^(1-bias) for subnormals, 1.mmm × 2^(e-bias) otherwise.
   let significand = exponentField === 0 ? 0 : 1;
   for (let i = 0; i < mantissaField.length; i++) if (mantissaField[i] === '1') significand += 2 ** -(i + 1);
@@ -38,7 +39,10 @@ describe('float8 decoding', () => {
       const table = miniFloatTable(t.dtype);
       assert.equal(table.length, 256);
       for (let code = 0; code < 256; code++) {
-        assert.ok(Object.is(table[code], reference(code, t.name)), `${t.name} 0x${code.toString(16)}: ${table[code]}`);
+        assert.ok(
+          Object.is(table[code], reference(code, t.name)),
+          `${t.name} 0x${code.toString(16)}: ${table[code]}`,
+        );
         assert.ok(Object.is(float8ToNumber(code, t.dtype), table[code]));
       }
     });
@@ -56,7 +60,11 @@ describe('float8 decoding', () => {
       const positives = table.slice(0, 0x80).filter(Number.isFinite);
       for (let i = 1; i < positives.length; i++) assert.ok(positives[i] > positives[i - 1]);
       const fnuz = t.name.endsWith('fnuz');
-      assert.equal(table.some((v) => Object.is(v, -0)), !fnuz, 'fnuz types have no -0');
+      assert.equal(
+        table.some((v) => Object.is(v, -0)),
+        !fnuz,
+        'fnuz types have no -0',
+      );
       if (fnuz) assert.ok(Number.isNaN(table[0x80]));
     });
   }
@@ -74,7 +82,8 @@ describe('float8 decoding', () => {
 
   it('e5m2 is the upper byte of float16', () => {
     const table = miniFloatTable(DataType.FLOAT8E5M2);
-    for (let code = 0; code < 256; code++) assert.ok(Object.is(table[code], float16ToNumber(code << 8)), `0x${code.toString(16)}`);
+    for (let code = 0; code < 256; code++)
+      assert.ok(Object.is(table[code], float16ToNumber(code << 8)), `0x${code.toString(16)}`);
     assert.equal(table[0x7c], Infinity);
     assert.equal(table[0xfc], -Infinity);
     assert.equal(table[0x7b], 57344);
@@ -104,7 +113,8 @@ describe('float4e2m1 decoding', () => {
     const expected = [0, 0.5, 1, 1.5, 2, 3, 4, 6, -0, -0.5, -1, -1.5, -2, -3, -4, -6];
     const table = miniFloatTable(DataType.FLOAT4E2M1);
     assert.equal(table.length, 16);
-    for (let code = 0; code < 16; code++) assert.ok(Object.is(table[code], expected[code]), `0x${code.toString(16)}`);
+    for (let code = 0; code < 16; code++)
+      assert.ok(Object.is(table[code], expected[code]), `0x${code.toString(16)}`);
     assert.equal(float8ToNumber(0xf7, DataType.FLOAT4E2M1), 6); // only the low nibble counts
   });
 

@@ -71,7 +71,10 @@ export function typedPart(
       : layout === 'packed'
         ? [encoded]
         : Array.from({ length: layout.split }, (_, i) =>
-            encoded.slice(Math.floor((i * encoded.length) / layout.split), Math.floor(((i + 1) * encoded.length) / layout.split)),
+            encoded.slice(
+              Math.floor((i * encoded.length) / layout.split),
+              Math.floor(((i + 1) * encoded.length) / layout.split),
+            ),
           );
   if (layout === 'unpacked') {
     const wire = field === 4 ? 5 : field === 10 ? 1 : 0;
@@ -99,7 +102,12 @@ export function asPart(src: TensorSource): TensorPart {
 }
 
 /** Every value of a tensor, through the streaming reader. */
-export function readAll(part: TensorSource, source: ByteSource, chunkElements?: number, resolve = noExternal): number[] {
+export function readAll(
+  part: TensorSource,
+  source: ByteSource,
+  chunkElements?: number,
+  resolve = noExternal,
+): number[] {
   return Array.from(collectValues(tensorValues(part, source, resolve, { chunkElements })));
 }
 

@@ -10,25 +10,46 @@ import { noExternal, readAll, typedPart, type TypedItem } from './tensorFixtures
 const LAYOUTS = ['packed', 'unpacked', { split: 3 }] as const;
 
 /** Read a typed payload in every layout and chunk size; all must agree with `expected`. */
-function check(dtype: number, field: (typeof TypedField)[keyof typeof TypedField], items: TypedItem[], expected: number[], dims = [expected.length]): void {
+function check(
+  dtype: number,
+  field: (typeof TypedField)[keyof typeof TypedField],
+  items: TypedItem[],
+  expected: number[],
+  dims = [expected.length],
+): void {
   for (const layout of LAYOUTS) {
     for (const chunk of [8, 1 << 20]) {
       const { part, source } = typedPart(dtype, dims, field, items, layout);
       const got = readAll(part, source, chunk);
       assert.equal(got.length, expected.length);
-      got.forEach((v, i) => assert.ok(Object.is(v, expected[i]), `${JSON.stringify(layout)} chunk ${chunk} [${i}]: ${v} vs ${expected[i]}`));
+      got.forEach((v, i) =>
+        assert.ok(
+          Object.is(v, expected[i]),
+          `${JSON.stringify(layout)} chunk ${chunk} [${i}]: ${v} vs ${expected[i]}`,
+        ),
+      );
     }
   }
 }
 
 describe('typed payload fields', () => {
   it('float_data and double_data (fixed width)', () => {
-    check(DataType.FLOAT, TypedField.float_data, [1.5, -0, Infinity, 3.4e38, 1e-45], [1.5, -0, Infinity, Math.fround(3.4e38), Math.fround(1e-45)]);
+    check(
+      DataType.FLOAT,
+      TypedField.float_data,
+      [1.5, -0, Infinity, 3.4e38, 1e-45],
+      [1.5, -0, Infinity, Math.fround(3.4e38), Math.fround(1e-45)],
+    );
     check(DataType.DOUBLE, TypedField.double_data, [0.1, -1e300, NaN], [0.1, -1e300, NaN]);
   });
 
   it('int32_data holds 8/16/32-bit integers and bool (negatives as 10-byte varints)', () => {
-    check(DataType.INT32, TypedField.int32_data, [-2147483648, -1, 0, 2147483647, 300], [-2147483648, -1, 0, 2147483647, 300]);
+    check(
+      DataType.INT32,
+      TypedField.int32_data,
+      [-2147483648, -1, 0, 2147483647, 300],
+      [-2147483648, -1, 0, 2147483647, 300],
+    );
     check(DataType.INT8, TypedField.int32_data, [-128, -1, 127, 5], [-128, -1, 127, 5]);
     check(DataType.INT16, TypedField.int32_data, [-32768, 32767, -2], [-32768, 32767, -2]);
     check(DataType.UINT8, TypedField.int32_data, [0, 255, 128], [0, 255, 128]);
@@ -37,7 +58,12 @@ describe('typed payload fields', () => {
   });
 
   it('int32_data holds float16, bfloat16 and float8 bit patterns', () => {
-    check(DataType.FLOAT16, TypedField.int32_data, [0x0001, 0x7c00, 0xfc00, 0x7e00, 0x8000, 0x7bff, 0x3c00], [2 ** -24, Infinity, -Infinity, NaN, -0, 65504, 1]);
+    check(
+      DataType.FLOAT16,
+      TypedField.int32_data,
+      [0x0001, 0x7c00, 0xfc00, 0x7e00, 0x8000, 0x7bff, 0x3c00],
+      [2 ** -24, Infinity, -Infinity, NaN, -0, 65504, 1],
+    );
     check(DataType.BFLOAT16, TypedField.int32_data, [0x3f80, 0xc040, 0xff80], [1, -3, -Infinity]);
     check(DataType.FLOAT8E4M3FN, TypedField.int32_data, [0x7e, 0x7f, 0x01], [448, NaN, 2 ** -9]);
     check(DataType.FLOAT8E5M2, TypedField.int32_data, [0x7c, 0x3c], [Infinity, 1]);
@@ -58,7 +84,12 @@ describe('typed payload fields', () => {
   });
 
   it('int64_data and uint64_data hold 64-bit and uint32 values', () => {
-    check(DataType.INT64, TypedField.int64_data, [-(2n ** 63n), -1n, 0n, 2n ** 53n, 7n], [-(2 ** 63), -1, 0, 2 ** 53, 7]);
+    check(
+      DataType.INT64,
+      TypedField.int64_data,
+      [-(2n ** 63n), -1n, 0n, 2n ** 53n, 7n],
+      [-(2 ** 63), -1, 0, 2 ** 53, 7],
+    );
     check(DataType.UINT64, TypedField.uint64_data, [2n ** 64n - 1n, 2n ** 32n, 1n], [2 ** 64, 2 ** 32, 1]);
     check(DataType.UINT32, TypedField.uint64_data, [4294967295n, 0n], [4294967295, 0]);
     check(DataType.UINT32, TypedField.int64_data, [4294967295n, 12n], [4294967295, 12]);
@@ -78,14 +109,20 @@ describe('typed payload fields', () => {
 
   it('refuses a field that cannot hold the dtype', () => {
     const { part, source } = typedPart(DataType.FLOAT, [2], TypedField.int32_data, [1, 2]);
-    assert.throws(() => tensorValues(part, source, noExternal), (e: unknown) => e instanceof FormatError && /int32_data cannot hold float32/.test(e.message));
+    assert.throws(
+      () => tensorValues(part, source, noExternal),
+      (e: unknown) => e instanceof FormatError && /int32_data cannot hold float32/.test(e.message),
+    );
     const b = typedPart(DataType.INT64, [1], TypedField.int32_data, [1]);
     assert.throws(() => tensorValues(b.part, b.source, noExternal), FormatError);
   });
 
   it('refuses payloads with fewer or more values than the dims need', () => {
     const fewFixed = typedPart(DataType.FLOAT, [4], TypedField.float_data, [1, 2, 3]);
-    assert.throws(() => tensorValues(fewFixed.part, fewFixed.source, noExternal), /float_data holds 3 values; the dims need 4/);
+    assert.throws(
+      () => tensorValues(fewFixed.part, fewFixed.source, noExternal),
+      /float_data holds 3 values; the dims need 4/,
+    );
     const manyFixed = typedPart(DataType.FLOAT, [2], TypedField.float_data, [1, 2, 3]);
     assert.throws(() => tensorValues(manyFixed.part, manyFixed.source, noExternal), FormatError);
     // Varints: too few bytes is seen at once, too few values (multi-byte varints) only while reading.
@@ -102,18 +139,45 @@ describe('typed payload fields', () => {
 
   it('refuses ranges past the end of the file and truncated varints', () => {
     const source = new MemoryByteSource(Uint8Array.of(0x80, 0x80, 0x80));
-    const past = { dtype: DataType.INT32, dims: [1], payload: { kind: 'typed' as const, field: TypedField.int32_data, ranges: [{ offset: 1, length: 5, packed: true }] } };
+    const past = {
+      dtype: DataType.INT32,
+      dims: [1],
+      payload: {
+        kind: 'typed' as const,
+        field: TypedField.int32_data,
+        ranges: [{ offset: 1, length: 5, packed: true }],
+      },
+    };
     assert.throws(() => tensorValues(past, source, noExternal), /past the end of the file/);
-    const truncated = { ...past, payload: { ...past.payload, ranges: [{ offset: 0, length: 3, packed: true }] } };
+    const truncated = {
+      ...past,
+      payload: { ...past.payload, ranges: [{ offset: 0, length: 3, packed: true }] },
+    };
     assert.throws(() => readAll(truncated, source), /varint runs past the end/);
-    const partial = { dtype: DataType.FLOAT, dims: [1], payload: { kind: 'typed' as const, field: TypedField.float_data, ranges: [{ offset: 0, length: 3, packed: false }] } };
+    const partial = {
+      dtype: DataType.FLOAT,
+      dims: [1],
+      payload: {
+        kind: 'typed' as const,
+        field: TypedField.float_data,
+        ranges: [{ offset: 0, length: 3, packed: false }],
+      },
+    };
     assert.throws(() => tensorValues(partial, source, noExternal), /partial value/);
   });
 
   it('refuses varints longer than 10 bytes', () => {
     const bytes = new Uint8Array(12).fill(0x80);
     bytes[11] = 0x01;
-    const part = { dtype: DataType.INT64, dims: [1], payload: { kind: 'typed' as const, field: TypedField.int64_data, ranges: [{ offset: 0, length: 12, packed: true }] } };
+    const part = {
+      dtype: DataType.INT64,
+      dims: [1],
+      payload: {
+        kind: 'typed' as const,
+        field: TypedField.int64_data,
+        ranges: [{ offset: 0, length: 12, packed: true }],
+      },
+    };
     assert.throws(() => readAll(part, new MemoryByteSource(bytes)), /longer than 10 bytes/);
   });
 });
