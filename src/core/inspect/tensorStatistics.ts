@@ -2,7 +2,7 @@ import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex } from '../onnx/modelIndex';
 import { weightLayout } from '../onnx/weightLayout';
 import { computeStats } from '../stats/computeStats';
-import { payloadHash } from '../stats/payloadHash';
+import { payloadHash, payloadHasherForValues } from '../stats/payloadHash';
 import type { TensorStats } from '../stats/tensorStats';
 import { canDecode } from '../tensor/decodeRawElements';
 import { tensorValues } from '../tensor/tensorValues';
@@ -32,8 +32,10 @@ export function tensorStatistics(
   if (!canDecode(tensor.dtype)) return {};
   const bins = options.bins ?? 64;
   const layout = weightLayout(index, tensor);
-  const stats = computeStats(tensorValues(tensor, source, resolveExternal), { bins, layout });
-  const hash = payloadHash(tensor, source, resolveExternal);
+  // For raw float tensors the hash rides along with the statistics' first pass: no third read.
+  const hasher = payloadHasherForValues(tensor);
+  const stats = computeStats(tensorValues(tensor, source, resolveExternal), { bins, layout, hasher });
+  const hash = hasher ? hasher.digest() : payloadHash(tensor, source, resolveExternal);
   const view = dequantizedView(index, tensor, source, resolveExternal);
   const dequantized = view ? computeStats(view.values, { bins, layout: view.layout }) : undefined;
   return { stats, hash, ...(dequantized ? { dequantized } : {}) };
