@@ -1,0 +1,47 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { WorkerPool } from '../runtime/workerPool';
+import { registerCommands, registerTestCommands } from './commands';
+import { ModelEditorProvider } from './modelEditorProvider';
+import { readSettings } from './settings';
+
+let pool: WorkerPool | undefined;
+let poolThreads = 0;
+/** Pools replaced after a settings change: they finish their jobs, idle out, and are disposed at the end. */
+const retired: WorkerPool[] = [];
+
+/** The statistics worker pool, created on first use (and again after a change of `bigShrink.workerThreads`). */
+function workerPool(): WorkerPool {
+  const threads = readSettings().workerThreads;
+  if (pool && threads !== poolThreads) {
+    retired.push(pool);
+    pool = undefined;
+  }
+  if (!pool) {
+    pool = new WorkerPool(path.join(__dirname, 'worker.js'), { size: threads });
+    poolThreads = threads;
+  }
+  return pool;
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+  const { provider, registration } = ModelEditorProvider.register(
+    context,
+    workerPool,
+    () => readSettings().histogramBins,
+  );
+  context.subscriptions.push(registration, ...registerCommands(provider), { dispose: disposePools });
+  if (context.extensionMode !== vscode.ExtensionMode.Production) {
+    context.subscriptions.push(...registerTestCommands(provider, workerPool));
+  }
+}
+
+function disposePools(): void {
+  for (const p of retired.splice(0)) p.dispose();
+  pool?.dispose();
+  pool = undefined;
+}
+
+export function deactivate(): void {
+  disposePools();
+}

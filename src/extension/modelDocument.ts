@@ -1,0 +1,233 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { InspectReport } from '../core/inspect/inspectReport';
+import type { EditorSnapshot, StatsProgress, TensorRowStats, ToWebview } from '../protocol/modelEditor';
+import { RemoteError } from '../protocol/messaging';
+import type { TensorStatsResult } from '../protocol/worker';
+import { CancelledError, type WorkerPool } from '../runtime/workerPool';
+
+/** How often coalesced rows go to the webviews. */
+const ROWS_INTERVAL_MS = 200;
+
+const emptyProgress = (): StatsProgress => ({ done: 0, total: 0, bytesDone: 0, bytesTotal: 0, elapsedMs: 0 });
+
+let generations = 0;
+
+/**
+ * One opened .onnx file. Holds the summary and the statistics computed so far, so every editor of
+ * the document (and an editor that was hidden and is shown again) gets them without recomputing.
+ * The work runs in the worker pool and is cancelled when the document is disposed (its last editor
+ * closed) or refreshed.
+ */
+export class ModelDocument implements vscode.CustomDocument {
+  private snapshot: EditorSnapshot;
+  private readonly hashes = new Map<number, string>();
+  private pendingRows: TensorRowStats[] = [];
+  private flushTimer?: ReturnType<typeof setTimeout>;
+  private abort?: AbortController;
+  private key = '';
+  private settled: Promise<void> = Promise.resolve();
+  private readonly onDidChangeEmitter = new vscode.EventEmitter<ToWebview>();
+  private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
+  private disposed = false;
+
+  /** Fired once, when the last editor of the document closed. */
+  readonly onDidDispose = this.onDidDisposeEmitter.event;
+
+  /** What the webviews should be told (rows are coalesced a few times a second). */
+  readonly onDidChange = this.onDidChangeEmitter.event;
+
+  /** The tensor selected in the most recently focused editor of this document. */
+  selection: { id: number; name: string } | undefined;
+
+  constructor(
+    readonly uri: vscode.Uri,
+    private readonly pool: () => WorkerPool,
+    private readonly bins: () => number,
+  ) {
+    this.snapshot = this.initial();
+  }
+
+  get fileName(): string {
+    return path.basename(this.uri.fsPath);
+  }
+
+  /** The whole state, for a webview that says `ready`. */
+  getSnapshot(): EditorSnapshot {
+    return this.snapshot;
+  }
+
+  /** Resolves when the current analysis has ended (done, failed or cancelled). */
+  whenSettled(): Promise<void> {
+    return this.settled;
+  }
+
+  /** Start (or restart) indexing and statistics; earlier work is cancelled. */
+  analyze(): Promise<void> {
+    this.cancel();
+    this.snapshot = this.initial();
+    this.hashes.clear();
+    this.pendingRows = [];
+    this.emit({ type: 'editor/init', snapshot: this.snapshot });
+    const abort = new AbortController();
+    this.abort = abort;
+    this.settled = this.run(abort.signal).finally(() => {
+      if (this.abort === abort) this.abort = undefined;
+    });
+    return this.settled;
+  }
+
+  /** Stop the statistics in flight (the summary and the rows so far stay). */
+  cancel(): void {
+    this.abort?.abort();
+    this.abort = undefined;
+    if (this.key) this.pool().close(this.key);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.cancel();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.onDidChangeEmitter.dispose();
+    this.onDidDisposeEmitter.fire();
+    this.onDidDisposeEmitter.dispose();
+  }
+
+  private initial(): EditorSnapshot {
+    return {
+      fileName: this.fileName,
+      status: 'indexing',
+      rows: [],
+      duplicates: {},
+      progress: emptyProgress(),
+      timings: {},
+    };
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    if (this.uri.scheme !== 'file') {
+      this.fail(
+        this.uri.toString(),
+        `only files on disk can be opened (this one is a ${this.uri.scheme}: resource)`,
+      );
+      return;
+    }
+    const file = this.uri.fsPath;
+    this.key = `${file}#${++generations}`;
+    const t0 = Date.now();
+    let report: InspectReport;
+    try {
+      ({ report } = await this.pool().index(file, this.key, signal));
+    } catch (error) {
+      if (error instanceof CancelledError || signal.aborted) return;
+      if (error instanceof RemoteError) this.fail(error.file || file, error.reason);
+      else this.fail(file, error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (signal.aborted) return;
+    const indexMs = Date.now() - t0;
+    // Learned weights first (what users look at), then shape tables and constants, each in table order.
+    const order = [...report.tensors.filter((t) => t.learned), ...report.tensors.filter((t) => !t.learned)];
+    this.snapshot = {
+      ...this.snapshot,
+      status: 'computing',
+      report,
+      progress: {
+        ...emptyProgress(),
+        total: order.length,
+        bytesTotal: order.reduce((s, t) => s + t.bytes, 0),
+      },
+      timings: { indexMs },
+    };
+    this.emit({ type: 'model/overview', report, indexMs });
+
+    const t1 = Date.now();
+    try {
+      await this.pool().computeStats(
+        file,
+        this.key,
+        order.map((t) => ({ id: t.id, bytes: t.bytes })),
+        {
+          bins: this.bins(),
+          signal,
+          onResult: (result) => this.addResult(result, t1),
+        },
+      );
+    } catch (error) {
+      if (error instanceof CancelledError || signal.aborted) {
+        this.finish('cancelled', Date.now() - t1);
+        return;
+      }
+      throw error;
+    }
+    this.finish('done', Date.now() - t1);
+  }
+
+  private addResult(result: TensorStatsResult, started: number): void {
+    const { hash, ...row } = result;
+    if (hash) this.hashes.set(result.id, hash);
+    this.snapshot.rows.push(row);
+    this.pendingRows.push(row);
+    const p = this.snapshot.progress;
+    p.done = this.snapshot.rows.length;
+    p.bytesDone += this.snapshot.report?.tensors[result.id]?.bytes ?? 0;
+    p.elapsedMs = Date.now() - started;
+    if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), ROWS_INTERVAL_MS);
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pendingRows.length === 0) return;
+    const rows = this.pendingRows;
+    this.pendingRows = [];
+    this.emit({ type: 'stats/rows', rows, progress: { ...this.snapshot.progress } });
+  }
+
+  private finish(status: 'done' | 'cancelled', statsMs: number): void {
+    this.flush();
+    const duplicates = this.findDuplicates();
+    this.snapshot = {
+      ...this.snapshot,
+      status,
+      duplicates,
+      progress: { ...this.snapshot.progress, elapsedMs: statsMs },
+      timings: { ...this.snapshot.timings, statsMs },
+    };
+    this.emit({ type: 'stats/done', status, duplicates, progress: this.snapshot.progress });
+  }
+
+  private fail(file: string, reason: string): void {
+    this.snapshot = { ...this.initial(), status: 'error', error: { file, reason } };
+    this.emit({ type: 'model/error', error: { file, reason } });
+  }
+
+  /**
+   * Byte-identical tensors: same dtype, dims and content hash, 16 elements or more (the rule of
+   * core/inspect/findDuplicates, which works on the index the host does not hold).
+   */
+  private findDuplicates(): Record<number, string[]> {
+    const tensors = this.snapshot.report?.tensors ?? [];
+    const groups = new Map<string, number[]>();
+    for (const [id, hash] of this.hashes) {
+      const t = tensors[id];
+      if (!t || t.dims.reduce((a, b) => a * b, 1) < 16) continue;
+      const key = `${t.dtype}|${t.dims.join(',')}|${hash}`;
+      const group = groups.get(key);
+      if (group) group.push(id);
+      else groups.set(key, [id]);
+    }
+    const duplicates: Record<number, string[]> = {};
+    for (const group of groups.values()) {
+      if (group.length < 2) continue;
+      group.sort((a, b) => a - b);
+      for (const id of group) duplicates[id] = group.filter((o) => o !== id).map((o) => tensors[o].name);
+    }
+    return duplicates;
+  }
+
+  private emit(message: ToWebview): void {
+    if (!this.disposed) this.onDidChangeEmitter.fire(message);
+  }
+}

@@ -1,0 +1,147 @@
+import * as vscode from 'vscode';
+import type { EditorCommand, FromWebview, RenderedMessage, ToWebview } from '../protocol/modelEditor';
+import { assertNever, Messenger } from '../protocol/messaging';
+import type { WorkerPool } from '../runtime/workerPool';
+import { ModelDocument } from './modelDocument';
+import { webviewHtml, webviewRoots } from './webviewHtml';
+
+/** Test-only: what crossed one document's webview channel (read through `bigShrink._test.lastState`). */
+export interface EditorProbe {
+  posted: string[];
+  received: string[];
+  rendered: RenderedMessage[];
+}
+
+/** Commands the provider forwards (the webview's own buttons run the palette commands). */
+const COMMAND_IDS: Record<Exclude<EditorCommand, 'reopenWithText'>, string> = {
+  refresh: 'bigShrink.modelEditor.refresh',
+  exportJson: 'bigShrink.modelEditor.exportStatisticsJson',
+  exportCsv: 'bigShrink.modelEditor.exportStatisticsCsv',
+  revealReports: 'bigShrink.revealReports',
+};
+
+/**
+ * The read-only custom editor for .onnx files. One ModelDocument per file holds the summary and the
+ * statistics; each editor is a webview that restores its UI state itself (getState/setState) and
+ * asks for the document's state with `ready`. No retainContextWhenHidden.
+ */
+export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
+  static readonly viewType = 'bigShrink.modelEditor';
+
+  private readonly documents = new Map<string, ModelDocument>();
+  private readonly probes = new WeakMap<ModelDocument, EditorProbe>();
+  private active: ModelDocument | undefined;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly pool: () => WorkerPool,
+    private readonly bins: () => number,
+  ) {}
+
+  static register(
+    context: vscode.ExtensionContext,
+    pool: () => WorkerPool,
+    bins: () => number,
+  ): { provider: ModelEditorProvider; registration: vscode.Disposable } {
+    const provider = new ModelEditorProvider(context.extensionUri, pool, bins);
+    const registration = vscode.window.registerCustomEditorProvider(ModelEditorProvider.viewType, provider, {
+      supportsMultipleEditorsPerDocument: true,
+    });
+    return { provider, registration };
+  }
+
+  /** The document of the focused model editor (or the last one focused). */
+  get activeDocument(): ModelDocument | undefined {
+    return this.active;
+  }
+
+  /** The open document for `uri`, if any. */
+  documentFor(uri: vscode.Uri): ModelDocument | undefined {
+    return this.documents.get(uri.toString());
+  }
+
+  /** Test-only view of a document's channel. */
+  probeFor(document: ModelDocument): EditorProbe | undefined {
+    return this.probes.get(document);
+  }
+
+  openCustomDocument(uri: vscode.Uri): ModelDocument {
+    const document = new ModelDocument(uri, this.pool, this.bins);
+    const key = uri.toString();
+    this.documents.set(key, document);
+    this.probes.set(document, { posted: [], received: [], rendered: [] });
+    document.onDidDispose(() => {
+      if (this.documents.get(key) === document) this.documents.delete(key);
+      if (this.active === document) this.active = undefined;
+    });
+    void document.analyze();
+    return document;
+  }
+
+  resolveCustomEditor(document: ModelDocument, panel: vscode.WebviewPanel): void {
+    const probe = this.probes.get(document)!;
+    const webview = panel.webview;
+    webview.options = { enableScripts: true, localResourceRoots: webviewRoots(this.extensionUri) };
+    webview.html = webviewHtml(webview, this.extensionUri, 'modelEditor', document.fileName);
+
+    let ready = false;
+    const send = (message: ToWebview) => {
+      probe.posted.push(message.type);
+      void webview.postMessage(message);
+    };
+    const messenger = new Messenger<ToWebview, FromWebview>(send, (message) =>
+      this.handle(document, message),
+    );
+    const subscriptions: vscode.Disposable[] = [
+      webview.onDidReceiveMessage((message: FromWebview) => {
+        probe.received.push(message.type);
+        if (message.type === 'ready') {
+          ready = true;
+          messenger.reply(message, { type: 'editor/init', snapshot: document.getSnapshot() });
+          return;
+        }
+        messenger.receive(message);
+      }),
+      // Until the webview is ready it gets everything at once in the answer to `ready`.
+      document.onDidChange((message) => {
+        if (ready && panel.visible) messenger.post(message);
+      }),
+      panel.onDidChangeViewState(() => {
+        // A hidden webview is destroyed (no retainContextWhenHidden); it says `ready` again when shown.
+        if (!panel.visible) ready = false;
+        if (panel.active) this.active = document;
+      }),
+    ];
+    if (panel.active) this.active = document;
+    panel.onDidDispose(() => {
+      messenger.close();
+      subscriptions.forEach((s) => s.dispose());
+    });
+  }
+
+  private handle(document: ModelDocument, message: FromWebview): void {
+    switch (message.type) {
+      case 'ready':
+        return; // answered in resolveCustomEditor
+      case 'tensor/selected':
+        document.selection =
+          message.id === undefined || message.name === undefined
+            ? undefined
+            : { id: message.id, name: message.name };
+        return;
+      case 'command/run':
+        if (message.command === 'reopenWithText') {
+          // "Open With… Text Editor" for a file that is not a model.
+          void vscode.commands.executeCommand('vscode.openWith', document.uri, 'default');
+        } else {
+          void vscode.commands.executeCommand(COMMAND_IDS[message.command], document.uri);
+        }
+        return;
+      case 'view/rendered':
+        this.probes.get(document)?.rendered.push(message);
+        return;
+      default:
+        return assertNever(message);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Messages between the extension host and the model editor's webview.
+ *
+ * The webview says `ready`; the host answers with `editor/init`, the whole state it has for the
+ * document (cached, so a webview that was hidden and shown again gets everything without a
+ * recomputation). After that the host streams `model/overview`, `stats/rows` and `stats/done`.
+ * The webview receives summaries (stats, histograms) and never tensor data.
+ */
+import type { InspectReport } from '../core/inspect/inspectReport';
+import type { TensorStatsResult } from './worker';
+
+/** Where the document's analysis stands. */
+export type EditorStatus = 'indexing' | 'computing' | 'done' | 'error' | 'cancelled';
+
+export interface StatsProgress {
+  /** Tensors done / to do. */
+  done: number;
+  total: number;
+  /** Stored bytes of the tensors done / to do. */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Since statistics started. */
+  elapsedMs: number;
+}
+
+/** A file that is not a valid model: which file and why. */
+export interface EditorError {
+  file: string;
+  reason: string;
+}
+
+/** Statistics of one tensor as the webview gets them (no hash). */
+export type TensorRowStats = Omit<TensorStatsResult, 'hash'>;
+
+/** Everything the host knows about one document. */
+export interface EditorSnapshot {
+  /** Base name of the model file. */
+  fileName: string;
+  status: EditorStatus;
+  /** Model summary and tensors without stats (absent while indexing or after an error). */
+  report?: InspectReport;
+  /** Statistics computed so far, in arrival order. */
+  rows: TensorRowStats[];
+  /** Tensor id -> names of byte-identical tensors (known once all statistics are in). */
+  duplicates: Record<number, string[]>;
+  progress: StatsProgress;
+  error?: EditorError;
+  timings: { indexMs?: number; statsMs?: number };
+}
+
+// ---- host -> webview ----
+
+/** The whole state: the answer to `ready`, and sent again when a refresh starts. */
+export interface InitMessage {
+  type: 'editor/init';
+  snapshot: EditorSnapshot;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export interface OverviewMessage {
+  type: 'model/overview';
+  report: InspectReport;
+  indexMs: number;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** Newly computed rows (coalesced, a few times a second). */
+export interface StatsRowsMessage {
+  type: 'stats/rows';
+  rows: TensorRowStats[];
+  progress: StatsProgress;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export interface StatsDoneMessage {
+  type: 'stats/done';
+  status: 'done' | 'cancelled';
+  duplicates: Record<number, string[]>;
+  progress: StatsProgress;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export interface ErrorMessage {
+  type: 'model/error';
+  error: EditorError;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export type ToWebview = InitMessage | OverviewMessage | StatsRowsMessage | StatsDoneMessage | ErrorMessage;
+
+// ---- webview -> host ----
+
+export interface ReadyMessage {
+  type: 'ready';
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** The selection changed (commands such as "copy tensor name" act on it). */
+export interface TensorSelectedMessage {
+  type: 'tensor/selected';
+  id: number | undefined;
+  name: string | undefined;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** Commands the webview's own buttons can run. */
+export type EditorCommand = 'refresh' | 'exportJson' | 'exportCsv' | 'revealReports' | 'reopenWithText';
+
+export interface RunCommandMessage {
+  type: 'command/run';
+  command: EditorCommand;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** What the webview has put on screen (tests and timings read it). */
+export interface RenderedMessage {
+  type: 'view/rendered';
+  view: 'overview' | 'rows' | 'error';
+  /** Rows with statistics now in the table. */
+  rows: number;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export type FromWebview = ReadyMessage | TensorSelectedMessage | RunCommandMessage | RenderedMessage;

@@ -1,0 +1,553 @@
+/**
+ * The model editor's webview: asks the host for the document's state (`ready` -> `editor/init`),
+ * then fills the overview, the layers table, the detail and the charts as summaries and statistics
+ * stream in. UI state (tab, filter, sort, selection, scroll) survives hiding through getState/setState.
+ */
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
+import '@vscode-elements/elements/dist/vscode-tabs/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import type { InspectReport } from '../../src/core/inspect/inspectReport';
+import { assertNever, Messenger } from '../../src/protocol/messaging';
+import type {
+  EditorCommand,
+  EditorError,
+  EditorSnapshot,
+  EditorStatus,
+  FromWebview,
+  StatsProgress,
+  TensorRowStats,
+  ToWebview,
+} from '../../src/protocol/modelEditor';
+import { ChartsView } from './charts';
+import { DetailView, type DetailState } from './detail';
+import { h, replace } from './dom';
+import { formatBytes, formatCompact, formatCount, formatMs } from './format';
+import { LayersTable } from './layersTable';
+import { OverviewView } from './overview';
+import { buildItems, makeRow, matches, type ColumnId, type GroupBy, type Row, type Show } from './rows';
+
+interface VsCodeApi<S> {
+  postMessage(message: unknown): void;
+  getState(): S | undefined;
+  setState(state: S): void;
+}
+declare function acquireVsCodeApi<S>(): VsCodeApi<S>;
+
+/** What the webview remembers across hide/show (VS Code keeps it with the editor). */
+interface UiState {
+  tab: number;
+  filter: string;
+  show: Show;
+  groupBy: GroupBy;
+  sort: { column: ColumnId; descending: boolean };
+  collapsed: string[];
+  selected?: string;
+  scrollTop: number;
+  detailHeight: number;
+  detail: DetailState;
+}
+
+const TAB_OVERVIEW = 0;
+const TAB_LAYERS = 1;
+const TAB_CHARTS = 2;
+const TEXT_COLUMNS: ColumnId[] = ['name', 'op', 'dtype', 'shape', 'order'];
+const STATS_COLUMNS: ColumnId[] = ['sparsity', 'min', 'max', 'mean', 'std'];
+
+// Marks for timing the first paint (read by tests with performance.getEntriesByType('mark')).
+performance.mark('modelEditor:script');
+const vscode = acquireVsCodeApi<UiState>();
+const ui: UiState = {
+  tab: TAB_OVERVIEW,
+  filter: '',
+  show: 'learned',
+  groupBy: 'node',
+  sort: { column: 'order', descending: false },
+  collapsed: [],
+  scrollTop: 0,
+  detailHeight: 300,
+  detail: { log: false, view: 'stored' },
+  ...vscode.getState(),
+};
+
+// ---- document state (from the host) ----
+let report: InspectReport | undefined;
+let rows: Row[] = [];
+let status: EditorStatus = 'indexing';
+let progress: StatsProgress | undefined;
+let fileName = '';
+let timings: EditorSnapshot['timings'] = {};
+
+// ---- views ----
+const overview = new OverviewView();
+const detail = new DetailView(ui.detail, saveState);
+const charts = new ChartsView((row) => {
+  ui.filter = matches(row, ui.show, ui.filter) ? ui.filter : '';
+  filterField.value = ui.filter;
+  setTab(TAB_LAYERS);
+  select(row, true);
+  rebuild();
+});
+const table = new LayersTable({
+  select: (row) => select(row, false),
+  activate: (row) => {
+    select(row, false);
+    detail.focus();
+  },
+  toggleGroup: (key) => {
+    const set = new Set(ui.collapsed);
+    if (set.has(key)) set.delete(key);
+    else set.add(key);
+    ui.collapsed = [...set];
+    rebuild();
+  },
+  sort: (column) => {
+    const s = ui.sort;
+    const firstDescending = !TEXT_COLUMNS.includes(column);
+    if (s.column !== column) ui.sort = { column, descending: firstDescending };
+    else if (s.descending === firstDescending) ui.sort = { column, descending: !firstDescending };
+    else ui.sort = { column: 'order', descending: false };
+    rebuild();
+  },
+});
+
+const post = (message: FromWebview) => vscode.postMessage(message);
+const messenger = new Messenger<FromWebview, ToWebview>(post, handle);
+window.addEventListener('message', (e: MessageEvent<ToWebview>) => messenger.receive(e.data));
+
+// ---- layout ----
+const titleEl = h('h1', { class: 'file-name', 'data-testid': 'file-name' });
+const subtitleEl = h('div', { class: 'subtitle', 'data-testid': 'subtitle' });
+const statusText = h('span', { class: 'status-text', 'data-testid': 'status-text' });
+const statusEl = h('div', { class: 'status', 'data-testid': 'status', role: 'status' }, statusText);
+const progressBar = h('vscode-progress-bar', {
+  class: 'progress',
+  'data-testid': 'progress',
+  'aria-label': 'Statistics progress',
+});
+const layersBadge = h('vscode-badge', { variant: 'counter', slot: 'content-after' });
+
+const filterField = h('vscode-textfield', {
+  class: 'filter',
+  type: 'search',
+  placeholder: 'Filter by name, op or type',
+  'aria-label': 'Filter tensors by name, op or type',
+  'data-testid': 'filter',
+});
+filterField.value = ui.filter;
+filterField.addEventListener('input', () => {
+  ui.filter = filterField.value;
+  rebuild();
+});
+const showSelect = select3<Show>(
+  'show',
+  'Which tensors',
+  ui.show,
+  [
+    ['learned', 'Learned weights'],
+    ['other', 'Shape tables and constants'],
+    ['all', 'All tensors'],
+  ],
+  (v) => {
+    ui.show = v;
+    rebuild();
+  },
+);
+const groupSelect = select3<GroupBy>(
+  'group-by',
+  'Grouping',
+  ui.groupBy,
+  [
+    ['node', 'Group by node'],
+    ['graph', 'Group by graph'],
+    ['none', 'No grouping'],
+  ],
+  (v) => {
+    ui.groupBy = v;
+    rebuild();
+  },
+);
+const rowCount = h('span', { class: 'row-count', 'data-testid': 'row-count' });
+const sash = h('div', {
+  class: 'sash',
+  role: 'separator',
+  'aria-orientation': 'horizontal',
+  title: 'Drag to resize',
+});
+const layersEl = h(
+  'section',
+  { class: 'layers', 'data-testid': 'layers', 'aria-label': 'Layers' },
+  h('div', { class: 'toolbar' }, filterField, showSelect, groupSelect, rowCount),
+  table.element,
+  sash,
+  detail.element,
+);
+
+const tabs = h(
+  'vscode-tabs',
+  { class: 'tabs', 'data-testid': 'tabs' },
+  h('vscode-tab-header', { slot: 'header', 'data-tab': 'overview' }, 'Overview'),
+  h('vscode-tab-panel', {}, overview.element),
+  h('vscode-tab-header', { slot: 'header', 'data-tab': 'layers' }, 'Layers', layersBadge),
+  h('vscode-tab-panel', {}, layersEl),
+  h('vscode-tab-header', { slot: 'header', 'data-tab': 'charts' }, 'Charts'),
+  h('vscode-tab-panel', {}, charts.element),
+  h('div', { slot: 'addons', class: 'addons' }, statusEl),
+);
+tabs.addEventListener('vsc-tabs-select', (e) => {
+  ui.tab = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+  onTabShown();
+});
+
+const errorView = h('section', {
+  class: 'error-view',
+  'data-testid': 'error-view',
+  role: 'alert',
+  hidden: true,
+});
+const app = document.getElementById('app')!;
+app.append(
+  progressBar,
+  h('header', { class: 'topbar' }, h('div', { class: 'title-block' }, titleEl, subtitleEl)),
+  tabs,
+  errorView,
+);
+
+// Drag the sash to give the table or the detail more room.
+sash.addEventListener('pointerdown', (e) => {
+  const startY = e.clientY;
+  const start = ui.detailHeight;
+  sash.setPointerCapture(e.pointerId);
+  const move = (m: PointerEvent) => {
+    ui.detailHeight = Math.max(140, Math.min(window.innerHeight - 200, start - (m.clientY - startY)));
+    layout();
+  };
+  const up = () => {
+    sash.removeEventListener('pointermove', move);
+    sash.removeEventListener('pointerup', up);
+    saveState();
+  };
+  sash.addEventListener('pointermove', move);
+  sash.addEventListener('pointerup', up);
+});
+
+function select3<T extends string>(
+  testid: string,
+  label: string,
+  value: T,
+  options: [T, string][],
+  onChange: (v: T) => void,
+): HTMLElement & { value: string } {
+  const el = h(
+    'vscode-single-select',
+    { 'data-testid': testid, 'aria-label': label },
+    ...options.map(([v, text]) => h('vscode-option', { value: v, selected: v === value }, text)),
+  ) as HTMLElement & { value: string };
+  el.addEventListener('change', () => onChange(el.value as T));
+  return el;
+}
+
+// ---- state changes ----
+
+function saveState(): void {
+  ui.scrollTop = table.scrollTop;
+  vscode.setState(ui);
+}
+
+function setTab(index: number): void {
+  ui.tab = index;
+  (tabs as HTMLElement & { selectedIndex: number }).selectedIndex = index;
+  onTabShown();
+}
+
+function onTabShown(): void {
+  charts.setVisible(ui.tab === TAB_CHARTS);
+  layout();
+  saveState();
+}
+
+function select(row: Row | undefined, reveal: boolean): void {
+  ui.selected = row?.tensor.name;
+  table.select(row?.tensor.id, reveal);
+  detail.show(row);
+  post({ type: 'tensor/selected', id: row?.tensor.id, name: row?.tensor.name });
+  saveState();
+}
+
+/** Filter, sort and group again, and redraw the table. */
+function rebuild(): void {
+  const items = buildItems(rows, { ...ui, collapsed: new Set(ui.collapsed) });
+  const shown = items.filter((it) => it.kind === 'row').length;
+  const pool = rows.filter((r) => matches(r, ui.show, '')).length;
+  const empty = !report
+    ? ''
+    : pool === 0
+      ? ui.show === 'learned'
+        ? 'This model has no learned weights.'
+        : 'No tensors of this kind.'
+      : 'No tensor matches the filter.';
+  table.setItems(items, ui.sort, empty);
+  rowCount.textContent = report ? `${formatCount(shown)} of ${formatCount(pool)} tensors` : '';
+  const learned = rows.filter((r) => r.tensor.learned).length;
+  layersBadge.textContent = String(learned);
+  const selected = rows.find((r) => r.tensor.name === ui.selected);
+  table.select(selected?.tensor.id, false);
+  saveState();
+}
+
+function setReport(next: InspectReport | undefined): void {
+  report = next;
+  rows = next ? next.tensors.map(makeRow) : [];
+  errorView.hidden = true;
+  tabs.hidden = false;
+  const m = next?.model;
+  titleEl.textContent = fileName;
+  titleEl.title = next?.file.path ?? fileName;
+  if (next && m) {
+    const external = next.file.externalFiles.reduce((s, e) => s + e.bytes, 0);
+    subtitleEl.textContent = [
+      [m.producerName, m.producerVersion].filter(Boolean).join(' ') || 'unknown producer',
+      `IR ${m.irVersion}`,
+      `${formatCount(m.nodeCount)} nodes`,
+      `${formatCompact(m.parameters)} parameters`,
+      formatBytes(next.file.bytes + external),
+    ].join(' · ');
+  } else {
+    subtitleEl.textContent = '';
+  }
+  overview.render(next, rows);
+  rebuild();
+  // Keep the restored selection; otherwise select the first row so the detail is never empty.
+  const selected = rows.find((r) => r.tensor.name === ui.selected) ?? table.firstRow();
+  select(selected, false);
+  charts.update(rows);
+  app.setAttribute('aria-busy', String(status === 'indexing'));
+  if (next) {
+    performance.mark('modelEditor:overview');
+    post({ type: 'view/rendered', view: 'overview', rows: statsCount() });
+  }
+}
+
+function addStats(list: TensorRowStats[]): void {
+  for (const r of list) {
+    const row = rows[r.id];
+    if (!row || row.tensor.id !== r.id) continue;
+    row.stats = r.stats;
+    row.dequantized = r.dequantized;
+    row.error = r.error;
+  }
+  if (STATS_COLUMNS.includes(ui.sort.column)) rebuild();
+  else table.refresh();
+  const selected = rows.find((r) => r.tensor.name === ui.selected);
+  if (selected && list.some((r) => r.id === selected.tensor.id)) detail.show(selected);
+  scheduleSummaries();
+  post({ type: 'view/rendered', view: 'rows', rows: statsCount() });
+}
+
+function setDuplicates(duplicates: Record<number, string[]>): void {
+  for (const row of rows) row.duplicates = duplicates[row.tensor.id];
+  table.refresh();
+  const selected = rows.find((r) => r.tensor.name === ui.selected);
+  if (selected) detail.show(selected);
+}
+
+let summaryTimer: ReturnType<typeof setTimeout> | undefined;
+/** Overview zeros and charts follow the statistics about once a second while they stream. */
+function scheduleSummaries(now = false): void {
+  if (summaryTimer && !now) return;
+  if (summaryTimer) clearTimeout(summaryTimer);
+  summaryTimer = setTimeout(
+    () => {
+      summaryTimer = undefined;
+      overview.render(report, rows);
+      charts.update(rows);
+    },
+    now ? 0 : 1000,
+  );
+}
+
+function statsCount(): number {
+  return rows.reduce((n, r) => n + (r.stats ? 1 : 0), 0);
+}
+
+function setStatus(next: EditorStatus, p?: StatsProgress): void {
+  status = next;
+  progress = p ?? progress;
+  statusEl.dataset.status = next;
+  const pr = progress;
+  const bar = progressBar as HTMLElement & { value?: number; max: number; indeterminate: boolean };
+  switch (next) {
+    case 'indexing':
+      statusText.textContent = 'Reading model…';
+      bar.hidden = false;
+      bar.indeterminate = true;
+      break;
+    case 'computing':
+      statusText.textContent = pr
+        ? `Statistics: ${formatCount(pr.done)} of ${formatCount(pr.total)} tensors`
+        : 'Computing statistics…';
+      bar.hidden = false;
+      bar.indeterminate = false;
+      bar.max = 100;
+      bar.value = pr && pr.bytesTotal > 0 ? (100 * pr.bytesDone) / pr.bytesTotal : 0;
+      break;
+    case 'done':
+      statusText.textContent = pr
+        ? `Statistics of ${formatCount(pr.total)} tensors in ${formatMs(timings.statsMs ?? pr.elapsedMs)}`
+        : '';
+      bar.hidden = true;
+      break;
+    case 'cancelled':
+      statusText.textContent = pr
+        ? `Statistics stopped at ${formatCount(pr.done)} of ${formatCount(pr.total)} tensors`
+        : 'Stopped';
+      bar.hidden = true;
+      break;
+    case 'error':
+      statusText.textContent = '';
+      bar.hidden = true;
+      break;
+    default:
+      assertNever(next);
+  }
+  statusEl.title = timings.indexMs !== undefined ? `Index ${formatMs(timings.indexMs)}` : '';
+}
+
+function showError(e: EditorError): void {
+  report = undefined;
+  rows = [];
+  tabs.hidden = true;
+  errorView.hidden = false;
+  titleEl.textContent = fileName;
+  subtitleEl.textContent = '';
+  const command = (c: EditorCommand) => () => post({ type: 'command/run', command: c });
+  replace(
+    errorView,
+    h('h2', {}, 'This file cannot be shown as an ONNX model'),
+    h(
+      'table',
+      { class: 'kv' },
+      h(
+        'tbody',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'row' }, 'File'),
+          h('td', { class: 'mono wrap', 'data-testid': 'error-file' }, e.file),
+        ),
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'row' }, 'Reason'),
+          h('td', { class: 'wrap', 'data-testid': 'error-reason' }, e.reason),
+        ),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'actions' },
+      h('vscode-button', { onclick: command('reopenWithText') }, 'Open in Text Editor'),
+      h('vscode-button', { secondary: true, onclick: command('refresh') }, 'Try Again'),
+    ),
+  );
+  setStatus('error');
+  post({ type: 'view/rendered', view: 'error', rows: 0 });
+}
+
+function applySnapshot(s: EditorSnapshot): void {
+  fileName = s.fileName;
+  document.title = s.fileName;
+  timings = s.timings;
+  status = s.status;
+  if (s.error) {
+    showError(s.error);
+    return;
+  }
+  setStatus(s.status, s.progress);
+  setReport(s.report);
+  if (s.rows.length) addStats(s.rows);
+  setDuplicates(s.duplicates);
+  if (s.status === 'done' || s.status === 'cancelled') scheduleSummaries(true);
+}
+
+function handle(message: ToWebview): void {
+  switch (message.type) {
+    case 'editor/init':
+      applySnapshot(message.snapshot);
+      return;
+    case 'model/overview':
+      timings = { indexMs: message.indexMs };
+      setStatus('computing', {
+        done: 0,
+        total: message.report.tensors.length,
+        bytesDone: 0,
+        bytesTotal: 0,
+        elapsedMs: 0,
+      });
+      setReport(message.report);
+      return;
+    case 'stats/rows':
+      setStatus('computing', message.progress);
+      addStats(message.rows);
+      return;
+    case 'stats/done':
+      timings = { ...timings, statsMs: message.progress.elapsedMs };
+      setStatus(message.status, message.progress);
+      setDuplicates(message.duplicates);
+      scheduleSummaries(true);
+      post({ type: 'view/rendered', view: 'rows', rows: statsCount() });
+      return;
+    case 'model/error':
+      showError(message.error);
+      return;
+    default:
+      assertNever(message);
+  }
+}
+
+/** The detail pane keeps the height the user dragged it to, but leaves the table some room. */
+function layout(): void {
+  const available = layersEl.clientHeight || window.innerHeight;
+  detail.element.style.height = `${Math.max(140, Math.min(ui.detailHeight, available - 160))}px`;
+}
+
+window.addEventListener('resize', layout);
+new ResizeObserver(layout).observe(layersEl);
+table.element.addEventListener('scroll', () => {
+  ui.scrollTop = table.scrollTop;
+  scheduleSave();
+});
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
+function scheduleSave(): void {
+  if (saveTimer) return;
+  saveTimer = setTimeout(() => {
+    saveTimer = undefined;
+    saveState();
+  }, 300);
+}
+
+// Theme switches change the body class; canvases and charts read colours from CSS variables.
+new MutationObserver(() => {
+  table.themeChanged();
+  detail.themeChanged();
+  charts.themeChanged();
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+// ---- start ----
+setStatus('indexing');
+overview.render(undefined, []);
+setTab(ui.tab);
+void messenger.request({ type: 'ready' }, 'editor/init').then((init) => {
+  performance.mark('modelEditor:init');
+  applySnapshot(init.snapshot);
+  setTab(ui.tab);
+  table.scrollTop = ui.scrollTop;
+  const selected = rows.find((r) => r.tensor.name === ui.selected);
+  if (selected) table.select(selected.tensor.id, false);
+});
