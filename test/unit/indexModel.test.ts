@@ -83,6 +83,8 @@ describe('indexModel', () => {
     assert.equal(tensor('C').role, 'weight');
     assert.equal(tensor('shape').role, 'shape');
     assert.equal(tensor('CF').role, 'constant');
+    // Four elements, but added to a MatMul output: a layer's bias.
+    assert.equal(tensor('bias').role, 'weight');
   });
 
   it('names subgraphs after their node and attribute', () => {

@@ -119,10 +119,15 @@ export function analyzeTensors(model: ModelIndex): void {
       if (tensor) tensor.consumers.push({ nodeId: node.id, input });
     });
   }
-  for (const t of model.tensors) t.role = roleOf(t, model.nodes);
+  const producers = new Map<string, string>();
+  for (const n of model.nodes) for (const o of n.outputs) producers.set(o, n.opType);
+  for (const t of model.tensors) t.role = roleOf(t, model.nodes, producers);
 }
 
-function roleOf(tensor: TensorInfo, nodes: NodeInfo[]): TensorRole {
+/** Ops whose output a following Add/Mul with a constant turns into a bias or a scale of a layer. */
+const LAYER_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'FusedMatMul', 'MatMulNBits', 'Einsum']);
+
+function roleOf(tensor: TensorInfo, nodes: NodeInfo[], producers: Map<string, string>): TensorRole {
   const float = isFloatType(tensor.dtype);
   const codes = CODE_TYPES.has(tensor.dtype);
   if (!float && !codes) return 'shape';
@@ -134,7 +139,14 @@ function roleOf(tensor: TensorInfo, nodes: NodeInfo[]): TensorRole {
     }
     const slots = WEIGHT_SLOTS[op];
     if (!slots || (slots !== '*' && !slots.includes(input))) continue;
-    if (ELEMENTWISE.has(op) ? tensor.count >= MIN_ELEMENTWISE_WEIGHT : tensor.count > 1) return 'weight';
+    if (!ELEMENTWISE.has(op)) {
+      if (tensor.count > 1) return 'weight';
+      continue;
+    }
+    if (tensor.count >= MIN_ELEMENTWISE_WEIGHT) return 'weight';
+    // A small bias still is one when it is added to a layer's output (MatMul + Add exports of Linear).
+    const other = nodes[nodeId].inputs[1 - input];
+    if (tensor.count > 1 && input < 2 && other !== undefined && LAYER_OPS.has(producers.get(other) ?? '')) return 'weight';
   }
   return 'constant';
 }
