@@ -5,7 +5,10 @@ import { computeStats } from '../stats/computeStats';
 import { payloadHash, payloadHasherForValues } from '../stats/payloadHash';
 import type { TensorStats } from '../stats/tensorStats';
 import { canDecode } from '../tensor/decodeRawElements';
+import { DataType } from '../tensor/dataType';
 import { tensorValues } from '../tensor/tensorValues';
+import { valuesOf, type ValueStream } from '../tensor/valueStream';
+import type { TensorInfo } from '../onnx/modelIndex';
 import { dequantizedView } from './dequantizedView';
 
 export interface TensorStatisticsResult {
@@ -34,9 +37,39 @@ export function tensorStatistics(
   const layout = weightLayout(index, tensor);
   // For raw float tensors the hash rides along with the statistics' first pass: no third read.
   const hasher = payloadHasherForValues(tensor);
-  const stats = computeStats(tensorValues(tensor, source, resolveExternal), { bins, layout, hasher });
+  const values =
+    wholeFloat32(tensor, source, resolveExternal) ?? tensorValues(tensor, source, resolveExternal);
+  const stats = computeStats(values, { bins, layout, hasher });
   const hash = hasher ? hasher.digest() : payloadHash(tensor, source, resolveExternal);
   const view = dequantizedView(index, tensor, source, resolveExternal);
   const dequantized = view ? computeStats(view.values, { bins, layout: view.layout }) : undefined;
   return { stats, hash, ...(dequantized ? { dequantized } : {}) };
+}
+
+/** Tensors up to this size are read once and kept for both statistics passes (the RSS bound allows 2×). */
+const WHOLE_READ_LIMIT = 256 << 20;
+
+/**
+ * A raw or external float32 tensor read in one go, so the second statistics pass does not read the file
+ * again. Undefined when the tensor is not such a tensor, is too large, or its payload length is off
+ * (tensorValues then reports the problem).
+ */
+function wholeFloat32(
+  tensor: TensorInfo,
+  source: ByteSource,
+  resolveExternal: ExternalDataResolver,
+): ValueStream | undefined {
+  const p = tensor.payload;
+  if (tensor.dtype !== DataType.FLOAT || tensor.sparse || tensor.count * 4 > WHOLE_READ_LIMIT)
+    return undefined;
+  let bytes: Uint8Array;
+  if (p.kind === 'raw' && p.length === tensor.count * 4) bytes = source.read(p.offset, p.length);
+  else if (p.kind === 'external' && (p.length ?? tensor.count * 4) === tensor.count * 4) {
+    const file = resolveExternal(p.location);
+    if (p.offset + tensor.count * 4 > file.size) return undefined;
+    bytes = file.read(p.offset, tensor.count * 4);
+  } else return undefined;
+  // Sources may hand back a view of a reused or unaligned buffer: copy into one a Float32Array can view.
+  const aligned = bytes.byteOffset % 4 === 0 && bytes.byteLength > 1 << 16 ? bytes : bytes.slice();
+  return valuesOf(new Float32Array(aligned.buffer, aligned.byteOffset, tensor.count));
 }
