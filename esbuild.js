@@ -52,6 +52,7 @@ async function main() {
   await Promise.all([
     bundle('extension', { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }),
     bundle('worker', { ...node, entryPoints: { worker: 'src/runtime/worker/worker.ts' }, outdir: 'dist' }),
+    bundle('verifyWorker', { ...node, entryPoints: { verifyWorker: 'src/runtime/verifyWorker.ts' }, outdir: 'dist' }),
     bundle('cli', {
       ...node,
       entryPoints: { cli: 'src/cli/main.ts' },

@@ -1,5 +1,6 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
+import { convertCommand, convertUsage } from './convertCommand';
 import { inspectCommand, inspectUsage } from './inspectCommand';
 import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './quantizeCommand';
 import { rewriteCommand, rewriteUsage } from './rewriteCommand';
@@ -15,6 +16,8 @@ usage:
 
   ${quantizeUsage.split('\n').join('\n  ')}
 
+  ${convertUsage.split('\n').join('\n  ')}
+
   ${verifyUsage.split('\n').join('\n  ')}
 
   big-shrink --version | --help
@@ -26,6 +29,7 @@ const commands: Record<string, Command> = {
   inspect: inspectCommand,
   rewrite: rewriteCommand,
   quantize: quantizeCommand,
+  convert: convertCommand,
   verify: verifyCommand,
 };
 

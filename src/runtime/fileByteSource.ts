@@ -8,7 +8,8 @@ import type { ByteSource } from '../core/io/byteSource';
 export class FileByteSource implements ByteSource {
   readonly size: number;
   private fd: number | undefined;
-  private scratch = Buffer.allocUnsafe(1 << 16);
+  // A plain Uint8Array, not a Buffer: callers copy with slice(), which on a Buffer would be a view.
+  private scratch = new Uint8Array(1 << 16);
 
   constructor(
     readonly path: string,

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
+import { benchQuantize } from './quantBench';
 import { benchStats } from './statsBench';
 
 const root = path.resolve(__dirname, '../../..');
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
   } else {
     console.log('\n(set BENCH_BIG=1 for the ≥2.5 GB peak-RSS run)');
   }
+  await benchQuantize(made.path);
 }
 
 main().catch((e) => {

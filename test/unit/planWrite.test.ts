@@ -165,6 +165,40 @@ describe('planWrite', () => {
     );
   });
 
+  it('sets ir_version in place (the index records its span) and keeps every other byte', () => {
+    const field = model.irVersionField;
+    assert.ok(field, 'the index records where ir_version sits');
+    assert.deepEqual([...input.subarray(field.start, field.end)], [0x08, 8]);
+    const { out, proto, index } = write([{ kind: 'setIrVersion', version: 10 }]);
+    assert.equal(Number(proto.irVersion), 10);
+    assert.equal(index.irVersion, 10);
+    assert.equal(out.length, input.length, 'a one-byte varint replaced by a one-byte varint');
+    const changed = [...out].flatMap((b, i) => (b === input[i] ? [] : [i]));
+    assert.deepEqual(changed, [field.start + 1]);
+    // A value that needs a longer varint, together with an opset change: lengths stay consistent.
+    const wide = write([
+      { kind: 'setIrVersion', version: 300 },
+      { kind: 'setOpset', domain: '', version: 21 },
+    ]);
+    assert.equal(Number(wide.proto.irVersion), 300);
+    const opsetOnly = write([{ kind: 'setOpset', domain: '', version: 21 }]);
+    assert.equal(wide.out.length, opsetOnly.out.length + 1, 'only the varint grew');
+    assert.equal(Number(wide.proto.opsetImport![0].version), 21);
+    assert.deepEqual(
+      wide.proto.graph!.node!.map((n) => n.name),
+      onnx.ModelProto.decode(input).graph!.node!.map((n) => n.name),
+    );
+    assert.throws(() => write([{ kind: 'setIrVersion', version: 0 }]), /invalid IR version/);
+    assert.throws(
+      () =>
+        write([
+          { kind: 'setIrVersion', version: 9 },
+          { kind: 'setIrVersion', version: 10 },
+        ]),
+      FormatError,
+    );
+  });
+
   it('carries unknown fields of an edited tensor through', () => {
     // TensorProto field 16 (metadata_props, IR 10) is unknown to onnx-proto's schema: splice it in by hand.
     const w = model.tensors[id(model, 'W')];

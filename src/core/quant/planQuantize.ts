@@ -3,6 +3,8 @@ import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
 import { DataType, dataTypeName, rawByteLength } from '../tensor/dataType';
 import { encodeFloat16 } from '../tensor/float16';
 import { tensorValues } from '../tensor/tensorValues';
+import { uniqueName as unique, usedNames } from '../write/newNames';
+import type { Piece } from '../write/pieces';
 import type { Edit } from '../write/planWrite';
 import type { NewNode } from '../write/protoEncode';
 import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
@@ -74,7 +76,19 @@ export interface QuantizePlan {
   nodes: NodeChange[];
   skipped: SkippedTarget[];
   warnings: string[];
+  /** Opset imports and IR version changed or added, and the node rewrites that took ("com.microsoft 1", …). */
+  opsetChanges: string[];
+  /** Why the plan must not be written (a needed opset raise would change what some node computes). */
+  blockers: string[];
 }
+
+/**
+ * Where the bytes of new tensors go: kept in memory (the default), or spilled to a file by the runtime
+ * and referenced as pieces, so a multi-GB model's quantized tensors are never all in memory at once.
+ */
+export type TensorSink = (bytes: Uint8Array) => Uint8Array | Piece[];
+
+const inMemory: TensorSink = (bytes) => bytes;
 
 type Layout = 'KN' | 'NK';
 
@@ -99,8 +113,17 @@ export function planQuantize(
   source: ByteSource,
   resolveExternal: ExternalDataResolver,
   options: QuantizeOptions,
+  sink: TensorSink = inMemory,
 ): QuantizePlan {
-  const plan: QuantizePlan = { edits: [], tensors: [], nodes: [], skipped: [], warnings: [] };
+  const plan: QuantizePlan = {
+    edits: [],
+    tensors: [],
+    nodes: [],
+    skipped: [],
+    warnings: [],
+    opsetChanges: [],
+    blockers: [],
+  };
   const ops = new Set(options.ops);
   if (ops.has('Conv')) plan.warnings.push('Conv needs the portable DequantizeLinear format: left in float');
   if (options.bits === 2)
@@ -171,9 +194,8 @@ export function planQuantize(
       const key = `${u.layout}:${u.alpha}`;
       let entry = byKey.get(key);
       if (!entry) {
-        const scaled = u.alpha === 1 ? values : values.map((v) => Math.fround(v * u.alpha));
         const q = quantizeBlockwise(
-          scaled,
+          values,
           K,
           N,
           {
@@ -183,6 +205,7 @@ export function planQuantize(
             scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
           },
           u.layout,
+          u.alpha,
         );
         const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
         entry = {
@@ -200,14 +223,14 @@ export function planQuantize(
             tensor: {
               dtype: DataType.UINT8,
               dims: [N, q.kBlocks, (options.blockSize * options.bits) / 8],
-              data: q.b,
+              data: sink(q.b),
             },
           },
           {
             kind: 'addTensor',
             graph: t.graph,
             name: entry.scales,
-            tensor: { dtype: t.dtype, dims: [N * q.kBlocks], data: q.scaleBytes },
+            tensor: { dtype: t.dtype, dims: [N * q.kBlocks], data: sink(q.scaleBytes) },
           },
         );
         afterBytes += q.b.length + q.scaleBytes.length;
@@ -216,7 +239,7 @@ export function planQuantize(
             kind: 'addTensor',
             graph: t.graph,
             name: entry.zp,
-            tensor: { dtype: DataType.UINT8, dims: [q.zeroPoints.length], data: q.zeroPoints },
+            tensor: { dtype: DataType.UINT8, dims: [q.zeroPoints.length], data: sink(q.zeroPoints) },
           });
           afterBytes += q.zeroPoints.length;
         }
@@ -264,6 +287,7 @@ export function planQuantize(
   dropUnreadBiases(index, plan, removedTensors);
   if (plan.nodes.length > 0 && !index.opsets.some((o) => o.domain === 'com.microsoft')) {
     plan.edits.push({ kind: 'setOpset', domain: 'com.microsoft', version: 1 });
+    plan.opsetChanges.push('com.microsoft 1 added');
   }
   return plan;
 }
@@ -389,22 +413,41 @@ function scaledBytes(
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
 
-/** A weight's values as float32, or undefined when one is NaN or infinite. */
-function readFloat32(
+/**
+ * A weight's values as float32 (one copy), or undefined when one is NaN or infinite. The tensor is read as
+ * one chunk: a float32 payload then arrives in a buffer of its own (a large positioned read), which is used
+ * as it is instead of being copied again; a view into shared memory (a small read's scratch buffer, a
+ * model held in memory) is copied, since later reads may overwrite it.
+ */
+export function readFloat32(
   t: TensorInfo,
   source: ByteSource,
   resolveExternal: ExternalDataResolver,
 ): Float32Array | undefined {
-  const out = new Float32Array(t.count);
+  if (t.count === 0) return new Float32Array(0);
+  let out: Float32Array | undefined;
   let at = 0;
-  for (const chunk of tensorValues(t, source, resolveExternal).chunks()) {
-    for (let i = 0; i < chunk.length; i++) {
-      const v = chunk[i];
-      if (!Number.isFinite(v)) return undefined;
-      out[at++] = v;
-    }
+  for (const chunk of tensorValues(t, source, resolveExternal, { chunkElements: t.count }).chunks()) {
+    if (!allFinite(chunk)) return undefined;
+    const own =
+      chunk instanceof Float32Array &&
+      chunk.length === t.count &&
+      chunk.byteLength === chunk.buffer.byteLength;
+    if (own && at === 0) return chunk;
+    out ??= new Float32Array(t.count);
+    out.set(chunk, at);
+    at += chunk.length;
   }
   return out;
+}
+
+/** True when no value is NaN or infinite (v - v is NaN exactly for those). */
+function allFinite(values: Float32Array | Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) return false;
+  }
+  return true;
 }
 
 /** Gemm biases replaced by a new folded bias and read by nothing else. */
@@ -421,22 +464,6 @@ function dropUnreadBiases(index: ModelIndex, plan: QuantizePlan, removed: Set<nu
     plan.edits.push({ kind: 'removeTensor', tensorId: t.id });
     removed.add(t.id);
   }
-}
-
-/** Every name in use (tensors, node inputs/outputs, graph inputs/outputs), so new names never collide. */
-function usedNames(index: ModelIndex): Set<string> {
-  const names = new Set<string>();
-  for (const t of index.tensors) names.add(t.name);
-  for (const n of index.nodes) for (const x of [...n.inputs, ...n.outputs]) names.add(x);
-  for (const g of index.graphs) for (const v of [...g.inputs, ...g.outputs]) names.add(v.name);
-  return names;
-}
-
-function unique(names: Set<string>, wanted: string): string {
-  let name = wanted;
-  for (let i = 1; names.has(name); i++) name = `${wanted}_${i}`;
-  names.add(name);
-  return name;
 }
 
 function round3(x: number): number {

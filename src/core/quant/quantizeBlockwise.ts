@@ -58,12 +58,13 @@ export function sqnrDb(signal: number, error: number): number {
  *   (product, then sum): MLAS is built without FMA contraction for this loop on x64.
  *
  * `layout` says how `weight` is stored: 'KN' is MatMul's B `[K, N]` row-major, 'NK' is Gemm's transB=1
- * `[N, K]` (no transposed copy is made). When K is not a multiple of the block size the last block is
- * zero-padded: padding codes encode 0.0 (code = zp) and do not count in the block's min/max. (ORT's
- * Python quantizer passes the unpadded K to MLAS, which leaves the padding bytes as numpy's zeros and the
- * byte that holds the last real code with a stale neighbour in its unused half; MatMulNBits never reads
- * padding codes against real activations, so the output is the same.) Unused zero-point slots at the end
- * of a row hold 2^(bits-1), as MLAS writes them.
+ * `[N, K]` (no transposed copy is made: a 'KN' weight is read one block of rows at a time, in memory
+ * order). `alpha` (a Gemm's, folded into the weight) multiplies every value in float32 as it is read.
+ * When K is not a multiple of the block size the last block is zero-padded: padding codes encode 0.0
+ * (code = zp) and do not count in the block's min/max. (ORT's Python quantizer passes the unpadded K to
+ * MLAS, which leaves the padding bytes as numpy's zeros and the byte that holds the last real code with a
+ * stale neighbour in its unused half; MatMulNBits never reads padding codes against real activations, so
+ * the output is the same.) Unused zero-point slots at the end of a row hold 2^(bits-1), as MLAS writes them.
  */
 export function quantizeBlockwise(
   weight: Float32Array,
@@ -71,6 +72,7 @@ export function quantizeBlockwise(
   N: number,
   options: BlockwiseOptions,
   layout: 'KN' | 'NK' = 'KN',
+  alpha = 1,
 ): BlockwiseWeight {
   const { bits, blockSize, symmetric, scaleType } = options;
   if (bits !== 2 && bits !== 4 && bits !== 8) throw new RangeError(`bits must be 2, 4 or 8, not ${bits}`);
@@ -84,80 +86,271 @@ export function quantizeBlockwise(
 
   const kBlocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
-  const qMax = (1 << bits) - 1;
   const mid = 1 << (bits - 1);
   const fp16 = scaleType === 'float16';
-  const b = new Uint8Array(N * kBlocks * blob);
-  const scales = new Float32Array(N * kBlocks);
-  const scaleBits = fp16 ? new Uint16Array(N * kBlocks) : undefined;
-  const zpRow = Math.ceil((kBlocks * bits) / 8);
-  const zeroPoints = symmetric ? undefined : new Uint8Array(N * zpRow);
-  if (zeroPoints) {
+  const q: Quantizer = {
+    bits,
+    qMax: (1 << bits) - 1,
+    mid,
+    symmetric,
+    fp16,
+    kBlocks,
+    blob,
+    blockSize,
+    b: new Uint8Array(N * kBlocks * blob),
+    scales: new Float32Array(N * kBlocks),
+    scaleBits: fp16 ? new Uint16Array(N * kBlocks) : undefined,
+    zpRow: Math.ceil((kBlocks * bits) / 8),
+    zeroPoints: undefined,
+    signalEnergy: 0,
+    errorEnergy: 0,
+  };
+  if (!symmetric) {
+    q.zeroPoints = new Uint8Array(N * q.zpRow);
     // Every slot starts at the mid code; real blocks overwrite theirs.
     let fill = 0;
     for (let s = 0; s < 8; s += bits) fill |= mid << s;
-    zeroPoints.fill(fill);
+    q.zeroPoints.fill(fill);
   }
-  // Element (k, n) of the logical [K, N] weight.
-  const kStride = layout === 'KN' ? N : 1;
-  const nStride = layout === 'KN' ? 1 : K;
-  let signalEnergy = 0;
-  let errorEnergy = 0;
-
-  for (let n = 0; n < N; n++) {
-    for (let kb = 0; kb < kBlocks; kb++) {
-      const k0 = kb * blockSize;
-      const k1 = Math.min(K, k0 + blockSize);
-      let min = FLT_MAX;
-      let max = -FLT_MAX;
-      for (let k = k0; k < k1; k++) {
-        const v = weight[k * kStride + n * nStride];
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-      const s = n * kBlocks + kb;
-      let scaleF: number;
-      let zp = mid;
-      if (symmetric) {
-        const m = Math.abs(max) > Math.abs(min) ? max : min;
-        scaleF = f32(-m / mid);
-      } else {
-        const lo = Math.min(min, 0);
-        const hi = Math.max(max, 0);
-        scaleF = f32(f32(hi - lo) / qMax);
-        const zpF = scaleF !== 0 ? -f32(lo / scaleF) : lo;
-        zp = zpF < 0 ? 0 : zpF > qMax ? qMax : roundHalfAway(zpF);
-        const bit = kb * bits;
-        const at = n * zpRow + (bit >>> 3);
-        const shift = bit & 7;
-        zeroPoints![at] = (zeroPoints![at] & ~(qMax << shift)) | (zp << shift);
-      }
-      let scale = scaleF;
-      if (scaleBits) {
-        const h = numberToFloat16Bits(scaleF);
-        scaleBits[s] = h;
-        scale = float16ToNumber(h);
-      }
-      scales[s] = scale;
-      const r = scale !== 0 ? f32(1 / scale) : 0;
-      const base = s * blob;
-      for (let k = k0; k < k0 + blockSize; k++) {
-        let q = zp;
-        if (k < k1) {
-          const v = weight[k * kStride + n * nStride];
-          q = roundHalfAway(f32(f32(v * r) + zp));
-          q = q < 0 ? 0 : q > qMax ? qMax : q;
-          const d = v - f32((q - zp) * scale);
-          signalEnergy += v * v;
-          errorEnergy += d * d;
-        }
-        const bit = (k - k0) * bits;
-        b[base + (bit >>> 3)] |= q << (bit & 7);
-      }
-    }
-  }
+  const a = Math.fround(alpha);
+  if (layout === 'KN') quantizeKN(q, weight, K, N, a);
+  else quantizeNK(q, weight, K, N, a);
+  const { b, scales, scaleBits, zeroPoints, signalEnergy, errorEnergy } = q;
   const scaleBytes = scaleBits
     ? new Uint8Array(scaleBits.buffer, scaleBits.byteOffset, scaleBits.byteLength)
     : new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength);
   return { K, N, kBlocks, b, scales, scaleBytes, zeroPoints, signalEnergy, errorEnergy };
+}
+
+/** The state one quantization fills in. */
+interface Quantizer {
+  bits: number;
+  qMax: number;
+  mid: number;
+  symmetric: boolean;
+  fp16: boolean;
+  kBlocks: number;
+  blob: number;
+  blockSize: number;
+  b: Uint8Array;
+  scales: Float32Array;
+  scaleBits?: Uint16Array;
+  zpRow: number;
+  zeroPoints?: Uint8Array;
+  signalEnergy: number;
+  errorEnergy: number;
+}
+
+/**
+ * Scale and zero point of block `kb` of column `n` from its min and max (see quantizeBlockwise); stores
+ * them and returns the stored scale, its reciprocal and the zero point through `out`.
+ */
+function blockParams(q: Quantizer, n: number, kb: number, min: number, max: number, out: Float64Array): void {
+  let scaleF: number;
+  let zp = q.mid;
+  if (q.symmetric) {
+    const m = Math.abs(max) > Math.abs(min) ? max : min;
+    scaleF = f32(-m / q.mid);
+  } else {
+    const lo = Math.min(min, 0);
+    const hi = Math.max(max, 0);
+    scaleF = f32(f32(hi - lo) / q.qMax);
+    const zpF = scaleF !== 0 ? -f32(lo / scaleF) : lo;
+    zp = zpF < 0 ? 0 : zpF > q.qMax ? q.qMax : roundHalfAway(zpF);
+    const bit = kb * q.bits;
+    const at = n * q.zpRow + (bit >>> 3);
+    const shift = bit & 7;
+    q.zeroPoints![at] = (q.zeroPoints![at] & ~(q.qMax << shift)) | (zp << shift);
+  }
+  const s = n * q.kBlocks + kb;
+  let scale = scaleF;
+  if (q.scaleBits) {
+    const h = numberToFloat16Bits(scaleF);
+    q.scaleBits[s] = h;
+    scale = float16ToNumber(h);
+  }
+  q.scales[s] = scale;
+  out[0] = scale;
+  out[1] = scale !== 0 ? f32(1 / scale) : 0;
+  out[2] = zp;
+}
+
+/**
+ * MatMul's B [K, N]: one block of rows at a time, each row read in memory order; the block's N columns
+ * keep their running min/max, then their codes go, row by row, into a small [block, N] buffer that is
+ * packed column by column into the transposed layout. Each step is its own small function, called once
+ * per block: V8 optimizes small hot functions with full type feedback (one big function with several
+ * loops keeps deoptimizing as on-stack replacement reaches loops that have not run yet).
+ */
+function quantizeKN(q: Quantizer, w: Float32Array, K: number, N: number, alpha: number): void {
+  const { blockSize, kBlocks, blob, bits, b } = q;
+  const s: KNState = {
+    mins: new Float32Array(N),
+    maxs: new Float32Array(N),
+    scale: new Float32Array(N),
+    recip: new Float32Array(N),
+    zps: new Float32Array(N),
+    codes: new Uint8Array(blockSize * N),
+    energy: new Float64Array(2),
+  };
+  const params = new Float64Array(3);
+  for (let kb = 0; kb < kBlocks; kb++) {
+    const k0 = kb * blockSize;
+    const k1 = Math.min(K, k0 + blockSize);
+    s.mins.fill(FLT_MAX);
+    s.maxs.fill(-FLT_MAX);
+    rangesKN(w, k0 * N, k1 * N, N, alpha, s.mins, s.maxs);
+    for (let n = 0; n < N; n++) {
+      blockParams(q, n, kb, s.mins[n], s.maxs[n], params);
+      s.scale[n] = params[0];
+      s.recip[n] = params[1];
+      s.zps[n] = params[2];
+    }
+    codesKN(w, k0 * N, k1 * N, N, alpha, q.qMax, s);
+    // Padding rows encode 0.0: the zero point.
+    for (let k = k1; k < k0 + blockSize; k++) s.codes.set(s.zps, (k - k0) * N);
+    packKN(s.codes, b, N, kBlocks * blob, kb * blob, blob, bits);
+  }
+  q.signalEnergy = s.energy[0];
+  q.errorEnergy = s.energy[1];
+}
+
+interface KNState {
+  mins: Float32Array;
+  maxs: Float32Array;
+  scale: Float32Array;
+  recip: Float32Array;
+  zps: Float32Array;
+  /** [blockSize, N] codes of the current block of rows. */
+  codes: Uint8Array;
+  /** Σ w², Σ (w - dequantized)². */
+  energy: Float64Array;
+}
+
+/** Running min/max per column over rows [from, to) (element offsets) of a row-major [*, N] weight. */
+function rangesKN(
+  w: Float32Array,
+  from: number,
+  to: number,
+  N: number,
+  alpha: number,
+  mins: Float32Array,
+  maxs: Float32Array,
+): void {
+  for (let row = from; row < to; row += N) {
+    for (let n = 0; n < N; n++) {
+      const v = alpha === 1 ? w[row + n] : f32(w[row + n] * alpha);
+      if (v < mins[n]) mins[n] = v;
+      if (v > maxs[n]) maxs[n] = v;
+    }
+  }
+}
+
+/**
+ * Codes of rows [from, to) into s.codes, row by row. `roundf(x)` is `(x + 0.5) | 0` here: they differ only
+ * for negative x, which the clamp at 0 maps to 0 either way (x stays far below 2^31).
+ */
+function codesKN(
+  w: Float32Array,
+  from: number,
+  to: number,
+  N: number,
+  alpha: number,
+  qMax: number,
+  s: KNState,
+): void {
+  const { codes, recip, zps, scale } = s;
+  let signal = 0;
+  let error = 0;
+  for (let row = from, at = 0; row < to; row += N, at += N) {
+    for (let n = 0; n < N; n++) {
+      const v = alpha === 1 ? w[row + n] : f32(w[row + n] * alpha);
+      const zp = zps[n];
+      let c = (f32(f32(v * recip[n]) + zp) + 0.5) | 0;
+      c = c < 0 ? 0 : c > qMax ? qMax : c;
+      codes[at + n] = c;
+      const d = v - f32((c - zp) * scale[n]);
+      signal += v * v;
+      error += d * d;
+    }
+  }
+  s.energy[0] += signal;
+  s.energy[1] += error;
+}
+
+/** Packs a [blockSize, N] block of codes column by column into b's [N, k_blocks, blob] layout. */
+function packKN(
+  codes: Uint8Array,
+  b: Uint8Array,
+  N: number,
+  nStride: number,
+  blockBase: number,
+  blob: number,
+  bits: number,
+): void {
+  const perByte = 8 / bits;
+  for (let n = 0; n < N; n++) {
+    const base = n * nStride + blockBase;
+    for (let j = 0, r = 0; j < blob; j++) {
+      let byte = 0;
+      for (let sh = 0; sh < perByte; sh++, r++) byte |= codes[r * N + n] << (sh * bits);
+      b[base + j] = byte;
+    }
+  }
+}
+
+/** Gemm's transB=1 B [N, K]: every block is a contiguous run of one row. */
+function quantizeNK(q: Quantizer, w: Float32Array, K: number, N: number, alpha: number): void {
+  const energy = new Float64Array(2);
+  const params = new Float64Array(3);
+  for (let n = 0; n < N; n++) quantizeRowNK(q, w, n * K, n, K, alpha, params, energy);
+  q.signalEnergy = energy[0];
+  q.errorEnergy = energy[1];
+}
+
+/** The k_blocks blocks of one row of an [N, K] weight. */
+function quantizeRowNK(
+  q: Quantizer,
+  w: Float32Array,
+  row: number,
+  n: number,
+  K: number,
+  alpha: number,
+  params: Float64Array,
+  energy: Float64Array,
+): void {
+  const { blockSize, kBlocks, blob, qMax, bits, b } = q;
+  let signal = 0;
+  let error = 0;
+  for (let kb = 0; kb < kBlocks; kb++) {
+    const k0 = kb * blockSize;
+    const k1 = Math.min(K, k0 + blockSize);
+    let min = FLT_MAX;
+    let max = -FLT_MAX;
+    for (let k = k0; k < k1; k++) {
+      const v = alpha === 1 ? w[row + k] : f32(w[row + k] * alpha);
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    blockParams(q, n, kb, min, max, params);
+    const scale = params[0];
+    const r = params[1];
+    const zp = params[2];
+    const base = (n * kBlocks + kb) * blob;
+    for (let k = k0; k < k0 + blockSize; k++) {
+      let c = zp;
+      if (k < k1) {
+        const v = alpha === 1 ? w[row + k] : f32(w[row + k] * alpha);
+        c = (f32(f32(v * r) + zp) + 0.5) | 0;
+        c = c < 0 ? 0 : c > qMax ? qMax : c;
+        const d = v - f32((c - zp) * scale);
+        signal += v * v;
+        error += d * d;
+      }
+      const bit = (k - k0) * bits;
+      b[base + (bit >>> 3)] |= c << (bit & 7);
+    }
+  }
+  energy[0] += signal;
+  energy[1] += error;
 }

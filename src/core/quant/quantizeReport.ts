@@ -27,7 +27,7 @@ export interface ReportVerification {
 /** The compaction report (DESIGN.md "Contracts"): JSON on disk, Markdown rendered from the same object. */
 export interface QuantizeReport {
   tool: { name: 'big-shrink'; version: string };
-  transform: 'quantize';
+  transform: 'quantize' | 'convert';
   createdAt: string;
   input: { files: ReportFile[] };
   output: { files: ReportFile[] };
@@ -41,6 +41,7 @@ export interface QuantizeReport {
     /** pass: min output cosine ≥ 0.99; warn: ≥ 0.95; fail: lower, or the model failed to load or run. */
     status: 'pass' | 'warn' | 'fail' | 'unverified';
   };
+  /** Opset imports and IR version raised or added, and the nodes rewritten for the new opset. */
   opsetChanges: string[];
   tensors: QuantizedTensorRow[];
   nodes: NodeChange[];
@@ -48,6 +49,8 @@ export interface QuantizeReport {
   warnings: string[];
   verification?: ReportVerification;
   timingsMs: Record<string, number>;
+  /** Bytes of new tensors that went through a temporary spill file instead of memory (large models). */
+  spilledBytes?: number;
 }
 
 /** pass / warn / fail from the verification (see QuantizeReport.summary.status). */
@@ -67,7 +70,7 @@ const num = (x: number | undefined, digits = 3) =>
 export function renderQuantizeMarkdown(r: QuantizeReport): string {
   const lines: string[] = [];
   const out = r.output.files[0];
-  lines.push(`# Big Shrink: quantize report`, '');
+  lines.push(`# Big Shrink: ${r.transform} report`, '');
   lines.push(
     `**${r.summary.status.toUpperCase()}** — ${kib(r.summary.bytesBefore)} → ${kib(r.summary.bytesAfter)} ` +
       `(${r.summary.ratio.toFixed(3)}×), ${r.summary.tensors} weights, ${r.summary.nodes} nodes rewritten` +
@@ -79,7 +82,9 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
   for (const f of r.output.files) lines.push(`| output | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
   lines.push('', '## Options', '', '| option | value |', '|---|---|');
   for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
-  if (r.opsetChanges.length) lines.push('', `Opset imports added: ${r.opsetChanges.join(', ')}.`);
+  if (r.opsetChanges.length) {
+    lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
+  }
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${w}`));
   if (r.verification) {
     const v = r.verification;
@@ -101,7 +106,7 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
       '| model | bytes | load ms | median latency ms |',
       '|---|---:|---:|---:|',
       `| original | ${v.original.bytes} | ${num(v.original.loadMs, 1)} | ${num(v.original.medianMs, 3)} |`,
-      `| quantized | ${v.candidate.bytes} | ${num(v.candidate.loadMs, 1)} | ${num(v.candidate.medianMs, 3)} |`,
+      `| ${r.transform === 'convert' ? 'converted' : 'quantized'} | ${v.candidate.bytes} | ${num(v.candidate.loadMs, 1)} | ${num(v.candidate.medianMs, 3)} |`,
     );
   } else lines.push('', '_Not verified._');
   lines.push(

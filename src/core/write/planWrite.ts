@@ -8,6 +8,7 @@ import {
   encodeNode,
   encodeOpset,
   encodeStringField,
+  encodeInt64s,
   encodeTensorHeader,
   encodeVarint,
   type NewNode,
@@ -29,7 +30,14 @@ export type Edit =
   | { kind: 'removeNode'; nodeId: number }
   | { kind: 'replaceNode'; nodeId: number; nodes: NewNode[] }
   | { kind: 'insertNodes'; graph: string; beforeNodeId?: number; nodes: NewNode[] }
-  | { kind: 'setOpset'; domain: string; version: number };
+  | { kind: 'setOpset'; domain: string; version: number }
+  /** Sets ModelProto.ir_version (a transform that needs newer types, e.g. int4 at IR 10). */
+  | { kind: 'setIrVersion'; version: number }
+  /**
+   * Stores a graph initializer as a GraphProto.sparse_initializer (SparseTensorProto) of the same name and
+   * dims: `values` [NNZ] of the tensor's type, `indices` int64 [NNZ] (linear) or [NNZ, rank], ascending.
+   */
+  | { kind: 'replaceWithSparse'; tensorId: number; values: TensorData; indices: TensorData };
 
 export interface WriteOptions {
   /** Store every tensor whose raw size is at least `threshold` bytes in a new external data file. */
@@ -48,8 +56,17 @@ export interface WritePlan {
 }
 
 const PROTOBUF_LIMIT = 0x7fffffff;
+/** TensorProto.DataType INT64: sparse indices are always int64. */
+const INT64 = 7;
+/** ModelProto.ir_version (a varint). */
+const M_IR_VERSION = 1;
 /** TensorProto fields that hold the type, shape or payload; everything else (name, doc, unknown) is kept. */
 const TENSOR_DATA_FIELDS = new Set([1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 14]);
+/** GraphProto.sparse_initializer; SparseTensorProto.values, .indices, .dims. */
+const G_SPARSE_INITIALIZER = 15;
+const SPARSE_VALUES = 1;
+const SPARSE_INDICES = 2;
+const SPARSE_DIMS = 3;
 
 /**
  * Plans a new model from edits: every untouched byte range of the input is copied verbatim and only what
@@ -188,6 +205,29 @@ class Planner {
         }
         return;
       }
+      case 'replaceWithSparse': {
+        const t = this.tensor(e.tensorId);
+        if (t.where === 'constant' || this.graph(t.graph).kind !== 'graph')
+          throw new FormatError(`${t.name} is not a graph initializer: only those can be sparse_initializer`);
+        this.touch(t);
+        this.splices.push({
+          start: t.field.start,
+          end: t.field.end,
+          pieces: this.encodeSparse(t, e.values, e.indices),
+          ancestors: t.ancestors,
+        });
+        return;
+      }
+      case 'setIrVersion': {
+        if (!Number.isSafeInteger(e.version) || e.version <= 0)
+          throw new FormatError(`invalid IR version ${e.version}`);
+        const bytes = concat(encodeVarint(M_IR_VERSION << 3), encodeVarint(e.version));
+        const field = this.index.irVersionField;
+        // A model always has ir_version (the index refuses one without); place a missing one first anyway.
+        const [start, end] = field ? [field.start, field.end] : [0, 0];
+        this.splices.push({ start, end, pieces: [{ kind: 'bytes', bytes }], ancestors: [] });
+        return;
+      }
     }
   }
 
@@ -229,10 +269,11 @@ class Planner {
   }
 
   /**
-   * A tensor field (tag 5: graph initializer, attribute `t` and NodeProto attribute all use 5) holding the
-   * new contents. Fields of the original TensorProto other than type, shape and payload are copied.
+   * A tensor field (tag 5: graph initializer, attribute `t` and NodeProto attribute all use 5; `tag` for
+   * other holders, e.g. SparseTensorProto.values) holding the new contents. Fields of the original
+   * TensorProto other than type, shape and payload are copied.
    */
-  private encodeTensor(original: TensorInfo | undefined, name: string, data: TensorData): Piece[] {
+  private encodeTensor(original: TensorInfo | undefined, name: string, data: TensorData, tag = 5): Piece[] {
     const payload =
       data.data instanceof Uint8Array ? [{ kind: 'bytes' as const, bytes: data.data }] : data.data;
     const length = piecesLength(payload);
@@ -264,7 +305,7 @@ class Planner {
         if (!TENSOR_DATA_FIELDS.has(h.field))
           parts.push({ kind: 'source', offset: h.start, length: h.end - h.start });
       });
-    } else if (original?.payload.kind !== 'values') {
+    } else if (original?.payload.kind !== 'values' && name) {
       parts.push({ kind: 'bytes', bytes: encodeStringField(8, name) });
     }
     if (!external) {
@@ -288,7 +329,28 @@ class Planner {
     if (original?.nodeId !== undefined && original.sparse) {
       throw new FormatError(`replacing the sparse_value of Constant ${name} is not supported`);
     }
-    return [{ kind: 'bytes', bytes: fieldHeader(5, tensorBytes) }, ...parts];
+    return [{ kind: 'bytes', bytes: fieldHeader(tag, tensorBytes) }, ...parts];
+  }
+
+  /** A sparse_initializer field: values (keeping the original's name and other fields), indices, dims. */
+  private encodeSparse(t: TensorInfo, values: TensorData, indices: TensorData): Piece[] {
+    const nnz = values.dims[0];
+    const rank = t.dims.length;
+    if (values.dtype !== t.dtype || values.dims.length !== 1)
+      throw new FormatError(`sparse values of ${t.name} must be ${t.dtype} [NNZ]`);
+    const linear = indices.dims.length === 1 && indices.dims[0] === nnz;
+    if (
+      indices.dtype !== INT64 ||
+      !(linear || (indices.dims.length === 2 && indices.dims[0] === nnz && indices.dims[1] === rank))
+    )
+      throw new FormatError(`sparse indices of ${t.name} must be int64 [${nnz}] or [${nnz}, ${rank}]`);
+    if (indices.data instanceof Uint8Array) checkIndices(t, indices.data, nnz, linear);
+    const body = [
+      ...this.encodeTensor(t, t.name, values, SPARSE_VALUES),
+      ...this.encodeTensor(undefined, '', indices, SPARSE_INDICES),
+      { kind: 'bytes' as const, bytes: encodeInt64s(SPARSE_DIMS, t.dims) },
+    ];
+    return [{ kind: 'bytes', bytes: fieldHeader(G_SPARSE_INITIALIZER, piecesLength(body)) }, ...body];
   }
 
   private encodeNodes(g: GraphInfo, nodes: NewNode[]): Piece[] {
@@ -320,6 +382,21 @@ class Planner {
     const g = this.graphs.get(path);
     if (!g) throw new FormatError(`no graph ${path}`);
     return g;
+  }
+}
+
+/** Linear indices must ascend within the dense size ([NNZ, rank] coordinates are checked by ONNX Runtime). */
+function checkIndices(t: TensorInfo, bytes: Uint8Array, nnz: number, linear: boolean): void {
+  if (!linear) return;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let previous = -1;
+  for (let i = 0; i < nnz; i++) {
+    const index = view.getInt32(8 * i + 4, true) * 0x100000000 + view.getUint32(8 * i, true);
+    if (index <= previous || index >= t.count)
+      throw new FormatError(
+        `sparse index ${index} of ${t.name} is out of order or past its ${t.count} elements`,
+      );
+    previous = index;
   }
 }
 

@@ -132,3 +132,10 @@ export function encodeStringField(field: number, value: string): Uint8Array {
     .string(value)
     .finish();
 }
+
+/** A repeated int64 field, unpacked (as proto2 ONNX writes `dims`). */
+export function encodeInt64s(field: number, values: readonly number[]): Uint8Array {
+  const w = Writer.create();
+  for (const v of values) w.uint32(field << 3).int64(v);
+  return w.finish();
+}

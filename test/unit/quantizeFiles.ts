@@ -1,0 +1,49 @@
+// Quantize a model file through the core planners and the writer, as the CLI does (shared by the tests).
+import * as path from 'node:path';
+import { planQdq } from '../../src/core/quant/planQdq';
+import {
+  DEFAULT_QUANTIZE_OPTIONS,
+  planQuantize,
+  type QuantizeOptions,
+} from '../../src/core/quant/planQuantize';
+import { planWrite } from '../../src/core/write/planWrite';
+import { openModel } from '../../src/runtime/openModel';
+import { writeModel } from '../../src/runtime/writeModel';
+
+/** Plans `format` on `input` and writes `output` when anything was quantized; throws on blockers. */
+export function quantizeFile(
+  input: string,
+  output: string,
+  format: 'nbits' | 'qdq',
+  options: Partial<QuantizeOptions> = {},
+) {
+  const model = openModel(input);
+  try {
+    const plan = (format === 'qdq' ? planQdq : planQuantize)(
+      model.index,
+      model.source,
+      model.resolveExternal,
+      {
+        ...DEFAULT_QUANTIZE_OPTIONS,
+        ...(format === 'qdq' ? { ops: ['MatMul', 'Gemm', 'Conv'] } : {}),
+        ...options,
+      },
+    );
+    if (plan.blockers.length) throw new Error(plan.blockers.join('; '));
+    if (plan.tensors.length > 0) {
+      const ext = model.index.externalLocations.length > 0;
+      const wp = planWrite(model.index, model.source, plan.edits, {
+        externalData: ext ? { location: `${path.basename(output)}.data`, threshold: 1024 } : undefined,
+      });
+      writeModel(wp, model, output, { force: true });
+    }
+    return plan;
+  } finally {
+    model.close();
+  }
+}
+
+/** The portable DequantizeLinear format. */
+export function quantizeQdqFile(input: string, output: string, options: Partial<QuantizeOptions> = {}) {
+  return quantizeFile(input, output, 'qdq', options);
+}
