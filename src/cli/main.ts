@@ -2,6 +2,7 @@ import { ModelError } from '../core/errors';
 import { UsageError } from './args';
 import { convertCommand, convertUsage } from './convertCommand';
 import { inspectCommand, inspectUsage } from './inspectCommand';
+import { pruneCommand, pruneUsage } from './pruneCommand';
 import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './quantizeCommand';
 import { rewriteCommand, rewriteUsage } from './rewriteCommand';
 
@@ -18,6 +19,8 @@ usage:
 
   ${convertUsage.split('\n').join('\n  ')}
 
+  ${pruneUsage.split('\n').join('\n  ')}
+
   ${verifyUsage.split('\n').join('\n  ')}
 
   big-shrink --version | --help
@@ -30,6 +33,7 @@ const commands: Record<string, Command> = {
   rewrite: rewriteCommand,
   quantize: quantizeCommand,
   convert: convertCommand,
+  prune: pruneCommand,
   verify: verifyCommand,
 };
 

@@ -1,0 +1,406 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FormatError, ModelError } from '../core/errors';
+import type { ModelIndex } from '../core/onnx/modelIndex';
+import { DEFAULT_PRUNE_OPTIONS, planPrune, type PrunePlan, type PruneOptions } from '../core/prune/planPrune';
+import { renderPruneMarkdown, type PruneReport, type SizedFile } from '../core/prune/pruneReport';
+import { OPTIONAL_KINDS, type OptionalKind } from '../core/prune/pruneTargets';
+import { encodeSafetensors, type KeepMask, parseSafetensors } from '../core/prune/safetensors';
+import { fidelityStatus } from '../core/quant/quantizeReport';
+import { rawByteLength } from '../core/tensor/dataType';
+import { planWrite, type WritePlan } from '../core/write/planWrite';
+import { describeFile } from '../runtime/describeFiles';
+import { openModel } from '../runtime/openModel';
+import { openSpillFile, type SpillFile } from '../runtime/spillFile';
+import { VerifyCancelledError, verifyInWorker } from '../runtime/verifyInWorker';
+import { readInputFiles, type VerifyOptions, type VerifyResult } from '../runtime/verifyModels';
+import { writeFileAtomic } from '../runtime/writeFileAtomic';
+import { writeModel } from '../runtime/writeModel';
+import { intOption, parseArgs, UsageError } from './args';
+import {
+  modelInputs,
+  printVerification,
+  TOOL_VERSION,
+  VERIFY_OPTIONS,
+  verifyOptionsOf,
+  whileInterruptible,
+} from './transformRun';
+
+export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel [--sparsity 0.5] [--scope layer|global]
+                [--n 2 --m 4] [--keep-first-last] [--include bias,norm,embedding,constant] [--exclude REGEX]
+                [--storage dense|sparse] [--save-mask F.safetensors] [--mask F.safetensors] [-o OUT] [--force]
+                [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
+  Zeroes weights of MatMul/Gemm/Conv/attention/recurrent layers (biases, norms, embeddings and fixed
+  constants only with --include), compares both models in onnxruntime-node, writes .report.json/.md.
+  --method magnitude  the smallest |w|: --sparsity per weight (--scope layer, default) or one threshold
+                      across all weights (--scope global); writes MODEL.sparse50.onnx
+  --method nm         keep the --n largest of every --m weights along the reduction axis (2:4 default,
+                      4:8 …); writes MODEL.2of4.onnx
+  --method channel    zero the --sparsity fraction of output channels with the smallest L2 norm (indices in
+                      the report); writes MODEL.channels50.onnx
+  --keep-first-last   leave the first and the last layer dense
+  --storage sparse    store pruned initializers as sparse_initializer where that is smaller (values + int64
+                      indices); adds .sparseinit to the name. ONNX Runtime densifies them at load.
+  --save-mask F       write the keep-masks (uint8, 1 = kept, named like the weights) as safetensors
+  --mask F            apply saved keep-masks instead (--method not needed); writes MODEL.masked.onnx`;
+
+/** `big-shrink prune`: returns the exit code. */
+export async function pruneCommand(argv: string[], out: (line: string) => void): Promise<number> {
+  const args = parseArgs(argv, {
+    method: { type: 'string' },
+    sparsity: { type: 'number' },
+    scope: { type: 'string' },
+    n: { type: 'number' },
+    m: { type: 'number' },
+    'keep-first-last': { type: 'flag' },
+    include: { type: 'string' },
+    exclude: { type: 'string' },
+    storage: { type: 'string' },
+    'save-mask': { type: 'string' },
+    mask: { type: 'string' },
+    output: { type: 'string', alias: '-o' },
+    force: { type: 'flag' },
+    json: { type: 'flag' },
+    ...VERIFY_OPTIONS,
+    'no-verify': { type: 'flag' },
+  });
+  if (args.positionals.length !== 1) throw new UsageError('prune takes one MODEL');
+  const o = args.options;
+  const maskFile = o.mask === undefined ? undefined : path.resolve(String(o.mask));
+  const method = o.method as string | undefined;
+  if (maskFile) {
+    for (const k of ['method', 'sparsity', 'scope', 'n', 'm', 'keep-first-last', 'include', 'exclude'])
+      if (o[k] !== undefined) throw new UsageError(`--mask decides what to prune: --${k} does not apply`);
+  } else if (method !== 'magnitude' && method !== 'nm' && method !== 'channel') {
+    throw new UsageError('--method takes magnitude, nm or channel (or give --mask)');
+  }
+  const sparsity = (o.sparsity as number | undefined) ?? 0.5;
+  if (!(sparsity >= 0 && sparsity <= 1)) throw new UsageError('--sparsity takes a fraction from 0 to 1');
+  if (method === 'nm' && o.sparsity !== undefined)
+    throw new UsageError('--method nm: the sparsity is 1 - N/M');
+  if (method !== 'nm' && (o.n !== undefined || o.m !== undefined))
+    throw new UsageError('--n and --m go with --method nm');
+  const n = intOption(args, 'n', 2, 1, 254);
+  const m = intOption(args, 'm', 4, 2, 255);
+  if (n >= m) throw new UsageError('--n must be smaller than --m');
+  const scope = (o.scope as string | undefined) ?? 'layer';
+  if (scope !== 'layer' && scope !== 'global') throw new UsageError('--scope takes layer or global');
+  if (scope === 'global' && method !== 'magnitude')
+    throw new UsageError('--scope global goes with --method magnitude (N:M and channels are per layer)');
+  const storage = (o.storage as string | undefined) ?? 'dense';
+  if (storage !== 'dense' && storage !== 'sparse') throw new UsageError('--storage takes dense or sparse');
+  const include = String(o.include ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as OptionalKind[];
+  for (const k of include)
+    if (!OPTIONAL_KINDS.includes(k))
+      throw new UsageError(`--include: unknown kind ${k} (${OPTIONAL_KINDS.join(', ')})`);
+  let exclude: RegExp | undefined;
+  if (o.exclude !== undefined) {
+    try {
+      exclude = new RegExp(String(o.exclude));
+    } catch (e) {
+      throw new UsageError(`--exclude: ${(e as Error).message}`);
+    }
+  }
+  const verify = o['no-verify'] ? undefined : verifyOptionsOf(args);
+  const input = args.positionals[0];
+  const label = (x: number) => String(+(x * 100).toFixed(1));
+  const suffix = maskFile
+    ? 'masked'
+    : method === 'nm'
+      ? `${n}of${m}`
+      : method === 'channel'
+        ? `channels${label(sparsity)}`
+        : `sparse${label(sparsity)}`;
+  const outPath = path.resolve(
+    (o.output as string | undefined) ??
+      path.join(
+        path.dirname(input),
+        `${path.basename(input).replace(/\.onnx$/i, '')}.${suffix}${storage === 'sparse' ? '.sparseinit' : ''}.onnx`,
+      ),
+  );
+  const saveMask = o['save-mask'] === undefined ? undefined : path.resolve(String(o['save-mask']));
+  const options: PruneOptions = {
+    ...DEFAULT_PRUNE_OPTIONS,
+    method: (method ?? 'magnitude') as PruneOptions['method'],
+    sparsity,
+    scope,
+    n,
+    m,
+    keepFirstLast: Boolean(o['keep-first-last']),
+    include,
+    exclude,
+    storage,
+    masks: maskFile ? readMasks(maskFile) : undefined,
+    keepMasks: saveMask !== undefined,
+  };
+  const reportOptions: Record<string, unknown> = maskFile
+    ? { mask: maskFile, storage, saveMask: saveMask ?? '' }
+    : {
+        method,
+        ...(method === 'nm' ? { n, m } : { sparsity }),
+        ...(method === 'magnitude' ? { scope } : {}),
+        keepFirstLast: options.keepFirstLast,
+        include: include.join(','),
+        exclude: exclude?.source ?? '',
+        storage,
+        saveMask: saveMask ?? '',
+      };
+  const progress = o.json ? undefined : (message: string) => process.stderr.write(`${message}\n`);
+  const { report, verification } = await runPrune({
+    input,
+    outPath,
+    saveMask,
+    maskFile,
+    force: Boolean(o.force),
+    verify,
+    options,
+    reportOptions,
+    onProgress: progress,
+  });
+  if (o.json) out(JSON.stringify(report, null, 2));
+  else printPrune(report, verification, out);
+  return verification && !verification.ok ? 1 : 0;
+}
+
+function readMasks(file: string): KeepMask[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new ModelError(
+      file,
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message,
+    );
+  }
+  try {
+    return parseSafetensors(bytes).masks;
+  } catch (e) {
+    if (e instanceof FormatError) throw new ModelError(file, e.message);
+    throw e;
+  }
+}
+
+interface PruneRun {
+  input: string;
+  outPath: string;
+  saveMask?: string;
+  maskFile?: string;
+  force: boolean;
+  verify?: VerifyOptions;
+  options: PruneOptions;
+  reportOptions: Record<string, unknown>;
+  onProgress?(message: string): void;
+}
+
+/** Models whose weights total more than this spill new tensors to a temporary file while planning. */
+const SPILL_ABOVE_BYTES = 1 << 30;
+
+/**
+ * Plans, writes the pruned model (and the keep-masks) beside the input without overwriting anything unless
+ * `force`, verifies it in onnxruntime-node on a worker thread, measures the files (size, sha256, gzip) and
+ * writes the report (JSON + Markdown). The same steps as `quantize` (transformRun.ts).
+ */
+export async function runPrune(run: PruneRun): Promise<{ report: PruneReport; verification?: VerifyResult }> {
+  const t0 = performance.now();
+  const stem = run.outPath.replace(/\.onnx$/i, '');
+  const reportJson = `${stem}.report.json`;
+  const reportMd = `${stem}.report.md`;
+  for (const f of [reportJson, reportMd, ...(run.saveMask ? [run.saveMask] : [])]) {
+    if (!run.force && fs.existsSync(f)) throw new ModelError(f, 'already exists (use --force to overwrite)');
+  }
+  if (run.saveMask && run.saveMask === run.maskFile)
+    throw new ModelError(run.saveMask, 'refusing to overwrite the mask being applied');
+  const model = openModel(run.input);
+  const timings: Record<string, number> = {};
+  let spill: SpillFile | undefined;
+  const written: string[] = [];
+  try {
+    if (run.verify?.inputsDir) readInputFiles(run.verify.inputsDir, modelInputs(model));
+    const weightBytes = model.index.tensors.reduce((s, t) => s + t.storedBytes, 0);
+    const forced = process.env.BIG_SHRINK_SPILL;
+    if (weightBytes > SPILL_ABOVE_BYTES || forced !== undefined) {
+      if (!fs.existsSync(path.dirname(run.outPath)))
+        throw new ModelError(run.outPath, `folder ${path.dirname(run.outPath)} does not exist`);
+      spill = openSpillFile(run.outPath, forced !== undefined ? Number(forced) || 0 : undefined);
+    }
+    run.onProgress?.('pruning…');
+    const tPlan = performance.now();
+    let plan: PrunePlan;
+    try {
+      plan = planPrune(
+        model.index,
+        model.source,
+        model.resolveExternal,
+        run.options,
+        spill ? spill.sink : undefined,
+      );
+    } catch (e) {
+      if (e instanceof RangeError || e instanceof FormatError) throw new ModelError(run.input, e.message);
+      throw e;
+    }
+    timings.plan = performance.now() - tPlan;
+    if (plan.blockers.length > 0)
+      throw new ModelError(run.maskFile ?? run.input, `${plan.blockers.join('; ')}. No file written.`);
+    if (plan.tensors.length === 0) {
+      const why = plan.skipped.length
+        ? `; left alone: ${plan.skipped
+            .slice(0, 5)
+            .map((s) => `${s.name} (${s.reason})`)
+            .join(', ')}`
+        : '';
+      throw new ModelError(run.input, `nothing to prune: no weight qualifies${why}. No file written.`);
+    }
+
+    const tWrite = performance.now();
+    const external = { location: `${path.basename(run.outPath)}.data`, threshold: 1024 };
+    let writePlan: WritePlan;
+    try {
+      writePlan = planWrite(model.index, model.source, plan.edits, {
+        externalData: model.index.externalLocations.length > 0 ? external : undefined,
+      });
+    } catch (e) {
+      if (!/2 GiB/.test((e as Error).message)) throw e;
+      writePlan = planWrite(model.index, model.source, plan.edits, { externalData: external });
+    }
+    const result = writeModel(writePlan, spill ? spill.wrap(model) : model, run.outPath, {
+      force: run.force,
+    });
+    written.push(result.modelPath, ...result.externalFiles.map((f) => f.path));
+    spill?.close();
+    spill = undefined;
+    if (run.saveMask) {
+      const metadata = { format: 'big-shrink keep-mask (1 = keep)', model: path.basename(run.input) };
+      writeFileAtomic(run.saveMask, encodeSafetensors(plan.masks, metadata), { force: run.force });
+      written.push(run.saveMask);
+    }
+    timings.write = performance.now() - tWrite;
+
+    let verification: VerifyResult | undefined;
+    if (run.verify) {
+      const tVerify = performance.now();
+      try {
+        verification = await whileInterruptible((signal) =>
+          verifyInWorker(model.path, result.modelPath, run.verify!, {
+            signal,
+            onProgress: run.onProgress ? (p) => run.onProgress!(p.message) : undefined,
+          }),
+        );
+      } catch (e) {
+        if (!(e instanceof VerifyCancelledError)) throw e;
+        for (const f of written) fs.rmSync(f, { force: true });
+        throw new ModelError(run.outPath, 'verification cancelled; the output was removed');
+      }
+      timings.verify = performance.now() - tVerify;
+    }
+
+    run.onProgress?.('measuring the files (sha256, gzip)…');
+    const tMeasure = performance.now();
+    // All files at once: zlib compresses on libuv's thread pool.
+    const describe = (files: string[], gzip = true) =>
+      Promise.all(files.map((f) => describeFile(f, { gzip })));
+    const [inFiles, outFiles, masksSaved, masksApplied] = await Promise.all([
+      describe([
+        model.path,
+        ...model.index.externalLocations.map((l) => path.join(path.dirname(model.path), l)),
+      ]),
+      describe(written.filter((f) => f !== run.saveMask)),
+      describe(run.saveMask ? [run.saveMask] : [], false),
+      describe(run.maskFile ? [run.maskFile] : [], false),
+    ]);
+    const saved = masksSaved[0];
+    const applied = masksApplied[0];
+    const outModel = openModel(result.modelPath);
+    const runtimeBytesAfter = runtimeBytes(outModel.index);
+    outModel.close();
+    timings.measure = performance.now() - tMeasure;
+
+    const sum = (files: SizedFile[], key: 'bytes' | 'gzipBytes') =>
+      files.reduce((s, f) => s + (f[key] ?? 0), 0);
+    const before = sum(inFiles, 'bytes');
+    const after = sum(outFiles, 'bytes');
+    timings.total = performance.now() - t0;
+    const ps = plan.summary;
+    const report: PruneReport = {
+      tool: { name: 'big-shrink', version: TOOL_VERSION },
+      transform: 'prune',
+      createdAt: new Date().toISOString(),
+      input: { files: inFiles },
+      output: { files: outFiles },
+      options: { ...run.reportOptions, externalData: result.externalFiles.length > 0 },
+      summary: {
+        bytesBefore: before,
+        bytesAfter: after,
+        ratio: after / before,
+        tensors: plan.tensors.length,
+        nodes: 0,
+        status: fidelityStatus(verification),
+        sparsityBefore: ps.weights ? ps.zerosBefore / ps.weights : 0,
+        sparsityAfter: ps.achieved,
+        weights: ps.weights,
+        ...(ps.target !== undefined ? { target: ps.target } : {}),
+        ...(ps.threshold !== undefined ? { threshold: ps.threshold } : {}),
+      },
+      sizes: {
+        inputBytes: before,
+        inputGzipBytes: sum(inFiles, 'gzipBytes'),
+        outputBytes: after,
+        outputGzipBytes: sum(outFiles, 'gzipBytes'),
+        prunedDenseBytes: plan.tensors.reduce((s, t) => s + t.denseBytes, 0),
+        prunedSparseBytes: plan.tensors.reduce((s, t) => s + t.sparseBytes, 0),
+        prunedStoredBytes: plan.tensors.reduce((s, t) => s + t.afterBytes, 0),
+        runtimeBytesBefore: runtimeBytes(model.index),
+        runtimeBytesAfter,
+      },
+      ...(saved || applied
+        ? { masks: { ...(saved ? { saved } : {}), ...(applied ? { applied } : {}) } }
+        : {}),
+      opsetChanges: [],
+      tensors: plan.tensors,
+      nodes: [],
+      skipped: plan.skipped,
+      warnings: plan.warnings,
+      verification,
+      timingsMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+    };
+    writeFileAtomic(reportJson, JSON.stringify(report, null, 2) + '\n', { force: run.force });
+    writeFileAtomic(reportMd, renderPruneMarkdown(report), { force: run.force });
+    return { report, verification };
+  } finally {
+    spill?.close();
+    model.close();
+  }
+}
+
+/** Bytes of every tensor once loaded: what ONNX Runtime holds (sparse initializers are densified). */
+function runtimeBytes(index: ModelIndex): number {
+  return index.tensors.reduce((s, t) => s + rawByteLength(t.dtype, t.count), 0);
+}
+
+function printPrune(
+  r: PruneReport,
+  verification: VerifyResult | undefined,
+  out: (line: string) => void,
+): void {
+  const s = r.summary;
+  const z = r.sizes;
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  out(`wrote ${r.output.files.map((f) => `${f.path} (${f.bytes} bytes)`).join(', ')}`);
+  if (r.masks?.saved) out(`wrote ${r.masks.saved.path} (${r.masks.saved.bytes} bytes of keep-masks)`);
+  out(
+    `${s.tensors} weights pruned: sparsity ${pct(s.sparsityBefore)} → ${pct(s.sparsityAfter)}` +
+      (s.target !== undefined ? ` (target ${pct(s.target)})` : ''),
+  );
+  out(
+    `size: ${z.inputBytes} → ${z.outputBytes} bytes on disk, gzip ${z.inputGzipBytes} → ${z.outputGzipBytes} bytes; ` +
+      `pruned weights ${z.prunedDenseBytes} bytes dense, ${z.prunedSparseBytes} as sparse, ${z.prunedStoredBytes} written`,
+  );
+  out(
+    `runtime memory for weights and constants: ${z.runtimeBytesBefore} → ${z.runtimeBytesAfter} bytes (ONNX Runtime computes sparse weights dense)`,
+  );
+  for (const w of r.warnings) out(`warning: ${w}`);
+  if (verification) printVerification(verification, out);
+  out(`fidelity: ${s.status}; report: ${r.output.files[0].path.replace(/\.onnx$/i, '.report.md')}`);
+}

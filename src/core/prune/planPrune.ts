@@ -1,0 +1,421 @@
+import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
+import type { ModelIndex, TensorInfo } from '../onnx/modelIndex';
+import type { NodeChange, QuantizedTensorRow, TensorSink } from '../quant/planQuantize';
+import { DataType, dataTypeName, rawByteLength } from '../tensor/dataType';
+import { encodeBfloat16, encodeFloat16 } from '../tensor/float16';
+import { tensorValues } from '../tensor/tensorValues';
+import type { Edit } from '../write/planWrite';
+import { channelKeepMask, nmKeepMask } from './keepPatterns';
+import { applyCut, magnitudeCut, type MagnitudeCut } from './magnitudeCut';
+import {
+  nodeLabel,
+  type OptionalKind,
+  PRUNABLE_TYPES,
+  type PruneKind,
+  type PruneTarget,
+  selectTargets,
+  type SkippedTensor,
+} from './pruneTargets';
+import type { KeepMask } from './safetensors';
+
+/** How to prune (DESIGN.md "Sparsity"; issue 5). */
+export interface PruneOptions {
+  /** magnitude: unstructured; nm: N of every M along the reduction axis; channel: whole output channels. */
+  method: 'magnitude' | 'nm' | 'channel';
+  /** magnitude: the fraction of weights to zero; channel: the fraction of output channels. */
+  sparsity: number;
+  /** magnitude only: the same fraction in every weight, or one threshold across all of them. */
+  scope: 'layer' | 'global';
+  n: number;
+  m: number;
+  keepFirstLast: boolean;
+  /** Kinds pruned besides matrices and other learned weights. */
+  include: OptionalKind[];
+  exclude?: RegExp;
+  /** sparse: graph initializers become sparse_initializer where that is smaller. */
+  storage: 'dense' | 'sparse';
+  /** Apply these keep-masks (a saved lottery ticket) instead of choosing: `method` and `sparsity` are ignored. */
+  masks?: readonly KeepMask[];
+  /** Return the keep-mask of every pruned weight (`--save-mask`). */
+  keepMasks: boolean;
+}
+
+export const DEFAULT_PRUNE_OPTIONS: PruneOptions = {
+  method: 'magnitude',
+  sparsity: 0.5,
+  scope: 'layer',
+  n: 2,
+  m: 4,
+  keepFirstLast: false,
+  include: [],
+  storage: 'dense',
+  keepMasks: false,
+};
+
+/** One pruned weight, for the report (a quantize row plus sparsity and storage figures). */
+export interface PrunedTensorRow extends QuantizedTensorRow {
+  kind: PruneKind | 'masked';
+  count: number;
+  zerosBefore: number;
+  zerosAfter: number;
+  sparsityBefore: number;
+  sparsityAfter: number;
+  /** How the output stores it. */
+  storage: 'dense' | 'sparse_initializer';
+  /** Payload bytes as a dense tensor and as a SparseTensorProto (values + int64 linear indices). */
+  denseBytes: number;
+  sparseBytes: number;
+  /** N:M: "2:4 along axis 0". */
+  pattern?: string;
+  /** Channel pruning: the axis, the channel count and the zeroed indices. */
+  channels?: { axis: number; total: number; zeroed: number[] };
+  note?: string;
+}
+
+export interface PrunePlan {
+  edits: Edit[];
+  tensors: PrunedTensorRow[];
+  /** Pruning changes no node (kept for the report's shape). */
+  nodes: NodeChange[];
+  skipped: SkippedTensor[];
+  warnings: string[];
+  opsetChanges: string[];
+  /** Why nothing may be written (a mask that does not fit the model). */
+  blockers: string[];
+  /** Keep-masks of the pruned weights, named as in the mask file (with `keepMasks`). */
+  masks: KeepMask[];
+  summary: {
+    /** Elements of the pruned weights. */
+    weights: number;
+    zerosBefore: number;
+    zerosAfter: number;
+    /** The fraction asked for (magnitude: of weights; channel: of channels); undefined for masks. */
+    target?: number;
+    achieved: number;
+    /** Global magnitude: every |w| below this was pruned, and some equal to it. */
+    threshold?: number;
+  };
+}
+
+/** First IR version with GraphProto.sparse_initializer (ONNX 1.6). */
+const SPARSE_IR = 6;
+
+/**
+ * Plans magnitude (per layer or global), N:M or channel pruning, or applies saved keep-masks. Each weight is
+ * read once into memory (a global cut reads every target twice more while counting, chunk by chunk), its
+ * pruned values are written in the weight's own type (bit-exact apart from the new zeros) as a dense tensor
+ * or a sparse initializer, and its keep-mask is returned when asked for.
+ */
+export function planPrune(
+  index: ModelIndex,
+  source: ByteSource,
+  resolveExternal: ExternalDataResolver,
+  options: PruneOptions,
+  sink: TensorSink = (b) => b,
+): PrunePlan {
+  checkOptions(options);
+  const plan: PrunePlan = {
+    edits: [],
+    tensors: [],
+    nodes: [],
+    skipped: [],
+    warnings: [],
+    opsetChanges: [],
+    blockers: [],
+    masks: [],
+    summary: { weights: 0, zerosBefore: 0, zerosAfter: 0, achieved: 0 },
+  };
+  const names = maskNames(index);
+  let targets: (PruneTarget & { mask?: KeepMask })[];
+  if (options.masks) {
+    targets = matchMasks(index, options.masks, names, plan.blockers);
+    if (plan.blockers.length > 0) return plan;
+  } else {
+    const selected = selectTargets(index, {
+      include: options.include,
+      keepFirstLast: options.keepFirstLast,
+      exclude: options.exclude,
+      needsLayout: options.method !== 'magnitude',
+      nmN: options.method === 'nm' ? options.n : undefined,
+    });
+    targets = selected.targets;
+    plan.skipped.push(...selected.skipped);
+    plan.summary.target = options.method === 'nm' ? 1 - options.n / options.m : options.sparsity;
+  }
+  const read = (t: TensorInfo) => readValues(t, source, resolveExternal);
+
+  let globalCut: MagnitudeCut | undefined;
+  const ties = { ties: 0 };
+  if (!options.masks && options.method === 'magnitude' && options.scope === 'global') {
+    const total = targets.reduce((s, x) => s + x.tensor.count, 0);
+    const chunks = function* () {
+      for (const x of targets) yield* float32Chunks(x.tensor, source, resolveExternal);
+    };
+    globalCut = magnitudeCut(chunks, total, Math.round(options.sparsity * total));
+    ties.ties = globalCut.ties;
+    plan.summary.threshold = keyToMagnitude(globalCut.threshold);
+  }
+
+  const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
+  for (const x of targets) {
+    const t = x.tensor;
+    const values = read(t);
+    let keep: Uint8Array;
+    let pattern: string | undefined;
+    let channels: PrunedTensorRow['channels'];
+    if (x.mask) keep = x.mask.data;
+    else if (options.method === 'nm') {
+      keep = nmKeepMask(values, t.dims, x.layout!.reductionAxis, options.n, options.m);
+      pattern = `${options.n}:${options.m} along axis ${x.layout!.reductionAxis}`;
+    } else if (options.method === 'channel') {
+      const cut = channelKeepMask(values, t.dims, x.layout!.channelAxis, options.sparsity);
+      keep = cut.keep;
+      channels = { axis: x.layout!.channelAxis, total: t.dims[x.layout!.channelAxis], zeroed: cut.zeroed };
+    } else {
+      keep = new Uint8Array(t.count);
+      if (globalCut) applyCut(values, keep, globalCut, ties);
+      else {
+        const cut = magnitudeCut(() => [values], t.count, Math.round(options.sparsity * t.count));
+        applyCut(values, keep, cut, { ties: cut.ties });
+      }
+    }
+    // Zero what the mask drops, counting as we go.
+    let zerosBefore = 0;
+    let nnz = 0;
+    let energy = 0;
+    let error = 0;
+    let changed = false;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v === 0) zerosBefore++;
+      if (Number.isFinite(v)) energy += v * v;
+      if (keep[i]) {
+        if (v !== 0) nnz++;
+      } else if (v !== 0 || Object.is(v, -0)) {
+        if (Number.isFinite(v)) error += v * v;
+        values[i] = 0;
+        changed = true;
+      }
+    }
+    const width = rawByteLength(t.dtype, 1);
+    const denseBytes = rawByteLength(t.dtype, t.count);
+    const sparseBytes = nnz * (width + 8);
+    const graph = index.graphs.find((g) => g.path === t.graph);
+    const whyDense =
+      options.storage !== 'sparse'
+        ? undefined
+        : t.where === 'constant'
+          ? 'a Constant node stays dense (only graph initializers can be sparse)'
+          : graph?.kind !== 'graph'
+            ? 'not in a graph'
+            : graphInputs.get(t.graph)?.has(t.name)
+              ? 'also a graph input: kept dense'
+              : index.irVersion < SPARSE_IR
+                ? `IR ${index.irVersion} predates sparse_initializer (IR 6): kept dense`
+                : sparseBytes >= denseBytes
+                  ? `dense is smaller (sparse form: ${sparseBytes} bytes; int64 indices cost 8 bytes per kept weight)`
+                  : undefined;
+    const asSparse = options.storage === 'sparse' && whyDense === undefined;
+    if (asSparse) {
+      const { valuesBytes, indexBytes } = sparseParts(values, nnz, t.dtype);
+      plan.edits.push({
+        kind: 'replaceWithSparse',
+        tensorId: t.id,
+        values: { dtype: t.dtype, dims: [nnz], data: sink(valuesBytes) },
+        indices: { dtype: DataType.INT64, dims: [nnz], data: sink(indexBytes) },
+      });
+    } else if (changed || t.sparse) {
+      plan.edits.push({
+        kind: 'replaceTensor',
+        tensorId: t.id,
+        tensor: { dtype: t.dtype, dims: t.dims, data: sink(encode(values, t.dtype)) },
+      });
+    }
+    const zerosAfter = t.count - nnz;
+    plan.summary.weights += t.count;
+    plan.summary.zerosBefore += zerosBefore;
+    plan.summary.zerosAfter += zerosAfter;
+    const notes: string[] = [];
+    if (whyDense) notes.push(whyDense);
+    if (
+      !x.mask &&
+      options.method === 'magnitude' &&
+      zerosBefore > Math.round(options.sparsity * t.count) &&
+      !globalCut
+    )
+      notes.push('already sparser than the target');
+    if (channels) notes.push('zeroed channels still output their bias');
+    plan.tensors.push({
+      name: t.name,
+      graph: t.graph,
+      op: x.op,
+      nodes: x.nodes,
+      dims: t.dims,
+      beforeDtype: dataTypeName(t.dtype),
+      afterDtype: asSparse ? `${dataTypeName(t.dtype)} (sparse_initializer)` : dataTypeName(t.dtype),
+      beforeBytes: t.storedBytes,
+      afterBytes: asSparse ? sparseBytes : denseBytes,
+      weightSqnrDb: error === 0 ? Infinity : round3(10 * Math.log10(energy / error)),
+      removed: false,
+      kind: x.mask ? 'masked' : x.kind,
+      count: t.count,
+      zerosBefore,
+      zerosAfter,
+      sparsityBefore: t.count ? zerosBefore / t.count : 0,
+      sparsityAfter: t.count ? zerosAfter / t.count : 0,
+      storage: asSparse ? 'sparse_initializer' : 'dense',
+      denseBytes,
+      sparseBytes,
+      pattern,
+      channels,
+      note: notes.length ? notes.join('; ') : undefined,
+    });
+    if (options.keepMasks) plan.masks.push({ name: names.get(t)!, dims: t.dims, data: keep });
+  }
+  const s = plan.summary;
+  s.achieved = s.weights ? s.zerosAfter / s.weights : 0;
+  if (options.storage === 'sparse' && plan.tensors.some((r) => r.storage === 'dense'))
+    plan.warnings.push(
+      `${plan.tensors.filter((r) => r.storage === 'dense').length} pruned weights stay dense (see their notes)`,
+    );
+  if (options.storage === 'sparse')
+    plan.warnings.push('ONNX Runtime densifies sparse initializers at load: runtime memory does not shrink');
+  if (!options.masks && options.method === 'nm')
+    plan.warnings.push(
+      `${options.n}:${options.m} sparsity speeds up only runtimes with sparse kernels (e.g. TensorRT on sparse tensor cores); ONNX Runtime CPU computes it dense`,
+    );
+  return plan;
+}
+
+function checkOptions(o: PruneOptions): void {
+  if (!(o.sparsity >= 0 && o.sparsity <= 1))
+    throw new RangeError(`sparsity must be in [0, 1], got ${o.sparsity}`);
+  if (
+    o.method === 'nm' &&
+    !(Number.isInteger(o.n) && Number.isInteger(o.m) && o.n >= 1 && o.n < o.m && o.m <= 255)
+  )
+    throw new RangeError(`N:M needs whole numbers 1 <= N < M <= 255, got ${o.n}:${o.m}`);
+  if (o.method === 'channel' && o.scope === 'global')
+    throw new RangeError('channel pruning is per layer (a channel count has no meaning across layers)');
+}
+
+/** Mask names: the weight's name, or `graph/name` where several graphs use the name. */
+export function maskNames(index: ModelIndex): Map<TensorInfo, string> {
+  const count = new Map<string, number>();
+  for (const t of index.tensors) count.set(t.name, (count.get(t.name) ?? 0) + 1);
+  return new Map(index.tensors.map((t) => [t, count.get(t.name)! > 1 ? `${t.graph}/${t.name}` : t.name]));
+}
+
+/** The weights a mask file names; every mismatch is a blocker naming the mask. */
+function matchMasks(
+  index: ModelIndex,
+  masks: readonly KeepMask[],
+  names: Map<TensorInfo, string>,
+  blockers: string[],
+): (PruneTarget & { mask: KeepMask })[] {
+  const byName = new Map([...names].map(([t, n]) => [n, t]));
+  const out: (PruneTarget & { mask: KeepMask })[] = [];
+  const missing: string[] = [];
+  for (const mask of masks) {
+    const t = byName.get(mask.name);
+    if (!t) {
+      missing.push(mask.name);
+      continue;
+    }
+    if (!PRUNABLE_TYPES.has(t.dtype)) {
+      blockers.push(
+        `mask "${mask.name}": the model's tensor is ${dataTypeName(t.dtype)}, not a float weight`,
+      );
+      continue;
+    }
+    if (mask.dims.length !== t.dims.length || mask.dims.some((d, i) => d !== t.dims[i])) {
+      blockers.push(
+        `mask "${mask.name}" has shape [${mask.dims.join(', ')}]; the weight is [${t.dims.join(', ')}]`,
+      );
+      continue;
+    }
+    if (mask.data.some((v) => v > 1)) {
+      blockers.push(`mask "${mask.name}" holds values other than 0 and 1`);
+      continue;
+    }
+    const readers = t.consumers.map((c) => index.nodes[c.nodeId]);
+    out.push({
+      tensor: t,
+      kind: 'matrix',
+      op: [...new Set(readers.map((n) => n.opType))].join('+'),
+      nodes: readers.map(nodeLabel),
+      mask,
+    });
+  }
+  if (missing.length > 0) {
+    const shown = missing
+      .slice(0, 5)
+      .map((n) => `"${n}"`)
+      .join(', ');
+    blockers.unshift(
+      `${missing.length} mask${missing.length > 1 ? 's name' : ' names'} no tensor of the model: ${shown}${missing.length > 5 ? ', …' : ''} (a different architecture?)`,
+    );
+  }
+  return out.sort((a, b) => a.tensor.id - b.tensor.id);
+}
+
+/** The chunks of a float32/float16/bfloat16 tensor (all decode to Float32Array). */
+function* float32Chunks(
+  t: TensorInfo,
+  source: ByteSource,
+  resolve: ExternalDataResolver,
+): Generator<Float32Array> {
+  for (const chunk of tensorValues(t, source, resolve).chunks()) {
+    if (!(chunk instanceof Float32Array)) throw new RangeError(`${t.name}: expected float32 chunks`);
+    yield chunk;
+  }
+}
+
+/** A weight's values as one float32 array (a copy the planner may change). */
+function readValues(t: TensorInfo, source: ByteSource, resolve: ExternalDataResolver): Float32Array {
+  const out = new Float32Array(t.count);
+  let at = 0;
+  for (const chunk of float32Chunks(t, source, resolve)) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/** Values in the weight's own type: float32 as is, float16/bfloat16 re-encoded (exact: they came from there). */
+function encode(values: Float32Array, dtype: number): Uint8Array {
+  if (dtype === DataType.FLOAT) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const bits = dtype === DataType.FLOAT16 ? encodeFloat16(values) : encodeBfloat16(values);
+  return new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
+}
+
+/** The non-zero values and their ascending linear indices (int64, little endian). */
+function sparseParts(
+  values: Float32Array,
+  nnz: number,
+  dtype: number,
+): { valuesBytes: Uint8Array; indexBytes: Uint8Array } {
+  const kept = new Float32Array(nnz);
+  // int64 little endian as (low, high) 32-bit words: no BigInt per element.
+  const indices = new Uint32Array(2 * nnz);
+  let j = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== 0) {
+      kept[j] = values[i];
+      indices[2 * j] = i >>> 0;
+      indices[2 * j + 1] = Math.floor(i / 0x100000000);
+      j++;
+    }
+  }
+  if (j !== nnz) throw new RangeError(`counted ${nnz} non-zero values, found ${j}`);
+  return { valuesBytes: encode(kept, dtype), indexBytes: new Uint8Array(indices.buffer) };
+}
+
+/** The |w| a magnitude key stands for. */
+function keyToMagnitude(key: number): number {
+  return new Float32Array(new Uint32Array([key]).buffer)[0];
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
