@@ -3,7 +3,10 @@ import * as vscode from 'vscode';
 import { WorkerPool } from '../runtime/workerPool';
 import { registerCommands, registerTestCommands } from './commands';
 import { ModelEditorProvider } from './modelEditorProvider';
+import { ReportIndex } from './reportIndex';
+import { ReportsViewProvider } from './reportsViewProvider';
 import { readSettings } from './settings';
+import { registerShrinkTestCommands, ShrinkCommands } from './shrinkCommands';
 
 let pool: WorkerPool | undefined;
 let poolThreads = 0;
@@ -31,8 +34,31 @@ export function activate(context: vscode.ExtensionContext): void {
     () => readSettings().histogramBins,
   );
   context.subscriptions.push(registration, ...registerCommands(provider), { dispose: disposePools });
+
+  // The side panel and the transforms (run by the CLI in a child process).
+  const index = new ReportIndex();
+  const panel = new ReportsViewProvider(context.extensionUri, index, {
+    revealTensor: async (model, name, graph) => {
+      await vscode.commands.executeCommand('vscode.openWith', model, ModelEditorProvider.viewType, {
+        preview: false,
+      });
+      provider.revealTensor(model, name, graph);
+    },
+    openMarkdown: (report) => vscode.commands.executeCommand('bigShrink.openReport', report),
+  });
+  const shrink = new ShrinkCommands(context.extensionUri, provider, panel, index);
+  context.subscriptions.push(
+    index,
+    panel,
+    ReportsViewProvider.register(panel),
+    ...shrink.register(),
+    vscode.commands.registerCommand('bigShrink.reports.refresh', () => panel.refresh()),
+  );
   if (context.extensionMode !== vscode.ExtensionMode.Production) {
-    context.subscriptions.push(...registerTestCommands(provider, workerPool));
+    context.subscriptions.push(
+      ...registerTestCommands(provider, workerPool),
+      ...registerShrinkTestCommands(shrink, panel, index),
+    );
   }
 }
 

@@ -1,5 +1,11 @@
 import * as vscode from 'vscode';
-import type { EditorCommand, FromWebview, RenderedMessage, ToWebview } from '../protocol/modelEditor';
+import type {
+  EditorCommand,
+  FromWebview,
+  RenderedMessage,
+  RevealTensorMessage,
+  ToWebview,
+} from '../protocol/modelEditor';
 import { assertNever, Messenger } from '../protocol/messaging';
 import type { WorkerPool } from '../runtime/workerPool';
 import { ModelDocument } from './modelDocument';
@@ -30,6 +36,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
 
   private readonly documents = new Map<string, ModelDocument>();
   private readonly probes = new WeakMap<ModelDocument, EditorProbe>();
+  /** A tensor to select once an editor of the document is ready (asked before its webview said `ready`). */
+  private readonly pendingReveal = new WeakMap<ModelDocument, RevealTensorMessage>();
+  private readonly onRevealEmitter = new vscode.EventEmitter<ModelDocument>();
   private active: ModelDocument | undefined;
 
   constructor(
@@ -58,6 +67,18 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   /** The open document for `uri`, if any. */
   documentFor(uri: vscode.Uri): ModelDocument | undefined {
     return this.documents.get(uri.toString());
+  }
+
+  /**
+   * Select tensor `name` in the open editors of `uri` (open it first, e.g. with `vscode.openWith`).
+   * An editor whose webview is not ready yet gets it right after its `editor/init`.
+   */
+  revealTensor(uri: vscode.Uri, name: string, graph?: string): boolean {
+    const document = this.documentFor(uri);
+    if (!document) return false;
+    this.pendingReveal.set(document, { type: 'editor/reveal', name, graph });
+    this.onRevealEmitter.fire(document);
+    return true;
   }
 
   /** Test-only view of a document's channel. */
@@ -92,12 +113,19 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const messenger = new Messenger<ToWebview, FromWebview>(send, (message) =>
       this.handle(document, message),
     );
+    const sendReveal = () => {
+      const reveal = this.pendingReveal.get(document);
+      if (!reveal || !ready || !panel.visible) return;
+      this.pendingReveal.delete(document);
+      messenger.post(reveal);
+    };
     const subscriptions: vscode.Disposable[] = [
       webview.onDidReceiveMessage((message: FromWebview) => {
         probe.received.push(message.type);
         if (message.type === 'ready') {
           ready = true;
           messenger.reply(message, { type: 'editor/init', snapshot: document.getSnapshot() });
+          sendReveal();
           return;
         }
         messenger.receive(message);
@@ -105,6 +133,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       // Until the webview is ready it gets everything at once in the answer to `ready`.
       document.onDidChange((message) => {
         if (ready && panel.visible) messenger.post(message);
+      }),
+      this.onRevealEmitter.event((revealed) => {
+        if (revealed === document) sendReveal();
       }),
       panel.onDidChangeViewState(() => {
         // A hidden webview is destroyed (no retainContextWhenHidden); it says `ready` again when shown.

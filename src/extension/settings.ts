@@ -17,3 +17,31 @@ export function readSettings(): EditorSettings {
     workerThreads: Math.min(16, Math.max(0, Number.isFinite(threads) ? threads : 0)),
   };
 }
+
+/** The `bigShrink.quantize.*` defaults (declared in package.json). */
+export interface QuantizeSettings {
+  bits: 2 | 4 | 8;
+  format: 'nbits' | 'qdq';
+  blockSize: 16 | 32 | 64 | 128 | 256;
+  symmetric: boolean;
+  /** MatMulNBits `accuracy_level`: 0 unset, 4 = int8 activations. */
+  accuracyLevel: 0 | 1 | 2 | 3 | 4;
+  /** Regular expression of tensor names left in float ('' = none). */
+  exclude: string;
+}
+
+export const BLOCK_SIZES = [16, 32, 64, 128, 256] as const;
+
+export function readQuantizeSettings(): QuantizeSettings {
+  const config = vscode.workspace.getConfiguration('bigShrink.quantize');
+  const pick = <T>(value: unknown, allowed: readonly T[], fallback: T): T =>
+    allowed.includes(value as T) ? (value as T) : fallback;
+  return {
+    bits: pick(config.get('bits'), [2, 4, 8] as const, 4),
+    format: pick(config.get('format'), ['nbits', 'qdq'] as const, 'nbits'),
+    blockSize: pick(config.get('blockSize'), BLOCK_SIZES, 32),
+    symmetric: config.get<boolean>('symmetric', false) === true,
+    accuracyLevel: pick(config.get('accuracyLevel'), [0, 1, 2, 3, 4] as const, 4),
+    exclude: String(config.get<string>('exclude', '') ?? ''),
+  };
+}

@@ -7,7 +7,8 @@ export function webviewRoots(extensionUri: vscode.Uri): vscode.Uri[] {
 }
 
 /**
- * The page of a webview whose script is dist/webview/<bundle>.js and style media/<bundle>.css.
+ * The page of a webview whose script is dist/webview/<bundle>.js and style media/<bundle>.css (the
+ * model editor's and the side panel's).
  * CSP `default-src 'none'`; the script runs only with this render's nonce; no remote resources.
  */
 export function webviewHtml(
@@ -17,6 +18,8 @@ export function webviewHtml(
   title: string,
 ): string {
   const nonce = randomBytes(16).toString('base64');
+  // The root's test id follows the bundle: modelEditor -> model-editor, reportsPanel -> reports-panel.
+  const testId = bundle.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${bundle}.js`));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', `${bundle}.css`));
   const csp = [
@@ -36,7 +39,7 @@ export function webviewHtml(
   <title>${escapeHtml(title)}</title>
 </head>
 <body>
-  <main id="app" data-testid="model-editor" aria-busy="true"></main>
+  <main id="app" data-testid="${testId}" aria-busy="true"></main>
   <script nonce="${nonce}" src="${script}"></script>
 </body>
 </html>`;

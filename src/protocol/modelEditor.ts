@@ -3,7 +3,8 @@
  *
  * The webview says `ready`; the host answers with `editor/init`, the whole state it has for the
  * document (cached, so a webview that was hidden and shown again gets everything without a
- * recomputation). After that the host streams `model/overview`, `stats/rows` and `stats/done`.
+ * recomputation). After that the host streams `model/overview`, `stats/rows` and `stats/done`, and
+ * `editor/reveal` when another view (the side panel) asks to show a tensor.
  * The webview receives summaries (stats, histograms) and never tensor data.
  */
 import type { InspectReport } from '../core/inspect/inspectReport';
@@ -91,7 +92,22 @@ export interface ErrorMessage {
   inReplyTo?: number;
 }
 
-export type ToWebview = InitMessage | OverviewMessage | StatsRowsMessage | StatsDoneMessage | ErrorMessage;
+/** Select tensor `name` (of `graph` when given) and bring its row into view (from the side panel's rows). */
+export interface RevealTensorMessage {
+  type: 'editor/reveal';
+  name: string;
+  graph?: string;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export type ToWebview =
+  | InitMessage
+  | OverviewMessage
+  | StatsRowsMessage
+  | StatsDoneMessage
+  | ErrorMessage
+  | RevealTensorMessage;
 
 // ---- webview -> host ----
 

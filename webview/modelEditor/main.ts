@@ -30,7 +30,16 @@ import { h, replace } from './dom';
 import { formatBytes, formatCompact, formatCount, formatMs } from './format';
 import { LayersTable } from './layersTable';
 import { OverviewView } from './overview';
-import { buildItems, makeRow, matches, type ColumnId, type GroupBy, type Row, type Show } from './rows';
+import {
+  buildItems,
+  groupOf,
+  makeRow,
+  matches,
+  type ColumnId,
+  type GroupBy,
+  type Row,
+  type Show,
+} from './rows';
 
 interface VsCodeApi<S> {
   postMessage(message: unknown): void;
@@ -300,6 +309,41 @@ function rebuild(): void {
   saveState();
 }
 
+/** A tensor another view asked to show, kept until the model's tensors are known. */
+let pendingReveal: { name: string; graph?: string } | undefined;
+
+/**
+ * Show tensor `name` in the layers table, selected: whatever hides its row (the filter, the "which
+ * tensors" choice, a collapsed group) gives way.
+ */
+function reveal(name: string, graph?: string): void {
+  const row =
+    rows.find((r) => r.tensor.name === name && (graph === undefined || r.tensor.graph === graph)) ??
+    rows.find((r) => r.tensor.name === name);
+  if (!row) {
+    pendingReveal = report ? undefined : { name, graph };
+    return;
+  }
+  pendingReveal = undefined;
+  if (!matches(row, ui.show, '')) {
+    ui.show = 'all';
+    showSelect.value = 'all';
+  }
+  if (!matches(row, ui.show, ui.filter)) {
+    ui.filter = '';
+    filterField.value = '';
+  }
+  if (ui.groupBy !== 'none') {
+    const key = groupOf(row, ui.groupBy).key;
+    ui.collapsed = ui.collapsed.filter((k) => k !== key);
+  }
+  setTab(TAB_LAYERS);
+  rebuild();
+  select(row, true);
+  // The tab may have just been shown: scroll again once it has its height.
+  requestAnimationFrame(() => table.select(row.tensor.id, true));
+}
+
 function setReport(next: InspectReport | undefined): void {
   report = next;
   rows = next ? next.tensors.map(makeRow) : [];
@@ -330,6 +374,7 @@ function setReport(next: InspectReport | undefined): void {
   if (next) {
     performance.mark('modelEditor:overview');
     post({ type: 'view/rendered', view: 'overview', rows: statsCount() });
+    if (pendingReveal) reveal(pendingReveal.name, pendingReveal.graph);
   }
 }
 
@@ -505,6 +550,9 @@ function handle(message: ToWebview): void {
       return;
     case 'model/error':
       showError(message.error);
+      return;
+    case 'editor/reveal':
+      reveal(message.name, message.graph);
       return;
     default:
       assertNever(message);

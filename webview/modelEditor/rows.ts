@@ -103,14 +103,15 @@ function compare(a: Row, b: Row, column: ColumnId, descending: boolean): number 
   return descending ? -c : c;
 }
 
-interface GroupKey {
+export interface GroupKey {
   key: string;
   op: string;
   label: string;
   detail: string;
 }
 
-function groupOf(row: Row, by: GroupBy): GroupKey {
+/** The group a row belongs to (its key matches `Item.key` and `ViewOptions.collapsed`). */
+export function groupOf(row: Row, by: Exclude<GroupBy, 'none'>): GroupKey {
   const t = row.tensor;
   const graph = t.graph === 'main' ? '' : t.graph;
   if (by === 'graph')

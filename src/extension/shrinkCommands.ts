@@ -1,0 +1,360 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { FromPanel } from '../protocol/reportsPanel';
+import { ModelEditorProvider } from './modelEditorProvider';
+import type { ReportIndex } from './reportIndex';
+import type { ReportsViewProvider } from './reportsViewProvider';
+import { readQuantizeSettings } from './settings';
+import { choosePreset, PRESETS, type ShrinkPreset, type ShrinkRequest } from './shrinkPresets';
+import { cliCommands, outputFiles, runShrink, type ShrinkResult } from './shrinkRunner';
+
+/** What a run returned (the commands' result, for tests and other extensions). */
+export interface ShrinkOutcome {
+  status: ShrinkResult['status'] | 'skipped';
+  model?: string;
+  output?: string;
+  reportJson?: string;
+  error?: { file: string; reason: string };
+  removed?: string[];
+}
+
+/** Bytes as the side panel shows them: 512 B, 1.50 KiB, 12.3 MiB, 294 KiB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+}
+
+/**
+ * The transform commands: "Quantize to 4-bit", "Quantize…" (a quick pick of formats, then the block
+ * size) and "Open Compaction Report". The work runs in the CLI's own process (shrinkRunner) under a
+ * cancellable progress notification; the result shows in the side panel.
+ */
+export class ShrinkCommands {
+  /** Runs in flight, by output path: cancelling one (or a test) aborts its controller. */
+  private readonly runs = new Map<string, AbortController>();
+  lastOutcome: ShrinkOutcome | undefined;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly editors: ModelEditorProvider,
+    private readonly panel: ReportsViewProvider,
+    private readonly index: ReportIndex,
+  ) {}
+
+  register(): vscode.Disposable[] {
+    return [
+      vscode.commands.registerCommand('bigShrink.quantize4bit', (resource?: unknown) =>
+        this.quantize(resource, { preset: 'nbits4' }),
+      ),
+      vscode.commands.registerCommand('bigShrink.quantize', (resource?: unknown, request?: unknown) =>
+        this.quantize(resource, request),
+      ),
+      vscode.commands.registerCommand('bigShrink.openReport', (resource?: unknown) =>
+        this.openReport(resource),
+      ),
+    ];
+  }
+
+  /** Output paths of the runs in flight. */
+  get running(): string[] {
+    return [...this.runs.keys()];
+  }
+
+  /** Test-only: cancel every run in flight, as the notification's Cancel button does. */
+  cancelAll(): number {
+    for (const run of this.runs.values()) run.abort();
+    return this.runs.size;
+  }
+
+  private get cli(): string {
+    return vscode.Uri.joinPath(this.extensionUri, 'dist', 'cli.js').fsPath;
+  }
+
+  /** Which presets this CLI can run (fp16 needs `big-shrink convert`). */
+  async presets(): Promise<ShrinkPreset[]> {
+    const commands = await cliCommands(this.cli);
+    return PRESETS.filter((p) => commands.size === 0 || commands.has(p.command));
+  }
+
+  private async quantize(resource: unknown, arg?: unknown): Promise<ShrinkOutcome> {
+    // Menus pass their own second argument (the Explorer's selection, the editor group): not a request.
+    const request: ShrinkRequest =
+      typeof arg === 'object' && arg !== null && !Array.isArray(arg) && !('groupId' in arg) ? arg : {};
+    const model = await this.targetModel(resource);
+    if (!model) return { status: 'skipped' };
+    const settings = readQuantizeSettings();
+    const chosen = await choosePreset(model, settings, request, await this.presets());
+    if (!chosen) return { status: 'skipped', model: model.fsPath };
+    const { preset, blockSize } = chosen;
+    const input = model.fsPath;
+    const stem = input.replace(/\.onnx$/i, '');
+    const output =
+      preset.command === 'convert'
+        ? `${stem}.fp16.onnx`
+        : `${stem}.int${preset.bits}${preset.format === 'qdq' ? '.qdq' : ''}.onnx`;
+    if (this.runs.has(output)) {
+      void vscode.window.showInformationMessage(`${path.basename(output)} is being written already.`);
+      return { status: 'skipped', model: input, output };
+    }
+    const files = outputFiles(output);
+    const existing = [files.model, files.data, files.reportJson, files.reportMd].filter((f) =>
+      fs.existsSync(f),
+    );
+    let force = request.force === true;
+    if (existing.length > 0 && !force) {
+      const names = existing.map((f) => path.basename(f));
+      const what =
+        existing.length === 1
+          ? `${names[0]} already exists`
+          : existing[0] === files.model
+            ? `${names[0]} and its report already exist`
+            : `${names.join(' and ')} already exist`;
+      const answer = await vscode.window.showWarningMessage(
+        `${what}. Overwrite?`,
+        {
+          modal: true,
+          detail: `Overwriting replaces ${names.join(', ')} with the new result.`,
+        },
+        'Overwrite',
+      );
+      if (answer !== 'Overwrite') return { status: 'skipped', model: input, output };
+      force = true;
+    }
+
+    const args =
+      preset.command === 'convert'
+        ? ['convert', input, '--fp16']
+        : [
+            'quantize',
+            input,
+            '--bits',
+            String(preset.bits),
+            '--format',
+            preset.format!,
+            ...(preset.blocked ? ['--block', String(blockSize)] : []),
+            ...(settings.symmetric ? ['--sym'] : []),
+            '--accuracy-level',
+            String(settings.accuracyLevel),
+          ];
+    if (settings.exclude) args.push('--exclude', settings.exclude);
+    args.push('-o', output);
+    if (force) args.push('--force');
+
+    const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}`;
+    const verb = preset.command === 'convert' ? 'Converting' : 'Quantizing';
+    const title = `${verb} ${path.basename(input)} (${what})`;
+    const controller = new AbortController();
+    this.runs.set(output, controller);
+    this.panel.setRunning({ title, message: 'Planning and writing…' });
+    let result: ShrinkResult;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Big Shrink: ${title}`, cancellable: true },
+        (progress, token) => {
+          token.onCancellationRequested(() => controller.abort());
+          progress.report({ message: 'planning and writing…' });
+          return runShrink(
+            { cli: this.cli, args, output },
+            {
+              signal: controller.signal,
+              onProgress: (line) => {
+                progress.report({ message: line });
+                this.panel.setRunning({ title, message: line });
+              },
+            },
+          );
+        },
+      );
+    } finally {
+      this.runs.delete(output);
+      this.panel.setRunning(undefined);
+    }
+    const outcome: ShrinkOutcome = {
+      status: result.status,
+      model: input,
+      output,
+      reportJson: result.reportJson,
+      error: result.error,
+      removed: result.removed,
+    };
+    this.lastOutcome = outcome;
+    await this.announce(result, input, output, preset);
+    return outcome;
+  }
+
+  /** Tell the user how it went, and show the report in the side panel. */
+  private async announce(
+    result: ShrinkResult,
+    input: string,
+    output: string,
+    preset: ShrinkPreset,
+  ): Promise<void> {
+    const name = path.basename(input);
+    if (result.status === 'cancelled') {
+      const removed = result.removed.length
+        ? `; removed ${result.removed.map((f) => path.basename(f)).join(', ')}`
+        : '';
+      vscode.window.setStatusBarMessage(`Big Shrink: cancelled ${name}${removed}`, 8000);
+      return;
+    }
+    if (result.reportJson) {
+      const view = await this.panel.showReport(result.reportJson, { reveal: true, add: true });
+      const ratio = view
+        ? `${formatBytes(view.bytesBefore)} → ${formatBytes(view.bytesAfter)} (${view.ratio.toFixed(3)}×)`
+        : '';
+      const fidelity = view ? `fidelity ${view.status.toUpperCase()}` : '';
+      const summary = [`${name} → ${path.basename(output)}`, ratio, fidelity].filter(Boolean).join(', ');
+      const actions = ['Open Report', 'Open Model'];
+      const show = (pick: string | undefined) => {
+        if (pick === 'Open Report') void this.openReport(vscode.Uri.file(result.reportJson!));
+        if (pick === 'Open Model')
+          void vscode.commands.executeCommand(
+            'vscode.openWith',
+            vscode.Uri.file(output),
+            ModelEditorProvider.viewType,
+          );
+      };
+      if (result.status === 'failed') {
+        const why = result.error ? `: ${result.error.reason}` : '';
+        void vscode.window
+          .showWarningMessage(`Big Shrink: ${summary}. ONNX Runtime could not verify it${why}`, ...actions)
+          .then(show);
+      } else if (view?.status === 'fail' || view?.status === 'warn' || preset.bits === 2) {
+        void vscode.window
+          .showWarningMessage(`Big Shrink: ${summary}. Check the outputs before using it.`, ...actions)
+          .then(show);
+      } else {
+        void vscode.window.showInformationMessage(`Big Shrink: ${summary}.`, ...actions).then(show);
+      }
+      return;
+    }
+    // The CLI names the file it stopped at; say it when it is not the model itself.
+    const e = result.error;
+    const where = e?.file && e.file !== input ? ` (${path.basename(e.file)})` : '';
+    void vscode.window.showErrorMessage(
+      `Big Shrink could not ${preset.command === 'convert' ? 'convert' : 'quantize'} ${name}${where}: ${e?.reason ?? 'unknown error'}`,
+    );
+  }
+
+  /** The model a command acts on: the explorer's resource, the active model editor, else a pick. */
+  private async targetModel(resource: unknown): Promise<vscode.Uri | undefined> {
+    let uri = resource instanceof vscode.Uri ? resource : undefined;
+    if (!uri) {
+      const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      if (input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText) uri = input.uri;
+      if (uri && !/\.onnx$/i.test(uri.path)) uri = undefined;
+    }
+    uri ??= this.editors.activeDocument?.uri;
+    if (!uri) {
+      const models = await vscode.workspace.findFiles('**/*.onnx', '**/node_modules/**', 500);
+      if (models.length === 0) {
+        void vscode.window.showInformationMessage('Big Shrink: there is no .onnx model in this workspace.');
+        return undefined;
+      }
+      const picked = await vscode.window.showQuickPick(
+        models
+          .sort((a, b) => a.path.localeCompare(b.path))
+          .map((u) => ({
+            label: path.basename(u.fsPath),
+            description: vscode.workspace.asRelativePath(u, false),
+            uri: u,
+          })),
+        {
+          title: 'Big Shrink: which model?',
+          placeHolder: 'An ONNX model of the workspace',
+          matchOnDescription: true,
+        },
+      );
+      uri = picked?.uri;
+    }
+    if (uri && uri.scheme !== 'file') {
+      void vscode.window.showErrorMessage(`Big Shrink can transform files on disk only (${uri.toString()}).`);
+      return undefined;
+    }
+    return uri;
+  }
+
+  /**
+   * Open a compaction report's Markdown beside the editor: the given report (.json or .md), the newest
+   * report of a given model, else the one the side panel shows.
+   */
+  async openReport(resource?: unknown): Promise<vscode.Uri | undefined> {
+    let md: string | undefined;
+    const file = resource instanceof vscode.Uri ? resource.fsPath : undefined;
+    if (file && /\.report\.(json|md)$/i.test(file)) md = file.replace(/\.json$/i, '.md');
+    else if (file && /\.onnx$/i.test(file)) {
+      // A transform's output has its report beside it; an input, the newest report made from it.
+      const own = file.replace(/\.onnx$/i, '.report.md');
+      const made = (await this.index.entries()).find(
+        (h) => h.model === path.basename(file) && path.dirname(h.file) === path.dirname(file),
+      );
+      md = fs.existsSync(own) ? own : made?.file.replace(/\.json$/i, '.md');
+    } else {
+      const current = this.panel.currentReport ?? (await this.index.newest());
+      md = current?.file.replace(/\.json$/i, '.md');
+    }
+    if (!md || !fs.existsSync(md)) {
+      void vscode.window.showInformationMessage(
+        md
+          ? `Big Shrink: ${path.basename(md)} does not exist.`
+          : 'Big Shrink: no compaction report yet. Quantize a model first.',
+      );
+      return undefined;
+    }
+    const uri = vscode.Uri.file(md);
+    try {
+      await vscode.commands.executeCommand('markdown.showPreviewToSide', uri);
+    } catch {
+      await vscode.window.showTextDocument(uri, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+    }
+    return uri;
+  }
+}
+
+/**
+ * Test-only (registered outside production mode, not in package.json): the runs in flight and the last
+ * outcome, a cancel that does what the notification's Cancel button does, and what the side panel was
+ * sent and drew.
+ */
+export function registerShrinkTestCommands(
+  commands: ShrinkCommands,
+  panel: ReportsViewProvider,
+  index: ReportIndex,
+): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand('bigShrink._test.shrinkState', () => ({
+      running: commands.running,
+      last: commands.lastOutcome,
+    })),
+    vscode.commands.registerCommand('bigShrink._test.cancelShrink', () => commands.cancelAll()),
+    vscode.commands.registerCommand('bigShrink._test.panelMessage', (message: FromPanel) =>
+      panel.receiveForTest(message),
+    ),
+    vscode.commands.registerCommand('bigShrink._test.reportsState', async () => {
+      const current = panel.currentReport;
+      return {
+        visible: panel.isVisible,
+        posted: panel.probe.posted,
+        received: panel.probe.received,
+        rendered: panel.probe.rendered,
+        current: current && {
+          file: current.file,
+          model: current.model,
+          output: current.output,
+          status: current.status,
+          tensors: current.tensors.map((t) => t.name),
+          nodes: current.nodes.length,
+        },
+        history: (await index.entries()).map((e) => e.file),
+      };
+    }),
+  ];
+}

@@ -1,0 +1,294 @@
+/**
+ * Runs the big-shrink CLI (dist/cli.js) in a child process, so quantization, conversion and the
+ * onnxruntime verification never run on the extension host. Cancelling kills the child's process
+ * group and removes what the run created: the CLI's temporary files (`<file>.tmp-<pid>-*`, the spill
+ * file `<output>.spill-<pid>-*`) and any output that appeared or changed while it ran.
+ *
+ * No `vscode` here: the progress notification, prompts and panel live in shrinkCommands.ts.
+ */
+import { execFile, spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The files a transform writes for output model `output` (the CLI's naming, transformRun.ts). */
+export interface OutputFiles {
+  model: string;
+  /** External data beside the output (written when the input has external data or the model is large). */
+  data: string;
+  reportJson: string;
+  reportMd: string;
+}
+
+export function outputFiles(output: string): OutputFiles {
+  const stem = output.replace(/\.onnx$/i, '');
+  return {
+    model: output,
+    data: `${output}.data`,
+    reportJson: `${stem}.report.json`,
+    reportMd: `${stem}.report.md`,
+  };
+}
+
+/** One CLI run. */
+export interface ShrinkJob {
+  /** Absolute path of dist/cli.js. */
+  cli: string;
+  /** Arguments after `cli.js`, e.g. `['quantize', MODEL, '--bits', '4', '-o', OUT]`. */
+  args: string[];
+  /** The output model the arguments name (`-o`). */
+  output: string;
+}
+
+/** How a run ended. */
+export interface ShrinkResult {
+  status: 'done' | 'failed' | 'cancelled';
+  exitCode: number | null;
+  /** The report JSON this run wrote (a verification that failed still writes one: exit code 1). */
+  reportJson?: string;
+  /** Why it failed, from the CLI's `big-shrink: error: FILE: REASON` (the file may be ''). */
+  error?: { file: string; reason: string };
+  /** Files removed after a cancel or a failure. */
+  removed: string[];
+  stderr: string;
+  elapsedMs: number;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Lines the CLI prints as it goes (verification phases, the closing summary). */
+  onProgress?(line: string): void;
+  /** Milliseconds between SIGTERM and SIGKILL when cancelling. */
+  killGraceMs?: number;
+}
+
+/** A way to start Node: VS Code's own runtime first (Electron as Node), then `node` on PATH. */
+export interface NodeRuntime {
+  command: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * In code-server the extension host is Node itself; in desktop VS Code it is Electron, which acts
+ * as Node with ELECTRON_RUN_AS_NODE=1. `node` on PATH is the fallback when that cannot be started.
+ */
+export function nodeRuntimes(): NodeRuntime[] {
+  return [
+    { command: process.execPath, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+    { command: 'node', env: { ...process.env } },
+  ];
+}
+
+/** Start `args` with the first runtime that can be spawned. */
+function spawnNode(args: string[], cwd: string): Promise<ChildProcess> {
+  const runtimes = nodeRuntimes();
+  return new Promise((resolve, reject) => {
+    const attempt = (i: number) => {
+      const child = spawn(runtimes[i].command, args, {
+        cwd,
+        env: runtimes[i].env,
+        // Its own process group, so a cancel ends whatever it starts too.
+        detached: process.platform !== 'win32',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+      child.once('spawn', () => resolve(child));
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        if (child.pid === undefined && i + 1 < runtimes.length) attempt(i + 1);
+        else if (child.pid === undefined) reject(e);
+      });
+    };
+    attempt(0);
+  });
+}
+
+interface Stamp {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+function stamp(file: string): Stamp | undefined {
+  try {
+    const s = fs.statSync(file);
+    return { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+const sameStamp = (a: Stamp, b: Stamp) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    if (process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+/**
+ * Remove what run `pid` left: its temporary and spill files beside `targets`, and every target that did
+ * not exist before the run or changed during it (`before`).
+ */
+function removeLeftovers(targets: string[], before: Map<string, Stamp | undefined>, pid: number): string[] {
+  const removed: string[] = [];
+  const remove = (file: string) => {
+    try {
+      fs.rmSync(file, { force: true });
+      removed.push(file);
+    } catch {
+      // Still there: the caller reports what it could remove.
+    }
+  };
+  const byDir = new Map<string, string[]>();
+  for (const t of targets)
+    byDir.set(path.dirname(t), [...(byDir.get(path.dirname(t)) ?? []), path.basename(t)]);
+  for (const [dir, bases] of byDir) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    const prefixes = bases.flatMap((b) => [`${b}.tmp-${pid}-`, `${b}.spill-${pid}-`]);
+    for (const name of names) if (prefixes.some((p) => name.startsWith(p))) remove(path.join(dir, name));
+  }
+  for (const t of targets) {
+    const now = stamp(t);
+    const then = before.get(t);
+    if (now && (!then || !sameStamp(now, then))) remove(t);
+  }
+  return removed;
+}
+
+/** `big-shrink: error: FILE: REASON` (the last one) → { file, reason }; otherwise the last words on stderr. */
+export function parseCliError(stderr: string, exitCode: number | null): { file: string; reason: string } {
+  const lines = stderr.split(/\r?\n/).filter((l) => l.trim());
+  const error = [...lines].reverse().find((l) => l.startsWith('big-shrink: error: '));
+  if (error) {
+    const text = error.slice('big-shrink: error: '.length);
+    // A ModelError prints "FILE: REASON" (the extension passes absolute paths); others only a reason.
+    const at = text.indexOf(': ', /^[A-Za-z]:[\\/]/.test(text) ? 2 : 0);
+    const file = at > 0 ? text.slice(0, at) : '';
+    return /[\\/]|\.onnx$/i.test(file) ? { file, reason: text.slice(at + 2) } : { file: '', reason: text };
+  }
+  const usage = lines.find((l) => l.startsWith('big-shrink: '));
+  if (usage) return { file: '', reason: usage.slice('big-shrink: '.length) };
+  const last = lines.at(-1);
+  return { file: '', reason: last ?? `the command line exited with code ${exitCode}` };
+}
+
+/** Run one transform; resolves (never rejects) when the child has exited and leftovers are gone. */
+export async function runShrink(job: ShrinkJob, options: RunOptions = {}): Promise<ShrinkResult> {
+  const t0 = Date.now();
+  const files = outputFiles(job.output);
+  const targets = [files.model, files.data, files.reportJson, files.reportMd];
+  const before = new Map(targets.map((t) => [t, stamp(t)]));
+  const result = (r: Omit<ShrinkResult, 'elapsedMs'>): ShrinkResult => ({ ...r, elapsedMs: Date.now() - t0 });
+  if (options.signal?.aborted)
+    return result({ status: 'cancelled', exitCode: null, removed: [], stderr: '' });
+
+  let child: ChildProcess;
+  try {
+    child = await spawnNode([job.cli, ...job.args], path.dirname(job.output));
+  } catch (e) {
+    return result({
+      status: 'failed',
+      exitCode: null,
+      error: { file: job.cli, reason: `could not start Node: ${(e as Error).message}` },
+      removed: [],
+      stderr: '',
+    });
+  }
+  const pid = child.pid!;
+  let stderr = '';
+  let cancelled = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    cancelled = true;
+    killGroup(child, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), options.killGraceMs ?? 2000);
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  // A cancel that raced with the spawn.
+  if (options.signal?.aborted) onAbort();
+
+  const lines = (onLine: (line: string) => void) => {
+    let rest = '';
+    return (chunk: Buffer) => {
+      const text = rest + chunk.toString('utf8');
+      const parts = text.split(/\r?\n/);
+      rest = parts.pop() ?? '';
+      for (const p of parts) if (p.trim()) onLine(p);
+    };
+  };
+  child.stderr!.on(
+    'data',
+    lines((line) => {
+      stderr += `${line}\n`;
+      if (!line.startsWith('big-shrink:') && !line.startsWith('    ')) options.onProgress?.(line);
+    }),
+  );
+  child.stdout!.on(
+    'data',
+    lines((line) => options.onProgress?.(line)),
+  );
+
+  const exitCode = await new Promise<number | null>((resolve) => {
+    child.once('close', (code) => resolve(code));
+  });
+  if (killTimer) clearTimeout(killTimer);
+  options.signal?.removeEventListener('abort', onAbort);
+
+  const wrote = (f: string) => {
+    const now = stamp(f);
+    const then = before.get(f);
+    return !!now && (!then || !sameStamp(now, then));
+  };
+  if (cancelled) {
+    return result({
+      status: 'cancelled',
+      exitCode,
+      removed: removeLeftovers(targets, before, pid),
+      stderr,
+    });
+  }
+  const reportJson = wrote(files.reportJson) && wrote(files.model) ? files.reportJson : undefined;
+  if (exitCode === 0 && reportJson) {
+    return result({ status: 'done', exitCode, reportJson, removed: [], stderr });
+  }
+  // Failed. With a report (verification failed in ONNX Runtime) the files stay for the user to read;
+  // without one, whatever the run began is removed.
+  return result({
+    status: 'failed',
+    exitCode,
+    reportJson,
+    error: parseCliError(stderr, exitCode),
+    removed: reportJson ? [] : removeLeftovers(targets, before, pid),
+    stderr,
+  });
+}
+
+const commandCache = new Map<string, Promise<Set<string>>>();
+
+/** The commands `cli.js --help` lists (`inspect`, `quantize`, `convert`, …); cached per CLI path. */
+export function cliCommands(cli: string): Promise<Set<string>> {
+  let cached = commandCache.get(cli);
+  if (!cached) {
+    cached = new Promise((resolve) => {
+      const [runtime] = nodeRuntimes();
+      execFile(runtime.command, [cli, '--help'], { env: runtime.env, timeout: 20000 }, (_e, stdout) => {
+        const names = [...String(stdout ?? '').matchAll(/^\s*big-shrink ([a-z][a-z-]*)\b/gm)].map(
+          (m) => m[1],
+        );
+        // A probe that failed is tried again next time.
+        if (names.length === 0) commandCache.delete(cli);
+        resolve(new Set(names));
+      });
+    });
+    commandCache.set(cli, cached);
+  }
+  return cached;
+}

@@ -1,0 +1,213 @@
+/**
+ * Messages between the extension host and the Big Shrink side panel (the `bigShrink.reports` webview
+ * view): the diff of the last transform and the history of compaction reports in the workspace.
+ *
+ * The panel says `ready` (with the report it showed before it was hidden, from getState); the host
+ * answers with `reports/init`, the whole state. After that the host sends `reports/history` when the
+ * list of `*.report.json` files changes, `reports/current` when another report is shown (a transform
+ * ended, the user picked one, its file changed) and `reports/running` while a transform runs.
+ * Reports are summaries already (one row per changed tensor or node): no tensor data crosses.
+ */
+
+/** pass / warn / fail from the report's verification (min output cosine ≥ 0.99 / ≥ 0.95 / lower or broken). */
+export type FidelityStatus = 'pass' | 'warn' | 'fail' | 'unverified';
+
+/** One `*.report.json` in the history list. */
+export interface ReportEntry {
+  /** Absolute path of the report JSON (the key of a report). */
+  file: string;
+  /** Workspace-relative path for display (absolute when outside the workspace). */
+  label: string;
+  /** quantize, convert, prune, … */
+  transform: string;
+  /** What the transform did, for people: "4-bit MatMulNBits, block 32", "fp16 weights". */
+  variant: string;
+  /** Base names of the input and output models. */
+  model: string;
+  output: string;
+  createdAt: string;
+  bytesBefore: number;
+  bytesAfter: number;
+  ratio: number;
+  status: FidelityStatus;
+}
+
+/** One weight the transform changed. */
+export interface TensorChange {
+  name: string;
+  graph: string;
+  op: string;
+  dims: number[];
+  beforeDtype: string;
+  afterDtype: string;
+  beforeBytes: number;
+  afterBytes: number;
+  /** Weight SQNR in dB (absent when the transform does not measure it). */
+  weightSqnrDb?: number;
+  /** Share of zeros before and after (pruning reports). */
+  sparsityBefore?: number;
+  sparsityAfter?: number;
+  /** False when another reader still needs the original weight. */
+  removed?: boolean;
+}
+
+/** One node the transform rewrote. */
+export interface NodeChangeRow {
+  node: string;
+  graph: string;
+  from: string;
+  to: string;
+  weight: string;
+  note?: string;
+}
+
+/** Output fidelity of one model output. */
+export interface OutputFidelity {
+  name: string;
+  cosine: number;
+  sqnrDb: number;
+  maxAbsError: number;
+  top1Agreement?: number;
+}
+
+/** One report, shown in full. */
+export interface ReportView extends ReportEntry {
+  /** The model the transform read (tensor rows reveal their tensor there) and the one it wrote. */
+  inputPath: string;
+  outputPath: string;
+  /** The Markdown report beside the JSON, when it exists. */
+  markdownPath?: string;
+  options: Record<string, string | number | boolean>;
+  fidelity: {
+    status: FidelityStatus;
+    minCosine?: number;
+    error?: string;
+    outputs: OutputFidelity[];
+    original?: { loadMs: number; medianMs: number };
+    candidate?: { loadMs: number; medianMs: number };
+  };
+  tensors: TensorChange[];
+  nodes: NodeChangeRow[];
+  /** Candidates left unchanged. */
+  skipped: number;
+  warnings: string[];
+  opsetChanges: string[];
+}
+
+/** A transform in progress (shown above the diff). */
+export interface RunningInfo {
+  title: string;
+  message: string;
+}
+
+/** A report file that could not be read. */
+export interface PanelError {
+  file: string;
+  reason: string;
+}
+
+/** Everything the panel shows. */
+export interface PanelState {
+  history: ReportEntry[];
+  current?: ReportView;
+  running?: RunningInfo;
+  error?: PanelError;
+  /** True once the workspace has been searched (before that an empty history means "not yet"). */
+  scanned: boolean;
+}
+
+// ---- host -> panel ----
+
+export interface InitMessage {
+  type: 'reports/init';
+  state: PanelState;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export interface HistoryMessage {
+  type: 'reports/history';
+  history: ReportEntry[];
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export interface CurrentMessage {
+  type: 'reports/current';
+  current?: ReportView;
+  error?: PanelError;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export interface RunningMessage {
+  type: 'reports/running';
+  running?: RunningInfo;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export type ToPanel = InitMessage | HistoryMessage | CurrentMessage | RunningMessage;
+
+// ---- panel -> host ----
+
+export interface ReadyMessage {
+  type: 'ready';
+  /** The report the panel showed before it was hidden (getState). */
+  selected?: string;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** Show another report of the history. */
+export interface SelectMessage {
+  type: 'report/select';
+  file: string;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** Open one of a report's files in an editor. */
+export interface OpenMessage {
+  type: 'report/open';
+  file: string;
+  what: 'markdown' | 'json' | 'input' | 'output';
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** Open the report's input model in the model editor with tensor `name` selected. */
+export interface RevealTensorMessage {
+  type: 'tensor/reveal';
+  file: string;
+  name: string;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** What the panel has put on screen (tests read it). */
+export interface RenderedMessage {
+  type: 'view/rendered';
+  current?: string;
+  tensorRows: number;
+  nodeRows: number;
+  historyRows: number;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** Commands the panel's own buttons run (the empty state offers "Quantize a Model…"). */
+export interface RunCommandMessage {
+  type: 'command/run';
+  command: 'quantize' | 'refresh';
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+export type FromPanel =
+  | ReadyMessage
+  | SelectMessage
+  | OpenMessage
+  | RevealTensorMessage
+  | RunCommandMessage
+  | RenderedMessage;

@@ -1,0 +1,393 @@
+// Extension-host suite of the transforms and the side panel: "Quantize to 4-bit" runs the CLI in a
+// child process and the report reaches the Big Shrink panel's webview; the presets of "Quantize…" and
+// the settings become the CLI's options; a CLI error names the file and leaves nothing; cancelling
+// (planning, writing, verifying) leaves the folder as it was; a row of the panel reveals its tensor in
+// the model editor; the history follows *.report.json files in the workspace.
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { activate, closeAll, EXTENSION_ID, lastState, sharedModels, tempDir, waitFor } from './helpers';
+
+/** What `bigShrink.quantize*` return (src/extension/shrinkCommands.ts ShrinkOutcome). */
+interface Outcome {
+  status: 'done' | 'failed' | 'cancelled' | 'skipped';
+  model?: string;
+  output?: string;
+  reportJson?: string;
+  error?: { file: string; reason: string };
+  removed?: string[];
+}
+
+/** What `bigShrink._test.reportsState` returns. */
+interface PanelState {
+  visible: boolean;
+  posted: string[];
+  received: string[];
+  rendered?: { current?: string; tensorRows: number; nodeRows: number; historyRows: number };
+  current?: { file: string; model: string; output: string; status: string; tensors: string[]; nodes: number };
+  history: string[];
+}
+
+const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
+const listing = (dir: string) => fs.readdirSync(dir).sort();
+
+/** A fresh folder holding a copy of a shared model. */
+function copyModel(name = 'tiny_bert_random_inline.onnx', as = 'bert.onnx'): { dir: string; model: string } {
+  const dir = tempDir('big-shrink-quantize-');
+  const model = path.join(dir, as);
+  fs.copyFileSync(path.join(sharedModels(), name), model);
+  return { dir, model };
+}
+
+interface Report {
+  options: Record<string, unknown>;
+  summary: { bytesBefore: number; bytesAfter: number; status: string; tensors: number };
+  tensors: { name: string }[];
+}
+const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+
+suite('Quantize and the side panel', () => {
+  suiteSetup(activate);
+  teardown(closeAll);
+
+  test('contributes the commands, menus, the Big Shrink view container and the settings', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
+      viewsContainers: { activitybar: { id: string; icon: string }[] };
+      views: Record<string, { id: string; type: string }[]>;
+      menus: Record<string, { command: string; when?: string }[]>;
+      configuration: { properties: Record<string, { default: unknown }> };
+    };
+    const container = c.viewsContainers.activitybar.find((v) => v.id === 'bigShrink');
+    assert.ok(container && fs.existsSync(path.join(ext.extensionPath, container.icon)), 'activity bar icon');
+    assert.deepStrictEqual(c.views.bigShrink, [
+      {
+        type: 'webview',
+        id: 'bigShrink.reports',
+        name: 'Reports',
+        icon: container!.icon,
+        contextualTitle: 'Big Shrink',
+      },
+    ]);
+    const commands = await vscode.commands.getCommands(true);
+    for (const id of [
+      'bigShrink.quantize4bit',
+      'bigShrink.quantize',
+      'bigShrink.openReport',
+      'bigShrink.reports.refresh',
+    ])
+      assert.ok(commands.includes(id), `${id} is registered`);
+    const onOnnx = (menu: string) =>
+      c.menus[menu].filter((m) => m.command.startsWith('bigShrink.quantize')).map((m) => m.when);
+    assert.deepStrictEqual(onOnnx('explorer/context'), [
+      'resourceExtname == .onnx',
+      'resourceExtname == .onnx',
+    ]);
+    assert.ok(
+      onOnnx('editor/title').every((w) => w === 'activeCustomEditorId == bigShrink.modelEditor') &&
+        onOnnx('editor/title').length === 2,
+    );
+    const p = c.configuration.properties;
+    assert.deepStrictEqual(
+      ['bits', 'format', 'blockSize', 'symmetric', 'accuracyLevel', 'exclude'].map(
+        (k) => p[`bigShrink.quantize.${k}`]?.default,
+      ),
+      [4, 'nbits', 32, false, 4, ''],
+    );
+  });
+
+  test('"Quantize to 4-bit" writes the model and both reports; the side panel shows the report', async () => {
+    const { dir, model } = copyModel();
+    const outcome = await vscode.commands.executeCommand<Outcome>(
+      'bigShrink.quantize4bit',
+      vscode.Uri.file(model),
+    );
+    assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome.error));
+    assert.deepStrictEqual(listing(dir), [
+      'bert.int4.onnx',
+      'bert.int4.report.json',
+      'bert.int4.report.md',
+      'bert.onnx',
+    ]);
+    const report = readReport(outcome.reportJson!);
+    assert.deepStrictEqual(
+      [report.options.bits, report.options.format, report.options.blockSize, report.options.accuracyLevel],
+      [4, 'nbits', 32, 4],
+    );
+    assert.ok(report.summary.bytesAfter < report.summary.bytesBefore);
+
+    // The panel was revealed, its webview said `ready`, got the state and drew every row.
+    const state = await waitFor(
+      'the side panel to draw the report',
+      panelState,
+      (s) => s.rendered?.current === outcome.reportJson && s.rendered?.tensorRows === report.tensors.length,
+    );
+    assert.ok(state.visible, 'the panel is visible');
+    assert.ok(state.received.includes('ready'), 'the webview said ready');
+    assert.ok(state.posted.includes('reports/init'), 'the host answered with the whole state');
+    assert.strictEqual(state.current?.file, outcome.reportJson);
+    assert.deepStrictEqual(
+      state.current?.tensors,
+      report.tensors.map((t) => t.name),
+    );
+    assert.strictEqual(state.rendered?.nodeRows, state.current?.nodes);
+    assert.ok(
+      state.history.includes(outcome.reportJson!),
+      'a report outside the workspace is in the history',
+    );
+  });
+
+  test('a row of the panel opens the input model with that tensor selected', async () => {
+    const { model } = copyModel();
+    const outcome = await vscode.commands.executeCommand<Outcome>(
+      'bigShrink.quantize4bit',
+      vscode.Uri.file(model),
+    );
+    assert.strictEqual(outcome.status, 'done');
+    await waitFor('the panel to show it', panelState, (s) => s.current?.file === outcome.reportJson);
+    const name = 'onnx::MatMul_261';
+    await vscode.commands.executeCommand('bigShrink._test.panelMessage', {
+      type: 'tensor/reveal',
+      file: outcome.reportJson,
+      name,
+    });
+    const uri = vscode.Uri.file(model);
+    const s = await waitFor(
+      `${name} to be selected in the model editor`,
+      () => lastState(uri),
+      (st) => st?.selection?.name === name,
+      30000,
+    );
+    assert.ok(s?.posted.includes('editor/reveal'), 'the editor was asked to reveal it');
+    const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+    assert.ok(
+      tab?.input instanceof vscode.TabInputCustom && tab.input.uri.fsPath === model,
+      'the model is the active tab',
+    );
+  });
+
+  test('"Quantize…" presets and settings become the CLI options', async () => {
+    const { dir, model } = copyModel();
+    const uri = vscode.Uri.file(model);
+    const config = vscode.workspace.getConfiguration('bigShrink.quantize');
+    await config.update('symmetric', true, vscode.ConfigurationTarget.Global);
+    await config.update('exclude', 'classifier', vscode.ConfigurationTarget.Global);
+    try {
+      const cases: { preset: string; blockSize?: number; file: string; options: Record<string, unknown> }[] =
+        [
+          {
+            preset: 'nbits8',
+            blockSize: 64,
+            file: 'bert.int8.onnx',
+            options: { bits: 8, format: 'nbits', blockSize: 64, symmetric: true },
+          },
+          {
+            preset: 'qdq4',
+            blockSize: 16,
+            file: 'bert.int4.qdq.onnx',
+            options: { bits: 4, format: 'qdq', blockSize: 16 },
+          },
+          { preset: 'qdq8', file: 'bert.int8.qdq.onnx', options: { bits: 8, format: 'qdq' } },
+          { preset: 'nbits2', file: 'bert.int2.onnx', options: { bits: 2, format: 'nbits', blockSize: 32 } },
+          { preset: 'fp16', file: 'bert.fp16.onnx', options: { to: 'float16' } },
+        ];
+      for (const c of cases) {
+        const outcome = await vscode.commands.executeCommand<Outcome>('bigShrink.quantize', uri, {
+          preset: c.preset,
+          blockSize: c.blockSize,
+        });
+        assert.strictEqual(outcome.status, 'done', `${c.preset}: ${JSON.stringify(outcome.error)}`);
+        assert.strictEqual(path.basename(outcome.output!), c.file);
+        const report = readReport(outcome.reportJson!);
+        for (const [k, v] of Object.entries(c.options))
+          assert.strictEqual(report.options[k], v, `${c.preset} ${k}`);
+        assert.strictEqual(report.options.exclude, 'classifier', `${c.preset}: the exclude setting`);
+        assert.ok(
+          !report.tensors.some((t) => t.name === 'classifier.weight'),
+          `${c.preset}: classifier left in float`,
+        );
+      }
+      assert.strictEqual(listing(dir).filter((f) => f.endsWith('.report.json')).length, cases.length);
+    } finally {
+      await config.update('symmetric', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('exclude', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('a CLI error becomes a message naming the file, and nothing is written', async () => {
+    const dir = tempDir('big-shrink-quantize-');
+    const model = path.join(dir, 'notes.onnx');
+    fs.writeFileSync(model, 'not a model\n');
+    const outcome = await vscode.commands.executeCommand<Outcome>(
+      'bigShrink.quantize4bit',
+      vscode.Uri.file(model),
+    );
+    assert.strictEqual(outcome.status, 'failed');
+    assert.strictEqual(outcome.error?.file, model);
+    assert.ok(outcome.error!.reason.length > 0);
+    assert.deepStrictEqual(listing(dir), ['notes.onnx']);
+
+    const { dir: d2, model: m2 } = copyModel();
+    await vscode.workspace
+      .getConfiguration('bigShrink.quantize')
+      .update('exclude', '.', vscode.ConfigurationTarget.Global);
+    try {
+      const none = await vscode.commands.executeCommand<Outcome>(
+        'bigShrink.quantize4bit',
+        vscode.Uri.file(m2),
+      );
+      assert.strictEqual(none.status, 'failed');
+      assert.match(none.error!.reason, /nothing to quantize/);
+      assert.deepStrictEqual(listing(d2), ['bert.onnx']);
+    } finally {
+      await vscode.workspace
+        .getConfiguration('bigShrink.quantize')
+        .update('exclude', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  suite('cancelling', () => {
+    let big = '';
+    suiteSetup(function () {
+      this.timeout(120000);
+      // ~100 MB of MatMul/Gemm weights: about a second to plan and a second to verify.
+      big = path.join(tempDir('big-shrink-cancel-'), 'bench.onnx');
+      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+      execFileSync(
+        process.execPath,
+        [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), big, '--megabytes', '100'],
+        {
+          stdio: 'ignore',
+          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        },
+      );
+    });
+
+    for (const when of ['planning', 'the first file appears', 'verifying'] as const) {
+      test(`while ${when} leaves nothing behind`, async () => {
+        const dir = path.dirname(big);
+        const was = listing(dir);
+        const running = vscode.commands.executeCommand<Outcome>(
+          'bigShrink.quantize4bit',
+          vscode.Uri.file(big),
+        );
+        await waitFor(
+          'the run to start',
+          () => vscode.commands.executeCommand<{ running: string[] }>('bigShrink._test.shrinkState'),
+          (s) => s.running.length > 0,
+          10000,
+        );
+        let seen: string[] = [];
+        if (when === 'planning') {
+          await new Promise((r) => setTimeout(r, 300));
+        } else {
+          const ready = (files: string[]) =>
+            when === 'verifying' ? files.includes('bench.int4.onnx') : files.length > 0;
+          const t0 = Date.now();
+          while (Date.now() - t0 < 30000) {
+            seen = listing(dir).filter((f) => !was.includes(f));
+            if (ready(seen)) break;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.ok(ready(seen), `the run wrote ${seen.join(', ') || 'nothing'}`);
+        }
+        const cancelled = await vscode.commands.executeCommand<number>('bigShrink._test.cancelShrink');
+        assert.strictEqual(cancelled, 1);
+        const outcome = await running;
+        assert.strictEqual(outcome.status, 'cancelled');
+        assert.deepStrictEqual(listing(dir), was, `left behind (seen before the cancel: ${seen.join(', ')})`);
+        const state = await vscode.commands.executeCommand<{ running: string[] }>(
+          'bigShrink._test.shrinkState',
+        );
+        assert.deepStrictEqual(state.running, []);
+      });
+    }
+  });
+
+  test('"Open Compaction Report" opens the Markdown preview beside the editor', async () => {
+    const { model } = copyModel();
+    const outcome = await vscode.commands.executeCommand<Outcome>(
+      'bigShrink.quantize4bit',
+      vscode.Uri.file(model),
+    );
+    const md = await vscode.commands.executeCommand<vscode.Uri>(
+      'bigShrink.openReport',
+      vscode.Uri.file(outcome.reportJson!),
+    );
+    assert.strictEqual(md?.fsPath, outcome.reportJson!.replace(/\.json$/, '.md'));
+    await waitFor(
+      'a tab showing the report',
+      async () => vscode.window.tabGroups.all.flatMap((g) => g.tabs.map((t) => t.label)),
+      (labels) => labels.some((l) => l.includes('bert.int4.report.md')),
+      15000,
+    );
+    // From the model: its newest report; from the output model: the report beside it.
+    const fromModel = await vscode.commands.executeCommand<vscode.Uri>(
+      'bigShrink.openReport',
+      vscode.Uri.file(model),
+    );
+    assert.strictEqual(fromModel?.fsPath, md.fsPath);
+    const fromOutput = await vscode.commands.executeCommand<vscode.Uri>(
+      'bigShrink.openReport',
+      vscode.Uri.file(outcome.output!),
+    );
+    assert.strictEqual(fromOutput?.fsPath, md.fsPath);
+  });
+
+  test('the history follows *.report.json files in the workspace', async () => {
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.env.BIG_SHRINK_TEST_WORKSPACE;
+    assert.ok(ws, 'a workspace folder is open');
+    const { model } = copyModel();
+    const outcome = await vscode.commands.executeCommand<Outcome>(
+      'bigShrink.quantize4bit',
+      vscode.Uri.file(model),
+    );
+    const copy = path.join(ws!, 'copied.int4.report.json');
+    const text = fs.readFileSync(outcome.reportJson!, 'utf8');
+    fs.writeFileSync(
+      copy,
+      text.replace(/"createdAt": "[^"]+"/, `"createdAt": "${new Date(Date.now() + 60000).toISOString()}"`),
+    );
+    try {
+      const s = await waitFor(
+        'the watcher to list the new report',
+        panelState,
+        (st) => st.history.includes(copy),
+        20000,
+      );
+      assert.strictEqual(s.history[0], copy, 'newest first');
+      // Another tool's *.report.json is not listed.
+      fs.writeFileSync(path.join(ws!, 'other.report.json'), '{"tool": "someone else"}');
+      await vscode.commands.executeCommand('bigShrink.reports.refresh');
+      assert.ok(!(await panelState()).history.some((f) => f.endsWith('other.report.json')));
+    } finally {
+      fs.rmSync(copy, { force: true });
+      fs.rmSync(path.join(ws!, 'other.report.json'), { force: true });
+    }
+    await waitFor('the watcher to drop it', panelState, (st) => !st.history.includes(copy), 20000);
+  });
+
+  test('hidden and shown again, the panel gets the whole state again', async () => {
+    const { model } = copyModel();
+    const outcome = await vscode.commands.executeCommand<Outcome>(
+      'bigShrink.quantize4bit',
+      vscode.Uri.file(model),
+    );
+    await waitFor('the panel to draw it', panelState, (s) => s.rendered?.current === outcome.reportJson);
+    const inits = (await panelState()).posted.filter((t) => t === 'reports/init').length;
+    await vscode.commands.executeCommand('workbench.view.explorer');
+    await waitFor('the panel to hide', panelState, (s) => !s.visible, 10000);
+    await vscode.commands.executeCommand('bigShrink.reports.focus');
+    const s = await waitFor(
+      'the panel to draw it again',
+      panelState,
+      (st) =>
+        st.visible &&
+        st.posted.filter((t) => t === 'reports/init').length > inits &&
+        st.rendered?.current === outcome.reportJson,
+    );
+    assert.ok(s.rendered!.tensorRows > 0);
+  });
+});

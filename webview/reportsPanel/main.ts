@@ -1,0 +1,364 @@
+/**
+ * The Big Shrink side panel's webview: the diff of the last transform (summary, changed weights,
+ * rewritten nodes) and the history of compaction reports. It asks the host for the state with
+ * `ready` (naming the report it showed before, from getState) and keeps its own UI state (sort,
+ * sections, "show all") across hiding with getState/setState.
+ */
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import { assertNever, Messenger } from '../../src/protocol/messaging';
+import type {
+  FromPanel,
+  NodeChangeRow,
+  PanelState,
+  TensorChange,
+  ToPanel,
+} from '../../src/protocol/reportsPanel';
+import { h, replace } from '../modelEditor/dom';
+import { formatBytes, formatCount, formatPercent } from '../modelEditor/format';
+import { ChangeTable, type Column, type Sort } from './changeTable';
+import { HistoryView } from './history';
+import { formatDb, SummaryView } from './summary';
+
+interface VsCodeApi<S> {
+  postMessage(message: unknown): void;
+  getState(): S | undefined;
+  setState(state: S): void;
+}
+declare function acquireVsCodeApi<S>(): VsCodeApi<S>;
+
+type Section = 'tensors' | 'nodes' | 'history';
+
+/** What the panel remembers across hide/show. */
+interface UiState {
+  selected?: string;
+  sort: { tensors: Sort; nodes: Sort };
+  showAll: { tensors: boolean; nodes: boolean };
+  open: Record<Section, boolean>;
+  scrollTop: number;
+}
+
+const ROW_LIMIT = 200;
+const vscode = acquireVsCodeApi<UiState>();
+const saved = vscode.getState();
+const ui: UiState = {
+  sort: { tensors: undefined, nodes: undefined },
+  showAll: { tensors: false, nodes: false },
+  open: { tensors: true, nodes: false, history: true },
+  scrollTop: 0,
+  ...saved,
+};
+let state: PanelState = { history: [], scanned: false };
+
+const post = (message: FromPanel) => vscode.postMessage(message);
+const messenger = new Messenger<FromPanel, ToPanel>(post, handle);
+window.addEventListener('message', (e: MessageEvent<ToPanel>) => messenger.receive(e.data));
+
+function saveState(): void {
+  ui.scrollTop = document.scrollingElement?.scrollTop ?? 0;
+  vscode.setState(ui);
+}
+
+// ---- cells ----
+
+/** "uint4 (MatMulNBits, block 32)" -> "uint4"; "com.microsoft::MatMulNBits" -> "MatMulNBits". */
+const shortType = (t: string) => t.replace(/\s*\(.*\)$/, '');
+const shortOp = (op: string) => op.replace(/^.*::/, '');
+
+/** A name that ellipsizes at its start, so the distinctive end (…query.weight) stays visible. */
+function nameText(name: string): HTMLElement {
+  return h('span', { class: 'name-text' }, `\u200e${name}\u200e`);
+}
+
+function tensorColumns(withSparsity: boolean): Column<TensorChange>[] {
+  const columns: Column<TensorChange>[] = [
+    {
+      id: 'name',
+      label: 'Weight',
+      title: 'The weight and how its type changed',
+      value: (t) => t.name.toLowerCase(),
+      cell: (t) => [
+        nameText(t.name),
+        h(
+          'div',
+          { class: 'sub' },
+          h('span', { class: 'op-inline' }, `${t.op} · `),
+          `${t.beforeDtype} → ${shortType(t.afterDtype)}`,
+        ),
+      ],
+      cellTitle: (t) =>
+        [
+          t.name,
+          `${t.op} [${t.dims.join(' × ')}]${t.graph !== 'main' ? ` in ${t.graph}` : ''}`,
+          `${t.beforeDtype} → ${t.afterDtype}`,
+          t.removed === false ? 'The original is kept: another node still reads it' : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+    },
+    { id: 'op', label: 'Op', title: 'The op that reads the weight', value: (t) => t.op, cell: (t) => t.op },
+    {
+      id: 'size',
+      label: 'Size',
+      title: 'Stored bytes after (and before) the transform',
+      numeric: true,
+      value: (t) => t.afterBytes,
+      cell: (t) => [
+        formatBytes(t.afterBytes),
+        h('div', { class: 'sub' }, `of ${formatBytes(t.beforeBytes)}`),
+      ],
+      cellTitle: (t) =>
+        `${formatCount(t.beforeBytes)} → ${formatCount(t.afterBytes)} bytes (${formatPercent(
+          t.beforeBytes ? t.afterBytes / t.beforeBytes : undefined,
+        )})`,
+    },
+    {
+      id: 'sqnr',
+      label: 'SQNR',
+      title: 'Weight SQNR in dB: 10·log10(Σw² / Σ(w − ŵ)²); higher is closer to the original',
+      numeric: true,
+      value: (t) => t.weightSqnrDb,
+      cell: (t) => formatDb(t.weightSqnrDb),
+    },
+  ];
+  if (withSparsity) {
+    columns.push({
+      id: 'zeros',
+      label: 'Zeros',
+      title: 'Share of zero weights before → after',
+      numeric: true,
+      value: (t) => t.sparsityAfter,
+      cell: (t) => [
+        formatPercent(t.sparsityAfter),
+        h('div', { class: 'sub' }, `was ${formatPercent(t.sparsityBefore) || '?'}`),
+      ],
+    });
+  }
+  return columns;
+}
+
+const nodeColumns: Column<NodeChangeRow>[] = [
+  {
+    id: 'node',
+    label: 'Node',
+    value: (n) => n.node.toLowerCase(),
+    cell: (n) => [nameText(n.node), n.note ? h('div', { class: 'sub' }, n.note) : null],
+    cellTitle: (n) =>
+      [n.node, n.graph !== 'main' ? `in ${n.graph}` : '', n.note ?? ''].filter(Boolean).join('\n'),
+  },
+  {
+    id: 'change',
+    label: 'Change',
+    value: (n) => `${n.from}→${n.to}`,
+    cell: (n) => [n.from, h('span', { class: 'arrow' }, ' → '), shortOp(n.to)],
+    cellTitle: (n) => `${n.from} → ${n.to}\nweight ${n.weight}`,
+  },
+];
+
+// ---- views ----
+
+const reveal = (name: string) => {
+  if (state.current) post({ type: 'tensor/reveal', file: state.current.file, name });
+};
+
+const summary = new SummaryView((what) => {
+  if (state.current) post({ type: 'report/open', file: state.current.file, what });
+});
+const tensorTable = new ChangeTable<TensorChange>({
+  testId: 'tensor-table',
+  label: 'Changed weights',
+  columns: tensorColumns(false),
+  rowAttrs: (t) => ({
+    'data-tensor-name': t.name,
+    'data-graph': t.graph,
+    'data-op': t.op,
+    'data-before-dtype': t.beforeDtype,
+    'data-after-dtype': t.afterDtype,
+    'data-before-bytes': t.beforeBytes,
+    'data-after-bytes': t.afterBytes,
+    'data-sqnr': t.weightSqnrDb === undefined ? undefined : String(t.weightSqnrDb),
+    'data-sparsity-before': t.sparsityBefore,
+    'data-sparsity-after': t.sparsityAfter,
+  }),
+  activate: (t) => reveal(t.name),
+  activateHint: 'Show this weight in the model editor',
+  limit: ROW_LIMIT,
+  sort: ui.sort.tensors,
+  showAll: ui.showAll.tensors,
+  changed: (sort, showAll) => {
+    ui.sort.tensors = sort;
+    ui.showAll.tensors = showAll;
+    saveState();
+    rendered();
+  },
+});
+const nodeTable = new ChangeTable<NodeChangeRow>({
+  testId: 'node-table',
+  label: 'Rewritten nodes',
+  columns: nodeColumns,
+  rowAttrs: (n) => ({ 'data-node': n.node, 'data-from': n.from, 'data-to': n.to, 'data-weight': n.weight }),
+  activate: (n) => reveal(n.weight),
+  activateHint: 'Show this node’s weight in the model editor',
+  limit: ROW_LIMIT,
+  sort: ui.sort.nodes,
+  showAll: ui.showAll.nodes,
+  changed: (sort, showAll) => {
+    ui.sort.nodes = sort;
+    ui.showAll.nodes = showAll;
+    saveState();
+    rendered();
+  },
+});
+const history = new HistoryView((file) => {
+  ui.selected = file;
+  saveState();
+  post({ type: 'report/select', file });
+});
+
+function section(
+  id: Section,
+  heading: string,
+  body: HTMLElement,
+): { element: HTMLElement; count: HTMLElement } {
+  const count = h('vscode-badge', { variant: 'counter', slot: 'decorations' });
+  const element = h(
+    'vscode-collapsible',
+    { class: 'section', heading, open: ui.open[id], 'data-section': id, 'data-testid': `section-${id}` },
+    count,
+    body,
+  );
+  element.addEventListener('vsc-collapsible-toggle', (e) => {
+    ui.open[id] = (e as CustomEvent<{ open: boolean }>).detail.open;
+    saveState();
+  });
+  return { element, count };
+}
+
+const progress = h('vscode-progress-bar', { class: 'progress', indeterminate: true, hidden: true });
+const running = h('div', { class: 'running', role: 'status', 'data-testid': 'running', hidden: true });
+const errorBox = h('div', { class: 'error-box', role: 'alert', 'data-testid': 'error', hidden: true });
+const empty = h(
+  'section',
+  { class: 'empty-state', 'data-testid': 'empty', hidden: true },
+  h('p', {}, 'No compaction report yet.'),
+  h(
+    'p',
+    { class: 'muted' },
+    'Right-click an ONNX model in the Explorer and choose Quantize to 4-bit. Big Shrink writes a smaller model beside it, checks it with ONNX Runtime and shows here what changed.',
+  ),
+  h(
+    'vscode-button',
+    { onclick: () => post({ type: 'command/run', command: 'quantize' }) },
+    'Quantize a Model…',
+  ),
+);
+const tensors = section('tensors', 'Changed weights', tensorTable.element);
+const nodes = section('nodes', 'Rewritten nodes', nodeTable.element);
+const historySection = section('history', 'History', history.element);
+const diff = h(
+  'div',
+  { class: 'diff', 'data-testid': 'diff' },
+  summary.element,
+  tensors.element,
+  nodes.element,
+);
+
+const app = document.getElementById('app')!;
+app.append(progress, running, errorBox, empty, diff, historySection.element);
+
+// ---- state ----
+
+function renderCurrent(): void {
+  const current = state.current;
+  errorBox.hidden = !state.error;
+  if (state.error) {
+    replace(
+      errorBox,
+      h('strong', {}, 'This report cannot be shown'),
+      h('div', { class: 'mono wrap' }, state.error.file),
+      h('div', {}, state.error.reason),
+    );
+  }
+  diff.hidden = !current;
+  empty.hidden = !!current || !!state.error || !state.scanned || state.history.length > 0;
+  if (current) {
+    ui.selected = current.file;
+    summary.render(current);
+    const withSparsity = current.tensors.some((t) => t.sparsityAfter !== undefined);
+    tensorTable.setRows(current.tensors, tensorColumns(withSparsity));
+    nodeTable.setRows(current.nodes);
+    tensors.count.textContent = String(current.tensors.length);
+    nodes.count.textContent = String(current.nodes.length);
+    nodes.element.hidden = current.nodes.length === 0;
+  }
+  renderHistory();
+  saveState();
+}
+
+function renderHistory(): void {
+  history.render(state.history, state.current?.file, state.scanned);
+  historySection.count.textContent = String(state.history.length);
+  // With no report at all, the empty state above says everything.
+  historySection.element.hidden = state.scanned && state.history.length === 0;
+}
+
+function renderRunning(): void {
+  const r = state.running;
+  progress.hidden = !r;
+  running.hidden = !r;
+  if (r)
+    replace(running, h('div', { class: 'running-title' }, r.title), h('div', { class: 'muted' }, r.message));
+}
+
+/** Tell the host what is on screen (tests read it through a test-only command). */
+function rendered(): void {
+  post({
+    type: 'view/rendered',
+    current: state.current?.file,
+    tensorRows: state.current ? tensorTable.renderedRows : 0,
+    nodeRows: state.current ? nodeTable.renderedRows : 0,
+    historyRows: history.renderedRows,
+  });
+}
+
+function handle(message: ToPanel): void {
+  switch (message.type) {
+    case 'reports/init':
+      state = message.state;
+      renderRunning();
+      renderCurrent();
+      break;
+    case 'reports/history':
+      state = { ...state, history: message.history, scanned: true };
+      renderHistory();
+      empty.hidden = !!state.current || !!state.error || state.history.length > 0;
+      break;
+    case 'reports/current':
+      state = { ...state, current: message.current, error: message.error };
+      renderCurrent();
+      break;
+    case 'reports/running':
+      state = { ...state, running: message.running };
+      renderRunning();
+      return;
+    default:
+      assertNever(message);
+  }
+  rendered();
+}
+
+let scrollTimer: ReturnType<typeof setTimeout> | undefined;
+window.addEventListener('scroll', () => {
+  scrollTimer ??= setTimeout(() => {
+    scrollTimer = undefined;
+    saveState();
+  }, 300);
+});
+
+// The answer to `ready` settles the request (it does not reach `handle` by itself).
+void messenger.request({ type: 'ready', selected: saved?.selected }, 'reports/init').then((init) => {
+  handle(init);
+  if (document.scrollingElement) document.scrollingElement.scrollTop = ui.scrollTop;
+});
