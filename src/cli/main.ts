@@ -5,6 +5,7 @@ import { inspectCommand, inspectUsage } from './inspectCommand';
 import { pruneCommand, pruneUsage } from './pruneCommand';
 import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './quantizeCommand';
 import { rewriteCommand, rewriteUsage } from './rewriteCommand';
+import { sensitivityCommand, sensitivityUsage } from './sensitivityCommand';
 
 const VERSION = '0.1.0';
 
@@ -23,6 +24,8 @@ usage:
 
   ${verifyUsage.split('\n').join('\n  ')}
 
+  ${sensitivityUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 exit codes: 0 success, 1 failure (the message names the file and the reason), 2 bad usage`;
@@ -35,6 +38,7 @@ const commands: Record<string, Command> = {
   convert: convertCommand,
   prune: pruneCommand,
   verify: verifyCommand,
+  sensitivity: sensitivityCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */
