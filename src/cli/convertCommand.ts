@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import { DEFAULT_FP16_OPTIONS, planFp16 } from '../core/quant/planFp16';
+import type { QuantizePlan } from '../core/quant/planQuantize';
+import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quantizeReport';
 import { intOption, parseArgs, UsageError } from './args';
 import { printTransform, runTransform, VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
 
@@ -49,7 +51,7 @@ export async function convertCommand(argv: string[], out: (line: string) => void
     (args.options.output as string | undefined) ??
       path.join(path.dirname(input), `${path.basename(input).replace(/\.onnx$/i, '')}.fp16.onnx`),
   );
-  const { report, verification } = await runTransform({
+  const { report, verification } = await runTransform<QuantizeReport, QuantizePlan>({
     transform: 'convert',
     input,
     outPath,
@@ -67,6 +69,7 @@ export async function convertCommand(argv: string[], out: (line: string) => void
           : ' (the model holds none)'
       }.`,
     onProgress: args.options.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+    render: renderQuantizeMarkdown,
   });
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else printTransform(report, `${report.summary.tensors} weights → float16 + Cast`, verification, out);

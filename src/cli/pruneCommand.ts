@@ -3,28 +3,17 @@ import * as path from 'node:path';
 import { FormatError, ModelError } from '../core/errors';
 import type { ModelIndex } from '../core/onnx/modelIndex';
 import { DEFAULT_PRUNE_OPTIONS, planPrune, type PrunePlan, type PruneOptions } from '../core/prune/planPrune';
-import { renderPruneMarkdown, type PruneReport, type SizedFile } from '../core/prune/pruneReport';
+import { renderPruneMarkdown, type PruneReport } from '../core/prune/pruneReport';
 import { OPTIONAL_KINDS, type OptionalKind } from '../core/prune/pruneTargets';
 import { encodeSafetensors, type KeepMask, parseSafetensors } from '../core/prune/safetensors';
-import { fidelityStatus } from '../core/quant/quantizeReport';
 import { rawByteLength } from '../core/tensor/dataType';
-import { planWrite, type WritePlan } from '../core/write/planWrite';
+import type { ReportFile } from '../core/transform/transformReport';
 import { describeFile } from '../runtime/describeFiles';
 import { openModel } from '../runtime/openModel';
-import { openSpillFile, type SpillFile } from '../runtime/spillFile';
-import { VerifyCancelledError, verifyInWorker } from '../runtime/verifyInWorker';
-import { readInputFiles, type VerifyOptions, type VerifyResult } from '../runtime/verifyModels';
+import type { VerifyOptions, VerifyResult } from '../runtime/verifyModels';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
-import { writeModel } from '../runtime/writeModel';
 import { intOption, parseArgs, UsageError } from './args';
-import {
-  modelInputs,
-  printVerification,
-  TOOL_VERSION,
-  VERIFY_OPTIONS,
-  verifyOptionsOf,
-  whileInterruptible,
-} from './transformRun';
+import { printVerification, runTransform, VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
 
 export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel [--sparsity 0.5] [--scope layer|global]
                 [--n 2 --m 4] [--keep-first-last] [--include bias,norm,embedding,constant] [--exclude REGEX]
@@ -195,183 +184,90 @@ interface PruneRun {
   onProgress?(message: string): void;
 }
 
-/** Models whose weights total more than this spill new tensors to a temporary file while planning. */
-const SPILL_ABOVE_BYTES = 1 << 30;
-
 /**
- * Plans, writes the pruned model (and the keep-masks) beside the input without overwriting anything unless
- * `force`, verifies it in onnxruntime-node on a worker thread, measures the files (size, sha256, gzip) and
- * writes the report (JSON + Markdown). The same steps as `quantize` (transformRun.ts).
+ * Prunes through the transform pipeline (transformRun.ts): writes the pruned model and the keep-masks beside
+ * the input without overwriting anything unless `force`, verifies it in onnxruntime-node on a worker thread,
+ * measures the files (size, sha256, gzip) and writes the report (JSON + Markdown).
  */
-export async function runPrune(run: PruneRun): Promise<{ report: PruneReport; verification?: VerifyResult }> {
-  const t0 = performance.now();
-  const stem = run.outPath.replace(/\.onnx$/i, '');
-  const reportJson = `${stem}.report.json`;
-  const reportMd = `${stem}.report.md`;
-  for (const f of [reportJson, reportMd, ...(run.saveMask ? [run.saveMask] : [])]) {
-    if (!run.force && fs.existsSync(f)) throw new ModelError(f, 'already exists (use --force to overwrite)');
-  }
-  if (run.saveMask && run.saveMask === run.maskFile)
-    throw new ModelError(run.saveMask, 'refusing to overwrite the mask being applied');
-  const model = openModel(run.input);
-  const timings: Record<string, number> = {};
-  let spill: SpillFile | undefined;
-  const written: string[] = [];
-  try {
-    if (run.verify?.inputsDir) readInputFiles(run.verify.inputsDir, modelInputs(model));
-    const weightBytes = model.index.tensors.reduce((s, t) => s + t.storedBytes, 0);
-    const forced = process.env.BIG_SHRINK_SPILL;
-    if (weightBytes > SPILL_ABOVE_BYTES || forced !== undefined) {
-      if (!fs.existsSync(path.dirname(run.outPath)))
-        throw new ModelError(run.outPath, `folder ${path.dirname(run.outPath)} does not exist`);
-      spill = openSpillFile(run.outPath, forced !== undefined ? Number(forced) || 0 : undefined);
-    }
-    run.onProgress?.('pruning…');
-    const tPlan = performance.now();
-    let plan: PrunePlan;
-    try {
-      plan = planPrune(
-        model.index,
-        model.source,
-        model.resolveExternal,
-        run.options,
-        spill ? spill.sink : undefined,
-      );
-    } catch (e) {
-      if (e instanceof RangeError || e instanceof FormatError) throw new ModelError(run.input, e.message);
-      throw e;
-    }
-    timings.plan = performance.now() - tPlan;
-    if (plan.blockers.length > 0)
-      throw new ModelError(run.maskFile ?? run.input, `${plan.blockers.join('; ')}. No file written.`);
-    if (plan.tensors.length === 0) {
+export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verification?: VerifyResult }> {
+  const saveMask = run.saveMask;
+  return runTransform<PruneReport, PrunePlan>({
+    transform: 'prune',
+    input: run.input,
+    outPath: run.outPath,
+    force: run.force,
+    verify: run.verify,
+    options: run.reportOptions,
+    extraOutputs: saveMask ? [saveMask] : [],
+    check: () => {
+      if (saveMask && saveMask === run.maskFile)
+        throw new ModelError(saveMask, 'refusing to overwrite the mask being applied');
+    },
+    plan: (model, sink) => {
+      run.onProgress?.('pruning…');
+      try {
+        return planPrune(model.index, model.source, model.resolveExternal, run.options, sink);
+      } catch (e) {
+        if (e instanceof RangeError || e instanceof FormatError) throw new ModelError(run.input, e.message);
+        throw e;
+      }
+    },
+    blockersAbout: run.maskFile,
+    nothingToDo: (plan) => {
       const why = plan.skipped.length
         ? `; left alone: ${plan.skipped
             .slice(0, 5)
             .map((s) => `${s.name} (${s.reason})`)
             .join(', ')}`
         : '';
-      throw new ModelError(run.input, `nothing to prune: no weight qualifies${why}. No file written.`);
-    }
-
-    const tWrite = performance.now();
-    const external = { location: `${path.basename(run.outPath)}.data`, threshold: 1024 };
-    let writePlan: WritePlan;
-    try {
-      writePlan = planWrite(model.index, model.source, plan.edits, {
-        externalData: model.index.externalLocations.length > 0 ? external : undefined,
-      });
-    } catch (e) {
-      if (!/2 GiB/.test((e as Error).message)) throw e;
-      writePlan = planWrite(model.index, model.source, plan.edits, { externalData: external });
-    }
-    const result = writeModel(writePlan, spill ? spill.wrap(model) : model, run.outPath, {
-      force: run.force,
-    });
-    written.push(result.modelPath, ...result.externalFiles.map((f) => f.path));
-    spill?.close();
-    spill = undefined;
-    if (run.saveMask) {
+      return `nothing to prune: no weight qualifies${why}.`;
+    },
+    afterWrite: (plan) => {
+      if (!saveMask) return;
       const metadata = { format: 'big-shrink keep-mask (1 = keep)', model: path.basename(run.input) };
-      writeFileAtomic(run.saveMask, encodeSafetensors(plan.masks, metadata), { force: run.force });
-      written.push(run.saveMask);
-    }
-    timings.write = performance.now() - tWrite;
-
-    let verification: VerifyResult | undefined;
-    if (run.verify) {
-      const tVerify = performance.now();
-      try {
-        verification = await whileInterruptible((signal) =>
-          verifyInWorker(model.path, result.modelPath, run.verify!, {
-            signal,
-            onProgress: run.onProgress ? (p) => run.onProgress!(p.message) : undefined,
-          }),
-        );
-      } catch (e) {
-        if (!(e instanceof VerifyCancelledError)) throw e;
-        for (const f of written) fs.rmSync(f, { force: true });
-        throw new ModelError(run.outPath, 'verification cancelled; the output was removed');
-      }
-      timings.verify = performance.now() - tVerify;
-    }
-
-    run.onProgress?.('measuring the files (sha256, gzip)…');
-    const tMeasure = performance.now();
-    // All files at once: zlib compresses on libuv's thread pool.
-    const describe = (files: string[], gzip = true) =>
-      Promise.all(files.map((f) => describeFile(f, { gzip })));
-    const [inFiles, outFiles, masksSaved, masksApplied] = await Promise.all([
-      describe([
-        model.path,
-        ...model.index.externalLocations.map((l) => path.join(path.dirname(model.path), l)),
-      ]),
-      describe(written.filter((f) => f !== run.saveMask)),
-      describe(run.saveMask ? [run.saveMask] : [], false),
-      describe(run.maskFile ? [run.maskFile] : [], false),
-    ]);
-    const saved = masksSaved[0];
-    const applied = masksApplied[0];
-    const outModel = openModel(result.modelPath);
-    const runtimeBytesAfter = runtimeBytes(outModel.index);
-    outModel.close();
-    timings.measure = performance.now() - tMeasure;
-
-    const sum = (files: SizedFile[], key: 'bytes' | 'gzipBytes') =>
-      files.reduce((s, f) => s + (f[key] ?? 0), 0);
-    const before = sum(inFiles, 'bytes');
-    const after = sum(outFiles, 'bytes');
-    timings.total = performance.now() - t0;
-    const ps = plan.summary;
-    const report: PruneReport = {
-      tool: { name: 'big-shrink', version: TOOL_VERSION },
-      transform: 'prune',
-      createdAt: new Date().toISOString(),
-      input: { files: inFiles },
-      output: { files: outFiles },
-      options: { ...run.reportOptions, externalData: result.externalFiles.length > 0 },
-      summary: {
-        bytesBefore: before,
-        bytesAfter: after,
-        ratio: after / before,
-        tensors: plan.tensors.length,
-        nodes: 0,
-        status: fidelityStatus(verification),
-        sparsityBefore: ps.weights ? ps.zerosBefore / ps.weights : 0,
-        sparsityAfter: ps.achieved,
-        weights: ps.weights,
-        ...(ps.target !== undefined ? { target: ps.target } : {}),
-        ...(ps.threshold !== undefined ? { threshold: ps.threshold } : {}),
-      },
-      sizes: {
-        inputBytes: before,
-        inputGzipBytes: sum(inFiles, 'gzipBytes'),
-        outputBytes: after,
-        outputGzipBytes: sum(outFiles, 'gzipBytes'),
-        prunedDenseBytes: plan.tensors.reduce((s, t) => s + t.denseBytes, 0),
-        prunedSparseBytes: plan.tensors.reduce((s, t) => s + t.sparseBytes, 0),
-        prunedStoredBytes: plan.tensors.reduce((s, t) => s + t.afterBytes, 0),
-        runtimeBytesBefore: runtimeBytes(model.index),
-        runtimeBytesAfter,
-      },
-      ...(saved || applied
-        ? { masks: { ...(saved ? { saved } : {}), ...(applied ? { applied } : {}) } }
-        : {}),
-      opsetChanges: [],
-      tensors: plan.tensors,
-      nodes: [],
-      skipped: plan.skipped,
-      warnings: plan.warnings,
-      verification,
-      timingsMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
-    };
-    writeFileAtomic(reportJson, JSON.stringify(report, null, 2) + '\n', { force: run.force });
-    writeFileAtomic(reportMd, renderPruneMarkdown(report), { force: run.force });
-    return { report, verification };
-  } finally {
-    spill?.close();
-    model.close();
-  }
+      writeFileAtomic(saveMask, encodeSafetensors(plan.masks, metadata), { force: run.force });
+    },
+    gzip: true,
+    finish: async (plan, { model, written, input, output }) => {
+      const [saved, applied] = await Promise.all(
+        [saveMask, run.maskFile].map((f) => (f ? describeFile(f) : undefined)),
+      );
+      const outModel = openModel(written.modelPath);
+      const runtimeBytesAfter = runtimeBytes(outModel.index);
+      outModel.close();
+      const sum = (files: ReportFile[], key: 'bytes' | 'gzipBytes') =>
+        files.reduce((s, f) => s + (f[key] ?? 0), 0);
+      const ps = plan.summary;
+      return {
+        summary: {
+          sparsityBefore: ps.weights ? ps.zerosBefore / ps.weights : 0,
+          sparsityAfter: ps.achieved,
+          weights: ps.weights,
+          ...(ps.target !== undefined ? { target: ps.target } : {}),
+          ...(ps.threshold !== undefined ? { threshold: ps.threshold } : {}),
+        },
+        sections: {
+          sizes: {
+            inputBytes: sum(input, 'bytes'),
+            inputGzipBytes: sum(input, 'gzipBytes'),
+            outputBytes: sum(output, 'bytes'),
+            outputGzipBytes: sum(output, 'gzipBytes'),
+            prunedDenseBytes: plan.tensors.reduce((s, t) => s + t.denseBytes, 0),
+            prunedSparseBytes: plan.tensors.reduce((s, t) => s + t.sparseBytes, 0),
+            prunedStoredBytes: plan.tensors.reduce((s, t) => s + t.afterBytes, 0),
+            runtimeBytesBefore: runtimeBytes(model.index),
+            runtimeBytesAfter,
+          },
+          ...(saved || applied
+            ? { masks: { ...(saved ? { saved } : {}), ...(applied ? { applied } : {}) } }
+            : {}),
+        },
+      };
+    },
+    reportSpill: false,
+    onProgress: run.onProgress,
+    render: renderPruneMarkdown,
+  });
 }
 
 /** Bytes of every tensor once loaded: what ONNX Runtime holds (sparse initializers are densified). */

@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../core/errors';
 import { planQdq } from '../core/quant/planQdq';
-import { DEFAULT_QUANTIZE_OPTIONS, planQuantize, type QuantizeOptions } from '../core/quant/planQuantize';
+import {
+  DEFAULT_QUANTIZE_OPTIONS,
+  planQuantize,
+  type QuantizeOptions,
+  type QuantizePlan,
+} from '../core/quant/planQuantize';
+import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quantizeReport';
 import { verifyInWorker } from '../runtime/verifyInWorker';
 import { intOption, parseArgs, UsageError } from './args';
 import {
@@ -98,7 +104,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
   );
   const force = Boolean(args.options.force);
   const what = format === 'qdq' ? 'DequantizeLinear' : 'MatMulNBits';
-  const { report, verification } = await runTransform({
+  const { report, verification } = await runTransform<QuantizeReport, QuantizePlan>({
     transform: 'quantize',
     input,
     outPath,
@@ -133,6 +139,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       return `nothing to quantize: no ${ops.join('/')} node reads a constant ${format === 'qdq' ? '' : '2-D '}float weight${why}.`;
     },
     onProgress: args.options.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+    render: renderQuantizeMarkdown,
   });
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else {

@@ -1,20 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../core/errors';
-import type { QuantizePlan, TensorSink } from '../core/quant/planQuantize';
+import type { TensorSink } from '../core/quant/planQuantize';
+import type { TransformPlan } from '../core/transform/transformPlan';
 import {
   fidelityStatus,
-  type QuantizeReport,
   type ReportFile,
-  renderQuantizeMarkdown,
-} from '../core/quant/quantizeReport';
+  type TransformReport,
+  type TransformSummary,
+} from '../core/transform/transformReport';
 import { planWrite, type WritePlan } from '../core/write/planWrite';
-import { hashFile, hashFilesInWorker } from '../runtime/hashFiles';
+import { describeFile, describeFilesInWorker } from '../runtime/describeFiles';
 import { type OpenedModel, openModel } from '../runtime/openModel';
 import { type SpillFile, openSpillFile } from '../runtime/spillFile';
 import { readInputFiles, type VerifyOptions, type VerifyResult } from '../runtime/verifyModels';
 import { VerifyCancelledError, verifyInWorker } from '../runtime/verifyInWorker';
-import { writeModel } from '../runtime/writeModel';
+import { writeFileAtomic } from '../runtime/writeFileAtomic';
+import { writeModel, type WriteResult } from '../runtime/writeModel';
 import { type OptionSpec, type ParsedArgs, UsageError } from './args';
 
 /** Kept in step with main.ts's VERSION (the lead owns that file). */
@@ -27,9 +29,23 @@ export const VERIFY_OPTIONS: OptionSpec = {
   inputs: { type: 'string' },
 };
 
+/** What a transform adds to the common report: summary fields, and sections placed after the summary. */
+export interface ReportExtras<R extends TransformReport> {
+  summary: Omit<R['summary'], keyof TransformSummary>;
+  sections: Omit<R, keyof TransformReport>;
+}
+
+/** What the report-finishing step sees: the model read, the model written and both measured. */
+export interface FinishContext {
+  model: OpenedModel;
+  written: WriteResult;
+  input: ReportFile[];
+  output: ReportFile[];
+}
+
 /** One transform run: how to plan it, where the result goes, what to put in the report. */
-export interface TransformRun {
-  transform: QuantizeReport['transform'];
+export interface TransformRun<R extends TransformReport, P extends TransformPlan<R['tensors'][number]>> {
+  transform: R['transform'];
   input: string;
   outPath: string;
   force: boolean;
@@ -38,11 +54,33 @@ export interface TransformRun {
   /** The options as the report lists them. */
   options: Record<string, unknown>;
   /** Plans the edits; new tensor bytes go through `sink`. */
-  plan(model: OpenedModel, sink: TensorSink): QuantizePlan;
+  plan(model: OpenedModel, sink: TensorSink): P;
   /** Why nothing was done, when the plan changes nothing. */
-  nothingToDo(plan: QuantizePlan): string;
+  nothingToDo(plan: P): string;
+  /** The file the plan's blockers are about (default: the input). */
+  blockersAbout?: string;
   /** Verification progress (about once a second). */
   onProgress?(message: string): void;
+  /**
+   * Files written besides the model and its reports (prune's keep-masks): refused when they exist (unless
+   * `force`), written by `afterWrite`, removed with the model when verification is cancelled.
+   */
+  extraOutputs?: string[];
+  /** Checks run once no output is in the way, before the model is opened. */
+  check?(): void;
+  /** Writes the extra outputs once the model is written. */
+  afterWrite?(plan: P): void;
+  /**
+   * Measure the gzip size of the input and output files too. Compressing takes a while, so that step is
+   * announced (`onProgress`) and timed (`measure`).
+   */
+  gzip?: boolean;
+  /** The transform's own report fields (none for quantize and convert). */
+  finish?(plan: P, context: FinishContext): Promise<ReportExtras<R>>;
+  /** False: the report leaves out `spilledBytes` (prune reports have never had it). */
+  reportSpill?: boolean;
+  /** The Markdown report. */
+  render(report: R): string;
 }
 
 /** Models whose weights total more than this spill new tensors to a temporary file while planning. */
@@ -50,33 +88,37 @@ const SPILL_ABOVE_BYTES = 1 << 30;
 
 /**
  * Plans, writes the new model beside the input (atomically, never over an input or, without `force`, over
- * an existing file), verifies it in onnxruntime-node on a worker thread, and writes the report (JSON +
- * Markdown). For a large model the new tensors are spilled to a temporary file in the output folder as
- * they are made and copied from there by the writer, so memory holds about one weight at a time.
+ * an existing file) and any extra outputs, verifies it in onnxruntime-node on a worker thread, measures the
+ * files (size, sha256, optionally gzip; the inputs on another thread while this one plans) and writes the
+ * report (JSON + Markdown). For a large model the new tensors are spilled to a temporary file in the output
+ * folder as they are made and copied from there by the writer, so memory holds about one weight at a time.
  */
-export async function runTransform(
-  run: TransformRun,
-): Promise<{ report: QuantizeReport; verification?: VerifyResult }> {
+export async function runTransform<R extends TransformReport, P extends TransformPlan<R['tensors'][number]>>(
+  run: TransformRun<R, P>,
+): Promise<{ report: R; verification?: VerifyResult }> {
   const t0 = performance.now();
   const stem = run.outPath.replace(/\.onnx$/i, '');
   const reportJson = `${stem}.report.json`;
   const reportMd = `${stem}.report.md`;
-  for (const f of [reportJson, reportMd]) {
+  const extraOutputs = run.extraOutputs ?? [];
+  for (const f of [reportJson, reportMd, ...extraOutputs]) {
     if (!run.force && fs.existsSync(f)) throw new ModelError(f, 'already exists (use --force to overwrite)');
   }
+  run.check?.();
   const model = openModel(run.input);
   const timings: Record<string, number> = {};
   let spill: SpillFile | undefined;
+  const stopMeasuring = new AbortController();
   try {
     // A bad inputs folder is reported before anything is written.
     if (run.verify?.inputsDir) readInputFiles(run.verify.inputsDir, modelInputs(model));
-    // The inputs are hashed on another thread while this one plans.
+    // The inputs are measured on another thread while this one plans.
     const inputFiles = [
       model.path,
       ...model.index.externalLocations.map((l) => path.join(path.dirname(model.path), l)),
     ];
-    const inputDigests = hashFilesInWorker(inputFiles);
-    inputDigests.catch(() => undefined); // awaited below; a failed plan must not leave it unhandled
+    const inputFigures = describeFilesInWorker(inputFiles, { gzip: run.gzip, signal: stopMeasuring.signal });
+    inputFigures.catch(() => undefined); // awaited below; a failed plan must not leave it unhandled
     const weightBytes = model.index.tensors.reduce((s, t) => s + t.storedBytes, 0);
     // BIG_SHRINK_SPILL=N forces the spill for tensors of N bytes or more (tests).
     const forced = process.env.BIG_SHRINK_SPILL;
@@ -89,7 +131,7 @@ export async function runTransform(
     const plan = run.plan(model, spill ? spill.sink : (bytes) => bytes);
     timings.plan = performance.now() - tPlan;
     if (plan.blockers.length > 0)
-      throw new ModelError(run.input, `${plan.blockers.join('; ')}. No file written.`);
+      throw new ModelError(run.blockersAbout ?? run.input, `${plan.blockers.join('; ')}. No file written.`);
     if (plan.tensors.length === 0)
       throw new ModelError(run.input, `${run.nothingToDo(plan)} No file written.`);
 
@@ -107,9 +149,11 @@ export async function runTransform(
     }
     const input = spill ? spill.wrap(model) : model;
     const written = writeModel(writePlan, input, run.outPath, { force: run.force });
+    const outputFiles = [written.modelPath, ...written.externalFiles.map((f) => f.path)];
     const spilledBytes = spill?.bytes;
     spill?.close();
     spill = undefined;
+    run.afterWrite?.(plan);
     timings.write = performance.now() - tWrite;
 
     let verification: VerifyResult | undefined;
@@ -125,20 +169,25 @@ export async function runTransform(
       } catch (e) {
         if (!(e instanceof VerifyCancelledError)) throw e;
         // Cancelled: leave nothing behind.
-        for (const f of [written.modelPath, ...written.externalFiles.map((x) => x.path)])
-          fs.rmSync(f, { force: true });
+        for (const f of [...outputFiles, ...extraOutputs]) fs.rmSync(f, { force: true });
         throw new ModelError(run.outPath, 'verification cancelled; the output was removed');
       }
       timings.verify = performance.now() - tVerify;
     }
-    const inFiles: ReportFile[] = await inputDigests;
-    const outFiles: ReportFile[] = [written.modelPath, ...written.externalFiles.map((f) => f.path)].map(
-      hashFile,
-    );
+
+    if (run.gzip) run.onProgress?.('measuring the files (sha256, gzip)…');
+    const tMeasure = performance.now();
+    // All output files at once: zlib, when asked for, compresses on libuv's thread pool.
+    const outFiles = await Promise.all(outputFiles.map((f) => describeFile(f, { gzip: run.gzip })));
+    const inFiles = await inputFigures;
+    const extras = run.finish
+      ? await run.finish(plan, { model, written, input: inFiles, output: outFiles })
+      : { summary: {}, sections: {} };
+    if (run.gzip) timings.measure = performance.now() - tMeasure;
     const before = inFiles.reduce((s, f) => s + f.bytes, 0);
     const after = outFiles.reduce((s, f) => s + f.bytes, 0);
     timings.total = performance.now() - t0;
-    const report: QuantizeReport = {
+    const assembled = {
       tool: { name: 'big-shrink', version: TOOL_VERSION },
       transform: run.transform,
       createdAt: new Date().toISOString(),
@@ -152,7 +201,9 @@ export async function runTransform(
         tensors: plan.tensors.length,
         nodes: plan.nodes.length,
         status: fidelityStatus(verification),
+        ...extras.summary,
       },
+      ...extras.sections,
       opsetChanges: plan.opsetChanges,
       tensors: plan.tensors,
       nodes: plan.nodes,
@@ -160,12 +211,15 @@ export async function runTransform(
       warnings: plan.warnings,
       verification,
       timingsMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
-      ...(spilledBytes !== undefined ? { spilledBytes } : {}),
+      ...(spilledBytes !== undefined && run.reportSpill !== false ? { spilledBytes } : {}),
     };
-    writeAtomic(reportJson, JSON.stringify(report, null, 2) + '\n', run.force);
-    writeAtomic(reportMd, renderQuantizeMarkdown(report), run.force);
+    // The common fields in their order, and the extras: R's own fields (ReportExtras<R>).
+    const report = assembled as unknown as R;
+    writeFileAtomic(reportJson, JSON.stringify(report, null, 2) + '\n', { force: run.force });
+    writeFileAtomic(reportMd, run.render(report), { force: run.force });
     return { report, verification };
   } finally {
+    stopMeasuring.abort();
     spill?.close();
     model.close();
   }
@@ -235,7 +289,7 @@ export function printVerification(v: VerifyResult, out: (line: string) => void):
 
 /** The closing lines of a transform for people. */
 export function printTransform(
-  report: QuantizeReport,
+  report: TransformReport,
   what: string,
   verification: VerifyResult | undefined,
   out: (line: string) => void,
@@ -248,17 +302,4 @@ export function printTransform(
   if (verification) printVerification(verification, out);
   const md = report.output.files[0].path.replace(/\.onnx$/i, '.report.md');
   out(`fidelity: ${s.status}; report: ${md}`);
-}
-
-/** Temp file + rename, so a report is either whole or absent. */
-function writeAtomic(file: string, text: string, force: boolean): void {
-  if (!force && fs.existsSync(file)) throw new ModelError(file, 'already exists (use --force to overwrite)');
-  const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  try {
-    fs.writeFileSync(temp, text, { flag: 'wx' });
-    fs.renameSync(temp, file);
-  } catch (e) {
-    fs.rmSync(temp, { force: true });
-    throw new ModelError(file, `could not write: ${(e as Error).message}`);
-  }
 }

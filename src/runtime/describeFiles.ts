@@ -2,23 +2,17 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
-
-/** A file as a report lists it: size, SHA-256 and, when asked, its gzip-compressed size. */
-export interface FileFigures {
-  path: string;
-  bytes: number;
-  sha256: string;
-  /** Bytes of `gzip -6` of the file (what a download or an artifact store sees). */
-  gzipBytes?: number;
-}
+import type { ReportFile } from '../core/transform/transformReport';
+import { workerScript } from './workerScript';
 
 /**
  * Reads a file once (streamed, so a multi-GB model is never held) for its SHA-256 and, with `gzip`, the
  * size of its gzip compression at the default level. The compression runs on libuv's thread pool, so the
  * calling thread stays free for progress and Ctrl+C.
  */
-export async function describeFile(file: string, options: { gzip?: boolean } = {}): Promise<FileFigures> {
+export async function describeFile(file: string, options: { gzip?: boolean } = {}): Promise<ReportFile> {
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -44,4 +38,47 @@ export async function describeFile(file: string, options: { gzip?: boolean } = {
     sha256: hash.digest('hex'),
     ...(options.gzip ? { gzipBytes } : {}),
   };
+}
+
+/** What dist/describeWorker.js is given (as workerData) and what it answers. */
+export interface DescribeJob {
+  files: string[];
+  gzip: boolean;
+}
+export type FromDescribeWorker =
+  | { type: 'files/described'; files: ReportFile[] }
+  | { type: 'error'; reason: string };
+
+/**
+ * describeFile for several files on a worker thread (dist/describeWorker.js), so a transform's input files
+ * are measured while this thread plans (the inputs do not change during the run). Rejects with the first
+ * error; `signal` stops the worker (a failed run need not wait for a multi-GB input to be read).
+ */
+export function describeFilesInWorker(
+  files: string[],
+  options: { gzip?: boolean; signal?: AbortSignal } = {},
+): Promise<ReportFile[]> {
+  const job: DescribeJob = { files, gzip: Boolean(options.gzip) };
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(workerScript('describeWorker.js'), { workerData: job });
+    const stop = () => {
+      reject(new Error('stopped'));
+      void worker.terminate();
+    };
+    options.signal?.addEventListener('abort', stop, { once: true });
+    const done = () => options.signal?.removeEventListener('abort', stop);
+    worker.once('message', (m: FromDescribeWorker) => {
+      done();
+      if (m.type === 'files/described') resolve(m.files);
+      else reject(new Error(m.reason));
+    });
+    worker.once('error', (e) => {
+      done();
+      reject(e);
+    });
+    worker.once('exit', (code) => {
+      done();
+      reject(new Error(`the file-describing worker exited with code ${code}`));
+    });
+  });
 }

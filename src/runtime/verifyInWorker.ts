@@ -1,9 +1,8 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ModelError } from '../core/errors';
 import { type VerifyOptions, type VerifyResult, VerifyCancelledError } from './verifyModels';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyProtocol';
+import { workerScript } from './workerScript';
 
 /** What a verification is doing, reported about once a second. */
 export interface VerifyProgress {
@@ -38,7 +37,7 @@ export function verifyInWorker(
 ): Promise<VerifyResult> {
   const { signal, onProgress } = job;
   if (signal?.aborted) return Promise.reject(new VerifyCancelledError());
-  const worker = new Worker(job.workerScript ?? verifyWorkerScript());
+  const worker = new Worker(job.workerScript ?? workerScript('verifyWorker.js'));
   const cancelFlag = new SharedArrayBuffer(4);
   const flag = new Int32Array(cancelFlag);
   const t0 = performance.now();
@@ -94,14 +93,4 @@ export function verifyInWorker(
     const run: ToVerifyWorker = { type: 'verify/run', original, candidate, options, cancelFlag };
     worker.postMessage(run);
   });
-}
-
-/** dist/verifyWorker.js: beside this bundle (dist/cli.js, dist/extension.js) or above it (dist/test/…). */
-export function verifyWorkerScript(): string {
-  for (let dir = __dirname, i = 0; i < 4; i++, dir = path.dirname(dir)) {
-    for (const candidate of [path.join(dir, 'verifyWorker.js'), path.join(dir, 'dist', 'verifyWorker.js')]) {
-      if (fs.existsSync(candidate)) return candidate;
-    }
-  }
-  throw new Error(`dist/verifyWorker.js not found near ${__dirname}: run node esbuild.js`);
 }

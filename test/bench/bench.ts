@@ -2,12 +2,13 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
 import { benchQuantize } from './quantBench';
 import { benchStats } from './statsBench';
+import { timedRun } from './timedRun';
 
 const root = path.resolve(__dirname, '../../..');
 const benchDir = path.join(root, '.bench');
@@ -26,50 +27,33 @@ function makeModel(name: string, targetMb: number): Made {
   if (fs.existsSync(meta) && fs.existsSync(out)) return JSON.parse(fs.readFileSync(meta, 'utf8')) as Made;
   fs.mkdirSync(benchDir, { recursive: true });
   console.log(`generating ${name} (${targetMb} MB of weights) …`);
-  const line = execFileSync(python, [path.join(root, 'test/bench/make_bench_model.py'), '--out', out, '--target-mb', String(targetMb)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
+  const line = execFileSync(
+    python,
+    [path.join(root, 'test/bench/make_bench_model.py'), '--out', out, '--target-mb', String(targetMb)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  );
   const made = JSON.parse(line.trim().split('\n').at(-1)!) as Made;
   fs.writeFileSync(meta, JSON.stringify(made));
   return made;
 }
 
-/** Runs a command, returning wall seconds and the peak resident set (VmHWM, polled from /proc). */
-function timed(cmd: string, args: string[]): Promise<{ seconds: number; peakRssMb: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    let peak = 0;
-    child.stdout.on('data', (d: Buffer) => {
-      if (stdout.length < 1 << 16) stdout += d.toString();
-    });
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        // exited between polls
-      }
-    }, 20);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearInterval(poll);
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
-      else resolve({ seconds, peakRssMb: peak, stdout });
-    });
-  });
-}
+/** bench.ts reads none of the inspect output it times: a small stdout cap. */
+const timed = (cmd: string, args: string[]) => timedRun(cmd, args, 1 << 16);
 
 const row = (what: string, value: string, target: string, ok: boolean | undefined) =>
-  console.log(`${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`);
+  console.log(
+    `${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`,
+  );
 
 async function main(): Promise<void> {
   const made = makeModel('bench400.onnx', 400);
   const mb = made.bytes / 1e6;
-  console.log(`\nbenchmark model: ${made.path} — ${mb.toFixed(0)} MB incl. external data, largest tensor ${(made.largestTensorBytes / 1e6).toFixed(1)} MB\n`);
+  console.log(
+    `\nbenchmark model: ${made.path} — ${mb.toFixed(0)} MB incl. external data, largest tensor ${(made.largestTensorBytes / 1e6).toFixed(1)} MB\n`,
+  );
 
   const t0 = performance.now();
   const opened = openModel(made.path);

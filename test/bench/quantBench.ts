@@ -1,7 +1,6 @@
 // Quantization benchmark, called by the bench runner (test/bench/bench.ts): figures and ratios against
 // the numpy baseline of the same formulas, run in the same process tree — not a test.
 // Run alone: bundle this file with esbuild (onnxruntime-node external) and call benchQuantize('.bench/bench400.onnx').
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +8,7 @@ import { rawByteLength } from '../../src/core/tensor/dataType';
 import { openModel } from '../../src/runtime/openModel';
 import { readNpy } from '../../src/runtime/readNpy';
 import { verifyModels } from '../../src/runtime/verifyModels';
+import { timedRun } from './timedRun';
 
 const root = path.resolve(__dirname, '../../..');
 const cli = path.join(root, 'dist/cli.js');
@@ -20,34 +20,6 @@ const row = (what: string, value: string, target: string, ok: boolean | undefine
   console.log(
     `${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`,
   );
-
-/** Runs a command: wall seconds, peak resident set (VmHWM polled from /proc), stdout. */
-function timed(cmd: string, args: string[]): Promise<{ seconds: number; peakRssMb: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    let peak = 0;
-    child.stdout.on('data', (d: Buffer) => {
-      if (stdout.length < 1 << 24) stdout += d.toString();
-    });
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        // exited between polls
-      }
-    }, 20);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearInterval(poll);
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
-      else resolve({ seconds, peakRssMb: peak, stdout });
-    });
-  });
-}
 
 /** Reads a model and its external data once, so both sides start from the page cache. */
 function warm(modelPath: string): void {
@@ -102,7 +74,7 @@ export async function benchQuantize(modelPath: string): Promise<void> {
     const out = path.join(work, 'bench.int4.onnx');
     console.log(`\n4-bit quantization (MatMulNBits, block 32, asymmetric) of ${path.basename(modelPath)}\n`);
     warm(modelPath);
-    const ours = await timed('node', [
+    const ours = await timedRun('node', [
       cli,
       'quantize',
       modelPath,
@@ -121,7 +93,7 @@ export async function benchQuantize(modelPath: string): Promise<void> {
     };
     const probe = report.tensors.find((t) => t.op === 'MatMul');
     if (!probe) throw new Error('the benchmark model has no MatMul weight');
-    const base = await timed(python, [baseline, modelPath, '--dump', probe.name, '--dump-dir', work]);
+    const base = await timedRun(python, [baseline, modelPath, '--dump', probe.name, '--dump-dir', work]);
     const speedup = base.seconds / ours.seconds;
     row('big-shrink quantize --bits 4 (wall)', `${ours.seconds.toFixed(2)} s`, '', undefined);
     row(
@@ -169,7 +141,7 @@ export async function benchQuantize(modelPath: string): Promise<void> {
 
     // The portable format on the same model: ORT fuses DequantizeLinear → MatMul into MatMulNBits at load.
     const qdq = path.join(work, 'bench.int4.qdq.onnx');
-    const q = await timed('node', [
+    const q = await timedRun('node', [
       cli,
       'quantize',
       modelPath,
@@ -200,7 +172,7 @@ export async function benchQuantize(modelPath: string): Promise<void> {
       model.close();
       const bigOut = path.join(work, 'big.int4.onnx');
       warm(big);
-      const run = await timed('node', [
+      const run = await timedRun('node', [
         cli,
         'quantize',
         big,

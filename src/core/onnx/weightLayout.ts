@@ -36,6 +36,11 @@ export function weightLayout(index: ModelIndex, tensor: TensorInfo): WeightLayou
       case 'ConvTranspose':
         if (input === 1 && dims.length >= 3) return { dims, reductionAxis: 0, channelAxis: 1 };
         break;
+      case 'Attention':
+        // com.microsoft::Attention's packed QKV weight [hidden, 3*hidden] is read like MatMul's B.
+        if (node.domain === 'com.microsoft' && input === 1 && dims.length === 2)
+          return { dims, reductionAxis: 0, channelAxis: 1 };
+        break;
       case 'Gather':
         // An embedding table [V, D]: each row is one token's vector.
         if (input === 0 && dims.length === 2) return { dims, reductionAxis: 1, channelAxis: 0 };

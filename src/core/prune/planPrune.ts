@@ -1,10 +1,10 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex, TensorInfo } from '../onnx/modelIndex';
-import type { NodeChange, QuantizedTensorRow, TensorSink } from '../quant/planQuantize';
+import type { QuantizedTensorRow, TensorSink } from '../quant/planQuantize';
 import { DataType, dataTypeName, rawByteLength } from '../tensor/dataType';
 import { encodeBfloat16, encodeFloat16 } from '../tensor/float16';
 import { tensorValues } from '../tensor/tensorValues';
-import type { Edit } from '../write/planWrite';
+import { emptyPlan, type TransformPlan } from '../transform/transformPlan';
 import { channelKeepMask, nmKeepMask } from './keepPatterns';
 import { applyCut, magnitudeCut, type MagnitudeCut } from './magnitudeCut';
 import {
@@ -14,7 +14,6 @@ import {
   type PruneKind,
   type PruneTarget,
   selectTargets,
-  type SkippedTensor,
 } from './pruneTargets';
 import type { KeepMask } from './safetensors';
 
@@ -72,16 +71,11 @@ export interface PrunedTensorRow extends QuantizedTensorRow {
   note?: string;
 }
 
-export interface PrunePlan {
-  edits: Edit[];
-  tensors: PrunedTensorRow[];
-  /** Pruning changes no node (kept for the report's shape). */
-  nodes: NodeChange[];
-  skipped: SkippedTensor[];
-  warnings: string[];
-  opsetChanges: string[];
-  /** Why nothing may be written (a mask that does not fit the model). */
-  blockers: string[];
+/**
+ * The pruning plan. It changes no node (`nodes` stays empty, kept for the report's shape); its blockers are
+ * keep-masks that do not fit the model.
+ */
+export interface PrunePlan extends TransformPlan<PrunedTensorRow> {
   /** Keep-masks of the pruned weights, named as in the mask file (with `keepMasks`). */
   masks: KeepMask[];
   summary: {
@@ -115,13 +109,7 @@ export function planPrune(
 ): PrunePlan {
   checkOptions(options);
   const plan: PrunePlan = {
-    edits: [],
-    tensors: [],
-    nodes: [],
-    skipped: [],
-    warnings: [],
-    opsetChanges: [],
-    blockers: [],
+    ...emptyPlan<PrunedTensorRow>(),
     masks: [],
     summary: { weights: 0, zerosBefore: 0, zerosAfter: 0, achieved: 0 },
   };

@@ -1,9 +1,6 @@
-import type { QuantizeReport, ReportFile, ReportVerification } from '../quant/quantizeReport';
+import type { ReportFile, TransformReport, TransformSummary } from '../transform/transformReport';
+import { cell, kib, num, renderTimings, renderVerification } from '../quant/quantizeReport';
 import type { PrunedTensorRow } from './planPrune';
-import type { SkippedTensor } from './pruneTargets';
-
-/** A file of the report, with its gzip-compressed size where it was measured. */
-export type SizedFile = ReportFile & { gzipBytes?: number };
 
 /** The size effects of pruning, stated honestly (DESIGN.md "Sparsity"). */
 export interface PruneSizes {
@@ -24,34 +21,30 @@ export interface PruneSizes {
   runtimeBytesAfter: number;
 }
 
-/** The prune report: the quantize report's shape plus sparsity per tensor, size figures and masks. */
-export interface PruneReport
-  extends Omit<QuantizeReport, 'transform' | 'tensors' | 'skipped' | 'input' | 'output' | 'summary'> {
+/** The prune report: the common report plus sparsity per tensor, size figures and masks. */
+export interface PruneReport extends TransformReport<PrunedTensorRow> {
   transform: 'prune';
-  input: { files: SizedFile[] };
-  output: { files: SizedFile[] };
-  summary: QuantizeReport['summary'] & {
-    /** Zeros among the pruned weights' elements, before and after. */
-    sparsityBefore: number;
-    sparsityAfter: number;
-    /** Elements of the pruned weights. */
-    weights: number;
-    target?: number;
-    threshold?: number;
-  };
+  summary: TransformSummary & PruneSummary;
   sizes: PruneSizes;
   /** The keep-mask file written (`--save-mask`) or applied (`--mask`). */
-  masks?: { saved?: SizedFile; applied?: SizedFile };
-  tensors: PrunedTensorRow[];
-  skipped: SkippedTensor[];
+  masks?: { saved?: ReportFile; applied?: ReportFile };
 }
 
-const size = (n: number) =>
-  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
-const cell = (s: string) => s.replace(/\|/g, '\\|');
+/** What the prune summary adds. */
+export interface PruneSummary {
+  /** Zeros among the pruned weights' elements, before and after. */
+  sparsityBefore: number;
+  sparsityAfter: number;
+  /** Elements of the pruned weights. */
+  weights: number;
+  target?: number;
+  threshold?: number;
+}
+
+const size = (n: number) => (n >= 1024 ? kib(n) : `${n} B`);
 const pct = (x: number | undefined) => (x === undefined ? '' : `${(x * 100).toFixed(2)}%`);
-const num = (x: number | undefined, digits = 3) =>
-  x === undefined || x === null ? '' : Number.isFinite(x) ? x.toFixed(digits) : x > 0 ? '∞' : String(x);
+/** A weight left exactly as it was has an infinite SQNR. */
+const db = (x: number) => (x === Infinity ? '∞' : num(x, 2));
 /** Zeroed channel indices shown in the Markdown (the JSON lists all). */
 const SHOWN_CHANNELS = 64;
 
@@ -68,7 +61,7 @@ export function renderPruneMarkdown(r: PruneReport): string {
     '',
   );
   lines.push('## Files', '', '| role | path | bytes | gzip bytes | sha256 |', '|---|---|---:|---:|---|');
-  const file = (role: string, f: SizedFile) =>
+  const file = (role: string, f: ReportFile) =>
     lines.push(`| ${role} | ${cell(f.path)} | ${f.bytes} | ${f.gzipBytes ?? ''} | \`${f.sha256}\` |`);
   for (const f of r.input.files) file('input', f);
   for (const f of r.output.files) file('output', f);
@@ -86,7 +79,7 @@ export function renderPruneMarkdown(r: PruneReport): string {
   lines.push('', '## Options', '', '| option | value |', '|---|---|');
   for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${cell(w)}`));
-  renderVerification(r.verification, lines);
+  renderVerification(r.verification, 'pruned', lines);
   lines.push(
     '',
     '## Weights',
@@ -97,7 +90,7 @@ export function renderPruneMarkdown(r: PruneReport): string {
   for (const t of r.tensors) {
     const note = [t.pattern, t.note].filter(Boolean).join('; ');
     lines.push(
-      `| ${cell(t.name)} | ${t.kind} | ${cell(t.op)} | ${t.dims.join('×')} | ${t.beforeDtype} | ${t.storage} | ${pct(t.sparsityBefore)} | ${pct(t.sparsityAfter)} | ${t.denseBytes} | ${t.sparseBytes} | ${num(t.weightSqnrDb, 2)} | ${cell(note)} |`,
+      `| ${cell(t.name)} | ${t.kind} | ${cell(t.op)} | ${t.dims.join('×')} | ${t.beforeDtype} | ${t.storage} | ${pct(t.sparsityBefore)} | ${pct(t.sparsityAfter)} | ${t.denseBytes} | ${t.sparseBytes} | ${db(t.weightSqnrDb)} | ${cell(note)} |`,
     );
   }
   const structured = r.tensors.filter((t) => t.channels);
@@ -121,43 +114,6 @@ export function renderPruneMarkdown(r: PruneReport): string {
     lines.push('', '## Left dense', '', '| name | op | reason |', '|---|---|---|');
     for (const x of r.skipped) lines.push(`| ${cell(x.name)} | ${cell(x.op)} | ${cell(x.reason)} |`);
   }
-  lines.push(
-    '',
-    '## Timings',
-    '',
-    Object.entries(r.timingsMs)
-      .map(([k, v]) => `${k} ${v.toFixed(1)} ms`)
-      .join(' · '),
-    '',
-    `_${r.tool.name} ${r.tool.version}, ${r.createdAt}, ${r.output.files[0]?.path ?? ''}_`,
-    '',
-  );
+  renderTimings(r, lines);
   return lines.join('\n');
-}
-
-function renderVerification(v: ReportVerification | undefined, lines: string[]): void {
-  if (!v) {
-    lines.push('', '_Not verified._');
-    return;
-  }
-  lines.push('', '## Verification (onnxruntime-node, CPU)', '');
-  if (!v.ok) lines.push(`**Failed:** ${v.error ?? 'unknown error'}`, '');
-  lines.push(
-    `Inputs: ${v.inputs.map((i) => `\`${i.name}\` ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`,
-    '',
-    '| output | cosine | SQNR dB | max abs error | top-1 agreement |',
-    '|---|---:|---:|---:|---:|',
-  );
-  for (const o of v.outputs) {
-    lines.push(
-      `| ${cell(o.name)} | ${num(o.cosine, 6)} | ${num(o.sqnrDb, 2)} | ${o.maxAbsError} | ${num(o.top1Agreement, 3)} |`,
-    );
-  }
-  lines.push(
-    '',
-    '| model | bytes | load ms | median latency ms |',
-    '|---|---:|---:|---:|',
-    `| original | ${v.original.bytes} | ${num(v.original.loadMs, 1)} | ${num(v.original.medianMs, 3)} |`,
-    `| pruned | ${v.candidate.bytes} | ${num(v.candidate.loadMs, 1)} | ${num(v.candidate.medianMs, 3)} |`,
-  );
 }

@@ -2,6 +2,7 @@ import type { WeightLayout } from '../stats/tensorStats';
 import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
 import { weightLayout } from '../onnx/weightLayout';
 import { DataType, dataTypeName } from '../tensor/dataType';
+import type { SkippedRow } from '../transform/transformReport';
 
 /**
  * What a float tensor is to the ops that read it:
@@ -97,20 +98,15 @@ export function pruneKind(index: ModelIndex, t: TensorInfo): PruneKind {
 }
 
 /**
- * The layout every layout-aware reader agrees on (reduction and output-channel axes), or a reason why there
- * is none. com.microsoft::Attention's packed QKV weight [hidden, 3*hidden] is read like MatMul's B.
+ * The layout every layout-aware reader agrees on (reduction and output-channel axes), or a reason why
+ * there is none.
  */
 export function agreedLayout(index: ModelIndex, t: TensorInfo): WeightLayout | string {
   let agreed: WeightLayout | undefined;
   for (const c of t.consumers) {
     const node = index.nodes[c.nodeId];
     if (!LAYOUT_OPS.has(node.opType)) continue;
-    const layout =
-      node.opType === 'Attention'
-        ? c.input === 1 && t.dims.length === 2
-          ? { dims: t.dims, reductionAxis: 0, channelAxis: 1 }
-          : undefined
-        : weightLayout(index, { ...t, consumers: [c] });
+    const layout = weightLayout(index, { ...t, consumers: [c] });
     if (!layout) continue;
     if (
       agreed &&
@@ -135,11 +131,7 @@ export interface PruneTarget {
 }
 
 /** A tensor left alone, and why. */
-export interface SkippedTensor {
-  name: string;
-  op: string;
-  reason: string;
-}
+export type SkippedTensor = SkippedRow;
 
 export interface TargetOptions {
   /** Kinds pruned besides `matrix` and `other`. */

@@ -2,6 +2,7 @@ import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex } from '../onnx/modelIndex';
 import { DataType, rawByteLength } from '../tensor/dataType';
 import { decodeFloat16, encodeFloat16 } from '../tensor/float16';
+import { emptyPlan } from '../transform/transformPlan';
 import { uniqueName, usedNames } from '../write/newNames';
 import type { NewNode } from '../write/protoEncode';
 import { type QuantizePlan, readFloat32, type TensorSink } from './planQuantize';
@@ -36,15 +37,7 @@ export function planFp16(
   options: Fp16Options = DEFAULT_FP16_OPTIONS,
   sink: TensorSink = (bytes) => bytes,
 ): QuantizePlan {
-  const plan: QuantizePlan = {
-    edits: [],
-    tensors: [],
-    nodes: [],
-    skipped: [],
-    warnings: [],
-    opsetChanges: [],
-    blockers: [],
-  };
+  const plan: QuantizePlan = emptyPlan();
   const names = usedNames(index);
   const graphs = new Map(index.graphs.map((g) => [g.path, g]));
   const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));

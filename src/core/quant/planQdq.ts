@@ -1,12 +1,14 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
 import { DataType, dataTypeName, rawByteLength } from '../tensor/dataType';
+import { emptyPlan } from '../transform/transformPlan';
 import { nodeFromInfo, uniqueName, usedNames } from '../write/newNames';
 import type { NewNode } from '../write/protoEncode';
 import { planRaiseOpset } from '../write/raiseOpset';
 import { type QuantizeOptions, type QuantizePlan, readFloat32, type TensorSink } from './planQuantize';
 import { sqnrDb } from './quantizeBlockwise';
 import { quantizeQdq, type QdqOptions } from './quantizeQdq';
+import { quantTargets } from './quantTargets';
 
 /**
  * The opset DequantizeLinear needs: blocked int4/uint4 at 21, per-axis int8 at 13 (float outputs) or 19
@@ -15,8 +17,6 @@ import { quantizeQdq, type QdqOptions } from './quantizeQdq';
 export function qdqOpset(bits: 4 | 8, float16: boolean): number {
   return bits === 4 ? 21 : float16 ? 19 : 13;
 }
-
-const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16]);
 
 /** How one reader takes the weight: which axis is reduced and which one holds output channels. */
 interface Use {
@@ -46,15 +46,7 @@ export function planQdq(
   options: QuantizeOptions,
   sink: TensorSink = (bytes) => bytes,
 ): QuantizePlan {
-  const plan: QuantizePlan = {
-    edits: [],
-    tensors: [],
-    nodes: [],
-    skipped: [],
-    warnings: [],
-    opsetChanges: [],
-    blockers: [],
-  };
+  const plan: QuantizePlan = emptyPlan();
   if (options.bits !== 4 && options.bits !== 8) {
     plan.blockers.push(
       `DequantizeLinear weights are 4- or 8-bit (use --format nbits for ${options.bits}-bit)`,
@@ -65,53 +57,16 @@ export function planQdq(
   const ops = new Set(options.ops);
   const names = usedNames(index);
   const graphs = new Map(index.graphs.map((g) => [g.path, g]));
-  const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
   const dqNodes = new Map<string, NewNode[]>();
+  const targets = quantTargets(
+    index,
+    options,
+    plan.skipped,
+    (node, t) => asUse(node, t, ops),
+    (t) => (t.sparse ? `${t.name} is a sparse initializer` : undefined),
+  );
 
-  for (const t of index.tensors) {
-    if (t.consumers.length === 0) continue;
-    const uses: Use[] = [];
-    const others: NodeInfo[] = [];
-    for (const c of t.consumers) {
-      const node = index.nodes[c.nodeId];
-      const use = c.input === 1 ? asUse(node, t, ops) : undefined;
-      if (typeof use === 'string')
-        plan.skipped.push({ name: node.name || t.name, op: node.opType, reason: use });
-      if (use && typeof use !== 'string') uses.push(use);
-      else others.push(node);
-    }
-    if (uses.length === 0 || t.role !== 'weight') continue;
-    const skip = (reason: string) => {
-      for (const u of uses) plan.skipped.push({ name: u.node.name || t.name, op: u.node.opType, reason });
-    };
-    if (!FLOAT_TYPES.has(t.dtype)) {
-      skip(`${t.name} is ${dataTypeName(t.dtype)}, not float32/float16`);
-      continue;
-    }
-    if (t.sparse) {
-      skip(`${t.name} is a sparse initializer`);
-      continue;
-    }
-    if (t.count < options.minElements) {
-      skip(`${t.name} has ${t.count} elements (< ${options.minElements})`);
-      continue;
-    }
-    if (
-      options.exclude &&
-      (options.exclude.test(t.name) || uses.some((u) => options.exclude!.test(u.node.name)))
-    ) {
-      skip('excluded by --exclude');
-      continue;
-    }
-    const graph = graphs.get(t.graph);
-    if (!graph || graph.kind === 'function') {
-      skip(`${t.name} lives in a function body`);
-      continue;
-    }
-    if (t.where === 'initializer' && graphInputs.get(t.graph)?.has(t.name)) {
-      skip(`${t.name} is also a graph input (the caller may override it)`);
-      continue;
-    }
+  for (const { tensor: t, uses, others, skip, row } of targets) {
     const axis = bits === 4 ? uses[0].reduction : uses[0].channel;
     if (uses.some((u) => (bits === 4 ? u.reduction : u.channel) !== axis)) {
       skip(`${t.name} is read along different axes by ${uses.map((u) => u.node.opType).join(' and ')}`);
@@ -209,12 +164,7 @@ export function planQdq(
           : ''),
     });
     plan.tensors.push({
-      name: t.name,
-      graph: t.graph,
-      op: [...new Set(uses.map((u) => u.node.opType))].join('+'),
-      nodes: uses.map((u) => u.node.name || `#${u.node.id}`),
-      dims: t.dims,
-      beforeDtype: dataTypeName(t.dtype),
+      ...row,
       afterDtype: `${dataTypeName(q.codeType)} (DequantizeLinear, ${layout}${options.symmetric ? ', symmetric' : ''})`,
       beforeBytes,
       afterBytes,

@@ -1,13 +1,15 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
-import { DataType, dataTypeName, rawByteLength } from '../tensor/dataType';
+import { DataType, rawByteLength } from '../tensor/dataType';
 import { encodeFloat16 } from '../tensor/float16';
 import { tensorValues } from '../tensor/tensorValues';
+import { emptyPlan, type TransformPlan } from '../transform/transformPlan';
+import type { SkippedRow } from '../transform/transformReport';
 import { uniqueName as unique, usedNames } from '../write/newNames';
 import type { Piece } from '../write/pieces';
-import type { Edit } from '../write/planWrite';
 import type { NewNode } from '../write/protoEncode';
 import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
+import { quantTargets } from './quantTargets';
 
 /** What to quantize and how. */
 export interface QuantizeOptions {
@@ -64,23 +66,9 @@ export interface NodeChange {
 }
 
 /** A candidate left in float, and why. */
-export interface SkippedTarget {
-  name: string;
-  op: string;
-  reason: string;
-}
+export type SkippedTarget = SkippedRow;
 
-export interface QuantizePlan {
-  edits: Edit[];
-  tensors: QuantizedTensorRow[];
-  nodes: NodeChange[];
-  skipped: SkippedTarget[];
-  warnings: string[];
-  /** Opset imports and IR version changed or added, and the node rewrites that took ("com.microsoft 1", …). */
-  opsetChanges: string[];
-  /** Why the plan must not be written (a needed opset raise would change what some node computes). */
-  blockers: string[];
-}
+export type QuantizePlan = TransformPlan<QuantizedTensorRow>;
 
 /**
  * Where the bytes of new tensors go: kept in memory (the default), or spilled to a file by the runtime
@@ -115,71 +103,23 @@ export function planQuantize(
   options: QuantizeOptions,
   sink: TensorSink = inMemory,
 ): QuantizePlan {
-  const plan: QuantizePlan = {
-    edits: [],
-    tensors: [],
-    nodes: [],
-    skipped: [],
-    warnings: [],
-    opsetChanges: [],
-    blockers: [],
-  };
+  const plan: QuantizePlan = emptyPlan();
   const ops = new Set(options.ops);
   if (ops.has('Conv')) plan.warnings.push('Conv needs the portable DequantizeLinear format: left in float');
   if (options.bits === 2)
     plan.warnings.push('2-bit weights lose much more than 4-bit: check the verification figures');
   const names = usedNames(index);
-  const graphs = new Map(index.graphs.map((g) => [g.path, g]));
-  const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
   const removedTensors = new Set<number>();
   const read = (x: TensorInfo) => readFloat32(x, source, resolveExternal);
+  const targets = quantTargets(
+    index,
+    options,
+    plan.skipped,
+    (node) => asUse(index, node, ops),
+    (t) => (t.dims.length !== 2 || t.sparse ? `${t.name} is not a dense 2-D weight` : undefined),
+  );
 
-  for (const t of index.tensors) {
-    if (t.consumers.length === 0) continue;
-    const uses: Use[] = [];
-    let otherReaders = 0;
-    for (const c of t.consumers) {
-      const node = index.nodes[c.nodeId];
-      const use = c.input === 1 ? asUse(index, node, ops) : undefined;
-      if (typeof use === 'string') {
-        plan.skipped.push({ name: node.name || t.name, op: node.opType, reason: use });
-        otherReaders++;
-      } else if (use) uses.push(use);
-      else otherReaders++;
-    }
-    if (uses.length === 0) continue;
-    const skip = (reason: string) => {
-      for (const u of uses) plan.skipped.push({ name: u.node.name || t.name, op: u.node.opType, reason });
-    };
-    if (t.role !== 'weight') continue;
-    if (!FLOAT_TYPES.has(t.dtype)) {
-      skip(`${t.name} is ${dataTypeName(t.dtype)}, not float32/float16`);
-      continue;
-    }
-    if (t.dims.length !== 2 || t.sparse) {
-      skip(`${t.name} is not a dense 2-D weight`);
-      continue;
-    }
-    if (t.count < options.minElements) {
-      skip(`${t.name} has ${t.count} elements (< ${options.minElements})`);
-      continue;
-    }
-    if (
-      options.exclude &&
-      (options.exclude.test(t.name) || uses.some((u) => options.exclude!.test(u.node.name)))
-    ) {
-      skip(`excluded by --exclude`);
-      continue;
-    }
-    const graph = graphs.get(t.graph);
-    if (!graph || graph.kind === 'function') {
-      skip(`${t.name} lives in a function body`);
-      continue;
-    }
-    if (t.where === 'initializer' && graphInputs.get(t.graph)?.has(t.name)) {
-      skip(`${t.name} is also a graph input (the caller may override it)`);
-      continue;
-    }
+  for (const { tensor: t, uses, others, skip, row } of targets) {
     const values = read(t);
     if (!values) {
       skip(`${t.name} holds NaN or infinite values`);
@@ -264,18 +204,13 @@ export function planQuantize(
         note,
       });
     }
-    const removed = otherReaders === 0;
+    const removed = others.length === 0;
     if (removed) {
       plan.edits.push({ kind: 'removeTensor', tensorId: t.id });
       removedTensors.add(t.id);
     }
     plan.tensors.push({
-      name: t.name,
-      graph: t.graph,
-      op: [...new Set(uses.map((u) => u.node.opType))].join('+'),
-      nodes: uses.map((u) => u.node.name || `#${u.node.id}`),
-      dims: t.dims,
-      beforeDtype: dataTypeName(t.dtype),
+      ...row,
       afterDtype: `uint${options.bits} (MatMulNBits, block ${options.blockSize}${options.symmetric ? ', symmetric' : ''})`,
       beforeBytes: rawByteLength(t.dtype, t.count),
       afterBytes,

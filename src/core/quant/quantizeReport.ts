@@ -1,75 +1,23 @@
-import type { NodeChange, QuantizedTensorRow, SkippedTarget } from './planQuantize';
+import type { ReportVerification, TransformReport } from '../transform/transformReport';
+import type { QuantizedTensorRow } from './planQuantize';
 
-/** A file the transform read or wrote. */
-export interface ReportFile {
-  path: string;
-  bytes: number;
-  sha256: string;
-}
-
-/** Output fidelity as measured in ONNX Runtime (the shape of runtime/verifyModels' result). */
-export interface ReportVerification {
-  ok: boolean;
-  error?: string;
-  minCosine: number;
-  inputs: { name: string; dtype: string; dims: number[]; values: string }[];
-  outputs: {
-    name: string;
-    cosine: number;
-    sqnrDb: number;
-    maxAbsError: number;
-    top1Agreement?: number;
-  }[];
-  original: { bytes: number; loadMs: number; medianMs: number; error?: string };
-  candidate: { bytes: number; loadMs: number; medianMs: number; error?: string };
-}
-
-/** The compaction report (DESIGN.md "Contracts"): JSON on disk, Markdown rendered from the same object. */
-export interface QuantizeReport {
-  tool: { name: 'big-shrink'; version: string };
+/** The quantize and convert report: the common report with quantized weights and rewritten nodes. */
+export interface QuantizeReport extends TransformReport<QuantizedTensorRow> {
   transform: 'quantize' | 'convert';
-  createdAt: string;
-  input: { files: ReportFile[] };
-  output: { files: ReportFile[] };
-  options: Record<string, unknown>;
-  summary: {
-    bytesBefore: number;
-    bytesAfter: number;
-    ratio: number;
-    tensors: number;
-    nodes: number;
-    /** pass: min output cosine ≥ 0.99; warn: ≥ 0.95; fail: lower, or the model failed to load or run. */
-    status: 'pass' | 'warn' | 'fail' | 'unverified';
-  };
-  /** Opset imports and IR version raised or added, and the nodes rewritten for the new opset. */
-  opsetChanges: string[];
-  tensors: QuantizedTensorRow[];
-  nodes: NodeChange[];
-  skipped: SkippedTarget[];
-  warnings: string[];
-  verification?: ReportVerification;
-  timingsMs: Record<string, number>;
-  /** Bytes of new tensors that went through a temporary spill file instead of memory (large models). */
-  spilledBytes?: number;
 }
 
-/** pass / warn / fail from the verification (see QuantizeReport.summary.status). */
-export function fidelityStatus(v: ReportVerification | undefined): QuantizeReport['summary']['status'] {
-  if (!v) return 'unverified';
-  if (!v.ok || !(v.minCosine >= 0.95)) return 'fail';
-  return v.minCosine >= 0.99 ? 'pass' : 'warn';
-}
-
-const kib = (n: number) =>
+/** Bytes as MiB or KiB, for the reports' summary lines. */
+export const kib = (n: number) =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
-const cell = (s: string) => s.replace(/\|/g, '\\|');
-const num = (x: number | undefined, digits = 3) =>
-  x === undefined ? '' : Number.isFinite(x) ? x.toFixed(digits) : String(x);
+/** Text safe inside a Markdown table cell. */
+export const cell = (s: string) => s.replace(/\|/g, '\\|');
+/** A figure with `digits` decimals; blank when absent. */
+export const num = (x: number | undefined, digits = 3) =>
+  x === undefined || x === null ? '' : Number.isFinite(x) ? x.toFixed(digits) : String(x);
 
 /** The Markdown report (reads well in VS Code's preview). */
 export function renderQuantizeMarkdown(r: QuantizeReport): string {
   const lines: string[] = [];
-  const out = r.output.files[0];
   lines.push(`# Big Shrink: ${r.transform} report`, '');
   lines.push(
     `**${r.summary.status.toUpperCase()}** — ${kib(r.summary.bytesBefore)} → ${kib(r.summary.bytesAfter)} ` +
@@ -86,29 +34,7 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
   }
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${w}`));
-  if (r.verification) {
-    const v = r.verification;
-    lines.push('', '## Verification (onnxruntime-node, CPU)', '');
-    if (!v.ok) lines.push(`**Failed:** ${v.error ?? 'unknown error'}`, '');
-    lines.push(
-      `Inputs: ${v.inputs.map((i) => `\`${i.name}\` ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`,
-      '',
-      '| output | cosine | SQNR dB | max abs error | top-1 agreement |',
-      '|---|---:|---:|---:|---:|',
-    );
-    for (const o of v.outputs) {
-      lines.push(
-        `| ${cell(o.name)} | ${num(o.cosine, 6)} | ${num(o.sqnrDb, 2)} | ${o.maxAbsError} | ${num(o.top1Agreement, 3)} |`,
-      );
-    }
-    lines.push(
-      '',
-      '| model | bytes | load ms | median latency ms |',
-      '|---|---:|---:|---:|',
-      `| original | ${v.original.bytes} | ${num(v.original.loadMs, 1)} | ${num(v.original.medianMs, 3)} |`,
-      `| ${r.transform === 'convert' ? 'converted' : 'quantized'} | ${v.candidate.bytes} | ${num(v.candidate.loadMs, 1)} | ${num(v.candidate.medianMs, 3)} |`,
-    );
-  } else lines.push('', '_Not verified._');
+  renderVerification(r.verification, r.transform === 'convert' ? 'converted' : 'quantized', lines);
   lines.push(
     '',
     '## Weights',
@@ -131,6 +57,48 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
     lines.push('', '## Left in float', '', '| name | op | reason |', '|---|---|---|');
     for (const s of r.skipped) lines.push(`| ${cell(s.name)} | ${s.op} | ${cell(s.reason)} |`);
   }
+  renderTimings(r, lines);
+  return lines.join('\n');
+}
+
+/**
+ * The Verification section of a report (or "Not verified."): inputs, per-output fidelity, and both models'
+ * size, load time and latency; `candidate` names the new model's row ("quantized", "pruned", …).
+ */
+export function renderVerification(
+  v: ReportVerification | undefined,
+  candidate: string,
+  lines: string[],
+): void {
+  if (!v) {
+    lines.push('', '_Not verified._');
+    return;
+  }
+  lines.push('', '## Verification (onnxruntime-node, CPU)', '');
+  if (!v.ok) lines.push(`**Failed:** ${v.error ?? 'unknown error'}`, '');
+  lines.push(
+    `Inputs: ${v.inputs.map((i) => `\`${i.name}\` ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`,
+    '',
+    '| output | cosine | SQNR dB | max abs error | top-1 agreement |',
+    '|---|---:|---:|---:|---:|',
+  );
+  for (const o of v.outputs) {
+    lines.push(
+      `| ${cell(o.name)} | ${num(o.cosine, 6)} | ${num(o.sqnrDb, 2)} | ${o.maxAbsError} | ${num(o.top1Agreement, 3)} |`,
+    );
+  }
+  lines.push(
+    '',
+    '| model | bytes | load ms | median latency ms |',
+    '|---|---:|---:|---:|',
+    `| original | ${v.original.bytes} | ${num(v.original.loadMs, 1)} | ${num(v.original.medianMs, 3)} |`,
+    `| ${candidate} | ${v.candidate.bytes} | ${num(v.candidate.loadMs, 1)} | ${num(v.candidate.medianMs, 3)} |`,
+  );
+}
+
+/** The closing Timings section and the line naming the tool, the time and the output. */
+export function renderTimings(r: TransformReport, lines: string[]): void {
+  const out = r.output.files[0];
   lines.push(
     '',
     '## Timings',
@@ -142,5 +110,4 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
     `_${r.tool.name} ${r.tool.version}, ${r.createdAt}${out ? `, ${out.path}` : ''}_`,
     '',
   );
-  return lines.join('\n');
 }

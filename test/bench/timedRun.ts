@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+
+/** What one timed command took. */
+export interface TimedRun {
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** Peak resident set (VmHWM, polled from /proc every 20 ms). */
+  peakRssMb: number;
+  /** Its stdout, up to `maxStdout` characters. */
+  stdout: string;
+}
+
+/** Runs a command (stderr passes through) and rejects when it exits with a nonzero code. */
+export function timedRun(cmd: string, args: string[], maxStdout = 1 << 24): Promise<TimedRun> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    let peak = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < maxStdout) stdout += d.toString();
+    });
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        // exited between polls
+      }
+    }, 20);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
+      else resolve({ seconds, peakRssMb: peak, stdout });
+    });
+  });
+}
