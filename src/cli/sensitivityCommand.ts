@@ -1,12 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ModelError } from '../core/errors';
 import {
   measureSensitivity,
   SensitivityCancelledError,
   type SensitivityReport,
 } from '../runtime/sensitivity';
-import { intOption, type ParsedArgs, parseArgs, UsageError } from './args';
+import { intOption, parseArgs, UsageError } from './args';
+import { VERIFY_OPTIONS, verifyOptionsOf, whileInterruptible } from './transformRun';
 
 export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--block N] [--inputs DIR] [--dims NAME=V,...]
                       [--fill INPUT=V,...] [--json]
@@ -25,9 +24,7 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
   const args = parseArgs(argv, {
     bits: { type: 'number' },
     block: { type: 'number' },
-    inputs: { type: 'string' },
-    dims: { type: 'string' },
-    fill: { type: 'string' },
+    ...VERIFY_OPTIONS,
     json: { type: 'flag' },
   });
   if (args.positionals.length !== 1) throw new UsageError('sensitivity takes one MODEL');
@@ -36,42 +33,32 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
   const blockSize = intOption(args, 'block', 32, 16, 256);
   if ((blockSize & (blockSize - 1)) !== 0)
     throw new UsageError('--block takes a power of two from 16 to 256');
-  const inputsDir = args.options.inputs === undefined ? undefined : path.resolve(String(args.options.inputs));
-  if (inputsDir !== undefined && !(fs.existsSync(inputsDir) && fs.statSync(inputsDir).isDirectory()))
-    throw new UsageError(`--inputs ${inputsDir} is not a folder`);
   const model = args.positionals[0];
 
-  const controller = new AbortController();
-  const onInt = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('cancelling after the current layer (Ctrl+C again to quit now)…\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onInt);
   const started = Date.now();
   let lastLine = 0;
   let report: SensitivityReport;
   try {
-    report = await measureSensitivity(
-      model,
-      { bits, blockSize, inputsDir, dims: pairs(args, 'dims'), fill: pairs(args, 'fill') },
-      {
-        signal: controller.signal,
-        onProgress(done, total, layer) {
-          const now = Date.now();
-          if (done !== total && done !== 0 && now - lastLine < 1000) return;
-          lastLine = now;
-          const at = layer ? ` (${layer})` : '';
-          const secs = ((now - started) / 1000).toFixed(1);
-          process.stderr.write(`sensitivity: ${done}/${total} layers${at}, ${secs} s\n`);
+    report = await whileInterruptible((signal) =>
+      measureSensitivity(
+        model,
+        { bits, blockSize, ...verifyOptionsOf(args) },
+        {
+          signal,
+          onProgress(done, total, layer) {
+            const now = Date.now();
+            if (done !== total && done !== 0 && now - lastLine < 1000) return;
+            lastLine = now;
+            const at = layer ? ` (${layer})` : '';
+            const secs = ((now - started) / 1000).toFixed(1);
+            process.stderr.write(`sensitivity: ${done}/${total} layers${at}, ${secs} s\n`);
+          },
         },
-      },
+      ),
     );
   } catch (e) {
     if (e instanceof SensitivityCancelledError) throw new ModelError(model, 'sensitivity run cancelled');
     throw e;
-  } finally {
-    process.off('SIGINT', onInt);
   }
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else printSensitivity(report, out);
@@ -127,17 +114,4 @@ export function printSensitivity(r: SensitivityReport, out: (line: string) => vo
   out('measured bits; 2b…8b, sp25…sp75: data-free weight SQNR (dB) per bit width and magnitude sparsity.');
   for (const l of r.layers) if (l.error) out(`${l.name}: ${l.error}`);
   out(`original ${r.timings.originalMs} ms, total ${(r.timings.totalMs / 1000).toFixed(1)} s`);
-}
-
-function pairs(args: ParsedArgs, name: string): Record<string, number> | undefined {
-  const raw = args.options[name];
-  if (raw === undefined) return undefined;
-  const out: Record<string, number> = {};
-  for (const part of String(raw).split(',')) {
-    const eq = part.lastIndexOf('=');
-    const value = Number(part.slice(eq + 1));
-    if (eq <= 0 || !Number.isFinite(value)) throw new UsageError(`--${name} takes NAME=NUMBER,...`);
-    out[part.slice(0, eq)] = value;
-  }
-  return out;
 }

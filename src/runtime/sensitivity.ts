@@ -14,12 +14,12 @@ import { DataType } from '../core/tensor/dataType';
 import { decodeFloat16 } from '../core/tensor/float16';
 import { planWrite, type WritePlan } from '../core/write/planWrite';
 import { openModel, type OpenedModel } from './openModel';
-import { type FeedOptions, type Feeds, synthesizeFeeds } from './synthesizeFeeds';
+import { type Feeds, type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
 
 type Ort = typeof OrtTypes;
 
 /** What a sensitivity run quantizes and on which inputs. */
-export interface SensitivityOptions extends FeedOptions {
+export interface SensitivityOptions extends VerifyOptions {
   bits: 2 | 4 | 8;
   /** Block size along K (default 32). */
   blockSize?: number;
@@ -149,7 +149,9 @@ export async function measureSensitivity(
     let feeds: Feeds;
     let reference: Map<string, Reference>;
     try {
-      feeds = synthesizeFeeds(ort, index, original.inputNames, options, report.inputs);
+      const described: SynthesizedInput[] = [];
+      feeds = synthesizeFeeds(ort, index, original.inputNames, options, described);
+      report.inputs = described.map((i) => `${i.name}: ${i.dtype}[${i.dims.join(',')}] ${i.values}`);
       reference = floatOutputs(await original.run(feeds));
     } finally {
       await original.release();

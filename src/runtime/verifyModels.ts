@@ -65,7 +65,7 @@ export interface VerifyResult {
 }
 
 type Ort = typeof OrtTypes;
-type Feeds = Record<string, OrtTypes.Tensor>;
+export type Feeds = Record<string, OrtTypes.Tensor>;
 
 /** Hooks of a verification run: which step it is on, and whether to stop. */
 export interface VerifyControl {
@@ -126,7 +126,7 @@ export async function verifyModels(
   try {
     const model = openModel(original);
     try {
-      feeds = synthesize(ort, model.index, a.inputNames, options, result.inputs);
+      feeds = synthesizeFeeds(ort, model.index, a.inputNames, options, result.inputs);
     } finally {
       model.close();
     }
@@ -221,8 +221,12 @@ async function timedRuns(
   }
 }
 
-/** Fixed-seed inputs from the graph's declared types and shapes. */
-function synthesize(
+/**
+ * The inputs a comparison feeds: `.npy` files from `inputsDir` (converted to the input's type where the
+ * values fit), the rest synthesized from the graph's declared types and shapes with a fixed seed.
+ * `described` receives one entry per input.
+ */
+export function synthesizeFeeds(
   ort: Ort,
   index: ModelIndex,
   names: readonly string[],
