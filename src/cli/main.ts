@@ -6,6 +6,7 @@ import { pruneCommand, pruneUsage } from './pruneCommand';
 import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './quantizeCommand';
 import { rewriteCommand, rewriteUsage } from './rewriteCommand';
 import { sensitivityCommand, sensitivityUsage } from './sensitivityCommand';
+import { shrinkCommand, shrinkUsage } from './shrinkCommand';
 
 const VERSION = '0.1.0';
 
@@ -26,6 +27,8 @@ usage:
 
   ${sensitivityUsage.split('\n').join('\n  ')}
 
+  ${shrinkUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 exit codes: 0 success, 1 failure (the message names the file and the reason), 2 bad usage`;
@@ -39,6 +42,7 @@ const commands: Record<string, Command> = {
   prune: pruneCommand,
   verify: verifyCommand,
   sensitivity: sensitivityCommand,
+  shrink: shrinkCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */

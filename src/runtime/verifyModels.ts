@@ -170,7 +170,7 @@ export async function verifyModels(
       result.error = `output ${name} is [${y.dims.join(', ')}], the original's is [${x.dims.join(', ')}]`;
       return result;
     }
-    result.outputs.push(compare(name, x, y));
+    result.outputs.push(compareOutputs(name, x, y));
   }
   result.minCosine = Math.min(...result.outputs.map((o) => o.cosine));
   result.ok = true;
@@ -489,7 +489,8 @@ function gatherRows(index: ModelIndex, input: string): number | undefined {
   return rows;
 }
 
-function compare(name: string, x: OrtTypes.Tensor, y: OrtTypes.Tensor): OutputMetrics {
+/** One output of the candidate against the original's: cosine, SQNR, max abs error, top-1 agreement. */
+export function compareOutputs(name: string, x: OrtTypes.Tensor, y: OrtTypes.Tensor): OutputMetrics {
   const a = asNumbers(x);
   const b = asNumbers(y);
   let dot = 0;

@@ -50,7 +50,7 @@ export interface SkippedRow {
  */
 export interface TransformReport<Row = unknown> {
   tool: { name: 'big-shrink'; version: string };
-  transform: 'quantize' | 'convert' | 'prune';
+  transform: 'quantize' | 'convert' | 'prune' | 'shrink';
   createdAt: string;
   input: { files: ReportFile[] };
   output: { files: ReportFile[] };
