@@ -4,6 +4,8 @@ import type {
   FidelityStatus,
   NodeChangeRow,
   OutputFidelity,
+  PruneFigures,
+  PruneSizes,
   ReportEntry,
   ReportView,
   TensorChange,
@@ -20,7 +22,7 @@ const str = (x: unknown, fallback = ''): string => (typeof x === 'string' ? x : 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 const list = (x: unknown): Json[] => (Array.isArray(x) ? x.filter(isObject) : []);
 
-/** "4-bit MatMulNBits, block 32", "portable 8-bit QDQ, per channel", "fp16 weights", "prune 50%". */
+/** "4-bit MatMulNBits, block 32", "fp16 weights", "magnitude 50%, per layer", "2:4 semi-structured". */
 export function variantOf(transform: string, o: Json): string {
   if (transform === 'quantize') {
     const qdq = o.format === 'qdq';
@@ -31,10 +33,24 @@ export function variantOf(transform: string, o: Json): string {
     return parts.join(', ');
   }
   if (transform === 'convert') return `${o.to === 'float16' ? 'fp16' : str(o.to, 'converted')} weights`;
-  const sparsity = num(o.sparsity);
-  if (transform === 'prune' && sparsity !== undefined) {
-    const pct = sparsity <= 1 ? sparsity * 100 : sparsity;
-    return [`${Number(pct.toFixed(1))}% sparsity`, str(o.pattern)].filter(Boolean).join(', ');
+  if (transform === 'prune') {
+    const pct = (x: number) => `${Number((x <= 1 ? x * 100 : x).toFixed(1))}%`;
+    const sparsity = num(o.sparsity);
+    let what: string;
+    if (o.method === 'nm' && num(o.n) !== undefined && num(o.m) !== undefined)
+      what = `${o.n}:${o.m} semi-structured`;
+    else if (o.method === 'channel' && sparsity !== undefined) what = `${pct(sparsity)} of output channels`;
+    else if (o.method === 'magnitude' && sparsity !== undefined)
+      what = `magnitude ${pct(sparsity)}, ${o.scope === 'global' ? 'global' : 'per layer'}`;
+    else if (sparsity !== undefined) what = `${pct(sparsity)} sparsity`;
+    else what = o.mask || o.method === undefined ? 'saved masks' : str(o.method, 'prune');
+    return [
+      what,
+      o.storage === 'sparse' ? 'sparse_initializer' : '',
+      o.keepFirstLast === true ? 'first/last dense' : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
   }
   return transform;
 }
@@ -98,10 +114,16 @@ export function parseReport(text: string, file: string, label = file): ReportVie
     afterDtype: str(t.afterDtype),
     beforeBytes: num(t.beforeBytes) ?? 0,
     afterBytes: num(t.afterBytes) ?? 0,
-    weightSqnrDb: num(t.weightSqnrDb) ?? (t.weightSqnrDb === null ? Infinity : undefined),
+    weightSqnrDb: num(t.weightSqnrDb) ?? (t.weightSqnrDb === null ? null : undefined),
     sparsityBefore: sparsityOf(t, 'before'),
     sparsityAfter: sparsityOf(t, 'after'),
     removed: typeof t.removed === 'boolean' ? t.removed : undefined,
+    storage: typeof t.storage === 'string' ? t.storage : undefined,
+    denseBytes: num(t.denseBytes),
+    sparseBytes: num(t.sparseBytes),
+    pattern: typeof t.pattern === 'string' && t.pattern ? t.pattern : undefined,
+    note: typeof t.note === 'string' && t.note ? t.note : undefined,
+    channels: channelsOf(t.channels),
   }));
   const nodes: NodeChangeRow[] = list(r.nodes).map((n) => ({
     node: str(n.node),
@@ -146,6 +168,48 @@ export function parseReport(text: string, file: string, label = file): ReportVie
     skipped: list(r.skipped).length,
     warnings: Array.isArray(r.warnings) ? r.warnings.map(String) : [],
     opsetChanges: Array.isArray(r.opsetChanges) ? r.opsetChanges.map(String) : [],
+    prune: transform === 'prune' ? pruneFiguresOf(summary, r.sizes) : undefined,
+  };
+}
+
+function channelsOf(x: unknown): TensorChange['channels'] {
+  if (!isObject(x) || num(x.axis) === undefined || num(x.total) === undefined || !Array.isArray(x.zeroed))
+    return undefined;
+  return {
+    axis: num(x.axis)!,
+    total: num(x.total)!,
+    zeroed: x.zeroed.filter((i): i is number => typeof i === 'number'),
+  };
+}
+
+const SIZE_KEYS: readonly (keyof PruneSizes)[] = [
+  'inputBytes',
+  'inputGzipBytes',
+  'outputBytes',
+  'outputGzipBytes',
+  'prunedDenseBytes',
+  'prunedSparseBytes',
+  'prunedStoredBytes',
+  'runtimeBytesBefore',
+  'runtimeBytesAfter',
+];
+
+/** The sparsity and size figures of a prune report (`summary` and `sizes`); the sizes only when all are there. */
+function pruneFiguresOf(summary: Json, sizes: unknown): PruneFigures | undefined {
+  const before = num(summary.sparsityBefore);
+  const after = num(summary.sparsityAfter);
+  if (before === undefined || after === undefined) return undefined;
+  const z = isObject(sizes) ? sizes : {};
+  const complete = SIZE_KEYS.every((k) => num(z[k]) !== undefined);
+  return {
+    sparsityBefore: before,
+    sparsityAfter: after,
+    target: num(summary.target),
+    threshold: num(summary.threshold),
+    weights: num(summary.weights) ?? 0,
+    sizes: complete
+      ? (Object.fromEntries(SIZE_KEYS.map((k) => [k, num(z[k])!])) as unknown as PruneSizes)
+      : undefined,
   };
 }
 

@@ -243,10 +243,19 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
         return;
       }
       case 'command/run':
-        await vscode.commands.executeCommand(
-          message.command === 'quantize' ? 'bigShrink.quantize' : 'bigShrink.reports.refresh',
-        );
-        return;
+        switch (message.command) {
+          case 'quantize':
+            await vscode.commands.executeCommand('bigShrink.quantize');
+            return;
+          case 'prune':
+            await vscode.commands.executeCommand('bigShrink.prune');
+            return;
+          case 'refresh':
+            await vscode.commands.executeCommand('bigShrink.reports.refresh');
+            return;
+          default:
+            return assertNever(message.command);
+        }
       case 'view/rendered':
         this.probe.rendered = message;
         return;

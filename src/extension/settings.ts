@@ -45,3 +45,31 @@ export function readQuantizeSettings(): QuantizeSettings {
     exclude: String(config.get<string>('exclude', '') ?? ''),
   };
 }
+
+/** The methods "Prune…" offers: magnitude (the scope is its own setting), N:M patterns, output channels. */
+export const PRUNE_METHODS = ['magnitude', '2:4', '4:8', 'channel'] as const;
+export type PruneMethod = (typeof PRUNE_METHODS)[number];
+
+/** The `bigShrink.prune.*` defaults (declared in package.json). */
+export interface PruneSettings {
+  method: PruneMethod;
+  /** Fraction of weights (magnitude) or output channels (channel) to zero, in (0, 1). */
+  sparsity: number;
+  scope: 'layer' | 'global';
+  storage: 'dense' | 'sparse';
+  keepFirstLast: boolean;
+}
+
+export function readPruneSettings(): PruneSettings {
+  const config = vscode.workspace.getConfiguration('bigShrink.prune');
+  const pick = <T>(value: unknown, allowed: readonly T[], fallback: T): T =>
+    allowed.includes(value as T) ? (value as T) : fallback;
+  const sparsity = Number(config.get<number>('sparsity', 0.5));
+  return {
+    method: pick(config.get('method'), PRUNE_METHODS, 'magnitude'),
+    sparsity: Number.isFinite(sparsity) && sparsity > 0 && sparsity < 1 ? sparsity : 0.5,
+    scope: pick(config.get('scope'), ['layer', 'global'] as const, 'layer'),
+    storage: pick(config.get('storage'), ['dense', 'sparse'] as const, 'dense'),
+    keepFirstLast: config.get<boolean>('keepFirstLast', false) === true,
+  };
+}

@@ -1,11 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { FromPanel } from '../protocol/reportsPanel';
+import type { FromPanel, ReportView } from '../protocol/reportsPanel';
 import { ModelEditorProvider } from './modelEditorProvider';
 import type { ReportIndex } from './reportIndex';
 import type { ReportsViewProvider } from './reportsViewProvider';
-import { readQuantizeSettings } from './settings';
+import { choosePrune, describeChoice, pruneArgs, pruneOutput, type PruneRequest } from './prunePresets';
+import { readPruneSettings, readQuantizeSettings } from './settings';
 import { choosePreset, PRESETS, type ShrinkPreset, type ShrinkRequest } from './shrinkPresets';
 import { cliCommands, outputFiles, runShrink, type ShrinkResult } from './shrinkRunner';
 
@@ -32,9 +33,51 @@ export function formatBytes(n: number): string {
   return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
 }
 
+const percent = (x: number) => `${Number((x * 100).toFixed(1))}%`;
+
+/**
+ * The figures a notification states: size and ratio; for pruning the sparsity and the gzip size (a
+ * dense pruned file keeps its size, what shrinks is its compressed size); then the fidelity.
+ */
+export function figures(view: ReportView): string[] {
+  const size = `${formatBytes(view.bytesBefore)} → ${formatBytes(view.bytesAfter)} (${view.ratio.toFixed(3)}×)`;
+  const fidelity = `fidelity ${view.status.toUpperCase()}`;
+  const p = view.prune;
+  if (!p) return [size, fidelity];
+  const z = p.sizes;
+  return [
+    `sparsity ${percent(p.sparsityBefore)} → ${percent(p.sparsityAfter)}`,
+    ...(z && z.outputBytes < z.inputBytes ? [size] : []),
+    ...(z ? [`gzip ${formatBytes(z.inputGzipBytes)} → ${formatBytes(z.outputGzipBytes)}`] : []),
+    fidelity,
+  ];
+}
+
+/** A command's second argument when it is a request; menus pass their own (the Explorer's selection, the editor group). */
+function requestOf<T extends object>(arg: unknown): T {
+  return (
+    typeof arg === 'object' && arg !== null && !Array.isArray(arg) && !('groupId' in arg) ? arg : {}
+  ) as T;
+}
+
+/** One CLI run as the commands describe it. */
+interface TransformSpec {
+  input: string;
+  output: string;
+  /** CLI arguments without `-o` and `--force`. */
+  args: string[];
+  verb: 'quantize' | 'convert' | 'prune';
+  /** "Quantizing bert.onnx (4-bit MatMulNBits, block 32)". */
+  title: string;
+  /** Overwrite without asking. */
+  force: boolean;
+  /** Warn even when the fidelity passes (2-bit). */
+  caution?: boolean;
+}
+
 /**
  * The transform commands: "Quantize to 4-bit", "Quantize…" (a quick pick of formats, then the block
- * size) and "Open Compaction Report". The work runs in the CLI's own process (shrinkRunner) under a
+ * size), "Prune…" (method, then sparsity and storage where they apply) and "Open Compaction Report". The work runs in the CLI's own process (shrinkRunner) under a
  * cancellable progress notification; the result shows in the side panel.
  */
 export class ShrinkCommands {
@@ -56,6 +99,9 @@ export class ShrinkCommands {
       ),
       vscode.commands.registerCommand('bigShrink.quantize', (resource?: unknown, request?: unknown) =>
         this.quantize(resource, request),
+      ),
+      vscode.commands.registerCommand('bigShrink.prune', (resource?: unknown, request?: unknown) =>
+        this.prune(resource, request),
       ),
       vscode.commands.registerCommand('bigShrink.openReport', (resource?: unknown) =>
         this.openReport(resource),
@@ -85,9 +131,7 @@ export class ShrinkCommands {
   }
 
   private async quantize(resource: unknown, arg?: unknown): Promise<ShrinkOutcome> {
-    // Menus pass their own second argument (the Explorer's selection, the editor group): not a request.
-    const request: ShrinkRequest =
-      typeof arg === 'object' && arg !== null && !Array.isArray(arg) && !('groupId' in arg) ? arg : {};
+    const request = requestOf<ShrinkRequest>(arg);
     const model = await this.targetModel(resource);
     if (!model) return { status: 'skipped' };
     const settings = readQuantizeSettings();
@@ -100,6 +144,63 @@ export class ShrinkCommands {
       preset.command === 'convert'
         ? `${stem}.fp16.onnx`
         : `${stem}.int${preset.bits}${preset.format === 'qdq' ? '.qdq' : ''}.onnx`;
+    const args =
+      preset.command === 'convert'
+        ? ['convert', input, '--fp16']
+        : [
+            'quantize',
+            input,
+            '--bits',
+            String(preset.bits),
+            '--format',
+            preset.format!,
+            ...(preset.blocked ? ['--block', String(blockSize)] : []),
+            ...(settings.symmetric ? ['--sym'] : []),
+            '--accuracy-level',
+            String(settings.accuracyLevel),
+          ];
+    if (settings.exclude) args.push('--exclude', settings.exclude);
+    const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}`;
+    const verb = preset.command === 'convert' ? 'convert' : 'quantize';
+    return this.execute({
+      input,
+      output,
+      args,
+      verb,
+      title: `${verb === 'convert' ? 'Converting' : 'Quantizing'} ${path.basename(input)} (${what})`,
+      force: request.force === true,
+      caution: preset.bits === 2,
+    });
+  }
+
+  private async prune(resource: unknown, arg?: unknown): Promise<ShrinkOutcome> {
+    const request = requestOf<PruneRequest>(arg);
+    const model = await this.targetModel(resource);
+    if (!model) return { status: 'skipped' };
+    const commands = await cliCommands(this.cli);
+    if (commands.size > 0 && !commands.has('prune')) {
+      void vscode.window.showErrorMessage('Big Shrink: this version of the command line cannot prune.');
+      return { status: 'skipped', model: model.fsPath };
+    }
+    const choice = await choosePrune(model, readPruneSettings(), request);
+    if (!choice) return { status: 'skipped', model: model.fsPath };
+    const input = model.fsPath;
+    return this.execute({
+      input,
+      output: pruneOutput(input, choice),
+      args: pruneArgs(input, choice),
+      verb: 'prune',
+      title: `Pruning ${path.basename(input)} (${describeChoice(choice)})`,
+      force: request.force === true,
+    });
+  }
+
+  /**
+   * Run one transform: refuse a second run on the same output, ask before overwriting, run the CLI under
+   * a cancellable progress notification (mirrored in the side panel), then announce the result.
+   */
+  private async execute(spec: TransformSpec): Promise<ShrinkOutcome> {
+    const { input, output } = spec;
     if (this.runs.has(output)) {
       void vscode.window.showInformationMessage(`${path.basename(output)} is being written already.`);
       return { status: 'skipped', model: input, output };
@@ -108,7 +209,7 @@ export class ShrinkCommands {
     const existing = [files.model, files.data, files.reportJson, files.reportMd].filter((f) =>
       fs.existsSync(f),
     );
-    let force = request.force === true;
+    let force = spec.force;
     if (existing.length > 0 && !force) {
       const names = existing.map((f) => path.basename(f));
       const what =
@@ -128,29 +229,10 @@ export class ShrinkCommands {
       if (answer !== 'Overwrite') return { status: 'skipped', model: input, output };
       force = true;
     }
-
-    const args =
-      preset.command === 'convert'
-        ? ['convert', input, '--fp16']
-        : [
-            'quantize',
-            input,
-            '--bits',
-            String(preset.bits),
-            '--format',
-            preset.format!,
-            ...(preset.blocked ? ['--block', String(blockSize)] : []),
-            ...(settings.symmetric ? ['--sym'] : []),
-            '--accuracy-level',
-            String(settings.accuracyLevel),
-          ];
-    if (settings.exclude) args.push('--exclude', settings.exclude);
-    args.push('-o', output);
+    const args = [...spec.args, '-o', output];
     if (force) args.push('--force');
 
-    const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}`;
-    const verb = preset.command === 'convert' ? 'Converting' : 'Quantizing';
-    const title = `${verb} ${path.basename(input)} (${what})`;
+    const { title } = spec;
     const controller = new AbortController();
     this.runs.set(output, controller);
     this.panel.setRunning({ title, message: 'Planning and writing…' });
@@ -186,17 +268,13 @@ export class ShrinkCommands {
       removed: result.removed,
     };
     this.lastOutcome = outcome;
-    await this.announce(result, input, output, preset);
+    await this.announce(result, spec);
     return outcome;
   }
 
   /** Tell the user how it went, and show the report in the side panel. */
-  private async announce(
-    result: ShrinkResult,
-    input: string,
-    output: string,
-    preset: ShrinkPreset,
-  ): Promise<void> {
+  private async announce(result: ShrinkResult, spec: TransformSpec): Promise<void> {
+    const { input, output } = spec;
     const name = path.basename(input);
     if (result.status === 'cancelled') {
       const removed = result.removed.length
@@ -207,11 +285,7 @@ export class ShrinkCommands {
     }
     if (result.reportJson) {
       const view = await this.panel.showReport(result.reportJson, { reveal: true, add: true });
-      const ratio = view
-        ? `${formatBytes(view.bytesBefore)} → ${formatBytes(view.bytesAfter)} (${view.ratio.toFixed(3)}×)`
-        : '';
-      const fidelity = view ? `fidelity ${view.status.toUpperCase()}` : '';
-      const summary = [`${name} → ${path.basename(output)}`, ratio, fidelity].filter(Boolean).join(', ');
+      const summary = [`${name} → ${path.basename(output)}`, ...(view ? figures(view) : [])].join(', ');
       const actions = ['Open Report', 'Open Model'];
       const show = (pick: string | undefined) => {
         if (pick === 'Open Report') void this.openReport(vscode.Uri.file(result.reportJson!));
@@ -227,7 +301,7 @@ export class ShrinkCommands {
         void vscode.window
           .showWarningMessage(`Big Shrink: ${summary}. ONNX Runtime could not verify it${why}`, ...actions)
           .then(show);
-      } else if (view?.status === 'fail' || view?.status === 'warn' || preset.bits === 2) {
+      } else if (view?.status === 'fail' || view?.status === 'warn' || spec.caution) {
         void vscode.window
           .showWarningMessage(`Big Shrink: ${summary}. Check the outputs before using it.`, ...actions)
           .then(show);
@@ -240,7 +314,7 @@ export class ShrinkCommands {
     const e = result.error;
     const where = e?.file && e.file !== input ? ` (${path.basename(e.file)})` : '';
     void vscode.window.showErrorMessage(
-      `Big Shrink could not ${preset.command === 'convert' ? 'convert' : 'quantize'} ${name}${where}: ${e?.reason ?? 'unknown error'}`,
+      `Big Shrink could not ${spec.verb} ${name}${where}: ${e?.reason ?? 'unknown error'}`,
     );
   }
 
@@ -305,7 +379,7 @@ export class ShrinkCommands {
       void vscode.window.showInformationMessage(
         md
           ? `Big Shrink: ${path.basename(md)} does not exist.`
-          : 'Big Shrink: no compaction report yet. Quantize a model first.',
+          : 'Big Shrink: no compaction report yet. Quantize or prune a model first.',
       );
       return undefined;
     }
@@ -350,8 +424,17 @@ export function registerShrinkTestCommands(
           model: current.model,
           output: current.output,
           status: current.status,
+          transform: current.transform,
+          variant: current.variant,
           tensors: current.tensors.map((t) => t.name),
+          sparsity: current.tensors.map((t) => ({
+            name: t.name,
+            before: t.sparsityBefore,
+            after: t.sparsityAfter,
+            storage: t.storage,
+          })),
           nodes: current.nodes.length,
+          prune: current.prune,
         },
         history: (await index.entries()).map((e) => e.file),
       };

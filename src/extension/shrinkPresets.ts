@@ -147,7 +147,8 @@ export async function choosePreset(
   return { preset, blockSize };
 }
 
-async function pick<T extends vscode.QuickPickItem>(
+/** One step of a quick-pick flow: resolves with the accepted item, or undefined when dismissed. */
+export async function pick<T extends vscode.QuickPickItem>(
   items: T[],
   options: { title: string; placeHolder: string; active?: T },
 ): Promise<T | undefined> {

@@ -42,13 +42,56 @@ export interface TensorChange {
   afterDtype: string;
   beforeBytes: number;
   afterBytes: number;
-  /** Weight SQNR in dB (absent when the transform does not measure it). */
-  weightSqnrDb?: number;
+  /**
+   * Weight SQNR in dB (absent when the transform does not measure it); `null` when the weight came out
+   * unchanged (an infinite SQNR, which JSON, and so a webview message, cannot carry).
+   */
+  weightSqnrDb?: number | null;
   /** Share of zeros before and after (pruning reports). */
   sparsityBefore?: number;
   sparsityAfter?: number;
   /** False when another reader still needs the original weight. */
   removed?: boolean;
+  /** Pruning: how the output stores it (`dense`, `sparse_initializer`). */
+  storage?: string;
+  /** Pruning: payload bytes as a dense tensor and as a sparse tensor (values + int64 indices). */
+  denseBytes?: number;
+  sparseBytes?: number;
+  /** Pruning: "2:4 along axis 1" (N:M), a note ("zeroed channels still output their bias"). */
+  pattern?: string;
+  note?: string;
+  /** Channel pruning: the axis, the channel count and the zeroed channel indices. */
+  channels?: { axis: number; total: number; zeroed: number[] };
+}
+
+/** The size effects of pruning, as the prune report states them (its `sizes`). */
+export interface PruneSizes {
+  /** Input and output files on disk (model + external data), and their gzip -6 sizes. */
+  inputBytes: number;
+  inputGzipBytes: number;
+  outputBytes: number;
+  outputGzipBytes: number;
+  /** The pruned weights' payload: as dense tensors, as sparse tensors, as written. */
+  prunedDenseBytes: number;
+  prunedSparseBytes: number;
+  prunedStoredBytes: number;
+  /** Weights and constants once ONNX Runtime loaded the model (it densifies sparse initializers). */
+  runtimeBytesBefore: number;
+  runtimeBytesAfter: number;
+}
+
+/** What a prune report adds to the summary. */
+export interface PruneFigures {
+  /** Zeros among the pruned weights' elements, before and after. */
+  sparsityBefore: number;
+  sparsityAfter: number;
+  /** The fraction asked for (magnitude: of weights; channel: of channels). */
+  target?: number;
+  /** Global magnitude: the |w| threshold. */
+  threshold?: number;
+  /** Elements of the pruned weights. */
+  weights: number;
+  sizes?: PruneSizes;
 }
 
 /** One node the transform rewrote. */
@@ -92,6 +135,8 @@ export interface ReportView extends ReportEntry {
   skipped: number;
   warnings: string[];
   opsetChanges: string[];
+  /** Prune reports only. */
+  prune?: PruneFigures;
 }
 
 /** A transform in progress (shown above the diff). */
@@ -190,16 +235,20 @@ export interface RenderedMessage {
   type: 'view/rendered';
   current?: string;
   tensorRows: number;
+  /** Columns of the tensor table (`sparsity` for prune reports). */
+  tensorColumns: string[];
+  /** Size figures the summary drew (`file`, `gzip`, `dense`, `sparse`, `runtime` for prune reports). */
+  figures: string[];
   nodeRows: number;
   historyRows: number;
   messageId?: number;
   inReplyTo?: number;
 }
 
-/** Commands the panel's own buttons run (the empty state offers "Quantize a Model…"). */
+/** Commands the panel's own buttons run (the empty state offers "Quantize a Model…" and "Prune a Model…"). */
 export interface RunCommandMessage {
   type: 'command/run';
-  command: 'quantize' | 'refresh';
+  command: 'quantize' | 'prune' | 'refresh';
   messageId?: number;
   inReplyTo?: number;
 }

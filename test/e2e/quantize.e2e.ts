@@ -10,8 +10,22 @@
 //   - screenshots in dark, light and high-contrast themes under test-results/e2e/quantize/.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import {
+  clearToasts,
+  contextCommand,
+  editorFrame,
+  focusWorkbench,
+  openExplorer,
+  openPanelFromActivityBar,
+  PANEL,
+  panelFrame,
+  screenshot,
+  sameValues,
+  show,
+  waitForFiles,
+} from './workbenchSteps';
 
 interface Report {
   input: { files: { path: string; bytes: number }[] };
@@ -30,23 +44,13 @@ interface Report {
     afterDtype: string;
     beforeBytes: number;
     afterBytes: number;
-    weightSqnrDb: number;
+    weightSqnrDb: number | null;
   }[];
   nodes: { node: string; from: string; to: string; weight: string }[];
 }
 
-/** One tensor row as the panel shows it (from its data-* attributes). */
-interface ShownTensor {
-  name: string;
-  op: string;
-  beforeDtype: string;
-  afterDtype: string;
-  beforeBytes: number;
-  afterBytes: number;
-  sqnr: number;
-}
-
-// frame.evaluate() callbacks run inside the webview; the Node-side tsconfig has no DOM library.
+// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
+// Node-side tsconfig has no DOM library.
 interface PageElement {
   dataset: Record<string, string | undefined>;
   textContent: string | null;
@@ -58,53 +62,15 @@ declare const document: {
   body: { classList: { contains(name: string): boolean } };
 };
 
-const PANEL = '[data-testid="reports-panel"]';
-
-async function waitForFiles(files: string[], timeoutMs = 60000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (files.every((f) => fs.existsSync(f))) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
-/** Keys pressed while a webview has the focus may not reach the workbench: focus the side bar's title first. */
-async function focusWorkbench(page: Page): Promise<void> {
-  await page.locator('.part.sidebar .composite.title').first().click();
-}
-
-/** The side panel's frame once it shows report `file` (or any report when `file` is undefined). */
-async function panelFrame(ctx: E2eContext, page: Page, file?: string, timeoutMs = 30000): Promise<Frame> {
-  const frame = await ctx.web.findWebviewFrame(page, PANEL, timeoutMs);
-  await frame.waitForFunction(
-    (f) => {
-      const s = document.querySelector('[data-testid="summary"]');
-      return !!s && (f === null || s.dataset.report === f);
-    },
-    file ?? null,
-    { timeout: timeoutMs },
-  );
-  return frame;
-}
-
-/** The model editor frame showing `fileName`. */
-async function editorFrame(page: Page, fileName: string, timeoutMs = 30000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const f of page.frames()) {
-      if (!f.url().includes('/webview/')) continue;
-      const shown = await Promise.race([
-        f
-          .evaluate(() => document.querySelector('[data-testid="file-name"]')?.textContent ?? null)
-          .catch(() => null),
-        new Promise<null>((r) => setTimeout(() => r(null), 500)),
-      ]);
-      if (shown === fileName) return f;
-    }
-    await page.waitForTimeout(50);
-  }
-  throw new Error(`no model editor webview shows ${fileName} after ${timeoutMs} ms`);
+/** One tensor row as the panel shows it (from its data-* attributes). */
+interface ShownTensor {
+  name: string;
+  op: string;
+  beforeDtype: string;
+  afterDtype: string;
+  beforeBytes: number;
+  afterBytes: number;
+  sqnr: number;
 }
 
 function shownTensors(frame: Frame): Promise<ShownTensor[]> {
@@ -174,10 +140,10 @@ async function checkPanel(
       problems.push(`${t.name} missing`);
       continue;
     }
-    const want = [t.op, t.beforeDtype, t.afterDtype, t.beforeBytes, t.afterBytes, t.weightSqnrDb];
+    // A weight left unchanged has SQNR null in the JSON (infinite).
+    const want = [t.op, t.beforeDtype, t.afterDtype, t.beforeBytes, t.afterBytes, t.weightSqnrDb ?? Infinity];
     const got = [r.op, r.beforeDtype, r.afterDtype, r.beforeBytes, r.afterBytes, r.sqnr];
-    if (JSON.stringify(want) !== JSON.stringify(got))
-      problems.push(`${t.name}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+    if (!sameValues(want, got)) problems.push(`${t.name}: ${show(got)} vs ${show(want)}`);
   }
   ctx.check(
     `${what}: ${rows.length} tensor rows in the panel equal the report (op, dtypes, bytes, SQNR)`,
@@ -191,73 +157,6 @@ async function checkPanel(
     `${summary.nodes.length} rows, ${report.nodes.length} nodes`,
   );
   return rows;
-}
-
-/**
- * Right-click `name` in the Explorer and choose `label`. Menus fade in and a click during the fade is
- * lost: wait, click, and try again while the menu stays open.
- */
-async function contextCommand(
-  ctx: E2eContext,
-  page: Page,
-  name: string,
-  label: string,
-  shot?: string,
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    await ctx.web.explorerItem(page, name).click({ button: 'right' });
-    const item = page.locator('.context-view .monaco-menu .action-item', { hasText: label }).first();
-    await item.waitFor({ timeout: 10000 });
-    await page.waitForTimeout(400);
-    if (shot) await page.screenshot({ path: path.join(ctx.resultsDir, shot) });
-    await item.click();
-    const closed = await page
-      .locator('.context-view .monaco-menu')
-      .waitFor({ state: 'hidden', timeout: 3000 })
-      .then(
-        () => true,
-        () => false,
-      );
-    if (closed) return;
-    await page.keyboard.press('Escape');
-    if (attempt >= 3) throw new Error(`the context menu of ${name} did not run "${label}"`);
-  }
-}
-
-/** Close the notification toasts (they would cover the screenshots). */
-async function clearToasts(page: Page): Promise<void> {
-  const toasts = page.locator('.notifications-toasts .notification-toast');
-  for (let i = (await toasts.count()) - 1; i >= 0; i--) {
-    const toast = toasts.nth(i);
-    await toast.hover().catch(() => undefined);
-    await toast
-      .locator('.codicon-notifications-clear')
-      .first()
-      .click({ timeout: 2000 })
-      .catch(() => undefined);
-  }
-}
-
-async function screenshot(ctx: E2eContext, page: Page, name: string): Promise<void> {
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: path.join(ctx.resultsDir, `${name}.png`) });
-}
-
-/** Click the Big Shrink icon in the activity bar (opens the container; a click on the open one would close it). */
-async function openPanelFromActivityBar(page: Page): Promise<void> {
-  const item = page.locator('.activitybar .action-item a[aria-label^="Big Shrink"]').first();
-  await item.waitFor({ timeout: 15000 });
-  const checked = await page
-    .locator('.activitybar .action-item.checked a[aria-label^="Big Shrink"]')
-    .count()
-    .catch(() => 0);
-  if (!checked) await item.click();
-}
-
-async function openExplorer(page: Page): Promise<void> {
-  const item = page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first();
-  const checked = await page.locator('.activitybar .action-item.checked a[aria-label^="Explorer"]').count();
-  if (!checked) await item.click();
 }
 
 export async function run(ctx: E2eContext): Promise<void> {

@@ -69,6 +69,11 @@ export class ChangeTable<T> {
     return this.drawn;
   }
 
+  /** The ids of the columns drawn. */
+  get columnIds(): string[] {
+    return this.options.columns.map((c) => c.id);
+  }
+
   /** New rows (and, when the report has other fields, other columns). */
   setRows(rows: T[], columns?: Column<T>[]): void {
     this.rows = rows;

@@ -72,12 +72,45 @@ function nameText(name: string): HTMLElement {
   return h('span', { class: 'name-text' }, `\u200e${name}\u200e`);
 }
 
-function tensorColumns(withSparsity: boolean): Column<TensorChange>[] {
+/** A share for a narrow sub-line: "50%", "5.5%", "0%", "?". */
+const shortPercent = (r: number | undefined) =>
+  r === undefined ? '?' : formatPercent(r, r >= 0.1 && r < 1 ? 0 : 1);
+
+/** A weight's SQNR in dB: `null` stands for an unchanged weight, whose SQNR is infinite. */
+const sqnrOf = (t: TensorChange): number | undefined => (t.weightSqnrDb === null ? Infinity : t.weightSqnrDb);
+
+/** "2:4 along axis 1", "16 of 64 channels", "sparse_initializer", "dense": how a pruned weight came out. */
+function pruneForm(t: TensorChange): string {
+  if (t.channels) return `${t.channels.zeroed.length} of ${t.channels.total} channels`;
+  if (t.pattern) return t.pattern.replace(/ along axis \d+$/, '');
+  return t.storage === 'sparse_initializer' ? 'sparse' : 'dense';
+}
+
+/** The tooltip of a pruned weight's name: what was zeroed and how it is stored. */
+function pruneTitle(t: TensorChange): string {
+  const c = t.channels;
+  const shown = c ? c.zeroed.slice(0, 32).join(', ') + (c.zeroed.length > 32 ? ', …' : '') : '';
+  return [
+    t.pattern ? `Pattern ${t.pattern}` : '',
+    c ? `Zeroed ${c.zeroed.length} of ${c.total} channels along axis ${c.axis}: ${shown}` : '',
+    t.storage ? `Stored ${t.storage === 'sparse_initializer' ? 'as a sparse_initializer' : 'dense'}` : '',
+    t.note ?? '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/**
+ * The tensor table's columns. A prune report's rows say how each weight was pruned and its sparsity; their
+ * size only when some weight was stored otherwise (sparse): dense pruning keeps every size, and the side
+ * bar is narrow.
+ */
+function tensorColumns(prune: boolean, withSparsity = prune, withSize = true): Column<TensorChange>[] {
   const columns: Column<TensorChange>[] = [
     {
       id: 'name',
       label: 'Weight',
-      title: 'The weight and how its type changed',
+      title: prune ? 'The weight and how it was pruned' : 'The weight and how its type changed',
       value: (t) => t.name.toLowerCase(),
       cell: (t) => [
         nameText(t.name),
@@ -85,57 +118,71 @@ function tensorColumns(withSparsity: boolean): Column<TensorChange>[] {
           'div',
           { class: 'sub' },
           h('span', { class: 'op-inline' }, `${t.op} · `),
-          `${t.beforeDtype} → ${shortType(t.afterDtype)}`,
+          prune ? pruneForm(t) : `${t.beforeDtype} → ${shortType(t.afterDtype)}`,
+          // A narrow side bar hides a prune report's Size column: its figure moves here.
+          prune && withSize ? h('span', { class: 'size-inline' }, ` ${formatBytes(t.afterBytes)}`) : null,
+          prune ? ` · ${t.dims.join('×')}` : null,
         ),
       ],
       cellTitle: (t) =>
         [
           t.name,
           `${t.op} [${t.dims.join(' × ')}]${t.graph !== 'main' ? ` in ${t.graph}` : ''}`,
-          `${t.beforeDtype} → ${t.afterDtype}`,
-          t.removed === false ? 'The original is kept: another node still reads it' : '',
+          prune ? pruneTitle(t) : `${t.beforeDtype} → ${t.afterDtype}`,
+          t.removed === false && !prune ? 'The original is kept: another node still reads it' : '',
         ]
           .filter(Boolean)
           .join('\n'),
     },
     { id: 'op', label: 'Op', title: 'The op that reads the weight', value: (t) => t.op, cell: (t) => t.op },
-    {
-      id: 'size',
-      label: 'Size',
-      title: 'Stored bytes after (and before) the transform',
-      numeric: true,
-      value: (t) => t.afterBytes,
-      cell: (t) => [
-        formatBytes(t.afterBytes),
-        h('div', { class: 'sub' }, `of ${formatBytes(t.beforeBytes)}`),
-      ],
-      cellTitle: (t) =>
-        `${formatCount(t.beforeBytes)} → ${formatCount(t.afterBytes)} bytes (${formatPercent(
-          t.beforeBytes ? t.afterBytes / t.beforeBytes : undefined,
-        )})`,
-    },
-    {
-      id: 'sqnr',
-      label: 'SQNR',
-      title: 'Weight SQNR in dB: 10·log10(Σw² / Σ(w − ŵ)²); higher is closer to the original',
-      numeric: true,
-      value: (t) => t.weightSqnrDb,
-      cell: (t) => formatDb(t.weightSqnrDb),
-    },
   ];
   if (withSparsity) {
     columns.push({
-      id: 'zeros',
-      label: 'Zeros',
-      title: 'Share of zero weights before → after',
+      id: 'sparsity',
+      label: 'Sparsity',
+      title: 'Share of zeros in the weight, after (and before) pruning',
       numeric: true,
       value: (t) => t.sparsityAfter,
       cell: (t) => [
         formatPercent(t.sparsityAfter),
-        h('div', { class: 'sub' }, `was ${formatPercent(t.sparsityBefore) || '?'}`),
+        h('div', { class: 'sub' }, `was ${shortPercent(t.sparsityBefore)}`),
       ],
+      cellTitle: (t) =>
+        `${formatPercent(t.sparsityBefore, 2) || '?'} → ${formatPercent(t.sparsityAfter, 2)} zeros`,
     });
   }
+  if (withSize)
+    columns.push({
+      id: 'size',
+      label: 'Size',
+      title: prune
+        ? 'Stored bytes after pruning (dense, or as a sparse_initializer where that is smaller)'
+        : 'Stored bytes after (and before) the transform',
+      numeric: true,
+      value: (t) => t.afterBytes,
+      cell: (t) => [
+        formatBytes(t.afterBytes),
+        h(
+          'div',
+          { class: 'sub' },
+          prune && t.afterBytes === t.beforeBytes ? 'same' : `of ${formatBytes(t.beforeBytes)}`,
+        ),
+      ],
+      cellTitle: (t) =>
+        prune && t.denseBytes !== undefined && t.sparseBytes !== undefined
+          ? `${formatCount(t.afterBytes)} bytes written\ndense ${formatCount(t.denseBytes)} bytes · as sparse tensor ${formatCount(t.sparseBytes)} bytes`
+          : `${formatCount(t.beforeBytes)} → ${formatCount(t.afterBytes)} bytes (${formatPercent(
+              t.beforeBytes ? t.afterBytes / t.beforeBytes : undefined,
+            )})`,
+    });
+  columns.push({
+    id: 'sqnr',
+    label: 'SQNR',
+    title: 'Weight SQNR in dB: 10·log10(Σw² / Σ(w − ŵ)²); higher is closer to the original',
+    numeric: true,
+    value: sqnrOf,
+    cell: (t) => formatDb(sqnrOf(t)),
+  });
   return columns;
 }
 
@@ -178,9 +225,12 @@ const tensorTable = new ChangeTable<TensorChange>({
     'data-after-dtype': t.afterDtype,
     'data-before-bytes': t.beforeBytes,
     'data-after-bytes': t.afterBytes,
-    'data-sqnr': t.weightSqnrDb === undefined ? undefined : String(t.weightSqnrDb),
+    'data-sqnr': t.weightSqnrDb === undefined ? undefined : String(sqnrOf(t)),
     'data-sparsity-before': t.sparsityBefore,
     'data-sparsity-after': t.sparsityAfter,
+    'data-storage': t.storage,
+    'data-dense-bytes': t.denseBytes,
+    'data-sparse-bytes': t.sparseBytes,
   }),
   activate: (t) => reveal(t.name),
   activateHint: 'Show this weight in the model editor',
@@ -246,12 +296,17 @@ const empty = h(
   h(
     'p',
     { class: 'muted' },
-    'Right-click an ONNX model in the Explorer and choose Quantize to 4-bit. Big Shrink writes a smaller model beside it, checks it with ONNX Runtime and shows here what changed.',
+    'Right-click an ONNX model in the Explorer and choose Quantize to 4-bit or Prune…, and Big Shrink writes a smaller model beside it, checks it with ONNX Runtime and shows here what changed.',
   ),
   h(
     'vscode-button',
     { onclick: () => post({ type: 'command/run', command: 'quantize' }) },
     'Quantize a Model…',
+  ),
+  h(
+    'vscode-button',
+    { secondary: true, onclick: () => post({ type: 'command/run', command: 'prune' }) },
+    'Prune a Model…',
   ),
 );
 const tensors = section('tensors', 'Changed weights', tensorTable.element);
@@ -286,8 +341,11 @@ function renderCurrent(): void {
   if (current) {
     ui.selected = current.file;
     summary.render(current);
-    const withSparsity = current.tensors.some((t) => t.sparsityAfter !== undefined);
-    tensorTable.setRows(current.tensors, tensorColumns(withSparsity));
+    const prune = current.transform === 'prune';
+    const withSparsity = prune || current.tensors.some((t) => t.sparsityAfter !== undefined);
+    const withSize = !prune || current.tensors.some((t) => t.afterBytes !== t.beforeBytes);
+    tensorTable.setRows(current.tensors, tensorColumns(prune, withSparsity, withSize));
+    tensorTable.element.dataset.kind = prune ? 'prune' : current.transform;
     nodeTable.setRows(current.nodes);
     tensors.count.textContent = String(current.tensors.length);
     nodes.count.textContent = String(current.nodes.length);
@@ -318,6 +376,8 @@ function rendered(): void {
     type: 'view/rendered',
     current: state.current?.file,
     tensorRows: state.current ? tensorTable.renderedRows : 0,
+    tensorColumns: state.current ? tensorTable.columnIds : [],
+    figures: state.current ? summary.figures : [],
     nodeRows: state.current ? nodeTable.renderedRows : 0,
     historyRows: history.renderedRows,
   });

@@ -1,10 +1,11 @@
 /**
  * The head of the side panel: which transform made which file, size before → after with the ratio,
- * and the output fidelity with a pass / warn / fail badge, per-output figures and latency.
+ * for pruning the sparsity and the size figures (pruneFigures.ts), and the output fidelity with a pass / warn / fail badge, per-output figures and latency.
  */
 import type { FidelityStatus, ReportView } from '../../src/protocol/reportsPanel';
 import { h, replace } from '../modelEditor/dom';
 import { formatBytes, formatCount } from '../modelEditor/format';
+import { renderPruneFigures } from './pruneFigures';
 
 /** Links of the summary: open the report or one of its models. */
 export type SummaryLink = 'markdown' | 'json' | 'input' | 'output';
@@ -76,9 +77,14 @@ export class SummaryView {
     'aria-label': 'Last transform',
   });
 
+  /** The size figures drawn for the shown report (prune reports: gzip, dense, sparse, runtime). */
+  figures: string[] = [];
+
   constructor(private readonly open: (what: SummaryLink) => void) {}
 
   render(view: ReportView): void {
+    const prune = view.prune ? renderPruneFigures(view.prune) : undefined;
+    this.figures = prune?.drawn ?? [];
     const f = view.fidelity;
     const saved = 1 - view.ratio;
     const link = (what: SummaryLink, text: string, title: string) =>
@@ -145,6 +151,7 @@ export class SummaryView {
         saved > 0 ? h('span', { class: 'saved' }, `−${(saved * 100).toFixed(1)}%`) : null,
       ),
       h('div', { class: 'meter', role: 'presentation' }, meter),
+      prune?.element,
       h(
         'div',
         { class: 'fidelity', 'data-testid': 'fidelity', 'data-status': f.status },

@@ -1,0 +1,149 @@
+// Workbench steps shared by the end-to-end modules of the transforms (quantize.e2e.ts, prune.e2e.ts):
+// the Big Shrink side panel's frame, the model editor's frame, the Explorer's context menu, toasts,
+// screenshots. Bundled into each module (esbuild); not a module of its own.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Frame, Page } from 'playwright-core';
+import type { E2eContext } from './lib/types';
+
+// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
+// Node-side tsconfig has no DOM library.
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+  querySelector(selector: string): PageElement | null;
+}
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+  body: { classList: { contains(name: string): boolean } };
+};
+
+/** Equal element by element (Object.is: unlike JSON.stringify, Infinity, NaN and null stay apart). */
+export function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+}
+
+/** For messages: like JSON.stringify, but Infinity and NaN stay readable. */
+export const show = (values: readonly unknown[]): string => `[${values.map((v) => String(v)).join(', ')}]`;
+
+export const PANEL = '[data-testid="reports-panel"]';
+
+export async function waitForFiles(files: string[], timeoutMs = 60000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (files.every((f) => fs.existsSync(f))) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** Keys pressed while a webview has the focus may not reach the workbench: focus the side bar's title first. */
+export async function focusWorkbench(page: Page): Promise<void> {
+  await page.locator('.part.sidebar .composite.title').first().click();
+}
+
+/** The side panel's frame once it shows report `file` (or any report when `file` is undefined). */
+export async function panelFrame(
+  ctx: E2eContext,
+  page: Page,
+  file?: string,
+  timeoutMs = 30000,
+): Promise<Frame> {
+  const frame = await ctx.web.findWebviewFrame(page, PANEL, timeoutMs);
+  await frame.waitForFunction(
+    (f) => {
+      const s = document.querySelector('[data-testid="summary"]');
+      return !!s && (f === null || s.dataset.report === f);
+    },
+    file ?? null,
+    { timeout: timeoutMs },
+  );
+  return frame;
+}
+
+/** The model editor frame showing `fileName`. */
+export async function editorFrame(page: Page, fileName: string, timeoutMs = 30000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const f of page.frames()) {
+      if (!f.url().includes('/webview/')) continue;
+      const shown = await Promise.race([
+        f
+          .evaluate(() => document.querySelector('[data-testid="file-name"]')?.textContent ?? null)
+          .catch(() => null),
+        new Promise<null>((r) => setTimeout(() => r(null), 500)),
+      ]);
+      if (shown === fileName) return f;
+    }
+    await page.waitForTimeout(50);
+  }
+  throw new Error(`no model editor webview shows ${fileName} after ${timeoutMs} ms`);
+}
+
+/**
+ * Right-click `name` in the Explorer and choose `label`. Menus fade in and a click during the fade is
+ * lost: wait, click, and try again while the menu stays open.
+ */
+export async function contextCommand(
+  ctx: E2eContext,
+  page: Page,
+  name: string,
+  label: string,
+  shot?: string,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await ctx.web.explorerItem(page, name).click({ button: 'right' });
+    const item = page.locator('.context-view .monaco-menu .action-item', { hasText: label }).first();
+    await item.waitFor({ timeout: 10000 });
+    await page.waitForTimeout(400);
+    if (shot) await page.screenshot({ path: path.join(ctx.resultsDir, shot) });
+    await item.click();
+    const closed = await page
+      .locator('.context-view .monaco-menu')
+      .waitFor({ state: 'hidden', timeout: 3000 })
+      .then(
+        () => true,
+        () => false,
+      );
+    if (closed) return;
+    await page.keyboard.press('Escape');
+    if (attempt >= 3) throw new Error(`the context menu of ${name} did not run "${label}"`);
+  }
+}
+
+/** Close the notification toasts (they would cover the screenshots). */
+export async function clearToasts(page: Page): Promise<void> {
+  const toasts = page.locator('.notifications-toasts .notification-toast');
+  for (let i = (await toasts.count()) - 1; i >= 0; i--) {
+    const toast = toasts.nth(i);
+    await toast.hover().catch(() => undefined);
+    await toast
+      .locator('.codicon-notifications-clear')
+      .first()
+      .click({ timeout: 2000 })
+      .catch(() => undefined);
+  }
+}
+
+export async function screenshot(ctx: E2eContext, page: Page, name: string): Promise<void> {
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(ctx.resultsDir, `${name}.png`) });
+}
+
+/** Click the Big Shrink icon in the activity bar (opens the container; a click on the open one would close it). */
+export async function openPanelFromActivityBar(page: Page): Promise<void> {
+  const item = page.locator('.activitybar .action-item a[aria-label^="Big Shrink"]').first();
+  await item.waitFor({ timeout: 15000 });
+  const checked = await page
+    .locator('.activitybar .action-item.checked a[aria-label^="Big Shrink"]')
+    .count()
+    .catch(() => 0);
+  if (!checked) await item.click();
+}
+
+export async function openExplorer(page: Page): Promise<void> {
+  const item = page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first();
+  const checked = await page.locator('.activitybar .action-item.checked a[aria-label^="Explorer"]').count();
+  if (!checked) await item.click();
+}

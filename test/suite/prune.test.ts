@@ -1,0 +1,368 @@
+// Extension-host suite of "Prune…": the command runs `big-shrink prune` in a child process through the
+// same runner as quantization and writes MODEL.sparse50.onnx with both reports; the Big Shrink panel
+// receives the rows with their sparsity before/after and draws the sparsity column and the size figures;
+// the quick pick's default and its follow-up steps; every preset and the `bigShrink.prune.*` settings
+// become the CLI's options; cancelling (pruning, writing, verifying) leaves the folder as it was.
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { activate, closeAll, EXTENSION_ID, sharedModels, tempDir, waitFor } from './helpers';
+
+/** What `bigShrink.prune` returns (src/extension/shrinkCommands.ts ShrinkOutcome). */
+interface Outcome {
+  status: 'done' | 'failed' | 'cancelled' | 'skipped';
+  model?: string;
+  output?: string;
+  reportJson?: string;
+  error?: { file: string; reason: string };
+  removed?: string[];
+}
+
+interface Sizes {
+  inputBytes: number;
+  inputGzipBytes: number;
+  outputBytes: number;
+  outputGzipBytes: number;
+  prunedDenseBytes: number;
+  prunedSparseBytes: number;
+  prunedStoredBytes: number;
+  runtimeBytesBefore: number;
+  runtimeBytesAfter: number;
+}
+
+/** What `bigShrink._test.reportsState` returns. */
+interface PanelState {
+  visible: boolean;
+  posted: string[];
+  received: string[];
+  rendered?: {
+    current?: string;
+    tensorRows: number;
+    tensorColumns: string[];
+    figures: string[];
+    nodeRows: number;
+  };
+  current?: {
+    file: string;
+    transform: string;
+    variant: string;
+    tensors: string[];
+    sparsity: { name: string; before?: number; after?: number; storage?: string }[];
+    prune?: {
+      sparsityBefore: number;
+      sparsityAfter: number;
+      target?: number;
+      weights: number;
+      sizes?: Sizes;
+    };
+  };
+}
+
+interface Report {
+  options: Record<string, unknown>;
+  summary: {
+    status: string;
+    tensors: number;
+    sparsityBefore: number;
+    sparsityAfter: number;
+    target?: number;
+    weights: number;
+  };
+  sizes: Sizes;
+  tensors: {
+    name: string;
+    sparsityBefore: number;
+    sparsityAfter: number;
+    storage: string;
+    pattern?: string;
+    channels?: { zeroed: number[]; total: number };
+  }[];
+}
+
+const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
+const listing = (dir: string) => fs.readdirSync(dir).sort();
+const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+const prune = (model: string, request?: Record<string, unknown>) =>
+  vscode.commands.executeCommand<Outcome>('bigShrink.prune', vscode.Uri.file(model), request);
+
+/** A fresh folder holding a copy of tiny BERT. */
+function copyModel(): { dir: string; model: string } {
+  const dir = tempDir('big-shrink-prune-');
+  const model = path.join(dir, 'bert.onnx');
+  fs.copyFileSync(path.join(sharedModels(), 'tiny_bert_random_inline.onnx'), model);
+  return { dir, model };
+}
+
+/** Accept the active item of the quick pick, `steps` times (one per step of the flow). */
+async function acceptQuickPick(steps = 1): Promise<void> {
+  for (let i = 0; i < steps; i++) {
+    // The pick opens asynchronously (after the CLI probe); accepting too early would hit nothing.
+    await new Promise((r) => setTimeout(r, 1200));
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+  }
+}
+
+suite('Prune and the side panel', () => {
+  suiteSetup(activate);
+  teardown(closeAll);
+
+  test('contributes "Prune…" to the Explorer, the model editor title and the palette, with settings', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
+      commands: { command: string; title: string; icon?: string }[];
+      menus: Record<string, { command: string; when?: string; group?: string }[]>;
+      configuration: { properties: Record<string, { default: unknown; enum?: unknown[] }> };
+    };
+    assert.ok((await vscode.commands.getCommands(true)).includes('bigShrink.prune'));
+    const command = c.commands.find((x) => x.command === 'bigShrink.prune');
+    assert.strictEqual(command?.title, 'Prune…');
+    assert.ok(command?.icon, 'an icon for the editor title bar');
+    const where = (menu: string) => c.menus[menu].filter((m) => m.command === 'bigShrink.prune');
+    assert.deepStrictEqual(
+      where('explorer/context').map((m) => m.when),
+      ['resourceExtname == .onnx'],
+    );
+    const title = where('editor/title');
+    assert.strictEqual(title.length, 1);
+    assert.strictEqual(title[0].when, 'activeCustomEditorId == bigShrink.modelEditor');
+    assert.match(title[0].group ?? '', /^navigation/);
+    // The palette shows it everywhere (no `when` hides it).
+    assert.ok(!c.menus.commandPalette.some((m) => m.command === 'bigShrink.prune'));
+    const p = c.configuration.properties;
+    assert.deepStrictEqual(
+      ['method', 'sparsity', 'scope', 'storage', 'keepFirstLast'].map(
+        (k) => p[`bigShrink.prune.${k}`]?.default,
+      ),
+      ['magnitude', 0.5, 'layer', 'dense', false],
+    );
+    assert.deepStrictEqual(p['bigShrink.prune.method'].enum, ['magnitude', '2:4', '4:8', 'channel']);
+  });
+
+  test('"Prune…" writes MODEL.sparse50.onnx and both reports; the panel gets the rows with their sparsity', async () => {
+    const { dir, model } = copyModel();
+    const outcome = await prune(model, { preset: 'magnitude-layer' });
+    assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome.error));
+    assert.deepStrictEqual(listing(dir), [
+      'bert.onnx',
+      'bert.sparse50.onnx',
+      'bert.sparse50.report.json',
+      'bert.sparse50.report.md',
+    ]);
+    const report = readReport(outcome.reportJson!);
+    assert.deepStrictEqual(
+      [report.options.method, report.options.sparsity, report.options.scope, report.options.storage],
+      ['magnitude', 0.5, 'layer', 'dense'],
+    );
+    assert.ok(report.tensors.length > 0);
+    for (const t of report.tensors) assert.ok(Math.abs(t.sparsityAfter - 0.5) < 0.01, t.name);
+
+    // The host sent the rows with sparsity before/after and the figures; the webview drew them.
+    const state = await waitFor(
+      'the side panel to draw the prune report',
+      panelState,
+      (s) => s.rendered?.current === outcome.reportJson && s.rendered?.tensorRows === report.tensors.length,
+    );
+    assert.ok(state.visible, 'the panel is visible');
+    assert.strictEqual(state.current?.transform, 'prune');
+    assert.strictEqual(state.current?.variant, 'magnitude 50%, per layer');
+    assert.deepStrictEqual(
+      state.current?.sparsity,
+      report.tensors.map((t) => ({
+        name: t.name,
+        before: t.sparsityBefore,
+        after: t.sparsityAfter,
+        storage: t.storage,
+      })),
+    );
+    const s = report.summary;
+    assert.deepStrictEqual(
+      {
+        before: state.current?.prune?.sparsityBefore,
+        after: state.current?.prune?.sparsityAfter,
+        target: state.current?.prune?.target,
+        weights: state.current?.prune?.weights,
+      },
+      { before: s.sparsityBefore, after: s.sparsityAfter, target: s.target, weights: s.weights },
+    );
+    assert.deepStrictEqual(state.current?.prune?.sizes, report.sizes);
+    assert.ok(state.rendered!.tensorColumns.includes('sparsity'), state.rendered!.tensorColumns.join());
+    assert.deepStrictEqual(state.rendered!.figures, ['gzip', 'dense', 'sparse', 'runtime']);
+    // The sizes in the report are the files on disk.
+    assert.strictEqual(report.sizes.outputBytes, fs.statSync(outcome.output!).size);
+    assert.strictEqual(report.sizes.inputBytes, fs.statSync(model).size);
+  });
+
+  test('the quick pick: Enter runs its default, magnitude 50% per layer', async () => {
+    const { dir, model } = copyModel();
+    const running = prune(model);
+    await acceptQuickPick();
+    const outcome = await running;
+    assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome));
+    assert.strictEqual(path.basename(outcome.output!), 'bert.sparse50.onnx');
+    assert.ok(listing(dir).includes('bert.sparse50.report.md'));
+  });
+
+  test('the quick pick: "Magnitude, global…" asks the sparsity and the storage', async () => {
+    const { model } = copyModel();
+    const running = prune(model);
+    await new Promise((r) => setTimeout(r, 1200));
+    await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
+    // Method "Magnitude, global…", then the default sparsity (50%) and storage (dense).
+    await acceptQuickPick(3);
+    const outcome = await running;
+    assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome));
+    const report = readReport(outcome.reportJson!);
+    assert.deepStrictEqual(
+      [report.options.method, report.options.scope, report.options.sparsity, report.options.storage],
+      ['magnitude', 'global', 0.5, 'dense'],
+    );
+  });
+
+  test('presets and settings become the CLI options and the output names', async () => {
+    const { dir, model } = copyModel();
+    const config = vscode.workspace.getConfiguration('bigShrink.prune');
+    await config.update('keepFirstLast', true, vscode.ConfigurationTarget.Global);
+    await config.update('storage', 'sparse', vscode.ConfigurationTarget.Global);
+    try {
+      const cases: {
+        request: Record<string, unknown>;
+        file: string;
+        options: Record<string, unknown>;
+        check?: (r: Report) => string | undefined;
+      }[] = [
+        {
+          request: { preset: 'magnitude-global', sparsity: 0.9 },
+          file: 'bert.sparse90.sparseinit.onnx',
+          options: {
+            method: 'magnitude',
+            scope: 'global',
+            sparsity: 0.9,
+            storage: 'sparse',
+            keepFirstLast: true,
+          },
+          check: (r) =>
+            Math.abs(r.summary.sparsityAfter - 0.9) < 0.001 && r.sizes.outputBytes < r.sizes.inputBytes
+              ? undefined
+              : `global 90% sparse: ${r.summary.sparsityAfter}, ${r.sizes.outputBytes} B`,
+        },
+        {
+          request: { preset: 'nm-2:4', storage: 'dense' },
+          file: 'bert.2of4.onnx',
+          options: { method: 'nm', n: 2, m: 4, storage: 'dense', keepFirstLast: true },
+          check: (r) =>
+            r.tensors.every((t) => /^2:4/.test(t.pattern ?? '')) &&
+            !r.tensors.some((t) => t.name === 'classifier.weight')
+              ? undefined
+              : 'pattern 2:4 with the last layer (classifier.weight) left dense',
+        },
+        {
+          request: { preset: 'nm-4:8', storage: 'dense', keepFirstLast: false },
+          file: 'bert.4of8.onnx',
+          options: { method: 'nm', n: 4, m: 8, keepFirstLast: false },
+        },
+        {
+          request: { preset: 'channel', sparsity: 0.25, storage: 'dense' },
+          file: 'bert.channels25.onnx',
+          options: { method: 'channel', sparsity: 0.25, storage: 'dense' },
+          check: (r) =>
+            r.tensors.every((t) => t.channels && t.channels.zeroed.length === t.channels.total / 4)
+              ? undefined
+              : 'a quarter of the channels zeroed',
+        },
+        {
+          request: { preset: 'magnitude-layer', sparsity: 0.75, storage: 'dense' },
+          file: 'bert.sparse75.onnx',
+          options: { method: 'magnitude', scope: 'layer', sparsity: 0.75, storage: 'dense' },
+        },
+      ];
+      for (const c of cases) {
+        const outcome = await prune(model, c.request);
+        const what = JSON.stringify(c.request);
+        assert.strictEqual(outcome.status, 'done', `${what}: ${JSON.stringify(outcome.error)}`);
+        assert.strictEqual(path.basename(outcome.output!), c.file, what);
+        const report = readReport(outcome.reportJson!);
+        for (const [k, v] of Object.entries(c.options))
+          assert.strictEqual(report.options[k], v, `${what}: ${k}`);
+        const problem = c.check?.(report);
+        assert.ok(!problem, `${what}: ${problem}`);
+      }
+      assert.strictEqual(listing(dir).filter((f) => f.endsWith('.report.json')).length, cases.length);
+    } finally {
+      await config.update('keepFirstLast', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('storage', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('again with force replaces the output; a CLI error leaves nothing', async () => {
+    const { dir, model } = copyModel();
+    const first = await prune(model, { preset: 'magnitude-layer' });
+    assert.strictEqual(first.status, 'done');
+    const stamp = fs.statSync(first.reportJson!).mtimeMs;
+    const again = await prune(model, { preset: 'magnitude-layer', force: true });
+    assert.strictEqual(again.status, 'done');
+    assert.notStrictEqual(fs.statSync(again.reportJson!).mtimeMs, stamp);
+    assert.strictEqual(listing(dir).length, 4);
+
+    const bad = path.join(dir, 'notes.onnx');
+    fs.writeFileSync(bad, 'not a model\n');
+    const before = listing(dir);
+    const failed = await prune(bad, { preset: 'nm-2:4' });
+    assert.strictEqual(failed.status, 'failed');
+    assert.strictEqual(failed.error?.file, bad);
+    assert.deepStrictEqual(listing(dir), before);
+  });
+
+  suite('cancelling', () => {
+    let big = '';
+    suiteSetup(function () {
+      this.timeout(120000);
+      // ~100 MB of MatMul/Gemm weights: a second or two to prune, several to verify and measure.
+      big = path.join(tempDir('big-shrink-prune-cancel-'), 'bench.onnx');
+      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+      execFileSync(
+        process.execPath,
+        [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), big, '--megabytes', '100'],
+        { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+      );
+    });
+
+    for (const when of ['pruning', 'the first file appears', 'verifying'] as const) {
+      test(`while ${when} leaves nothing behind`, async () => {
+        const dir = path.dirname(big);
+        const was = listing(dir);
+        const running = prune(big, { preset: 'magnitude-global', sparsity: 0.5 });
+        await waitFor(
+          'the run to start',
+          () => vscode.commands.executeCommand<{ running: string[] }>('bigShrink._test.shrinkState'),
+          (s) => s.running.length > 0,
+          10000,
+        );
+        let seen: string[] = [];
+        if (when === 'pruning') {
+          await new Promise((r) => setTimeout(r, 300));
+        } else {
+          const ready = (files: string[]) =>
+            when === 'verifying' ? files.includes('bench.sparse50.onnx') : files.length > 0;
+          const t0 = Date.now();
+          while (Date.now() - t0 < 30000) {
+            seen = listing(dir).filter((f) => !was.includes(f));
+            if (ready(seen)) break;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.ok(ready(seen), `the run wrote ${seen.join(', ') || 'nothing'}`);
+        }
+        const cancelled = await vscode.commands.executeCommand<number>('bigShrink._test.cancelShrink');
+        assert.strictEqual(cancelled, 1);
+        const outcome = await running;
+        assert.strictEqual(outcome.status, 'cancelled');
+        assert.deepStrictEqual(listing(dir), was, `left behind (seen before the cancel: ${seen.join(', ')})`);
+        const state = await vscode.commands.executeCommand<{ running: string[] }>(
+          'bigShrink._test.shrinkState',
+        );
+        assert.deepStrictEqual(state.running, []);
+      });
+    }
+  });
+});
