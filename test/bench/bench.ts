@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
+import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchStats } from './statsBench';
 import { timedRun } from './timedRun';
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     console.log('\n(set BENCH_BIG=1 for the ≥2.5 GB peak-RSS run)');
   }
   await benchQuantize(made.path);
+  await benchPrune(made.path);
 }
 
 main().catch((e) => {
