@@ -1,15 +1,5 @@
+import { formatBytes } from '../core/format/formatBytes';
 import type { InspectReport, TensorSummary } from '../core/inspect/inspectReport';
-
-/** Bytes as B / KiB / MiB / GiB. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 2 : 1)} ${units[u]}`;
-}
 
 const num = (v: number | undefined) =>
   v === undefined ? '' : Number.isInteger(v) ? String(v) : v.toPrecision(4);

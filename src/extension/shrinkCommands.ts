@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { formatBytes } from '../core/format/formatBytes';
 import type { FromPanel, ReportView } from '../protocol/reportsPanel';
 import { ModelEditorProvider } from './modelEditorProvider';
 import type { ReportIndex } from './reportIndex';
@@ -18,19 +19,6 @@ export interface ShrinkOutcome {
   reportJson?: string;
   error?: { file: string; reason: string };
   removed?: string[];
-}
-
-/** Bytes as the side panel shows them: 512 B, 1.50 KiB, 12.3 MiB, 294 KiB. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
 }
 
 const percent = (x: number) => `${Number((x * 100).toFixed(1))}%`;

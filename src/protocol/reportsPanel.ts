@@ -9,6 +9,8 @@
  * Reports are summaries already (one row per changed tensor or node): no tensor data crosses.
  */
 
+import type { PruneSizes } from '../core/prune/pruneReport';
+
 /** pass / warn / fail from the report's verification (min output cosine ≥ 0.99 / ≥ 0.95 / lower or broken). */
 export type FidelityStatus = 'pass' | 'warn' | 'fail' | 'unverified';
 
@@ -65,20 +67,7 @@ export interface TensorChange {
 }
 
 /** The size effects of pruning, as the prune report states them (its `sizes`). */
-export interface PruneSizes {
-  /** Input and output files on disk (model + external data), and their gzip -6 sizes. */
-  inputBytes: number;
-  inputGzipBytes: number;
-  outputBytes: number;
-  outputGzipBytes: number;
-  /** The pruned weights' payload: as dense tensors, as sparse tensors, as written. */
-  prunedDenseBytes: number;
-  prunedSparseBytes: number;
-  prunedStoredBytes: number;
-  /** Weights and constants once ONNX Runtime loaded the model (it densifies sparse initializers). */
-  runtimeBytesBefore: number;
-  runtimeBytesAfter: number;
-}
+export type { PruneSizes };
 
 /** What a prune report adds to the summary. */
 export interface PruneFigures {

@@ -33,19 +33,7 @@ export function formatCompact(n: number): string {
   return nf.format(n);
 }
 
-/** Bytes in binary units: 512 B, 1.5 KiB, 12.3 MiB, 2.00 GiB. */
-export function formatBytes(n: number | undefined): string {
-  if (n === undefined) return '';
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
-}
+export { formatBytes } from '../../src/core/format/formatBytes';
 
 /** A ratio in [0, 1] as a percentage. */
 export function formatPercent(r: number | undefined, digits = 1): string {
