@@ -3,19 +3,25 @@ import { FormatError } from '../errors';
 import { DataType, rawByteLength } from '../tensor/dataType';
 import { FieldHeader, WireReader, WireType } from './wireReader';
 import { analyzeTensors } from './analyzeTensors';
-import { checkExternalLocation } from './externalLocation';
+import {
+  type NamedTensorPart,
+  readKeyValue,
+  readSparseTensorProto,
+  readTensorProto,
+  type SparseTensorPart,
+  span,
+  storageOf,
+  storedBytes,
+} from './readTensorProto';
+import { readValueInfo } from './readValueInfo';
 import type {
   AttributeInfo,
   FieldSpan,
   GraphInfo,
   ModelIndex,
   NodeInfo,
-  Payload,
   TensorInfo,
   TensorPart,
-  TypedFieldNumber,
-  TypedRange,
-  ValueInfo,
 } from './modelIndex';
 
 export interface IndexOptions {
@@ -60,16 +66,7 @@ const A = {
   sparseTensor: 22,
   sparseTensors: 23,
 };
-const T = { dims: 1, dataType: 2, name: 8, rawData: 9, externalData: 13, dataLocation: 14 };
-const TYPED_FIELDS = new Set<number>([4, 5, 6, 7, 10, 11]);
 const F = { name: 1, input: 4, output: 5, node: 7, opset: 9, domain: 10 };
-
-const span = (h: FieldHeader): FieldSpan => ({
-  start: h.start,
-  lenStart: h.lenStart,
-  valueStart: h.valueStart,
-  end: h.end,
-});
 
 /**
  * Scans an ONNX ModelProto once and records its header, every graph, node and weight tensor with the
@@ -136,7 +133,7 @@ class Indexer {
           model.opsets.push(this.opset(h));
           break;
         case M.metadata:
-          model.metadata.push(this.keyValue(h));
+          model.metadata.push(readKeyValue(this.r, h));
           break;
         case M.graph:
           r.expect(h, WireType.LEN);
@@ -171,18 +168,6 @@ class Indexer {
     return { domain, version, field: span(h) };
   }
 
-  private keyValue(h: FieldHeader): { key: string; value: string } {
-    const { r } = this;
-    r.expect(h, WireType.LEN);
-    let key = '';
-    let value = '';
-    r.fields(h.valueStart, h.end, (f) => {
-      if (f.field === 1) key = r.string(f);
-      else if (f.field === 2) value = r.string(f);
-    });
-    return { key, value };
-  }
-
   private graph(
     h: FieldHeader,
     path: string,
@@ -214,18 +199,18 @@ class Indexer {
           graph.name = r.string(f);
           break;
         case G.input:
-          graph.inputs.push(this.valueInfo(f));
+          graph.inputs.push(readValueInfo(this.r, f));
           break;
         case G.output:
-          graph.outputs.push(this.valueInfo(f));
+          graph.outputs.push(readValueInfo(this.r, f));
           break;
         case G.initializer: {
-          const part = this.tensor(f);
+          const part = this.readTensor(f);
           this.addTensor(graph, part.name, part, 'initializer', inner);
           break;
         }
         case G.sparseInitializer: {
-          const sparse = this.sparseTensor(f);
+          const sparse = readSparseTensorProto(this.r, f, this.maxElements);
           this.addSparse(graph, sparse, 'sparse_initializer', inner);
           break;
         }
@@ -389,11 +374,17 @@ class Indexer {
     // Only Constant values are model tensors: tensor attributes of other ops (ConstantOfShape's fill value, …)
     // are op parameters and stay in the node, as ONNX tools list them.
     if (isConstant && attr.name === 'value') {
-      for (const f of tensorFields) this.addConstant(graph, constantName, this.tensor(f), node, attr, inner);
+      for (const f of tensorFields)
+        this.addConstant(graph, constantName, this.readTensor(f), node, attr, inner);
     }
     if (isConstant && attr.name === 'sparse_value') {
       for (const f of sparseFields) {
-        const tensor = this.addSparse(graph, { ...this.sparseTensor(f), name: constantName }, 'constant', inner);
+        const tensor = this.addSparse(
+          graph,
+          { ...readSparseTensorProto(this.r, f, this.maxElements), name: constantName },
+          'constant',
+          inner,
+        );
         tensor.nodeId = node.id;
         tensor.attribute = attr.name;
         (attr.tensors ??= []).push(tensor.id);
@@ -420,155 +411,14 @@ class Indexer {
     return attr;
   }
 
-  private valueInfo(h: FieldHeader): ValueInfo {
-    const { r } = this;
-    r.expect(h, WireType.LEN);
-    const info: ValueInfo = { name: '', kind: 'unknown' };
-    r.fields(h.valueStart, h.end, (f) => {
-      if (f.field === 1) info.name = r.string(f);
-      else if (f.field === 2 && f.wire === WireType.LEN) this.typeProto(f, info);
-    });
-    return info;
-  }
-
-  private typeProto(h: FieldHeader, info: ValueInfo): void {
-    const { r } = this;
-    const kinds: Record<number, ValueInfo['kind']> = {
-      1: 'tensor',
-      4: 'sequence',
-      5: 'map',
-      8: 'sparse_tensor',
-      9: 'optional',
-    };
-    r.fields(h.valueStart, h.end, (f) => {
-      const kind = kinds[f.field];
-      if (!kind) return;
-      info.kind = kind;
-      if ((kind !== 'tensor' && kind !== 'sparse_tensor') || f.wire !== WireType.LEN) return;
-      r.fields(f.valueStart, f.end, (t) => {
-        if (t.field === 1) info.dtype = r.int(t);
-        else if (t.field === 2 && t.wire === WireType.LEN) {
-          const shape: (number | string | null)[] = [];
-          r.fields(t.valueStart, t.end, (d) => {
-            if (d.field !== 1 || d.wire !== WireType.LEN) return;
-            let dim: number | string | null = null;
-            r.fields(d.valueStart, d.end, (v) => {
-              if (v.field === 1) dim = r.int(v);
-              else if (v.field === 2) dim = r.string(v);
-            });
-            shape.push(dim);
-          });
-          info.shape = shape;
-        }
-      });
-    });
-  }
-
-  /** A TensorProto: header fields read, payload located. */
-  private tensor(h: FieldHeader): TensorPart & { name: string } {
-    const { r } = this;
-    r.expect(h, WireType.LEN);
-    let name = '';
-    let dtype = 0;
-    const dims: number[] = [];
-    let raw: FieldHeader | undefined;
-    let external = false;
-    const ext: Record<string, string> = {};
-    let typedField: TypedFieldNumber | undefined;
-    const typed: TypedRange[] = [];
-    r.fields(h.valueStart, h.end, (f) => {
-      switch (f.field) {
-        case T.dims:
-          r.ints(f, dims);
-          break;
-        case T.dataType:
-          dtype = r.int(f);
-          break;
-        case T.name:
-          name = r.string(f);
-          break;
-        case T.rawData:
-          r.expect(f, WireType.LEN);
-          raw = f;
-          break;
-        case T.dataLocation:
-          external = r.int(f) === 1;
-          break;
-        case T.externalData: {
-          const kv = this.keyValue(f);
-          ext[kv.key] = kv.value;
-          break;
-        }
-        default:
-          if (TYPED_FIELDS.has(f.field)) {
-            if (typedField !== undefined && typedField !== f.field) {
-              throw new FormatError(
-                `tensor ${name || '(unnamed)'} mixes typed payload fields ${typedField} and ${f.field}`,
-                f.start,
-              );
-            }
-            typedField = f.field as TypedFieldNumber;
-            typed.push({
-              offset: f.valueStart,
-              length: f.end - f.valueStart,
-              packed: f.wire === WireType.LEN && f.field !== 6,
-            });
-          }
-      }
-    });
-    const label = name || '(unnamed tensor)';
-    let count = 1;
-    for (const d of dims) {
-      if (!Number.isSafeInteger(d) || d < 0)
-        throw new FormatError(`tensor ${label} has invalid dimension ${d}`, h.start);
-      count *= d;
-      if (count > this.maxElements)
-        throw new FormatError(`tensor ${label} declares an absurd size (dims ${dims.join('×')})`, h.start);
+  /** A TensorProto, remembering the external data files the model uses. */
+  private readTensor(h: FieldHeader): NamedTensorPart {
+    const part = readTensorProto(this.r, h, this.maxElements);
+    const p = part.payload;
+    if (p.kind === 'external' && !this.model.externalLocations.includes(p.location)) {
+      this.model.externalLocations.push(p.location);
     }
-    let payload: Payload;
-    if (external) {
-      const location = ext.location;
-      if (location === undefined)
-        throw new FormatError(`tensor ${label} has external data without a location`, h.start);
-      checkExternalLocation(location, label);
-      const offset = ext.offset === undefined ? 0 : parseExternalNumber(ext.offset, 'offset', label);
-      const length = ext.length === undefined ? undefined : parseExternalNumber(ext.length, 'length', label);
-      payload = {
-        kind: 'external',
-        location,
-        offset,
-        length,
-        ...(ext.checksum ? { checksum: ext.checksum } : {}),
-      };
-      if (!this.model.externalLocations.includes(location)) this.model.externalLocations.push(location);
-    } else if (raw) {
-      payload = { kind: 'raw', offset: raw.valueStart, length: raw.end - raw.valueStart };
-    } else if (typedField !== undefined) {
-      payload = { kind: 'typed', field: typedField, ranges: typed };
-    } else {
-      payload = { kind: 'empty' };
-    }
-    return { name, dtype, dims, payload, field: span(h) };
-  }
-
-  private sparseTensor(h: FieldHeader): {
-    name: string;
-    values: TensorPart & { name: string };
-    indices: TensorPart;
-    dims: number[];
-    field: FieldSpan;
-  } {
-    const { r } = this;
-    let values: (TensorPart & { name: string }) | undefined;
-    let indices: TensorPart | undefined;
-    const dims: number[] = [];
-    r.fields(h.valueStart, h.end, (f) => {
-      if (f.field === 1) values = this.tensor(f);
-      else if (f.field === 2) indices = this.tensor(f);
-      else if (f.field === 3) r.ints(f, dims);
-    });
-    if (!values || !indices) throw new FormatError('sparse tensor without values or indices', h.start);
-    return { name: values.name, values, indices, dims, field: span(h) };
+    return part;
   }
 
   private addTensor(
@@ -602,18 +452,10 @@ class Indexer {
 
   private addSparse(
     graph: GraphInfo,
-    sparse: { name: string; values: TensorPart; indices: TensorPart; dims: number[]; field: FieldSpan },
+    sparse: SparseTensorPart,
     where: TensorInfo['where'],
     ancestors: FieldSpan[],
   ): TensorInfo {
-    let count = 1;
-    for (const d of sparse.dims) {
-      if (!Number.isSafeInteger(d) || d < 0)
-        throw new FormatError(`sparse tensor ${sparse.name} has invalid dimension ${d}`);
-      count *= d;
-      if (count > this.maxElements)
-        throw new FormatError(`sparse tensor ${sparse.name} declares an absurd size`);
-    }
     const part: TensorPart = {
       dtype: sparse.values.dtype,
       dims: sparse.dims,
@@ -674,33 +516,5 @@ class Indexer {
     tensor.nodeId = node.id;
     tensor.attribute = attr.name;
     (attr.tensors ??= []).push(tensor.id);
-  }
-}
-
-function parseExternalNumber(text: string, key: string, label: string): number {
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new FormatError(`tensor ${label} has an invalid external data ${key} "${text}"`);
-  }
-  return Number(text);
-}
-
-function storageOf(payload: Payload): TensorInfo['storage'] {
-  if (payload.kind === 'external') return 'external';
-  if (payload.kind === 'raw') return 'raw';
-  return 'typed';
-}
-
-function storedBytes(payload: Payload, dtype: number, count: number): number {
-  switch (payload.kind) {
-    case 'raw':
-      return payload.length;
-    case 'external':
-      return payload.length ?? rawByteLength(dtype, count);
-    case 'typed':
-      return payload.ranges.reduce((a, r) => a + r.length, 0);
-    case 'values':
-      return rawByteLength(dtype, payload.values.length);
-    case 'empty':
-      return 0;
   }
 }
