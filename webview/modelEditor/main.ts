@@ -15,7 +15,6 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { InspectReport } from '../../src/core/inspect/inspectReport';
 import { assertNever, Messenger } from '../../src/protocol/messaging';
 import type {
-  EditorCommand,
   EditorError,
   EditorSnapshot,
   EditorStatus,
@@ -26,7 +25,8 @@ import type {
 } from '../../src/protocol/modelEditor';
 import { ChartsView } from './charts';
 import { DetailView, type DetailState } from './detail';
-import { h, replace } from './dom';
+import { renderErrorView } from './errorView';
+import { h } from './dom';
 import { formatBytes, formatCompact, formatCount, formatMs } from './format';
 import { LayersTable } from './layersTable';
 import { OverviewView } from './overview';
@@ -470,37 +470,7 @@ function showError(e: EditorError): void {
   errorView.hidden = false;
   titleEl.textContent = fileName;
   subtitleEl.textContent = '';
-  const command = (c: EditorCommand) => () => post({ type: 'command/run', command: c });
-  replace(
-    errorView,
-    h('h2', {}, 'This file cannot be shown as an ONNX model'),
-    h(
-      'table',
-      { class: 'kv' },
-      h(
-        'tbody',
-        {},
-        h(
-          'tr',
-          {},
-          h('th', { scope: 'row' }, 'File'),
-          h('td', { class: 'mono wrap', 'data-testid': 'error-file' }, e.file),
-        ),
-        h(
-          'tr',
-          {},
-          h('th', { scope: 'row' }, 'Reason'),
-          h('td', { class: 'wrap', 'data-testid': 'error-reason' }, e.reason),
-        ),
-      ),
-    ),
-    h(
-      'div',
-      { class: 'actions' },
-      h('vscode-button', { onclick: command('reopenWithText') }, 'Open in Text Editor'),
-      h('vscode-button', { secondary: true, onclick: command('refresh') }, 'Try Again'),
-    ),
-  );
+  renderErrorView(errorView, e, (command) => post({ type: 'command/run', command }));
   setStatus('error');
   post({ type: 'view/rendered', view: 'error', rows: 0 });
 }
