@@ -20,21 +20,30 @@ export class FileByteSource implements ByteSource {
   }
 
   read(offset: number, length: number): Uint8Array {
+    if (length < 0) throw new RangeError(`read of ${length} bytes from ${this.path}`);
+    // Small reads reuse a buffer; large ones (tensor payloads) get their own, aligned for typed-array views.
+    const target = (length <= this.scratch.length ? this.scratch : new Uint8Array(length)).subarray(
+      0,
+      length,
+    );
+    this.readInto(offset, target);
+    return target;
+  }
+
+  readInto(offset: number, target: Uint8Array): void {
     if (this.fd === undefined) throw new Error(`${this.path} is closed`);
-    if (offset < 0 || length < 0 || offset + length > this.size) {
+    const length = target.length;
+    if (offset < 0 || offset + length > this.size) {
       throw new RangeError(
         `read of ${length} bytes at ${offset} is past the end of ${this.path} (${this.size} bytes)`,
       );
     }
-    // Small reads reuse a buffer; large ones (tensor payloads) get their own, aligned for typed-array views.
-    const target = length <= this.scratch.length ? this.scratch : new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const n = fs.readSync(this.fd, target, done, length - done, offset + done);
       if (n === 0) throw new RangeError(`${this.path} ended early at byte ${offset + done}`);
       done += n;
     }
-    return target.subarray(0, length);
   }
 
   close(): void {

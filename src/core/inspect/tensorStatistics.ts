@@ -62,14 +62,24 @@ function wholeFloat32(
   const p = tensor.payload;
   if (tensor.dtype !== DataType.FLOAT || tensor.sparse || tensor.count * 4 > WHOLE_READ_LIMIT)
     return undefined;
-  let bytes: Uint8Array;
-  if (p.kind === 'raw' && p.length === tensor.count * 4) bytes = source.read(p.offset, p.length);
-  else if (p.kind === 'external' && (p.length ?? tensor.count * 4) === tensor.count * 4) {
-    const file = resolveExternal(p.location);
-    if (p.offset + tensor.count * 4 > file.size) return undefined;
-    bytes = file.read(p.offset, tensor.count * 4);
+  const length = tensor.count * 4;
+  let file: ByteSource;
+  let offset: number;
+  if (p.kind === 'raw' && p.length === length) [file, offset] = [source, p.offset];
+  else if (p.kind === 'external' && (p.length ?? length) === length) {
+    [file, offset] = [resolveExternal(p.location), p.offset];
+    if (offset + length > file.size) return undefined;
   } else return undefined;
-  // Sources may hand back a view of a reused or unaligned buffer: copy into one a Float32Array can view.
-  const aligned = bytes.byteOffset % 4 === 0 && bytes.byteLength > 1 << 16 ? bytes : bytes.slice();
-  return valuesOf(new Float32Array(aligned.buffer, aligned.byteOffset, tensor.count));
+  // One buffer per thread, reused tensor after tensor: fresh multi-MB buffers cost page faults that
+  // serialize the worker threads of one process.
+  if (scratch.length < tensor.count)
+    scratch = new Float32Array(Math.max(tensor.count, Math.floor(scratch.length * 1.5)));
+  const values = scratch.subarray(0, tensor.count);
+  const bytes = new Uint8Array(values.buffer, 0, length);
+  if (file.readInto) file.readInto(offset, bytes);
+  else bytes.set(file.read(offset, length));
+  return valuesOf(values);
 }
+
+/** The reused read buffer of wholeFloat32 (its values are only read while one tensor's statistics run). */
+let scratch = new Float32Array(0);

@@ -7,6 +7,8 @@ export interface ByteSource {
    * copy it (`slice()`) if it must outlive the next call.
    */
   read(offset: number, length: number): Uint8Array;
+  /** Fills `target` with the bytes from `offset` on, without an intermediate buffer (optional). */
+  readInto?(offset: number, target: Uint8Array): void;
 }
 
 /** A ByteSource over bytes already in memory (tests, small models, fuzzing). */
