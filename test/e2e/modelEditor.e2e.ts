@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import { editorFrame } from './workbenchSteps';
 
 interface CliTensor {
   id: number;
@@ -59,25 +60,6 @@ declare const document: {
 const STAT_COLUMNS = ['min', 'max', 'mean', 'std', 'sparsity'] as const;
 const near = (a: number, b: number) =>
   a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-
-/** The frame of the model editor showing `fileName` (webviews are nested iframes). */
-async function editorFrame(page: Page, fileName: string, timeoutMs = 30000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const f of page.frames()) {
-      if (!f.url().includes('/webview/')) continue;
-      const shown = await Promise.race([
-        f
-          .evaluate(() => document.querySelector('[data-testid="file-name"]')?.textContent ?? null)
-          .catch(() => null),
-        new Promise<null>((r) => setTimeout(() => r(null), 500)),
-      ]);
-      if (shown === fileName) return f;
-    }
-    await page.waitForTimeout(25);
-  }
-  throw new Error(`no model editor webview shows ${fileName} after ${timeoutMs} ms`);
-}
 
 /**
  * Keys pressed while a webview has the focus go to the webview's iframe and VS Code does not always

@@ -72,7 +72,7 @@ export async function panelFrame(
   return frame;
 }
 
-/** The model editor frame showing `fileName`. */
+/** The model editor frame showing `fileName` (webviews are nested iframes); polled often, as timings read it. */
 export async function editorFrame(page: Page, fileName: string, timeoutMs = 30000): Promise<Frame> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -86,7 +86,7 @@ export async function editorFrame(page: Page, fileName: string, timeoutMs = 3000
       ]);
       if (shown === fileName) return f;
     }
-    await page.waitForTimeout(50);
+    await page.waitForTimeout(25);
   }
   throw new Error(`no model editor webview shows ${fileName} after ${timeoutMs} ms`);
 }
