@@ -3,7 +3,7 @@ import { FormatError, ModelError } from '../core/errors';
 import type { Edit } from '../core/write/planWrite';
 import { planWrite } from '../core/write/planWrite';
 import type { OpenedModel } from './openModel';
-import { materialize } from './sensitivity';
+import { materialize } from './materialize';
 import {
   compareOutputs,
   type Feeds,
