@@ -1,15 +1,29 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../core/errors';
-import { DEFAULT_QUANTIZE_OPTIONS, type QuantizePlan } from '../core/quant/planQuantize';
-import { planMixed, type Precision } from '../core/shrink/planMixed';
+import { DEFAULT_QUANTIZE_OPTIONS, planQuantize, type QuantizePlan } from '../core/quant/planQuantize';
+import { planMixed } from '../core/shrink/planMixed';
+import {
+  type Precision,
+  PRECISION_LABELS,
+  PRECISION_SPECS,
+  PRECISIONS,
+  parsePrecisions,
+  zeroCounts,
+} from '../core/shrink/precisions';
 import {
   type Baseline,
   layerReason,
   renderShrinkMarkdown,
   type ShrinkReport,
 } from '../core/shrink/shrinkReport';
-import { type Candidate, type Evaluation, type LayerLoss, searchShrink } from '../core/shrink/shrinkSearch';
+import {
+  type Evaluation,
+  type Loss,
+  type SearchLayer,
+  type SearchResult,
+  searchShrink,
+} from '../core/shrink/shrinkSearch';
 import {
   fidelityOf,
   meetsTarget,
@@ -20,12 +34,12 @@ import {
 import { openCandidateRunner } from '../runtime/candidateRunner';
 import { openModel } from '../runtime/openModel';
 import {
-  measureSensitivity,
+  defaultSensitivityWorkers,
+  openSensitivity,
   SensitivityCancelledError,
-  type SensitivityReport,
 } from '../runtime/sensitivity';
 import type { VerifyOptions } from '../runtime/verifyModels';
-import { parseArgs, UsageError } from './args';
+import { intOption, parseArgs, UsageError } from './args';
 import {
   printTransform,
   runTransform,
@@ -35,22 +49,29 @@ import {
 } from './transformRun';
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" [--max-bytes N] [-o OUT] [--force]
-                 [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
-  Goal-driven mixed precision: the smallest model whose worst output still meets the target. Measures each
-  MatMul/Gemm layer's output loss alone at 4 and 8 bits (as sensitivity does), starts with every layer at
-  4-bit (MatMulNBits, block 32) and, while the model misses the target, raises the most sensitive layer
-  (4-bit → 8-bit → float) and runs it again (in memory). The first configuration that meets the target is
-  written (MODEL.shrink.onnx beside MODEL unless -o) and verified; the report (.report.json/.md) gives each
-  layer's choice and why, the candidates tried, and uniform 8-bit and 4-bit figures for comparison.
-  Exit 1 when only the original model meets the target, or nothing fits --max-bytes: no file is written.
+                 [--precisions ID,...] [--workers N] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
+  Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
+  weight chooses among int2, int4b128, int4, int8 (MatMulNBits: 2-bit block 32, 4-bit block 128, 4-bit
+  block 32, 8-bit block 32), fp16 (float16 storage) and float. Starts with every layer at its smallest
+  precision and, while the model misses the target, raises the layer whose next step buys the most measured
+  fidelity per added byte, and runs it again (in memory). A layer's loss alone at a precision is measured
+  (as sensitivity does, on two workers) only when the search first needs it. The first configuration that
+  meets the target is written (MODEL.shrink.onnx beside MODEL unless -o) and verified; the report
+  (.report.json/.md) gives each layer's choice and why, the candidates tried, and every uniform
+  configuration for comparison. Exit 1 when only the original model meets the target, or nothing fits
+  --max-bytes: no file is written.
   --target         cosine>=X and top1>=X (2-D class-score outputs) in (0, 1]; sqnr>=DB in dB
-  --max-bytes N    fail instead of growing the model beyond N bytes`;
+  --max-bytes N    fail instead of growing the model beyond N bytes
+  --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
+  --workers N      threads measuring layer losses (default 2)`;
 
 /** `big-shrink shrink`: returns the exit code. */
 export async function shrinkCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const args = parseArgs(argv, {
     target: { type: 'string' },
     'max-bytes': { type: 'number' },
+    precisions: { type: 'string' },
+    workers: { type: 'number' },
     output: { type: 'string', alias: '-o' },
     force: { type: 'flag' },
     json: { type: 'flag' },
@@ -63,6 +84,12 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   const maxBytes = args.options['max-bytes'] as number | undefined;
   if (maxBytes !== undefined && !(Number.isInteger(maxBytes) && maxBytes > 0))
     throw new UsageError('--max-bytes takes a whole number of bytes above 0');
+  const precisions =
+    args.options.precisions === undefined
+      ? [...PRECISIONS]
+      : parsePrecisions(String(args.options.precisions));
+  if (typeof precisions === 'string') throw new UsageError(precisions);
+  const workers = intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
   const verify = verifyOptionsOf(args);
   const input = path.resolve(args.positionals[0]);
   if (!fs.existsSync(input)) throw new ModelError(input, 'no such file');
@@ -79,7 +106,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   const log = args.options.json ? () => undefined : (m: string) => process.stderr.write(`${m}\n`);
 
   const search = await whileInterruptible((signal) =>
-    findConfiguration(input, target, verify, maxBytes, log, signal),
+    findConfiguration(input, target, { verify, maxBytes, precisions, workers }, log, signal),
   );
   const base = DEFAULT_QUANTIZE_OPTIONS;
   const { report, verification } = await runTransform<ShrinkReport, QuantizePlan>({
@@ -91,40 +118,46 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     options: {
       target: target.text,
       ...(maxBytes === undefined ? {} : { maxBytes }),
-      precisions: '4-bit, 8-bit (MatMulNBits, block 32, asymmetric), float',
+      precisions: precisions.join(','),
       ops: base.ops.join(','),
+      workers,
     },
     plan: (model, sink) =>
       planMixed(model.index, model.source, model.resolveExternal, search.choices, base, sink),
     nothingToDo: () => 'every layer stays in float.',
     onProgress: args.options.json ? undefined : log,
     finish: async () => {
-      const counts: Record<Precision, number> = { int4: 0, int8: 0, float: 0 };
+      const counts = zeroCounts(precisions);
       for (const p of search.choices.values()) counts[p]++;
+      const last = search.candidates.at(-1)?.fidelity;
       return {
         summary: {
           target: target.text,
-          achieved:
-            search.candidates.at(-1)?.fidelity && targetValue(search.candidates.at(-1)!.fidelity!, target),
+          achieved: last && targetValue(last, target),
           layers: counts,
-          uniform8Bytes: search.uniform8.bytes,
-          uniform4Bytes: search.uniform4.bytes,
+          uniform8Bytes: search.baselines.uniform8.bytes,
+          uniform4Bytes: search.baselines.uniform4.bytes,
+          measurements: search.measured,
         },
         sections: {
           layers: search.layers.map((l) => {
             const choice = search.choices.get(l.name)!;
+            const losses = search.losses.get(l.name)!;
+            const measured = (p: Precision) => losses.get(p);
             return {
               name: l.name,
               op: l.op,
               params: l.params,
               choice,
-              int4: l.int4,
-              int8: l.int8,
-              why: layerReason(choice, l, search.raisedAt.get(l.name)),
+              int4: measured('int4'),
+              int8: measured('int8'),
+              losses: [...losses].flatMap(([p, x]) => (x ? [{ choice: p, ...x }] : [])),
+              why: layerReason(choice, search.ladders.get(l.name)!, losses, search.raisedAt.get(l.name)),
             };
           }),
           candidates: search.candidates,
-          baselines: { uniform4: search.uniform4, uniform8: search.uniform8 },
+          baselines: search.baselines,
+          precisionLabels: { ...PRECISION_LABELS },
         },
       };
     },
@@ -133,13 +166,16 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   const met = verification?.ok === true && meetsTarget(fidelityOf(verification.outputs), target);
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else {
-    const c = report.summary.layers;
+    const mix = Object.entries(report.summary.layers)
+      .filter(([, n]) => n > 0)
+      .map(([id, n]) => `${n} ${id}`)
+      .join(', ');
     out(
-      `target ${target.text}: ${search.candidates.length} candidates tried; ` +
-        `${c.int4} layers at 4-bit, ${c.int8} at 8-bit, ${c.float} in float`,
+      `target ${target.text}: ${search.candidates.length} candidates tried, ` +
+        `${search.measured} layer losses measured; layers: ${mix}`,
     );
     out(
-      `uniform 4-bit ${search.uniform4.bytes} bytes, uniform 8-bit ${search.uniform8.bytes} bytes, shrink ${report.summary.bytesAfter} bytes`,
+      `uniform 4-bit ${search.baselines.uniform4.bytes} bytes, uniform 8-bit ${search.baselines.uniform8.bytes} bytes, shrink ${report.summary.bytesAfter} bytes`,
     );
     printTransform(report, `mixed precision for ${target.text}`, verification, out);
   }
@@ -152,55 +188,101 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   return 0;
 }
 
-interface Found {
-  layers: LayerLoss[];
-  choices: Map<string, Precision>;
-  raisedAt: Map<string, number>;
-  candidates: Candidate[];
-  uniform4: Baseline;
-  uniform8: Baseline;
+interface SearchSettings {
+  verify: VerifyOptions;
+  maxBytes?: number;
+  precisions: Precision[];
+  workers: number;
 }
 
-/** Measures the sensitivities, runs the uniform baselines and searches; throws when no file should be written. */
+interface Found extends SearchResult {
+  layers: SearchLayer[];
+  baselines: ShrinkReport['baselines'];
+}
+
+/**
+ * Each layer's bytes at every allowed precision, from the planners themselves (one whole-model plan per
+ * MatMulNBits precision; float16 halves a float32 weight), so the search trades real bytes.
+ */
+function layerBytes(
+  input: string,
+  rows: readonly { name: string; beforeBytes: number; beforeDtype: string }[],
+  precisions: readonly Precision[],
+): Map<string, Partial<Record<Precision, number>>> {
+  const bytes = new Map(
+    rows.map((r) => [r.name, { float: r.beforeBytes } as Partial<Record<Precision, number>>]),
+  );
+  const model = openModel(input);
+  try {
+    for (const p of precisions) {
+      const spec = PRECISION_SPECS[p];
+      if (spec.kind === 'fp16') {
+        for (const r of rows) if (r.beforeDtype === 'float32') bytes.get(r.name)!.fp16 = r.beforeBytes / 2;
+      }
+      if (spec.kind !== 'nbits') continue;
+      const plan = planQuantize(model.index, model.source, model.resolveExternal, {
+        ...DEFAULT_QUANTIZE_OPTIONS,
+        bits: spec.bits,
+        blockSize: spec.blockSize,
+      });
+      for (const t of plan.tensors) {
+        const b = bytes.get(t.name);
+        if (b) b[p] = t.afterBytes;
+      }
+    }
+  } finally {
+    model.close();
+  }
+  return bytes;
+}
+
+/** Opens the model for measurements, runs the uniform baselines and searches; throws when no file should be written. */
 async function findConfiguration(
   input: string,
   target: ShrinkTarget,
-  verify: VerifyOptions,
-  maxBytes: number | undefined,
+  settings: SearchSettings,
   log: (m: string) => void,
   signal: AbortSignal,
 ): Promise<Found> {
-  const measured: SensitivityReport[] = [];
-  for (const bits of [4, 8] as const) {
-    log(`measuring each layer alone at ${bits}-bit…`);
-    try {
-      measured.push(await measureSensitivity(input, { bits, blockSize: 32, ...verify }, { signal }));
-    } catch (e) {
-      if (e instanceof SensitivityCancelledError) throw new ModelError(input, 'shrink cancelled');
-      throw e;
-    }
-  }
-  const [at4, at8] = measured;
-  const loss = (r: SensitivityReport, name: string) => {
-    const l = r.layers.find((x) => x.name === name);
-    return l && !l.error ? { sqnrDb: l.outputSqnrDb, cosine: l.cosine } : undefined;
-  };
-  // Most sensitive at 4-bit first (sensitivity's order), as the report lists them.
-  const layers: LayerLoss[] = at4.layers.map((l) => ({
-    name: l.name,
-    op: l.op,
-    params: l.params,
-    int4: loss(at4, l.name),
-    int8: loss(at8, l.name),
-  }));
-  if (layers.length === 0)
-    throw new ModelError(
-      input,
-      'nothing to shrink: no MatMul/Gemm reads a constant 2-D float weight. No file written.',
-    );
-
+  const { verify, precisions } = settings;
+  const session = await openSensitivity(
+    input,
+    { bits: 4, ...verify, workers: settings.workers },
+    DEFAULT_QUANTIZE_OPTIONS,
+  );
   const model = openModel(input);
   try {
+    if (session.rows.length === 0)
+      throw new ModelError(
+        input,
+        'nothing to shrink: no MatMul/Gemm reads a constant 2-D float weight. No file written.',
+      );
+    const sizes = layerBytes(input, session.rows, precisions);
+    const layers: SearchLayer[] = session.rows.map((r) => ({
+      name: r.name,
+      op: r.op,
+      params: r.dims.reduce((a, b) => a * b, 1),
+      bytes: sizes.get(r.name)!,
+    }));
+    const graphOf = new Map(session.rows.map((r) => [r.name, r.graph]));
+    const measure = async (wanted: readonly { name: string; precision: Precision }[]) => {
+      const ids = [...new Set(wanted.map((w) => w.precision))].join(', ');
+      log(`measuring ${wanted.length} layer losses alone (${ids}) on ${session.pool.size} workers…`);
+      const jobs = wanted.map((w) => {
+        const spec = PRECISION_SPECS[w.precision];
+        if (spec.kind === 'float') throw new Error('unreachable: float needs no measurement');
+        return { name: w.name, graph: graphOf.get(w.name)!, perturbation: spec };
+      });
+      try {
+        const got = await session.pool.measure(jobs, { signal });
+        return got.map((m): Loss | undefined =>
+          m.error ? undefined : { sqnrDb: m.outputSqnrDb, cosine: m.cosine },
+        );
+      } catch (e) {
+        if (e instanceof SensitivityCancelledError) throw new ModelError(input, 'shrink cancelled');
+        throw e;
+      }
+    };
     const runner = await openCandidateRunner(model, verify);
     const evaluate = async (choices: ReadonlyMap<string, Precision>): Promise<Evaluation> => {
       if (signal.aborted) throw new ModelError(input, 'shrink cancelled');
@@ -223,16 +305,31 @@ async function findConfiguration(
       const e = await evaluate(new Map(layers.map((l) => [l.name, p])));
       return { ...e, meetsTarget: !e.error && !!e.fidelity && meetsTarget(e.fidelity, target) };
     };
-    const uniform4 = await uniform('int4');
-    const uniform8 = await uniform('int8');
-    if (target.metric === 'top1' && uniform4.fidelity && uniform4.fidelity.top1 === undefined)
+    const baselines: Found['baselines'] = {
+      uniform4: await uniform('int4'),
+      uniform8: await uniform('int8'),
+    };
+    for (const p of precisions)
+      if (p !== 'int4' && p !== 'int8' && p !== 'float') baselines[p] = await uniform(p);
+    if (
+      target.metric === 'top1' &&
+      baselines.uniform4.fidelity &&
+      baselines.uniform4.fidelity.top1 === undefined
+    )
       throw new ModelError(
         input,
         'has no [batch, classes] float output, so top1 cannot be measured: use a cosine or sqnr target',
       );
-    log(`uniform 4-bit: ${uniform4.bytes} bytes; uniform 8-bit: ${uniform8.bytes} bytes`);
+    log(
+      'uniform: ' +
+        Object.entries(baselines)
+          .map(([k, b]) => `${k} ${b.bytes} bytes`)
+          .join(', '),
+    );
     const result = await searchShrink(layers, target, evaluate, {
-      maxBytes,
+      measure,
+      precisions,
+      maxBytes: settings.maxBytes,
       onStep: (c) =>
         log(
           `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to})` : ''}: ` +
@@ -241,8 +338,9 @@ async function findConfiguration(
         ),
     });
     if (!result.met) throw new ModelError(input, `${result.failure}. No file written.`);
-    return { layers, ...result, uniform4, uniform8 };
+    return { ...result, layers, baselines };
   } finally {
     model.close();
+    await session.close();
   }
 }

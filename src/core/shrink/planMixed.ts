@@ -6,22 +6,19 @@ import {
   type QuantizePlan,
   type TensorSink,
 } from '../quant/planQuantize';
+import { planFp16 } from '../quant/planFp16';
 import { emptyPlan } from '../transform/transformPlan';
+import { type Precision, PRECISION_SPECS, PRECISIONS } from './precisions';
 
-/** What shrink may do with one weight, smallest first. */
-export type Precision = 'int4' | 'int8' | 'float';
-
-/** The precisions in the order shrink raises a layer through them. */
-export const PRECISIONS: readonly Precision[] = ['int4', 'int8', 'float'];
-
-const BITS: Record<Exclude<Precision, 'float'>, 4 | 8> = { int4: 4, int8: 8 };
+export { type Precision, PRECISIONS };
 
 /**
- * Plans a mixed-precision MatMulNBits quantization: each weight named in `choices` at its precision
- * (`float`, and weights not named, stay as they are). Composed from one `planQuantize` per bit width, each
- * with an `exclude` pattern that spares exactly that group's weights, so every weight is quantized exactly
- * as `quantize --bits N` would; the plans' edits touch disjoint weights and nodes and are merged. New
- * tensor names that would clash between the groups (a Gemm bias shared across groups) block the plan.
+ * Plans a mixed precision: each weight named in `choices` at its precision (`float`, and weights not named,
+ * stay as they are). Composed from one planner call per precision — `planQuantize` at that precision's bits
+ * and block size, or `planFp16` — each with an `exclude` pattern that spares exactly that group's weights,
+ * so every weight changes exactly as `quantize --bits N --block B` (or `convert --fp16`) would; the plans'
+ * edits touch disjoint weights and nodes and are merged. New tensor names that would clash between the
+ * groups (a Gemm bias shared across groups) block the plan.
  */
 export function planMixed(
   index: ModelIndex,
@@ -35,16 +32,21 @@ export function planMixed(
   const seen = { edits: new Set<string>(), skipped: new Set<string>(), names: new Set<string>() };
   const removed = new Set<number>();
   for (const precision of PRECISIONS) {
-    if (precision === 'float') continue;
+    const spec = PRECISION_SPECS[precision];
+    if (spec.kind === 'float') continue;
     const names = [...choices].filter(([, p]) => p === precision).map(([n]) => n);
     if (names.length === 0) continue;
-    const plan = planQuantize(
-      index,
-      source,
-      resolveExternal,
-      { ...base, bits: BITS[precision], exclude: onlyWeights(index, names) },
-      sink,
-    );
+    const exclude = onlyWeights(index, names);
+    const plan =
+      spec.kind === 'fp16'
+        ? planFp16(index, source, resolveExternal, { minElements: 0, exclude }, sink)
+        : planQuantize(
+            index,
+            source,
+            resolveExternal,
+            { ...base, bits: spec.bits, blockSize: spec.blockSize, exclude },
+            sink,
+          );
     for (const e of plan.edits) {
       if (e.kind === 'setOpset' || e.kind === 'setIrVersion') {
         const key = JSON.stringify(e);

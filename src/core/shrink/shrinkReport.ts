@@ -1,19 +1,29 @@
 import type { QuantizedTensorRow } from '../quant/planQuantize';
 import { cell, kib, num, renderTimings, renderVerification } from '../quant/quantizeReport';
 import type { TransformReport, TransformSummary } from '../transform/transformReport';
-import type { Precision } from './planMixed';
-import type { Candidate } from './shrinkSearch';
+import { type Precision, PRECISION_LABELS } from './precisions';
+import type { Candidate, Loss } from './shrinkSearch';
 import type { Fidelity } from './shrinkTarget';
+
+/** One measured loss of a layer: the worst output with only this layer at `choice`. */
+export interface LayerLossRow {
+  choice: string;
+  sqnrDb: number;
+  cosine: number;
+}
 
 /** One layer's choice and the measured losses behind it. */
 export interface ShrinkLayerRow {
   name: string;
   op: string;
   params: number;
-  choice: Precision;
-  /** Worst output SQNR (dB) / cosine with only this layer at 4 or 8 bits (sensitivity). */
+  /** A precision id (`int2`, `int4b128`, `int4`, `int8`, `fp16`, `float`): see `precisionLabels`. */
+  choice: string;
+  /** Worst output SQNR (dB) / cosine with only this layer at 4 (block 32) or 8 bits, when measured. */
   int4?: { sqnrDb: number; cosine: number };
   int8?: { sqnrDb: number; cosine: number };
+  /** Every loss measured for this layer (the search measures lazily: not every precision). */
+  losses?: LayerLossRow[];
   why: string;
 }
 
@@ -32,37 +42,51 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
     target: string;
     /** The chosen candidate's figure on the target's metric. */
     achieved?: number;
-    layers: Record<Precision, number>;
+    /** Layers per precision id. */
+    layers: Record<string, number>;
     uniform8Bytes: number;
     uniform4Bytes: number;
+    /** (layer, precision) losses measured for the search. */
+    measurements?: number;
   };
   layers: ShrinkLayerRow[];
   /** Every configuration tried, in order: the size/fidelity trade-off curve. */
   candidates: Candidate[];
-  baselines: { uniform4: Baseline; uniform8: Baseline };
+  /** Every layer at one precision: uniform4, uniform8, and one per other allowed precision (`int2`, …). */
+  baselines: { uniform4: Baseline; uniform8: Baseline } & Record<string, Baseline>;
+  /** Precision id → label ("4-bit (block 128)"), for every id the report uses. */
+  precisionLabels: Record<string, string>;
 }
 
-const LABEL: Record<Precision, string> = {
-  int4: '4-bit (block 32)',
-  int8: '8-bit (block 32)',
-  float: 'float',
-};
+const at = (l?: Loss) =>
+  l ? `${num(l.sqnrDb, 1)} dB output SQNR (cosine ${num(l.cosine, 6)})` : 'not measurable';
 
-/** Why a layer ended at its precision, from its measured losses and the step that raised it. */
+/**
+ * Why a layer ended at its precision, from its ladder, its measured losses and the step that raised it
+ * last: at the bottom of its ladder it was cheap enough; higher up, what the rung below cost it.
+ */
 export function layerReason(
   choice: Precision,
-  loss: Pick<ShrinkLayerRow, 'int4' | 'int8'>,
+  ladder: readonly Precision[],
+  losses: ReadonlyMap<Precision, Loss | undefined>,
   raisedAt: number | undefined,
 ): string {
-  const at = (l?: { sqnrDb: number; cosine: number }) =>
-    l ? `${num(l.sqnrDb, 1)} dB output SQNR (cosine ${num(l.cosine, 6)})` : 'not measurable';
-  if (choice === 'int4') return `alone at 4-bit it costs ${at(loss.int4)}: small enough to stay at 4-bit`;
-  if (choice === 'int8') {
-    const when = raisedAt === undefined ? 'started at 8-bit' : `raised at candidate ${raisedAt}`;
-    return `alone at 4-bit it costs ${at(loss.int4)}, among the most sensitive; ${when} (8-bit alone: ${at(loss.int8)})`;
+  const label = (p: Precision) => PRECISION_LABELS[p];
+  const i = ladder.indexOf(choice);
+  const below = ladder
+    .slice(0, Math.max(0, i))
+    .filter((p) => losses.has(p))
+    .at(-1);
+  if (raisedAt === undefined) {
+    if (choice === 'float') return 'no smaller precision could be built or run for it: kept in float';
+    const skipped = below ? `; ${label(below)} alone: ${at(losses.get(below))}` : '';
+    return `alone at ${label(choice)} it costs ${at(losses.get(choice))}: cheap enough to stay at the smallest size it can take${skipped}`;
   }
-  const when = raisedAt === undefined ? 'not quantizable by itself' : `raised at candidate ${raisedAt}`;
-  return `even at 8-bit it costs ${at(loss.int8)}; kept in float (${when})`;
+  const here = choice === 'float' ? 'no loss' : at(losses.get(choice));
+  return (
+    `alone at ${below ? label(below) : 'a lower precision'} it costs ${at(below && losses.get(below))}; ` +
+    `raised to ${label(choice)} at candidate ${raisedAt}, the step that bought the most fidelity per byte then (there: ${here})`
+  );
 }
 
 const fid = (f?: Fidelity) =>
@@ -71,12 +95,17 @@ const fid = (f?: Fidelity) =>
 /** The Markdown report, rendered from the same object as the JSON. */
 export function renderShrinkMarkdown(r: ShrinkReport): string {
   const s = r.summary;
+  const label = (id: string) => r.precisionLabels[id] ?? id;
+  const ids = Object.keys(s.layers);
   const lines: string[] = [];
+  const mix = ids
+    .filter((id) => s.layers[id] > 0)
+    .map((id) => `${s.layers[id]} at ${label(id)}`)
+    .join(', ');
   lines.push(`# Big Shrink: shrink report`, '');
   lines.push(
     `**${s.status.toUpperCase()}** — target \`${s.target}\` reached (${num(s.achieved, s.target.startsWith('sqnr') ? 2 : 6)}): ` +
-      `${kib(s.bytesBefore)} → ${kib(s.bytesAfter)} (${s.ratio.toFixed(3)}×); ` +
-      `${s.layers.int4} layers at 4-bit, ${s.layers.int8} at 8-bit, ${s.layers.float} in float`,
+      `${kib(s.bytesBefore)} → ${kib(s.bytesAfter)} (${s.ratio.toFixed(3)}×); layers: ${mix}`,
     '',
     `Uniform 4-bit: ${r.baselines.uniform4.bytes} bytes${r.baselines.uniform4.meetsTarget ? ' (meets the target)' : ' (misses the target)'}; ` +
       `uniform 8-bit: ${r.baselines.uniform8.bytes} bytes${r.baselines.uniform8.meetsTarget ? ' (meets the target)' : ' (misses the target)'}.`,
@@ -91,39 +120,46 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
     '',
     '## Layers',
     '',
-    'Losses are measured: the worst model output with only that layer quantized (`big-shrink sensitivity`).',
+    'Losses are measured: the worst model output with only that layer changed (`big-shrink sensitivity`); ' +
+      `only the precisions the search needed are measured (${s.measurements ?? '?'} measurements).`,
     '',
-    '| layer | op | params | choice | 4-bit alone: SQNR dB | 8-bit alone: SQNR dB | why |',
-    '|---|---|---:|---|---:|---:|---|',
+    '| layer | op | params | choice | measured alone: SQNR dB | why |',
+    '|---|---|---:|---|---|---|',
   );
   for (const l of r.layers) {
+    const measured = (l.losses ?? []).map((x) => `${x.choice} ${num(x.sqnrDb, 1)}`).join(', ');
     lines.push(
-      `| ${cell(l.name)} | ${l.op} | ${l.params} | ${LABEL[l.choice]} | ${num(l.int4?.sqnrDb, 1)} | ${num(l.int8?.sqnrDb, 1)} | ${cell(l.why)} |`,
+      `| ${cell(l.name)} | ${l.op} | ${l.params} | ${label(l.choice)} | ${cell(measured)} | ${cell(l.why)} |`,
     );
   }
   lines.push(
     '',
     '## Candidates tried (size / fidelity trade-off)',
     '',
-    '| # | raised | 4-bit | 8-bit | float | bytes | min cosine | min SQNR dB | min top-1 | meets target |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    `| # | raised | ${ids.join(' | ')} | bytes | min cosine | min SQNR dB | min top-1 | meets target |`,
+    `|---:|---|${ids.map(() => '---:|').join('')}---:|---:|---:|---:|---|`,
   );
   for (const c of r.candidates) {
     const raised = c.raised ? `${cell(c.raised.name)} ${c.raised.from}→${c.raised.to}` : '(start)';
     lines.push(
-      `| ${c.step} | ${raised} | ${c.counts.int4} | ${c.counts.int8} | ${c.counts.float} | ${c.bytes} | ${fid(c.fidelity)} | ${c.met ? 'yes' : c.error ? cell(c.error) : 'no'} |`,
+      `| ${c.step} | ${raised} | ${ids.map((id) => c.counts[id] ?? 0).join(' | ')} | ${c.bytes} | ${fid(c.fidelity)} | ${c.met ? 'yes' : c.error ? cell(c.error) : 'no'} |`,
     );
   }
   lines.push(
     '',
-    '## Compared with uniform quantization',
+    '## Compared with uniform configurations',
     '',
     '| configuration | bytes | min cosine | min SQNR dB | min top-1 | meets target |',
     '|---|---:|---:|---:|---:|---|',
-    `| uniform 4-bit | ${r.baselines.uniform4.bytes} | ${fid(r.baselines.uniform4.fidelity)} | ${r.baselines.uniform4.meetsTarget ? 'yes' : 'no'} |`,
-    `| uniform 8-bit | ${r.baselines.uniform8.bytes} | ${fid(r.baselines.uniform8.fidelity)} | ${r.baselines.uniform8.meetsTarget ? 'yes' : 'no'} |`,
-    `| **shrink** | ${s.bytesAfter} | ${fid(r.candidates.at(-1)?.fidelity)} | yes |`,
   );
+  for (const [key, b] of Object.entries(r.baselines)) {
+    const name =
+      key === 'uniform4' ? 'uniform 4-bit' : key === 'uniform8' ? 'uniform 8-bit' : `uniform ${label(key)}`;
+    lines.push(
+      `| ${name} | ${b.bytes} | ${fid(b.fidelity)} | ${b.error ? cell(b.error) : b.meetsTarget ? 'yes' : 'no'} |`,
+    );
+  }
+  lines.push(`| **shrink** | ${s.bytesAfter} | ${fid(r.candidates.at(-1)?.fidelity)} | yes |`);
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
   }
