@@ -1,5 +1,6 @@
 import { ModelError } from '../core/errors';
 import {
+  defaultSensitivityWorkers,
   measureSensitivity,
   SensitivityCancelledError,
   type SensitivityReport,
@@ -7,15 +8,18 @@ import {
 import { intOption, parseArgs, UsageError } from './args';
 import { VERIFY_OPTIONS, verifyOptionsOf, whileInterruptible } from './transformRun';
 
-export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--block N] [--inputs DIR] [--dims NAME=V,...]
-                      [--fill INPUT=V,...] [--json]
+export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--block N] [--sparsity F] [--workers N] [--inputs DIR]
+                      [--dims NAME=V,...] [--fill INPUT=V,...] [--json]
   Per-layer sensitivity: quantizes one MatMul/Gemm weight at a time (MatMulNBits, round-to-nearest, as
   quantize does), runs each candidate in onnxruntime-node on the same inputs as the original and ranks the
   layers by the output SQNR they cost (most sensitive first). Also a data-free sweep per weight: weight
   SQNR at 2/3/4/8 bits and at 25/50/75% magnitude sparsity. Candidates are built in memory (external data
-  is brought inline: models up to 2 GiB). Progress on stderr; Ctrl+C cancels.
+  is brought inline: models up to 2 GiB) and measured on two worker threads at once (one onnxruntime
+  thread each). Progress on stderr; Ctrl+C cancels.
   --bits N         bits of the measured quantization (default 4)
   --block N        block size along K: 16, 32 (default), 64, 128 or 256
+  --sparsity F     measure magnitude pruning of each layer to F (0 < F < 1, as prune does) instead
+  --workers N      threads measuring candidates at once (default 2)
   --inputs DIR     .npy files named after the inputs (others are synthesized with a fixed seed)
   --dims, --fill   synthesized inputs: symbolic dim values, constant inputs`;
 
@@ -24,6 +28,8 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
   const args = parseArgs(argv, {
     bits: { type: 'number' },
     block: { type: 'number' },
+    sparsity: { type: 'number' },
+    workers: { type: 'number' },
     ...VERIFY_OPTIONS,
     json: { type: 'flag' },
   });
@@ -33,6 +39,12 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
   const blockSize = intOption(args, 'block', 32, 16, 256);
   if ((blockSize & (blockSize - 1)) !== 0)
     throw new UsageError('--block takes a power of two from 16 to 256');
+  const sparsity = args.options.sparsity as number | undefined;
+  if (sparsity !== undefined && !(typeof sparsity === 'number' && sparsity > 0 && sparsity < 1))
+    throw new UsageError('--sparsity takes a fraction between 0 and 1, e.g. 0.5');
+  if (sparsity !== undefined && args.options.bits !== undefined)
+    throw new UsageError('--sparsity and --bits measure different changes: give one');
+  const workers = intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
   const model = args.positionals[0];
 
   const started = Date.now();
@@ -42,7 +54,7 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
     report = await whileInterruptible((signal) =>
       measureSensitivity(
         model,
-        { bits, blockSize, ...verifyOptionsOf(args) },
+        { bits, blockSize, sparsity, workers, ...verifyOptionsOf(args) },
         {
           signal,
           onProgress(done, total, layer) {
@@ -67,7 +79,7 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
 
 /** The ranked table: one row per weight, most sensitive first. */
 export function printSensitivity(r: SensitivityReport, out: (line: string) => void): void {
-  out(`${r.model}: ${r.layers.length} layers, each alone at ${r.bits}-bit (block ${r.blockSize})`);
+  out(`${r.model}: ${r.layers.length} layers, each alone at ${r.change} (${r.workers} workers)`);
   out(`inputs: ${r.inputs.join('; ')}${r.inlined ? ' (external data inlined in memory)' : ''}`);
   const head = [
     '#',
@@ -110,8 +122,8 @@ export function printSensitivity(r: SensitivityReport, out: (line: string) => vo
   out(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) out(line(row));
   out('');
-  out('out SQNR/cosine: worst model output with only that weight quantized; w SQNR: that weight at the');
-  out('measured bits; 2b…8b, sp25…sp75: data-free weight SQNR (dB) per bit width and magnitude sparsity.');
+  out(`out SQNR/cosine: worst model output with only that weight at ${r.change}; w SQNR: that weight so`);
+  out('changed; 2b…8b, sp25…sp75: data-free weight SQNR (dB) per bit width and magnitude sparsity.');
   for (const l of r.layers) if (l.error) out(`${l.name}: ${l.error}`);
   out(`original ${r.timings.originalMs} ms, total ${(r.timings.totalMs / 1000).toFixed(1)} s`);
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_PRUNE_OPTIONS, planPrune } from '../../src/core/prune/planPrune';
 import { DEFAULT_QUANTIZE_OPTIONS, planQuantize } from '../../src/core/quant/planQuantize';
 import { planWrite } from '../../src/core/write/planWrite';
 import { openModel } from '../../src/runtime/openModel';
@@ -57,7 +58,7 @@ function spearman(a: number[], b: number[]): number {
  * weight (an explicit list of names, not sensitivity's own filter), write the model to a file, and compare
  * it with the original through verifyModels (its own inputs and metrics). Worst output SQNR per weight.
  */
-async function bruteForce(model: string, names: string[]) {
+async function bruteForce(model: string, names: string[], sparsity?: number) {
   const out = new Map<string, { sqnr: number; cosine: number; weightSqnrDb: number }>();
   for (const name of names) {
     const others = names.filter((n) => n !== name).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
@@ -65,10 +66,18 @@ async function bruteForce(model: string, names: string[]) {
     const opened = openModel(model);
     let weightSqnrDb: number;
     try {
-      const plan = planQuantize(opened.index, opened.source, opened.resolveExternal, {
-        ...DEFAULT_QUANTIZE_OPTIONS,
-        exclude: new RegExp(`^(?:${others.join('|')})$`),
-      });
+      const exclude = new RegExp(`^(?:${others.join('|')})$`);
+      const plan =
+        sparsity === undefined
+          ? planQuantize(opened.index, opened.source, opened.resolveExternal, {
+              ...DEFAULT_QUANTIZE_OPTIONS,
+              exclude,
+            })
+          : planPrune(opened.index, opened.source, opened.resolveExternal, {
+              ...DEFAULT_PRUNE_OPTIONS,
+              sparsity,
+              exclude,
+            });
       assert.deepEqual(
         plan.tensors.map((t) => t.name),
         [name],
@@ -183,6 +192,31 @@ describe('sensitivity on tiny_bert_random_inline.onnx (4-bit, block 32)', () => 
     }
   });
 
+  it('two workers give exactly the one-worker figures (speed-up printed, not asserted)', async () => {
+    const one = await measureSensitivity(BERT, { bits: 4, workers: 1 });
+    const two = await measureSensitivity(BERT, { bits: 4, workers: 2 });
+    assert.equal(one.workers, 1);
+    assert.equal(two.workers, 2);
+    const figures = (r: SensitivityReport) =>
+      r.layers.map((l) => [
+        l.name,
+        l.outputSqnrDb,
+        l.cosine,
+        l.outputs,
+        l.weightSqnrDb,
+        l.quantizedBytes,
+        l.sweep,
+      ]);
+    assert.deepEqual(figures(two), figures(one));
+    assert.deepEqual(figures(two), figures(report));
+    const candidates = (r: SensitivityReport) => r.timings.totalMs - r.timings.originalMs;
+    console.log(
+      `sensitivity ${path.basename(BERT)}: 1 worker ${candidates(one).toFixed(0)} ms, 2 workers ` +
+        `${candidates(two).toFixed(0)} ms for ${one.layers.length} candidates: ` +
+        `speed-up ${(candidates(one) / candidates(two)).toFixed(2)}x (target 1.5x on 2 cores)`,
+    );
+  });
+
   it('cancels: an aborted signal stops before the next model loads', async () => {
     const controller = new AbortController();
     const seen: number[] = [];
@@ -204,7 +238,67 @@ describe('sensitivity on tiny_bert_random_inline.onnx (4-bit, block 32)', () => 
   });
 });
 
+describe('sensitivity --sparsity 0.5 on tiny_bert_random_inline.onnx (magnitude, per layer)', () => {
+  let report: SensitivityReport;
+  let brute: Awaited<ReturnType<typeof bruteForce>>;
+  before(async () => {
+    report = await measureSensitivity(BERT, { bits: 4, sparsity: 0.5 });
+    brute = await bruteForce(
+      BERT,
+      report.layers.map((l) => l.name),
+      0.5,
+    );
+  });
+
+  it('measures pruning, not quantization: every layer, most sensitive first', () => {
+    assert.equal(report.measure, 'prune');
+    assert.equal(report.sparsity, 0.5);
+    assert.equal(report.change, '50% magnitude sparsity');
+    assert.equal(report.layers.length, 14);
+    for (const l of report.layers) {
+      assert.equal(l.error, undefined, `${l.name}: ${l.error}`);
+      // Pruning half of a weight by magnitude: its weight SQNR is the sweep's 50% figure.
+      assert.ok(Math.abs(l.weightSqnrDb - l.sweep.sparsity[50]) <= 0.01, `${l.name}: ${l.weightSqnrDb}`);
+    }
+    const sqnr = report.layers.map((l) => l.outputSqnrDb);
+    for (let i = 1; i < sqnr.length; i++) assert.ok(sqnr[i - 1] <= sqnr[i], `not sorted at ${i}`);
+    assert.ok(sqnr.at(-1)! - sqnr[0] > 10, `spread ${sqnr[0]}…${sqnr.at(-1)}`);
+  });
+
+  it('ranks agree with the brute force (prune one weight, write, verify): Spearman >= 0.9, each within 0.05 dB', () => {
+    const ours = report.layers.map((l) => l.outputSqnrDb);
+    const theirs = report.layers.map((l) => brute.get(l.name)!.sqnr);
+    const rho = spearman(ours, theirs);
+    assert.ok(rho >= 0.9, `Spearman ${rho}`);
+    for (const l of report.layers) {
+      const b = brute.get(l.name)!;
+      assert.ok(Math.abs(l.outputSqnrDb - b.sqnr) <= 0.05, `${l.name}: ${l.outputSqnrDb} vs ${b.sqnr}`);
+      assert.ok(Math.abs(l.cosine - b.cosine) <= 1e-5, `${l.name}: ${l.cosine} vs ${b.cosine}`);
+      assert.equal(l.weightSqnrDb, b.weightSqnrDb);
+    }
+  });
+});
+
 describe('big-shrink sensitivity', () => {
+  it('--sparsity 0.5 --json measures pruning; --sparsity with --bits, or out of (0, 1), is bad usage', () => {
+    const r = spawnSync(process.execPath, [CLI, 'sensitivity', BERT, '--sparsity', '0.5', '--json'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.measure, 'prune');
+    assert.equal(j.sparsity, 0.5);
+    assert.equal(j.layers.length, 14);
+    for (const bad of [
+      ['--sparsity', '1.5'],
+      ['--sparsity', '0.5', '--bits', '4'],
+      ['--workers', '0'],
+    ]) {
+      const b = spawnSync(process.execPath, [CLI, 'sensitivity', BERT, ...bad], { encoding: 'utf8' });
+      assert.equal(b.status, 2, bad.join(' '));
+    }
+  });
+
   it('--json prints {model, bits, layers:[{name, op, params, bytes, outputSqnrDb, cosine, sweep}]}', () => {
     const r = spawnSync(process.execPath, [CLI, 'sensitivity', BERT, '--bits', '4', '--json'], {
       encoding: 'utf8',
