@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEFAULT_QUANTIZE_OPTIONS, planQuantize } from '../../src/core/quant/planQuantize';
 import { planMixed } from '../../src/core/shrink/planMixed';
-import { ladderOf, type Precision, PRECISIONS } from '../../src/core/shrink/precisions';
+import { ladderOf, type Precision, PRECISION_SPECS, PRECISIONS } from '../../src/core/shrink/precisions';
 import type { ShrinkReport } from '../../src/core/shrink/shrinkReport';
 import { type SearchLayer, searchShrink } from '../../src/core/shrink/shrinkSearch';
 import { fidelityOf, meetsTarget, parseTarget, type ShrinkTarget } from '../../src/core/shrink/shrinkTarget';
@@ -15,6 +15,7 @@ import { planWrite } from '../../src/core/write/planWrite';
 import { openModel } from '../../src/runtime/openModel';
 import { materialize } from '../../src/runtime/sensitivity';
 import { verifyModels } from '../../src/runtime/verifyModels';
+import { writeModel } from '../../src/runtime/writeModel';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
@@ -218,6 +219,59 @@ describe('planMixed', () => {
       m.close();
     }
   });
+});
+
+describe('planMixed with every precision', () => {
+  for (const model of [BERT, GPT2]) {
+    it(`${path.basename(model)}: int2, int4 block 128/32, int8, fp16 and float in one model load and run in onnxruntime-node`, async () => {
+      const m = openModel(model);
+      const file = path.join(tmp, `${path.basename(model, '.onnx')}.mixed-all.onnx`);
+      let choices: Map<string, Precision>;
+      try {
+        const names = planQuantize(
+          m.index,
+          m.source,
+          m.resolveExternal,
+          DEFAULT_QUANTIZE_OPTIONS,
+        ).tensors.map((t) => t.name);
+        assert.ok(names.length >= PRECISIONS.length, `${names.length} layers`);
+        choices = new Map(names.map((n, i) => [n, PRECISIONS[i % PRECISIONS.length]]));
+        const plan = planMixed(m.index, m.source, m.resolveExternal, choices, DEFAULT_QUANTIZE_OPTIONS);
+        assert.deepEqual(plan.blockers, []);
+        const rows = new Map(plan.tensors.map((t) => [t.name, t.afterDtype]));
+        for (const [n, p] of choices) {
+          if (p === 'float') assert.equal(rows.has(n), false, n);
+          else if (p === 'fp16') assert.match(rows.get(n)!, /^float16/, n);
+          else {
+            const spec = PRECISION_SPECS[p];
+            assert.ok(spec.kind === 'nbits');
+            assert.equal(rows.get(n), `uint${spec.bits} (MatMulNBits, block ${spec.blockSize})`, n);
+          }
+        }
+        writeModel(planWrite(m.index, m.source, plan.edits), m, file, { force: true });
+      } finally {
+        m.close();
+      }
+      const out = openModel(file);
+      try {
+        const attrs = out.index.nodes
+          .filter((n) => n.opType === 'MatMulNBits')
+          .map(
+            (n) =>
+              `${n.attributes.find((a) => a.name === 'bits')?.i}/${n.attributes.find((a) => a.name === 'block_size')?.i}`,
+          );
+        for (const k of ['2/32', '4/128', '4/32', '8/32'])
+          assert.ok(attrs.includes(k), `${k} in ${attrs.join()}`);
+        assert.ok(out.index.nodes.some((n) => n.opType === 'Cast' && /_fp16$/.test(n.inputs[0] ?? '')));
+      } finally {
+        out.close();
+      }
+      const v = await verifyModels(model, file, { runs: 0 });
+      assert.ok(v.ok, v.error);
+      // A 2-bit layer costs fidelity, but the model still computes the same thing.
+      assert.ok(v.minCosine > 0.9, `min cosine ${v.minCosine}`);
+    });
+  }
 });
 
 describe('big-shrink shrink', () => {
