@@ -14,11 +14,13 @@ import {
 import {
   type Baseline,
   layerReason,
+  lossText,
   renderShrinkMarkdown,
   type ShrinkReport,
 } from '../core/shrink/shrinkReport';
 import {
   type Evaluation,
+  type Fallback,
   type Loss,
   type SearchLayer,
   type SearchResult,
@@ -49,7 +51,7 @@ import {
 } from './transformRun';
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" [--max-bytes N] [-o OUT] [--force]
-                 [--precisions ID,...] [--workers N] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
+                 [--precisions ID,...] [--workers N] [--refine] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
   weight chooses among int2, int4b128, int4, int8 (MatMulNBits: 2-bit block 32, 4-bit block 128, 4-bit
   block 32, 8-bit block 32), fp16 (float16 storage) and float. Starts with every layer at its smallest
@@ -63,7 +65,11 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
   --target         cosine>=X and top1>=X (2-D class-score outputs) in (0, 1]; sqnr>=DB in dB
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
-  --workers N      threads measuring layer losses (default 2)`;
+  --workers N      threads measuring layer losses (default 2)
+  --refine         after the first configuration that meets the target, lower layers one rung at a time
+                   (least measured loss per byte saved first) while the target still holds
+  When the mix grows past the smallest uniform configuration that meets the target, that one is taken and
+  backed off from the same way, so the result is never larger than it (e.g. uniform 8-bit).`;
 
 /** `big-shrink shrink`: returns the exit code. */
 export async function shrinkCommand(argv: string[], out: (line: string) => void): Promise<number> {
@@ -72,6 +78,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     'max-bytes': { type: 'number' },
     precisions: { type: 'string' },
     workers: { type: 'number' },
+    refine: { type: 'flag' },
     output: { type: 'string', alias: '-o' },
     force: { type: 'flag' },
     json: { type: 'flag' },
@@ -106,7 +113,13 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   const log = args.options.json ? () => undefined : (m: string) => process.stderr.write(`${m}\n`);
 
   const search = await whileInterruptible((signal) =>
-    findConfiguration(input, target, { verify, maxBytes, precisions, workers }, log, signal),
+    findConfiguration(
+      input,
+      target,
+      { verify, maxBytes, precisions, workers, refine: Boolean(args.options.refine) },
+      log,
+      signal,
+    ),
   );
   const base = DEFAULT_QUANTIZE_OPTIONS;
   const { report, verification } = await runTransform<ShrinkReport, QuantizePlan>({
@@ -121,6 +134,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       precisions: precisions.join(','),
       ops: base.ops.join(','),
       workers,
+      ...(args.options.refine ? { refine: true } : {}),
     },
     plan: (model, sink) =>
       planMixed(model.index, model.source, model.resolveExternal, search.choices, base, sink),
@@ -129,7 +143,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     finish: async () => {
       const counts = zeroCounts(precisions);
       for (const p of search.choices.values()) counts[p]++;
-      const last = search.candidates.at(-1)?.fidelity;
+      const last = search.candidates[search.chosen - 1]?.fidelity;
       return {
         summary: {
           target: target.text,
@@ -138,6 +152,8 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
           uniform8Bytes: search.baselines.uniform8.bytes,
           uniform4Bytes: search.baselines.uniform4.bytes,
           measurements: search.measured,
+          chosenStep: search.chosen,
+          ...(search.fallback ? { fallback: search.fallback } : {}),
         },
         sections: {
           layers: search.layers.map((l) => {
@@ -152,7 +168,9 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
               int4: measured('int4'),
               int8: measured('int8'),
               losses: [...losses].flatMap(([p, x]) => (x ? [{ choice: p, ...x }] : [])),
-              why: layerReason(choice, search.ladders.get(l.name)!, losses, search.raisedAt.get(l.name)),
+              why: search.fallback
+                ? fallbackReason(search.fallback, choice, measured(choice), search.lowered.get(l.name))
+                : layerReason(choice, search.ladders.get(l.name)!, losses, search.raisedAt.get(l.name)),
             };
           }),
           candidates: search.candidates,
@@ -193,6 +211,7 @@ interface SearchSettings {
   maxBytes?: number;
   precisions: Precision[];
   workers: number;
+  refine: boolean;
 }
 
 interface Found extends SearchResult {
@@ -234,6 +253,41 @@ function layerBytes(
     model.close();
   }
   return bytes;
+}
+
+/** Why a layer ended where it did when the search fell back to a uniform configuration and backed off. */
+function fallbackReason(
+  fallback: string,
+  choice: Precision,
+  loss: Loss | undefined,
+  loweredAt?: number,
+): string {
+  const start = `the mixed search grew past ${fallback} (which meets the target) before meeting it, so it started again from ${fallback}`;
+  return loweredAt === undefined
+    ? `${start}; lowering this layer missed the target or was not tried: kept at ${PRECISION_LABELS[choice]}`
+    : `${start}; lowered to ${PRECISION_LABELS[choice]} at candidate ${loweredAt} (alone there: ${lossText(loss)}), still meeting the target`;
+}
+
+/** The precision each baseline key stands for. */
+const BASELINE_PRECISION = (key: string): Precision =>
+  key === 'uniform4' ? 'int4' : key === 'uniform8' ? 'int8' : (key as Precision);
+
+/** The smallest uniform configuration of an allowed precision that meets the target, as a search fallback. */
+function smallestMeeting(
+  baselines: Found['baselines'],
+  precisions: readonly Precision[],
+  layers: readonly SearchLayer[],
+): Fallback | undefined {
+  const meeting = Object.entries(baselines)
+    .filter(([k, b]) => b.meetsTarget && !b.error && precisions.includes(BASELINE_PRECISION(k)))
+    .sort((a, b) => a[1].bytes - b[1].bytes);
+  if (meeting.length === 0) return undefined;
+  const [key, b] = meeting[0];
+  return {
+    label: key,
+    choices: new Map(layers.map((l) => [l.name, BASELINE_PRECISION(key)])),
+    evaluation: b,
+  };
 }
 
 /** Opens the model for measurements, runs the uniform baselines and searches; throws when no file should be written. */
@@ -330,9 +384,13 @@ async function findConfiguration(
       measure,
       precisions,
       maxBytes: settings.maxBytes,
+      fallback: smallestMeeting(baselines, precisions, layers),
+      refine: settings.refine,
       onStep: (c) =>
         log(
-          `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to})` : ''}: ` +
+          `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to})` : ''}` +
+            `${c.lowered ? ` (${c.lowered.name} ${c.lowered.from}→${c.lowered.to})` : ''}` +
+            `${c.fallback ? ` (falls back to ${c.fallback})` : ''}: ` +
             `${c.bytes} bytes, ${target.metric} ${c.fidelity ? targetValue(c.fidelity, target) : c.error}` +
             `${c.met ? ' — meets the target' : ''}`,
         ),

@@ -140,7 +140,11 @@ export async function openSensitivity(
       const synthesized = synthesizeFeeds(ort, index, original.inputNames, options, described);
       for (const [name, t] of Object.entries(synthesized))
         feeds.push({ name, type: t.type, dims: [...t.dims], data: t.data as SerializedTensor['data'] });
-      reference = floatOutputs(await original.run(synthesized));
+      reference = floatOutputs(
+        await original.run(synthesized).catch((e: Error) => {
+          throw new ModelError(modelPath, `onnxruntime cannot run it: ${e.message}`);
+        }),
+      );
     } finally {
       await original.release();
     }

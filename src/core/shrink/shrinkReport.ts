@@ -48,6 +48,10 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
     uniform4Bytes: number;
     /** (layer, precision) losses measured for the search. */
     measurements?: number;
+    /** The step of the candidate written (the last that met the target). */
+    chosenStep?: number;
+    /** The uniform configuration the search fell back to and backed off from, when it did. */
+    fallback?: string;
   };
   layers: ShrinkLayerRow[];
   /** Every configuration tried, in order: the size/fidelity trade-off curve. */
@@ -58,8 +62,11 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
   precisionLabels: Record<string, string>;
 }
 
-const at = (l?: Loss) =>
-  l ? `${num(l.sqnrDb, 1)} dB output SQNR (cosine ${num(l.cosine, 6)})` : 'not measurable';
+/** `31.2 dB output SQNR (cosine 0.999512)`, or why there is no figure. */
+export function lossText(l?: Loss): string {
+  return l ? `${num(l.sqnrDb, 1)} dB output SQNR (cosine ${num(l.cosine, 6)})` : 'not measured';
+}
+const at = lossText;
 
 /**
  * Why a layer ended at its precision, from its ladder, its measured losses and the step that raised it
@@ -140,7 +147,13 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
     `|---:|---|${ids.map(() => '---:|').join('')}---:|---:|---:|---:|---|`,
   );
   for (const c of r.candidates) {
-    const raised = c.raised ? `${cell(c.raised.name)} ${c.raised.from}→${c.raised.to}` : '(start)';
+    const raised = c.fallback
+      ? `(falls back to ${c.fallback})`
+      : c.lowered
+        ? `${cell(c.lowered.name)} ${c.lowered.from}→${c.lowered.to} (backing off)`
+        : c.raised
+          ? `${cell(c.raised.name)} ${c.raised.from}→${c.raised.to}`
+          : '(start)';
     lines.push(
       `| ${c.step} | ${raised} | ${ids.map((id) => c.counts[id] ?? 0).join(' | ')} | ${c.bytes} | ${fid(c.fidelity)} | ${c.met ? 'yes' : c.error ? cell(c.error) : 'no'} |`,
     );
@@ -159,7 +172,8 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
       `| ${name} | ${b.bytes} | ${fid(b.fidelity)} | ${b.error ? cell(b.error) : b.meetsTarget ? 'yes' : 'no'} |`,
     );
   }
-  lines.push(`| **shrink** | ${s.bytesAfter} | ${fid(r.candidates.at(-1)?.fidelity)} | yes |`);
+  const chosen = r.candidates[(s.chosenStep ?? r.candidates.length) - 1];
+  lines.push(`| **shrink** (candidate ${chosen?.step}) | ${s.bytesAfter} | ${fid(chosen?.fidelity)} | yes |`);
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
   }

@@ -38,6 +38,10 @@ export interface Candidate {
   met: boolean;
   /** The candidate failed to load or run. */
   error?: string;
+  /** Not a step of the search: the uniform configuration it fell back to (`uniform8`, …). */
+  fallback?: string;
+  /** Backing off from the fallback: the layer lowered one rung to make it from the chosen one so far. */
+  lowered?: { name: string; from: Precision; to: Precision };
 }
 
 /** How a candidate fared when run. */
@@ -60,7 +64,20 @@ export interface SearchResult {
   /** How many (layer, precision) losses were measured. */
   measured: number;
   met: boolean;
+  /** The uniform configuration taken instead of the search's mix (see SearchOptions.fallback). */
+  fallback?: string;
+  /** Step at which each layer was lowered last, backing off from the fallback. */
+  lowered: Map<string, number>;
+  /** The step of the chosen candidate (the last one that met the target; 0 when none did). */
+  chosen: number;
   failure?: string;
+}
+
+/** A configuration known to meet the target, run already: the smallest uniform one that does. */
+export interface Fallback {
+  label: string;
+  choices: ReadonlyMap<string, Precision>;
+  evaluation: Evaluation;
 }
 
 export interface SearchOptions {
@@ -68,6 +85,17 @@ export interface SearchOptions {
   /** The precisions allowed (default all); `float` is always allowed. */
   precisions?: readonly Precision[];
   maxBytes?: number;
+  /**
+   * Taken as soon as a candidate grows past its bytes (met or not): the greedy trusts losses measured one
+   * layer at a time, and layers that interact can lead it past a uniform configuration that already meets
+   * the target — shrink must never end larger than that.
+   */
+  fallback?: Fallback;
+  /**
+   * After the first candidate that meets the target, back off from it layer by layer while the target
+   * still holds (as after a fallback): more runs, sometimes a smaller model (`--refine`).
+   */
+  refine?: boolean;
   onStep?(c: Candidate): void;
 }
 
@@ -87,8 +115,9 @@ export function noiseOf(loss: Loss | undefined): number {
  * Losses are measured lazily: only the precision a layer sits at and the next one up its ladder, when the
  * search first needs them, in one batch per step (so both workers stay busy). That bounds the cost to at
  * most one measurement per layer and ladder rung reached, instead of every layer at every precision.
- * Stops at the first candidate that meets the target; fails when it exceeds `maxBytes` (raising only adds
- * bytes) or when only the original (every layer in float) would be left.
+ * Stops at the first candidate that meets the target, or takes `fallback` once a candidate grows past it
+ * and then backs off from it layer by layer while the target still holds (see descend); fails when a candidate exceeds `maxBytes` (raising only adds bytes) or when only the original (every
+ * layer in float) would be left.
  */
 export async function searchShrink(
   layers: readonly SearchLayer[],
@@ -104,6 +133,8 @@ export async function searchShrink(
     choices: new Map(),
     candidates: [],
     raisedAt: new Map(),
+    lowered: new Map(),
+    chosen: 0,
     losses,
     ladders,
     measured: 0,
@@ -119,8 +150,12 @@ export async function searchShrink(
     missing.forEach((w, i) => losses.get(w.name)!.set(w.precision, got[i]));
     result.measured += missing.length;
   };
-  /** From rung `at`, the first rung whose loss is measurable (or float), measuring as needed. */
-  const settle = async (at: Map<string, number>) => {
+  /**
+   * From rung `at`, the first rung whose loss is measurable (or float), measuring as needed; with `above`,
+   * also better than that layer's current loss (a measured loss that does not improve — 4-bit at block 32
+   * no better than at block 128 on some layer — is a rung not worth its bytes: the raise skips it).
+   */
+  const settle = async (at: Map<string, number>, above?: ReadonlyMap<string, Precision>) => {
     for (;;) {
       const wanted: LossRequest[] = [];
       for (const [name, i] of at) {
@@ -131,7 +166,10 @@ export async function searchShrink(
       let moved = false;
       for (const [name, i] of at) {
         const ladder = ladders.get(name)!;
-        if (ladder[i] !== 'float' && lossOf(name, ladder[i]) === undefined) {
+        if (ladder[i] === 'float') continue;
+        const loss = lossOf(name, ladder[i]);
+        const from = above?.get(name);
+        if (loss === undefined || (from !== undefined && noiseOf(loss) >= noiseOf(lossOf(name, from)))) {
           at.set(name, i + 1);
           moved = true;
         }
@@ -143,35 +181,56 @@ export async function searchShrink(
   const rung = new Map(layers.map((l) => [l.name, 0]));
   await settle(rung);
   for (const [name, i] of rung) result.choices.set(name, ladders.get(name)![i]);
-  let raised: Candidate['raised'];
-  for (let step = 1; ; step++) {
-    if ([...result.choices.values()].every((p) => p === 'float')) {
-      result.failure = `${target.text} is met by no candidate: only with every layer in float (the original model)`;
-      return result;
-    }
-    const e = await evaluate(result.choices);
+  const run = async (
+    choices: ReadonlyMap<string, Precision>,
+    how: Partial<Candidate>,
+    known?: Evaluation,
+  ) => {
+    const e = known ?? (await evaluate(choices));
     const counts = zeroCounts(allowed);
-    for (const p of result.choices.values()) counts[p] = (counts[p] ?? 0) + 1;
+    for (const p of choices.values()) counts[p] = (counts[p] ?? 0) + 1;
     const met = !e.error && e.fidelity !== undefined && meetsTarget(e.fidelity, target);
-    const candidate: Candidate = {
-      step,
-      raised,
+    const c: Candidate = {
+      step: result.candidates.length + 1,
+      ...how,
       counts,
       bytes: e.bytes,
       fidelity: e.fidelity,
       met,
       error: e.error,
     };
-    result.candidates.push(candidate);
-    options.onStep?.(candidate);
-    if (options.maxBytes !== undefined && e.bytes > options.maxBytes) {
-      result.failure =
-        `${target.text} is not met within --max-bytes ${options.maxBytes}: ` +
-        `candidate ${step} already takes ${e.bytes} bytes`;
+    result.candidates.push(c);
+    options.onStep?.(c);
+    return c;
+  };
+  let raised: Candidate['raised'];
+  for (;;) {
+    if ([...result.choices.values()].every((p) => p === 'float')) {
+      result.failure = `${target.text} is met by no candidate: only with every layer in float (the original model)`;
       return result;
     }
-    if (met) {
+    const c = await run(result.choices, raised ? { raised } : {});
+    if (options.maxBytes !== undefined && c.bytes > options.maxBytes) {
+      result.failure =
+        `${target.text} is not met within --max-bytes ${options.maxBytes}: ` +
+        `candidate ${c.step} already takes ${c.bytes} bytes`;
+      return result;
+    }
+    const fb = options.fallback;
+    if (fb && c.bytes > fb.evaluation.bytes) {
+      await run(fb.choices, { fallback: fb.label }, fb.evaluation);
+      result.choices = new Map(fb.choices);
+      result.raisedAt.clear();
+      result.fallback = fb.label;
+      result.chosen = result.candidates.length;
       result.met = true;
+      await descend(result, layers, ladders, lossOf, settleBelow, run);
+      return result;
+    }
+    if (c.met) {
+      result.met = true;
+      result.chosen = c.step;
+      if (options.refine) await descend(result, layers, ladders, lossOf, settleBelow, run);
       return result;
     }
     // The next measurable rung of every layer below float.
@@ -179,13 +238,61 @@ export async function searchShrink(
     for (const [name, p] of result.choices) {
       if (p !== 'float') next.set(name, ladders.get(name)!.indexOf(p) + 1);
     }
-    await settle(next);
+    await settle(next, result.choices);
     const best = bestRaise(result.choices, next, ladders, byName, lossOf);
     if (!best) throw new Error('unreachable: a layer below float remains');
     const from = result.choices.get(best.name)!;
     result.choices.set(best.name, best.to);
-    result.raisedAt.set(best.name, step + 1);
+    result.raisedAt.set(best.name, c.step + 1);
     raised = { name: best.name, from, to: best.to };
+  }
+
+  /** Measures, for each layer, the loss at the rung below its current one (for the descent). */
+  async function settleBelow(below: ReadonlyMap<string, Precision>) {
+    await ensure([...below].map(([name, precision]) => ({ name, precision })));
+  }
+}
+
+/**
+ * After a fallback to a uniform configuration that meets the target, backs off layer by layer: the layer
+ * whose next rung down adds the least measured noise per byte saved goes down one rung and the model is
+ * run again; kept when it still meets the target, else undone and that layer left where it is. Ends when
+ * no layer can go lower; the last candidate that met the target is the choice.
+ */
+async function descend(
+  result: SearchResult,
+  layers: readonly SearchLayer[],
+  ladders: ReadonlyMap<string, Precision[]>,
+  lossOf: (name: string, p: Precision) => Loss | undefined,
+  settleBelow: (below: ReadonlyMap<string, Precision>) => Promise<void>,
+  run: (choices: ReadonlyMap<string, Precision>, how: Partial<Candidate>) => Promise<Candidate>,
+): Promise<void> {
+  const fixed = new Set<string>();
+  const bytes = new Map(layers.map((l) => [l.name, l.bytes]));
+  for (;;) {
+    const below = new Map<string, Precision>();
+    for (const [name, p] of result.choices) {
+      const i = ladders.get(name)!.indexOf(p);
+      if (!fixed.has(name) && i > 0) below.set(name, ladders.get(name)![i - 1]);
+    }
+    await settleBelow(below);
+    let best: { name: string; to: Precision; cost: number } | undefined;
+    for (const [name, to] of below) {
+      const from = result.choices.get(name)!;
+      const added = noiseOf(lossOf(name, to)) - noiseOf(lossOf(name, from));
+      const saved = Math.max(1, (bytes.get(name)![from] ?? 0) - (bytes.get(name)![to] ?? 0));
+      const cost = added / saved;
+      if (!best || cost < best.cost || (cost === best.cost && name < best.name)) best = { name, to, cost };
+    }
+    if (!best || best.cost === Infinity) return;
+    const from = result.choices.get(best.name)!;
+    const trial = new Map(result.choices).set(best.name, best.to);
+    const c = await run(trial, { lowered: { name: best.name, from, to: best.to } });
+    if (c.met) {
+      result.choices = trial;
+      result.chosen = c.step;
+      result.lowered.set(best.name, c.step);
+    } else fixed.add(best.name);
   }
 }
 
