@@ -123,6 +123,11 @@ export async function openSensitivity(
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = require('onnxruntime-node') as Ort;
   const model = openModel(modelPath);
+  // Workers load onnxruntime and open the model while this thread runs the original.
+  const pool = openSensitivityPool(
+    { modelPath: model.path, base, threads: 1 },
+    options.workers ?? defaultSensitivityWorkers(),
+  );
   try {
     const { index, source, resolveExternal } = model;
     const full = planQuantize(index, source, resolveExternal, base);
@@ -150,10 +155,7 @@ export async function openSensitivity(
     }
     if (reference.length === 0) throw new ModelError(modelPath, 'has no float outputs to compare');
     const originalMs = round(performance.now() - t0);
-    const pool = openSensitivityPool(
-      { modelPath: model.path, base, feeds, reference, threads: 1 },
-      options.workers ?? defaultSensitivityWorkers(),
-    );
+    pool.setReference({ feeds, reference });
     return {
       rows: uniqueByName(full.tensors),
       skipped: full.skipped,
@@ -163,6 +165,9 @@ export async function openSensitivity(
       pool,
       close: () => pool.close(),
     };
+  } catch (e) {
+    await pool.close();
+    throw e;
   } finally {
     model.close();
   }

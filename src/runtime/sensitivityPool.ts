@@ -4,7 +4,8 @@ import type {
   FromSensitivityWorker,
   LayerMeasurement,
   MeasureJob,
-  SensitivityInitMessage,
+  SensitivityOpenMessage,
+  SensitivityReferenceMessage,
   ToSensitivityWorker,
 } from './sensitivityProtocol';
 import { workerScript } from './workerScript';
@@ -27,33 +28,38 @@ export interface MeasureControl {
 /** Worker threads that each hold the model open and measure candidates against the cached outputs. */
 export interface SensitivityPool {
   readonly size: number;
+  /** The inputs and the original's outputs: send once, before the first measure. */
+  setReference(r: Omit<SensitivityReferenceMessage, 'type'>): void;
   /** Measures every job, on whichever worker is free; results in the jobs' order. */
   measure(jobs: readonly MeasureJob[], control?: MeasureControl): Promise<LayerMeasurement[]>;
   close(): Promise<void>;
 }
 
 /**
- * Starts `size` sensitivity workers on the same model, inputs and reference outputs. Candidates are handed
+ * Starts `size` sensitivity workers on the same model (then give them the inputs and reference outputs). Candidates are handed
  * out one at a time to the first free worker (their cost varies with the layer), so two workers keep two
  * cores busy; each worker's onnxruntime uses `init.threads` intra-op threads. A cancel stops handing out
  * jobs and waits for the ones running (a native session.run cannot be interrupted, and terminating a
  * thread inside it would abort the process). Workers stay up between batches (shrink measures lazily).
  */
 export function openSensitivityPool(
-  init: Omit<SensitivityInitMessage, 'type'>,
+  open: Omit<SensitivityOpenMessage, 'type'>,
   size: number,
   script = workerScript('sensitivityWorker.js'),
 ): SensitivityPool {
   const workers = Array.from({ length: Math.max(1, size) }, () => {
     const w = new Worker(script);
     const send = (m: ToSensitivityWorker) => w.postMessage(m);
-    send({ type: 'sensitivity/init', ...init });
+    send({ type: 'sensitivity/open', ...open });
     return { w, send };
   });
   let closed = false;
   let busy = false;
   return {
     size: workers.length,
+    setReference(r) {
+      for (const { send } of workers) send({ type: 'sensitivity/reference', ...r });
+    },
     measure(jobs, control = {}) {
       if (closed) return Promise.reject(new Error('sensitivity pool is closed'));
       if (busy) return Promise.reject(new Error('sensitivity pool runs one batch at a time'));

@@ -1,7 +1,7 @@
 /**
- * Messages between the sensitivity pool (host) and its worker threads (dist/sensitivityWorker.js). The
- * host computes the original's outputs once and sends them with the inputs; each worker opens the model
- * once and then measures one candidate per `measure` message until `close`.
+ * Messages between the sensitivity pool (host) and its worker threads (dist/sensitivityWorker.js). Each
+ * worker opens the model once (`open`), gets the inputs and the original's outputs, computed once by the
+ * host (`reference`), then measures one candidate per `measure` message until `close`.
  */
 import type { QuantizeOptions } from '../core/quant/planQuantize';
 import type { Perturbation } from '../core/sensitivity/planOneWeight';
@@ -22,14 +22,20 @@ export interface ReferenceOutput {
   values: Float64Array;
 }
 
-export interface SensitivityInitMessage {
-  type: 'sensitivity/init';
+/** Sent first, so a worker loads onnxruntime and opens the model while the host runs the original. */
+export interface SensitivityOpenMessage {
+  type: 'sensitivity/open';
   modelPath: string;
   base: QuantizeOptions;
-  feeds: SerializedTensor[];
-  reference: ReferenceOutput[];
   /** onnxruntime intra-op threads per candidate session (1: the workers do not fight over cores). */
   threads: number;
+}
+
+/** The inputs and the original's outputs, once the host has them. */
+export interface SensitivityReferenceMessage {
+  type: 'sensitivity/reference';
+  feeds: SerializedTensor[];
+  reference: ReferenceOutput[];
 }
 
 /** The weight to change, and how. */
@@ -52,7 +58,8 @@ export interface SensitivityCloseMessage {
 }
 
 export type ToSensitivityWorker =
-  | SensitivityInitMessage
+  | SensitivityOpenMessage
+  | SensitivityReferenceMessage
   | SensitivityMeasureMessage
   | SensitivityCloseMessage;
 

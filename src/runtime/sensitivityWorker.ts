@@ -1,6 +1,6 @@
 /**
- * Entry of a sensitivity worker thread (bundled to dist/sensitivityWorker.js): opens the model once, takes
- * the inputs and the original's outputs from the host, then measures one candidate per `measure` message
+ * Entry of a sensitivity worker thread (bundled to dist/sensitivityWorker.js): opens the model once (while
+ * the host runs the original), takes the inputs and the original's outputs from the host, then measures one candidate per `measure` message
  * (onnxruntime with the intra-op threads the host asked for, so two workers share two cores without
  * oversubscribing them) until `close`.
  */
@@ -9,26 +9,23 @@ import { parentPort } from 'node:worker_threads';
 import { ModelError } from '../core/errors';
 import { measureCandidate } from './layerCandidate';
 import { openModel, type OpenedModel } from './openModel';
-import type {
-  FromSensitivityWorker,
-  SensitivityInitMessage,
-  ToSensitivityWorker,
-} from './sensitivityProtocol';
+import type { QuantizeOptions } from '../core/quant/planQuantize';
+import type { FromSensitivityWorker, ReferenceOutput, ToSensitivityWorker } from './sensitivityProtocol';
 import type { Feeds } from './verifyModels';
 
 const port = parentPort;
 if (!port) throw new Error('sensitivityWorker.js runs as a worker thread');
 const post = (message: FromSensitivityWorker) => port.postMessage(message);
 
-let state:
+let opened:
   | {
       ort: typeof OrtTypes;
       model: OpenedModel;
-      init: SensitivityInitMessage;
-      feeds: Feeds;
+      base: QuantizeOptions;
       sessionOptions: OrtTypes.InferenceSession.SessionOptions;
     }
   | undefined;
+let inputs: { feeds: Feeds; reference: ReferenceOutput[] } | undefined;
 // Jobs run one at a time: a worker is one core's worth of work.
 let queue = Promise.resolve();
 
@@ -39,18 +36,14 @@ function fail(e: unknown) {
 
 port.on('message', (message: ToSensitivityWorker) => {
   switch (message.type) {
-    case 'sensitivity/init': {
+    case 'sensitivity/open': {
       try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const ort = require('onnxruntime-node') as typeof OrtTypes;
-        const feeds: Feeds = {};
-        for (const f of message.feeds)
-          feeds[f.name] = new ort.Tensor(f.type as OrtTypes.Tensor.Type, f.data as never, f.dims);
-        state = {
+        opened = {
           ort,
           model: openModel(message.modelPath),
-          init: message,
-          feeds,
+          base: message.base,
           sessionOptions: {
             executionProviders: ['cpu'],
             graphOptimizationLevel: 'all',
@@ -64,20 +57,28 @@ port.on('message', (message: ToSensitivityWorker) => {
       }
       return;
     }
+    case 'sensitivity/reference': {
+      if (!opened) return;
+      const feeds: Feeds = {};
+      for (const f of message.feeds)
+        feeds[f.name] = new opened.ort.Tensor(f.type as OrtTypes.Tensor.Type, f.data as never, f.dims);
+      inputs = { feeds, reference: message.reference };
+      return;
+    }
     case 'sensitivity/measure': {
       const { id, job } = message;
       queue = queue.then(async () => {
-        if (!state) return fail(new Error('sensitivity worker used before init'));
+        if (!opened || !inputs) return fail(new Error('sensitivity worker used before open and reference'));
         try {
-          const s = state;
+          const { ort, model, base, sessionOptions } = opened;
           const result = await measureCandidate(
-            s.ort,
-            s.model,
+            ort,
+            model,
             job,
-            s.init.base,
-            s.sessionOptions,
-            s.feeds,
-            s.init.reference,
+            base,
+            sessionOptions,
+            inputs.feeds,
+            inputs.reference,
           );
           post({ type: 'sensitivity/measured', id, result });
         } catch (e) {
@@ -88,7 +89,7 @@ port.on('message', (message: ToSensitivityWorker) => {
     }
     case 'sensitivity/close':
       void queue.then(() => {
-        state?.model.close();
+        opened?.model.close();
         port.close();
       });
       return;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
+import { benchSensitivity } from './sensitivityBench';
 import { benchStats } from './statsBench';
 import { timedRun } from './timedRun';
 
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   }
   await benchQuantize(made.path);
   await benchPrune(made.path);
+  await benchSensitivity();
 }
 
 main().catch((e) => {
