@@ -470,6 +470,42 @@ describe('big-shrink shrink', () => {
     assert.equal(sha256(out), sha256(uniformBytes(BERT, 4).file));
   });
 
+  it('--max-bytes: a budget below what the target needs fails with no file; a looser one is kept', () => {
+    const tight = path.join(tmp, 'bert-tight.onnx');
+    const r = cli('shrink', BERT, '--target', 'cosine>=0.9999', '--max-bytes', '620000', '-o', tight);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /not met within --max-bytes 620000/);
+    assert.equal(fs.existsSync(tight), false);
+    const loose = path.join(tmp, 'bert-loose.onnx');
+    const ok = cli(
+      'shrink',
+      BERT,
+      '--target',
+      'cosine>=0.9999',
+      '--max-bytes',
+      '640000',
+      '-o',
+      loose,
+      '--json',
+    );
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.ok(fs.statSync(loose).size <= 640000);
+  });
+
+  it('--refine backs off from the first hit: no larger, still verified to the target', async () => {
+    const plain = path.join(tmp, 'bert-plain.onnx');
+    const refined = path.join(tmp, 'bert-refined.onnx');
+    assert.equal(cli('shrink', BERT, '--target', 'sqnr>=35', '-o', plain).status, 0);
+    const r = cli('shrink', BERT, '--target', 'sqnr>=35', '--refine', '-o', refined, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as ShrinkReport;
+    assert.ok(fs.statSync(refined).size <= fs.statSync(plain).size);
+    assert.ok(report.candidates.some((c) => c.lowered));
+    assert.equal(report.candidates[report.summary.chosenStep! - 1].bytes, fs.statSync(refined).size);
+    const v = await verifyModels(BERT, refined);
+    assert.ok(fidelityOf(v.outputs).sqnrDb >= 35, JSON.stringify(v.outputs));
+  });
+
   it('an unreachable target ends with every layer in float: exit 1, no file', () => {
     const out = path.join(tmp, 'bert-impossible.onnx');
     const r = cli('shrink', BERT, '--target', 'sqnr>=200', '-o', out);
