@@ -4,12 +4,12 @@ import { ModelError } from '../core/errors';
 import { DEFAULT_QUANTIZE_OPTIONS, planQuantize, type QuantizePlan } from '../core/quant/planQuantize';
 import { planMixed } from '../core/shrink/planMixed';
 import {
+  countPrecisions,
   type Precision,
   PRECISION_LABELS,
   PRECISION_SPECS,
   PRECISIONS,
   parsePrecisions,
-  zeroCounts,
 } from '../core/shrink/precisions';
 import {
   type Baseline,
@@ -142,8 +142,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     nothingToDo: () => 'every layer stays in float.',
     onProgress: args.options.json ? undefined : log,
     finish: async () => {
-      const counts = zeroCounts(precisions);
-      for (const p of search.choices.values()) counts[p]++;
+      const counts = countPrecisions(search.choices, precisions);
       const last = search.candidates[search.chosen - 1]?.fidelity;
       return {
         summary: {

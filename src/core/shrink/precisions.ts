@@ -53,9 +53,14 @@ export function parsePrecisions(text: string): Precision[] | string {
   return PRECISIONS.filter((p) => wanted.has(p));
 }
 
-/** A zero count for each of `precisions`, so every id appears in the report's count records. */
-export function zeroCounts(precisions: readonly Precision[] = PRECISIONS): Record<string, number> {
-  return Object.fromEntries(precisions.map((p) => [p, 0]));
+/** Layers per precision id, with every id of `precisions` present (0 when unused) for the report. */
+export function countPrecisions(
+  choices: ReadonlyMap<string, Precision>,
+  precisions: readonly Precision[] = PRECISIONS,
+): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(precisions.map((p) => [p, 0]));
+  for (const p of choices.values()) counts[p] = (counts[p] ?? 0) + 1;
+  return counts;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ladderOf, type Precision, PRECISIONS, zeroCounts } from './precisions';
+import { countPrecisions, ladderOf, type Precision, PRECISIONS } from './precisions';
 import { type Fidelity, meetsTarget, type ShrinkTarget } from './shrinkTarget';
 
 /** What changing one layer alone costs at the model's outputs (measured): worst output SQNR and cosine. */
@@ -187,8 +187,7 @@ export async function searchShrink(
     known?: Evaluation,
   ) => {
     const e = known ?? (await evaluate(choices));
-    const counts = zeroCounts(allowed);
-    for (const p of choices.values()) counts[p] = (counts[p] ?? 0) + 1;
+    const counts = countPrecisions(choices, allowed);
     const met = !e.error && e.fidelity !== undefined && meetsTarget(e.fidelity, target);
     const c: Candidate = {
       step: result.candidates.length + 1,
