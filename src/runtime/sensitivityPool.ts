@@ -102,11 +102,14 @@ export function openSensitivityPool(
             running = 0;
             finish();
           };
+          const onExit = (code: number) => onError(new Error(`a sensitivity worker exited (code ${code})`));
           w.on('message', onMessage);
           w.on('error', onError);
+          w.on('exit', onExit);
           listeners.push(() => {
             w.off('message', onMessage);
             w.off('error', onError);
+            w.off('exit', onExit);
           });
         });
         if (jobs.length === 0) return finish();
