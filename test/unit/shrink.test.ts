@@ -22,6 +22,7 @@ const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const BERT = path.join(MODELS, 'tiny_bert_random_inline.onnx');
 const GPT2 = path.join(MODELS, 'ortgenai_tiny_random_gpt2_fp32_past.onnx');
+const DTLN = path.join(MODELS, 'dtln_model_2.onnx');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-shrink-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -369,6 +370,8 @@ describe('big-shrink shrink', () => {
       check: (v: { cosine: number; sqnrDb: number }) => v.cosine >= 0.9999,
     },
     { model: GPT2, text: 'sqnr>=25', check: (v: { cosine: number; sqnrDb: number }) => v.sqnrDb >= 25 },
+    // Speech denoiser: LSTMs unrolled to MatMul, two outputs.
+    { model: DTLN, text: 'sqnr>=25', check: (v: { cosine: number; sqnrDb: number }) => v.sqnrDb >= 25 },
   ];
   for (const c of cases) {
     it(`${path.basename(c.model)} to ${c.text}: meets it (verified independently), no larger than uniform 8-bit`, async () => {
