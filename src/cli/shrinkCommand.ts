@@ -290,7 +290,10 @@ function smallestMeeting(
   };
 }
 
-/** Opens the model for measurements, runs the uniform baselines and searches; throws when no file should be written. */
+/**
+ * Opens the model for measurements, runs the uniform baselines and searches; throws when no file should
+ * be written.
+ */
 async function findConfiguration(
   input: string,
   target: ShrinkTarget,

@@ -36,9 +36,10 @@ export interface SensitivityPool {
 }
 
 /**
- * Starts `size` sensitivity workers on the same model (then give them the inputs and reference outputs). Candidates are handed
- * out one at a time to the first free worker (their cost varies with the layer), so two workers keep two
- * cores busy; each worker's onnxruntime uses `init.threads` intra-op threads. A cancel stops handing out
+ * Starts `size` sensitivity workers on the same model (setReference then gives them the inputs and the
+ * original's outputs). Candidates are handed out one at a time to the first free worker (their cost varies
+ * with the layer), so two workers keep two cores busy; each worker's onnxruntime uses `open.threads`
+ * intra-op threads. A cancel stops handing out
  * jobs and waits for the ones running (a native session.run cannot be interrupted, and terminating a
  * thread inside it would abort the process). Workers stay up between batches (shrink measures lazily).
  */

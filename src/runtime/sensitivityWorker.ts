@@ -1,8 +1,8 @@
 /**
  * Entry of a sensitivity worker thread (bundled to dist/sensitivityWorker.js): opens the model once (while
- * the host runs the original), takes the inputs and the original's outputs from the host, then measures one candidate per `measure` message
- * (onnxruntime with the intra-op threads the host asked for, so two workers share two cores without
- * oversubscribing them) until `close`.
+ * the host runs the original), takes the inputs and the original's outputs from the host, then measures
+ * one candidate per `measure` message (onnxruntime with the intra-op threads the host asked for, so two
+ * workers share two cores without oversubscribing them) until `close`.
  */
 import type * as OrtTypes from 'onnxruntime-node';
 import { parentPort } from 'node:worker_threads';

@@ -113,11 +113,14 @@ export function noiseOf(loss: Loss | undefined): number {
  * and the new configuration is run again. A layer whose current loss is unmeasurable goes first.
  *
  * Losses are measured lazily: only the precision a layer sits at and the next one up its ladder, when the
- * search first needs them, in one batch per step (so both workers stay busy). That bounds the cost to at
- * most one measurement per layer and ladder rung reached, instead of every layer at every precision.
+ * search first needs them, in one batch per step (shared by the measuring workers). That bounds the cost to
+ * one measurement per layer and ladder rung reached — at the start one per layer, then usually one per
+ * step — instead of every layer at every precision up front.
+ *
  * Stops at the first candidate that meets the target, or takes `fallback` once a candidate grows past it
- * and then backs off from it layer by layer while the target still holds (see descend); fails when a candidate exceeds `maxBytes` (raising only adds bytes) or when only the original (every
- * layer in float) would be left.
+ * and then backs off from it layer by layer while the target still holds (see descend); fails when a
+ * candidate exceeds `maxBytes` (raising only adds bytes) or when only the original (every layer in float)
+ * would be left.
  */
 export async function searchShrink(
   layers: readonly SearchLayer[],
@@ -184,9 +187,9 @@ export async function searchShrink(
   const run = async (
     choices: ReadonlyMap<string, Precision>,
     how: Partial<Candidate>,
-    known?: Evaluation,
+    given?: Evaluation,
   ) => {
-    const e = known ?? (await evaluate(choices));
+    const e = given ?? (await evaluate(choices));
     const counts = countPrecisions(choices, allowed);
     const met = !e.error && e.fidelity !== undefined && meetsTarget(e.fidelity, target);
     const c: Candidate = {
