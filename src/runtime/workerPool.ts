@@ -21,6 +21,12 @@ export interface StatsJobProgress {
 export interface StatsJobOptions {
   /** Histogram bins. */
   bins: number;
+  /** Statistics (default) or sweeps (`stats/compute` with `what: 'sweep'`). */
+  what?: 'stats' | 'sweep';
+  /** Sweep block size along K. */
+  blockSize?: number;
+  /** Ahead of the queued batches (a sweep the user is waiting for). */
+  urgent?: boolean;
   signal?: AbortSignal;
   /** Called for every tensor as soon as a worker has it. */
   onResult(result: TensorStatsResult): void;
@@ -184,6 +190,7 @@ export class WorkerPool {
         },
         { once: true },
       );
+      const what = { what: options.what, blockSize: options.blockSize };
       for (const batch of this.batches(tensors)) {
         this.schedule({
           job,
@@ -195,7 +202,7 @@ export class WorkerPool {
             };
             try {
               await w.messenger.request(
-                { type: 'stats/compute', path, key, tensorIds: batch, bins: options.bins },
+                { type: 'stats/compute', path, key, tensorIds: batch, bins: options.bins, ...what },
                 'stats/computed',
               );
             } catch (error) {
@@ -209,7 +216,15 @@ export class WorkerPool {
           },
         });
       }
+      if (options.urgent) this.hurry(job);
     });
+  }
+
+  /** Move the job's queued batches ahead of the others (a worker that is idle has started them already). */
+  private hurry(job: object): void {
+    const mine = this.queue.filter((t) => t.job === job);
+    const others = this.queue.filter((t) => t.job !== job);
+    this.queue.splice(0, this.queue.length, ...mine, ...others);
   }
 
   /** Let every worker forget the model opened under `key`. */
