@@ -189,6 +189,8 @@ export function registerTestCommands(
         rowErrors: snapshot.rows.filter((r) => r.error).map((r) => r.error),
         timings: snapshot.timings,
         selection: document.selection,
+        sweeps: snapshot.sweeps,
+        sensitivity: snapshot.sensitivity,
         ...provider.probeFor(document),
       };
     }),

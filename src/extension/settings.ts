@@ -73,3 +73,24 @@ export function readPruneSettings(): PruneSettings {
     keepFirstLast: config.get<boolean>('keepFirstLast', false) === true,
   };
 }
+
+/** The `bigShrink.sensitivity.*` settings: what "Measure Sensitivity" and the editor's sweeps use. */
+export interface SensitivitySettings {
+  /** Bits of the measured quantization (`big-shrink sensitivity --bits`). */
+  bits: 2 | 4 | 8;
+  /** Block size along K of the measurement and of the data-free sweeps (`--block`). */
+  blockSize: (typeof BLOCK_SIZES)[number];
+  /** Sweep every weight in the background once the statistics are in (the table can sort by 4-bit SQNR). */
+  sweepAll: boolean;
+}
+
+export function readSensitivitySettings(): SensitivitySettings {
+  const config = vscode.workspace.getConfiguration('bigShrink.sensitivity');
+  const pick = <T>(value: unknown, allowed: readonly T[], fallback: T): T =>
+    allowed.includes(value as T) ? (value as T) : fallback;
+  return {
+    bits: pick(config.get('bits'), [2, 4, 8] as const, 4),
+    blockSize: pick(config.get('blockSize'), BLOCK_SIZES, 32),
+    sweepAll: config.get<boolean>('sweepAll', true) !== false,
+  };
+}
