@@ -10,6 +10,7 @@ import { h, replace, themeColor, type Child } from './dom';
 import { formatBytes, formatCount, formatPercent, formatShape, formatStat } from './format';
 import { binAt, binRange, drawHistogram, type HistogramColors, type HistogramLayout } from './histogram';
 import type { Row } from './rows';
+import { SweepView } from './sweepView';
 
 export interface DetailState {
   log: boolean;
@@ -30,6 +31,7 @@ export class DetailView {
   private layout: HistogramLayout | undefined;
   private colors: HistogramColors | undefined;
   private hoverBin: number | undefined;
+  private readonly sweep = new SweepView();
 
   constructor(
     readonly state: DetailState,
@@ -50,7 +52,14 @@ export class DetailView {
       'data-testid': 'detail-histogram-info',
       'aria-live': 'polite',
     });
-    this.chart = h('div', { class: 'detail-chart' }, this.controls, this.canvas, this.info);
+    this.chart = h(
+      'div',
+      { class: 'detail-chart' },
+      this.controls,
+      this.canvas,
+      this.info,
+      this.sweep.element,
+    );
     this.facts = h('div', { class: 'detail-facts' });
     this.element = h(
       'section',
@@ -67,6 +76,7 @@ export class DetailView {
     this.element.classList.toggle('empty', !row);
     this.chart.hidden = !row;
     this.element.dataset.tensorName = row?.tensor.name ?? '';
+    this.sweep.show(row);
     if (!row) {
       replace(this.head, h('div', { class: 'placeholder' }, 'Select a tensor to see its distribution.'));
       replace(this.controls);
@@ -104,6 +114,7 @@ export class DetailView {
   themeChanged(): void {
     this.colors = undefined;
     this.draw();
+    this.sweep.themeChanged();
   }
 
   focus(): void {

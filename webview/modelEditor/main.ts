@@ -13,6 +13,8 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { InspectReport } from '../../src/core/inspect/inspectReport';
+import type { SensitivitySummary } from '../../src/core/sensitivity/sensitivitySummary';
+import { isSweepable } from '../../src/core/sensitivity/tensorSweep';
 import { assertNever, Messenger } from '../../src/protocol/messaging';
 import type {
   EditorError,
@@ -21,11 +23,13 @@ import type {
   FromWebview,
   StatsProgress,
   TensorRowStats,
+  TensorSweepRow,
   ToWebview,
 } from '../../src/protocol/modelEditor';
 import { ChartsView } from './charts';
 import { DetailView, type DetailState } from './detail';
 import { renderErrorView } from './errorView';
+import { SensitivityView } from './sensitivityView';
 import { h } from './dom';
 import { formatBytes, formatCompact, formatCount, formatMs } from './format';
 import { LayersTable } from './layersTable';
@@ -91,9 +95,18 @@ let status: EditorStatus = 'indexing';
 let progress: StatsProgress | undefined;
 let fileName = '';
 let timings: EditorSnapshot['timings'] = {};
+let sensitivity: SensitivitySummary | undefined;
+/** Sweeps kept by tensor id (they may arrive before the rows exist, in the init snapshot). */
+const sweeps = new Map<number, TensorSweepRow>();
+/** Tensors whose sweep this webview asked for (the host computes each once). */
+const sweepAsked = new Set<number>();
 
 // ---- views ----
 const overview = new OverviewView();
+const sensitivityView = new SensitivityView(
+  () => post({ type: 'command/run', command: 'measureSensitivity' }),
+  (name) => reveal(name),
+);
 const detail = new DetailView(ui.detail, saveState);
 const charts = new ChartsView((row) => {
   ui.filter = matches(row, ui.show, ui.filter) ? ui.filter : '';
@@ -201,7 +214,7 @@ const tabs = h(
   'vscode-tabs',
   { class: 'tabs', 'data-testid': 'tabs' },
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'overview' }, 'Overview'),
-  h('vscode-tab-panel', {}, overview.element),
+  h('vscode-tab-panel', {}, overview.element, sensitivityView.element),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'layers' }, 'Layers', layersBadge),
   h('vscode-tab-panel', {}, layersEl),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'charts' }, 'Charts'),
@@ -276,6 +289,7 @@ function setTab(index: number): void {
 
 function onTabShown(): void {
   charts.setVisible(ui.tab === TAB_CHARTS);
+  sensitivityView.setVisible(ui.tab === TAB_OVERVIEW);
   layout();
   saveState();
 }
@@ -285,6 +299,11 @@ function select(row: Row | undefined, reveal: boolean): void {
   table.select(row?.tensor.id, reveal);
   detail.show(row);
   post({ type: 'tensor/selected', id: row?.tensor.id, name: row?.tensor.name });
+  // The selected weight's sweep is computed now (in a worker), ahead of the background ones.
+  if (row && isSweepable(row.tensor) && !row.sweep && !row.sweepError && !sweepAsked.has(row.tensor.id)) {
+    sweepAsked.add(row.tensor.id);
+    post({ type: 'sweep/request', id: row.tensor.id });
+  }
   saveState();
 }
 
@@ -347,6 +366,8 @@ function reveal(name: string, graph?: string): void {
 function setReport(next: InspectReport | undefined): void {
   report = next;
   rows = next ? next.tensors.map(makeRow) : [];
+  applySweeps([...sweeps.values()]);
+  applySensitivity(sensitivity);
   errorView.hidden = true;
   tabs.hidden = false;
   const m = next?.model;
@@ -392,6 +413,37 @@ function addStats(list: TensorRowStats[]): void {
   if (selected && list.some((r) => r.id === selected.tensor.id)) detail.show(selected);
   scheduleSummaries();
   post({ type: 'view/rendered', view: 'rows', rows: statsCount() });
+}
+
+/** Sweeps in: the 4-bit SQNR column, and the detail when it shows one of them. */
+function applySweeps(list: TensorSweepRow[]): void {
+  for (const s of list) {
+    sweeps.set(s.id, s);
+    const row = rows[s.id];
+    if (!row || row.tensor.id !== s.id) continue;
+    row.sweep = s.sweep;
+    row.sweepError = s.error;
+  }
+  if (rows.length === 0 || list.length === 0) return;
+  if (ui.sort.column === 'sqnr4') rebuild();
+  else table.refresh();
+  const selected = rows.find((r) => r.tensor.name === ui.selected);
+  if (selected && list.some((s) => s.id === selected.tensor.id)) {
+    detail.show(selected);
+    post({ type: 'view/rendered', view: 'sweep', rows: rows.filter((r) => r.sweep).length });
+  }
+}
+
+/** The measured sensitivity: the Sensitivity column (joined by weight name) and the overview's chart. */
+function applySensitivity(next: SensitivitySummary | undefined): void {
+  sensitivity = next;
+  const byName = new Map((next?.layers ?? []).map((l) => [l.name, l]));
+  for (const row of rows) row.sensitivity = row.tensor.learned ? byName.get(row.tensor.name) : undefined;
+  sensitivityView.update(next);
+  if (rows.length === 0) return;
+  if (ui.sort.column === 'sensitivity') rebuild();
+  else table.refresh();
+  post({ type: 'view/rendered', view: 'sensitivity', rows: rows.filter((r) => r.sensitivity).length });
 }
 
 function setDuplicates(duplicates: Record<number, string[]>): void {
@@ -477,6 +529,11 @@ function showError(e: EditorError): void {
 
 function applySnapshot(s: EditorSnapshot): void {
   fileName = s.fileName;
+  // A new analysis (refresh) starts without sweeps; the snapshot holds the ones computed since.
+  sweeps.clear();
+  sweepAsked.clear();
+  for (const r of s.sweeps) sweeps.set(r.id, r);
+  sensitivity = s.sensitivity;
   document.title = s.fileName;
   timings = s.timings;
   status = s.status;
@@ -524,6 +581,12 @@ function handle(message: ToWebview): void {
     case 'editor/reveal':
       reveal(message.name, message.graph);
       return;
+    case 'sweep/rows':
+      applySweeps(message.rows);
+      return;
+    case 'sensitivity/report':
+      applySensitivity(message.sensitivity);
+      return;
     default:
       assertNever(message);
   }
@@ -555,6 +618,7 @@ new MutationObserver(() => {
   table.themeChanged();
   detail.themeChanged();
   charts.themeChanged();
+  sensitivityView.themeChanged();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 // ---- start ----
