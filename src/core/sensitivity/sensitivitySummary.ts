@@ -3,6 +3,7 @@
  * `<model>.sensitivity.json`): per layer the measured output SQNR and cosine loss, nothing per value.
  * Parsing checks the fields the editor reads, so a stray or older file is refused with a reason.
  */
+import type { WeightSweep } from './weightSweep';
 
 /** One measured layer. JSON has no Infinity: a null SQNR reads as Infinity (exact), or NaN with an error. */
 export interface SensitivityRow {
@@ -56,4 +57,14 @@ export function summarizeSensitivity(json: unknown, file: string): SensitivitySu
     };
   });
   return { file, bits: r.bits, blockSize: typeof r.blockSize === 'number' ? r.blockSize : 32, layers };
+}
+
+/**
+ * A sweep that crossed a JSON channel (a webview's postMessage, a saved report): an SQNR is null there
+ * only when it was infinite (no error at all), as sqnrDb returns Infinity for zero error.
+ */
+export function sweepFromJson(sweep: WeightSweep): WeightSweep {
+  const back = <K extends number>(r: Record<K, number>) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? Infinity])) as Record<K, number>;
+  return { bits: back(sweep.bits), sparsity: back(sweep.sparsity) };
 }
