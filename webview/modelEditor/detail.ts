@@ -52,20 +52,13 @@ export class DetailView {
       'data-testid': 'detail-histogram-info',
       'aria-live': 'polite',
     });
-    this.chart = h(
-      'div',
-      { class: 'detail-chart' },
-      this.controls,
-      this.canvas,
-      this.info,
-      this.sweep.element,
-    );
+    this.chart = h('div', { class: 'detail-chart' }, this.controls, this.canvas, this.info);
     this.facts = h('div', { class: 'detail-facts' });
     this.element = h(
       'section',
       { class: 'detail', 'data-testid': 'detail', tabindex: -1, 'aria-label': 'Tensor details' },
       this.head,
-      h('div', { class: 'detail-body' }, this.chart, this.facts),
+      h('div', { class: 'detail-body' }, this.chart, this.sweep.element, this.facts),
     );
     new ResizeObserver(() => this.draw()).observe(this.chart);
     this.show(undefined);

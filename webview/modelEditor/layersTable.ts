@@ -91,19 +91,8 @@ export const COLUMNS: Column[] = [
     }),
   },
   {
-    id: 'sparsity',
-    label: 'Zeros',
-    title: 'Sparsity: share of elements equal to zero',
-    numeric: true,
-    cell: (r) => ({ value: r.stats?.sparsity, text: formatPercent(r.stats?.sparsity) }),
-  },
-  { id: 'min', label: 'Min', title: 'Smallest finite value', numeric: true, cell: stat('min') },
-  { id: 'max', label: 'Max', title: 'Largest finite value', numeric: true, cell: stat('max') },
-  { id: 'mean', label: 'Mean', title: 'Mean of the finite values', numeric: true, cell: stat('mean') },
-  { id: 'std', label: 'Std', title: 'Population standard deviation', numeric: true, cell: stat('std') },
-  {
     id: 'sqnr4',
-    label: '4-bit SQNR',
+    label: '4b SQNR',
     title: 'Data-free weight SQNR (dB) after 4-bit blockwise round-to-nearest (higher is safer)',
     numeric: true,
     cell: (r) => ({ value: r.sweep?.bits[4], text: formatDb(r.sweep?.bits[4]) }),
@@ -125,6 +114,17 @@ export const COLUMNS: Column[] = [
       };
     },
   },
+  {
+    id: 'sparsity',
+    label: 'Zeros',
+    title: 'Sparsity: share of elements equal to zero',
+    numeric: true,
+    cell: (r) => ({ value: r.stats?.sparsity, text: formatPercent(r.stats?.sparsity) }),
+  },
+  { id: 'min', label: 'Min', title: 'Smallest finite value', numeric: true, cell: stat('min') },
+  { id: 'max', label: 'Max', title: 'Largest finite value', numeric: true, cell: stat('max') },
+  { id: 'mean', label: 'Mean', title: 'Mean of the finite values', numeric: true, cell: stat('mean') },
+  { id: 'std', label: 'Std', title: 'Population standard deviation', numeric: true, cell: stat('std') },
   {
     id: 'histogram',
     label: 'Histogram',

@@ -13,7 +13,11 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { InspectReport } from '../../src/core/inspect/inspectReport';
-import type { SensitivitySummary } from '../../src/core/sensitivity/sensitivitySummary';
+import {
+  summarizeSensitivity,
+  sweepFromJson,
+  type SensitivitySummary,
+} from '../../src/core/sensitivity/sensitivitySummary';
 import { isSweepable } from '../../src/core/sensitivity/tensorSweep';
 import { assertNever, Messenger } from '../../src/protocol/messaging';
 import type {
@@ -71,6 +75,8 @@ const TAB_LAYERS = 1;
 const TAB_CHARTS = 2;
 const TEXT_COLUMNS: ColumnId[] = ['name', 'op', 'dtype', 'shape', 'order'];
 const STATS_COLUMNS: ColumnId[] = ['sparsity', 'min', 'max', 'mean', 'std'];
+/** SQNR columns sort lowest first on the first click: the riskiest layers on top. */
+const LOW_FIRST: ColumnId[] = ['sqnr4', 'sensitivity'];
 
 // Marks for timing the first paint (read by tests with performance.getEntriesByType('mark')).
 performance.mark('modelEditor:script');
@@ -130,7 +136,7 @@ const table = new LayersTable({
   },
   sort: (column) => {
     const s = ui.sort;
-    const firstDescending = !TEXT_COLUMNS.includes(column);
+    const firstDescending = !TEXT_COLUMNS.includes(column) && !LOW_FIRST.includes(column);
     if (s.column !== column) ui.sort = { column, descending: firstDescending };
     else if (s.descending === firstDescending) ui.sort = { column, descending: !firstDescending };
     else ui.sort = { column: 'order', descending: false };
@@ -421,7 +427,8 @@ function applySweeps(list: TensorSweepRow[]): void {
     sweeps.set(s.id, s);
     const row = rows[s.id];
     if (!row || row.tensor.id !== s.id) continue;
-    row.sweep = s.sweep;
+    // postMessage is JSON: an exact (infinite) SQNR arrives as null.
+    row.sweep = s.sweep && sweepFromJson(s.sweep);
     row.sweepError = s.error;
   }
   if (rows.length === 0 || list.length === 0) return;
@@ -435,7 +442,9 @@ function applySweeps(list: TensorSweepRow[]): void {
 }
 
 /** The measured sensitivity: the Sensitivity column (joined by weight name) and the overview's chart. */
-function applySensitivity(next: SensitivitySummary | undefined): void {
+function applySensitivity(wire: SensitivitySummary | undefined): void {
+  // Read again as the host read the file: postMessage turned Infinity and NaN into null.
+  const next = wire && summarizeSensitivity(wire, wire.file);
   sensitivity = next;
   const byName = new Map((next?.layers ?? []).map((l) => [l.name, l]));
   for (const row of rows) row.sensitivity = row.tensor.learned ? byName.get(row.tensor.name) : undefined;

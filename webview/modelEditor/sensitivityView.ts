@@ -61,6 +61,8 @@ export class SensitivityView {
 
   update(summary: SensitivitySummary | undefined): void {
     this.summary = summary;
+    // Known at once (tests and the tab read it); the chart waits until the overview is shown.
+    this.element.dataset.rows = String(summary?.layers.length ?? 0);
     this.dirty = true;
     if (this.visible) this.render();
   }
@@ -75,7 +77,6 @@ export class SensitivityView {
     this.dirty = false;
     const s = this.summary;
     const layers = s?.layers ?? [];
-    this.element.dataset.rows = String(layers.length);
     this.box.hidden = layers.length === 0;
     this.note.hidden = !!s && layers.length > 0;
     if (s && layers.length === 0) this.note.textContent = 'The measurement found no MatMul/Gemm weight.';
