@@ -4,8 +4,10 @@
  * The webview says `ready`; the host answers with `editor/init`, the whole state it has for the
  * document (cached, so a webview that was hidden and shown again gets everything without a
  * recomputation). After that the host streams `model/overview`, `stats/rows` and `stats/done`, and
- * `editor/reveal` when another view (the side panel) asks to show a tensor.
- * The webview receives summaries (stats, histograms) and never tensor data.
+ * `editor/reveal` when another view (the side panel) asks to show a tensor. A selected weight's sweep is
+ * asked with `sweep/request` and arrives in `sweep/rows` (with the background sweeps); the measured
+ * sensitivity in `sensitivity/report`. postMessage is JSON: an infinite SQNR arrives as null.
+ * The webview receives summaries (stats, histograms, 7 sweep figures) and never tensor data.
  */
 import type { InspectReport } from '../core/inspect/inspectReport';
 import type { SensitivitySummary } from '../core/sensitivity/sensitivitySummary';
