@@ -9,6 +9,7 @@ import { openModel } from '../../src/runtime/openModel';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchStats } from './statsBench';
+import { benchSweep } from './sweepBench';
 import { timedRun } from './timedRun';
 
 const root = path.resolve(__dirname, '../../..');
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   }
   await benchQuantize(made.path);
   await benchPrune(made.path);
+  await benchSweep(made.path);
 }
 
 main().catch((e) => {
