@@ -11,6 +11,8 @@ import { killGroup, parseCliError, spawnNode } from './shrinkRunner';
 export interface SensitivityRunResult {
   status: 'done' | 'failed' | 'cancelled';
   exitCode: number | null;
+  /** The child's process id (its group is killed on cancel). */
+  pid?: number;
   /** The report's JSON text (status done). */
   json?: string;
   error?: { file: string; reason: string };
@@ -46,6 +48,7 @@ export async function runSensitivity(
     const reason = `could not start Node: ${(e as Error).message}`;
     return end({ status: 'failed', exitCode: null, error: { file: cli, reason } });
   }
+  const pid = child.pid;
   let cancelled = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const onAbort = () => {
@@ -67,7 +70,7 @@ export async function runSensitivity(
   const exitCode = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (killTimer) clearTimeout(killTimer);
   options.signal?.removeEventListener('abort', onAbort);
-  if (cancelled) return end({ status: 'cancelled', exitCode });
-  if (exitCode !== 0) return end({ status: 'failed', exitCode, error: parseCliError(stderr, exitCode) });
-  return end({ status: 'done', exitCode, json: Buffer.concat(stdout).toString('utf8') });
+  if (cancelled) return end({ status: 'cancelled', exitCode, pid });
+  if (exitCode !== 0) return end({ status: 'failed', exitCode, pid, error: parseCliError(stderr, exitCode) });
+  return end({ status: 'done', exitCode, pid, json: Buffer.concat(stdout).toString('utf8') });
 }

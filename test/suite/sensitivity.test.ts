@@ -189,6 +189,24 @@ suite('Sweep and measured sensitivity', () => {
     assert.strictEqual(again!.sensitivity!.file, file);
   });
 
+  test('a model onnxruntime cannot load: the command fails with the file and the reason, writes nothing', async () => {
+    const dir = tempDir('big-shrink-sensitivity-');
+    const model = path.join(dir, 'linear.onnx');
+    // Gemm-6 (an old opset onnxruntime no longer implements).
+    fs.copyFileSync(
+      path.join(sharedModels(), 'onnx-backend/pytorch-converted/test_Linear/model.onnx'),
+      model,
+    );
+    const outcome = await vscode.commands.executeCommand<Outcome>(
+      'bigShrink.measureSensitivity',
+      vscode.Uri.file(model),
+    );
+    assert.strictEqual(outcome.status, 'failed');
+    assert.strictEqual(outcome.error?.file, model);
+    assert.match(outcome.error?.reason ?? '', /onnxruntime cannot load it/);
+    assert.deepStrictEqual(fs.readdirSync(dir), ['linear.onnx']);
+  });
+
   test('cancelling Measure Sensitivity leaves no report', async function () {
     this.timeout(120000);
     const model = copyModel('ortgenai_tiny_random_gpt2_fp32_past.onnx');
