@@ -21,7 +21,7 @@ function targetDocument(provider: ModelEditorProvider, resource: unknown): Model
   return uri ? provider.documentFor(uri) : undefined;
 }
 
-function noModel(): undefined {
+export function noModel(): undefined {
   void vscode.window.showInformationMessage('Open an ONNX model in the Big Shrink model editor first.');
   return undefined;
 }

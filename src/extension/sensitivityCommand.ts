@@ -7,6 +7,7 @@ import {
   type SensitivitySummary,
 } from '../core/sensitivity/sensitivitySummary';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
+import { noModel } from './commands';
 import type { ModelEditorProvider } from './modelEditorProvider';
 import { readSensitivitySettings } from './settings';
 import { runSensitivity, type SensitivityRunResult } from './sensitivityRunner';
@@ -58,10 +59,7 @@ export class SensitivityCommand {
 
   async measure(resource: unknown, arg?: unknown): Promise<SensitivityOutcome> {
     const uri = resource instanceof vscode.Uri ? resource : this.editors.activeDocument?.uri;
-    if (!uri || uri.scheme !== 'file') {
-      void vscode.window.showInformationMessage('Open an ONNX model in the Big Shrink model editor first.');
-      return { status: 'skipped' };
-    }
+    if (!uri || uri.scheme !== 'file') return noModel() ?? { status: 'skipped' };
     const model = uri.fsPath;
     if (this.runs.has(model)) {
       void vscode.window.showInformationMessage(

@@ -84,13 +84,16 @@ export interface SensitivitySettings {
   sweepAll: boolean;
 }
 
+/** `value` when it is one of `allowed`, else `fallback` (a hand-edited settings.json may hold anything). */
+function oneOf<T>(value: unknown, allowed: readonly T[], fallback: T): T {
+  return allowed.includes(value as T) ? (value as T) : fallback;
+}
+
 export function readSensitivitySettings(): SensitivitySettings {
   const config = vscode.workspace.getConfiguration('bigShrink.sensitivity');
-  const pick = <T>(value: unknown, allowed: readonly T[], fallback: T): T =>
-    allowed.includes(value as T) ? (value as T) : fallback;
   return {
-    bits: pick(config.get('bits'), [2, 4, 8] as const, 4),
-    blockSize: pick(config.get('blockSize'), BLOCK_SIZES, 32),
+    bits: oneOf(config.get('bits'), [2, 4, 8] as const, 4),
+    blockSize: oneOf(config.get('blockSize'), BLOCK_SIZES, 32),
     sweepAll: config.get<boolean>('sweepAll', true) !== false,
   };
 }
