@@ -181,6 +181,7 @@ export class ModelDocument implements vscode.CustomDocument {
         what: 'sweep',
         blockSize: readSensitivitySettings().blockSize,
         urgent,
+        background: !urgent,
         signal,
         onResult: ({ id, sweep, error }) => {
           if (signal.aborted || this.sweepDone.has(id)) return;

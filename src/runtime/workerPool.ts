@@ -27,6 +27,8 @@ export interface StatsJobOptions {
   blockSize?: number;
   /** Ahead of the queued batches (a sweep the user is waiting for). */
   urgent?: boolean;
+  /** Behind every batch queued now or later (sweeps nobody waits for: another model's statistics go first). */
+  background?: boolean;
   signal?: AbortSignal;
   /** Called for every tensor as soon as a worker has it. */
   onResult(result: TensorStatsResult): void;
@@ -71,6 +73,8 @@ interface PoolWorker {
 
 interface Task {
   job?: object;
+  /** Queued behind every other task (work nobody waits for). */
+  background?: boolean;
   run(worker: PoolWorker): Promise<void>;
 }
 
@@ -194,6 +198,7 @@ export class WorkerPool {
       for (const batch of this.batches(tensors)) {
         this.schedule({
           job,
+          background: options.background,
           run: async (w) => {
             const pending = new Set(batch);
             w.onTensor = (result) => {
@@ -256,7 +261,9 @@ export class WorkerPool {
 
   private schedule(task: Task, first = false): void {
     if (this.disposed) throw new ChannelClosedError('worker pool disposed');
+    const firstBackground = task.background ? -1 : this.queue.findIndex((t) => t.background);
     if (first) this.queue.unshift(task);
+    else if (firstBackground >= 0) this.queue.splice(firstBackground, 0, task);
     else this.queue.push(task);
     this.pump();
   }

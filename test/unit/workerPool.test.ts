@@ -146,6 +146,32 @@ describe('WorkerPool', { skip: !fs.existsSync(MODEL) && `no ${MODEL}` }, () => {
     }
   });
 
+  it('background batches wait behind statistics queued after them', async () => {
+    const model = openModel(MODEL);
+    const weights = model.index.tensors.filter((t) => t.dims.length === 2 && t.dtype === 1);
+    model.close();
+    const single = new WorkerPool(WORKER, { size: 1, batchTensors: 1 });
+    try {
+      let swept = 0;
+      const background = single.computeStats(
+        MODEL,
+        'e',
+        weights.map((t) => ({ id: t.id, bytes: 1 })),
+        { bins: 0, what: 'sweep', background: true, onResult: () => swept++ },
+      );
+      // Queued after every sweep batch, yet run before all but the one in progress.
+      await single.computeStats(MODEL, 'e', [{ id: weights[0].id, bytes: 1 }], {
+        bins: 8,
+        onResult: () => {},
+      });
+      assert.ok(swept <= 1, `${swept} of ${weights.length} background sweeps ran first`);
+      await background;
+      assert.equal(swept, weights.length);
+    } finally {
+      single.dispose();
+    }
+  });
+
   it('answers a file that is not a model with its reason', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pool-'));
     const bad = path.join(dir, 'bad.onnx');
