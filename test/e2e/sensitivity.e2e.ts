@@ -232,6 +232,18 @@ export async function run(ctx: E2eContext): Promise<void> {
   ctx.check('the overview charts the measured sensitivity', chart > 500, `${chart} pixels`);
   await screenshot(ctx, page, 'sensitivity-overview-dark');
 
+  // The overview's button measures again (the file is replaced, atomically).
+  const measuredAt = fs.statSync(file).mtimeMs;
+  await frame.click('[data-testid="measure-sensitivity"]');
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline && fs.statSync(file).mtimeMs === measuredAt) await page.waitForTimeout(100);
+  ctx.check(
+    'the overview’s Measure Sensitivity button measures again',
+    fs.statSync(file).mtimeMs !== measuredAt,
+  );
+  await page.waitForTimeout(500);
+  await clearToasts(page);
+
   // Reopened, the editor loads the saved report by itself.
   await ctx.setColorTheme(page, 'Default Light Modern');
   await page.reload();
