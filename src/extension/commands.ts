@@ -21,7 +21,7 @@ function targetDocument(provider: ModelEditorProvider, resource: unknown): Model
   return uri ? provider.documentFor(uri) : undefined;
 }
 
-function noModel(): undefined {
+export function noModel(): undefined {
   void vscode.window.showInformationMessage('Open an ONNX model in the Big Shrink model editor first.');
   return undefined;
 }
@@ -189,6 +189,8 @@ export function registerTestCommands(
         rowErrors: snapshot.rows.filter((r) => r.error).map((r) => r.error),
         timings: snapshot.timings,
         selection: document.selection,
+        sweeps: snapshot.sweeps,
+        sensitivity: snapshot.sensitivity,
         ...provider.probeFor(document),
       };
     }),

@@ -6,6 +6,7 @@ import { ModelEditorProvider } from './modelEditorProvider';
 import { ReportIndex } from './reportIndex';
 import { ReportsViewProvider } from './reportsViewProvider';
 import { readSettings } from './settings';
+import { registerSensitivityTestCommands, SensitivityCommand } from './sensitivityCommand';
 import { registerShrinkTestCommands, ShrinkCommands } from './shrinkCommands';
 
 let pool: WorkerPool | undefined;
@@ -47,6 +48,8 @@ export function activate(context: vscode.ExtensionContext): void {
     openMarkdown: (report) => vscode.commands.executeCommand('bigShrink.openReport', report),
   });
   const shrink = new ShrinkCommands(context.extensionUri, provider, panel, index);
+  const sensitivity = new SensitivityCommand(context.extensionUri, provider);
+  context.subscriptions.push(...sensitivity.register());
   context.subscriptions.push(
     index,
     panel,
@@ -58,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): void {
     context.subscriptions.push(
       ...registerTestCommands(provider, workerPool),
       ...registerShrinkTestCommands(shrink, panel, index),
+      ...registerSensitivityTestCommands(sensitivity, provider),
     );
   }
 }

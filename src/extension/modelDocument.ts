@@ -1,10 +1,24 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { InspectReport } from '../core/inspect/inspectReport';
-import type { EditorSnapshot, StatsProgress, TensorRowStats, ToWebview } from '../protocol/modelEditor';
+import {
+  sensitivityFileOf,
+  summarizeSensitivity,
+  type SensitivitySummary,
+} from '../core/sensitivity/sensitivitySummary';
+import { isSweepable } from '../core/sensitivity/tensorSweep';
+import type {
+  EditorSnapshot,
+  StatsProgress,
+  TensorRowStats,
+  TensorSweepRow,
+  ToWebview,
+} from '../protocol/modelEditor';
 import { RemoteError } from '../protocol/messaging';
 import type { TensorStatsResult } from '../protocol/worker';
 import { CancelledError, type WorkerPool } from '../runtime/workerPool';
+import { readSensitivitySettings } from './settings';
 
 /** How often coalesced rows go to the webviews. */
 const ROWS_INTERVAL_MS = 200;
@@ -23,6 +37,12 @@ export class ModelDocument implements vscode.CustomDocument {
   private snapshot: EditorSnapshot;
   private readonly hashes = new Map<number, string>();
   private pendingRows: TensorRowStats[] = [];
+  private pendingSweeps: TensorSweepRow[] = [];
+  /** Tensors whose sweep is on its way, and those that have one. */
+  private readonly sweepAsked = new Set<number>();
+  private readonly sweepDone = new Set<number>();
+  /** Sweeps stop with the document or a refresh, apart from the statistics (which may have ended). */
+  private sweepAbort = new AbortController();
   private flushTimer?: ReturnType<typeof setTimeout>;
   private abort?: AbortController;
   private key = '';
@@ -68,7 +88,12 @@ export class ModelDocument implements vscode.CustomDocument {
     this.snapshot = this.initial();
     this.hashes.clear();
     this.pendingRows = [];
+    this.pendingSweeps = [];
+    this.sweepAsked.clear();
+    this.sweepDone.clear();
+    this.sweepAbort = new AbortController();
     this.emit({ type: 'editor/init', snapshot: this.snapshot });
+    void this.loadSensitivity();
     const abort = new AbortController();
     this.abort = abort;
     this.settled = this.run(abort.signal).finally(() => {
@@ -81,6 +106,7 @@ export class ModelDocument implements vscode.CustomDocument {
   cancel(): void {
     this.abort?.abort();
     this.abort = undefined;
+    this.sweepAbort.abort();
     if (this.key) this.pool().close(this.key);
   }
 
@@ -102,7 +128,75 @@ export class ModelDocument implements vscode.CustomDocument {
       duplicates: {},
       progress: emptyProgress(),
       timings: {},
+      sweeps: [],
     };
+  }
+
+  /** `<model>.sensitivity.json` beside the model. */
+  get sensitivityFile(): string {
+    return sensitivityFileOf(this.uri.fsPath);
+  }
+
+  /** Show a measured sensitivity (after "Measure Sensitivity", or read from its file). */
+  setSensitivity(sensitivity: SensitivitySummary | undefined): void {
+    this.snapshot.sensitivity = sensitivity;
+    this.emit({ type: 'sensitivity/report', sensitivity });
+  }
+
+  /** Read `<model>.sensitivity.json` when there is one (a small file; an unreadable one is ignored, logged). */
+  private async loadSensitivity(): Promise<void> {
+    if (this.uri.scheme !== 'file') return;
+    const file = this.sensitivityFile;
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch {
+      return; // not measured yet
+    }
+    try {
+      this.setSensitivity(summarizeSensitivity(JSON.parse(text), file));
+    } catch (e) {
+      console.warn(`Big Shrink: ignoring ${file}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Compute the sweeps of `ids` in the worker pool (never here): `urgent` ones (the selected tensor) go
+   * ahead of queued statistics and background sweeps (even one the background job has queued already).
+   * Each result reaches the webviews once.
+   */
+  requestSweeps(ids: number[], urgent: boolean): Promise<void> {
+    const report = this.snapshot.report;
+    if (!report || this.uri.scheme !== 'file') return Promise.resolve();
+    const tasks = ids
+      .map((id) => report.tensors[id])
+      .filter((t) => t && isSweepable(t) && !(urgent ? this.sweepDone : this.sweepAsked).has(t.id))
+      .map((t) => ({ id: t.id, bytes: t.bytes }));
+    if (tasks.length === 0) return Promise.resolve();
+    for (const t of tasks) this.sweepAsked.add(t.id);
+    const signal = this.sweepAbort.signal;
+    return this.pool()
+      .computeStats(this.uri.fsPath, this.key, tasks, {
+        bins: 0,
+        what: 'sweep',
+        blockSize: readSensitivitySettings().blockSize,
+        urgent,
+        background: !urgent,
+        signal,
+        onResult: ({ id, sweep, error }) => {
+          if (signal.aborted || this.sweepDone.has(id)) return;
+          this.sweepDone.add(id);
+          const row: TensorSweepRow = sweep ? { id, sweep } : { id, error: error ?? 'no sweep' };
+          this.snapshot.sweeps.push(row);
+          this.pendingSweeps.push(row);
+          // The selected tensor's sweep shows at once; background ones are coalesced.
+          if (urgent) this.flush();
+          else if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), ROWS_INTERVAL_MS);
+        },
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof CancelledError)) throw error;
+      });
   }
 
   private async run(signal: AbortSignal): Promise<void> {
@@ -179,6 +273,10 @@ export class ModelDocument implements vscode.CustomDocument {
   private flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    if (this.pendingSweeps.length > 0) {
+      this.emit({ type: 'sweep/rows', rows: this.pendingSweeps });
+      this.pendingSweeps = [];
+    }
     if (this.pendingRows.length === 0) return;
     const rows = this.pendingRows;
     this.pendingRows = [];
@@ -196,6 +294,12 @@ export class ModelDocument implements vscode.CustomDocument {
       timings: { ...this.snapshot.timings, statsMs },
     };
     this.emit({ type: 'stats/done', status, duplicates, progress: this.snapshot.progress });
+    // Then, off the critical path of opening, every weight's sweep (the table sorts by 4-bit SQNR).
+    if (status === 'done' && readSensitivitySettings().sweepAll)
+      void this.requestSweeps(
+        (this.snapshot.report?.tensors ?? []).map((t) => t.id),
+        false,
+      );
   }
 
   private fail(file: string, reason: string): void {

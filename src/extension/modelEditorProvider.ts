@@ -24,6 +24,7 @@ const COMMAND_IDS: Record<Exclude<EditorCommand, 'reopenWithText'>, string> = {
   exportJson: 'bigShrink.modelEditor.exportStatisticsJson',
   exportCsv: 'bigShrink.modelEditor.exportStatisticsCsv',
   revealReports: 'bigShrink.revealReports',
+  measureSensitivity: 'bigShrink.measureSensitivity',
 };
 
 /**
@@ -170,6 +171,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         return;
       case 'view/rendered':
         this.probes.get(document)?.rendered.push(message);
+        return;
+      case 'sweep/request':
+        void document.requestSweeps([message.id], true);
         return;
       default:
         return assertNever(message);

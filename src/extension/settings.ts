@@ -73,3 +73,27 @@ export function readPruneSettings(): PruneSettings {
     keepFirstLast: config.get<boolean>('keepFirstLast', false) === true,
   };
 }
+
+/** The `bigShrink.sensitivity.*` settings: what "Measure Sensitivity" and the editor's sweeps use. */
+export interface SensitivitySettings {
+  /** Bits of the measured quantization (`big-shrink sensitivity --bits`). */
+  bits: 2 | 4 | 8;
+  /** Block size along K of the measurement and of the data-free sweeps (`--block`). */
+  blockSize: (typeof BLOCK_SIZES)[number];
+  /** Sweep every weight in the background once the statistics are in (the table can sort by 4-bit SQNR). */
+  sweepAll: boolean;
+}
+
+/** `value` when it is one of `allowed`, else `fallback` (a hand-edited settings.json may hold anything). */
+function oneOf<T>(value: unknown, allowed: readonly T[], fallback: T): T {
+  return allowed.includes(value as T) ? (value as T) : fallback;
+}
+
+export function readSensitivitySettings(): SensitivitySettings {
+  const config = vscode.workspace.getConfiguration('bigShrink.sensitivity');
+  return {
+    bits: oneOf(config.get('bits'), [2, 4, 8] as const, 4),
+    blockSize: oneOf(config.get('blockSize'), BLOCK_SIZES, 32),
+    sweepAll: config.get<boolean>('sweepAll', true) !== false,
+  };
+}

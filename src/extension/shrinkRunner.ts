@@ -79,7 +79,7 @@ export function nodeRuntimes(): NodeRuntime[] {
 }
 
 /** Start `args` with the first runtime that can be spawned. */
-function spawnNode(args: string[], cwd: string): Promise<ChildProcess> {
+export function spawnNode(args: string[], cwd: string): Promise<ChildProcess> {
   const runtimes = nodeRuntimes();
   return new Promise((resolve, reject) => {
     const attempt = (i: number) => {
@@ -118,7 +118,7 @@ function stamp(file: string): Stamp | undefined {
 
 const sameStamp = (a: Stamp, b: Stamp) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.exitCode !== null || child.signalCode !== null) return;
   try {
     if (process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, signal);

@@ -4,10 +4,14 @@
  * The webview says `ready`; the host answers with `editor/init`, the whole state it has for the
  * document (cached, so a webview that was hidden and shown again gets everything without a
  * recomputation). After that the host streams `model/overview`, `stats/rows` and `stats/done`, and
- * `editor/reveal` when another view (the side panel) asks to show a tensor.
- * The webview receives summaries (stats, histograms) and never tensor data.
+ * `editor/reveal` when another view (the side panel) asks to show a tensor. A selected weight's sweep is
+ * asked with `sweep/request` and arrives in `sweep/rows` (with the background sweeps); the measured
+ * sensitivity in `sensitivity/report`. postMessage is JSON: an infinite SQNR arrives as null.
+ * The webview receives summaries (stats, histograms, 7 sweep figures) and never tensor data.
  */
 import type { InspectReport } from '../core/inspect/inspectReport';
+import type { SensitivitySummary } from '../core/sensitivity/sensitivitySummary';
+import type { WeightSweep } from '../core/sensitivity/weightSweep';
 import type { TensorStatsResult } from './worker';
 
 /** Where the document's analysis stands. */
@@ -33,6 +37,13 @@ export interface EditorError {
 /** Statistics of one tensor as the webview gets them (no hash). */
 export type TensorRowStats = Omit<TensorStatsResult, 'hash'>;
 
+/** The data-free sweep of one tensor (7 numbers), or why it has none. */
+export interface TensorSweepRow {
+  id: number;
+  sweep?: WeightSweep;
+  error?: string;
+}
+
 /** Everything the host knows about one document. */
 export interface EditorSnapshot {
   /** Base name of the model file. */
@@ -47,6 +58,10 @@ export interface EditorSnapshot {
   progress: StatsProgress;
   error?: EditorError;
   timings: { indexMs?: number; statsMs?: number };
+  /** Sweeps computed so far (the selected tensor's at once, the others in the background). */
+  sweeps: TensorSweepRow[];
+  /** The measured sensitivity (`<model>.sensitivity.json`), when there is one. */
+  sensitivity?: SensitivitySummary;
 }
 
 // ---- host -> webview ----
@@ -101,7 +116,25 @@ export interface RevealTensorMessage {
   inReplyTo?: number;
 }
 
+/** Sweeps computed since the last message (coalesced like the rows). */
+export interface SweepRowsMessage {
+  type: 'sweep/rows';
+  rows: TensorSweepRow[];
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/** The measured sensitivity was loaded or measured (undefined: there is none). */
+export interface SensitivityMessage {
+  type: 'sensitivity/report';
+  sensitivity: SensitivitySummary | undefined;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 export type ToWebview =
+  | SweepRowsMessage
+  | SensitivityMessage
   | InitMessage
   | OverviewMessage
   | StatsRowsMessage
@@ -127,7 +160,13 @@ export interface TensorSelectedMessage {
 }
 
 /** Commands the webview's own buttons can run. */
-export type EditorCommand = 'refresh' | 'exportJson' | 'exportCsv' | 'revealReports' | 'reopenWithText';
+export type EditorCommand =
+  | 'refresh'
+  | 'exportJson'
+  | 'exportCsv'
+  | 'revealReports'
+  | 'reopenWithText'
+  | 'measureSensitivity';
 
 export interface RunCommandMessage {
   type: 'command/run';
@@ -136,14 +175,27 @@ export interface RunCommandMessage {
   inReplyTo?: number;
 }
 
+/** Compute the sweep of tensor `id` now (it was selected); answered with `sweep/rows`. */
+export interface SweepRequestMessage {
+  type: 'sweep/request';
+  id: number;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 /** What the webview has put on screen (tests and timings read it). */
 export interface RenderedMessage {
   type: 'view/rendered';
-  view: 'overview' | 'rows' | 'error';
-  /** Rows with statistics now in the table. */
+  view: 'overview' | 'rows' | 'error' | 'sweep' | 'sensitivity';
+  /** Rows with statistics now in the table (sweep: tensors with a sweep; sensitivity: measured rows shown). */
   rows: number;
   messageId?: number;
   inReplyTo?: number;
 }
 
-export type FromWebview = ReadyMessage | TensorSelectedMessage | RunCommandMessage | RenderedMessage;
+export type FromWebview =
+  | ReadyMessage
+  | TensorSelectedMessage
+  | RunCommandMessage
+  | RenderedMessage
+  | SweepRequestMessage;

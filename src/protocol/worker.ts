@@ -4,9 +4,11 @@
  * The worker opens a model by path, keeps it open under a `key` chosen by the host (one key per
  * document generation, so a refresh never reads a stale index) and computes per-tensor statistics in
  * batches. Each computed tensor is posted as a `stats/tensor` event as soon as it is done; the batch
- * ends with a `stats/computed` answer.
+ * ends with a `stats/computed` answer. The same batches carry the data-free bit-width/sparsity sweeps
+ * (`what: 'sweep'`): each tensor's result then holds `sweep` instead of `stats`.
  */
 import type { InspectReport } from '../core/inspect/inspectReport';
+import type { WeightSweep } from '../core/sensitivity/weightSweep';
 import type { TensorStats } from '../core/stats/tensorStats';
 
 /** What the worker computed for one tensor. */
@@ -17,6 +19,8 @@ export interface TensorStatsResult {
   dequantized?: TensorStats;
   /** Content hash, to find byte-identical duplicates. */
   hash?: string;
+  /** Weight SQNR at 2/3/4/8 bits and 25/50/75% sparsity (sweep requests only). */
+  sweep?: WeightSweep;
   /** Why this one tensor could not be read (the rest of the model still can). */
   error?: string;
 }
@@ -39,6 +43,10 @@ export interface ComputeStatsRequest {
   key: string;
   tensorIds: number[];
   bins: number;
+  /** Statistics (default) or the sweep of each tensor. */
+  what?: 'stats' | 'sweep';
+  /** Sweep block size along K (default 32). */
+  blockSize?: number;
   messageId?: number;
   inReplyTo?: number;
 }

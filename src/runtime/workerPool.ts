@@ -21,6 +21,14 @@ export interface StatsJobProgress {
 export interface StatsJobOptions {
   /** Histogram bins. */
   bins: number;
+  /** Statistics (default) or sweeps (`stats/compute` with `what: 'sweep'`). */
+  what?: 'stats' | 'sweep';
+  /** Sweep block size along K. */
+  blockSize?: number;
+  /** Ahead of the queued batches (a sweep the user is waiting for). */
+  urgent?: boolean;
+  /** Behind every batch queued now or later (sweeps nobody waits for: another model's statistics go first). */
+  background?: boolean;
   signal?: AbortSignal;
   /** Called for every tensor as soon as a worker has it. */
   onResult(result: TensorStatsResult): void;
@@ -65,6 +73,8 @@ interface PoolWorker {
 
 interface Task {
   job?: object;
+  /** Queued behind every other task (work nobody waits for). */
+  background?: boolean;
   run(worker: PoolWorker): Promise<void>;
 }
 
@@ -184,9 +194,11 @@ export class WorkerPool {
         },
         { once: true },
       );
+      const what = { what: options.what, blockSize: options.blockSize };
       for (const batch of this.batches(tensors)) {
         this.schedule({
           job,
+          background: options.background,
           run: async (w) => {
             const pending = new Set(batch);
             w.onTensor = (result) => {
@@ -195,7 +207,7 @@ export class WorkerPool {
             };
             try {
               await w.messenger.request(
-                { type: 'stats/compute', path, key, tensorIds: batch, bins: options.bins },
+                { type: 'stats/compute', path, key, tensorIds: batch, bins: options.bins, ...what },
                 'stats/computed',
               );
             } catch (error) {
@@ -209,7 +221,15 @@ export class WorkerPool {
           },
         });
       }
+      if (options.urgent) this.hurry(job);
     });
+  }
+
+  /** Move the job's queued batches ahead of the others (a worker that is idle has started them already). */
+  private hurry(job: object): void {
+    const mine = this.queue.filter((t) => t.job === job);
+    const others = this.queue.filter((t) => t.job !== job);
+    this.queue.splice(0, this.queue.length, ...mine, ...others);
   }
 
   /** Let every worker forget the model opened under `key`. */
@@ -241,7 +261,9 @@ export class WorkerPool {
 
   private schedule(task: Task, first = false): void {
     if (this.disposed) throw new ChannelClosedError('worker pool disposed');
+    const firstBackground = task.background ? -1 : this.queue.findIndex((t) => t.background);
     if (first) this.queue.unshift(task);
+    else if (firstBackground >= 0) this.queue.splice(firstBackground, 0, task);
     else this.queue.push(task);
     this.pump();
   }

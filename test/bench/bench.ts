@@ -10,6 +10,7 @@ import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchSensitivity } from './sensitivityBench';
 import { benchStats } from './statsBench';
+import { benchSweep } from './sweepBench';
 import { timedRun } from './timedRun';
 
 const root = path.resolve(__dirname, '../../..');
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
   await benchQuantize(made.path);
   await benchPrune(made.path);
   await benchSensitivity();
+  await benchSweep(made.path);
 }
 
 main().catch((e) => {

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { tensorStatistics } from '../../src/core/inspect/tensorStatistics';
+import { tensorSweep } from '../../src/core/sensitivity/tensorSweep';
 import { RemoteError } from '../../src/protocol/messaging';
 import type { TensorStatsResult } from '../../src/protocol/worker';
 import { openModel } from '../../src/runtime/openModel';
@@ -95,6 +96,80 @@ describe('WorkerPool', { skip: !fs.existsSync(MODEL) && `no ${MODEL}` }, () => {
     const again: TensorStatsResult[] = [];
     await pool.computeStats(MODEL, 'c', tasks, { bins: 8, onResult: (r) => again.push(r) });
     assert.equal(again.length, tasks.length);
+  });
+
+  it('sweeps in the workers (what: sweep) equal tensorSweep; an urgent job overtakes queued batches', async () => {
+    const model = openModel(MODEL);
+    try {
+      const weights = model.index.tensors.filter((t) => t.dims.length === 2 && t.dtype === 1);
+      const all = model.index.tensors.map((t) => ({ id: t.id, bytes: t.storedBytes }));
+      // One thread, so the order is the queue's: statistics of every tensor queue up first (many small
+      // batches of 8), then the urgent sweep, which must run right after the batch in progress.
+      const single = new WorkerPool(WORKER, { size: 1, batchTensors: 8 });
+      let statsDone = 0;
+      let statsAtFirstSweep = -1;
+      const sweeps: TensorStatsResult[] = [];
+      try {
+        const stats = single.computeStats(MODEL, 'd', all, { bins: 8, onResult: () => statsDone++ });
+        await single.computeStats(
+          MODEL,
+          'd',
+          weights.map((t) => ({ id: t.id, bytes: 1 })),
+          {
+            bins: 0,
+            what: 'sweep',
+            blockSize: 16,
+            urgent: true,
+            onResult: (r) => {
+              if (sweeps.push(r) === 1) statsAtFirstSweep = statsDone;
+            },
+          },
+        );
+        await stats;
+      } finally {
+        single.dispose();
+      }
+      assert.ok(
+        statsAtFirstSweep >= 0 && statsAtFirstSweep <= 8,
+        `${statsAtFirstSweep} of ${all.length} statistics before the first sweep`,
+      );
+      assert.equal(sweeps.length, weights.length);
+      for (const r of sweeps) {
+        assert.equal(r.stats, undefined);
+        const expected = tensorSweep(model.index, r.id, model.source, model.resolveExternal, {
+          blockSize: 16,
+        });
+        assert.deepEqual(r.sweep, expected);
+      }
+    } finally {
+      model.close();
+    }
+  });
+
+  it('background batches wait behind statistics queued after them', async () => {
+    const model = openModel(MODEL);
+    const weights = model.index.tensors.filter((t) => t.dims.length === 2 && t.dtype === 1);
+    model.close();
+    const single = new WorkerPool(WORKER, { size: 1, batchTensors: 1 });
+    try {
+      let swept = 0;
+      const background = single.computeStats(
+        MODEL,
+        'e',
+        weights.map((t) => ({ id: t.id, bytes: 1 })),
+        { bins: 0, what: 'sweep', background: true, onResult: () => swept++ },
+      );
+      // Queued after every sweep batch, yet run before all but the one in progress.
+      await single.computeStats(MODEL, 'e', [{ id: weights[0].id, bytes: 1 }], {
+        bins: 8,
+        onResult: () => {},
+      });
+      assert.ok(swept <= 1, `${swept} of ${weights.length} background sweeps ran first`);
+      await background;
+      assert.equal(swept, weights.length);
+    } finally {
+      single.dispose();
+    }
   });
 
   it('answers a file that is not a model with its reason', async () => {

@@ -10,6 +10,7 @@ import { h, replace, themeColor, type Child } from './dom';
 import { formatBytes, formatCount, formatPercent, formatShape, formatStat } from './format';
 import { binAt, binRange, drawHistogram, type HistogramColors, type HistogramLayout } from './histogram';
 import type { Row } from './rows';
+import { SweepView } from './sweepView';
 
 export interface DetailState {
   log: boolean;
@@ -30,6 +31,7 @@ export class DetailView {
   private layout: HistogramLayout | undefined;
   private colors: HistogramColors | undefined;
   private hoverBin: number | undefined;
+  private readonly sweep = new SweepView();
 
   constructor(
     readonly state: DetailState,
@@ -56,7 +58,7 @@ export class DetailView {
       'section',
       { class: 'detail', 'data-testid': 'detail', tabindex: -1, 'aria-label': 'Tensor details' },
       this.head,
-      h('div', { class: 'detail-body' }, this.chart, this.facts),
+      h('div', { class: 'detail-body' }, this.chart, this.sweep.element, this.facts),
     );
     new ResizeObserver(() => this.draw()).observe(this.chart);
     this.show(undefined);
@@ -67,6 +69,7 @@ export class DetailView {
     this.element.classList.toggle('empty', !row);
     this.chart.hidden = !row;
     this.element.dataset.tensorName = row?.tensor.name ?? '';
+    this.sweep.show(row);
     if (!row) {
       replace(this.head, h('div', { class: 'placeholder' }, 'Select a tensor to see its distribution.'));
       replace(this.controls);
@@ -104,6 +107,7 @@ export class DetailView {
   themeChanged(): void {
     this.colors = undefined;
     this.draw();
+    this.sweep.themeChanged();
   }
 
   focus(): void {

@@ -59,3 +59,10 @@ export function formatMs(ms: number | undefined): string {
   if (ms === undefined) return '';
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
+
+/** An SQNR in dB with one decimal ("∞" when exact). */
+export function formatDb(db: number | undefined): string {
+  if (db === undefined || Number.isNaN(db)) return '';
+  if (!Number.isFinite(db)) return db > 0 ? '∞' : '-∞';
+  return db.toFixed(1);
+}

@@ -4,11 +4,21 @@
  * the exact value in `data-value` (tests read them).
  */
 import { h, themeColor } from './dom';
-import { formatBytes, formatCount, formatDims, formatPercent, formatShape, formatStat } from './format';
+import {
+  formatBytes,
+  formatCount,
+  formatDb,
+  formatDims,
+  formatPercent,
+  formatShape,
+  formatStat,
+} from './format';
 import { drawSparkline } from './histogram';
 import type { ColumnId, Item, Row } from './rows';
 
 const ROW_HEIGHT = 22;
+/** Columns filled by the statistics (shown as pending until they arrive). */
+const STAT_COLUMNS = new Set<string>(['sparsity', 'min', 'max', 'mean', 'std']);
 const OVERSCAN = 8;
 
 interface Column {
@@ -79,6 +89,30 @@ export const COLUMNS: Column[] = [
       text: formatBytes(r.tensor.bytes),
       title: `${formatCount(r.tensor.bytes)} bytes`,
     }),
+  },
+  {
+    id: 'sqnr4',
+    label: '4b SQNR',
+    title: 'Data-free weight SQNR (dB) after 4-bit blockwise round-to-nearest (higher is safer)',
+    numeric: true,
+    cell: (r) => ({ value: r.sweep?.bits[4], text: formatDb(r.sweep?.bits[4]) }),
+  },
+  {
+    id: 'sensitivity',
+    label: 'Sensitivity',
+    title:
+      'Measured: the worst model output’s SQNR (dB) with only this weight quantized (lower is more sensitive). Empty until "Measure Sensitivity" ran.',
+    numeric: true,
+    cell: (r) => {
+      const s = r.sensitivity;
+      if (!s) return { text: '' };
+      if (s.error) return { text: 'error', title: s.error };
+      return {
+        value: s.outputSqnrDb,
+        text: formatDb(s.outputSqnrDb),
+        title: `output SQNR ${s.outputSqnrDb} dB, cosine loss ${s.cosineLoss}`,
+      };
+    },
   },
   {
     id: 'sparsity',
@@ -288,7 +322,7 @@ export class LayersTable {
     if (item.kind === 'group') return `${item.collapsed}|${item.count}|${item.params}|${item.label}`;
     const r = item.row;
     const selected = r.tensor.id === this.selectedId;
-    return `${selected}|${selected && focused}|${r.stats ? 1 : 0}|${r.error ?? ''}|${r.duplicates?.length ?? 0}|${item.group ?? ''}|${this.sparkColor}|${this.sparkSelectedColor}`;
+    return `${selected}|${selected && focused}|${r.stats ? 1 : 0}|${r.sweep?.bits[4] ?? ''}|${r.sensitivity?.outputSqnrDb ?? ''}|${r.error ?? ''}|${r.duplicates?.length ?? 0}|${item.group ?? ''}|${this.sparkColor}|${this.sparkSelectedColor}`;
   }
 
   private renderItem(item: Item, index: number, focused: boolean): HTMLElement {
@@ -373,7 +407,7 @@ export class LayersTable {
               h('span', { class: 'tag', title: `Identical to ${row.duplicates.join(', ')}` }, 'dup'),
             );
           }
-        } else if (!text && column.numeric && !row.stats && column.id !== 'params' && column.id !== 'bytes') {
+        } else if (!text && column.numeric && !row.stats && STAT_COLUMNS.has(column.id)) {
           cell.append(h('span', { class: row.error ? 'error-text' : 'pending' }, row.error ? 'error' : '…'));
           if (row.error) cell.title = row.error;
         } else {

@@ -13,6 +13,12 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { InspectReport } from '../../src/core/inspect/inspectReport';
+import {
+  summarizeSensitivity,
+  sweepFromJson,
+  type SensitivitySummary,
+} from '../../src/core/sensitivity/sensitivitySummary';
+import { isSweepable } from '../../src/core/sensitivity/tensorSweep';
 import { assertNever, Messenger } from '../../src/protocol/messaging';
 import type {
   EditorError,
@@ -21,11 +27,13 @@ import type {
   FromWebview,
   StatsProgress,
   TensorRowStats,
+  TensorSweepRow,
   ToWebview,
 } from '../../src/protocol/modelEditor';
 import { ChartsView } from './charts';
 import { DetailView, type DetailState } from './detail';
 import { renderErrorView } from './errorView';
+import { SensitivityView } from './sensitivityView';
 import { h } from './dom';
 import { formatBytes, formatCompact, formatCount, formatMs } from './format';
 import { LayersTable } from './layersTable';
@@ -67,6 +75,8 @@ const TAB_LAYERS = 1;
 const TAB_CHARTS = 2;
 const TEXT_COLUMNS: ColumnId[] = ['name', 'op', 'dtype', 'shape', 'order'];
 const STATS_COLUMNS: ColumnId[] = ['sparsity', 'min', 'max', 'mean', 'std'];
+/** SQNR columns sort lowest first on the first click: the riskiest layers on top. */
+const LOW_FIRST: ColumnId[] = ['sqnr4', 'sensitivity'];
 
 // Marks for timing the first paint (read by tests with performance.getEntriesByType('mark')).
 performance.mark('modelEditor:script');
@@ -91,9 +101,18 @@ let status: EditorStatus = 'indexing';
 let progress: StatsProgress | undefined;
 let fileName = '';
 let timings: EditorSnapshot['timings'] = {};
+let sensitivity: SensitivitySummary | undefined;
+/** Sweeps kept by tensor id (they may arrive before the rows exist, in the init snapshot). */
+const sweeps = new Map<number, TensorSweepRow>();
+/** Tensors whose sweep this webview asked for (the host computes each once). */
+const sweepAsked = new Set<number>();
 
 // ---- views ----
 const overview = new OverviewView();
+const sensitivityView = new SensitivityView(
+  () => post({ type: 'command/run', command: 'measureSensitivity' }),
+  (name) => reveal(name),
+);
 const detail = new DetailView(ui.detail, saveState);
 const charts = new ChartsView((row) => {
   ui.filter = matches(row, ui.show, ui.filter) ? ui.filter : '';
@@ -117,7 +136,7 @@ const table = new LayersTable({
   },
   sort: (column) => {
     const s = ui.sort;
-    const firstDescending = !TEXT_COLUMNS.includes(column);
+    const firstDescending = !TEXT_COLUMNS.includes(column) && !LOW_FIRST.includes(column);
     if (s.column !== column) ui.sort = { column, descending: firstDescending };
     else if (s.descending === firstDescending) ui.sort = { column, descending: !firstDescending };
     else ui.sort = { column: 'order', descending: false };
@@ -201,7 +220,7 @@ const tabs = h(
   'vscode-tabs',
   { class: 'tabs', 'data-testid': 'tabs' },
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'overview' }, 'Overview'),
-  h('vscode-tab-panel', {}, overview.element),
+  h('vscode-tab-panel', {}, overview.element, sensitivityView.element),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'layers' }, 'Layers', layersBadge),
   h('vscode-tab-panel', {}, layersEl),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'charts' }, 'Charts'),
@@ -276,6 +295,7 @@ function setTab(index: number): void {
 
 function onTabShown(): void {
   charts.setVisible(ui.tab === TAB_CHARTS);
+  sensitivityView.setVisible(ui.tab === TAB_OVERVIEW);
   layout();
   saveState();
 }
@@ -285,6 +305,11 @@ function select(row: Row | undefined, reveal: boolean): void {
   table.select(row?.tensor.id, reveal);
   detail.show(row);
   post({ type: 'tensor/selected', id: row?.tensor.id, name: row?.tensor.name });
+  // The selected weight's sweep is computed now (in a worker), ahead of the background ones.
+  if (row && isSweepable(row.tensor) && !row.sweep && !row.sweepError && !sweepAsked.has(row.tensor.id)) {
+    sweepAsked.add(row.tensor.id);
+    post({ type: 'sweep/request', id: row.tensor.id });
+  }
   saveState();
 }
 
@@ -347,6 +372,8 @@ function reveal(name: string, graph?: string): void {
 function setReport(next: InspectReport | undefined): void {
   report = next;
   rows = next ? next.tensors.map(makeRow) : [];
+  applySweeps([...sweeps.values()]);
+  applySensitivity(sensitivity);
   errorView.hidden = true;
   tabs.hidden = false;
   const m = next?.model;
@@ -392,6 +419,40 @@ function addStats(list: TensorRowStats[]): void {
   if (selected && list.some((r) => r.id === selected.tensor.id)) detail.show(selected);
   scheduleSummaries();
   post({ type: 'view/rendered', view: 'rows', rows: statsCount() });
+}
+
+/** Sweeps in: the 4-bit SQNR column, and the detail when it shows one of them. */
+function applySweeps(list: TensorSweepRow[]): void {
+  for (const s of list) {
+    sweeps.set(s.id, s);
+    const row = rows[s.id];
+    if (!row || row.tensor.id !== s.id) continue;
+    // postMessage is JSON: an exact (infinite) SQNR arrives as null.
+    row.sweep = s.sweep && sweepFromJson(s.sweep);
+    row.sweepError = s.error;
+  }
+  if (rows.length === 0 || list.length === 0) return;
+  if (ui.sort.column === 'sqnr4') rebuild();
+  else table.refresh();
+  const selected = rows.find((r) => r.tensor.name === ui.selected);
+  if (selected && list.some((s) => s.id === selected.tensor.id)) {
+    detail.show(selected);
+    post({ type: 'view/rendered', view: 'sweep', rows: rows.filter((r) => r.sweep).length });
+  }
+}
+
+/** The measured sensitivity: the Sensitivity column (joined by weight name) and the overview's chart. */
+function applySensitivity(wire: SensitivitySummary | undefined): void {
+  // Read again as the host read the file: postMessage turned Infinity and NaN into null.
+  const next = wire && summarizeSensitivity(wire, wire.file);
+  sensitivity = next;
+  const byName = new Map((next?.layers ?? []).map((l) => [l.name, l]));
+  for (const row of rows) row.sensitivity = row.tensor.learned ? byName.get(row.tensor.name) : undefined;
+  sensitivityView.update(next);
+  if (rows.length === 0) return;
+  if (ui.sort.column === 'sensitivity') rebuild();
+  else table.refresh();
+  post({ type: 'view/rendered', view: 'sensitivity', rows: rows.filter((r) => r.sensitivity).length });
 }
 
 function setDuplicates(duplicates: Record<number, string[]>): void {
@@ -477,6 +538,11 @@ function showError(e: EditorError): void {
 
 function applySnapshot(s: EditorSnapshot): void {
   fileName = s.fileName;
+  // A new analysis (refresh) starts without sweeps; the snapshot holds the ones computed since.
+  sweeps.clear();
+  sweepAsked.clear();
+  for (const r of s.sweeps) sweeps.set(r.id, r);
+  sensitivity = s.sensitivity;
   document.title = s.fileName;
   timings = s.timings;
   status = s.status;
@@ -524,6 +590,12 @@ function handle(message: ToWebview): void {
     case 'editor/reveal':
       reveal(message.name, message.graph);
       return;
+    case 'sweep/rows':
+      applySweeps(message.rows);
+      return;
+    case 'sensitivity/report':
+      applySensitivity(message.sensitivity);
+      return;
     default:
       assertNever(message);
   }
@@ -555,6 +627,7 @@ new MutationObserver(() => {
   table.themeChanged();
   detail.themeChanged();
   charts.themeChanged();
+  sensitivityView.themeChanged();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 // ---- start ----

@@ -3,6 +3,8 @@
  * (group headers and rows) that the virtualized table draws.
  */
 import type { TensorSummary } from '../../src/core/inspect/inspectReport';
+import type { SensitivityRow } from '../../src/core/sensitivity/sensitivitySummary';
+import type { WeightSweep } from '../../src/core/sensitivity/weightSweep';
 import type { TensorStats } from '../../src/core/stats/tensorStats';
 
 export interface Row {
@@ -15,6 +17,11 @@ export interface Row {
   dequantized?: TensorStats;
   error?: string;
   duplicates?: string[];
+  /** Data-free weight SQNR at 2/3/4/8 bits and 25/50/75% sparsity, or why there is none. */
+  sweep?: WeightSweep;
+  sweepError?: string;
+  /** The measured sensitivity of this weight (`<model>.sensitivity.json`). */
+  sensitivity?: SensitivityRow;
   /** Lower-case text the filter matches: name, op and dtype. */
   haystack: string;
 }
@@ -41,7 +48,9 @@ export type ColumnId =
   | 'min'
   | 'max'
   | 'mean'
-  | 'std';
+  | 'std'
+  | 'sqnr4'
+  | 'sensitivity';
 export type Show = 'learned' | 'other' | 'all';
 export type GroupBy = 'node' | 'graph' | 'none';
 
@@ -90,6 +99,11 @@ function sortValue(row: Row, column: ColumnId): number | string | undefined {
     case 'mean':
     case 'std':
       return row.stats?.[column];
+    case 'sqnr4':
+      return row.sweep?.bits[4];
+    case 'sensitivity':
+      // A failed measurement has no figure: it sorts with the unmeasured ones.
+      return row.sensitivity?.error ? undefined : row.sensitivity?.outputSqnrDb;
   }
 }
 

@@ -7,6 +7,7 @@ import { parentPort } from 'worker_threads';
 import { ModelError } from '../../core/errors';
 import { summarizeModel } from '../../core/inspect/summarizeModel';
 import { tensorStatistics } from '../../core/inspect/tensorStatistics';
+import { tensorSweep } from '../../core/sensitivity/tensorSweep';
 import { assertNever, Messenger } from '../../protocol/messaging';
 import type { ComputeStatsRequest, FromWorker, IndexModelRequest, ToWorker } from '../../protocol/worker';
 import { openModel, type OpenedModel } from '../openModel';
@@ -72,6 +73,13 @@ function computeStats(request: ComputeStatsRequest): void {
   const requestId = request.messageId ?? 0;
   for (const id of request.tensorIds) {
     try {
+      if (request.what === 'sweep') {
+        const sweep = tensorSweep(model.index, id, model.source, model.resolveExternal, {
+          blockSize: request.blockSize,
+        });
+        messenger.post({ type: 'stats/tensor', requestId, result: { id, sweep } });
+        continue;
+      }
       const { stats, dequantized, hash } = tensorStatistics(
         model.index,
         id,

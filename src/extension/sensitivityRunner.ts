@@ -1,0 +1,76 @@
+/**
+ * Runs `big-shrink sensitivity MODEL --json` (dist/cli.js) in a child process: the onnxruntime sessions
+ * never run on the extension host. The report arrives on stdout; progress lines (`sensitivity: 3/12
+ * layers (name), 1.2 s`) on stderr. Cancelling kills the child's process group; the CLI writes no file,
+ * so nothing is left behind. No `vscode` here (the command lives in sensitivityCommand.ts).
+ */
+import * as path from 'path';
+import * as readline from 'readline';
+import { killGroup, parseCliError, spawnNode } from './shrinkRunner';
+
+export interface SensitivityRunResult {
+  status: 'done' | 'failed' | 'cancelled';
+  exitCode: number | null;
+  /** The child's process id (its group is killed on cancel). */
+  pid?: number;
+  /** The report's JSON text (status done). */
+  json?: string;
+  error?: { file: string; reason: string };
+  elapsedMs: number;
+}
+
+export interface SensitivityRunOptions {
+  bits: number;
+  blockSize: number;
+  signal?: AbortSignal;
+  /** After the original model ran (done 0) and after each layer. */
+  onProgress?(done: number, total: number, line: string): void;
+  killGraceMs?: number;
+}
+
+const PROGRESS = /^sensitivity: (\d+)\/(\d+) layers/;
+
+/** Resolves (never rejects) once the child has exited. */
+export async function runSensitivity(
+  cli: string,
+  model: string,
+  options: SensitivityRunOptions,
+): Promise<SensitivityRunResult> {
+  const t0 = Date.now();
+  const end = (r: Omit<SensitivityRunResult, 'elapsedMs'>) => ({ ...r, elapsedMs: Date.now() - t0 });
+  if (options.signal?.aborted) return end({ status: 'cancelled', exitCode: null });
+  const args = [cli, 'sensitivity', model, '--json', '--bits', String(options.bits)];
+  args.push('--block', String(options.blockSize));
+  let child;
+  try {
+    child = await spawnNode(args, path.dirname(model));
+  } catch (e) {
+    const reason = `could not start Node: ${(e as Error).message}`;
+    return end({ status: 'failed', exitCode: null, error: { file: cli, reason } });
+  }
+  const pid = child.pid;
+  let cancelled = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    cancelled = true;
+    killGroup(child, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), options.killGraceMs ?? 2000);
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  const stdout: Buffer[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+  let stderr = '';
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderr += `${line}\n`;
+    const m = PROGRESS.exec(line);
+    if (m) options.onProgress?.(Number(m[1]), Number(m[2]), line);
+  });
+  const exitCode = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (killTimer) clearTimeout(killTimer);
+  options.signal?.removeEventListener('abort', onAbort);
+  if (cancelled) return end({ status: 'cancelled', exitCode, pid });
+  if (exitCode !== 0) return end({ status: 'failed', exitCode, pid, error: parseCliError(stderr, exitCode) });
+  return end({ status: 'done', exitCode, pid, json: Buffer.concat(stdout).toString('utf8') });
+}
