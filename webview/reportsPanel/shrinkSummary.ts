@@ -6,7 +6,7 @@
 import type { ReportView } from '../../src/protocol/reportsPanel';
 import type { ShrinkFidelity, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import { h } from '../modelEditor/dom';
-import { formatBytes, formatCount } from '../modelEditor/format';
+import { formatBytes, formatCount, formatPercent } from '../modelEditor/format';
 import { formatCosine, formatDb, formatRatio } from './summary';
 import { formatMetric, metricName } from './tradeoffChart';
 
@@ -99,7 +99,7 @@ export function renderShrinkSummary(
     { class: 'shrink-counts muted', 'data-testid': 'shrink-counts' },
     `Layers: ${describeCounts(s) || 'none'} · ${s.candidates.length} candidate${s.candidates.length === 1 ? '' : 's'} tried`,
   );
-  const cell = (text: string, title?: string) => h('td', { class: 'num', title }, text);
+  const cell = (text: string, title?: string, extra = '') => h('td', { class: `num${extra}`, title }, text);
   const table = h(
     'table',
     {
@@ -117,8 +117,9 @@ export function renderShrinkSummary(
         h('th', { scope: 'col', class: 'num' }, 'Size'),
         h('th', { scope: 'col', class: 'num', title: 'Worst output cosine similarity' }, 'Cosine'),
         h('th', { scope: 'col', class: 'num', title: 'Worst output SQNR, dB' }, 'SQNR'),
-        withTop1 ? h('th', { scope: 'col', class: 'num', title: 'Worst top-1 agreement' }, 'Top-1') : null,
-        h('th', { scope: 'col', title: `Meets ${s.target}` }, 'Meets'),
+        withTop1
+          ? h('th', { scope: 'col', class: 'num top1', title: 'Worst top-1 agreement' }, 'Top-1')
+          : null,
       ),
     ),
     h(
@@ -136,7 +137,31 @@ export function renderShrinkSummary(
             'data-meets': r.meets === undefined ? undefined : String(r.meets),
             class: r.id === 'shrink' ? 'written' : undefined,
           },
-          h('td', { class: 'ellipsis', title: r.error ?? r.label }, r.label),
+          // Whether it meets the target is a mark beside the name: the side bar has no room for a column.
+          h(
+            'td',
+            {
+              class: 'ellipsis',
+              title: [
+                r.label,
+                r.meets === undefined ? 'the reference' : `${r.meets ? 'meets' : 'misses'} ${s.target}`,
+                // A narrow side bar hides the top-1 column: the figure stays here.
+                r.fidelity?.top1 !== undefined ? `top-1 agreement ${formatPercent(r.fidelity.top1)}` : '',
+                r.error ?? '',
+              ]
+                .filter(Boolean)
+                .join('\n'),
+            },
+            r.meets === undefined
+              ? null
+              : h(
+                  'span',
+                  { class: r.meets ? 'meets' : 'misses', 'aria-label': r.meets ? 'meets' : 'misses' },
+                  r.meets ? '✓ ' : '✗ ',
+                ),
+            // "All 8-bit" fits the side bar where "uniform 8-bit" does not; the tooltip keeps the full name.
+            r.label.replace(/^uniform /, 'All '),
+          ),
           cell(
             r.bytes === undefined ? '—' : formatBytes(r.bytes),
             r.bytes === undefined
@@ -148,17 +173,14 @@ export function renderShrinkSummary(
           withTop1
             ? cell(
                 r.fidelity?.top1 !== undefined
-                  ? `${(r.fidelity.top1 * 100).toFixed(1)}%`
+                  ? formatPercent(r.fidelity.top1)
                   : r.id === 'original'
                     ? '100%'
                     : '—',
+                undefined,
+                ' top1',
               )
             : null,
-          h(
-            'td',
-            { class: r.meets === undefined ? 'muted' : r.meets ? 'meets' : 'misses' },
-            r.meets === undefined ? 'reference' : r.meets ? 'yes' : r.error ? 'error' : 'no',
-          ),
         ),
       ),
     ),

@@ -20,7 +20,7 @@ import {
 import { targetValue } from '../../src/core/shrink/shrinkTarget';
 import type { ShrinkFidelity, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import { h, themeColor } from '../modelEditor/dom';
-import { formatBytes } from '../modelEditor/format';
+import { formatBytes, formatPercent } from '../modelEditor/format';
 
 Chart.register(ScatterController, PointElement, LineElement, LinearScale, Tooltip, Legend);
 
@@ -44,7 +44,7 @@ export function metricOf(s: ShrinkFigures, f: ShrinkFidelity | undefined): numbe
 export function formatMetric(metric: ShrinkFigures['metric'], v: number | undefined): string {
   if (v === undefined || Number.isNaN(v)) return '';
   if (metric === 'sqnr') return Number.isFinite(v) ? `${v.toFixed(1)} dB` : '∞ dB';
-  if (metric === 'top1') return `${(v * 100).toFixed(1)}%`;
+  if (metric === 'top1') return formatPercent(v);
   return v.toFixed(6);
 }
 
@@ -249,7 +249,20 @@ export class TradeoffChart {
         plugins: {
           legend: {
             position: 'bottom',
-            labels: { color: fg, usePointStyle: true, boxWidth: 8, boxHeight: 8, font: { size: 10 } },
+            labels: {
+              color: fg,
+              usePointStyle: true,
+              boxWidth: 8,
+              boxHeight: 8,
+              font: { size: 10 },
+              // The candidates' points are coloured met / missed; their legend entry shows the line.
+              generateLabels: (chart) =>
+                Chart.defaults.plugins.legend.labels
+                  .generateLabels(chart)
+                  .map((item) =>
+                    item.datasetIndex === 0 ? { ...item, fillStyle: line, strokeStyle: line } : item,
+                  ),
+            },
           },
           tooltip: { callbacks: { label: (item) => (item.raw as Point).text } },
         },
