@@ -7,18 +7,23 @@
 //     uniform 8/4-bit, the trade-off plot (its canvas painted, one point per candidate and baseline), the
 //     candidates and the layer rows, read inside its webview, equal the report JSON; sorting the layers;
 //     a layer row reveals its weight in the model editor;
+//   - the model editor's title bar "Shrink to Target…" on tiny BERT -> "Custom…": a target the parser
+//     refuses shows its reason as it is typed; sqnr>=35 -> "At most…" 1 MB -> the report says both;
 //   - screenshots under test-results/e2e/shrink/ (dark, then light).
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame, Locator, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
 import {
+  choose,
   clearToasts,
   contextCommand,
   editorFrame,
   focusWorkbench,
+  openExplorer,
   openPanelFromActivityBar,
   panelFrame,
+  quickPickRows,
   sameValues,
   screenshot,
   show,
@@ -77,23 +82,21 @@ function rowData(frame: Frame, testId: string): Promise<Record<string, string | 
   );
 }
 
-/** The quick pick's rows (aria labels) and the focused one. */
-async function quickPickRows(page: Page): Promise<{ rows: string[]; focused: string }> {
-  const list = page.locator('.quick-input-widget .quick-input-list');
-  const rows = await list
-    .locator('.monaco-list-row')
-    .evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-  const focused = (await list.locator('.monaco-list-row.focused').first().getAttribute('aria-label')) ?? '';
-  return { rows, focused };
-}
-
-async function choose(page: Page, text: string): Promise<void> {
-  const row = page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text })
-    .first();
-  await row.waitFor({ timeout: 15000 });
-  await page.waitForTimeout(200);
-  await row.click();
+/** The trade-off canvas: how many of its pixels are painted, its point count and its text alternative. */
+function paintedPlot(frame: Frame): Promise<{ painted: number; points: number; label: string }> {
+  return frame.evaluate(() => {
+    const el = document.querySelector('[data-testid="tradeoff-chart"]');
+    const canvas = el as unknown as PageCanvas | null;
+    if (!el || !canvas || !canvas.width || !canvas.height) return { painted: 0, points: NaN, label: '' };
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+    return {
+      painted,
+      points: Number(el.dataset.points),
+      label: (el as unknown as { getAttribute(n: string): string | null }).getAttribute('aria-label') ?? '',
+    };
+  });
 }
 
 /** The target line, the comparison table and the plot against the report. */
@@ -136,19 +139,7 @@ async function checkSummaryAndPlot(ctx: E2eContext, frame: Frame, report: Report
   );
 
   // The plot: a canvas with pixels drawn, one point per candidate with a figure plus the two baselines.
-  const plot = await frame.evaluate(() => {
-    const el = document.querySelector('[data-testid="tradeoff-chart"]');
-    const canvas = el as unknown as PageCanvas | null;
-    if (!el || !canvas || !canvas.width || !canvas.height) return { painted: 0, points: NaN, label: '' };
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let painted = 0;
-    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
-    return {
-      painted,
-      points: Number(el.dataset.points),
-      label: (el as unknown as { getAttribute(n: string): string | null }).getAttribute('aria-label') ?? '',
-    };
-  });
+  const plot = await paintedPlot(frame);
   const plottable = report.candidates.filter((c) => c.fidelity).length + 2;
   ctx.check(
     `the trade-off plot is painted (${plot.painted} pixels) with ${plottable} points`,
@@ -232,6 +223,59 @@ async function checkLayers(ctx: E2eContext, frame: Frame, report: Report): Promi
     ),
     show(whyShown.slice(0, 2)),
   );
+}
+
+/** The title bar flow on tiny BERT: a custom target (a bad one is refused as typed) and a size limit. */
+async function shrinkBertFromTitleBar(ctx: E2eContext, page: Page, action: Locator): Promise<void> {
+  await page.waitForTimeout(500);
+  await action.click();
+  await choose(page, 'Custom…');
+  const input = page.locator('.quick-input-widget input').first();
+  const message = page.locator('.quick-input-widget .quick-input-message');
+  // The quick pick and the input box share the widget: type only once the box's prompt shows.
+  await message.filter({ hasText: 'Fidelity the worst output' }).first().waitFor({ timeout: 15000 });
+  await input.fill('cosine>=2');
+  const refused = await message
+    .filter({ hasText: 'can never be met' })
+    .first()
+    .waitFor({ timeout: 10000 })
+    .then(
+      () => true,
+      () => false,
+    );
+  await screenshot(ctx, page, 'custom-target-refused-dark');
+  ctx.check(
+    'a custom target the parser refuses shows its reason as it is typed',
+    refused,
+    (await message
+      .first()
+      .textContent()
+      .catch(() => '')) ?? '',
+  );
+  await input.fill('sqnr>=35');
+  await page.keyboard.press('Enter');
+  await choose(page, 'At most…');
+  await message.filter({ hasText: 'Largest acceptable model' }).first().waitFor({ timeout: 15000 });
+  await input.fill('1 MB');
+  await screenshot(ctx, page, 'size-limit-typed-dark');
+  await page.keyboard.press('Enter');
+  const json = path.join(ctx.workspace, 'models', 'tiny_bert_random_inline.shrink.report.json');
+  const ok = await waitForFiles([json, json.replace('.report.json', '.onnx')], 120000);
+  ctx.check('the title bar flow writes tiny_bert_random_inline.shrink.onnx', ok);
+  if (!ok) return;
+  const report = readReport(json);
+  ctx.check(
+    'the report says target sqnr>=35, at most 1000000 bytes, and the model fits',
+    report.options.target === 'sqnr>=35' &&
+      report.options.maxBytes === 1000000 &&
+      report.summary.bytesAfter <= 1000000,
+    JSON.stringify({ options: report.options, bytes: report.summary.bytesAfter }),
+  );
+  const frame = await panelFrame(ctx, page, json);
+  await clearToasts(page);
+  await checkSummaryAndPlot(ctx, frame, report);
+  await checkLayers(ctx, frame, report);
+  await screenshot(ctx, page, 'panel-bert-dark');
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
@@ -331,12 +375,41 @@ export async function run(ctx: E2eContext): Promise<void> {
   await clearToasts(page);
   await screenshot(ctx, page, 'panel-and-editor-dark');
 
+  // ---- the model editor's title bar: Shrink to Target… -> Custom… (checked as typed) -> at most 1 MB ----
+  if (ctx.sharedModels) {
+    const bert = 'tiny_bert_random_inline.onnx';
+    await openExplorer(page);
+    await focusWorkbench(page);
+    await ctx.web.quickOpen(page, bert);
+    const action = page
+      .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
+      .first();
+    const shown = await action.waitFor({ timeout: 30000 }).then(
+      () => true,
+      () => false,
+    );
+    ctx.check('the model editor title bar has "Shrink to Target…"', shown);
+    if (shown) await shrinkBertFromTitleBar(ctx, page, action);
+  }
+
   // ---- light theme ----
   await focusWorkbench(page);
   await openPanelFromActivityBar(page);
   await ctx.setColorTheme(page, 'Default Light Modern');
-  frame = await panelFrame(ctx, page, reportJson);
+  // The panel shows the last shrink (tiny BERT's when the shared models are there).
+  frame = await panelFrame(ctx, page);
+  await frame
+    .waitForFunction(() =>
+      (document as unknown as { body: { className: string } }).body.className.includes('vscode-light'),
+    )
+    .catch(() => undefined);
   await page.waitForTimeout(500);
+  const light = await paintedPlot(frame);
+  ctx.check(
+    `in the light theme the plot is drawn again (${light.painted} pixels)`,
+    light.painted > 1000,
+    JSON.stringify(light),
+  );
   await screenshot(ctx, page, 'panel-shrink-light');
   await ctx.setColorTheme(page, 'Default Dark Modern');
 }

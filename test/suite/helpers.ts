@@ -85,3 +85,12 @@ export async function closeAll(): Promise<void> {
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+/** Accept the active item of the quick pick, `steps` times (one per step of the flow). */
+export async function acceptQuickPick(steps = 1): Promise<void> {
+  for (let i = 0; i < steps; i++) {
+    // The pick opens asynchronously (after the CLI probe); accepting too early would hit nothing.
+    await new Promise((r) => setTimeout(r, 1200));
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+  }
+}
