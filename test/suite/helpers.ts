@@ -86,6 +86,18 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A fresh folder `prefix…` holding a copy of shared model `name` (tiny BERT) as `as`. */
+export function copySharedModel(
+  prefix: string,
+  name = 'tiny_bert_random_inline.onnx',
+  as = 'bert.onnx',
+): { dir: string; model: string } {
+  const dir = tempDir(prefix);
+  const model = path.join(dir, as);
+  fs.copyFileSync(path.join(sharedModels(), name), model);
+  return { dir, model };
+}
+
 /** Accept the active item of the quick pick, `steps` times (one per step of the flow). */
 export async function acceptQuickPick(steps = 1): Promise<void> {
   for (let i = 0; i < steps; i++) {

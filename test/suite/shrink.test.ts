@@ -13,9 +13,9 @@ import {
   acceptQuickPick,
   activate,
   closeAll,
+  copySharedModel,
   EXTENSION_ID,
   lastState,
-  sharedModels,
   tempDir,
   waitFor,
 } from './helpers';
@@ -75,13 +75,7 @@ const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) a
 const shrink = (model: string, request?: Record<string, unknown>) =>
   vscode.commands.executeCommand<Outcome>('bigShrink.shrinkToTarget', vscode.Uri.file(model), request);
 
-/** A fresh folder holding a copy of tiny BERT. */
-function copyModel(): { dir: string; model: string } {
-  const dir = tempDir('big-shrink-shrink-');
-  const model = path.join(dir, 'bert.onnx');
-  fs.copyFileSync(path.join(sharedModels(), 'tiny_bert_random_inline.onnx'), model);
-  return { dir, model };
-}
+const copyModel = () => copySharedModel('big-shrink-shrink-');
 
 suite('Shrink to Target and the side panel', () => {
   suiteSetup(activate);
