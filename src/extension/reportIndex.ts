@@ -68,7 +68,7 @@ function sparsityOf(row: Json, which: 'before' | 'after'): number | undefined {
 }
 
 /**
- * A compaction report (`big-shrink quantize|convert|prune`, the QuantizeReport shape of
+ * A compaction report (`big-shrink quantize|convert|prune|shrink`, the QuantizeReport shape of
  * src/core/quant/quantizeReport.ts) as the side panel shows it. Unknown fields are ignored and missing
  * optional ones tolerated, so reports of newer transforms still show; throws when it is not a report.
  */

@@ -26,7 +26,8 @@ const percent = (x: number) => `${Number((x * 100).toFixed(1))}%`;
 
 /**
  * The figures a notification states: size and ratio; for pruning the sparsity and the gzip size (a
- * dense pruned file keeps its size, what shrinks is its compressed size); then the fidelity.
+ * dense pruned file keeps its size, what shrinks is its compressed size); for a shrink the target and
+ * what the written model achieved on it; then the fidelity.
  */
 export function figures(view: ReportView): string[] {
   const size = `${formatBytes(view.bytesBefore)} → ${formatBytes(view.bytesAfter)} (${view.ratio.toFixed(3)}×)`;
@@ -72,8 +73,8 @@ interface TransformSpec {
 /**
  * The transform commands: "Quantize to 4-bit", "Quantize…" (a quick pick of formats, then the block
  * size), "Prune…" (method, then sparsity and storage where they apply), "Shrink to Target…" (a fidelity
- * target, then an optional size limit) and "Open Compaction Report". The work runs in the CLI's own process (shrinkRunner) under a
- * cancellable progress notification; the result shows in the side panel.
+ * target, then an optional size limit) and "Open Compaction Report". The work runs in the CLI's own
+ * process (shrinkRunner) under a cancellable progress notification; the result shows in the side panel.
  */
 export class ShrinkCommands {
   /** Runs in flight, by output path: cancelling one (or a test) aborts its controller. */

@@ -408,7 +408,10 @@ function renderShrink(): void {
   const s = state.current?.shrink;
   tradeoffSection.element.hidden = !s;
   layers.element.hidden = !s;
-  if (!s) return;
+  if (!s) {
+    tradeoff.clear();
+    return;
+  }
   tradeoff.render(s);
   candidateTable.setRows(s.candidates, candidateColumns(s));
   layerTable.setRows(s.layers, layerColumns(s));

@@ -92,6 +92,14 @@ export class TradeoffChart {
     if (this.plotted > 0) this.chart = new Chart(this.canvas, config);
   }
 
+  /** Another kind of report is shown: drop the chart (theme changes then draw nothing). */
+  clear(): void {
+    this.chart?.destroy();
+    this.chart = undefined;
+    this.figures = undefined;
+    this.plotted = 0;
+  }
+
   /** Draw again with the new theme's colours. */
   themeChanged(): void {
     if (this.figures) this.render(this.figures);
