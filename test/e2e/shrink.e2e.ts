@@ -375,6 +375,28 @@ export async function run(ctx: E2eContext): Promise<void> {
   await clearToasts(page);
   await screenshot(ctx, page, 'panel-and-editor-dark');
 
+  // ---- the same again: the target, then "Overwrite?" (modal); Overwrite replaces the model and reports ----
+  await openExplorer(page);
+  const stamps = [out, reportJson].map((f) => fs.statSync(f).mtimeMs);
+  await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…');
+  await choose(page, 'sqnr>=30');
+  await choose(page, 'No size limit');
+  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
+  const asked = await dialog.waitFor({ timeout: 15000 }).then(
+    () => true,
+    () => false,
+  );
+  ctx.check('shrinking again asks "Overwrite?" in a modal dialog', asked);
+  if (asked) {
+    await screenshot(ctx, page, 'overwrite-dialog-dark');
+    await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).first().click();
+    const changed = () =>
+      [out, reportJson].every((f, i) => fs.existsSync(f) && fs.statSync(f).mtimeMs !== stamps[i]);
+    const deadline = Date.now() + 60000;
+    while (!changed() && Date.now() < deadline) await page.waitForTimeout(200);
+    ctx.check('Overwrite replaces the model and its report', changed() && fs.existsSync(reportMd));
+  }
+
   // ---- the model editor's title bar: Shrink to Target… -> Custom… (checked as typed) -> at most 1 MB ----
   if (ctx.sharedModels) {
     const bert = 'tiny_bert_random_inline.onnx';

@@ -86,6 +86,7 @@ export class TradeoffChart {
     this.canvas.dataset.metric = s.metric ?? '';
     this.canvas.setAttribute('aria-label', this.describe(s));
     this.note.hidden = this.plotted > 0;
+    this.canvas.parentElement!.hidden = this.plotted === 0;
     this.note.textContent = s.metric
       ? 'No candidate has a figure to plot.'
       : `The target "${s.target}" is not one the panel can plot.`;
