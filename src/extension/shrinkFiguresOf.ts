@@ -4,6 +4,7 @@
  * panel does not know (a newer engine's `int2`, `fp16`, …) are kept as they are, and labels come from the
  * report's `precisionLabels` when it has them.
  */
+import { formatBytes } from '../core/format/formatBytes';
 import { parseTarget, targetValue } from '../core/shrink/shrinkTarget';
 import type {
   LayerLoss,
@@ -18,11 +19,11 @@ import { isObject, type Json, list, num, str } from './jsonFields';
 /** Labels of the precisions the first engine wrote without `precisionLabels`. */
 const KNOWN_LABELS: Record<string, string> = { int4: '4-bit', int8: '8-bit', float: 'float' };
 
-/** "target cosine>=0.999", "target sqnr>=30, at most 600000 bytes". */
+/** "target cosine>=0.999", "target sqnr>=30, at most 586 KiB". */
 export function shrinkVariant(options: Json): string {
   const target = str(options.target);
   const max = num(options.maxBytes);
-  return [target ? `target ${target}` : 'shrink', max !== undefined ? `at most ${max} bytes` : '']
+  return [target ? `target ${target}` : 'shrink', max !== undefined ? `at most ${formatBytes(max)}` : '']
     .filter(Boolean)
     .join(', ');
 }

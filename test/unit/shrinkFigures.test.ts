@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { formatBytes } from '../../src/core/format/formatBytes';
 import { parseBytes } from '../../src/core/format/parseBytes';
 import { shrinkFiguresOf, shrinkVariant } from '../../src/extension/shrinkFiguresOf';
 
@@ -123,7 +124,7 @@ describe('shrinkFiguresOf', () => {
         ['uniform2', 'uniform 2-bit', 'did not run'],
       ],
     );
-    assert.equal(shrinkVariant(r.options), 'target top1>=0.99, at most 600000 bytes');
+    assert.equal(shrinkVariant(r.options), `target top1>=0.99, at most ${formatBytes(600000)}`);
   });
 
   it('a report with no candidate that met the target is not "met"', () => {
