@@ -209,7 +209,7 @@ export class ShrinkCommands {
       void vscode.window.showErrorMessage('Big Shrink: this version of the command line cannot shrink.');
       return { status: 'skipped', model: input };
     }
-    const choice = await chooseTarget(model, readShrinkSettings(), request, this.hasClassScores(model));
+    const choice = await chooseTarget(model, readShrinkSettings(), request, await this.hasClassScores(model));
     if (!choice) return { status: 'skipped', model: input };
     if ('refused' in choice) {
       const reason = choice.refused.replace(/^--target: /, '');
@@ -235,13 +235,27 @@ export class ShrinkCommands {
   }
 
   /**
-   * Whether `model` has a [batch, classes] float output (what top-1 agreement needs), from the model
-   * editor's summary when the model is open there; undefined when not known without reading the file.
+   * Whether `model` has a [batch, classes] float output (what top-1 agreement needs): from the model
+   * editor's summary when the model is open there, else from the outputs a report made from it verified
+   * (top-1 agreement is measured for exactly those); undefined when neither is at hand.
    */
-  private hasClassScores(model: vscode.Uri): boolean | undefined {
+  private async hasClassScores(model: vscode.Uri): Promise<boolean | undefined> {
     const outputs = this.editors.documentFor(model)?.getSnapshot().report?.model.outputs;
-    if (!outputs) return undefined;
-    return outputs.some((o) => /^float(16|32)?$/.test(o.dtype) && o.shape?.length === 2 && o.shape[1] !== 1);
+    if (outputs)
+      return outputs.some(
+        (o) => /^float(16|32)?$/.test(o.dtype) && o.shape?.length === 2 && o.shape[1] !== 1,
+      );
+    const made = await this.reportMadeFrom(model.fsPath);
+    const verified = made ? (await this.index.get(made).catch(() => undefined))?.fidelity.outputs : undefined;
+    return verified?.length ? verified.some((o) => o.top1Agreement !== undefined) : undefined;
+  }
+
+  /** The newest report made from model `file` (beside it), if any. */
+  private async reportMadeFrom(file: string): Promise<string | undefined> {
+    const made = (await this.index.entries()).find(
+      (h) => h.model === path.basename(file) && path.dirname(h.file) === path.dirname(file),
+    );
+    return made?.file;
   }
 
   /**
@@ -416,10 +430,8 @@ export class ShrinkCommands {
     else if (file && /\.onnx$/i.test(file)) {
       // A transform's output has its report beside it; an input, the newest report made from it.
       const own = file.replace(/\.onnx$/i, '.report.md');
-      const made = (await this.index.entries()).find(
-        (h) => h.model === path.basename(file) && path.dirname(h.file) === path.dirname(file),
-      );
-      md = fs.existsSync(own) ? own : made?.file.replace(/\.json$/i, '.md');
+      const made = await this.reportMadeFrom(file);
+      md = fs.existsSync(own) ? own : made?.replace(/\.json$/i, '.md');
     } else {
       const current = this.panel.currentReport ?? (await this.index.newest());
       md = current?.file.replace(/\.json$/i, '.md');

@@ -379,6 +379,16 @@ export async function run(ctx: E2eContext): Promise<void> {
   await openExplorer(page);
   const stamps = [out, reportJson].map((f) => fs.statSync(f).mtimeMs);
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…');
+  await page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'top1>=0.99' })
+    .first()
+    .waitFor({ timeout: 15000 });
+  const top1 = (await quickPickRows(page)).rows.find((r) => r.startsWith('top1>=0.99')) ?? '';
+  ctx.check(
+    'with a report of the model at hand, top1>=0.99 is offered without the "needs [batch, classes]" caveat',
+    !!top1 && !top1.includes('needs [batch, classes]'),
+    top1,
+  );
   await choose(page, 'sqnr>=30');
   await choose(page, 'No size limit');
   const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
@@ -399,6 +409,29 @@ export async function run(ctx: E2eContext): Promise<void> {
 
   // ---- the model editor's title bar: Shrink to Target… -> Custom… (checked as typed) -> at most 1 MB ----
   if (ctx.sharedModels) {
+    // A model without [batch, classes] outputs, open in the editor: no top-1 target is offered.
+    await openExplorer(page);
+    await focusWorkbench(page);
+    await ctx.web.quickOpen(page, 'dtln_model_2.onnx');
+    await editorFrame(page, 'dtln_model_2.onnx', 60000);
+    const dtlnAction = page
+      .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
+      .first();
+    await dtlnAction.waitFor({ timeout: 30000 });
+    await page.waitForTimeout(500);
+    await dtlnAction.click();
+    await page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'sqnr>=30' })
+      .first()
+      .waitFor({ timeout: 15000 });
+    const rows = (await quickPickRows(page)).rows;
+    ctx.check(
+      'for dtln_model_2 (3-D outputs), open in the editor, the targets leave out top1>=0.99',
+      rows.some((r) => r.startsWith('sqnr>=30')) && !rows.some((r) => r.startsWith('top1')),
+      rows.map((r) => r.split(',')[0]).join(' | '),
+    );
+    await page.keyboard.press('Escape');
+
     const bert = 'tiny_bert_random_inline.onnx';
     await openExplorer(page);
     await focusWorkbench(page);
