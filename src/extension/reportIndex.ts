@@ -10,17 +10,13 @@ import type {
   ReportView,
   TensorChange,
 } from '../protocol/reportsPanel';
+import { isObject, type Json, list, num, str } from './jsonFields';
+import { shrinkFiguresOf, shrinkVariant } from './shrinkFiguresOf';
 
 /** Reports the history lists at most (newest first). */
 const MAX_REPORTS = 300;
 const GLOB = '**/*.report.json';
 const STATUSES: readonly FidelityStatus[] = ['pass', 'warn', 'fail', 'unverified'];
-
-type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
-const str = (x: unknown, fallback = ''): string => (typeof x === 'string' ? x : fallback);
-const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
-const list = (x: unknown): Json[] => (Array.isArray(x) ? x.filter(isObject) : []);
 
 /** "4-bit MatMulNBits, block 32", "fp16 weights", "magnitude 50%, per layer", "2:4 semi-structured". */
 export function variantOf(transform: string, o: Json): string {
@@ -32,6 +28,7 @@ export function variantOf(transform: string, o: Json): string {
     if (o.symmetric === true) parts.push('symmetric');
     return parts.join(', ');
   }
+  if (transform === 'shrink') return shrinkVariant(o);
   if (transform === 'convert') return `${o.to === 'float16' ? 'fp16' : str(o.to, 'converted')} weights`;
   if (transform === 'prune') {
     const pct = (x: number) => `${Number((x <= 1 ? x * 100 : x).toFixed(1))}%`;
@@ -71,7 +68,7 @@ function sparsityOf(row: Json, which: 'before' | 'after'): number | undefined {
 }
 
 /**
- * A compaction report (`big-shrink quantize|convert|prune`, the QuantizeReport shape of
+ * A compaction report (`big-shrink quantize|convert|prune|shrink`, the QuantizeReport shape of
  * src/core/quant/quantizeReport.ts) as the side panel shows it. Unknown fields are ignored and missing
  * optional ones tolerated, so reports of newer transforms still show; throws when it is not a report.
  */
@@ -169,6 +166,7 @@ export function parseReport(text: string, file: string, label = file): ReportVie
     warnings: Array.isArray(r.warnings) ? r.warnings.map(String) : [],
     opsetChanges: Array.isArray(r.opsetChanges) ? r.opsetChanges.map(String) : [],
     prune: transform === 'prune' ? pruneFiguresOf(summary, r.sizes) : undefined,
+    shrink: transform === 'shrink' ? shrinkFiguresOf(r) : undefined,
   };
 }
 

@@ -250,6 +250,9 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
           case 'prune':
             await vscode.commands.executeCommand('bigShrink.prune');
             return;
+          case 'shrink':
+            await vscode.commands.executeCommand('bigShrink.shrinkToTarget');
+            return;
           case 'refresh':
             await vscode.commands.executeCommand('bigShrink.reports.refresh');
             return;

@@ -97,3 +97,18 @@ export function readSensitivitySettings(): SensitivitySettings {
     sweepAll: config.get<boolean>('sweepAll', true) !== false,
   };
 }
+
+/** What "Shrink to Target…" proposes first when the setting holds no valid target. */
+export const DEFAULT_SHRINK_TARGET = 'cosine>=0.999';
+
+/** The `bigShrink.shrink.*` defaults (declared in package.json). */
+export interface ShrinkSettings {
+  /** The fidelity target offered first, as `big-shrink shrink --target` takes it (checked by the caller). */
+  target: string;
+}
+
+export function readShrinkSettings(): ShrinkSettings {
+  const config = vscode.workspace.getConfiguration('bigShrink.shrink');
+  const target = String(config.get<string>('target', DEFAULT_SHRINK_TARGET) ?? '').trim();
+  return { target: target || DEFAULT_SHRINK_TARGET };
+}

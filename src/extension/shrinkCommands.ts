@@ -7,9 +7,10 @@ import { ModelEditorProvider } from './modelEditorProvider';
 import type { ReportIndex } from './reportIndex';
 import type { ReportsViewProvider } from './reportsViewProvider';
 import { choosePrune, describeChoice, pruneArgs, pruneOutput, type PruneRequest } from './prunePresets';
-import { readPruneSettings, readQuantizeSettings } from './settings';
+import { readPruneSettings, readQuantizeSettings, readShrinkSettings } from './settings';
 import { choosePreset, PRESETS, type ShrinkPreset, type ShrinkRequest } from './shrinkPresets';
 import { cliCommands, outputFiles, runShrink, type ShrinkResult } from './shrinkRunner';
+import { chooseTarget, type ShrinkTargetRequest } from './targetPresets';
 
 /** What a run returned (the commands' result, for tests and other extensions). */
 export interface ShrinkOutcome {
@@ -25,11 +26,17 @@ const percent = (x: number) => `${Number((x * 100).toFixed(1))}%`;
 
 /**
  * The figures a notification states: size and ratio; for pruning the sparsity and the gzip size (a
- * dense pruned file keeps its size, what shrinks is its compressed size); then the fidelity.
+ * dense pruned file keeps its size, what shrinks is its compressed size); for a shrink the target and
+ * what the written model achieved on it; then the fidelity.
  */
 export function figures(view: ReportView): string[] {
   const size = `${formatBytes(view.bytesBefore)} → ${formatBytes(view.bytesAfter)} (${view.ratio.toFixed(3)}×)`;
   const fidelity = `fidelity ${view.status.toUpperCase()}`;
+  const s = view.shrink;
+  if (s) {
+    const achieved = s.achieved === undefined ? '' : ` (${Number(s.achieved.toPrecision(6))})`;
+    return [size, `target ${s.target} ${s.met ? 'met' : 'missed'}${achieved}`, fidelity];
+  }
   const p = view.prune;
   if (!p) return [size, fidelity];
   const z = p.sizes;
@@ -54,7 +61,7 @@ interface TransformSpec {
   output: string;
   /** CLI arguments without `-o` and `--force`. */
   args: string[];
-  verb: 'quantize' | 'convert' | 'prune';
+  verb: 'quantize' | 'convert' | 'prune' | 'shrink';
   /** "Quantizing bert.onnx (4-bit MatMulNBits, block 32)". */
   title: string;
   /** Overwrite without asking. */
@@ -65,8 +72,9 @@ interface TransformSpec {
 
 /**
  * The transform commands: "Quantize to 4-bit", "Quantize…" (a quick pick of formats, then the block
- * size), "Prune…" (method, then sparsity and storage where they apply) and "Open Compaction Report". The work runs in the CLI's own process (shrinkRunner) under a
- * cancellable progress notification; the result shows in the side panel.
+ * size), "Prune…" (method, then sparsity and storage where they apply), "Shrink to Target…" (a fidelity
+ * target, then an optional size limit) and "Open Compaction Report". The work runs in the CLI's own
+ * process (shrinkRunner) under a cancellable progress notification; the result shows in the side panel.
  */
 export class ShrinkCommands {
   /** Runs in flight, by output path: cancelling one (or a test) aborts its controller. */
@@ -90,6 +98,9 @@ export class ShrinkCommands {
       ),
       vscode.commands.registerCommand('bigShrink.prune', (resource?: unknown, request?: unknown) =>
         this.prune(resource, request),
+      ),
+      vscode.commands.registerCommand('bigShrink.shrinkToTarget', (resource?: unknown, request?: unknown) =>
+        this.shrinkToTarget(resource, request),
       ),
       vscode.commands.registerCommand('bigShrink.openReport', (resource?: unknown) =>
         this.openReport(resource),
@@ -181,6 +192,70 @@ export class ShrinkCommands {
       title: `Pruning ${path.basename(input)} (${describeChoice(choice)})`,
       force: request.force === true,
     });
+  }
+
+  /**
+   * "Shrink to Target…": the smallest per-layer mix of 4-bit, 8-bit and float that keeps the target
+   * (`big-shrink shrink`, MODEL.shrink.onnx). A target no candidate meets ends in the CLI's exit 1 and
+   * its reason; nothing is written then.
+   */
+  private async shrinkToTarget(resource: unknown, arg?: unknown): Promise<ShrinkOutcome> {
+    const request = requestOf<ShrinkTargetRequest>(arg);
+    const model = await this.targetModel(resource);
+    if (!model) return { status: 'skipped' };
+    const input = model.fsPath;
+    const commands = await cliCommands(this.cli);
+    if (commands.size > 0 && !commands.has('shrink')) {
+      void vscode.window.showErrorMessage('Big Shrink: this version of the command line cannot shrink.');
+      return { status: 'skipped', model: input };
+    }
+    const choice = await chooseTarget(model, readShrinkSettings(), request, await this.hasClassScores(model));
+    if (!choice) return { status: 'skipped', model: input };
+    if ('refused' in choice) {
+      const reason = choice.refused.replace(/^--target: /, '');
+      void vscode.window.showErrorMessage(`Big Shrink cannot shrink ${path.basename(input)}: ${reason}`);
+      return { status: 'skipped', model: input, error: { file: input, reason } };
+    }
+    const { target, maxBytes } = choice;
+    const limit = maxBytes === undefined ? '' : `, at most ${formatBytes(maxBytes)}`;
+    return this.execute({
+      input,
+      output: `${input.replace(/\.onnx$/i, '')}.shrink.onnx`,
+      args: [
+        'shrink',
+        input,
+        '--target',
+        target.text,
+        ...(maxBytes ? ['--max-bytes', String(maxBytes)] : []),
+      ],
+      verb: 'shrink',
+      title: `Shrinking ${path.basename(input)} to ${target.text}${limit}`,
+      force: request.force === true,
+    });
+  }
+
+  /**
+   * Whether `model` has a [batch, classes] float output (what top-1 agreement needs): from the model
+   * editor's summary when the model is open there, else from the outputs a report made from it verified
+   * (top-1 agreement is measured for exactly those); undefined when neither is at hand.
+   */
+  private async hasClassScores(model: vscode.Uri): Promise<boolean | undefined> {
+    const outputs = this.editors.documentFor(model)?.getSnapshot().report?.model.outputs;
+    if (outputs)
+      return outputs.some(
+        (o) => /^float(16|32)?$/.test(o.dtype) && o.shape?.length === 2 && o.shape[1] !== 1,
+      );
+    const made = await this.reportMadeFrom(model.fsPath);
+    const verified = made ? (await this.index.get(made).catch(() => undefined))?.fidelity.outputs : undefined;
+    return verified?.length ? verified.some((o) => o.top1Agreement !== undefined) : undefined;
+  }
+
+  /** The newest report made from model `file` (beside it), if any. */
+  private async reportMadeFrom(file: string): Promise<string | undefined> {
+    const made = (await this.index.entries()).find(
+      (h) => h.model === path.basename(file) && path.dirname(h.file) === path.dirname(file),
+    );
+    return made?.file;
   }
 
   /**
@@ -355,10 +430,8 @@ export class ShrinkCommands {
     else if (file && /\.onnx$/i.test(file)) {
       // A transform's output has its report beside it; an input, the newest report made from it.
       const own = file.replace(/\.onnx$/i, '.report.md');
-      const made = (await this.index.entries()).find(
-        (h) => h.model === path.basename(file) && path.dirname(h.file) === path.dirname(file),
-      );
-      md = fs.existsSync(own) ? own : made?.file.replace(/\.json$/i, '.md');
+      const made = await this.reportMadeFrom(file);
+      md = fs.existsSync(own) ? own : made?.replace(/\.json$/i, '.md');
     } else {
       const current = this.panel.currentReport ?? (await this.index.newest());
       md = current?.file.replace(/\.json$/i, '.md');
@@ -367,7 +440,7 @@ export class ShrinkCommands {
       void vscode.window.showInformationMessage(
         md
           ? `Big Shrink: ${path.basename(md)} does not exist.`
-          : 'Big Shrink: no compaction report yet. Quantize or prune a model first.',
+          : 'Big Shrink: no compaction report yet. Quantize, prune or shrink a model first.',
       );
       return undefined;
     }
@@ -423,6 +496,7 @@ export function registerShrinkTestCommands(
           })),
           nodes: current.nodes.length,
           prune: current.prune,
+          shrink: current.shrink,
         },
         history: (await index.entries()).map((e) => e.file),
       };

@@ -10,6 +10,7 @@
  */
 
 import type { PruneSizes } from '../core/prune/pruneReport';
+import type { ShrinkFigures } from './shrinkFigures';
 
 /** pass / warn / fail from the report's verification (min output cosine ≥ 0.99 / ≥ 0.95 / lower or broken). */
 export type FidelityStatus = 'pass' | 'warn' | 'fail' | 'unverified';
@@ -126,6 +127,8 @@ export interface ReportView extends ReportEntry {
   opsetChanges: string[];
   /** Prune reports only. */
   prune?: PruneFigures;
+  /** Shrink reports only: target, layers, candidates, baselines. */
+  shrink?: ShrinkFigures;
 }
 
 /** A transform in progress (shown above the diff). */
@@ -230,6 +233,8 @@ export interface RenderedMessage {
   figures: string[];
   nodeRows: number;
   historyRows: number;
+  /** Shrink reports: layer and candidate rows drawn, points plotted (candidates + baselines), comparison rows. */
+  shrink?: { layerRows: number; candidateRows: number; plotted: number; comparison: string[] };
   messageId?: number;
   inReplyTo?: number;
 }
@@ -237,7 +242,7 @@ export interface RenderedMessage {
 /** Commands the panel's own buttons run (the empty state offers "Quantize a Model…" and "Prune a Model…"). */
 export interface RunCommandMessage {
   type: 'command/run';
-  command: 'quantize' | 'prune' | 'refresh';
+  command: 'quantize' | 'prune' | 'shrink' | 'refresh';
   messageId?: number;
   inReplyTo?: number;
 }

@@ -11,15 +11,17 @@
 //   - screenshots in dark, light and high-contrast themes under test-results/e2e/prune/.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import type { E2eContext } from './lib/types';
 import {
+  choose,
   clearToasts,
   contextCommand,
   focusWorkbench,
   openExplorer,
   openPanelFromActivityBar,
   panelFrame,
+  quickPickRows,
   screenshot,
   sameValues,
   show,
@@ -194,25 +196,6 @@ async function checkPrunePanel(ctx: E2eContext, frame: Frame, reportFile: string
     problems.slice(0, 4).join('; '),
   );
   return { report, rows };
-}
-
-/** The quick pick's rows (aria labels) and the focused one. */
-async function quickPickRows(page: Page): Promise<{ rows: string[]; focused: string }> {
-  const list = page.locator('.quick-input-widget .quick-input-list');
-  const rows = await list
-    .locator('.monaco-list-row')
-    .evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-  const focused = (await list.locator('.monaco-list-row.focused').first().getAttribute('aria-label')) ?? '';
-  return { rows, focused };
-}
-
-async function choose(page: Page, text: string): Promise<void> {
-  const row = page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text })
-    .first();
-  await row.waitFor({ timeout: 15000 });
-  await page.waitForTimeout(200);
-  await row.click();
 }
 
 export async function run(ctx: E2eContext): Promise<void> {

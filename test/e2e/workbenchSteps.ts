@@ -1,6 +1,6 @@
-// Workbench steps shared by the end-to-end modules of the transforms (quantize.e2e.ts, prune.e2e.ts):
-// the Big Shrink side panel's frame, the model editor's frame, the Explorer's context menu, toasts,
-// screenshots. Bundled into each module (esbuild); not a module of its own.
+// Workbench steps shared by the end-to-end modules of the transforms (quantize.e2e.ts, prune.e2e.ts,
+// shrink.e2e.ts): the Big Shrink side panel's frame, the model editor's frame, the Explorer's context
+// menu, quick picks, toasts, screenshots. Bundled into each module (esbuild); not a module of its own.
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
@@ -156,4 +156,24 @@ export async function openExplorer(page: Page): Promise<void> {
   const item = page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first();
   const checked = await page.locator('.activitybar .action-item.checked a[aria-label^="Explorer"]').count();
   if (!checked) await item.click();
+}
+
+/** The quick pick's rows (aria labels) and the focused one. */
+export async function quickPickRows(page: Page): Promise<{ rows: string[]; focused: string }> {
+  const list = page.locator('.quick-input-widget .quick-input-list');
+  const rows = await list
+    .locator('.monaco-list-row')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+  const focused = (await list.locator('.monaco-list-row.focused').first().getAttribute('aria-label')) ?? '';
+  return { rows, focused };
+}
+
+/** Click the quick pick's row that contains `text`. */
+export async function choose(page: Page, text: string): Promise<void> {
+  const row = page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text })
+    .first();
+  await row.waitFor({ timeout: 15000 });
+  await page.waitForTimeout(200);
+  await row.click();
 }

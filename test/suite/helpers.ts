@@ -85,3 +85,24 @@ export async function closeAll(): Promise<void> {
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+/** A fresh folder `prefix…` holding a copy of shared model `name` (tiny BERT) as `as`. */
+export function copySharedModel(
+  prefix: string,
+  name = 'tiny_bert_random_inline.onnx',
+  as = 'bert.onnx',
+): { dir: string; model: string } {
+  const dir = tempDir(prefix);
+  const model = path.join(dir, as);
+  fs.copyFileSync(path.join(sharedModels(), name), model);
+  return { dir, model };
+}
+
+/** Accept the active item of the quick pick, `steps` times (one per step of the flow). */
+export async function acceptQuickPick(steps = 1): Promise<void> {
+  for (let i = 0; i < steps; i++) {
+    // The pick opens asynchronously (after the CLI probe); accepting too early would hit nothing.
+    await new Promise((r) => setTimeout(r, 1200));
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+  }
+}

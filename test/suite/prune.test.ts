@@ -8,7 +8,15 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activate, closeAll, EXTENSION_ID, sharedModels, tempDir, waitFor } from './helpers';
+import {
+  acceptQuickPick,
+  activate,
+  closeAll,
+  copySharedModel,
+  EXTENSION_ID,
+  tempDir,
+  waitFor,
+} from './helpers';
 
 /** What `bigShrink.prune` returns (src/extension/shrinkCommands.ts ShrinkOutcome). */
 interface Outcome {
@@ -87,22 +95,7 @@ const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) a
 const prune = (model: string, request?: Record<string, unknown>) =>
   vscode.commands.executeCommand<Outcome>('bigShrink.prune', vscode.Uri.file(model), request);
 
-/** A fresh folder holding a copy of tiny BERT. */
-function copyModel(): { dir: string; model: string } {
-  const dir = tempDir('big-shrink-prune-');
-  const model = path.join(dir, 'bert.onnx');
-  fs.copyFileSync(path.join(sharedModels(), 'tiny_bert_random_inline.onnx'), model);
-  return { dir, model };
-}
-
-/** Accept the active item of the quick pick, `steps` times (one per step of the flow). */
-async function acceptQuickPick(steps = 1): Promise<void> {
-  for (let i = 0; i < steps; i++) {
-    // The pick opens asynchronously (after the CLI probe); accepting too early would hit nothing.
-    await new Promise((r) => setTimeout(r, 1200));
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-  }
-}
+const copyModel = () => copySharedModel('big-shrink-prune-');
 
 suite('Prune and the side panel', () => {
   suiteSetup(activate);

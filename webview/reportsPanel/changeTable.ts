@@ -6,6 +6,11 @@
  */
 import { h, type Attrs, type Child } from '../modelEditor/dom';
 
+/** A name that ellipsizes at its start, so the distinctive end (…query.weight) stays visible. */
+export function nameText(name: string): HTMLElement {
+  return h('span', { class: 'name-text' }, `\u200e${name}\u200e`);
+}
+
 /** One column: how to draw a cell and what to sort it by. */
 export interface Column<T> {
   id: string;

@@ -18,9 +18,12 @@ import type {
 } from '../../src/protocol/reportsPanel';
 import { h, replace } from '../modelEditor/dom';
 import { formatBytes, formatCount, formatPercent } from '../modelEditor/format';
-import { ChangeTable, type Column, type Sort } from './changeTable';
+import type { ShrinkCandidate, ShrinkLayer } from '../../src/protocol/shrinkFigures';
+import { ChangeTable, type Column, nameText, type Sort } from './changeTable';
 import { HistoryView } from './history';
+import { candidateAttrs, candidateColumns, layerAttrs, layerColumns } from './shrinkColumns';
 import { formatDb, SummaryView } from './summary';
+import { TradeoffChart } from './tradeoffChart';
 
 interface VsCodeApi<S> {
   postMessage(message: unknown): void;
@@ -29,13 +32,13 @@ interface VsCodeApi<S> {
 }
 declare function acquireVsCodeApi<S>(): VsCodeApi<S>;
 
-type Section = 'tensors' | 'nodes' | 'history';
+type Section = 'tradeoff' | 'layers' | 'tensors' | 'nodes' | 'history';
 
 /** What the panel remembers across hide/show. */
 interface UiState {
   selected?: string;
-  sort: { tensors: Sort; nodes: Sort };
-  showAll: { tensors: boolean; nodes: boolean };
+  sort: { tensors: Sort; nodes: Sort; layers?: Sort; candidates?: Sort };
+  showAll: { tensors: boolean; nodes: boolean; layers?: boolean; candidates?: boolean };
   open: Record<Section, boolean>;
   scrollTop: number;
 }
@@ -46,9 +49,10 @@ const saved = vscode.getState();
 const ui: UiState = {
   sort: { tensors: undefined, nodes: undefined },
   showAll: { tensors: false, nodes: false },
-  open: { tensors: true, nodes: false, history: true },
   scrollTop: 0,
   ...saved,
+  // Sections added later are open unless the saved state says otherwise.
+  open: { tradeoff: true, layers: true, tensors: true, nodes: false, history: true, ...saved?.open },
 };
 let state: PanelState = { history: [], scanned: false };
 
@@ -66,11 +70,6 @@ function saveState(): void {
 /** "uint4 (MatMulNBits, block 32)" -> "uint4"; "com.microsoft::MatMulNBits" -> "MatMulNBits". */
 const shortType = (t: string) => t.replace(/\s*\(.*\)$/, '');
 const shortOp = (op: string) => op.replace(/^.*::/, '');
-
-/** A name that ellipsizes at its start, so the distinctive end (…query.weight) stays visible. */
-function nameText(name: string): HTMLElement {
-  return h('span', { class: 'name-text' }, `\u200e${name}\u200e`);
-}
 
 /** A share for a narrow sub-line: "50%", "5.5%", "0%", "?". */
 const shortPercent = (r: number | undefined) =>
@@ -261,6 +260,41 @@ const nodeTable = new ChangeTable<NodeChangeRow>({
     rendered();
   },
 });
+/** A sortable table whose sort and "show all" are kept in the webview's state under `key`. */
+function savedTable<T>(
+  key: 'layers' | 'candidates',
+  options: Omit<ConstructorParameters<typeof ChangeTable<T>>[0], 'limit' | 'sort' | 'showAll' | 'changed'>,
+): ChangeTable<T> {
+  return new ChangeTable<T>({
+    ...options,
+    limit: ROW_LIMIT,
+    sort: ui.sort[key],
+    showAll: ui.showAll[key] ?? false,
+    changed: (sort, showAll) => {
+      ui.sort[key] = sort;
+      ui.showAll[key] = showAll;
+      saveState();
+      rendered();
+    },
+  });
+}
+const tradeoff = new TradeoffChart(reveal);
+const candidateTable = savedTable<ShrinkCandidate>('candidates', {
+  testId: 'candidate-table',
+  label: 'Candidates tried',
+  columns: [],
+  rowAttrs: (c) => (state.current?.shrink ? candidateAttrs(state.current.shrink, c) : {}),
+  activate: (c) => c.raised && reveal(c.raised.name),
+  activateHint: 'Show the layer raised at this step in the model editor',
+});
+const layerTable = savedTable<ShrinkLayer>('layers', {
+  testId: 'layer-table',
+  label: 'Layers',
+  columns: [],
+  rowAttrs: layerAttrs,
+  activate: (l) => reveal(l.name),
+  activateHint: 'Show this layer’s weight in the model editor',
+});
 const history = new HistoryView((file) => {
   ui.selected = file;
   saveState();
@@ -296,7 +330,7 @@ const empty = h(
   h(
     'p',
     { class: 'muted' },
-    'Right-click an ONNX model in the Explorer and choose Quantize to 4-bit or Prune…, and Big Shrink writes a smaller model beside it, checks it with ONNX Runtime and shows here what changed.',
+    'Right-click an ONNX model in the Explorer and choose Quantize to 4-bit, Prune… or Shrink to Target…, and Big Shrink writes a smaller model beside it, checks it with ONNX Runtime and shows here what changed.',
   ),
   h(
     'vscode-button',
@@ -308,7 +342,18 @@ const empty = h(
     { secondary: true, onclick: () => post({ type: 'command/run', command: 'prune' }) },
     'Prune a Model…',
   ),
+  h(
+    'vscode-button',
+    { secondary: true, onclick: () => post({ type: 'command/run', command: 'shrink' }) },
+    'Shrink to Target…',
+  ),
 );
+const tradeoffSection = section(
+  'tradeoff',
+  'Size / fidelity trade-off',
+  h('div', { class: 'tradeoff-wrap' }, tradeoff.element, candidateTable.element),
+);
+const layers = section('layers', 'Layers', layerTable.element);
 const tensors = section('tensors', 'Changed weights', tensorTable.element);
 const nodes = section('nodes', 'Rewritten nodes', nodeTable.element);
 const historySection = section('history', 'History', history.element);
@@ -316,6 +361,8 @@ const diff = h(
   'div',
   { class: 'diff', 'data-testid': 'diff' },
   summary.element,
+  tradeoffSection.element,
+  layers.element,
   tensors.element,
   nodes.element,
 );
@@ -350,9 +397,26 @@ function renderCurrent(): void {
     tensors.count.textContent = String(current.tensors.length);
     nodes.count.textContent = String(current.nodes.length);
     nodes.element.hidden = current.nodes.length === 0;
+    renderShrink();
   }
   renderHistory();
   saveState();
+}
+
+/** The trade-off plot, the candidates and the layers of a shrink report (hidden for other reports). */
+function renderShrink(): void {
+  const s = state.current?.shrink;
+  tradeoffSection.element.hidden = !s;
+  layers.element.hidden = !s;
+  if (!s) {
+    tradeoff.clear();
+    return;
+  }
+  tradeoff.render(s);
+  candidateTable.setRows(s.candidates, candidateColumns(s));
+  layerTable.setRows(s.layers, layerColumns(s));
+  tradeoffSection.count.textContent = String(s.candidates.length);
+  layers.count.textContent = String(s.layers.length);
 }
 
 function renderHistory(): void {
@@ -380,6 +444,14 @@ function rendered(): void {
     figures: state.current ? summary.figures : [],
     nodeRows: state.current ? nodeTable.renderedRows : 0,
     historyRows: history.renderedRows,
+    shrink: state.current?.shrink
+      ? {
+          layerRows: layerTable.renderedRows,
+          candidateRows: candidateTable.renderedRows,
+          plotted: tradeoff.plotted,
+          comparison: summary.figures,
+        }
+      : undefined,
   });
 }
 
@@ -408,6 +480,12 @@ function handle(message: ToPanel): void {
   }
   rendered();
 }
+
+// Theme switches change the body class; the plot reads its colours from CSS variables.
+new MutationObserver(() => tradeoff.themeChanged()).observe(document.body, {
+  attributes: true,
+  attributeFilter: ['class'],
+});
 
 let scrollTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('scroll', () => {

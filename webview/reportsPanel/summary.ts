@@ -1,11 +1,13 @@
 /**
  * The head of the side panel: which transform made which file, size before → after with the ratio,
- * for pruning the sparsity and the size figures (pruneFigures.ts), and the output fidelity with a pass / warn / fail badge, per-output figures and latency.
+ * for pruning the sparsity and the size figures (pruneFigures.ts), for a shrink the target and the uniform
+ * baselines (shrinkSummary.ts), and the output fidelity with a pass / warn / fail badge, per-output figures and latency.
  */
 import type { FidelityStatus, ReportView } from '../../src/protocol/reportsPanel';
 import { h, replace } from '../modelEditor/dom';
 import { formatBytes, formatCount } from '../modelEditor/format';
 import { renderPruneFigures } from './pruneFigures';
+import { renderShrinkSummary } from './shrinkSummary';
 
 /** Links of the summary: open the report or one of its models. */
 export type SummaryLink = 'markdown' | 'json' | 'input' | 'output';
@@ -84,7 +86,8 @@ export class SummaryView {
 
   render(view: ReportView): void {
     const prune = view.prune ? renderPruneFigures(view.prune) : undefined;
-    this.figures = prune?.drawn ?? [];
+    const shrink = view.shrink ? renderShrinkSummary(view, view.shrink) : undefined;
+    this.figures = prune?.drawn ?? shrink?.drawn ?? [];
     const f = view.fidelity;
     const saved = 1 - view.ratio;
     const link = (what: SummaryLink, text: string, title: string) =>
@@ -152,6 +155,7 @@ export class SummaryView {
       ),
       h('div', { class: 'meter', role: 'presentation' }, meter),
       prune?.element,
+      shrink?.element,
       h(
         'div',
         { class: 'fidelity', 'data-testid': 'fidelity', 'data-status': f.status },

@@ -1,0 +1,470 @@
+// End-to-end test of "Shrink to Target…" in a real VS Code (code-server) and Chromium, run by
+// test/e2e/lib/run-e2e.js (see test/e2e/CONTRACT.md):
+//   - the palette lists "Big Shrink: Shrink to Target…";
+//   - Explorer right-click on sample-mlp.onnx -> "Shrink to Target…" -> the target quick pick (the
+//     setting's cosine>=0.999 active) -> sqnr>=30 -> "No size limit" -> sample-mlp.shrink.onnx and both
+//     reports appear; the side panel shows the shrink report: the target line, the comparison with
+//     uniform 8/4-bit, the trade-off plot (its canvas painted, one point per candidate and baseline), the
+//     candidates and the layer rows, read inside its webview, equal the report JSON; sorting the layers;
+//     a layer row reveals its weight in the model editor;
+//   - the model editor's title bar "Shrink to Target…" on tiny BERT -> "Custom…": a target the parser
+//     refuses shows its reason as it is typed; sqnr>=35 -> "At most…" 1 MB -> the report says both;
+//   - screenshots under test-results/e2e/shrink/ (dark, then light).
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Frame, Locator, Page } from 'playwright-core';
+import type { E2eContext } from './lib/types';
+import {
+  choose,
+  clearToasts,
+  contextCommand,
+  editorFrame,
+  focusWorkbench,
+  openExplorer,
+  openPanelFromActivityBar,
+  panelFrame,
+  quickPickRows,
+  sameValues,
+  screenshot,
+  show,
+  waitForFiles,
+} from './workbenchSteps';
+
+interface Fidelity {
+  cosine: number;
+  sqnrDb: number;
+  top1?: number;
+}
+
+interface Report {
+  options: Record<string, unknown>;
+  summary: { bytesBefore: number; bytesAfter: number; target: string; achieved?: number };
+  layers: {
+    name: string;
+    op: string;
+    params: number;
+    choice: string;
+    why: string;
+    int4?: { sqnrDb: number; cosine: number };
+    int8?: { sqnrDb: number; cosine: number };
+  }[];
+  candidates: { step: number; bytes: number; fidelity?: Fidelity; met: boolean }[];
+  baselines: Record<string, { bytes: number; fidelity?: Fidelity; meetsTarget: boolean }>;
+}
+
+// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
+// Node-side tsconfig has no DOM library.
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+}
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+};
+/** The canvas as the painted-pixel count needs it. */
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): {
+    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
+  };
+}
+
+const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+
+/** The data-* of every row of table `testId` in the panel. */
+function rowData(frame: Frame, testId: string): Promise<Record<string, string | undefined>[]> {
+  return frame.evaluate(
+    (id) => [...document.querySelectorAll(`[data-testid="${id}"] tbody tr`)].map((r) => ({ ...r.dataset })),
+    testId,
+  );
+}
+
+/** The trade-off canvas: how many of its pixels are painted, its point count and its text alternative. */
+function paintedPlot(frame: Frame): Promise<{ painted: number; points: number; label: string }> {
+  return frame.evaluate(() => {
+    const el = document.querySelector('[data-testid="tradeoff-chart"]');
+    const canvas = el as unknown as PageCanvas | null;
+    if (!el || !canvas || !canvas.width || !canvas.height) return { painted: 0, points: NaN, label: '' };
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+    return {
+      painted,
+      points: Number(el.dataset.points),
+      label: (el as unknown as { getAttribute(n: string): string | null }).getAttribute('aria-label') ?? '',
+    };
+  });
+}
+
+/** The target line, the comparison table and the plot against the report. */
+async function checkSummaryAndPlot(ctx: E2eContext, frame: Frame, report: Report): Promise<void> {
+  const s = report.summary;
+  const target = await frame.evaluate(() => ({
+    ...document.querySelector('[data-testid="shrink-target"]')?.dataset,
+  }));
+  ctx.check(
+    `the panel states the target ${s.target}, achieved ${s.achieved}, met`,
+    target.target === s.target && num(target.achieved) === s.achieved && target.met === 'true',
+    JSON.stringify(target),
+  );
+  const comparison = await rowData(frame, 'shrink-comparison');
+  const want = [
+    ['original', s.bytesBefore, undefined, undefined],
+    ...['uniform8', 'uniform4'].map((id) => {
+      const b = report.baselines[id];
+      return [id, b.bytes, b.fidelity?.cosine, b.fidelity?.sqnrDb];
+    }),
+    ['shrink', s.bytesAfter],
+  ];
+  const got = comparison.map((r, i) =>
+    i === comparison.length - 1
+      ? [r.config, num(r.bytes)]
+      : [r.config, num(r.bytes), num(r.cosine), num(r.sqnr)],
+  );
+  ctx.check(
+    'the comparison lists the original, uniform 8-bit, uniform 4-bit and the shrink with the report’s sizes and fidelity',
+    JSON.stringify(got) === JSON.stringify(want),
+    `${JSON.stringify(got)} vs ${JSON.stringify(want)}`,
+  );
+  ctx.check(
+    'uniform 8/4-bit say whether they meet the target as the report does',
+    sameValues(
+      comparison.slice(1, 3).map((r) => r.meets),
+      ['uniform8', 'uniform4'].map((id) => String(report.baselines[id].meetsTarget)),
+    ),
+    show(comparison.map((r) => r.meets)),
+  );
+
+  // The plot: a canvas with pixels drawn, one point per candidate with a figure plus the two baselines.
+  const plot = await paintedPlot(frame);
+  const plottable = report.candidates.filter((c) => c.fidelity).length + 2;
+  ctx.check(
+    `the trade-off plot is painted (${plot.painted} pixels) with ${plottable} points`,
+    plot.painted > 1000 && plot.points === plottable,
+    JSON.stringify(plot),
+  );
+  ctx.check(
+    'the plot has a text alternative naming the candidates and the target',
+    plot.label.includes(`${report.candidates.length} candidates`) && plot.label.includes(s.target),
+    plot.label,
+  );
+
+  const candidates = await rowData(frame, 'candidate-table');
+  const chosen = report.candidates.filter((c) => c.met).at(-1);
+  const problems: string[] = [];
+  if (candidates.length !== report.candidates.length)
+    problems.push(`${candidates.length} rows for ${report.candidates.length} candidates`);
+  report.candidates.forEach((c, i) => {
+    const r = candidates[i];
+    const expected = [c.step, c.bytes, c.fidelity?.sqnrDb, String(c.met), c === chosen ? 'true' : undefined];
+    const shown = r && [num(r.step), num(r.bytes), num(r.value), r.met, r.chosen];
+    if (!shown || !sameValues(shown, expected))
+      problems.push(`#${c.step}: ${show(shown ?? [])} vs ${show(expected)}`);
+  });
+  ctx.check(
+    `the candidates table has the ${report.candidates.length} candidates in order, the written one marked`,
+    problems.length === 0,
+    problems.slice(0, 3).join('; '),
+  );
+}
+
+/** Every layer row against the report's layers. */
+async function checkLayers(ctx: E2eContext, frame: Frame, report: Report): Promise<void> {
+  const rows = await rowData(frame, 'layer-table');
+  const problems: string[] = [];
+  if (rows.length !== report.layers.length)
+    problems.push(`${rows.length} rows for ${report.layers.length} layers`);
+  for (const l of report.layers) {
+    const r = rows.find((x) => x.layerName === l.name);
+    if (!r) {
+      problems.push(`${l.name} missing`);
+      continue;
+    }
+    const expected = [
+      l.op,
+      l.params,
+      l.choice,
+      l.why,
+      l.int4?.sqnrDb,
+      l.int4?.cosine,
+      l.int8?.sqnrDb,
+      l.int8?.cosine,
+    ];
+    const got = [
+      r.op,
+      num(r.params),
+      r.choice,
+      r.why,
+      num(r.lossInt4Sqnr),
+      num(r.lossInt4Cosine),
+      num(r.lossInt8Sqnr),
+      num(r.lossInt8Cosine),
+    ];
+    if (!sameValues(got, expected)) problems.push(`${l.name}: ${show(got)} vs ${show(expected)}`);
+  }
+  ctx.check(
+    `${rows.length} layer rows equal the report (op, params, choice, why, 4-bit and 8-bit losses)`,
+    problems.length === 0,
+    problems.slice(0, 3).join('; '),
+  );
+  const whyShown = await frame.evaluate(() =>
+    [...document.querySelectorAll('[data-testid="layer-table"] [data-testid="layer-why"]')].map(
+      (e) => e.textContent,
+    ),
+  );
+  ctx.check(
+    'each layer row shows why it got its precision',
+    sameValues(
+      whyShown,
+      rows.map((r) => r.why),
+    ),
+    show(whyShown.slice(0, 2)),
+  );
+}
+
+/** The title bar flow on tiny BERT: a custom target (a bad one is refused as typed) and a size limit. */
+async function shrinkBertFromTitleBar(ctx: E2eContext, page: Page, action: Locator): Promise<void> {
+  await page.waitForTimeout(500);
+  await action.click();
+  await choose(page, 'Custom…');
+  const input = page.locator('.quick-input-widget input').first();
+  const message = page.locator('.quick-input-widget .quick-input-message');
+  // The quick pick and the input box share the widget: type only once the box's prompt shows.
+  await message.filter({ hasText: 'Fidelity the worst output' }).first().waitFor({ timeout: 15000 });
+  await input.fill('cosine>=2');
+  const refused = await message
+    .filter({ hasText: 'can never be met' })
+    .first()
+    .waitFor({ timeout: 10000 })
+    .then(
+      () => true,
+      () => false,
+    );
+  await screenshot(ctx, page, 'custom-target-refused-dark');
+  ctx.check(
+    'a custom target the parser refuses shows its reason as it is typed',
+    refused,
+    (await message
+      .first()
+      .textContent()
+      .catch(() => '')) ?? '',
+  );
+  await input.fill('sqnr>=35');
+  await page.keyboard.press('Enter');
+  await choose(page, 'At most…');
+  await message.filter({ hasText: 'Largest acceptable model' }).first().waitFor({ timeout: 15000 });
+  await input.fill('1 MB');
+  await screenshot(ctx, page, 'size-limit-typed-dark');
+  await page.keyboard.press('Enter');
+  const json = path.join(ctx.workspace, 'models', 'tiny_bert_random_inline.shrink.report.json');
+  const ok = await waitForFiles([json, json.replace('.report.json', '.onnx')], 120000);
+  ctx.check('the title bar flow writes tiny_bert_random_inline.shrink.onnx', ok);
+  if (!ok) return;
+  const report = readReport(json);
+  ctx.check(
+    'the report says target sqnr>=35, at most 1000000 bytes, and the model fits',
+    report.options.target === 'sqnr>=35' &&
+      report.options.maxBytes === 1000000 &&
+      report.summary.bytesAfter <= 1000000,
+    JSON.stringify({ options: report.options, bytes: report.summary.bytesAfter }),
+  );
+  const frame = await panelFrame(ctx, page, json);
+  await clearToasts(page);
+  await checkSummaryAndPlot(ctx, frame, report);
+  await checkLayers(ctx, frame, report);
+  await screenshot(ctx, page, 'panel-bert-dark');
+}
+
+export async function run(ctx: E2eContext): Promise<void> {
+  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
+  const page = await ctx.newPage();
+  await page.goto(ctx.workbenchUrl);
+  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
+  await ctx.web.waitForCommand(page, 'Big Shrink: Shrink to Target…');
+  ctx.check('the command palette lists "Big Shrink: Shrink to Target…"', true);
+
+  // ---- right-click -> Shrink to Target… -> sqnr>=30 -> No size limit ----
+  const out = path.join(ctx.workspace, 'sample-mlp.shrink.onnx');
+  const reportJson = path.join(ctx.workspace, 'sample-mlp.shrink.report.json');
+  const reportMd = path.join(ctx.workspace, 'sample-mlp.shrink.report.md');
+  const t0 = Date.now();
+  await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…', 'explorer-menu-dark.png');
+  await page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'cosine>=0.999' })
+    .first()
+    .waitFor({ timeout: 15000 });
+  await page.waitForTimeout(300);
+  const pick = await quickPickRows(page);
+  const order = ['cosine>=0.999', 'cosine>=0.99', 'sqnr>=30', 'top1>=0.99', 'Custom…'];
+  ctx.check(
+    'the quick pick offers cosine>=0.999, cosine>=0.99, sqnr>=30, top1>=0.99 and Custom…, in that order',
+    pick.rows.length === order.length && order.every((o, i) => pick.rows[i].startsWith(o)),
+    pick.rows.join(' | '),
+  );
+  ctx.check(
+    'the setting’s cosine>=0.999 is the active (default) item',
+    pick.focused.startsWith('cosine>=0.999'),
+    pick.focused,
+  );
+  await screenshot(ctx, page, 'target-pick-dark');
+  await choose(page, 'sqnr>=30');
+  await page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'No size limit' })
+    .first()
+    .waitFor({ timeout: 15000 });
+  await screenshot(ctx, page, 'size-limit-pick-dark');
+  await choose(page, 'No size limit');
+  const written = await waitForFiles([out, reportJson, reportMd], 120000);
+  ctx.check('picking it writes sample-mlp.shrink.onnx and both reports', written);
+  ctx.metric('shrink sample-mlp (right-click -> files written)', Date.now() - t0, 'ms');
+  if (!written) return;
+  const report = readReport(reportJson);
+  ctx.check(
+    'the report says target sqnr>=30 and no size limit',
+    report.options.target === 'sqnr>=30' && report.options.maxBytes === undefined,
+    JSON.stringify(report.options),
+  );
+
+  // The panel opens by itself with the new report.
+  let frame = await panelFrame(ctx, page, reportJson);
+  ctx.check('the side panel opens by itself with the shrink report', true);
+  await screenshot(ctx, page, 'panel-after-shrink-dark');
+  await clearToasts(page);
+  await checkSummaryAndPlot(ctx, frame, report);
+  await checkLayers(ctx, frame, report);
+  await screenshot(ctx, page, 'panel-shrink-dark');
+  await frame.evaluate(() =>
+    (
+      document.querySelector('[data-testid="section-layers"]') as unknown as { scrollIntoView(): void }
+    ).scrollIntoView(),
+  );
+  await screenshot(ctx, page, 'panel-shrink-layers-dark');
+
+  // Sort the layers by their 4-bit loss (highest SQNR first).
+  await frame.click('[data-testid="layer-table"] th[data-col="loss-int4"] button');
+  const sorted = (await rowData(frame, 'layer-table')).map((r) => Number(r.lossInt4Sqnr));
+  ctx.check(
+    'clicking the 4-bit column sorts the layers by their 4-bit loss, highest SQNR first',
+    sorted.length === report.layers.length && sorted.every((v, i) => i === 0 || sorted[i - 1] >= v),
+    sorted.join(', '),
+  );
+
+  // A layer row reveals its weight in the model editor.
+  const target = report.layers[0].name;
+  await frame.click(`[data-testid="layer-table"] tr[data-layer-name="${target}"]`);
+  const editor = await editorFrame(page, 'sample-mlp.onnx', 60000);
+  const revealed = await editor
+    .waitForFunction(
+      (n) => document.querySelector('[data-testid="detail"]')?.dataset.tensorName === n,
+      target,
+      {
+        timeout: 30000,
+      },
+    )
+    .then(
+      () => true,
+      () => false,
+    );
+  ctx.check(
+    `a click on layer ${target} opens sample-mlp.onnx in the model editor with it selected`,
+    revealed,
+  );
+  await clearToasts(page);
+  await screenshot(ctx, page, 'panel-and-editor-dark');
+
+  // ---- the same again: the target, then "Overwrite?" (modal); Overwrite replaces the model and reports ----
+  await openExplorer(page);
+  const stamps = [out, reportJson].map((f) => fs.statSync(f).mtimeMs);
+  await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…');
+  await page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'top1>=0.99' })
+    .first()
+    .waitFor({ timeout: 15000 });
+  const top1 = (await quickPickRows(page)).rows.find((r) => r.startsWith('top1>=0.99')) ?? '';
+  ctx.check(
+    'with a report of the model at hand, top1>=0.99 is offered without the "needs [batch, classes]" caveat',
+    !!top1 && !top1.includes('needs [batch, classes]'),
+    top1,
+  );
+  await choose(page, 'sqnr>=30');
+  await choose(page, 'No size limit');
+  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
+  const asked = await dialog.waitFor({ timeout: 15000 }).then(
+    () => true,
+    () => false,
+  );
+  ctx.check('shrinking again asks "Overwrite?" in a modal dialog', asked);
+  if (asked) {
+    await screenshot(ctx, page, 'overwrite-dialog-dark');
+    await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).first().click();
+    const changed = () =>
+      [out, reportJson].every((f, i) => fs.existsSync(f) && fs.statSync(f).mtimeMs !== stamps[i]);
+    const deadline = Date.now() + 60000;
+    while (!changed() && Date.now() < deadline) await page.waitForTimeout(200);
+    ctx.check('Overwrite replaces the model and its report', changed() && fs.existsSync(reportMd));
+  }
+
+  // ---- the model editor's title bar: Shrink to Target… -> Custom… (checked as typed) -> at most 1 MB ----
+  if (ctx.sharedModels) {
+    // A model without [batch, classes] outputs, open in the editor: no top-1 target is offered.
+    await openExplorer(page);
+    await focusWorkbench(page);
+    await ctx.web.quickOpen(page, 'dtln_model_2.onnx');
+    await editorFrame(page, 'dtln_model_2.onnx', 60000);
+    const dtlnAction = page
+      .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
+      .first();
+    await dtlnAction.waitFor({ timeout: 30000 });
+    await page.waitForTimeout(500);
+    await dtlnAction.click();
+    await page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'sqnr>=30' })
+      .first()
+      .waitFor({ timeout: 15000 });
+    const rows = (await quickPickRows(page)).rows;
+    ctx.check(
+      'for dtln_model_2 (3-D outputs), open in the editor, the targets leave out top1>=0.99',
+      rows.some((r) => r.startsWith('sqnr>=30')) && !rows.some((r) => r.startsWith('top1')),
+      rows.map((r) => r.split(',')[0]).join(' | '),
+    );
+    await page.keyboard.press('Escape');
+
+    const bert = 'tiny_bert_random_inline.onnx';
+    await openExplorer(page);
+    await focusWorkbench(page);
+    await ctx.web.quickOpen(page, bert);
+    const action = page
+      .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
+      .first();
+    const shown = await action.waitFor({ timeout: 30000 }).then(
+      () => true,
+      () => false,
+    );
+    ctx.check('the model editor title bar has "Shrink to Target…"', shown);
+    if (shown) await shrinkBertFromTitleBar(ctx, page, action);
+  }
+
+  // ---- light theme ----
+  await focusWorkbench(page);
+  await openPanelFromActivityBar(page);
+  await ctx.setColorTheme(page, 'Default Light Modern');
+  // The panel shows the last shrink (tiny BERT's when the shared models are there).
+  frame = await panelFrame(ctx, page);
+  await frame
+    .waitForFunction(() =>
+      (document as unknown as { body: { className: string } }).body.className.includes('vscode-light'),
+    )
+    .catch(() => undefined);
+  await page.waitForTimeout(500);
+  const light = await paintedPlot(frame);
+  ctx.check(
+    `in the light theme the plot is drawn again (${light.painted} pixels)`,
+    light.painted > 1000,
+    JSON.stringify(light),
+  );
+  await screenshot(ctx, page, 'panel-shrink-light');
+  await ctx.setColorTheme(page, 'Default Dark Modern');
+}

@@ -1,0 +1,287 @@
+// Extension-host suite of "Shrink to Target…": the command runs `big-shrink shrink` in a child process
+// through the runner the other transforms use and writes MODEL.shrink.onnx with both reports; the Big
+// Shrink panel receives the shrink report (target, layers, candidates, baselines) and draws the plot, the
+// candidates and the layers; a layer row reveals its weight in the model editor; the quick pick's default
+// comes from `bigShrink.shrink.target`; a bad target is refused before anything runs, a target no
+// candidate meets ends in the CLI's reason naming the model; cancelling leaves the folder as it was.
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import {
+  acceptQuickPick,
+  activate,
+  closeAll,
+  copySharedModel,
+  EXTENSION_ID,
+  lastState,
+  tempDir,
+  waitFor,
+} from './helpers';
+
+/** What `bigShrink.shrinkToTarget` returns (src/extension/shrinkCommands.ts ShrinkOutcome). */
+interface Outcome {
+  status: 'done' | 'failed' | 'cancelled' | 'skipped';
+  model?: string;
+  output?: string;
+  reportJson?: string;
+  error?: { file: string; reason: string };
+  removed?: string[];
+}
+
+interface Fidelity {
+  cosine: number;
+  sqnrDb: number;
+  top1?: number;
+}
+
+/** What `bigShrink._test.reportsState` returns (the parts read here). */
+interface PanelState {
+  visible: boolean;
+  posted: string[];
+  rendered?: {
+    current?: string;
+    figures: string[];
+    shrink?: { layerRows: number; candidateRows: number; plotted: number; comparison: string[] };
+  };
+  current?: {
+    file: string;
+    transform: string;
+    variant: string;
+    shrink?: {
+      target: string;
+      achieved?: number;
+      met: boolean;
+      chosenStep?: number;
+      layers: { name: string; choice: string; why: string }[];
+      candidates: { step: number; bytes?: number; fidelity?: Fidelity; met: boolean }[];
+      baselines: { id: string; bytes?: number; fidelity?: Fidelity }[];
+    };
+  };
+}
+
+interface Report {
+  options: Record<string, unknown>;
+  summary: { target: string; achieved?: number; bytesAfter: number };
+  layers: { name: string; choice: string; why: string }[];
+  candidates: { step: number; bytes: number; fidelity?: Fidelity; met: boolean }[];
+  baselines: Record<string, { bytes: number; fidelity?: Fidelity }>;
+}
+
+const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
+const listing = (dir: string) => fs.readdirSync(dir).sort();
+const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+const shrink = (model: string, request?: Record<string, unknown>) =>
+  vscode.commands.executeCommand<Outcome>('bigShrink.shrinkToTarget', vscode.Uri.file(model), request);
+
+const copyModel = () => copySharedModel('big-shrink-shrink-');
+
+suite('Shrink to Target and the side panel', () => {
+  suiteSetup(activate);
+  teardown(closeAll);
+
+  test('contributes "Shrink to Target…" to the Explorer, the model editor title and the palette, with a setting', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
+      commands: { command: string; title: string; icon?: string }[];
+      menus: Record<string, { command: string; when?: string; group?: string }[]>;
+      configuration: { properties: Record<string, { default: unknown; pattern?: string }> };
+    };
+    assert.ok((await vscode.commands.getCommands(true)).includes('bigShrink.shrinkToTarget'));
+    const command = c.commands.find((x) => x.command === 'bigShrink.shrinkToTarget');
+    assert.strictEqual(command?.title, 'Shrink to Target…');
+    assert.ok(command?.icon, 'an icon for the editor title bar');
+    const where = (menu: string) =>
+      (c.menus[menu] ?? []).filter((m) => m.command === 'bigShrink.shrinkToTarget');
+    assert.deepStrictEqual(
+      where('explorer/context').map((m) => m.when),
+      ['resourceExtname == .onnx'],
+    );
+    const title = where('editor/title');
+    assert.strictEqual(title.length, 1);
+    assert.strictEqual(title[0].when, 'activeCustomEditorId == bigShrink.modelEditor');
+    assert.match(title[0].group ?? '', /^navigation/);
+    assert.strictEqual(where('commandPalette').length, 0, 'no `when` hides it from the palette');
+    const setting = c.configuration.properties['bigShrink.shrink.target'];
+    assert.strictEqual(setting?.default, 'cosine>=0.999');
+    const pattern = new RegExp(setting.pattern!);
+    assert.ok(['cosine>=0.999', 'sqnr >= 30', 'top1>=.99'].every((t) => pattern.test(t)));
+    assert.ok(!['cosine>0.9', 'accuracy>=0.9', ''].some((t) => pattern.test(t)));
+  });
+
+  test('a fixed target writes MODEL.shrink.onnx and both reports; the panel gets and draws the shrink report', async () => {
+    const { dir, model } = copyModel();
+    const outcome = await shrink(model, { target: 'sqnr>=40' });
+    assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome.error));
+    assert.deepStrictEqual(listing(dir), [
+      'bert.onnx',
+      'bert.shrink.onnx',
+      'bert.shrink.report.json',
+      'bert.shrink.report.md',
+    ]);
+    const report = readReport(outcome.reportJson!);
+    assert.strictEqual(report.options.target, 'sqnr>=40');
+    assert.ok(report.candidates.length > 1, 'several candidates: a trade-off curve');
+
+    const state = await waitFor(
+      'the side panel to draw the shrink report',
+      panelState,
+      (s) =>
+        s.rendered?.current === outcome.reportJson &&
+        s.rendered?.shrink?.candidateRows === report.candidates.length &&
+        s.rendered?.shrink?.layerRows === report.layers.length,
+    );
+    assert.ok(state.visible, 'the panel is visible');
+    assert.ok(state.posted.includes('reports/current') || state.posted.includes('reports/init'));
+    assert.strictEqual(state.current?.transform, 'shrink');
+    assert.strictEqual(state.current?.variant, 'target sqnr>=40');
+    const s = state.current!.shrink!;
+    assert.strictEqual(s.target, report.summary.target);
+    assert.strictEqual(s.achieved, report.summary.achieved);
+    assert.ok(s.met);
+    assert.deepStrictEqual(
+      s.candidates.map((c) => [c.step, c.bytes, c.met, c.fidelity]),
+      report.candidates.map((c) => [c.step, c.bytes, c.met, c.fidelity]),
+    );
+    // The written model is the last candidate that met the target, and its size is the file's.
+    const chosen = report.candidates.filter((c) => c.met).at(-1)!;
+    assert.strictEqual(s.chosenStep, chosen.step);
+    assert.strictEqual(report.summary.bytesAfter, fs.statSync(outcome.output!).size);
+    assert.deepStrictEqual(
+      s.layers.map((l) => [l.name, l.choice, l.why]),
+      report.layers.map((l) => [l.name, l.choice, l.why]),
+    );
+    assert.deepStrictEqual(
+      s.baselines.map((b) => [b.id, b.bytes, b.fidelity]),
+      ['uniform8', 'uniform4'].map((id) => [id, report.baselines[id].bytes, report.baselines[id].fidelity]),
+    );
+    // Every candidate with a figure and both baselines are plotted; the comparison has its four rows.
+    const plottable = report.candidates.filter((c) => c.fidelity && Number.isFinite(c.fidelity.sqnrDb));
+    assert.strictEqual(state.rendered!.shrink!.plotted, plottable.length + 2);
+    assert.deepStrictEqual(state.rendered!.shrink!.comparison, [
+      'original',
+      'uniform8',
+      'uniform4',
+      'shrink',
+    ]);
+  });
+
+  test('a layer row opens the input model with that layer’s weight selected', async () => {
+    const { model } = copyModel();
+    const outcome = await shrink(model, { target: 'cosine>=0.99' });
+    assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome.error));
+    await waitFor('the panel to show it', panelState, (s) => s.current?.file === outcome.reportJson);
+    const name = readReport(outcome.reportJson!).layers.at(-1)!.name;
+    await vscode.commands.executeCommand('bigShrink._test.panelMessage', {
+      type: 'tensor/reveal',
+      file: outcome.reportJson,
+      name,
+    });
+    const s = await waitFor(
+      `${name} to be selected in the model editor`,
+      () => lastState(vscode.Uri.file(model)),
+      (st) => st?.selection?.name === name,
+    );
+    assert.ok(s?.posted.includes('editor/reveal'), 'the editor was asked to reveal it');
+  });
+
+  test('the quick pick: Enter, Enter runs the target of the settings without a size limit', async () => {
+    const { model } = copyModel();
+    const config = vscode.workspace.getConfiguration('bigShrink.shrink');
+    await config.update('target', 'sqnr >= 35', vscode.ConfigurationTarget.Global);
+    try {
+      const running = shrink(model);
+      await acceptQuickPick(2);
+      const outcome = await running;
+      assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome));
+      assert.strictEqual(path.basename(outcome.output!), 'bert.shrink.onnx');
+      const report = readReport(outcome.reportJson!);
+      assert.strictEqual(report.options.target, 'sqnr>=35');
+      assert.strictEqual(report.options.maxBytes, undefined);
+    } finally {
+      await config.update('target', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('a bad target is refused before anything runs, with the parser’s reason', async () => {
+    const { dir, model } = copyModel();
+    for (const [target, reason] of [
+      ['cosine>=1.5', /can never be met/],
+      ['accuracy>=0.9', /takes "cosine>=X"/],
+    ] as const) {
+      const outcome = await shrink(model, { target });
+      assert.strictEqual(outcome.status, 'skipped', target);
+      assert.strictEqual(outcome.error?.file, model, target);
+      assert.match(outcome.error?.reason ?? '', reason);
+    }
+    const tooSmall = await shrink(model, { target: 'cosine>=0.99', maxBytes: -3 });
+    assert.strictEqual(tooSmall.status, 'skipped');
+    assert.match(tooSmall.error?.reason ?? '', /max-bytes/);
+    assert.deepStrictEqual(listing(dir), ['bert.onnx']);
+  });
+
+  test('a target no candidate meets, or a size limit too small: the CLI’s reason names the model, nothing written', async () => {
+    const { dir, model } = copyModel();
+    const unmet = await shrink(model, { target: 'sqnr>=200' });
+    assert.strictEqual(unmet.status, 'failed');
+    assert.strictEqual(unmet.error?.file, model);
+    assert.match(unmet.error?.reason ?? '', /sqnr>=200 is met by no candidate/);
+    const limited = await shrink(model, { target: 'cosine>=0.999', maxBytes: 1000 });
+    assert.strictEqual(limited.status, 'failed');
+    assert.strictEqual(limited.error?.file, model);
+    assert.ok(limited.error?.reason, 'a reason');
+    assert.deepStrictEqual(listing(dir), ['bert.onnx']);
+  });
+
+  suite('cancelling', () => {
+    let big = '';
+    suiteSetup(function () {
+      this.timeout(120000);
+      // ~30 MB of MatMul/Gemm weights: several seconds of measuring and searching, then writing and verifying.
+      big = path.join(tempDir('big-shrink-shrink-cancel-'), 'bench.onnx');
+      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+      execFileSync(
+        process.execPath,
+        [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), big, '--megabytes', '30'],
+        { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+      );
+    });
+
+    for (const when of ['measuring', 'the output appears'] as const) {
+      test(`while ${when} leaves nothing behind`, async function () {
+        this.timeout(180000);
+        const dir = path.dirname(big);
+        const was = listing(dir);
+        const running = shrink(big, { target: 'cosine>=0.99' });
+        await waitFor(
+          'the run to start',
+          () => vscode.commands.executeCommand<{ running: string[] }>('bigShrink._test.shrinkState'),
+          (s) => s.running.length > 0,
+          10000,
+        );
+        let seen: string[] = [];
+        if (when === 'measuring') {
+          await new Promise((r) => setTimeout(r, 800));
+        } else {
+          const t0 = Date.now();
+          while (Date.now() - t0 < 150000) {
+            seen = listing(dir).filter((f) => !was.includes(f));
+            if (seen.length > 0) break;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.ok(seen.length > 0, 'the run wrote something');
+        }
+        const cancelled = await vscode.commands.executeCommand<number>('bigShrink._test.cancelShrink');
+        assert.strictEqual(cancelled, 1);
+        const outcome = await running;
+        assert.strictEqual(outcome.status, 'cancelled');
+        assert.deepStrictEqual(listing(dir), was, `left behind (seen before the cancel: ${seen.join(', ')})`);
+        const state = await vscode.commands.executeCommand<{ running: string[] }>(
+          'bigShrink._test.shrinkState',
+        );
+        assert.deepStrictEqual(state.running, []);
+      });
+    }
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The two tables of a shrink report, drawn with the panel's sortable ChangeTable: the layers (choice,
+ * the loss measured alone at each precision, why) and the candidates tried (the trade-off plot's text
+ * alternative: step, what was raised, size, the target's metric, met). Rows carry their exact values in
+ * data-* attributes for tests.
+ */
+import type { Attrs } from '../modelEditor/dom';
+import { h } from '../modelEditor/dom';
+import { formatBytes, formatCount } from '../modelEditor/format';
+import type { ShrinkCandidate, ShrinkFigures, ShrinkLayer } from '../../src/protocol/shrinkFigures';
+import { type Column, nameText } from './changeTable';
+import { formatDb } from './summary';
+import { formatMetric, metricName, metricOf } from './tradeoffChart';
+
+const lossOf = (l: ShrinkLayer, choice: string) => l.losses.find((x) => x.choice === choice);
+
+/** The precisions some layer has a measured loss at, in the order they first appear. */
+export function lossPrecisions(s: ShrinkFigures): string[] {
+  return [...new Set(s.layers.flatMap((l) => l.losses.map((x) => x.choice)))];
+}
+
+/** Columns of the layer table: one loss column per precision measured. */
+export function layerColumns(s: ShrinkFigures): Column<ShrinkLayer>[] {
+  const label = (id: string) => s.labels[id] ?? id;
+  return [
+    {
+      id: 'name',
+      label: 'Layer',
+      title: 'The layer’s weight, and why it got its precision',
+      value: (l) => l.name.toLowerCase(),
+      cell: (l) => [
+        nameText(l.name),
+        h('div', { class: 'sub' }, `${l.op} · ${formatCount(l.params)} params`),
+        h('div', { class: 'sub why', 'data-testid': 'layer-why' }, l.why),
+      ],
+      cellTitle: (l) => `${l.name}\n${l.op}, ${formatCount(l.params)} parameters\n${l.why}`,
+    },
+    {
+      id: 'choice',
+      label: 'Choice',
+      title: 'The precision the layer was written at',
+      value: (l) => label(l.choice),
+      cell: (l) => h('span', { class: `choice choice-${l.choice.replace(/[^\w-]/g, '')}` }, label(l.choice)),
+    },
+    ...lossPrecisions(s).map(
+      (p): Column<ShrinkLayer> => ({
+        id: `loss-${p}`,
+        label: label(p),
+        title: `Worst output SQNR (dB) with only this layer at ${label(p)}: lower is more sensitive`,
+        numeric: true,
+        value: (l) => lossOf(l, p)?.sqnrDb,
+        cell: (l) => {
+          const x = lossOf(l, p);
+          return x ? [formatDb(x.sqnrDb), h('div', { class: 'sub' }, x.cosine.toFixed(4))] : '—';
+        },
+        cellTitle: (l) => {
+          const x = lossOf(l, p);
+          return x
+            ? `Only this layer at ${label(p)}: output SQNR ${formatDb(x.sqnrDb)} dB, cosine ${x.cosine}`
+            : 'Not measured';
+        },
+      }),
+    ),
+  ];
+}
+
+export function layerAttrs(l: ShrinkLayer): Attrs {
+  const attrs: Attrs = {
+    'data-layer-name': l.name,
+    'data-op': l.op,
+    'data-params': l.params,
+    'data-choice': l.choice,
+    'data-why': l.why,
+  };
+  for (const x of l.losses) {
+    attrs[`data-loss-${x.choice}-sqnr`] = x.sqnrDb;
+    attrs[`data-loss-${x.choice}-cosine`] = x.cosine;
+  }
+  return attrs;
+}
+
+/** "pooler.weight 4-bit → 8-bit", or "start" for the first configuration. */
+function raisedText(s: ShrinkFigures, c: ShrinkCandidate): string {
+  if (!c.raised) return 'start';
+  const label = (id: string) => s.labels[id] ?? id;
+  return `${c.raised.name} ${label(c.raised.from)} → ${label(c.raised.to)}`;
+}
+
+/** Columns of the candidates table (the trade-off plot as text). */
+export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
+  const name = metricName(s.metric);
+  return [
+    {
+      id: 'step',
+      label: '#',
+      title: 'Order in which the candidates were tried',
+      numeric: true,
+      value: (c) => c.step,
+      cell: (c) => String(c.step),
+    },
+    {
+      id: 'raised',
+      label: 'Change',
+      title: 'The layer raised to a higher precision at this step',
+      value: (c) => c.raised?.name.toLowerCase() ?? '',
+      cell: (c) =>
+        c.raised
+          ? [
+              nameText(c.raised.name),
+              h('div', { class: 'sub' }, raisedText(s, c).slice(c.raised.name.length + 1)),
+            ]
+          : h('span', { class: 'muted' }, 'start'),
+      cellTitle: (c) => raisedText(s, c),
+    },
+    {
+      id: 'bytes',
+      label: 'Size',
+      numeric: true,
+      value: (c) => c.bytes,
+      cell: (c) => (c.bytes === undefined ? '—' : formatBytes(c.bytes)),
+      cellTitle: (c) => (c.bytes === undefined ? c.error : `${formatCount(c.bytes)} bytes`),
+    },
+    {
+      id: 'metric',
+      label: name === 'top-1 agreement' ? 'Top-1' : name[0].toUpperCase() + name.slice(1),
+      title: `Worst output ${name}; the target is ${s.target}`,
+      numeric: true,
+      value: (c) => metricOf(s, c.fidelity),
+      cell: (c) => [
+        formatMetric(s.metric, metricOf(s, c.fidelity)) || '—',
+        h(
+          'div',
+          { class: `sub ${c.met ? 'meets' : 'misses'}` },
+          c.step === s.chosenStep ? 'written' : c.met ? 'meets' : c.error ? 'error' : 'misses',
+        ),
+      ],
+      cellTitle: (c) =>
+        c.error ??
+        (c.fidelity
+          ? `cosine ${c.fidelity.cosine}, SQNR ${formatDb(c.fidelity.sqnrDb)} dB${c.fidelity.top1 === undefined ? '' : `, top-1 ${c.fidelity.top1}`}`
+          : undefined),
+    },
+  ];
+}
+
+export function candidateAttrs(s: ShrinkFigures, c: ShrinkCandidate): Attrs {
+  return {
+    'data-step': c.step,
+    'data-bytes': c.bytes,
+    'data-value': metricOf(s, c.fidelity),
+    'data-met': String(c.met),
+    'data-chosen': c.step === s.chosenStep ? 'true' : undefined,
+    'data-raised': c.raised?.name,
+    class: c.step === s.chosenStep ? 'written' : undefined,
+  };
+}
