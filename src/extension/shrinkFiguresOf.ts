@@ -55,10 +55,10 @@ function lossesOf(l: Json, precisions: string[]): LayerLoss[] {
   return precisions.flatMap((p) => from(p, l[p]) ?? []);
 }
 
-/** "uniform4" -> "uniform 4-bit"; other ids as they are. */
+/** "uniform4" -> "uniform 4-bit", a precision id ("int4b128") -> "uniform " + its label; others as they are. */
 function baselineLabel(id: string, labels: Record<string, string>): string {
   const m = /^uniform(.+)$/.exec(id);
-  if (!m) return id;
+  if (!m) return labels[id] ? `uniform ${labels[id]}` : id;
   const bits = /^\d+$/.test(m[1]) ? `${m[1]}-bit` : (labels[m[1]] ?? m[1]);
   return `uniform ${bits}`;
 }
@@ -121,7 +121,13 @@ export function shrinkFiguresOf(r: Json): ShrinkFigures {
       },
     ];
   });
-  const chosen = [...candidates].reverse().find((c) => c.met);
+  // The engine names the candidate it wrote (after a fallback or --refine it need not be the last that met);
+  // older reports did not, and then the last that met was the one written.
+  const chosenStep = num(summary.chosenStep);
+  const chosen =
+    chosenStep !== undefined
+      ? candidates.find((c) => c.step === chosenStep)
+      : [...candidates].reverse().find((c) => c.met);
   const achieved =
     num(summary.achieved) ?? (goal && chosen?.fidelity ? targetValue(chosen.fidelity, goal) : undefined);
   return {

@@ -21,7 +21,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('shrinkFiguresOf', () => {
-  it('reads a real shrink report: target, layers with both losses, every candidate, both baselines', () => {
+  it('reads a real shrink report: target, layers with their measured losses, every candidate and baseline', () => {
     const model = path.join(tmp, 'bert.onnx');
     fs.copyFileSync(path.join(MODELS, 'tiny_bert_random_inline.onnx'), model);
     execFileSync('node', [CLI, 'shrink', model, '--target', 'sqnr>=40'], { stdio: 'ignore' });
@@ -33,11 +33,11 @@ describe('shrinkFiguresOf', () => {
     assert.equal(s.achieved, r.summary.achieved);
     assert.ok(s.met);
     assert.deepEqual(s.counts, r.summary.layers);
-    // More than one candidate, so the plot is a curve; the written one is the last that met the target.
+    // More than one candidate, so the plot is a curve; the written one is the one the engine names.
     assert.ok(r.candidates.length > 1, `${r.candidates.length} candidates`);
     assert.equal(s.candidates.length, r.candidates.length);
-    const lastMet = (r.candidates as Json[]).filter((c) => c.met).at(-1);
-    assert.equal(s.chosenStep, lastMet?.step);
+    assert.ok(Number.isInteger(r.summary.chosenStep), 'the engine names the candidate it wrote');
+    assert.equal(s.chosenStep, r.summary.chosenStep);
     s.candidates.forEach((c, i) => {
       const raw = r.candidates[i] as Json;
       assert.deepEqual(
@@ -45,11 +45,18 @@ describe('shrinkFiguresOf', () => {
         [raw.step, raw.bytes, raw.met, raw.counts, raw.fidelity, raw.raised],
       );
     });
+    // Uniform 8-bit and 4-bit first, then every other uniform configuration the engine ran, labelled.
+    const others = Object.keys(r.baselines).filter((id) => id !== 'uniform8' && id !== 'uniform4');
+    assert.ok(others.length > 0, 'the engine compares with more than 8 and 4 bits');
     assert.deepEqual(
       s.baselines.map((b) => [b.id, b.label, b.bytes, b.meetsTarget, b.fidelity]),
-      ['uniform8', 'uniform4'].map((id) => [
+      ['uniform8', 'uniform4', ...others].map((id) => [
         id,
-        id === 'uniform8' ? 'uniform 8-bit' : 'uniform 4-bit',
+        id === 'uniform8'
+          ? 'uniform 8-bit'
+          : id === 'uniform4'
+            ? 'uniform 4-bit'
+            : `uniform ${r.precisionLabels[id]}`,
         r.baselines[id].bytes,
         r.baselines[id].meetsTarget,
         r.baselines[id].fidelity,
@@ -62,12 +69,16 @@ describe('shrinkFiguresOf', () => {
         [l.name, l.op, l.params, l.choice, l.why],
         [raw.name, raw.op, raw.params, raw.choice, raw.why],
       );
-      const want = ['int4', 'int8'].flatMap((p) =>
-        raw[p] ? [{ choice: p, sqnrDb: raw[p].sqnrDb, cosine: raw[p].cosine }] : [],
-      );
+      // The engine's list of measured losses, each precision once.
+      const want = (raw.losses as Json[]).map((x) => ({
+        choice: x.choice,
+        sqnrDb: x.sqnrDb,
+        cosine: x.cosine,
+      }));
+      assert.ok(want.length > 0, l.name);
       assert.deepEqual(l.losses, want, l.name);
     });
-    assert.equal(s.labels.int4, '4-bit');
+    assert.equal(s.labels.int4, r.precisionLabels.int4);
     assert.equal(shrinkVariant(r.options), 'target sqnr>=40');
   });
 
@@ -125,6 +136,20 @@ describe('shrinkFiguresOf', () => {
       ],
     );
     assert.equal(shrinkVariant(r.options), `target top1>=0.99, at most ${formatBytes(600000)}`);
+  });
+
+  it('the written candidate is the one the summary names, not necessarily the last that met', () => {
+    const met = (step: number, bytes: number) => ({
+      step,
+      bytes,
+      fidelity: { cosine: 0.9995, sqnrDb: 31 },
+      met: true,
+    });
+    const candidates = [met(1, 300), met(2, 200), met(3, 250)];
+    const named = shrinkFiguresOf({ summary: { target: 'cosine>=0.999', chosenStep: 2 }, candidates });
+    assert.equal(named.chosenStep, 2);
+    const older = shrinkFiguresOf({ summary: { target: 'cosine>=0.999' }, candidates });
+    assert.equal(older.chosenStep, 3, 'a report without chosenStep: the last that met');
   });
 
   it('a report with no candidate that met the target is not "met"', () => {
