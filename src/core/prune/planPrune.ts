@@ -31,8 +31,11 @@ export interface PruneOptions {
   /** Kinds pruned besides matrices and other learned weights. */
   include: OptionalKind[];
   exclude?: RegExp;
-  /** sparse: graph initializers become sparse_initializer where that is smaller. */
-  storage: 'dense' | 'sparse';
+  /**
+   * sparse: graph initializers become sparse_initializer where that is smaller. int4 is planned by
+   * planPruneInt4 (pruned dense here, then quantized there).
+   */
+  storage: 'dense' | 'sparse' | 'int4';
   /** Apply these keep-masks (a saved lottery ticket) instead of choosing: `method` and `sparsity` are ignored. */
   masks?: readonly KeepMask[];
   /** Return the keep-mask of every pruned weight (`--save-mask`). */
@@ -59,8 +62,8 @@ export interface PrunedTensorRow extends QuantizedTensorRow {
   zerosAfter: number;
   sparsityBefore: number;
   sparsityAfter: number;
-  /** How the output stores it. */
-  storage: 'dense' | 'sparse_initializer';
+  /** How the output stores it (MatMulNBits: pruned, then quantized to 4-bit by planPruneInt4). */
+  storage: 'dense' | 'sparse_initializer' | 'MatMulNBits';
   /** Payload bytes as a dense tensor and as a SparseTensorProto (values + int64 linear indices). */
   denseBytes: number;
   sparseBytes: number;
@@ -98,7 +101,8 @@ const SPARSE_IR = 6;
  * Plans magnitude (per layer or global), N:M or channel pruning, or applies saved keep-masks. Each weight is
  * read once into memory (a global cut reads every target twice more while counting, chunk by chunk), its
  * pruned values are written in the weight's own type (bit-exact apart from the new zeros) as a dense tensor
- * or a sparse initializer, and its keep-mask is returned when asked for.
+ * or a sparse initializer, and its keep-mask is returned when asked for. `onPruned` sees each weight's
+ * pruned values (float32, whatever the weight's type) once they are final: planPruneInt4 quantizes them.
  */
 export function planPrune(
   index: ModelIndex,
@@ -106,6 +110,7 @@ export function planPrune(
   resolveExternal: ExternalDataResolver,
   options: PruneOptions,
   sink: TensorSink = (b) => b,
+  onPruned?: (t: TensorInfo, values: Float32Array) => void,
 ): PrunePlan {
   checkOptions(options);
   const plan: PrunePlan = {
@@ -219,6 +224,7 @@ export function planPrune(
         tensor: { dtype: t.dtype, dims: t.dims, data: sink(encode(values, t.dtype)) },
       });
     }
+    onPruned?.(t, values);
     const zerosAfter = t.count - nnz;
     plan.summary.weights += t.count;
     plan.summary.zerosBefore += zerosBefore;

@@ -1,5 +1,14 @@
 import type { ReportFile, TransformReport, TransformSummary } from '../transform/transformReport';
-import { cell, kib, num, renderTimings, renderVerification } from '../quant/quantizeReport';
+import {
+  cell,
+  kib,
+  num,
+  renderNodeChanges,
+  renderQuantizedWeights,
+  renderTimings,
+  renderVerification,
+} from '../quant/quantizeReport';
+import type { QuantizedTensorRow } from '../quant/planQuantize';
 import type { PrunedTensorRow } from './planPrune';
 
 /** The size effects of pruning, stated honestly (DESIGN.md "Sparsity"). */
@@ -19,6 +28,12 @@ export interface PruneSizes {
    */
   runtimeBytesBefore: number;
   runtimeBytesAfter: number;
+  /**
+   * --storage int4: the quantized weights as pruned float tensors, and as MatMulNBits codes + scales + zero
+   * points — also what they take in memory once loaded (ONNX Runtime keeps them packed).
+   */
+  quantizedDenseBytes?: number;
+  quantizedBytes?: number;
 }
 
 /** The prune report: the common report plus sparsity per tensor, size figures and masks. */
@@ -28,6 +43,8 @@ export interface PruneReport extends TransformReport<PrunedTensorRow> {
   sizes: PruneSizes;
   /** The keep-mask file written (`--save-mask`) or applied (`--mask`). */
   masks?: { saved?: ReportFile; applied?: ReportFile };
+  /** --storage int4: the pruned weights quantized to MatMulNBits, as the quantize report lists them. */
+  quantized?: QuantizedTensorRow[];
 }
 
 /** What the prune summary adds. */
@@ -76,6 +93,10 @@ export function renderPruneMarkdown(r: PruneReport): string {
   lines.push(
     `| runtime memory for weights and constants (ONNX Runtime densifies sparse ones) | ${z.runtimeBytesBefore} | ${z.runtimeBytesAfter} |`,
   );
+  if (z.quantizedBytes !== undefined)
+    lines.push(
+      `| 4-bit weights: pruned float → MatMulNBits codes + scales + zero points (also in memory) | ${z.quantizedDenseBytes} | ${z.quantizedBytes} |`,
+    );
   lines.push('', '## Options', '', '| option | value |', '|---|---|');
   for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${cell(w)}`));
@@ -92,6 +113,10 @@ export function renderPruneMarkdown(r: PruneReport): string {
     lines.push(
       `| ${cell(t.name)} | ${t.kind} | ${cell(t.op)} | ${t.dims.join('×')} | ${t.beforeDtype} | ${t.storage} | ${pct(t.sparsityBefore)} | ${pct(t.sparsityAfter)} | ${t.denseBytes} | ${t.sparseBytes} | ${db(t.weightSqnrDb)} | ${cell(note)} |`,
     );
+  }
+  if (r.quantized?.length) {
+    renderQuantizedWeights(r.quantized, '## Quantized to 4-bit after pruning', lines);
+    renderNodeChanges(r.nodes, lines);
   }
   const structured = r.tensors.filter((t) => t.channels);
   if (structured.length) {
