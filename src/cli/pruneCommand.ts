@@ -6,6 +6,7 @@ import { DEFAULT_PRUNE_OPTIONS, planPrune, type PrunePlan, type PruneOptions } f
 import { renderPruneMarkdown, type PruneReport } from '../core/prune/pruneReport';
 import { OPTIONAL_KINDS, type OptionalKind } from '../core/prune/pruneTargets';
 import { planPruneInt4 } from '../core/prune/planPruneInt4';
+import { LazyTensors } from '../core/write/lazyTensors';
 import { encodeSafetensors, type KeepMask, parseSafetensors } from '../core/prune/safetensors';
 import {
   DEFAULT_QUANTIZE_OPTIONS,
@@ -218,6 +219,8 @@ interface PruneRun {
 export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verification?: VerifyResult }> {
   const saveMask = run.saveMask;
   const quantize = run.quantize;
+  // Dense weights are pruned as the writer reaches them: one weight in memory at a time.
+  const lazy = new LazyTensors();
   return runTransform<PruneReport, PrunePlan & { quantized?: QuantizedTensorRow[] }>({
     transform: 'prune',
     input: run.input,
@@ -226,6 +229,7 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
     verify: run.verify,
     options: run.reportOptions,
     extraOutputs: saveMask ? [saveMask] : [],
+    lazy,
     check: () => {
       if (saveMask && saveMask === run.maskFile)
         throw new ModelError(saveMask, 'refusing to overwrite the mask being applied');
@@ -236,7 +240,7 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
         const { index, source, resolveExternal } = model;
         return quantize
           ? planPruneInt4(index, source, resolveExternal, run.options, quantize, sink)
-          : planPrune(index, source, resolveExternal, run.options, sink);
+          : planPrune(index, source, resolveExternal, run.options, sink, { lazy });
       } catch (e) {
         if (e instanceof RangeError || e instanceof FormatError) throw new ModelError(run.input, e.message);
         throw e;

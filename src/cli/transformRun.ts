@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ModelError } from '../core/errors';
 import type { TensorSink } from '../core/quant/planQuantize';
 import type { TransformPlan } from '../core/transform/transformPlan';
+import type { LazyTensors } from '../core/write/lazyTensors';
 import {
   fidelityStatus,
   type ReportFile,
@@ -53,6 +54,8 @@ export interface TransformRun<R extends TransformReport, P extends TransformPlan
   verify?: VerifyOptions;
   /** The options as the report lists them. */
   options: Record<string, unknown>;
+  /** New payloads the plan leaves to be made while the writer copies them (pruning streams its weights). */
+  lazy?: LazyTensors;
   /** Plans the edits; new tensor bytes go through `sink`. */
   plan(model: OpenedModel, sink: TensorSink): P;
   /** Why nothing was done, when the plan changes nothing. */
@@ -147,7 +150,10 @@ export async function runTransform<R extends TransformReport, P extends Transfor
       if (!/2 GiB/.test((e as Error).message)) throw e;
       writePlan = planWrite(model.index, model.source, plan.edits, { externalData: external });
     }
-    const input = spill ? spill.wrap(model) : model;
+    const unspilled = spill ? spill.wrap(model) : model;
+    const input = run.lazy
+      ? { ...unspilled, resolveExternal: run.lazy.resolver(unspilled.resolveExternal) }
+      : unspilled;
     const written = writeModel(writePlan, input, run.outPath, { force: run.force });
     const outputFiles = [written.modelPath, ...written.externalFiles.map((f) => f.path)];
     const spilledBytes = spill?.bytes;

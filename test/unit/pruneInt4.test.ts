@@ -49,9 +49,9 @@ function pruneBoth(
   const model = openModel(input);
   const pruned = new Map<string, Float32Array>();
   try {
-    const dense = planPrune(model.index, model.source, model.resolveExternal, options, undefined, (t, v) =>
-      pruned.set(t.name, Float32Array.from(v)),
-    );
+    const dense = planPrune(model.index, model.source, model.resolveExternal, options, undefined, {
+      onPruned: (t, v) => pruned.set(t.name, Float32Array.from(v)),
+    });
     const int4 = planPruneInt4(model.index, model.source, model.resolveExternal, options, {
       ...DEFAULT_QUANTIZE_OPTIONS,
       ...quant,

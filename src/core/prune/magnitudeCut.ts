@@ -41,11 +41,7 @@ export function magnitudeCut(chunks: () => Iterable<Float32Array>, total: number
   if (total <= SORT_BELOW) return sortedCut(chunks(), total, k);
   const high = new Float64Array(BUCKETS);
   let seen = 0;
-  for (const chunk of chunks()) {
-    const bits = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length);
-    for (let i = 0; i < bits.length; i++) high[(bits[i] & 0x7fffffff) >>> 16]++;
-    seen += bits.length;
-  }
+  for (const chunk of chunks()) seen += countHigh(high, chunk);
   if (seen !== total) throw new RangeError(`the values number ${seen}, not ${total}`);
   const [bucket, belowBucket] = find(high, k);
   const low = new Float64Array(BUCKETS);
@@ -59,6 +55,92 @@ export function magnitudeCut(chunks: () => Iterable<Float32Array>, total: number
   const [lowBits, belowLow] = find(low, k - belowBucket);
   const below = belowBucket + belowLow;
   return { threshold: ((bucket << 16) | lowBits) >>> 0, ties: k - below, below };
+}
+
+/** Adds the top 16 key bits of `values` to `high`; returns how many values there were. */
+function countHigh(high: Float64Array, values: Float32Array): number {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) high[(bits[i] & 0x7fffffff) >>> 16]++;
+  return bits.length;
+}
+
+/** A global cut and how many of its ties fall in each tensor (the first ones in reading order). */
+export interface GlobalCut {
+  cut: MagnitudeCut;
+  ties: number[];
+}
+
+/** Bucket keys a global cut keeps (2 bytes each) to find the threshold and the ties without a third pass. */
+const KEPT_LOWS = 1 << 24;
+
+/**
+ * The cut that selects the `k` smallest magnitudes across `count` tensors (`values(i)` yields tensor i
+ * whole, possibly in a buffer reused for the next one), and where its ties fall: tensor by tensor, each
+ * can then be pruned on its own, in any order. Two reading passes: the top-16-bit histogram, then the low
+ * 16 bits of the keys in the threshold's bucket, kept per tensor (a bucket of more than 16 M values, or a
+ * cut small enough to sort, counts the ties with a third pass).
+ */
+export function globalMagnitudeCut(
+  count: number,
+  values: (i: number) => Float32Array,
+  total: number,
+  k: number,
+): GlobalCut {
+  const all = function* () {
+    for (let i = 0; i < count; i++) yield values(i);
+  };
+  const high = new Float64Array(BUCKETS);
+  let seen = 0;
+  if (k > 0 && total > SORT_BELOW) for (let i = 0; i < count; i++) seen += countHigh(high, values(i));
+  const [bucket, belowBucket] = k > 0 && total > SORT_BELOW ? find(high, k) : [0, 0];
+  if (k === 0 || total <= SORT_BELOW || high[bucket] > KEPT_LOWS) {
+    const cut = magnitudeCut(all, total, k);
+    return { cut, ties: spreadTies(cut, count, (i) => countKey(values(i), cut.threshold)) };
+  }
+  if (seen !== total) throw new RangeError(`the values number ${seen}, not ${total}`);
+  const lows = new Uint16Array(high[bucket]);
+  const starts = [0];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const v = values(i);
+    const bits = new Uint32Array(v.buffer, v.byteOffset, v.length);
+    for (let j = 0; j < bits.length; j++) {
+      const b = bits[j];
+      if (((b >>> 16) & 0x7fff) === bucket) lows[at++] = b & 0xffff;
+    }
+    starts.push(at);
+  }
+  const low = new Float64Array(BUCKETS);
+  for (let j = 0; j < at; j++) low[lows[j]]++;
+  const [lowBits, belowLow] = find(low, k - belowBucket);
+  const below = belowBucket + belowLow;
+  const cut = { threshold: ((bucket << 16) | lowBits) >>> 0, ties: k - below, below };
+  const ties = spreadTies(cut, count, (i) => {
+    let n = 0;
+    for (let j = starts[i]; j < starts[i + 1]; j++) if (lows[j] === lowBits) n++;
+    return n;
+  });
+  return { cut, ties };
+}
+
+/** The cut's ties handed out in reading order: tensor i gets min(its values at the threshold, what is left). */
+function spreadTies(cut: MagnitudeCut, count: number, atThreshold: (i: number) => number): number[] {
+  let left = cut.ties;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = left > 0 ? Math.min(left, atThreshold(i)) : 0;
+    out.push(n);
+    left -= n;
+  }
+  return out;
+}
+
+/** How many values have exactly this key. */
+function countKey(values: Float32Array, key: number): number {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7fffffff) === key) n++;
+  return n;
 }
 
 /** The bin where the running count reaches `k`, and the count below it. */
@@ -85,35 +167,4 @@ function sortedCut(chunks: Iterable<Float32Array>, total: number, k: number): Ma
   let below = k - 1;
   while (below > 0 && keys[below - 1] === threshold) below--;
   return { threshold, ties: k - below, below };
-}
-
-/**
- * Applies a cut to the next values in reading order: clears `keep` where a value is pruned. `state.ties`
- * counts down the ties still to prune, across calls (a global cut spans tensors). Returns how many were
- * pruned here.
- */
-export function applyCut(
-  values: Float32Array,
-  keep: Uint8Array,
-  cut: MagnitudeCut,
-  state: { ties: number },
-): number {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const t = cut.threshold;
-  let pruned = 0;
-  let ties = state.ties;
-  for (let i = 0; i < bits.length; i++) {
-    const key = bits[i] & 0x7fffffff;
-    if (key < t) keep[i] = 0;
-    else if (key === t && ties > 0) {
-      keep[i] = 0;
-      ties--;
-    } else {
-      keep[i] = 1;
-      continue;
-    }
-    pruned++;
-  }
-  state.ties = ties;
-  return pruned;
 }

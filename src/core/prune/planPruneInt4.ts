@@ -32,9 +32,9 @@ export function planPruneInt4(
   sink: TensorSink = (b) => b,
 ): PruneInt4Plan {
   const pruned = new Map<number, Float32Array>();
-  const plan = planPrune(index, source, resolveExternal, { ...prune, storage: 'dense' }, sink, (t, v) =>
-    pruned.set(t.id, v),
-  );
+  const plan = planPrune(index, source, resolveExternal, { ...prune, storage: 'dense' }, sink, {
+    onPruned: (t, v) => pruned.set(t.id, v),
+  });
   if (plan.blockers.length > 0 || plan.tensors.length === 0) return { ...plan, quantized: [] };
   const q = planQuantize(index, source, resolveExternal, quantize, sink, {
     read: (t: TensorInfo) => {
