@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { FormatError, ModelError } from '../core/errors';
 import type { ModelIndex } from '../core/onnx/modelIndex';
 import { DEFAULT_PRUNE_OPTIONS, planPrune, type PrunePlan, type PruneOptions } from '../core/prune/planPrune';
-import { renderPruneMarkdown, type PruneReport } from '../core/prune/pruneReport';
+import { gzipNote, renderPruneMarkdown, type PruneReport } from '../core/prune/pruneReport';
 import { OPTIONAL_KINDS, type OptionalKind } from '../core/prune/pruneTargets';
 import { planPruneInt4 } from '../core/prune/planPruneInt4';
 import { LazyTensors } from '../core/write/lazyTensors';
@@ -286,6 +286,7 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
             inputGzipBytes: sum(input, 'gzipBytes'),
             outputBytes: sum(output, 'bytes'),
             outputGzipBytes: sum(output, 'gzipBytes'),
+            ...gzipSampling([...input, ...output]),
             prunedDenseBytes: plan.tensors.reduce((s, t) => s + t.denseBytes, 0),
             prunedSparseBytes: plan.tensors.reduce((s, t) => s + t.sparseBytes, 0),
             prunedStoredBytes: plan.tensors.reduce((s, t) => s + t.afterBytes, 0),
@@ -309,6 +310,16 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
     onProgress: run.onProgress,
     render: renderPruneMarkdown,
   });
+}
+
+/** Whether some gzip sizes are estimates, and the smallest share of a file that was compressed. */
+function gzipSampling(files: ReportFile[]): { gzipEstimated?: boolean; gzipSampledFraction?: number } {
+  const sampled = files.filter((f) => f.gzipEstimated);
+  if (sampled.length === 0) return {};
+  return {
+    gzipEstimated: true,
+    gzipSampledFraction: Math.min(...sampled.map((f) => f.gzipSampledFraction!)),
+  };
 }
 
 /** What --storage adds to the output's name. */
@@ -338,7 +349,7 @@ function printPrune(
       (s.target !== undefined ? ` (target ${pct(s.target)})` : ''),
   );
   out(
-    `size: ${z.inputBytes} → ${z.outputBytes} bytes on disk, gzip ${z.inputGzipBytes} → ${z.outputGzipBytes} bytes; ` +
+    `size: ${z.inputBytes} → ${z.outputBytes} bytes on disk, gzip ${z.inputGzipBytes} → ${z.outputGzipBytes} bytes${gzipNote(z)}; ` +
       `pruned weights ${z.prunedDenseBytes} bytes dense, ${z.prunedSparseBytes} as sparse, ${z.prunedStoredBytes} written`,
   );
   out(

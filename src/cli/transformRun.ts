@@ -184,7 +184,14 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     if (run.gzip) run.onProgress?.('measuring the files (sha256, gzip)…');
     const tMeasure = performance.now();
     // All output files at once: zlib, when asked for, compresses on libuv's thread pool.
-    const outFiles = await Promise.all(outputFiles.map((f) => describeFile(f, { gzip: run.gzip })));
+    // The writer hashed what it wrote: the outputs are read again only to compress them (or samples).
+    const hashes = new Map<string, string | undefined>([
+      [written.modelPath, written.modelSha256],
+      ...written.externalFiles.map((f) => [f.path, f.sha256] as [string, string | undefined]),
+    ]);
+    const outFiles = await Promise.all(
+      outputFiles.map((f) => describeFile(f, { gzip: run.gzip, sha256: hashes.get(f) })),
+    );
     const inFiles = await inputFigures;
     const extras = run.finish
       ? await run.finish(plan, { model, written, input: inFiles, output: outFiles })

@@ -194,8 +194,12 @@ const SIZE_KEYS: readonly (keyof PruneSizes)[] = [
   'runtimeBytesAfter',
 ];
 
-/** Present with --storage int4 only. */
-const OPTIONAL_SIZE_KEYS: readonly (keyof PruneSizes)[] = ['quantizedDenseBytes', 'quantizedBytes'];
+/** Present with --storage int4, and when a gzip size is estimated from samples (large files). */
+const OPTIONAL_SIZE_KEYS: readonly (keyof PruneSizes)[] = [
+  'quantizedDenseBytes',
+  'quantizedBytes',
+  'gzipSampledFraction',
+];
 
 /** The sparsity and size figures of a prune report (`summary` and `sizes`); the sizes only when all are there. */
 function pruneFiguresOf(summary: Json, sizes: unknown): PruneFigures | undefined {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../core/errors';
@@ -8,8 +9,10 @@ import type { OpenedModel } from './openModel';
 export interface WriteResult {
   modelPath: string;
   modelBytes: number;
-  /** Files written beside the model (new external data, copies of kept external data). */
-  externalFiles: { path: string; bytes: number }[];
+  /** SHA-256 of the model file, computed as it was written (no second read). */
+  modelSha256: string;
+  /** Files written beside the model (new external data, copies of kept external data: no sha256). */
+  externalFiles: { path: string; bytes: number; sha256?: string }[];
 }
 
 const CHUNK = 8 << 20;
@@ -64,9 +67,10 @@ export function writeModel(
       temps.push(temp);
       // External data may live in a sub-folder of the model's folder (its location says so).
       fs.mkdirSync(path.dirname(t.final), { recursive: true });
+      let sha256: string | undefined;
       if ('copyFrom' in t.pieces) fs.copyFileSync(t.pieces.copyFrom, temp);
-      else writePieces(temp, t.pieces, input);
-      return { temp, final: t.final, bytes: fs.statSync(temp).size };
+      else sha256 = writePieces(temp, t.pieces, input);
+      return { temp, final: t.final, bytes: fs.statSync(temp).size, sha256 };
     });
     // External data first, the model last: a model is never visible before the data it refers to.
     for (const w of written.slice(1)) fs.renameSync(w.temp, w.final);
@@ -74,7 +78,10 @@ export function writeModel(
     return {
       modelPath: out,
       modelBytes: written[0].bytes,
-      externalFiles: written.slice(1).map((w) => ({ path: w.final, bytes: w.bytes })),
+      modelSha256: written[0].sha256!,
+      externalFiles: written
+        .slice(1)
+        .map((w) => ({ path: w.final, bytes: w.bytes, ...(w.sha256 ? { sha256: w.sha256 } : {}) })),
     };
   } catch (e) {
     for (const t of temps) fs.rmSync(t, { force: true });
@@ -83,11 +90,14 @@ export function writeModel(
   }
 }
 
-function writePieces(file: string, pieces: Piece[], input: OpenedModel): void {
+/** Writes the pieces in order and returns the file's SHA-256, hashed from the bytes as they go out. */
+function writePieces(file: string, pieces: Piece[], input: OpenedModel): string {
   const fd = fs.openSync(file, 'wx');
+  const hash = createHash('sha256');
   try {
     let position = 0;
     const put = (bytes: Uint8Array) => {
+      hash.update(bytes);
       let done = 0;
       while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
       position += bytes.length;
@@ -105,6 +115,7 @@ function writePieces(file: string, pieces: Piece[], input: OpenedModel): void {
   } finally {
     fs.closeSync(fd);
   }
+  return hash.digest('hex');
 }
 
 function realOrSelf(p: string): string {

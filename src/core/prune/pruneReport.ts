@@ -18,6 +18,12 @@ export interface PruneSizes {
   inputGzipBytes: number;
   outputBytes: number;
   outputGzipBytes: number;
+  /**
+   * Set when a gzip size above is an estimate (files over 64 MiB: evenly spaced blocks compressed, see
+   * ReportFile.gzipEstimated), with the smallest share of a file's bytes that was compressed.
+   */
+  gzipEstimated?: boolean;
+  gzipSampledFraction?: number;
   /** Payload bytes of the pruned weights: as dense tensors, as sparse tensors (values + int64 indices), as written. */
   prunedDenseBytes: number;
   prunedSparseBytes: number;
@@ -65,6 +71,13 @@ const db = (x: number) => (x === Infinity ? '∞' : num(x, 2));
 /** Zeroed channel indices shown in the Markdown (the JSON lists all). */
 const SHOWN_CHANNELS = 64;
 
+/** How the gzip sizes were measured, when some are estimates. */
+export function gzipNote(z: PruneSizes): string {
+  if (!z.gzipEstimated) return '';
+  const share = `${+((z.gzipSampledFraction ?? 0) * 100).toFixed(1)}%`;
+  return ` (estimated for files over 64 MiB: evenly spaced blocks, ${share} of the bytes, compressed one by one)`;
+}
+
 /** The Markdown report, rendered from the same object as the JSON. */
 export function renderPruneMarkdown(r: PruneReport): string {
   const s = r.summary;
@@ -79,14 +92,16 @@ export function renderPruneMarkdown(r: PruneReport): string {
   );
   lines.push('## Files', '', '| role | path | bytes | gzip bytes | sha256 |', '|---|---|---:|---:|---|');
   const file = (role: string, f: ReportFile) =>
-    lines.push(`| ${role} | ${cell(f.path)} | ${f.bytes} | ${f.gzipBytes ?? ''} | \`${f.sha256}\` |`);
+    lines.push(
+      `| ${role} | ${cell(f.path)} | ${f.bytes} | ${f.gzipEstimated ? '≈ ' : ''}${f.gzipBytes ?? ''} | \`${f.sha256}\` |`,
+    );
   for (const f of r.input.files) file('input', f);
   for (const f of r.output.files) file('output', f);
   if (r.masks?.applied) file('mask applied', r.masks.applied);
   if (r.masks?.saved) file('mask saved', r.masks.saved);
   lines.push('', '## Size', '', '| measure | before | after |', '|---|---:|---:|');
   lines.push(`| files on disk | ${z.inputBytes} | ${z.outputBytes} |`);
-  lines.push(`| gzip -6 of the files | ${z.inputGzipBytes} | ${z.outputGzipBytes} |`);
+  lines.push(`| gzip -6 of the files${gzipNote(z)} | ${z.inputGzipBytes} | ${z.outputGzipBytes} |`);
   lines.push(`| pruned weights, dense | ${z.prunedDenseBytes} | ${z.prunedDenseBytes} |`);
   lines.push(`| pruned weights, as sparse tensors (values + int64 indices) | | ${z.prunedSparseBytes} |`);
   lines.push(`| pruned weights, as written | | ${z.prunedStoredBytes} |`);
