@@ -17,7 +17,7 @@ import { type SpillFile, openSpillFile } from '../runtime/spillFile';
 import { readInputFiles, type VerifyOptions, type VerifyResult } from '../runtime/verifyModels';
 import { VerifyCancelledError, verifyInWorker } from '../runtime/verifyInWorker';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
-import { writeModel, type WriteResult } from '../runtime/writeModel';
+import { writeModelAsync, type WriteResult } from '../runtime/writeModel';
 import { type OptionSpec, type ParsedArgs, UsageError } from './args';
 
 /** Kept in step with main.ts's VERSION (the lead owns that file). */
@@ -154,7 +154,7 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     const input = run.lazy
       ? { ...unspilled, resolveExternal: run.lazy.resolver(unspilled.resolveExternal) }
       : unspilled;
-    const written = writeModel(writePlan, input, run.outPath, { force: run.force });
+    const written = await writeModelAsync(writePlan, input, run.outPath, { force: run.force });
     const outputFiles = [written.modelPath, ...written.externalFiles.map((f) => f.path)];
     const spilledBytes = spill?.bytes;
     spill?.close();

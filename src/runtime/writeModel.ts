@@ -17,6 +17,20 @@ export interface WriteResult {
 
 const CHUNK = 8 << 20;
 
+/** A file to write: pieces, or a copy of a kept external data file. */
+interface Target {
+  final: string;
+  pieces: Piece[] | { copyFrom: string };
+}
+
+/** A file written under a temporary name, not yet renamed. */
+interface Written {
+  temp: string;
+  final: string;
+  bytes: number;
+  sha256?: string;
+}
+
 /**
  * Writes a plan beside nothing it could harm: the input is never overwritten, an existing output is
  * refused unless `force`, and every file is written to a temporary name and renamed only when complete,
@@ -28,6 +42,56 @@ export function writeModel(
   outPath: string,
   options: { force?: boolean } = {},
 ): WriteResult {
+  const targets = targetsOf(plan, input, outPath, options);
+  const temps: string[] = [];
+  try {
+    const written = targets.map((t): Written => {
+      const temp = tempFor(t, temps);
+      let sha256: string | undefined;
+      if ('copyFrom' in t.pieces) fs.copyFileSync(t.pieces.copyFrom, temp);
+      else sha256 = writePieces(temp, t.pieces, input);
+      return { temp, final: t.final, bytes: fs.statSync(temp).size, sha256 };
+    });
+    return commit(outPath, written);
+  } catch (e) {
+    throw failed(outPath, temps, e);
+  }
+}
+
+/**
+ * writeModel with the writes on libuv's thread pool: while one chunk goes to the file, this thread makes
+ * the next (a streamed transform prunes or reads it), so making and writing overlap on two cores.
+ */
+export async function writeModelAsync(
+  plan: WritePlan,
+  input: OpenedModel,
+  outPath: string,
+  options: { force?: boolean } = {},
+): Promise<WriteResult> {
+  const targets = targetsOf(plan, input, outPath, options);
+  const temps: string[] = [];
+  try {
+    const written: Written[] = [];
+    for (const t of targets) {
+      const temp = tempFor(t, temps);
+      let sha256: string | undefined;
+      if ('copyFrom' in t.pieces) await fs.promises.copyFile(t.pieces.copyFrom, temp);
+      else sha256 = await writePiecesAsync(temp, t.pieces, input);
+      written.push({ temp, final: t.final, bytes: (await fs.promises.stat(temp)).size, sha256 });
+    }
+    return commit(outPath, written);
+  } catch (e) {
+    throw failed(outPath, temps, e);
+  }
+}
+
+/** The files a plan writes, checked: no input overwritten, nothing existing without `force`. */
+function targetsOf(
+  plan: WritePlan,
+  input: OpenedModel,
+  outPath: string,
+  options: { force?: boolean },
+): Target[] {
   const out = path.resolve(outPath);
   const outDir = path.dirname(out);
   const inputs = new Set(
@@ -35,9 +99,7 @@ export function writeModel(
       realOrSelf,
     ),
   );
-  const targets: { final: string; pieces: Piece[] | { copyFrom: string } }[] = [
-    { final: out, pieces: plan.model },
-  ];
+  const targets: Target[] = [{ final: out, pieces: plan.model }];
   if (plan.external)
     targets.push({ final: path.join(outDir, plan.external.location), pieces: plan.external.pieces });
   if (
@@ -59,35 +121,38 @@ export function writeModel(
       throw new ModelError(t.final, 'already exists (use --force to overwrite)');
   }
   if (!fs.existsSync(outDir)) throw new ModelError(outPath, `folder ${outDir} does not exist`);
+  return targets;
+}
 
-  const temps: string[] = [];
-  try {
-    const written = targets.map((t) => {
-      const temp = `${t.final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-      temps.push(temp);
-      // External data may live in a sub-folder of the model's folder (its location says so).
-      fs.mkdirSync(path.dirname(t.final), { recursive: true });
-      let sha256: string | undefined;
-      if ('copyFrom' in t.pieces) fs.copyFileSync(t.pieces.copyFrom, temp);
-      else sha256 = writePieces(temp, t.pieces, input);
-      return { temp, final: t.final, bytes: fs.statSync(temp).size, sha256 };
-    });
-    // External data first, the model last: a model is never visible before the data it refers to.
-    for (const w of written.slice(1)) fs.renameSync(w.temp, w.final);
-    fs.renameSync(written[0].temp, written[0].final);
-    return {
-      modelPath: out,
-      modelBytes: written[0].bytes,
-      modelSha256: written[0].sha256!,
-      externalFiles: written
-        .slice(1)
-        .map((w) => ({ path: w.final, bytes: w.bytes, ...(w.sha256 ? { sha256: w.sha256 } : {}) })),
-    };
-  } catch (e) {
-    for (const t of temps) fs.rmSync(t, { force: true });
-    if (e instanceof ModelError) throw e;
-    throw new ModelError(outPath, `could not write: ${(e as Error).message}`);
-  }
+/** A temporary name beside the target's (listed in `temps` for the clean-up), its folder made. */
+function tempFor(t: Target, temps: string[]): string {
+  const temp = `${t.final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  temps.push(temp);
+  // External data may live in a sub-folder of the model's folder (its location says so).
+  fs.mkdirSync(path.dirname(t.final), { recursive: true });
+  return temp;
+}
+
+/** Renames the written files into place: external data first, the model last. */
+function commit(outPath: string, written: Written[]): WriteResult {
+  // A model is never visible before the data it refers to.
+  for (const w of written.slice(1)) fs.renameSync(w.temp, w.final);
+  fs.renameSync(written[0].temp, written[0].final);
+  return {
+    modelPath: path.resolve(outPath),
+    modelBytes: written[0].bytes,
+    modelSha256: written[0].sha256!,
+    externalFiles: written
+      .slice(1)
+      .map((w) => ({ path: w.final, bytes: w.bytes, ...(w.sha256 ? { sha256: w.sha256 } : {}) })),
+  };
+}
+
+/** Removes the temporary files of a failed write; the error to throw. */
+function failed(outPath: string, temps: string[], e: unknown): ModelError {
+  for (const t of temps) fs.rmSync(t, { force: true });
+  if (e instanceof ModelError) return e;
+  return new ModelError(outPath, `could not write: ${(e as Error).message}`);
 }
 
 /** Writes the pieces in order and returns the file's SHA-256, hashed from the bytes as they go out. */
@@ -116,6 +181,80 @@ function writePieces(file: string, pieces: Piece[], input: OpenedModel): string 
     fs.closeSync(fd);
   }
   return hash.digest('hex');
+}
+
+/** Buffers in flight while writing asynchronously: one being filled, the others being written. */
+const RING = 3;
+
+/**
+ * writePieces on libuv's thread pool: bytes are gathered into CHUNK-sized buffers (file pieces read
+ * straight into them) and each full buffer is written while the next fills; the hash is taken as they go.
+ */
+async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedModel): Promise<string> {
+  const handle = await fs.promises.open(file, 'wx');
+  const hash = createHash('sha256');
+  try {
+    const ring = Array.from({ length: RING }, () => Buffer.allocUnsafe(CHUNK));
+    const inFlight: Promise<unknown>[] = [];
+    let slot = 0;
+    let fill = 0;
+    let position = 0;
+    const flush = async () => {
+      if (fill === 0) return;
+      const buffer = ring[slot];
+      const length = fill;
+      hash.update(buffer.subarray(0, length));
+      const write = writeFully(handle, buffer, length, position);
+      write.catch(() => undefined); // awaited below; a failure must not surface as unhandled first
+      inFlight.push(write);
+      position += length;
+      slot = (slot + 1) % RING;
+      fill = 0;
+      // The next buffer is free once the write that used it last is done.
+      if (inFlight.length === RING) await inFlight.shift();
+    };
+    for (const p of pieces) {
+      if (p.kind === 'bytes') {
+        for (let at = 0; at < p.bytes.length; ) {
+          const n = Math.min(CHUNK - fill, p.bytes.length - at);
+          ring[slot].set(p.bytes.subarray(at, at + n), fill);
+          fill += n;
+          at += n;
+          if (fill === CHUNK) await flush();
+        }
+        continue;
+      }
+      const from = p.kind === 'source' ? input.source : input.resolveExternal(p.location);
+      for (let at = 0; at < p.length; ) {
+        const n = Math.min(CHUNK - fill, p.length - at);
+        const target = ring[slot].subarray(fill, fill + n);
+        if (from.readInto) from.readInto(p.offset + at, target);
+        else target.set(from.read(p.offset + at, n));
+        fill += n;
+        at += n;
+        if (fill === CHUNK) await flush();
+      }
+    }
+    await flush();
+    await Promise.all(inFlight);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return hash.digest('hex');
+}
+
+/** Writes `length` bytes of `buffer` at `position`, however many calls that takes. */
+async function writeFully(
+  handle: fs.promises.FileHandle,
+  buffer: Buffer,
+  length: number,
+  position: number,
+): Promise<void> {
+  for (let done = 0; done < length; ) {
+    const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
+    done += bytesWritten;
+  }
 }
 
 function realOrSelf(p: string): string {
