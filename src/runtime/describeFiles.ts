@@ -27,10 +27,10 @@ const SAMPLE_BYTES = 128 << 10;
  */
 export async function describeFile(
   file: string,
-  options: { gzip?: boolean; sha256?: string } = {},
+  options: { gzip?: boolean; sha256?: string; gzipExactUpTo?: number } = {},
 ): Promise<ReportFile> {
   const size = (await fs.promises.stat(file)).size;
-  if (!options.gzip || size > GZIP_EXACT_UP_TO) {
+  if (!options.gzip || size > (options.gzipExactUpTo ?? GZIP_EXACT_UP_TO)) {
     const [sha256, sampled] = await Promise.all([
       options.sha256 ?? streamFile(file, false).then((r) => r.sha256),
       options.gzip ? sampledGzip(file, size) : undefined,
