@@ -62,6 +62,22 @@ function cutKeep(all: Float32Array, k: number, chunk = 1 << 30): Uint8Array {
   assert.equal(one.below + one.ties, k);
   const { cut, ties } = globalMagnitudeCut(parts.length, (i) => parts[i], all.length, k);
   assert.deepEqual(cut, one, 'the same cut both ways');
+  // Placed in advance by a sample, the cut needs one reading pass; a misleading sample costs a second.
+  let reads = 0;
+  const counted = (i: number) => (reads++, parts[i]);
+  const sampled = globalMagnitudeCut(parts.length, counted, all.length, k, (i) =>
+    parts[i].filter((_, j) => j % 7 === 3),
+  );
+  assert.deepEqual(sampled, { cut, ties }, 'the same cut from a sampled window');
+  if (k > 0 && all.length > 16_384) assert.equal(reads, parts.length, `one pass: n ${all.length}, k ${k}`);
+  const misled = globalMagnitudeCut(
+    parts.length,
+    (i) => parts[i],
+    all.length,
+    k,
+    (i) => parts[i].map((x) => x * 1e6),
+  );
+  assert.deepEqual(misled, { cut, ties }, 'the same cut when the sample misleads');
   assert.equal(
     ties.reduce((a, b) => a + b, 0),
     cut.ties,

@@ -93,26 +93,50 @@ export interface GlobalCut {
 const KEPT_LOWS = 1 << 24;
 
 /**
+ * The buckets where a sample puts the cut, widened by a margin, whose keys the first pass keeps: when the
+ * cut falls inside (it nearly always does), no second pass over the weights is needed.
+ */
+interface KeyWindow {
+  /** Buckets lo … lo + span. */
+  lo: number;
+  span: number;
+  keys: Int32Array;
+  at: number;
+  /** Where each tensor's kept keys start (one more entry than tensors once all are counted). */
+  starts: number[];
+  overflow: boolean;
+}
+
+/**
  * The cut that selects the `k` smallest magnitudes across `count` tensors (`values(i)` yields tensor i
  * whole, possibly in a buffer reused for the next one), and where its ties fall: tensor by tensor, each
- * can then be pruned on its own, in any order. Two reading passes: the top-16-bit histogram, then the low
- * 16 bits of the keys in the threshold's bucket, kept per tensor (a bucket of more than 16 M values, or a
- * cut small enough to sort, counts the ties with a third pass).
+ * can then be pruned on its own, in any order. A reading pass makes the top-16-bit histogram; the low 16
+ * bits of the keys in the threshold's bucket, per tensor, then give the threshold and the ties. Those keys
+ * come from the same pass when `sample(i)` (a few evenly spread values of tensor i, in proportion to its
+ * size) placed the cut's bucket in advance, else from a second pass. A bucket of more than 16 M values, or
+ * a cut small enough to sort, counts the ties with one more pass.
  */
 export function globalMagnitudeCut(
   count: number,
   values: (i: number) => Float32Array,
   total: number,
   k: number,
+  sample?: (i: number) => Float32Array,
 ): GlobalCut {
   const all = function* () {
     for (let i = 0; i < count; i++) yield values(i);
   };
+  const counting = k > 0 && total > SORT_BELOW;
   const high = new Float64Array(BUCKETS);
+  const window = counting && sample ? keyWindow(count, sample, k / total, total) : undefined;
   let seen = 0;
-  if (k > 0 && total > SORT_BELOW) for (let i = 0; i < count; i++) seen += countHigh(high, values(i));
-  const [bucket, belowBucket] = k > 0 && total > SORT_BELOW ? find(high, k) : [0, 0];
-  if (k === 0 || total <= SORT_BELOW || high[bucket] > KEPT_LOWS) {
+  if (counting)
+    for (let i = 0; i < count; i++) {
+      seen += window ? countHighKeeping(high, values(i), window) : countHigh(high, values(i));
+      window?.starts.push(window.at);
+    }
+  const [bucket, belowBucket] = counting ? find(high, k) : [0, 0];
+  if (!counting || high[bucket] > KEPT_LOWS) {
     const cut = magnitudeCut(all, total, k);
     return { cut, ties: spreadTies(cut, count, (i) => countKey(values(i), cut.threshold)) };
   }
@@ -120,14 +144,24 @@ export function globalMagnitudeCut(
   const lows = new Uint16Array(high[bucket]);
   const starts = [0];
   let at = 0;
-  for (let i = 0; i < count; i++) {
-    const v = values(i);
-    const bits = new Int32Array(v.buffer, v.byteOffset, v.length);
-    for (let j = 0; j < bits.length; j++) {
-      const b = bits[j];
-      if (((b >>> 16) & 0x7fff) === bucket) lows[at++] = b & 0xffff;
+  if (window && !window.overflow && bucket >= window.lo && bucket <= window.lo + window.span) {
+    for (let i = 0; i < count; i++) {
+      for (let j = window.starts[i]; j < window.starts[i + 1]; j++) {
+        const key = window.keys[j];
+        if (key >>> 16 === bucket) lows[at++] = key & 0xffff;
+      }
+      starts.push(at);
     }
-    starts.push(at);
+  } else {
+    for (let i = 0; i < count; i++) {
+      const v = values(i);
+      const bits = new Int32Array(v.buffer, v.byteOffset, v.length);
+      for (let j = 0; j < bits.length; j++) {
+        const b = bits[j];
+        if (((b >>> 16) & 0x7fff) === bucket) lows[at++] = b & 0xffff;
+      }
+      starts.push(at);
+    }
   }
   const low = new Float64Array(BUCKETS);
   for (let j = 0; j < at; j++) low[lows[j]]++;
@@ -140,6 +174,53 @@ export function globalMagnitudeCut(
     return n;
   });
   return { cut, ties };
+}
+
+/**
+ * The buckets that hold the sample's quantile `q` give or take 4 standard errors (plus 0.2%), and room for
+ * twice the share of keys the sample put there.
+ */
+function keyWindow(
+  count: number,
+  sample: (i: number) => Float32Array,
+  q: number,
+  total: number,
+): KeyWindow | undefined {
+  const hist = new Float64Array(BUCKETS);
+  let m = 0;
+  for (let i = 0; i < count; i++) m += countHigh(hist, sample(i));
+  if (m < 1000) return undefined;
+  const margin = 4 * Math.sqrt((q * (1 - q)) / m) + 0.002;
+  // Near either end the window runs to the end: the sample may miss the very smallest or largest keys.
+  const lo = q - margin <= 0 ? 0 : find(hist, Math.max(1, Math.floor((q - margin) * m)))[0];
+  const hi = q + margin >= 1 ? BUCKETS - 1 : find(hist, Math.ceil((q + margin) * m))[0];
+  let inside = 0;
+  for (let b = lo; b <= hi; b++) inside += hist[b];
+  const cap = Math.min(1 << 26, Math.ceil((2 * inside * total) / m) + (1 << 16));
+  return { lo, span: hi - lo, keys: new Int32Array(cap), at: 0, starts: [0], overflow: false };
+}
+
+/** countHigh that also keeps the keys whose bucket is in the window (until the window is full). */
+function countHighKeeping(high: Float64Array, values: Float32Array, w: KeyWindow): number {
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  const [h] = pair;
+  const { lo, span, keys } = w;
+  let at = w.at;
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const bucket = (b >>> 16) & 0x7fff;
+    h[bucket]++;
+    if ((bucket - lo) >>> 0 <= span) {
+      if (at < keys.length) keys[at++] = b & 0x7fffffff;
+      else w.overflow = true;
+    }
+  }
+  w.at = at;
+  for (let b = 0; b < BUCKETS; b++) {
+    high[b] += h[b];
+    h[b] = 0;
+  }
+  return bits.length;
 }
 
 /** The cut's ties handed out in reading order: tensor i gets min(its values at the threshold, what is left). */

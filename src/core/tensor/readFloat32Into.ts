@@ -15,18 +15,27 @@ export function readFloat32Into(
   resolveExternal: ExternalDataResolver,
   target: Float32Array,
 ): boolean {
-  const p = tensor.payload;
-  if (tensor.dtype !== DataType.FLOAT || tensor.sparse || target.length < tensor.count) return false;
-  const length = tensor.count * 4;
-  let file: ByteSource;
-  let offset: number;
-  if (p.kind === 'raw' && p.length === length) [file, offset] = [source, p.offset];
-  else if (p.kind === 'external' && (p.length ?? length) === length) {
-    [file, offset] = [resolveExternal(p.location), p.offset];
-    if (offset + length > file.size) return false;
-  } else return false;
-  const bytes = new Uint8Array(target.buffer, target.byteOffset, length);
-  if (file.readInto) file.readInto(offset, bytes);
-  else bytes.set(file.read(offset, length));
+  const at = rawFloat32At(tensor, source, resolveExternal);
+  if (!at || target.length < tensor.count) return false;
+  const bytes = new Uint8Array(target.buffer, target.byteOffset, tensor.count * 4);
+  if (at.file.readInto) at.file.readInto(at.offset, bytes);
+  else bytes.set(at.file.read(at.offset, bytes.length));
   return true;
+}
+
+/** Where a dense float32 tensor's raw little-endian values start, when it is stored that way. */
+export function rawFloat32At(
+  tensor: TensorInfo,
+  source: ByteSource,
+  resolveExternal: ExternalDataResolver,
+): { file: ByteSource; offset: number } | undefined {
+  const p = tensor.payload;
+  if (tensor.dtype !== DataType.FLOAT || tensor.sparse) return undefined;
+  const length = tensor.count * 4;
+  if (p.kind === 'raw' && p.length === length) return { file: source, offset: p.offset };
+  if (p.kind === 'external' && (p.length ?? length) === length) {
+    const file = resolveExternal(p.location);
+    return p.offset + length <= file.size ? { file, offset: p.offset } : undefined;
+  }
+  return undefined;
 }
