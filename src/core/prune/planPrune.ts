@@ -108,9 +108,9 @@ const SPARSE_IR = 6;
 
 /**
  * Plans magnitude (per layer or global), N:M or channel pruning, or applies saved keep-masks. Each weight is
- * read once into memory (a global cut reads every target twice more while counting, chunk by chunk), its
- * pruned values are written in the weight's own type (bit-exact apart from the new zeros) as a dense tensor
- * or a sparse initializer, and its keep-mask is returned when asked for.
+ * read once into memory (a global cut reads every target once before, to count: see globalMagnitudeCut),
+ * its pruned values are written in the weight's own type (bit-exact apart from the new zeros) as a dense
+ * tensor or a sparse initializer, and its keep-mask is returned when asked for.
  *
  * With `hooks.lazy` (dense storage), a weight is read, pruned and encoded only when the writer reaches it,
  * into one reused buffer: its report row, the summary and its keep-mask are complete once the model is
@@ -203,6 +203,8 @@ export function planPrune(
       storage: 'dense',
       denseBytes,
       sparseBytes: 0,
+      pattern: undefined,
+      channels: undefined,
       note: undefined,
     };
     plan.tensors.push(row);
