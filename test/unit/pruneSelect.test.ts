@@ -97,8 +97,11 @@ function cutKeep(all: Float32Array, k: number, chunk = 1 << 30): Uint8Array {
       );
     }
     assert.equal(c.nnz, values.filter((v) => v !== 0).length);
-    // The branch-free loop measures what the plain mask loop measures, to the bit.
-    assert.deepEqual(c, zeroDropped(parts[i].slice(), part));
+    // The branch-free loop measures what the plain mask loop measures (the error as a difference of sums).
+    const ref = zeroDropped(parts[i].slice(), part);
+    assert.deepEqual({ ...c, error: 0 }, { ...ref, error: 0 });
+    assert.ok(Math.abs(c.error - ref.error) <= 1e-12 * ref.energy, `error ${c.error} vs ${ref.error}`);
+    if (ref.error === 0) assert.equal(c.error, 0);
     keep.set(part, starts[i]);
   }
   assert.equal(pruned, k, 'exactly k pruned');

@@ -17,9 +17,11 @@ const NOT_FINITE = 0x7f800000;
 /**
  * Zeroes, in place, every value whose magnitude key (|x|'s float32 bits) is below `threshold` and the
  * first `ties` values whose key equals it; `keep` (optional) gets 1 for each value kept and 0 for each
- * pruned. One pass over the bits, no mask needed, and no data-dependent branch for the common values
- * (half of them go, in no order a branch predictor could learn): the choice is a sign bit used as a
- * 0/1 and as a bit mask. Values at the threshold and NaN/infinity take a slow path.
+ * pruned. The zeroing loop works on the bits alone with no data-dependent branch for the common values
+ * (half of them go, in no order a branch predictor could learn): the choice is a sign bit used as a 0/1
+ * and as a bit mask; values at the threshold and NaN/infinity take a slow path. The energies come from
+ * two plain sums around it (all values, then the kept ones): error = energy − kept energy, exact to
+ * double rounding and 0 when nothing non-zero was pruned.
  */
 export function zeroBelowCut(
   values: Float32Array,
@@ -30,8 +32,7 @@ export function zeroBelowCut(
   // Signed words keep the JIT in int32: a key is < 2^31, so key - threshold is negative exactly when below.
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   const t = threshold | 0;
-  let energy = 0;
-  let error = 0;
+  const energy = finiteSquares(values);
   let zerosBefore = 0;
   let nnz = 0;
   let prunedNonZero = 0;
@@ -40,16 +41,12 @@ export function zeroBelowCut(
     const b = bits[i];
     const key = b & 0x7fffffff;
     if (key === t || key >= NOT_FINITE) {
-      // Rare: ties in reading order, and values whose square is not a number.
-      const finite = key < NOT_FINITE;
-      const v = values[i];
-      if (key === 0) zerosBefore++;
-      if (finite) energy += v * v;
+      // Rare: ties in reading order, and NaN/infinity.
       const prune = key < t || (key === t && left > 0);
+      if (key === 0) zerosBefore++;
       if (prune) {
         if (key === t) left--;
         if (b !== 0) {
-          if (finite) error += v * v;
           bits[i] = 0;
           prunedNonZero++;
         }
@@ -58,10 +55,6 @@ export function zeroBelowCut(
       continue;
     }
     const below = (key - t) >>> 31; // 1: prune
-    const v = values[i];
-    const square = v * v;
-    energy += square;
-    error += below * square;
     const nonZero = (key | -key) >>> 31;
     zerosBefore += 1 - nonZero;
     nnz += (1 - below) & nonZero;
@@ -69,7 +62,24 @@ export function zeroBelowCut(
     bits[i] = b & (below - 1);
     if (keep) keep[i] = 1 - below;
   }
+  const error = prunedNonZero > 0 ? energy - finiteSquares(values) : 0;
   return { zerosBefore, nnz, energy, error, changed: prunedNonZero > 0 };
+}
+
+/** Σ x² over the finite values (a plain sum first: it is finite exactly when every value is). */
+function finiteSquares(values: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    sum += x * x;
+  }
+  if (Number.isFinite(sum)) return sum;
+  sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (Number.isFinite(x)) sum += x * x;
+  }
+  return sum;
 }
 
 /** Zeroes, in place, the values `keep` drops (0) and measures it. */
