@@ -29,7 +29,9 @@ const node = {
 
 /** Build one bundle; entries that do not exist yet are skipped so partial trees still build. */
 async function bundle(name, options) {
-  const entries = Array.isArray(options.entryPoints) ? options.entryPoints : Object.values(options.entryPoints);
+  const entries = Array.isArray(options.entryPoints)
+    ? options.entryPoints
+    : Object.values(options.entryPoints);
   if (entries.length === 0 || !entries.every((e) => fs.existsSync(path.join(root, e)))) return;
   const ctx = await esbuild.context({
     bundle: true,
@@ -50,10 +52,27 @@ async function bundle(name, options) {
 
 async function main() {
   await Promise.all([
-    bundle('extension', { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }),
+    bundle('extension', {
+      ...node,
+      entryPoints: { extension: 'src/extension/extension.ts' },
+      outdir: 'dist',
+    }),
     bundle('worker', { ...node, entryPoints: { worker: 'src/runtime/worker/worker.ts' }, outdir: 'dist' }),
-    bundle('verifyWorker', { ...node, entryPoints: { verifyWorker: 'src/runtime/verifyWorker.ts' }, outdir: 'dist' }),
-    bundle('describeWorker', { ...node, entryPoints: { describeWorker: 'src/runtime/describeWorker.ts' }, outdir: 'dist' }),
+    bundle('verifyWorker', {
+      ...node,
+      entryPoints: { verifyWorker: 'src/runtime/verifyWorker.ts' },
+      outdir: 'dist',
+    }),
+    bundle('describeWorker', {
+      ...node,
+      entryPoints: { describeWorker: 'src/runtime/describeWorker.ts' },
+      outdir: 'dist',
+    }),
+    bundle('hashWorker', {
+      ...node,
+      entryPoints: { hashWorker: 'src/runtime/hashWorker.ts' },
+      outdir: 'dist',
+    }),
     bundle('cli', {
       ...node,
       entryPoints: { cli: 'src/cli/main.ts' },

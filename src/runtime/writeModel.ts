@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../core/errors';
-import type { Piece } from '../core/write/pieces';
+import { type Piece, piecesLength } from '../core/write/pieces';
 import type { WritePlan } from '../core/write/planWrite';
+import { OffThreadHash } from './offThreadHash';
 import type { OpenedModel } from './openModel';
 
 export interface WriteResult {
@@ -185,6 +186,8 @@ function writePieces(file: string, pieces: Piece[], input: OpenedModel): string 
 
 /** Buffers in flight while writing asynchronously: one being filled, the others being written. */
 const RING = 3;
+/** Files from this size on are hashed on a worker thread (starting one costs a few tens of ms). */
+const HASH_OFF_THREAD_FROM = 64 << 20;
 
 /**
  * writePieces on libuv's thread pool: bytes are gathered into CHUNK-sized buffers (file pieces read
@@ -193,8 +196,16 @@ const RING = 3;
 async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedModel): Promise<string> {
   const handle = await fs.promises.open(file, 'wx');
   const hash = createHash('sha256');
+  // A large file is hashed on a worker thread, straight from the shared buffers being written.
+  const shared =
+    piecesLength(pieces) >= HASH_OFF_THREAD_FROM
+      ? Array.from({ length: RING }, () => new SharedArrayBuffer(CHUNK))
+      : undefined;
+  const offThread = shared ? new OffThreadHash(shared) : undefined;
   try {
-    const ring = Array.from({ length: RING }, () => Buffer.allocUnsafe(CHUNK));
+    const ring = shared
+      ? shared.map((b) => Buffer.from(b))
+      : Array.from({ length: RING }, () => Buffer.allocUnsafe(CHUNK));
     const inFlight: Promise<unknown>[] = [];
     let slot = 0;
     let fill = 0;
@@ -203,14 +214,16 @@ async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedMode
       if (fill === 0) return;
       const buffer = ring[slot];
       const length = fill;
-      hash.update(buffer.subarray(0, length));
-      const write = writeFully(handle, buffer, length, position);
+      let hashed: Promise<void> | undefined;
+      if (offThread) hashed = offThread.update(slot, length);
+      else hash.update(buffer.subarray(0, length));
+      const write = Promise.all([writeFully(handle, buffer, length, position), hashed]);
       write.catch(() => undefined); // awaited below; a failure must not surface as unhandled first
       inFlight.push(write);
       position += length;
       slot = (slot + 1) % RING;
       fill = 0;
-      // The next buffer is free once the write that used it last is done.
+      // The next buffer is free once the write (and the hashing) that used it last is done.
       if (inFlight.length === RING) await inFlight.shift();
     };
     for (const p of pieces) {
@@ -238,10 +251,11 @@ async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedMode
     await flush();
     await Promise.all(inFlight);
     await handle.sync();
+    return offThread ? await offThread.digest() : hash.digest('hex');
   } finally {
+    offThread?.dispose();
     await handle.close();
   }
-  return hash.digest('hex');
 }
 
 /** Writes `length` bytes of `buffer` at `position`, however many calls that takes. */

@@ -8,6 +8,7 @@ import * as zlib from 'node:zlib';
 import { DEFAULT_PRUNE_OPTIONS, planPrune } from '../../src/core/prune/planPrune';
 import { planWrite } from '../../src/core/write/planWrite';
 import { describeFile } from '../../src/runtime/describeFiles';
+import { OffThreadHash } from '../../src/runtime/offThreadHash';
 import { openModel } from '../../src/runtime/openModel';
 import { writeModel, writeModelAsync } from '../../src/runtime/writeModel';
 
@@ -56,6 +57,51 @@ describe('writeModelAsync', () => {
         ['out.onnx', 'out.onnx.data'],
         'no temporary file left behind',
       );
+    } finally {
+      model.close();
+    }
+  });
+});
+
+describe('hashing on a worker thread', () => {
+  it('OffThreadHash digests shared-buffer chunks as createHash does', async () => {
+    const buffers = [new SharedArrayBuffer(1 << 16), new SharedArrayBuffer(1 << 16)];
+    const views = buffers.map((b) => new Uint8Array(b));
+    const hash = new OffThreadHash(buffers);
+    const reference = createHash('sha256');
+    for (let i = 0; i < 9; i++) {
+      const length = 1000 + i * 7000;
+      const slot = i % 2;
+      for (let j = 0; j < length; j++) views[slot][j] = (i * 31 + j * 7) & 0xff;
+      reference.update(views[slot].subarray(0, length));
+      await hash.update(slot, length);
+    }
+    assert.equal(await hash.digest(), reference.digest('hex'));
+  });
+
+  it('writeModelAsync hashes a large external data file off the thread, correctly', async () => {
+    const input = path.join(MODELS, 'tiny_bert_random_extdata.onnx');
+    const model = openModel(input);
+    try {
+      const big = new Float32Array(17 << 20); // 68 MiB: above the off-thread threshold
+      for (let i = 0; i < big.length; i += 4099) big[i] = i;
+      const wp = planWrite(
+        model.index,
+        model.source,
+        [
+          {
+            kind: 'addTensor',
+            graph: model.index.graphs[0].path,
+            name: 'big',
+            tensor: { dtype: 1, dims: [big.length], data: new Uint8Array(big.buffer) },
+          },
+        ],
+        { externalData: { location: 'big.onnx.data', threshold: 1024 } },
+      );
+      const r = await writeModelAsync(wp, model, path.join(tmp, 'big.onnx'));
+      assert.ok(r.externalFiles[0].bytes > 64 << 20);
+      assert.equal(r.externalFiles[0].sha256, sha256(r.externalFiles[0].path));
+      assert.equal(r.modelSha256, sha256(r.modelPath));
     } finally {
       model.close();
     }
