@@ -27,9 +27,21 @@ const node = {
   external: ['vscode', 'onnxruntime-node'],
 };
 
+/** The Node bundles in dist/: the extension and the worker threads it and the CLI start. */
+const NODE_ENTRIES = {
+  extension: 'src/extension/extension.ts',
+  worker: 'src/runtime/worker/worker.ts',
+  verifyWorker: 'src/runtime/verifyWorker.ts',
+  sensitivityWorker: 'src/runtime/sensitivityWorker.ts',
+  describeWorker: 'src/runtime/describeWorker.ts',
+  hashWorker: 'src/runtime/hashWorker.ts',
+};
+
 /** Build one bundle; entries that do not exist yet are skipped so partial trees still build. */
 async function bundle(name, options) {
-  const entries = Array.isArray(options.entryPoints) ? options.entryPoints : Object.values(options.entryPoints);
+  const entries = Array.isArray(options.entryPoints)
+    ? options.entryPoints
+    : Object.values(options.entryPoints);
   if (entries.length === 0 || !entries.every((e) => fs.existsSync(path.join(root, e)))) return;
   const ctx = await esbuild.context({
     bundle: true,
@@ -50,11 +62,9 @@ async function bundle(name, options) {
 
 async function main() {
   await Promise.all([
-    bundle('extension', { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }),
-    bundle('worker', { ...node, entryPoints: { worker: 'src/runtime/worker/worker.ts' }, outdir: 'dist' }),
-    bundle('verifyWorker', { ...node, entryPoints: { verifyWorker: 'src/runtime/verifyWorker.ts' }, outdir: 'dist' }),
-    bundle('sensitivityWorker', { ...node, entryPoints: { sensitivityWorker: 'src/runtime/sensitivityWorker.ts' }, outdir: 'dist' }),
-    bundle('describeWorker', { ...node, entryPoints: { describeWorker: 'src/runtime/describeWorker.ts' }, outdir: 'dist' }),
+    ...Object.entries(NODE_ENTRIES).map(([name, entry]) =>
+      bundle(name, { ...node, entryPoints: { [name]: entry }, outdir: 'dist' }),
+    ),
     bundle('cli', {
       ...node,
       entryPoints: { cli: 'src/cli/main.ts' },

@@ -3,9 +3,16 @@ import * as path from 'node:path';
 import { FormatError, ModelError } from '../core/errors';
 import type { ModelIndex } from '../core/onnx/modelIndex';
 import { DEFAULT_PRUNE_OPTIONS, planPrune, type PrunePlan, type PruneOptions } from '../core/prune/planPrune';
-import { renderPruneMarkdown, type PruneReport } from '../core/prune/pruneReport';
+import { gzipNote, renderPruneMarkdown, type PruneReport } from '../core/prune/pruneReport';
 import { OPTIONAL_KINDS, type OptionalKind } from '../core/prune/pruneTargets';
+import { planPruneInt4 } from '../core/prune/planPruneInt4';
+import { LazyTensors } from '../core/write/lazyTensors';
 import { encodeSafetensors, type KeepMask, parseSafetensors } from '../core/prune/safetensors';
+import {
+  DEFAULT_QUANTIZE_OPTIONS,
+  type QuantizedTensorRow,
+  type QuantizeOptions,
+} from '../core/quant/planQuantize';
 import { rawByteLength } from '../core/tensor/dataType';
 import type { ReportFile } from '../core/transform/transformReport';
 import { describeFile } from '../runtime/describeFiles';
@@ -17,7 +24,7 @@ import { printVerification, runTransform, VERIFY_OPTIONS, verifyOptionsOf } from
 
 export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel [--sparsity 0.5] [--scope layer|global]
                 [--n 2 --m 4] [--keep-first-last] [--include bias,norm,embedding,constant] [--exclude REGEX]
-                [--storage dense|sparse] [--save-mask F.safetensors] [--mask F.safetensors] [-o OUT] [--force]
+                [--storage dense|sparse|int4] [--block N] [--sym] [--save-mask F.safetensors] [--mask F.safetensors] [-o OUT] [--force]
                 [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
   Zeroes weights of MatMul/Gemm/Conv/attention/recurrent layers (biases, norms, embeddings and fixed
   constants only with --include), compares both models in onnxruntime-node, writes .report.json/.md.
@@ -30,6 +37,9 @@ export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel 
   --keep-first-last   leave the first and the last layer dense
   --storage sparse    store pruned initializers as sparse_initializer where that is smaller (values + int64
                       indices); adds .sparseinit to the name. ONNX Runtime densifies them at load.
+  --storage int4      then quantize the pruned MatMul/Gemm weights to 4-bit MatMulNBits as \`quantize\` does
+                      (pruned zeros stay exactly 0; --block 16…256, default 32, and --sym as there); other
+                      pruned weights (Conv, …) stay dense; adds .int4 to the name
   --save-mask F       write the keep-masks (uint8, 1 = kept, named like the weights) as safetensors
   --mask F            apply saved keep-masks instead (--method not needed); writes MODEL.masked.onnx`;
 
@@ -45,6 +55,8 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     include: { type: 'string' },
     exclude: { type: 'string' },
     storage: { type: 'string' },
+    block: { type: 'number' },
+    sym: { type: 'flag' },
     'save-mask': { type: 'string' },
     mask: { type: 'string' },
     output: { type: 'string', alias: '-o' },
@@ -77,7 +89,17 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
   if (scope === 'global' && method !== 'magnitude')
     throw new UsageError('--scope global goes with --method magnitude (N:M and channels are per layer)');
   const storage = (o.storage as string | undefined) ?? 'dense';
-  if (storage !== 'dense' && storage !== 'sparse') throw new UsageError('--storage takes dense or sparse');
+  if (storage !== 'dense' && storage !== 'sparse' && storage !== 'int4')
+    throw new UsageError('--storage takes dense, sparse or int4');
+  if (storage !== 'int4' && (o.block !== undefined || o.sym !== undefined))
+    throw new UsageError('--block and --sym go with --storage int4');
+  const blockSize = intOption(args, 'block', DEFAULT_QUANTIZE_OPTIONS.blockSize, 16, 256);
+  if ((blockSize & (blockSize - 1)) !== 0)
+    throw new UsageError('--block takes a power of two from 16 to 256');
+  const quantize: QuantizeOptions | undefined =
+    storage === 'int4'
+      ? { ...DEFAULT_QUANTIZE_OPTIONS, bits: 4, blockSize, symmetric: Boolean(o.sym) }
+      : undefined;
   const include = String(o.include ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -107,7 +129,7 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     (o.output as string | undefined) ??
       path.join(
         path.dirname(input),
-        `${path.basename(input).replace(/\.onnx$/i, '')}.${suffix}${storage === 'sparse' ? '.sparseinit' : ''}.onnx`,
+        `${path.basename(input).replace(/\.onnx$/i, '')}.${suffix}${STORAGE_SUFFIX[storage]}.onnx`,
       ),
   );
   const saveMask = o['save-mask'] === undefined ? undefined : path.resolve(String(o['save-mask']));
@@ -125,8 +147,9 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     masks: maskFile ? readMasks(maskFile) : undefined,
     keepMasks: saveMask !== undefined,
   };
+  const int4Options = quantize ? { blockSize, symmetric: quantize.symmetric } : {};
   const reportOptions: Record<string, unknown> = maskFile
-    ? { mask: maskFile, storage, saveMask: saveMask ?? '' }
+    ? { mask: maskFile, storage, ...int4Options, saveMask: saveMask ?? '' }
     : {
         method,
         ...(method === 'nm' ? { n, m } : { sparsity }),
@@ -135,6 +158,7 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
         include: include.join(','),
         exclude: exclude?.source ?? '',
         storage,
+        ...int4Options,
         saveMask: saveMask ?? '',
       };
   const progress = o.json ? undefined : (message: string) => process.stderr.write(`${message}\n`);
@@ -146,6 +170,7 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     force: Boolean(o.force),
     verify,
     options,
+    quantize,
     reportOptions,
     onProgress: progress,
   });
@@ -180,6 +205,8 @@ interface PruneRun {
   force: boolean;
   verify?: VerifyOptions;
   options: PruneOptions;
+  /** --storage int4: how the pruned MatMul/Gemm weights are quantized afterwards. */
+  quantize?: QuantizeOptions;
   reportOptions: Record<string, unknown>;
   onProgress?(message: string): void;
 }
@@ -191,7 +218,10 @@ interface PruneRun {
  */
 export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verification?: VerifyResult }> {
   const saveMask = run.saveMask;
-  return runTransform<PruneReport, PrunePlan>({
+  const quantize = run.quantize;
+  // Dense weights are pruned as the writer reaches them: one weight in memory at a time.
+  const lazy = new LazyTensors();
+  return runTransform<PruneReport, PrunePlan & { quantized?: QuantizedTensorRow[] }>({
     transform: 'prune',
     input: run.input,
     outPath: run.outPath,
@@ -199,6 +229,7 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
     verify: run.verify,
     options: run.reportOptions,
     extraOutputs: saveMask ? [saveMask] : [],
+    lazy,
     check: () => {
       if (saveMask && saveMask === run.maskFile)
         throw new ModelError(saveMask, 'refusing to overwrite the mask being applied');
@@ -206,7 +237,10 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
     plan: (model, sink) => {
       run.onProgress?.('pruning…');
       try {
-        return planPrune(model.index, model.source, model.resolveExternal, run.options, sink);
+        const { index, source, resolveExternal } = model;
+        return quantize
+          ? planPruneInt4(index, source, resolveExternal, run.options, quantize, sink)
+          : planPrune(index, source, resolveExternal, run.options, sink, { lazy });
       } catch (e) {
         if (e instanceof RangeError || e instanceof FormatError) throw new ModelError(run.input, e.message);
         throw e;
@@ -252,15 +286,23 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
             inputGzipBytes: sum(input, 'gzipBytes'),
             outputBytes: sum(output, 'bytes'),
             outputGzipBytes: sum(output, 'gzipBytes'),
+            ...gzipSampling([...input, ...output]),
             prunedDenseBytes: plan.tensors.reduce((s, t) => s + t.denseBytes, 0),
             prunedSparseBytes: plan.tensors.reduce((s, t) => s + t.sparseBytes, 0),
             prunedStoredBytes: plan.tensors.reduce((s, t) => s + t.afterBytes, 0),
             runtimeBytesBefore: runtimeBytes(model.index),
             runtimeBytesAfter,
+            ...(plan.quantized
+              ? {
+                  quantizedDenseBytes: plan.quantized.reduce((s, t) => s + t.beforeBytes, 0),
+                  quantizedBytes: plan.quantized.reduce((s, t) => s + t.afterBytes, 0),
+                }
+              : {}),
           },
           ...(saved || applied
             ? { masks: { ...(saved ? { saved } : {}), ...(applied ? { applied } : {}) } }
             : {}),
+          ...(plan.quantized ? { quantized: plan.quantized } : {}),
         },
       };
     },
@@ -269,6 +311,23 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
     render: renderPruneMarkdown,
   });
 }
+
+/** Whether some gzip sizes are estimates, and the smallest share of a file that was compressed. */
+function gzipSampling(files: ReportFile[]): { gzipEstimated?: boolean; gzipSampledFraction?: number } {
+  const sampled = files.filter((f) => f.gzipEstimated);
+  if (sampled.length === 0) return {};
+  return {
+    gzipEstimated: true,
+    gzipSampledFraction: Math.min(...sampled.map((f) => f.gzipSampledFraction!)),
+  };
+}
+
+/** What --storage adds to the output's name. */
+const STORAGE_SUFFIX: Record<PruneOptions['storage'], string> = {
+  dense: '',
+  sparse: '.sparseinit',
+  int4: '.int4',
+};
 
 /** Bytes of every tensor once loaded: what ONNX Runtime holds (sparse initializers are densified). */
 function runtimeBytes(index: ModelIndex): number {
@@ -290,12 +349,16 @@ function printPrune(
       (s.target !== undefined ? ` (target ${pct(s.target)})` : ''),
   );
   out(
-    `size: ${z.inputBytes} → ${z.outputBytes} bytes on disk, gzip ${z.inputGzipBytes} → ${z.outputGzipBytes} bytes; ` +
+    `size: ${z.inputBytes} → ${z.outputBytes} bytes on disk, gzip ${z.inputGzipBytes} → ${z.outputGzipBytes} bytes${gzipNote(z)}; ` +
       `pruned weights ${z.prunedDenseBytes} bytes dense, ${z.prunedSparseBytes} as sparse, ${z.prunedStoredBytes} written`,
   );
   out(
     `runtime memory for weights and constants: ${z.runtimeBytesBefore} → ${z.runtimeBytesAfter} bytes (ONNX Runtime computes sparse weights dense)`,
   );
+  if (z.quantizedBytes !== undefined)
+    out(
+      `4-bit: ${r.quantized?.length ?? 0} pruned weights → MatMulNBits, ${z.quantizedDenseBytes} → ${z.quantizedBytes} bytes (codes + scales + zero points, also in memory); ${s.nodes} nodes rewritten`,
+    );
   for (const w of r.warnings) out(`warning: ${w}`);
   if (verification) printVerification(verification, out);
   out(`fidelity: ${s.status}; report: ${r.output.files[0].path.replace(/\.onnx$/i, '.report.md')}`);

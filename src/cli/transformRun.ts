@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ModelError } from '../core/errors';
 import type { TensorSink } from '../core/quant/planQuantize';
 import type { TransformPlan } from '../core/transform/transformPlan';
+import type { LazyTensors } from '../core/write/lazyTensors';
 import {
   fidelityStatus,
   type ReportFile,
@@ -16,7 +17,7 @@ import { type SpillFile, openSpillFile } from '../runtime/spillFile';
 import { readInputFiles, type VerifyOptions, type VerifyResult } from '../runtime/verifyModels';
 import { VerifyCancelledError, verifyInWorker } from '../runtime/verifyInWorker';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
-import { writeModel, type WriteResult } from '../runtime/writeModel';
+import { writeModelAsync, type WriteResult } from '../runtime/writeModel';
 import { type OptionSpec, type ParsedArgs, UsageError } from './args';
 
 /** Kept in step with main.ts's VERSION (the lead owns that file). */
@@ -53,6 +54,8 @@ export interface TransformRun<R extends TransformReport, P extends TransformPlan
   verify?: VerifyOptions;
   /** The options as the report lists them. */
   options: Record<string, unknown>;
+  /** New payloads the plan leaves to be made while the writer copies them (pruning streams its weights). */
+  lazy?: LazyTensors;
   /** Plans the edits; new tensor bytes go through `sink`. */
   plan(model: OpenedModel, sink: TensorSink): P;
   /** Why nothing was done, when the plan changes nothing. */
@@ -147,8 +150,11 @@ export async function runTransform<R extends TransformReport, P extends Transfor
       if (!/2 GiB/.test((e as Error).message)) throw e;
       writePlan = planWrite(model.index, model.source, plan.edits, { externalData: external });
     }
-    const input = spill ? spill.wrap(model) : model;
-    const written = writeModel(writePlan, input, run.outPath, { force: run.force });
+    const unspilled = spill ? spill.wrap(model) : model;
+    const input = run.lazy
+      ? { ...unspilled, resolveExternal: run.lazy.resolver(unspilled.resolveExternal) }
+      : unspilled;
+    const written = await writeModelAsync(writePlan, input, run.outPath, { force: run.force });
     const outputFiles = [written.modelPath, ...written.externalFiles.map((f) => f.path)];
     const spilledBytes = spill?.bytes;
     spill?.close();
@@ -178,7 +184,14 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     if (run.gzip) run.onProgress?.('measuring the files (sha256, gzip)…');
     const tMeasure = performance.now();
     // All output files at once: zlib, when asked for, compresses on libuv's thread pool.
-    const outFiles = await Promise.all(outputFiles.map((f) => describeFile(f, { gzip: run.gzip })));
+    // The writer hashed what it wrote: the outputs are read again only to compress them (or samples).
+    const hashes = new Map<string, string | undefined>([
+      [written.modelPath, written.modelSha256],
+      ...written.externalFiles.map((f) => [f.path, f.sha256] as [string, string | undefined]),
+    ]);
+    const outFiles = await Promise.all(
+      outputFiles.map((f) => describeFile(f, { gzip: run.gzip, sha256: hashes.get(f) })),
+    );
     const inFiles = await inputFigures;
     const extras = run.finish
       ? await run.finish(plan, { model, written, input: inFiles, output: outFiles })

@@ -5,7 +5,7 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { PruneMethod, PruneSettings } from './settings';
+import type { PruneMethod, PruneSettings, PruneStorage } from './settings';
 import { pick } from './shrinkPresets';
 
 /** One method of the first quick pick. */
@@ -32,7 +32,7 @@ export interface PruneRequest {
   preset?: PrunePreset['id'];
   /** Fraction in (0, 1) for magnitude and channel presets. */
   sparsity?: number;
-  storage?: 'dense' | 'sparse';
+  storage?: PruneStorage;
   keepFirstLast?: boolean;
   /** Overwrite existing outputs without asking. */
   force?: boolean;
@@ -43,9 +43,17 @@ export interface PruneChoice {
   preset: PrunePreset;
   /** Magnitude and channel: the fraction asked for; N:M: 1 − N/M. */
   sparsity: number;
-  storage: 'dense' | 'sparse';
+  storage: PruneStorage;
   keepFirstLast: boolean;
 }
+
+/** How each storage shows in descriptions, and what it adds to the output name (as the CLI names it). */
+const STORAGE_LABEL: Record<PruneStorage, string> = {
+  dense: '',
+  sparse: 'sparse_initializer',
+  int4: 'then 4-bit MatMulNBits',
+};
+const STORAGE_SUFFIX: Record<PruneStorage, string> = { dense: '', sparse: '.sparseinit', int4: '.int4' };
 
 export const SPARSITIES = [0.25, 0.5, 0.75, 0.9] as const;
 
@@ -61,12 +69,15 @@ export function describeChoice(c: PruneChoice): string {
       : p.method === 'channel'
         ? `${percentLabel(c.sparsity)}% of output channels`
         : `magnitude ${percentLabel(c.sparsity)}%, ${p.scope === 'global' ? 'global' : 'per layer'}`;
-  return [what, c.storage === 'sparse' ? 'sparse_initializer' : '', c.keepFirstLast ? 'first/last dense' : '']
+  return [what, STORAGE_LABEL[c.storage], c.keepFirstLast ? 'first/last dense' : '']
     .filter(Boolean)
     .join(', ');
 }
 
-/** The output `big-shrink prune` would choose itself: MODEL.sparse50.onnx, MODEL.2of4.onnx, MODEL.channels25.sparseinit.onnx. */
+/**
+ * The output `big-shrink prune` would choose itself: MODEL.sparse50.onnx, MODEL.2of4.onnx,
+ * MODEL.channels25.sparseinit.onnx, MODEL.sparse50.int4.onnx.
+ */
 export function pruneOutput(input: string, c: PruneChoice): string {
   const p = c.preset;
   const suffix =
@@ -76,7 +87,7 @@ export function pruneOutput(input: string, c: PruneChoice): string {
         ? `channels${percentLabel(c.sparsity)}`
         : `sparse${percentLabel(c.sparsity)}`;
   const stem = input.replace(/\.onnx$/i, '');
-  return `${stem}.${suffix}${c.storage === 'sparse' ? '.sparseinit' : ''}.onnx`;
+  return `${stem}.${suffix}${STORAGE_SUFFIX[c.storage]}.onnx`;
 }
 
 /** `prune MODEL --method … ` (without -o and --force). */
@@ -86,7 +97,7 @@ export function pruneArgs(input: string, c: PruneChoice): string[] {
   if (p.method === 'nm') args.push('--n', String(p.n), '--m', String(p.m));
   else args.push('--sparsity', String(c.sparsity));
   if (p.method === 'magnitude') args.push('--scope', p.scope ?? 'layer');
-  if (c.storage === 'sparse') args.push('--storage', 'sparse');
+  if (c.storage !== 'dense') args.push('--storage', c.storage);
   if (c.keepFirstLast) args.push('--keep-first-last');
   return args;
 }
@@ -112,7 +123,7 @@ interface PresetItem extends vscode.QuickPickItem {
 function presetItem(preset: PrunePreset, settings: PruneSettings, isDefault: boolean): PresetItem {
   const pct = `${percentLabel(settings.sparsity)}%`;
   const more = asksMore(preset, settings);
-  const storage = !more && settings.storage === 'sparse' ? 'sparse_initializer' : '';
+  const storage = more ? '' : STORAGE_LABEL[settings.storage];
   const tail = (description: string) =>
     [description, storage, isDefault ? 'default' : ''].filter(Boolean).join(' · ');
   switch (preset.method) {
@@ -189,14 +200,14 @@ async function chooseSparsity(title: string, what: string, fallback: number): Pr
   return Number(typed.trim().replace(/%$/, '')) / 100;
 }
 
-/** The storage: dense, or sparse_initializer (with what it buys at this sparsity). */
+/** The storage: dense, sparse_initializer (with what it buys at this sparsity), or then 4-bit. */
 async function chooseStorage(
   title: string,
   sparsity: number,
-  fallback: 'dense' | 'sparse',
-): Promise<'dense' | 'sparse' | undefined> {
+  fallback: PruneStorage,
+): Promise<PruneStorage | undefined> {
   const pct = `${percentLabel(sparsity)}%`;
-  type Item = vscode.QuickPickItem & { storage: 'dense' | 'sparse' };
+  type Item = vscode.QuickPickItem & { storage: PruneStorage };
   const items: Item[] = [
     {
       label: 'Dense',
@@ -217,6 +228,15 @@ async function chooseStorage(
       detail:
         'Values + int64 indices where that is smaller; ONNX Runtime densifies them at load, so runtime memory does not shrink',
       storage: 'sparse',
+    },
+    {
+      label: 'Then 4-bit (MatMulNBits)',
+      description: ['about 1/7 of the MatMul/Gemm bytes', fallback === 'int4' ? 'default' : '']
+        .filter(Boolean)
+        .join(' · '),
+      detail:
+        'Quantizes the pruned MatMul/Gemm weights as "Quantize to 4-bit" does (pruned zeros stay 0); Conv weights stay pruned dense',
+      storage: 'int4',
     },
   ];
   const picked = await pick(items, {

@@ -43,7 +43,7 @@ export function variantOf(transform: string, o: Json): string {
     else what = o.mask || o.method === undefined ? 'saved masks' : str(o.method, 'prune');
     return [
       what,
-      o.storage === 'sparse' ? 'sparse_initializer' : '',
+      o.storage === 'sparse' ? 'sparse_initializer' : o.storage === 'int4' ? 'then 4-bit' : '',
       o.keepFirstLast === true ? 'first/last dense' : '',
     ]
       .filter(Boolean)
@@ -192,6 +192,13 @@ const SIZE_KEYS: readonly (keyof PruneSizes)[] = [
   'runtimeBytesAfter',
 ];
 
+/** Present with --storage int4, and when a gzip size is estimated from samples (large files). */
+const OPTIONAL_SIZE_KEYS: readonly (keyof PruneSizes)[] = [
+  'quantizedDenseBytes',
+  'quantizedBytes',
+  'gzipSampledFraction',
+];
+
 /** The sparsity and size figures of a prune report (`summary` and `sizes`); the sizes only when all are there. */
 function pruneFiguresOf(summary: Json, sizes: unknown): PruneFigures | undefined {
   const before = num(summary.sparsityBefore);
@@ -206,7 +213,11 @@ function pruneFiguresOf(summary: Json, sizes: unknown): PruneFigures | undefined
     threshold: num(summary.threshold),
     weights: num(summary.weights) ?? 0,
     sizes: complete
-      ? (Object.fromEntries(SIZE_KEYS.map((k) => [k, num(z[k])!])) as unknown as PruneSizes)
+      ? (Object.fromEntries(
+          [...SIZE_KEYS, ...OPTIONAL_SIZE_KEYS].flatMap((k) =>
+            num(z[k]) === undefined ? [] : [[k, num(z[k])!]],
+          ),
+        ) as unknown as PruneSizes)
       : undefined,
   };
 }

@@ -50,13 +50,17 @@ export function readQuantizeSettings(): QuantizeSettings {
 export const PRUNE_METHODS = ['magnitude', '2:4', '4:8', 'channel'] as const;
 export type PruneMethod = (typeof PRUNE_METHODS)[number];
 
+/** How pruned weights are stored: dense, sparse_initializer, or quantized to 4-bit MatMulNBits after pruning. */
+export const PRUNE_STORAGES = ['dense', 'sparse', 'int4'] as const;
+export type PruneStorage = (typeof PRUNE_STORAGES)[number];
+
 /** The `bigShrink.prune.*` defaults (declared in package.json). */
 export interface PruneSettings {
   method: PruneMethod;
   /** Fraction of weights (magnitude) or output channels (channel) to zero, in (0, 1). */
   sparsity: number;
   scope: 'layer' | 'global';
-  storage: 'dense' | 'sparse';
+  storage: PruneStorage;
   keepFirstLast: boolean;
 }
 
@@ -69,7 +73,7 @@ export function readPruneSettings(): PruneSettings {
     method: pick(config.get('method'), PRUNE_METHODS, 'magnitude'),
     sparsity: Number.isFinite(sparsity) && sparsity > 0 && sparsity < 1 ? sparsity : 0.5,
     scope: pick(config.get('scope'), ['layer', 'global'] as const, 'layer'),
-    storage: pick(config.get('storage'), ['dense', 'sparse'] as const, 'dense'),
+    storage: pick(config.get('storage'), PRUNE_STORAGES, 'dense'),
     keepFirstLast: config.get<boolean>('keepFirstLast', false) === true,
   };
 }

@@ -2,6 +2,7 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
+// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep (comma-separated) runs only those benches.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -51,8 +52,21 @@ const row = (what: string, value: string, target: string, ok: boolean | undefine
     `${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`,
   );
 
+/** The benches BENCH_ONLY names (all when unset). */
+const only = new Set(
+  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep').split(',').map((s) => s.trim()),
+);
+
 async function main(): Promise<void> {
   const made = makeModel('bench400.onnx', 400);
+  if (only.has('inspect')) await benchInspect(made);
+  if (only.has('quantize')) await benchQuantize(made.path);
+  if (only.has('prune')) await benchPrune(made.path);
+  if (only.has('sensitivity')) await benchSensitivity();
+  if (only.has('sweep')) await benchSweep(made.path);
+}
+
+async function benchInspect(made: Made): Promise<void> {
   const mb = made.bytes / 1e6;
   console.log(
     `\nbenchmark model: ${made.path} — ${mb.toFixed(0)} MB incl. external data, largest tensor ${(made.largestTensorBytes / 1e6).toFixed(1)} MB\n`,
@@ -88,10 +102,6 @@ async function main(): Promise<void> {
   } else {
     console.log('\n(set BENCH_BIG=1 for the ≥2.5 GB peak-RSS run)');
   }
-  await benchQuantize(made.path);
-  await benchPrune(made.path);
-  await benchSensitivity();
-  await benchSweep(made.path);
 }
 
 main().catch((e) => {

@@ -38,6 +38,8 @@ interface Sizes {
   prunedStoredBytes: number;
   runtimeBytesBefore: number;
   runtimeBytesAfter: number;
+  quantizedDenseBytes?: number;
+  quantizedBytes?: number;
 }
 
 /** What `bigShrink._test.reportsState` returns. */
@@ -87,6 +89,8 @@ interface Report {
     pattern?: string;
     channels?: { zeroed: number[]; total: number };
   }[];
+  nodes: { to: string; weight: string }[];
+  quantized?: { name: string; afterBytes: number }[];
 }
 
 const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
@@ -131,6 +135,7 @@ suite('Prune and the side panel', () => {
       ['magnitude', 0.5, 'layer', 'dense', false],
     );
     assert.deepStrictEqual(p['bigShrink.prune.method'].enum, ['magnitude', '2:4', '4:8', 'channel']);
+    assert.deepStrictEqual(p['bigShrink.prune.storage'].enum, ['dense', 'sparse', 'int4']);
   });
 
   test('"Prune…" writes MODEL.sparse50.onnx and both reports; the panel gets the rows with their sparsity', async () => {
@@ -284,6 +289,63 @@ suite('Prune and the side panel', () => {
       assert.strictEqual(listing(dir).filter((f) => f.endsWith('.report.json')).length, cases.length);
     } finally {
       await config.update('keepFirstLast', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('storage', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('then 4-bit: the quick pick offers it after the sparsity; the setting makes it the default', async () => {
+    const { dir, model } = copyModel();
+    const running = prune(model);
+    await new Promise((r) => setTimeout(r, 1200));
+    await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
+    // "Magnitude, global…", the default sparsity (50%), then the third storage: "Then 4-bit (MatMulNBits)".
+    await acceptQuickPick(2);
+    await new Promise((r) => setTimeout(r, 1200));
+    await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
+    await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    const picked = await running;
+    assert.strictEqual(picked.status, 'done', JSON.stringify(picked));
+    assert.strictEqual(path.basename(picked.output!), 'bert.sparse50.int4.onnx');
+    const global = readReport(picked.reportJson!);
+    assert.deepStrictEqual(
+      [global.options.scope, global.options.storage, global.options.blockSize],
+      ['global', 'int4', 32],
+    );
+
+    const config = vscode.workspace.getConfiguration('bigShrink.prune');
+    await config.update('storage', 'int4', vscode.ConfigurationTarget.Global);
+    try {
+      const outcome = await prune(model, { preset: 'nm-2:4' });
+      assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome.error));
+      assert.strictEqual(path.basename(outcome.output!), 'bert.2of4.int4.onnx');
+      const report = readReport(outcome.reportJson!);
+      assert.strictEqual(report.options.storage, 'int4');
+      assert.ok(report.quantized && report.quantized.length > 0, 'weights were quantized');
+      assert.strictEqual(
+        report.nodes.filter((n) => n.to === 'com.microsoft::MatMulNBits').length,
+        report.quantized.length,
+      );
+      assert.ok(
+        report.tensors.every((t) => t.storage === 'MatMulNBits'),
+        'every pruned weight of BERT is a MatMul/Gemm',
+      );
+      assert.strictEqual(
+        report.sizes.quantizedBytes,
+        report.quantized.reduce((s, q) => s + q.afterBytes, 0),
+      );
+      assert.ok(report.sizes.runtimeBytesAfter < report.sizes.runtimeBytesBefore / 1.4, 'memory shrinks too');
+      assert.strictEqual(report.sizes.outputBytes, fs.statSync(outcome.output!).size);
+      // The panel shows the 4-bit size row.
+      const state = await waitFor(
+        'the side panel to draw the prune + 4-bit report',
+        panelState,
+        (s) => s.rendered?.current === outcome.reportJson,
+      );
+      assert.deepStrictEqual(state.rendered!.figures, ['gzip', 'dense', 'sparse', 'int4', 'runtime']);
+      assert.deepStrictEqual(state.current?.prune?.sizes, report.sizes);
+      assert.ok(listing(dir).includes('bert.2of4.int4.report.md'));
+    } finally {
       await config.update('storage', undefined, vscode.ConfigurationTarget.Global);
     }
   });

@@ -4,7 +4,8 @@ import { onnx } from 'onnx-proto';
 import { MemoryByteSource } from '../../src/core/io/byteSource';
 import { indexModel } from '../../src/core/onnx/indexModel';
 import { channelKeepMask, nmKeepMask, splitAxis } from '../../src/core/prune/keepPatterns';
-import { applyCut, magnitudeCut, magnitudeKeys } from '../../src/core/prune/magnitudeCut';
+import { globalMagnitudeCut, magnitudeCut, magnitudeKeys } from '../../src/core/prune/magnitudeCut';
+import { zeroBelowCut, zeroDropped } from '../../src/core/prune/zeroPruned';
 import { DEFAULT_PRUNE_OPTIONS, planPrune, type PruneOptions } from '../../src/core/prune/planPrune';
 import { pruneKind, selectTargets } from '../../src/core/prune/pruneTargets';
 import { LayoutMetrics } from '../../src/core/stats/layoutMetrics';
@@ -47,24 +48,63 @@ function bruteForce(all: Float32Array, k: number): Uint8Array {
   return keep;
 }
 
+/**
+ * The keep-mask of a cut of the k smallest |x| over `all` split into tensors of `chunk` values, two ways:
+ * magnitudeCut over the chunks (the per-layer path) and globalMagnitudeCut with each tensor pruned on its
+ * own by zeroBelowCut, last tensor first (the streamed global path: tensors may be written in any order).
+ * Both must agree; the values zeroed must be exactly those the mask drops.
+ */
 function cutKeep(all: Float32Array, k: number, chunk = 1 << 30): Uint8Array {
-  const chunks = () => {
-    const out: Float32Array[] = [];
-    for (let s = 0; s < all.length; s += chunk) out.push(all.subarray(s, Math.min(all.length, s + chunk)));
-    return out;
-  };
-  const cut = magnitudeCut(chunks, all.length, k);
-  assert.equal(cut.below + cut.ties, k);
+  const starts: number[] = [];
+  for (let s = 0; s < all.length; s += chunk) starts.push(s);
+  const parts = starts.map((s) => all.slice(s, Math.min(all.length, s + chunk)));
+  const one = magnitudeCut(() => parts, all.length, k);
+  assert.equal(one.below + one.ties, k);
+  const { cut, ties } = globalMagnitudeCut(parts.length, (i) => parts[i], all.length, k);
+  assert.deepEqual(cut, one, 'the same cut both ways');
+  // Placed in advance by a sample, the cut needs one reading pass; a misleading sample costs a second.
+  let reads = 0;
+  const counted = (i: number) => (reads++, parts[i]);
+  const sampled = globalMagnitudeCut(parts.length, counted, all.length, k, (i) =>
+    parts[i].filter((_, j) => j % 7 === 3),
+  );
+  assert.deepEqual(sampled, { cut, ties }, 'the same cut from a sampled window');
+  if (k > 0 && all.length > 16_384) assert.equal(reads, parts.length, `one pass: n ${all.length}, k ${k}`);
+  const misled = globalMagnitudeCut(
+    parts.length,
+    (i) => parts[i],
+    all.length,
+    k,
+    (i) => parts[i].map((x) => x * 1e6),
+  );
+  assert.deepEqual(misled, { cut, ties }, 'the same cut when the sample misleads');
+  assert.equal(
+    ties.reduce((a, b) => a + b, 0),
+    cut.ties,
+    'every tie placed',
+  );
   const keep = new Uint8Array(all.length);
-  const state = { ties: cut.ties };
   let pruned = 0;
-  for (const c of chunks()) {
-    const part = new Uint8Array(c.length);
-    pruned += applyCut(c, part, cut, state);
-    keep.set(part, c.byteOffset / 4);
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const values = parts[i].slice();
+    const part = new Uint8Array(values.length);
+    const c = zeroBelowCut(values, cut.threshold, ties[i], part);
+    for (let j = 0; j < values.length; j++) {
+      if (!part[j]) pruned++;
+      assert.ok(
+        part[j] ? Object.is(values[j], parts[i][j]) : Object.is(values[j], 0),
+        `value ${j} of part ${i}`,
+      );
+    }
+    assert.equal(c.nnz, values.filter((v) => v !== 0).length);
+    // The branch-free loop measures what the plain mask loop measures (the error as a difference of sums).
+    const ref = zeroDropped(parts[i].slice(), part);
+    assert.deepEqual({ ...c, error: 0 }, { ...ref, error: 0 });
+    assert.ok(Math.abs(c.error - ref.error) <= 1e-12 * ref.energy, `error ${c.error} vs ${ref.error}`);
+    if (ref.error === 0) assert.equal(c.error, 0);
+    keep.set(part, starts[i]);
   }
   assert.equal(pruned, k, 'exactly k pruned');
-  assert.equal(state.ties, 0, 'every tie used');
   return keep;
 }
 

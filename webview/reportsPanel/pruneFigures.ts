@@ -10,7 +10,7 @@ import { formatBytes, formatCount, formatPercent } from '../modelEditor/format';
 
 /** One row of the size table: before and after (undefined: not applicable). */
 interface Figure {
-  id: 'gzip' | 'dense' | 'sparse' | 'runtime';
+  id: 'gzip' | 'dense' | 'sparse' | 'int4' | 'runtime';
   label: string;
   title: string;
   before?: number;
@@ -24,7 +24,11 @@ function figures(p: PruneFigures): Figure[] {
     {
       id: 'gzip',
       label: 'gzip -6',
-      title: 'The model files compressed with gzip -6: the zeros compress even when the file keeps its size',
+      title:
+        'The model files compressed with gzip -6: the zeros compress even when the file keeps its size' +
+        (z.gzipSampledFraction !== undefined
+          ? ` (estimated: evenly spaced blocks, ${formatPercent(z.gzipSampledFraction)} of the bytes of files over 64 MiB)`
+          : ''),
       before: z.inputGzipBytes,
       after: z.outputGzipBytes,
     },
@@ -41,6 +45,18 @@ function figures(p: PruneFigures): Figure[] {
       title: 'The pruned weights as sparse tensors: the kept values plus one int64 index each',
       after: z.prunedSparseBytes,
     },
+    ...(z.quantizedBytes !== undefined
+      ? [
+          {
+            id: 'int4' as const,
+            label: 'Weights, 4-bit',
+            title:
+              'The pruned MatMul/Gemm weights quantized to MatMulNBits: codes + scales + zero points, on disk and in memory',
+            before: z.quantizedDenseBytes,
+            after: z.quantizedBytes,
+          },
+        ]
+      : []),
     {
       id: 'runtime',
       label: 'Runtime',
@@ -63,9 +79,10 @@ const bytesCell = (n: number | undefined, strong = false) =>
   );
 
 /** How the pruned weights were written, for the note under the table. */
-function written(p: PruneFigures): 'dense' | 'sparse' | 'mixed' | undefined {
+function written(p: PruneFigures): 'dense' | 'sparse' | 'int4' | 'mixed' | undefined {
   const z = p.sizes;
   if (!z) return undefined;
+  if (z.quantizedBytes !== undefined) return 'int4';
   if (z.prunedStoredBytes === z.prunedDenseBytes) return 'dense';
   if (z.prunedStoredBytes === z.prunedSparseBytes) return 'sparse';
   return 'mixed';
@@ -136,9 +153,11 @@ export function renderPruneFigures(p: PruneFigures): { element: HTMLElement; dra
         { class: 'figures-note muted' },
         form === 'sparse'
           ? 'Written as sparse initializers.'
-          : form === 'mixed'
-            ? 'Written sparse where that is smaller, dense elsewhere.'
-            : 'Written dense: same file size, smaller compressed.',
+          : form === 'int4'
+            ? 'Pruned, then the MatMul/Gemm weights written as 4-bit MatMulNBits (other weights dense).'
+            : form === 'mixed'
+              ? 'Written sparse where that is smaller, dense elsewhere.'
+              : 'Written dense: same file size, smaller compressed.',
       ),
     );
   }

@@ -5,6 +5,7 @@ import { computeStats } from '../stats/computeStats';
 import { payloadHash, payloadHasherForValues } from '../stats/payloadHash';
 import type { TensorStats } from '../stats/tensorStats';
 import { canDecode } from '../tensor/decodeRawElements';
+import { readFloat32Into } from '../tensor/readFloat32Into';
 import { DataType } from '../tensor/dataType';
 import { tensorValues } from '../tensor/tensorValues';
 import { valuesOf, type ValueStream } from '../tensor/valueStream';
@@ -59,25 +60,14 @@ function wholeFloat32(
   source: ByteSource,
   resolveExternal: ExternalDataResolver,
 ): ValueStream | undefined {
-  const p = tensor.payload;
   if (tensor.dtype !== DataType.FLOAT || tensor.sparse || tensor.count * 4 > WHOLE_READ_LIMIT)
     return undefined;
-  const length = tensor.count * 4;
-  let file: ByteSource;
-  let offset: number;
-  if (p.kind === 'raw' && p.length === length) [file, offset] = [source, p.offset];
-  else if (p.kind === 'external' && (p.length ?? length) === length) {
-    [file, offset] = [resolveExternal(p.location), p.offset];
-    if (offset + length > file.size) return undefined;
-  } else return undefined;
   // One buffer per thread, reused tensor after tensor: fresh multi-MB buffers cost page faults that
   // serialize the worker threads of one process.
   if (scratch.length < tensor.count)
     scratch = new Float32Array(Math.max(tensor.count, Math.floor(scratch.length * 1.5)));
   const values = scratch.subarray(0, tensor.count);
-  const bytes = new Uint8Array(values.buffer, 0, length);
-  if (file.readInto) file.readInto(offset, bytes);
-  else bytes.set(file.read(offset, length));
+  if (!readFloat32Into(tensor, source, resolveExternal, values)) return undefined;
   return valuesOf(values);
 }
 

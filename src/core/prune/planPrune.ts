@@ -6,7 +6,10 @@ import { encodeBfloat16, encodeFloat16 } from '../tensor/float16';
 import { tensorValues } from '../tensor/tensorValues';
 import { emptyPlan, type TransformPlan } from '../transform/transformPlan';
 import { channelKeepMask, nmKeepMask } from './keepPatterns';
-import { applyCut, magnitudeCut, type MagnitudeCut } from './magnitudeCut';
+import { rawFloat32At, readFloat32Into } from '../tensor/readFloat32Into';
+import type { LazyTensors } from '../write/lazyTensors';
+import { type GlobalCut, globalMagnitudeCut, magnitudeCut } from './magnitudeCut';
+import { type ZeroCounts, zeroBelowCut, zeroDropped } from './zeroPruned';
 import {
   nodeLabel,
   type OptionalKind,
@@ -31,8 +34,11 @@ export interface PruneOptions {
   /** Kinds pruned besides matrices and other learned weights. */
   include: OptionalKind[];
   exclude?: RegExp;
-  /** sparse: graph initializers become sparse_initializer where that is smaller. */
-  storage: 'dense' | 'sparse';
+  /**
+   * sparse: graph initializers become sparse_initializer where that is smaller. int4 is planned by
+   * planPruneInt4 (pruned dense here, then quantized there).
+   */
+  storage: 'dense' | 'sparse' | 'int4';
   /** Apply these keep-masks (a saved lottery ticket) instead of choosing: `method` and `sparsity` are ignored. */
   masks?: readonly KeepMask[];
   /** Return the keep-mask of every pruned weight (`--save-mask`). */
@@ -59,8 +65,8 @@ export interface PrunedTensorRow extends QuantizedTensorRow {
   zerosAfter: number;
   sparsityBefore: number;
   sparsityAfter: number;
-  /** How the output stores it. */
-  storage: 'dense' | 'sparse_initializer';
+  /** How the output stores it (MatMulNBits: pruned, then quantized to 4-bit by planPruneInt4). */
+  storage: 'dense' | 'sparse_initializer' | 'MatMulNBits';
   /** Payload bytes as a dense tensor and as a SparseTensorProto (values + int64 linear indices). */
   denseBytes: number;
   sparseBytes: number;
@@ -91,14 +97,25 @@ export interface PrunePlan extends TransformPlan<PrunedTensorRow> {
   };
 }
 
+/** How a caller takes part in planning: see planPrune. */
+export interface PruneHooks {
+  lazy?: LazyTensors;
+  onPruned?(t: TensorInfo, values: Float32Array): void;
+}
+
 /** First IR version with GraphProto.sparse_initializer (ONNX 1.6). */
 const SPARSE_IR = 6;
 
 /**
  * Plans magnitude (per layer or global), N:M or channel pruning, or applies saved keep-masks. Each weight is
- * read once into memory (a global cut reads every target twice more while counting, chunk by chunk), its
- * pruned values are written in the weight's own type (bit-exact apart from the new zeros) as a dense tensor
- * or a sparse initializer, and its keep-mask is returned when asked for.
+ * read once into memory (a global cut reads every target once before, to count: see globalMagnitudeCut),
+ * its pruned values are written in the weight's own type (bit-exact apart from the new zeros) as a dense
+ * tensor or a sparse initializer, and its keep-mask is returned when asked for.
+ *
+ * With `hooks.lazy` (dense storage), a weight is read, pruned and encoded only when the writer reaches it,
+ * into one reused buffer: its report row, the summary and its keep-mask are complete once the model is
+ * written. `hooks.onPruned` sees each weight's pruned values (float32, whatever the weight's type) once
+ * they are final (planPruneInt4 quantizes them); it makes the plan eager.
  */
 export function planPrune(
   index: ModelIndex,
@@ -106,6 +123,7 @@ export function planPrune(
   resolveExternal: ExternalDataResolver,
   options: PruneOptions,
   sink: TensorSink = (b) => b,
+  hooks: PruneHooks = {},
 ): PrunePlan {
   checkOptions(options);
   const plan: PrunePlan = {
@@ -130,64 +148,135 @@ export function planPrune(
     plan.skipped.push(...selected.skipped);
     plan.summary.target = options.method === 'nm' ? 1 - options.n / options.m : options.sparsity;
   }
-  const read = (t: TensorInfo) => readValues(t, source, resolveExternal);
+  // Streamed: each weight is read, pruned and handed to the writer as the writer reaches it (one reused
+  // buffer); a sparse_initializer needs its size now, and onPruned keeps the values, so those plan eagerly.
+  const stream = hooks.lazy && options.storage === 'dense' && !hooks.onPruned ? hooks.lazy : undefined;
+  let scratch = new Float32Array(0);
+  /** A weight's values in the reused buffer (a raw float32 payload is read straight into it). */
+  const readReused = (t: TensorInfo): Float32Array => {
+    if (scratch.length < t.count) scratch = new Float32Array(Math.max(...targets.map((x) => x.tensor.count)));
+    const values = scratch.subarray(0, t.count);
+    if (!readFloat32Into(t, source, resolveExternal, values))
+      values.set(readValues(t, source, resolveExternal));
+    return values;
+  };
 
-  let globalCut: MagnitudeCut | undefined;
-  const ties = { ties: 0 };
+  let global: GlobalCut | undefined;
   if (!options.masks && options.method === 'magnitude' && options.scope === 'global') {
     const total = targets.reduce((s, x) => s + x.tensor.count, 0);
-    const chunks = function* () {
-      for (const x of targets) yield* float32Chunks(x.tensor, source, resolveExternal);
-    };
-    globalCut = magnitudeCut(chunks, total, Math.round(options.sparsity * total));
-    ties.ties = globalCut.ties;
-    plan.summary.threshold = keyToMagnitude(globalCut.threshold);
+    const at = targets.map((x) => rawFloat32At(x.tensor, source, resolveExternal));
+    global = globalMagnitudeCut(
+      targets.length,
+      (i) => readReused(targets[i].tensor),
+      total,
+      Math.round(options.sparsity * total),
+      at.every(Boolean) ? (i) => sampleFloat32(at[i]!, targets[i].tensor.count) : undefined,
+    );
+    plan.summary.threshold = keyToMagnitude(global.cut.threshold);
   }
 
   const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
-  for (const x of targets) {
+  const s = plan.summary;
+  s.weights = targets.reduce((n, x) => n + x.tensor.count, 0);
+  targets.forEach((x, i) => {
     const t = x.tensor;
-    const values = read(t);
-    let keep: Uint8Array;
-    let pattern: string | undefined;
-    let channels: PrunedTensorRow['channels'];
-    if (x.mask) keep = x.mask.data;
-    else if (options.method === 'nm') {
-      keep = nmKeepMask(values, t.dims, x.layout!.reductionAxis, options.n, options.m);
-      pattern = `${options.n}:${options.m} along axis ${x.layout!.reductionAxis}`;
-    } else if (options.method === 'channel') {
-      const cut = channelKeepMask(values, t.dims, x.layout!.channelAxis, options.sparsity);
-      keep = cut.keep;
-      channels = { axis: x.layout!.channelAxis, total: t.dims[x.layout!.channelAxis], zeroed: cut.zeroed };
-    } else {
-      keep = new Uint8Array(t.count);
-      if (globalCut) applyCut(values, keep, globalCut, ties);
-      else {
-        const cut = magnitudeCut(() => [values], t.count, Math.round(options.sparsity * t.count));
-        applyCut(values, keep, cut, { ties: cut.ties });
-      }
-    }
-    // Zero what the mask drops, counting as we go.
-    let zerosBefore = 0;
-    let nnz = 0;
-    let energy = 0;
-    let error = 0;
-    let changed = false;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v === 0) zerosBefore++;
-      if (Number.isFinite(v)) energy += v * v;
-      if (keep[i]) {
-        if (v !== 0) nnz++;
-      } else if (v !== 0 || Object.is(v, -0)) {
-        if (Number.isFinite(v)) error += v * v;
-        values[i] = 0;
-        changed = true;
-      }
-    }
     const width = rawByteLength(t.dtype, 1);
     const denseBytes = rawByteLength(t.dtype, t.count);
-    const sparseBytes = nnz * (width + 8);
+    const row: PrunedTensorRow = {
+      name: t.name,
+      graph: t.graph,
+      op: x.op,
+      nodes: x.nodes,
+      dims: t.dims,
+      beforeDtype: dataTypeName(t.dtype),
+      afterDtype: dataTypeName(t.dtype),
+      beforeBytes: t.storedBytes,
+      afterBytes: denseBytes,
+      weightSqnrDb: Infinity,
+      removed: false,
+      kind: x.mask ? 'masked' : x.kind,
+      count: t.count,
+      zerosBefore: 0,
+      zerosAfter: 0,
+      sparsityBefore: 0,
+      sparsityAfter: 0,
+      storage: 'dense',
+      denseBytes,
+      sparseBytes: 0,
+      pattern: undefined,
+      channels: undefined,
+      note: undefined,
+    };
+    plan.tensors.push(row);
+    /** Prunes the values in place and fills in the row, the summary and the keep-mask. */
+    const prune = (values: Float32Array): ZeroCounts => {
+      let c: ZeroCounts;
+      let keep: Uint8Array | undefined;
+      if (x.mask) c = zeroDropped(values, (keep = x.mask.data));
+      else if (options.method === 'nm') {
+        keep = nmKeepMask(values, t.dims, x.layout!.reductionAxis, options.n, options.m);
+        c = zeroDropped(values, keep);
+        row.pattern = `${options.n}:${options.m} along axis ${x.layout!.reductionAxis}`;
+      } else if (options.method === 'channel') {
+        const cut = channelKeepMask(values, t.dims, x.layout!.channelAxis, options.sparsity);
+        c = zeroDropped(values, (keep = cut.keep));
+        row.channels = {
+          axis: x.layout!.channelAxis,
+          total: t.dims[x.layout!.channelAxis],
+          zeroed: cut.zeroed,
+        };
+      } else if (global) {
+        keep = options.keepMasks ? new Uint8Array(t.count) : undefined;
+        c = zeroBelowCut(values, global.cut.threshold, global.ties[i], keep);
+      } else {
+        keep = options.keepMasks ? new Uint8Array(t.count) : undefined;
+        const cut = magnitudeCut(() => [values], t.count, Math.round(options.sparsity * t.count));
+        c = zeroBelowCut(values, cut.threshold, cut.ties, keep);
+      }
+      const zerosAfter = t.count - c.nnz;
+      Object.assign(row, {
+        weightSqnrDb: c.error === 0 ? Infinity : round3(10 * Math.log10(c.energy / c.error)),
+        zerosBefore: c.zerosBefore,
+        zerosAfter,
+        sparsityBefore: t.count ? c.zerosBefore / t.count : 0,
+        sparsityAfter: t.count ? zerosAfter / t.count : 0,
+        sparseBytes: c.nnz * (width + 8),
+      });
+      s.zerosBefore += c.zerosBefore;
+      s.zerosAfter += zerosAfter;
+      s.achieved = s.weights ? s.zerosAfter / s.weights : 0;
+      const notes: string[] = [];
+      if (
+        !x.mask &&
+        options.method === 'magnitude' &&
+        !global &&
+        c.zerosBefore > Math.round(options.sparsity * t.count)
+      )
+        notes.push('already sparser than the target');
+      if (row.channels) notes.push('zeroed channels still output their bias');
+      if (notes.length) row.note = notes.join('; ');
+      if (options.keepMasks) plan.masks[i] = { name: names.get(t)!, dims: t.dims, data: keep! };
+      return c;
+    };
+    if (stream) {
+      plan.edits.push({
+        kind: 'replaceTensor',
+        tensorId: t.id,
+        tensor: {
+          dtype: t.dtype,
+          dims: t.dims,
+          data: stream.add(denseBytes, () => {
+            const values = readReused(t);
+            prune(values);
+            return encode(values, t.dtype);
+          }),
+        },
+      });
+      return;
+    }
+    const values = readValues(t, source, resolveExternal);
+    const c = prune(values);
+    hooks.onPruned?.(t, values);
     const graph = index.graphs.find((g) => g.path === t.graph);
     const whyDense =
       options.storage !== 'sparse'
@@ -200,68 +289,31 @@ export function planPrune(
               ? 'also a graph input: kept dense'
               : index.irVersion < SPARSE_IR
                 ? `IR ${index.irVersion} predates sparse_initializer (IR 6): kept dense`
-                : sparseBytes >= denseBytes
-                  ? `dense is smaller (sparse form: ${sparseBytes} bytes; int64 indices cost 8 bytes per kept weight)`
+                : row.sparseBytes >= denseBytes
+                  ? `dense is smaller (sparse form: ${row.sparseBytes} bytes; int64 indices cost 8 bytes per kept weight)`
                   : undefined;
-    const asSparse = options.storage === 'sparse' && whyDense === undefined;
-    if (asSparse) {
-      const { valuesBytes, indexBytes } = sparseParts(values, nnz, t.dtype);
+    if (whyDense) row.note = row.note ? `${whyDense}; ${row.note}` : whyDense;
+    if (options.storage === 'sparse' && whyDense === undefined) {
+      const { valuesBytes, indexBytes } = sparseParts(values, c.nnz, t.dtype);
       plan.edits.push({
         kind: 'replaceWithSparse',
         tensorId: t.id,
-        values: { dtype: t.dtype, dims: [nnz], data: sink(valuesBytes) },
-        indices: { dtype: DataType.INT64, dims: [nnz], data: sink(indexBytes) },
+        values: { dtype: t.dtype, dims: [c.nnz], data: sink(valuesBytes) },
+        indices: { dtype: DataType.INT64, dims: [c.nnz], data: sink(indexBytes) },
       });
-    } else if (changed || t.sparse) {
+      Object.assign(row, {
+        afterDtype: `${dataTypeName(t.dtype)} (sparse_initializer)`,
+        afterBytes: row.sparseBytes,
+        storage: 'sparse_initializer',
+      });
+    } else if (c.changed || t.sparse) {
       plan.edits.push({
         kind: 'replaceTensor',
         tensorId: t.id,
         tensor: { dtype: t.dtype, dims: t.dims, data: sink(encode(values, t.dtype)) },
       });
     }
-    const zerosAfter = t.count - nnz;
-    plan.summary.weights += t.count;
-    plan.summary.zerosBefore += zerosBefore;
-    plan.summary.zerosAfter += zerosAfter;
-    const notes: string[] = [];
-    if (whyDense) notes.push(whyDense);
-    if (
-      !x.mask &&
-      options.method === 'magnitude' &&
-      zerosBefore > Math.round(options.sparsity * t.count) &&
-      !globalCut
-    )
-      notes.push('already sparser than the target');
-    if (channels) notes.push('zeroed channels still output their bias');
-    plan.tensors.push({
-      name: t.name,
-      graph: t.graph,
-      op: x.op,
-      nodes: x.nodes,
-      dims: t.dims,
-      beforeDtype: dataTypeName(t.dtype),
-      afterDtype: asSparse ? `${dataTypeName(t.dtype)} (sparse_initializer)` : dataTypeName(t.dtype),
-      beforeBytes: t.storedBytes,
-      afterBytes: asSparse ? sparseBytes : denseBytes,
-      weightSqnrDb: error === 0 ? Infinity : round3(10 * Math.log10(energy / error)),
-      removed: false,
-      kind: x.mask ? 'masked' : x.kind,
-      count: t.count,
-      zerosBefore,
-      zerosAfter,
-      sparsityBefore: t.count ? zerosBefore / t.count : 0,
-      sparsityAfter: t.count ? zerosAfter / t.count : 0,
-      storage: asSparse ? 'sparse_initializer' : 'dense',
-      denseBytes,
-      sparseBytes,
-      pattern,
-      channels,
-      note: notes.length ? notes.join('; ') : undefined,
-    });
-    if (options.keepMasks) plan.masks.push({ name: names.get(t)!, dims: t.dims, data: keep });
-  }
-  const s = plan.summary;
-  s.achieved = s.weights ? s.zerosAfter / s.weights : 0;
+  });
   if (options.storage === 'sparse' && plan.tensors.some((r) => r.storage === 'dense'))
     plan.warnings.push(
       `${plan.tensors.filter((r) => r.storage === 'dense').length} pruned weights stay dense (see their notes)`,
@@ -366,6 +418,18 @@ function readValues(t: TensorInfo, source: ByteSource, resolve: ExternalDataReso
   for (const chunk of float32Chunks(t, source, resolve)) {
     out.set(chunk, at);
     at += chunk.length;
+  }
+  return out;
+}
+
+/** Stretches of a raw float32 tensor sampled for placing a global cut: 1/64 of it, in 4 spread stretches. */
+function sampleFloat32(at: { file: ByteSource; offset: number }, count: number): Float32Array {
+  const stretch = Math.min(count, Math.ceil(count / 256));
+  const out = new Float32Array(4 * stretch);
+  const bytes = new Uint8Array(out.buffer);
+  for (let s = 0; s < 4; s++) {
+    const start = Math.floor(((count - stretch) * (2 * s + 1)) / 8);
+    bytes.set(at.file.read(at.offset + 4 * start, 4 * stretch), 4 * s * stretch);
   }
   return out;
 }

@@ -1,5 +1,14 @@
 import type { ReportFile, TransformReport, TransformSummary } from '../transform/transformReport';
-import { cell, kib, num, renderTimings, renderVerification } from '../quant/quantizeReport';
+import {
+  cell,
+  kib,
+  num,
+  renderNodeChanges,
+  renderQuantizedWeights,
+  renderTimings,
+  renderVerification,
+} from '../quant/quantizeReport';
+import type { QuantizedTensorRow } from '../quant/planQuantize';
 import type { PrunedTensorRow } from './planPrune';
 
 /** The size effects of pruning, stated honestly (DESIGN.md "Sparsity"). */
@@ -9,6 +18,12 @@ export interface PruneSizes {
   inputGzipBytes: number;
   outputBytes: number;
   outputGzipBytes: number;
+  /**
+   * Set when a gzip size above is an estimate (files over 64 MiB: evenly spaced blocks compressed, see
+   * ReportFile.gzipEstimated), with the smallest share of a file's bytes that was compressed.
+   */
+  gzipEstimated?: boolean;
+  gzipSampledFraction?: number;
   /** Payload bytes of the pruned weights: as dense tensors, as sparse tensors (values + int64 indices), as written. */
   prunedDenseBytes: number;
   prunedSparseBytes: number;
@@ -19,6 +34,12 @@ export interface PruneSizes {
    */
   runtimeBytesBefore: number;
   runtimeBytesAfter: number;
+  /**
+   * --storage int4: the quantized weights as pruned float tensors, and as MatMulNBits codes + scales + zero
+   * points — also what they take in memory once loaded (ONNX Runtime keeps them packed).
+   */
+  quantizedDenseBytes?: number;
+  quantizedBytes?: number;
 }
 
 /** The prune report: the common report plus sparsity per tensor, size figures and masks. */
@@ -28,6 +49,8 @@ export interface PruneReport extends TransformReport<PrunedTensorRow> {
   sizes: PruneSizes;
   /** The keep-mask file written (`--save-mask`) or applied (`--mask`). */
   masks?: { saved?: ReportFile; applied?: ReportFile };
+  /** --storage int4: the pruned weights quantized to MatMulNBits, as the quantize report lists them. */
+  quantized?: QuantizedTensorRow[];
 }
 
 /** What the prune summary adds. */
@@ -48,6 +71,13 @@ const db = (x: number) => (x === Infinity ? '∞' : num(x, 2));
 /** Zeroed channel indices shown in the Markdown (the JSON lists all). */
 const SHOWN_CHANNELS = 64;
 
+/** How the gzip sizes were measured, when some are estimates. */
+export function gzipNote(z: PruneSizes): string {
+  if (!z.gzipEstimated) return '';
+  const share = `${+((z.gzipSampledFraction ?? 0) * 100).toFixed(1)}%`;
+  return ` (estimated for files over 64 MiB: evenly spaced blocks, ${share} of the bytes, compressed one by one)`;
+}
+
 /** The Markdown report, rendered from the same object as the JSON. */
 export function renderPruneMarkdown(r: PruneReport): string {
   const s = r.summary;
@@ -62,20 +92,26 @@ export function renderPruneMarkdown(r: PruneReport): string {
   );
   lines.push('## Files', '', '| role | path | bytes | gzip bytes | sha256 |', '|---|---|---:|---:|---|');
   const file = (role: string, f: ReportFile) =>
-    lines.push(`| ${role} | ${cell(f.path)} | ${f.bytes} | ${f.gzipBytes ?? ''} | \`${f.sha256}\` |`);
+    lines.push(
+      `| ${role} | ${cell(f.path)} | ${f.bytes} | ${f.gzipEstimated ? '≈ ' : ''}${f.gzipBytes ?? ''} | \`${f.sha256}\` |`,
+    );
   for (const f of r.input.files) file('input', f);
   for (const f of r.output.files) file('output', f);
   if (r.masks?.applied) file('mask applied', r.masks.applied);
   if (r.masks?.saved) file('mask saved', r.masks.saved);
   lines.push('', '## Size', '', '| measure | before | after |', '|---|---:|---:|');
   lines.push(`| files on disk | ${z.inputBytes} | ${z.outputBytes} |`);
-  lines.push(`| gzip -6 of the files | ${z.inputGzipBytes} | ${z.outputGzipBytes} |`);
+  lines.push(`| gzip -6 of the files${gzipNote(z)} | ${z.inputGzipBytes} | ${z.outputGzipBytes} |`);
   lines.push(`| pruned weights, dense | ${z.prunedDenseBytes} | ${z.prunedDenseBytes} |`);
   lines.push(`| pruned weights, as sparse tensors (values + int64 indices) | | ${z.prunedSparseBytes} |`);
   lines.push(`| pruned weights, as written | | ${z.prunedStoredBytes} |`);
   lines.push(
     `| runtime memory for weights and constants (ONNX Runtime densifies sparse ones) | ${z.runtimeBytesBefore} | ${z.runtimeBytesAfter} |`,
   );
+  if (z.quantizedBytes !== undefined)
+    lines.push(
+      `| 4-bit weights: pruned float → MatMulNBits codes + scales + zero points (also in memory) | ${z.quantizedDenseBytes} | ${z.quantizedBytes} |`,
+    );
   lines.push('', '## Options', '', '| option | value |', '|---|---|');
   for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${cell(w)}`));
@@ -92,6 +128,10 @@ export function renderPruneMarkdown(r: PruneReport): string {
     lines.push(
       `| ${cell(t.name)} | ${t.kind} | ${cell(t.op)} | ${t.dims.join('×')} | ${t.beforeDtype} | ${t.storage} | ${pct(t.sparsityBefore)} | ${pct(t.sparsityAfter)} | ${t.denseBytes} | ${t.sparseBytes} | ${db(t.weightSqnrDb)} | ${cell(note)} |`,
     );
+  }
+  if (r.quantized?.length) {
+    renderQuantizedWeights(r.quantized, '## Quantized to 4-bit after pruning', lines);
+    renderNodeChanges(r.nodes, lines);
   }
   const structured = r.tensors.filter((t) => t.channels);
   if (structured.length) {

@@ -78,6 +78,14 @@ export type TensorSink = (bytes: Uint8Array) => Uint8Array | Piece[];
 
 const inMemory: TensorSink = (bytes) => bytes;
 
+/** How another transform composes with quantization (planPruneInt4: the pruned values, the pruned weights). */
+export interface QuantizeHooks {
+  /** A weight's values instead of its stored ones (undefined: NaN or infinite values). */
+  read?(t: TensorInfo): Float32Array | undefined;
+  /** Only these weights are quantized; the others are passed over without a skipped row. */
+  accept?(t: TensorInfo): boolean;
+}
+
 type Layout = 'KN' | 'NK';
 
 interface Use {
@@ -102,6 +110,7 @@ export function planQuantize(
   resolveExternal: ExternalDataResolver,
   options: QuantizeOptions,
   sink: TensorSink = inMemory,
+  hooks: QuantizeHooks = {},
 ): QuantizePlan {
   const plan: QuantizePlan = emptyPlan();
   const ops = new Set(options.ops);
@@ -110,12 +119,12 @@ export function planQuantize(
     plan.warnings.push('2-bit weights lose much more than 4-bit: check the verification figures');
   const names = usedNames(index);
   const removedTensors = new Set<number>();
-  const read = (x: TensorInfo) => readFloat32(x, source, resolveExternal);
+  const read = (x: TensorInfo) => (hooks.read ? hooks.read(x) : readFloat32(x, source, resolveExternal));
   const targets = quantTargets(
     index,
     options,
     plan.skipped,
-    (node) => asUse(index, node, ops),
+    (node, t) => (hooks.accept && !hooks.accept(t) ? undefined : asUse(index, node, ops)),
     (t) => (t.dims.length !== 2 || t.sparse ? `${t.name} is not a dense 2-D weight` : undefined),
   );
 
@@ -377,7 +386,7 @@ export function readFloat32(
 }
 
 /** True when no value is NaN or infinite (v - v is NaN exactly for those). */
-function allFinite(values: Float32Array | Float64Array): boolean {
+export function allFinite(values: Float32Array | Float64Array): boolean {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v - v !== 0) return false;

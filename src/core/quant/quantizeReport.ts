@@ -1,5 +1,5 @@
 import type { ReportVerification, TransformReport } from '../transform/transformReport';
-import type { QuantizedTensorRow } from './planQuantize';
+import type { NodeChange, QuantizedTensorRow } from './planQuantize';
 
 /** The quantize and convert report: the common report with quantized weights and rewritten nodes. */
 export interface QuantizeReport extends TransformReport<QuantizedTensorRow> {
@@ -35,30 +35,40 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
   }
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${w}`));
   renderVerification(r.verification, r.transform === 'convert' ? 'converted' : 'quantized', lines);
-  lines.push(
-    '',
-    '## Weights',
-    '',
-    '| weight | op | dims | before | after | bytes before | bytes after | weight SQNR dB | float removed |',
-    '|---|---|---|---|---|---:|---:|---:|---|',
-  );
-  for (const t of r.tensors) {
-    lines.push(
-      `| ${cell(t.name)} | ${t.op} | ${t.dims.join('×')} | ${t.beforeDtype} | ${cell(t.afterDtype)} | ${t.beforeBytes} | ${t.afterBytes} | ${num(t.weightSqnrDb, 2)} | ${t.removed ? 'yes' : 'no (still read)'} |`,
-    );
-  }
-  lines.push('', '## Nodes', '', '| node | graph | from | to | weight | note |', '|---|---|---|---|---|---|');
-  for (const n of r.nodes) {
-    lines.push(
-      `| ${cell(n.node)} | ${cell(n.graph)} | ${n.from} | ${n.to} | ${cell(n.weight)} | ${cell(n.note ?? '')} |`,
-    );
-  }
+  renderQuantizedWeights(r.tensors, '## Weights', lines);
+  renderNodeChanges(r.nodes, lines);
   if (r.skipped.length) {
     lines.push('', '## Left in float', '', '| name | op | reason |', '|---|---|---|');
     for (const s of r.skipped) lines.push(`| ${cell(s.name)} | ${s.op} | ${cell(s.reason)} |`);
   }
   renderTimings(r, lines);
   return lines.join('\n');
+}
+
+/** The table of quantized weights under `heading` (also the prune report's, with --storage int4). */
+export function renderQuantizedWeights(rows: QuantizedTensorRow[], heading: string, lines: string[]): void {
+  lines.push(
+    '',
+    heading,
+    '',
+    '| weight | op | dims | before | after | bytes before | bytes after | weight SQNR dB | float removed |',
+    '|---|---|---|---|---|---:|---:|---:|---|',
+  );
+  for (const t of rows) {
+    lines.push(
+      `| ${cell(t.name)} | ${t.op} | ${t.dims.join('×')} | ${t.beforeDtype} | ${cell(t.afterDtype)} | ${t.beforeBytes} | ${t.afterBytes} | ${num(t.weightSqnrDb, 2)} | ${t.removed ? 'yes' : 'no (still read)'} |`,
+    );
+  }
+}
+
+/** The table of rewritten nodes. */
+export function renderNodeChanges(nodes: NodeChange[], lines: string[]): void {
+  lines.push('', '## Nodes', '', '| node | graph | from | to | weight | note |', '|---|---|---|---|---|---|');
+  for (const n of nodes) {
+    lines.push(
+      `| ${cell(n.node)} | ${cell(n.graph)} | ${n.from} | ${n.to} | ${cell(n.weight)} | ${cell(n.note ?? '')} |`,
+    );
+  }
 }
 
 /**

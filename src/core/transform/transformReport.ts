@@ -7,6 +7,12 @@ export interface ReportFile {
   sha256: string;
   /** Bytes of `gzip -6` of the file, where the transform measures it (prune). */
   gzipBytes?: number;
+  /**
+   * True when `gzipBytes` is an estimate: a large file's evenly spaced blocks compressed one by one, the
+   * ratio applied to the whole file; `gzipSampledFraction` is the share of its bytes that were compressed.
+   */
+  gzipEstimated?: boolean;
+  gzipSampledFraction?: number;
 }
 
 /** Output fidelity as measured in ONNX Runtime (the shape of runtime/verifyModels' result). */

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DEFAULT_PRUNE_OPTIONS, planPrune, type PruneOptions } from '../../src/core/prune/planPrune';
+import { LazyTensors } from '../../src/core/write/lazyTensors';
+import { planWrite } from '../../src/core/write/planWrite';
+import { openModel } from '../../src/runtime/openModel';
+import { writeModel } from '../../src/runtime/writeModel';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-pstream-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Prunes and writes `input` eagerly or streamed (LazyTensors); the plan as it stands after writing. */
+function pruneTo(input: string, output: string, options: Partial<PruneOptions>, streamed: boolean) {
+  const model = openModel(input);
+  try {
+    const lazy = streamed ? new LazyTensors() : undefined;
+    const all = { ...DEFAULT_PRUNE_OPTIONS, keepMasks: true, ...options };
+    const plan = planPrune(model.index, model.source, model.resolveExternal, all, undefined, { lazy });
+    const ext = model.index.externalLocations.length > 0;
+    const wp = planWrite(model.index, model.source, plan.edits, {
+      externalData: ext ? { location: `${path.basename(output)}.data`, threshold: 1024 } : undefined,
+    });
+    const written = writeModel(
+      wp,
+      lazy ? { ...model, resolveExternal: lazy.resolver(model.resolveExternal) } : model,
+      output,
+      { force: true },
+    );
+    return { plan, files: [written.modelPath, ...written.externalFiles.map((f) => f.path)] };
+  } finally {
+    model.close();
+  }
+}
+
+describe('streamed pruning (LazyTensors) writes what eager pruning writes', () => {
+  const cases: [string, Partial<PruneOptions>][] = [
+    // External data with small weights inline: inline tensors are made before earlier external ones.
+    ['tiny_bert_random_extdata.onnx', { scope: 'global', sparsity: 0.5 }],
+    ['tiny_bert_random_extdata.onnx', { sparsity: 0.75 }],
+    ['ortgenai_tiny_random_gpt2_fp16_past.onnx', { scope: 'global', sparsity: 0.6 }],
+    ['dtln_model_2.onnx', { method: 'nm', n: 2, m: 4 }],
+    ['oww_embedding_model.onnx', { method: 'channel', sparsity: 0.25 }],
+  ];
+  for (const [file, options] of cases) {
+    it(`${file} ${JSON.stringify(options)}: same bytes, rows, summary and masks`, () => {
+      const input = path.join(MODELS, file);
+      // Same folder, same name in two sub-folders: the model files name the same external data file.
+      fs.mkdirSync(path.join(tmp, 'eager'), { recursive: true });
+      fs.mkdirSync(path.join(tmp, 'lazy'), { recursive: true });
+      const eager = pruneTo(input, path.join(tmp, 'eager', 'out.onnx'), options, false);
+      const lazy = pruneTo(input, path.join(tmp, 'lazy', 'out.onnx'), options, true);
+      assert.ok(eager.plan.tensors.length > 0);
+      assert.equal(eager.files.length, lazy.files.length);
+      eager.files.forEach((f, i) =>
+        assert.ok(fs.readFileSync(f).equals(fs.readFileSync(lazy.files[i])), `${path.basename(f)} differs`),
+      );
+      // The streamed rows are filled in as the writer reaches each weight: complete once written.
+      assert.deepEqual(lazy.plan.tensors, eager.plan.tensors);
+      assert.deepEqual(lazy.plan.summary, eager.plan.summary);
+      assert.deepEqual(lazy.plan.masks, eager.plan.masks);
+    });
+  }
+});
+
+describe('LazyTensors', () => {
+  it('makes each payload once, when first read, in any order, and refuses a second or out-of-order read', () => {
+    const lazy = new LazyTensors();
+    const made: number[] = [];
+    const part = (id: number, length: number) =>
+      lazy.add(length, () => {
+        made.push(id);
+        return new Uint8Array(length).fill(id);
+      });
+    const [a] = part(1, 10);
+    const [b] = part(2, 6);
+    assert.equal(lazy.size, 16);
+    assert.ok(a.kind === 'external' && b.kind === 'external');
+    const source = lazy.resolver(() => {
+      throw new Error('not this one');
+    })(a.location);
+    assert.deepEqual([...source.read(b.offset, 4)], [2, 2, 2, 2]);
+    assert.deepEqual([...source.read(b.offset + 4, 2)], [2, 2]);
+    assert.deepEqual([...source.read(a.offset, 10)], new Array(10).fill(1));
+    assert.deepEqual(made, [2, 1]);
+    assert.throws(() => source.read(b.offset, 6), /read twice/);
+    const other = new LazyTensors();
+    const [c] = other.add(8, () => new Uint8Array(8));
+    assert.ok(c.kind === 'external');
+    other.read(c.offset, 2);
+    assert.throws(() => other.read(c.offset + 4, 2), /out of order/);
+    assert.throws(() => other.read(100, 1), /no lazy tensor/);
+  });
+});
