@@ -53,6 +53,7 @@ async function main() {
     bundle('extension', { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }),
     bundle('worker', { ...node, entryPoints: { worker: 'src/runtime/worker/worker.ts' }, outdir: 'dist' }),
     bundle('verifyWorker', { ...node, entryPoints: { verifyWorker: 'src/runtime/verifyWorker.ts' }, outdir: 'dist' }),
+    bundle('dataAwareWorker', { ...node, entryPoints: { dataAwareWorker: 'src/runtime/dataAwareWorker.ts' }, outdir: 'dist' }),
     bundle('describeWorker', { ...node, entryPoints: { describeWorker: 'src/runtime/describeWorker.ts' }, outdir: 'dist' }),
     bundle('cli', {
       ...node,

@@ -25,7 +25,7 @@ export interface DataAwareLayer {
  * multiply it. The layer's output error ‖X(W−Q)‖² = Σ_n e_nᵀ H e_n is measured for round-to-nearest and for
  * the method's codes; the method's codes are kept unless they are worse than round-to-nearest's there (GPTQ
  * minimizes a dampened objective, so on a few calibration rows it can lose), so the kept layer is never
- * worse than RTN on the calibration activations.
+ * worse than RTN on the calibration activations. `rows`: how many activation rows `gram` sums.
  */
 export function quantizeDataAware(
   weight: Float32Array,
@@ -37,7 +37,11 @@ export function quantizeDataAware(
   gram: Float64Array,
   method: QuantMethod,
   progress?: RowProgress,
+  rows = Infinity,
 ): DataAwareLayer {
+  // With fewer calibration rows than K, XᵀX is singular: GPTQ would push the error into directions the
+  // calibration never saw (and new inputs do), so such a layer gets the clipping search instead.
+  const use: QuantMethod = method === 'gptq' && rows < K ? 'search' : method;
   const columns = weightColumns(weight, K, N, layout, alpha);
   const rtn = searchQuantize(columns, K, N, gram, options, [1]);
   const signal = gramError(gram, K, N, columns);
@@ -45,9 +49,9 @@ export function quantizeDataAware(
   const rtnError = errorOf(rtn);
   let chosen = rtn;
   let error = rtnError;
-  if (method !== 'rtn') {
+  if (use !== 'rtn') {
     const codes =
-      method === 'search'
+      use === 'search'
         ? searchQuantize(columns, K, N, gram, options)
         : gptqQuantize(Float64Array.from(columns), K, N, gram, options, progress);
     const e = errorOf(codes);
@@ -58,7 +62,7 @@ export function quantizeDataAware(
   }
   return {
     weight: packBlockCodes(chosen, columns),
-    kept: chosen === rtn ? 'rtn' : method,
+    kept: chosen === rtn ? 'rtn' : use,
     signal,
     rtnError,
     error,

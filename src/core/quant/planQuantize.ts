@@ -9,6 +9,7 @@ import { uniqueName as unique, usedNames } from '../write/newNames';
 import type { Piece } from '../write/pieces';
 import type { NewNode } from '../write/protoEncode';
 import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
+import type { QuantMethod } from './dataAwareQuantize';
 import { quantTargets } from './quantTargets';
 
 /** What to quantize and how. */
@@ -52,6 +53,9 @@ export interface QuantizedTensorRow {
   weightSqnrDb: number;
   /** False when another reader still needs the float weight (it stays in the model). */
   removed: boolean;
+  /** With --method search|gptq: the method whose codes were kept, and its layer gain over RTN (dB). */
+  method?: QuantMethod;
+  layerGainDb?: number;
 }
 
 /** One node the plan rewrites. */
@@ -80,6 +84,60 @@ const inMemory: TensorSink = (bytes) => bytes;
 
 type Layout = 'KN' | 'NK';
 
+/**
+ * Chooses the codes of one weight instead of round-to-nearest (the data-aware methods): the weight as one
+ * reader takes it (`layout`, `alpha` folded in, K×N), or undefined to round it to nearest.
+ */
+export type WeightQuantizer = (
+  t: TensorInfo,
+  layout: Layout,
+  alpha: number,
+  K: number,
+  N: number,
+) => BlockwiseWeight | undefined;
+
+/** One MatMul/Gemm that planQuantize rewrites: how it reads its weight and what it multiplies it by. */
+export interface MatMulNBitsUse {
+  tensor: TensorInfo;
+  node: NodeInfo;
+  layout: Layout;
+  alpha: number;
+  K: number;
+  N: number;
+  /** The activation A (input 0) whose rows multiply the weight. */
+  activation: string;
+}
+
+/** The readers planQuantize would rewrite with `options` (weights skipped for NaN values aside). */
+export function matMulNBitsUses(index: ModelIndex, options: QuantizeOptions): MatMulNBitsUse[] {
+  const ops = new Set(options.ops);
+  const out: MatMulNBitsUse[] = [];
+  for (const { tensor, uses } of quantTargets(
+    index,
+    options,
+    [],
+    (node) => asUse(index, node, ops),
+    notDense2D,
+  )) {
+    for (const u of uses) {
+      const [K, N] = u.layout === 'KN' ? tensor.dims : [tensor.dims[1], tensor.dims[0]];
+      out.push({
+        tensor,
+        node: u.node,
+        layout: u.layout,
+        alpha: u.alpha,
+        K,
+        N,
+        activation: u.node.inputs[0],
+      });
+    }
+  }
+  return out;
+}
+
+const notDense2D = (t: TensorInfo) =>
+  t.dims.length !== 2 || t.sparse ? `${t.name} is not a dense 2-D weight` : undefined;
+
 interface Use {
   node: NodeInfo;
   layout: Layout;
@@ -95,6 +153,7 @@ const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16]);
  * sit in initializers, Constant nodes or subgraphs; a weight read by several nodes is quantized once and
  * all of them read the same new initializers, added in the weight's own graph. The float weight is removed
  * when nothing else reads it. Returns the writer's edits and the report rows; reads each weight once.
+ * `quantizeWeight` may supply a weight's codes instead (data-aware methods): only the values differ.
  */
 export function planQuantize(
   index: ModelIndex,
@@ -102,6 +161,7 @@ export function planQuantize(
   resolveExternal: ExternalDataResolver,
   options: QuantizeOptions,
   sink: TensorSink = inMemory,
+  quantizeWeight?: WeightQuantizer,
 ): QuantizePlan {
   const plan: QuantizePlan = emptyPlan();
   const ops = new Set(options.ops);
@@ -111,13 +171,7 @@ export function planQuantize(
   const names = usedNames(index);
   const removedTensors = new Set<number>();
   const read = (x: TensorInfo) => readFloat32(x, source, resolveExternal);
-  const targets = quantTargets(
-    index,
-    options,
-    plan.skipped,
-    (node) => asUse(index, node, ops),
-    (t) => (t.dims.length !== 2 || t.sparse ? `${t.name} is not a dense 2-D weight` : undefined),
-  );
+  const targets = quantTargets(index, options, plan.skipped, (node) => asUse(index, node, ops), notDense2D);
 
   for (const { tensor: t, uses, others, skip, row } of targets) {
     const values = read(t);
@@ -134,19 +188,21 @@ export function planQuantize(
       const key = `${u.layout}:${u.alpha}`;
       let entry = byKey.get(key);
       if (!entry) {
-        const q = quantizeBlockwise(
-          values,
-          K,
-          N,
-          {
-            bits: options.bits,
-            blockSize: options.blockSize,
-            symmetric: options.symmetric,
-            scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
-          },
-          u.layout,
-          u.alpha,
-        );
+        const q =
+          quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
+          quantizeBlockwise(
+            values,
+            K,
+            N,
+            {
+              bits: options.bits,
+              blockSize: options.blockSize,
+              symmetric: options.symmetric,
+              scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
+            },
+            u.layout,
+            u.alpha,
+          );
         const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
         entry = {
           q,
