@@ -28,7 +28,10 @@ export interface ActivationGram {
 
 /** Where the calibration inputs come from. */
 export interface CalibrationOptions extends VerifyOptions {
-  /** Synthesized batches (seeds CALIBRATION_SEED, +1, …); a single batch with `inputsDir`. */
+  /**
+   * Synthesized batches at least (seeds CALIBRATION_SEED, +1, …); more, up to MAX_CALIBRATION_BATCHES,
+   * until every activation has K rows. A single batch with `inputsDir`.
+   */
   batches: number;
 }
 
@@ -37,6 +40,13 @@ export interface CalibrationOptions extends VerifyOptions {
  * figures are measured on inputs the calibration never saw.
  */
 export const CALIBRATION_SEED = 1001;
+
+/**
+ * The most synthesized batches a calibration runs to reach K rows per activation: a model that sees one
+ * row per run (a classifier head on a [1, K] input) would otherwise get a Gram matrix of rank 16 for
+ * K in the thousands, and the methods would fit noise.
+ */
+export const MAX_CALIBRATION_BATCHES = 256;
 
 export interface CaptureResult {
   grams: ActivationGram[];
@@ -76,7 +86,7 @@ export async function captureActivations(
   const grams = new Map(
     wanted.map((t) => [t.name, { name: t.name, K: t.K, rows: 0, gram: new Float64Array(t.K * t.K) }]),
   );
-  const batches = options.inputsDir ? 1 : Math.max(1, options.batches);
+  let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
   let described: SynthesizedInput[] = [];
   let session: OrtTypes.InferenceSession | undefined;
   try {
@@ -115,6 +125,7 @@ export async function captureActivations(
         throw new ModelError(modelPath, `onnxruntime cannot run the calibration: ${(e as Error).message}`);
       }
       for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name]);
+      if (b === 0 && !options.inputsDir) batches = Math.max(batches, batchesForK([...grams.values()]));
       control.onBatch?.(b + 1, batches);
     }
   } finally {
@@ -137,6 +148,13 @@ const SESSION_OPTIONS: OrtTypes.InferenceSession.SessionOptions = {
   graphOptimizationLevel: 'all',
   logSeverityLevel: 3,
 };
+
+/** Batches (at most MAX_CALIBRATION_BATCHES) for K rows of every activation, from the first batch's rows. */
+function batchesForK(grams: ActivationGram[]): number {
+  let need = 1;
+  for (const g of grams) if (g.rows > 0) need = Math.max(need, Math.ceil(g.K / g.rows));
+  return Math.min(MAX_CALIBRATION_BATCHES, need);
+}
 
 /** Adds an activation tensor's rows of K values to its Gram matrix (float16 decoded). */
 function addRows(g: ActivationGram, t: OrtTypes.Tensor | undefined): void {

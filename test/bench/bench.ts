@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
+import { benchDataAware } from './dataAwareBench';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchStats } from './statsBench';
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   }
   await benchQuantize(made.path);
   await benchPrune(made.path);
+  await benchDataAware();
 }
 
 main().catch((e) => {

@@ -8,6 +8,9 @@ import { searchQuantize } from './searchQuantize';
 export type QuantMethod = 'rtn' | 'search' | 'gptq';
 export const QUANT_METHODS: readonly QuantMethod[] = ['rtn', 'search', 'gptq'];
 
+/** GPTQ needs this many calibration rows per row of K; below, a layer gets the clipping search. */
+export const GPTQ_MIN_ROWS_PER_K = 4;
+
 /** One layer quantized with the calibration activations, and what it gained over round-to-nearest. */
 export interface DataAwareLayer {
   weight: BlockwiseWeight;
@@ -39,9 +42,10 @@ export function quantizeDataAware(
   progress?: RowProgress,
   rows = Infinity,
 ): DataAwareLayer {
-  // With fewer calibration rows than K, XᵀX is singular: GPTQ would push the error into directions the
-  // calibration never saw (and new inputs do), so such a layer gets the clipping search instead.
-  const use: QuantMethod = method === 'gptq' && rows < K ? 'search' : method;
+  // With few calibration rows per input feature, XᵀX is singular or poorly estimated: GPTQ would push the
+  // error into directions the calibration never saw (and new inputs do), so such a layer gets the
+  // clipping search, which weighs only each block's own rows of XᵀX.
+  const use: QuantMethod = method === 'gptq' && rows < GPTQ_MIN_ROWS_PER_K * K ? 'search' : method;
   const columns = weightColumns(weight, K, N, layout, alpha);
   const rtn = searchQuantize(columns, K, N, gram, options, [1]);
   const signal = gramError(gram, K, N, columns);
