@@ -91,10 +91,10 @@ suite('Quantize and the side panel', () => {
     );
     const p = c.configuration.properties;
     assert.deepStrictEqual(
-      ['bits', 'format', 'blockSize', 'symmetric', 'accuracyLevel', 'exclude'].map(
+      ['bits', 'format', 'blockSize', 'symmetric', 'accuracyLevel', 'exclude', 'method'].map(
         (k) => p[`bigShrink.quantize.${k}`]?.default,
       ),
-      [4, 'nbits', 32, false, 4, ''],
+      [4, 'nbits', 32, false, 4, '', 'rtn'],
     );
   });
 
