@@ -78,13 +78,13 @@ export function gptqFactor(gram: Float64Array, K: number): Float64Array {
   const damp = trace > 0 ? (GPTQ_DAMP * trace) / K : 1;
   for (let i = 0; i < K; i++) h[i * K + i] += damp;
   const l = cholesky(h, K);
-  const inv = invertLower(l, K);
-  // H⁻¹ = L⁻ᵀ L⁻¹: lower triangle of (inv)ᵀ(inv).
+  // H⁻¹ = L⁻ᵀL⁻¹: entry (i, j) is the dot product of rows i and j of L⁻ᵀ (contiguous in memory).
+  const invT = invertLowerTransposed(l, K);
   const hInv = new Float64Array(K * K);
   for (let i = 0; i < K; i++) {
     for (let j = 0; j <= i; j++) {
       let s = 0;
-      for (let m = i; m < K; m++) s += inv[m * K + i] * inv[m * K + j];
+      for (let m = i, a = i * K, b = j * K; m < K; m++) s += invT[a + m] * invT[b + m];
       hInv[i * K + j] = s;
       hInv[j * K + i] = s;
     }
@@ -111,16 +111,20 @@ export function cholesky(a: Float64Array, K: number): Float64Array {
   return l;
 }
 
-/** Inverse of a lower-triangular `[K, K]` matrix (lower-triangular too). */
-function invertLower(l: Float64Array, K: number): Float64Array {
-  const inv = new Float64Array(K * K);
+/**
+ * (L⁻¹)ᵀ of a lower-triangular `[K, K]` L, upper-triangular: row j holds column j of L⁻¹, built by forward
+ * substitution along that row, so every inner loop reads memory in order.
+ */
+function invertLowerTransposed(l: Float64Array, K: number): Float64Array {
+  const out = new Float64Array(K * K);
   for (let j = 0; j < K; j++) {
-    inv[j * K + j] = 1 / l[j * K + j];
+    const row = j * K;
+    out[row + j] = 1 / l[j * K + j];
     for (let i = j + 1; i < K; i++) {
       let s = 0;
-      for (let m = j; m < i; m++) s += l[i * K + m] * inv[m * K + j];
-      inv[i * K + j] = -s / l[i * K + i];
+      for (let m = j, li = i * K; m < i; m++) s += l[li + m] * out[row + m];
+      out[row + i] = -s / l[i * K + i];
     }
   }
-  return inv;
+  return out;
 }
