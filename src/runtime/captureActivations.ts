@@ -30,9 +30,11 @@ export interface ActivationGram {
 export interface CalibrationOptions extends VerifyOptions {
   /**
    * Synthesized batches at least (seeds CALIBRATION_SEED, +1, …); more, up to MAX_CALIBRATION_BATCHES,
-   * until every activation has K rows. A single batch with `inputsDir`.
+   * until every activation has `rowsPerK`·K rows. A single batch with `inputsDir`.
    */
   batches: number;
+  /** Rows per row of K the extra batches aim for (default 1; GPTQ wants GPTQ_MIN_ROWS_PER_K). */
+  rowsPerK?: number;
 }
 
 /**
@@ -125,7 +127,8 @@ export async function captureActivations(
         throw new ModelError(modelPath, `onnxruntime cannot run the calibration: ${(e as Error).message}`);
       }
       for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name]);
-      if (b === 0 && !options.inputsDir) batches = Math.max(batches, batchesForK([...grams.values()]));
+      if (b === 0 && !options.inputsDir)
+        batches = Math.max(batches, batchesForK([...grams.values()], options.rowsPerK ?? 1));
       control.onBatch?.(b + 1, batches);
     }
   } finally {
@@ -149,10 +152,13 @@ const SESSION_OPTIONS: OrtTypes.InferenceSession.SessionOptions = {
   logSeverityLevel: 3,
 };
 
-/** Batches (at most MAX_CALIBRATION_BATCHES) for K rows of every activation, from the first batch's rows. */
-function batchesForK(grams: ActivationGram[]): number {
+/**
+ * Batches (at most MAX_CALIBRATION_BATCHES) for `perK`·K rows of every activation, from the first batch's
+ * rows.
+ */
+function batchesForK(grams: ActivationGram[], perK: number): number {
   let need = 1;
-  for (const g of grams) if (g.rows > 0) need = Math.max(need, Math.ceil(g.K / g.rows));
+  for (const g of grams) if (g.rows > 0) need = Math.max(need, Math.ceil((perK * g.K) / g.rows));
   return Math.min(MAX_CALIBRATION_BATCHES, need);
 }
 

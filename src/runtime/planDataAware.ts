@@ -1,6 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { ModelError } from '../core/errors';
-import { type DataAwareLayer, layerSqnrDb, type QuantMethod } from '../core/quant/dataAwareQuantize';
+import {
+  type DataAwareLayer,
+  GPTQ_MIN_ROWS_PER_K,
+  layerSqnrDb,
+  type QuantMethod,
+} from '../core/quant/dataAwareQuantize';
 import type { DataAwareRow } from '../core/quant/quantizeReport';
 import {
   matMulNBitsUses,
@@ -62,7 +67,8 @@ export async function planDataAware(
       uses.map((u) => [u.activation, { name: u.activation, K: u.K, elemType: u.tensor.dtype }]),
     ).values(),
   ];
-  const captured = await capture(script, model.path, targets, calibration, job);
+  const rowsPerK = method === 'gptq' ? GPTQ_MIN_ROWS_PER_K : 1;
+  const captured = await capture(script, model.path, targets, { rowsPerK, ...calibration }, job);
   const grams = new Map(captured.grams.map((g) => [g.name, g]));
   const uncovered = [...captured.missing];
 

@@ -27,7 +27,7 @@ const row = (what: string, value: string, target: string, ok: boolean | undefine
 
 export async function benchDataAware(): Promise<void> {
   console.log(
-    `\ndata-aware 4-bit (block 32, asymmetric): worst output SQNR, mean over held-out seeds ${HELD_OUT_SEEDS.join(',')}`,
+    `\ndata-aware 4-bit (block 32, asymmetric): worst output SQNR, over held-out seeds ${HELD_OUT_SEEDS[0]}–${HELD_OUT_SEEDS.at(-1)} (energies summed)`,
   );
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-dataaware-'));
   const gains: Record<string, number[]> = { search: [], gptq: [] };
