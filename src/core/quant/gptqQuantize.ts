@@ -1,5 +1,6 @@
-import { type BlockCodes, emptyBlockCodes, setBlockRange } from './blockCodes';
+import { type BlockCodes, emptyBlockCodes } from './blockCodes';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
+import { CLIP_RATIOS, clipPairs, searchBlock } from './searchQuantize';
 
 /** GPTQ's dampening: λ = DAMP · mean(diag H) is added to the diagonal. */
 export const GPTQ_DAMP = 0.01;
@@ -14,9 +15,10 @@ export type RowProgress = (done: number, total: number) => void;
  * on the calibration activations (Gram matrix H = XᵀX) moves as little as possible. Steps, in float64:
  * H + λI (λ = 0.01 · mean diag; a row never activated keeps only λ, so its error goes nowhere), its inverse
  * through Cholesky, the upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU); then for row k: on entering a block,
- * every column's scale and zero point come from the block's current (already updated) values by
- * round-to-nearest's rule; q = code of w_k; w_j -= (w_k − dq(q)) / U_kk · U_kj for j > k.
- * With H = I nothing spreads and the codes are round-to-nearest's. `columns` (`[N, K]`) is updated in place.
+ * every column's scale and zero point come from the block's current (already updated) values, by the
+ * clipping search on the block's rows of H (`clip`, the default) or by round-to-nearest's rule; q = code of
+ * w_k; w_j -= (w_k − dq(q)) / U_kk · U_kj for j > k. With H = I nothing spreads: the codes are the
+ * clipping search's (without `clip`, round-to-nearest's). `columns` (`[N, K]`) is updated in place.
  */
 export function gptqQuantize(
   columns: Float64Array,
@@ -25,11 +27,13 @@ export function gptqQuantize(
   gram: Float64Array,
   options: BlockwiseOptions,
   progress?: RowProgress,
+  clip = true,
 ): BlockCodes {
   const bc = emptyBlockCodes(K, N, options);
   const bs = options.blockSize;
   const u = gptqFactor(gram, K);
-  const tmp = new Float64Array(4);
+  const scratch = { tmp: new Float64Array(4), e: new Float64Array(K) };
+  const pairs = clipPairs(clip ? CLIP_RATIOS : [1], options.symmetric);
   const f32 = Math.fround;
   const row = bc.kBlocks * bs;
   for (let k = 0; k < K; k++) {
@@ -37,14 +41,7 @@ export function gptqQuantize(
     if (k % bs === 0) {
       const k1 = Math.min(K, k + bs);
       for (let n = 0; n < N; n++) {
-        let min = Infinity;
-        let max = -Infinity;
-        for (let j = k; j < k1; j++) {
-          const v = f32(columns[n * K + j]);
-          if (v < min) min = v;
-          if (v > max) max = v;
-        }
-        const s = setBlockRange(bc, n, kb, min, max, tmp);
+        const s = searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
         // Padding codes encode 0.0.
         for (let j = k1; j < k + bs; j++) bc.codes[n * row + j] = bc.zps[s];
       }
