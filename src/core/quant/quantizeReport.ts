@@ -103,7 +103,12 @@ function renderDataAware(d: DataAwareSection, lines: string[]): void {
     d.rtnOutputSqnrDb === undefined
       ? ''
       : `; worst output SQNR ${num(d.rtnOutputSqnrDb, 2)} dB with round-to-nearest → ${num(d.outputSqnrDb, 2)} dB (${signed(d.outputGainDb)} dB)`;
-  lines.push(`Mean layer gain over round-to-nearest ${signed(d.meanLayerGainDb)} dB${outputs}.`, '');
+  // With --inputs the verification runs on the calibration's own inputs.
+  const inSample = d.calibration.startsWith('inputs ') ? ' (measured on the calibration inputs)' : '';
+  lines.push(
+    `Mean layer gain over round-to-nearest ${signed(d.meanLayerGainDb)} dB${outputs}${inSample}.`,
+    '',
+  );
   lines.push(
     '| weight | layout | K×N | calibration rows | kept | layer SQNR RTN dB | layer SQNR dB | gain dB |',
     '|---|---|---|---:|---|---:|---:|---:|',
