@@ -1,15 +1,22 @@
 import type { QuantMethod } from '../core/quant/dataAwareQuantize';
 import { planQuantize, type QuantizeOptions } from '../core/quant/planQuantize';
 import type { DataAwareSection } from '../core/quant/quantizeReport';
-import { openCandidateRunner } from '../runtime/candidateRunner';
+import { planWrite } from '../core/write/planWrite';
 import type { OpenedModel } from '../runtime/openModel';
+import { seededOutputSqnr } from '../runtime/seededOutputSqnr';
+import { materialize } from '../runtime/sensitivity';
+import type { WriteResult } from '../runtime/writeModel';
 import type { DataAwarePlan } from '../runtime/planDataAware';
 import type { VerifyOptions, VerifyResult } from '../runtime/verifyModels';
 
+/** Verification seeds (from the verification's own) over which the model-level gain is measured. */
+const OUTPUT_SEEDS = 8;
+
 /**
  * The report's data-aware section. When the written model was verified, the round-to-nearest model is
- * built in memory and run on the same verification inputs, so the report can say what the method gained
- * at the model's outputs (worst output SQNR), not only per layer on the calibration activations.
+ * built in memory and both run on OUTPUT_SEEDS verification batches (the verification's and the next
+ * seeds, none of them calibration seeds), so the report can say what the method gained at the model's
+ * outputs (worst output SQNR, energies summed over the batches), not only per layer on the calibration.
  */
 export async function dataAwareSection(
   model: OpenedModel,
@@ -18,6 +25,7 @@ export async function dataAwareSection(
   plan: DataAwarePlan,
   verification: VerifyResult | undefined,
   verifyOptions: VerifyOptions,
+  written: WriteResult,
 ): Promise<DataAwareSection> {
   const gains = plan.rows.map((r) => r.gainDb).filter(Number.isFinite);
   const section: DataAwareSection = {
@@ -28,12 +36,15 @@ export async function dataAwareSection(
     meanLayerGainDb: round(gains.reduce((s, g) => s + g, 0) / Math.max(1, gains.length)),
   };
   if (!verification?.ok) return section;
-  const runner = await openCandidateRunner(model, verifyOptions);
-  const rtn = await runner.run(planQuantize(model.index, model.source, model.resolveExternal, options).edits);
-  if (rtn.error || rtn.outputs.length === 0) return section;
-  section.rtnOutputSqnrDb = Math.min(...rtn.outputs.map((o) => o.sqnrDb));
-  section.outputSqnrDb = Math.min(...verification.outputs.map((o) => o.sqnrDb));
-  section.outputGainDb = round(section.outputSqnrDb - section.rtnOutputSqnrDb);
+  const rtnPlan = planQuantize(model.index, model.source, model.resolveExternal, options);
+  const inline = model.index.externalLocations.length > 0;
+  const rtn = materialize(planWrite(model.index, model.source, rtnPlan.edits, { inline }), model);
+  const seeds = Array.from({ length: OUTPUT_SEEDS }, (_, i) => (verifyOptions.seed ?? 1) + i);
+  const [rtnDb, db] = await seededOutputSqnr(model, [rtn, written.modelPath], verifyOptions, seeds);
+  section.outputSeeds = verifyOptions.inputsDir ? 1 : OUTPUT_SEEDS;
+  section.rtnOutputSqnrDb = round(rtnDb);
+  section.outputSqnrDb = round(db);
+  section.outputGainDb = round(db - rtnDb);
   return section;
 }
 

@@ -178,7 +178,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       }
       return plan;
     },
-    finish: async (_plan, { model, verification }) => ({
+    finish: async (_plan, { model, verification, written }) => ({
       summary: {},
       sections: dataAware
         ? {
@@ -189,6 +189,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
               dataAware,
               verification,
               verifyOptions,
+              written,
             ),
           }
         : {},
@@ -221,7 +222,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
         `${d.method}: mean layer gain over rtn ${d.meanLayerGainDb} dB on the calibration` +
           (d.outputGainDb === undefined
             ? ''
-            : `; worst output SQNR ${d.rtnOutputSqnrDb} dB (rtn) → ${d.outputSqnrDb} dB (${d.outputGainDb} dB)`),
+            : `; worst output SQNR over ${d.outputSeeds} batches ${d.rtnOutputSqnrDb} dB (rtn) → ${d.outputSqnrDb} dB (${d.outputGainDb} dB)`),
       );
     }
   }

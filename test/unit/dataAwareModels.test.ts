@@ -64,12 +64,18 @@ describe('quantize --method (CLI)', () => {
       assert.ok(l.rows >= l.K, `${l.name}: ${l.rows} rows for K=${l.K}`);
     }
     assert.ok(d.meanLayerGainDb > 0);
-    assert.equal(typeof d.rtnOutputSqnrDb, 'number');
-    assert.equal(d.outputSqnrDb, Math.min(...report.verification!.outputs.map((o) => o.sqnrDb)));
+    assert.equal(d.outputSeeds, 8);
+    assert.ok(Number.isFinite(d.rtnOutputSqnrDb) && Number.isFinite(d.outputSqnrDb));
+    assert.ok(Math.abs(d.outputGainDb! - (d.outputSqnrDb! - d.rtnOutputSqnrDb!)) < 0.002);
+    // Over 8 batches the written model beats round-to-nearest (the bench's 48 batches: +0.5 dB).
+    assert.ok(d.outputGainDb! > 0, `output gain ${d.outputGainDb} dB`);
     assert.ok(report.tensors.every((row) => row.method !== undefined && row.layerGainDb !== undefined));
     const md = fs.readFileSync(out.replace(/\.onnx$/, '.report.md'), 'utf8');
     assert.match(md, /## Data-aware quantization: gptq/);
-    assert.match(md, /Mean layer gain over round-to-nearest \+/);
+    assert.match(
+      md,
+      /Mean layer gain over round-to-nearest \+[0-9.]+ dB; worst output SQNR over 8 verification batches/,
+    );
   });
 
   it('--method rtn (the default) writes the same bytes as no --method', (t) => {

@@ -34,7 +34,11 @@ export interface DataAwareSection {
   uncovered: { name: string; reason: string }[];
   /** Mean layer gain over RTN (dB) on the calibration activations. */
   meanLayerGainDb: number;
-  /** The worst output's SQNR (dB) on the verification inputs with round-to-nearest, with the method, and the gain. */
+  /**
+   * The worst output's SQNR (dB) with round-to-nearest, with the method, and the gain, over `outputSeeds`
+   * verification batches (energies summed).
+   */
+  outputSeeds?: number;
   rtnOutputSqnrDb?: number;
   outputSqnrDb?: number;
   outputGainDb?: number;
@@ -102,7 +106,7 @@ function renderDataAware(d: DataAwareSection, lines: string[]): void {
   const outputs =
     d.rtnOutputSqnrDb === undefined
       ? ''
-      : `; worst output SQNR ${num(d.rtnOutputSqnrDb, 2)} dB with round-to-nearest → ${num(d.outputSqnrDb, 2)} dB (${signed(d.outputGainDb)} dB)`;
+      : `; worst output SQNR over ${d.outputSeeds} verification batch${d.outputSeeds === 1 ? '' : 'es'} ${num(d.rtnOutputSqnrDb, 2)} dB with round-to-nearest → ${num(d.outputSqnrDb, 2)} dB (${signed(d.outputGainDb)} dB)`;
   // With --inputs the verification runs on the calibration's own inputs.
   const inSample = d.calibration.startsWith('inputs ') ? ' (measured on the calibration inputs)' : '';
   lines.push(
