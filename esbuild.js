@@ -34,6 +34,7 @@ const NODE_ENTRIES = {
   verifyWorker: 'src/runtime/verifyWorker.ts',
   sensitivityWorker: 'src/runtime/sensitivityWorker.ts',
   describeWorker: 'src/runtime/describeWorker.ts',
+  dataAwareWorker: 'src/runtime/dataAwareWorker.ts',
   hashWorker: 'src/runtime/hashWorker.ts',
 };
 

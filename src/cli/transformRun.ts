@@ -42,6 +42,8 @@ export interface FinishContext {
   written: WriteResult;
   input: ReportFile[];
   output: ReportFile[];
+  /** The verification of the written model (undefined with --no-verify). */
+  verification?: VerifyResult;
 }
 
 /** One transform run: how to plan it, where the result goes, what to put in the report. */
@@ -71,6 +73,8 @@ export interface TransformRun<R extends TransformReport, P extends TransformPlan
   extraOutputs?: string[];
   /** Checks run once no output is in the way, before the model is opened. */
   check?(): void;
+  /** Async work on the opened model before planning (data-aware quantization's calibration). */
+  prepare?(model: OpenedModel): Promise<void>;
   /** Writes the extra outputs once the model is written. */
   afterWrite?(plan: P): void;
   /**
@@ -115,6 +119,11 @@ export async function runTransform<R extends TransformReport, P extends Transfor
   try {
     // A bad inputs folder is reported before anything is written.
     if (run.verify?.inputsDir) readInputFiles(run.verify.inputsDir, modelInputs(model));
+    if (run.prepare) {
+      const tPrepare = performance.now();
+      await run.prepare(model);
+      timings.prepare = performance.now() - tPrepare;
+    }
     // The inputs are measured on another thread while this one plans.
     const inputFiles = [
       model.path,
@@ -194,7 +203,7 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     );
     const inFiles = await inputFigures;
     const extras = run.finish
-      ? await run.finish(plan, { model, written, input: inFiles, output: outFiles })
+      ? await run.finish(plan, { model, written, input: inFiles, output: outFiles, verification })
       : { summary: {}, sections: {} };
     if (run.gzip) timings.measure = performance.now() - tMeasure;
     const before = inFiles.reduce((s, f) => s + f.bytes, 0);

@@ -28,6 +28,8 @@ export interface QuantizeSettings {
   accuracyLevel: 0 | 1 | 2 | 3 | 4;
   /** Regular expression of tensor names left in float ('' = none). */
   exclude: string;
+  /** How MatMulNBits codes are chosen: round-to-nearest, clipping search or GPTQ (`--method`). */
+  method: 'rtn' | 'search' | 'gptq';
 }
 
 export const BLOCK_SIZES = [16, 32, 64, 128, 256] as const;
@@ -43,6 +45,7 @@ export function readQuantizeSettings(): QuantizeSettings {
     symmetric: config.get<boolean>('symmetric', false) === true,
     accuracyLevel: pick(config.get('accuracyLevel'), [0, 1, 2, 3, 4] as const, 4),
     exclude: String(config.get<string>('exclude', '') ?? ''),
+    method: pick(config.get('method'), ['rtn', 'search', 'gptq'] as const, 'rtn'),
   };
 }
 

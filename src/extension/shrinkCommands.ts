@@ -159,7 +159,9 @@ export class ShrinkCommands {
             String(settings.accuracyLevel),
           ];
     if (settings.exclude) args.push('--exclude', settings.exclude);
-    const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}`;
+    const method = preset.format === 'nbits' ? (preset.method ?? settings.method) : 'rtn';
+    if (method !== 'rtn') args.push('--method', method);
+    const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}${method !== 'rtn' && !preset.method ? `, ${method}` : ''}`;
     const verb = preset.command === 'convert' ? 'convert' : 'quantize';
     return this.execute({
       input,

@@ -8,7 +8,7 @@ import { BLOCK_SIZES, type QuantizeSettings } from './settings';
 
 /** One choice of "Quantize…". */
 export interface ShrinkPreset {
-  id: 'nbits4' | 'nbits8' | 'nbits2' | 'qdq4' | 'qdq8' | 'fp16';
+  id: 'nbits4' | 'nbits4search' | 'nbits4gptq' | 'nbits8' | 'nbits2' | 'qdq4' | 'qdq8' | 'fp16';
   label: string;
   description: string;
   detail: string;
@@ -17,6 +17,8 @@ export interface ShrinkPreset {
   format?: 'nbits' | 'qdq';
   /** Whether a block size applies (blockwise layouts). */
   blocked: boolean;
+  /** How MatMulNBits codes are chosen (`--method`); unset: the `bigShrink.quantize.method` setting. */
+  method?: QuantizeSettings['method'];
 }
 
 export const PRESETS: readonly ShrinkPreset[] = [
@@ -29,6 +31,30 @@ export const PRESETS: readonly ShrinkPreset[] = [
     bits: 4,
     format: 'nbits',
     blocked: true,
+  },
+  {
+    id: 'nbits4gptq',
+    label: '4-bit MatMulNBits, GPTQ',
+    description: 'data-aware: most accurate 4-bit',
+    detail:
+      "GPTQ: codes chosen on calibration activations (--inputs folder or synthesized) to keep each layer's output; slower",
+    command: 'quantize',
+    bits: 4,
+    format: 'nbits',
+    blocked: true,
+    method: 'gptq',
+  },
+  {
+    id: 'nbits4search',
+    label: '4-bit MatMulNBits, clipping search',
+    description: 'data-aware: per-block scales',
+    detail:
+      "Each block's scale and zero point chosen to minimise the layer output error on calibration activations",
+    command: 'quantize',
+    bits: 4,
+    format: 'nbits',
+    blocked: true,
+    method: 'search',
   },
   {
     id: 'nbits8',
@@ -102,8 +128,9 @@ export async function choosePreset(
     return undefined;
   }
   if (!preset) {
+    const fits = (p: ShrinkPreset) => p.bits === settings.bits && p.format === settings.format;
     const fallback =
-      presets.find((p) => p.bits === settings.bits && p.format === settings.format) ?? presets[0];
+      presets.find((p) => fits(p) && p.method === settings.method) ?? presets.find(fits) ?? presets[0];
     const items = presets.map((p) => ({
       label: p.label,
       description: p === fallback ? `${p.description} · default` : p.description,

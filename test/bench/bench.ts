@@ -2,11 +2,12 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
-// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep (comma-separated) runs only those benches.
+// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware (comma-separated) runs only those benches.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
+import { benchDataAware } from './dataAwareBench';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchSensitivity } from './sensitivityBench';
@@ -54,7 +55,9 @@ const row = (what: string, value: string, target: string, ok: boolean | undefine
 
 /** The benches BENCH_ONLY names (all when unset). */
 const only = new Set(
-  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep').split(',').map((s) => s.trim()),
+  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware')
+    .split(',')
+    .map((s) => s.trim()),
 );
 
 async function main(): Promise<void> {
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
   if (only.has('prune')) await benchPrune(made.path);
   if (only.has('sensitivity')) await benchSensitivity();
   if (only.has('sweep')) await benchSweep(made.path);
+  if (only.has('dataaware')) await benchDataAware();
 }
 
 async function benchInspect(made: Made): Promise<void> {

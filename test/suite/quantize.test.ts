@@ -91,10 +91,10 @@ suite('Quantize and the side panel', () => {
     );
     const p = c.configuration.properties;
     assert.deepStrictEqual(
-      ['bits', 'format', 'blockSize', 'symmetric', 'accuracyLevel', 'exclude'].map(
+      ['bits', 'format', 'blockSize', 'symmetric', 'accuracyLevel', 'exclude', 'method'].map(
         (k) => p[`bigShrink.quantize.${k}`]?.default,
       ),
-      [4, 'nbits', 32, false, 4, ''],
+      [4, 'nbits', 32, false, 4, '', 'rtn'],
     );
   });
 
@@ -189,7 +189,12 @@ suite('Quantize and the side panel', () => {
             file: 'bert.int4.qdq.onnx',
             options: { bits: 4, format: 'qdq', blockSize: 16 },
           },
-          { preset: 'qdq8', file: 'bert.int8.qdq.onnx', options: { bits: 8, format: 'qdq' } },
+          { preset: 'qdq8', file: 'bert.int8.qdq.onnx', options: { bits: 8, format: 'qdq', method: 'rtn' } },
+          {
+            preset: 'nbits4gptq',
+            file: 'bert.int4.onnx',
+            options: { bits: 4, format: 'nbits', blockSize: 32, method: 'gptq' },
+          },
           { preset: 'nbits2', file: 'bert.int2.onnx', options: { bits: 2, format: 'nbits', blockSize: 32 } },
           { preset: 'fp16', file: 'bert.fp16.onnx', options: { to: 'float16' } },
         ];

@@ -9,6 +9,7 @@ import { uniqueName as unique, usedNames } from '../write/newNames';
 import type { Piece } from '../write/pieces';
 import type { NewNode } from '../write/protoEncode';
 import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
+import type { QuantMethod } from './dataAwareQuantize';
 import { quantTargets } from './quantTargets';
 
 /** What to quantize and how. */
@@ -52,6 +53,9 @@ export interface QuantizedTensorRow {
   weightSqnrDb: number;
   /** False when another reader still needs the float weight (it stays in the model). */
   removed: boolean;
+  /** With --method search|gptq: the method whose codes were kept, and its layer gain over RTN (dB). */
+  method?: QuantMethod;
+  layerGainDb?: number;
 }
 
 /** One node the plan rewrites. */
@@ -84,9 +88,65 @@ export interface QuantizeHooks {
   read?(t: TensorInfo): Float32Array | undefined;
   /** Only these weights are quantized; the others are passed over without a skipped row. */
   accept?(t: TensorInfo): boolean;
+  /** A weight's codes instead of round-to-nearest (the data-aware methods): only the values differ. */
+  quantizeWeight?: WeightQuantizer;
 }
 
 type Layout = 'KN' | 'NK';
+
+/**
+ * Chooses the codes of one weight instead of round-to-nearest (the data-aware methods): the weight as one
+ * reader takes it (`layout`, `alpha` folded in, K×N), or undefined to round it to nearest.
+ */
+export type WeightQuantizer = (
+  t: TensorInfo,
+  layout: Layout,
+  alpha: number,
+  K: number,
+  N: number,
+) => BlockwiseWeight | undefined;
+
+/** One MatMul/Gemm that planQuantize rewrites: how it reads its weight and what it multiplies it by. */
+export interface MatMulNBitsUse {
+  tensor: TensorInfo;
+  node: NodeInfo;
+  layout: Layout;
+  alpha: number;
+  K: number;
+  N: number;
+  /** The activation A (input 0) whose rows multiply the weight. */
+  activation: string;
+}
+
+/** The readers planQuantize would rewrite with `options` (weights skipped for NaN values aside). */
+export function matMulNBitsUses(index: ModelIndex, options: QuantizeOptions): MatMulNBitsUse[] {
+  const ops = new Set(options.ops);
+  const out: MatMulNBitsUse[] = [];
+  for (const { tensor, uses } of quantTargets(
+    index,
+    options,
+    [],
+    (node) => asUse(index, node, ops),
+    notDense2D,
+  )) {
+    for (const u of uses) {
+      const [K, N] = u.layout === 'KN' ? tensor.dims : [tensor.dims[1], tensor.dims[0]];
+      out.push({
+        tensor,
+        node: u.node,
+        layout: u.layout,
+        alpha: u.alpha,
+        K,
+        N,
+        activation: u.node.inputs[0],
+      });
+    }
+  }
+  return out;
+}
+
+const notDense2D = (t: TensorInfo) =>
+  t.dims.length !== 2 || t.sparse ? `${t.name} is not a dense 2-D weight` : undefined;
 
 interface Use {
   node: NodeInfo;
@@ -103,6 +163,7 @@ const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16]);
  * sit in initializers, Constant nodes or subgraphs; a weight read by several nodes is quantized once and
  * all of them read the same new initializers, added in the weight's own graph. The float weight is removed
  * when nothing else reads it. Returns the writer's edits and the report rows; reads each weight once.
+ * `hooks` let another transform supply the values, pick the weights or choose the codes (data-aware methods).
  */
 export function planQuantize(
   index: ModelIndex,
@@ -125,7 +186,7 @@ export function planQuantize(
     options,
     plan.skipped,
     (node, t) => (hooks.accept && !hooks.accept(t) ? undefined : asUse(index, node, ops)),
-    (t) => (t.dims.length !== 2 || t.sparse ? `${t.name} is not a dense 2-D weight` : undefined),
+    notDense2D,
   );
 
   for (const { tensor: t, uses, others, skip, row } of targets) {
@@ -143,19 +204,21 @@ export function planQuantize(
       const key = `${u.layout}:${u.alpha}`;
       let entry = byKey.get(key);
       if (!entry) {
-        const q = quantizeBlockwise(
-          values,
-          K,
-          N,
-          {
-            bits: options.bits,
-            blockSize: options.blockSize,
-            symmetric: options.symmetric,
-            scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
-          },
-          u.layout,
-          u.alpha,
-        );
+        const q =
+          hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
+          quantizeBlockwise(
+            values,
+            K,
+            N,
+            {
+              bits: options.bits,
+              blockSize: options.blockSize,
+              symmetric: options.symmetric,
+              scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
+            },
+            u.layout,
+            u.alpha,
+          );
         const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
         entry = {
           q,

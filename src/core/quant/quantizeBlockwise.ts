@@ -142,37 +142,67 @@ interface Quantizer {
 }
 
 /**
- * Scale and zero point of block `kb` of column `n` from its min and max (see quantizeBlockwise); stores
- * them and returns the stored scale, its reciprocal and the zero point through `out`.
+ * Scale and zero point of one block from its min and max, as MLAS computes them (see quantizeBlockwise):
+ * `out` receives the stored scale (fp16-rounded when `fp16`), its float32 reciprocal, the zero point and
+ * the scale's fp16 bits (0 for float32). Shared with the data-aware quantizers, whose candidates are RTN
+ * parameters of a clipped or updated block.
  */
-function blockParams(q: Quantizer, n: number, kb: number, min: number, max: number, out: Float64Array): void {
+export function blockScale(
+  min: number,
+  max: number,
+  bits: number,
+  symmetric: boolean,
+  fp16: boolean,
+  out: Float64Array,
+): void {
+  const mid = 1 << (bits - 1);
+  const qMax = (1 << bits) - 1;
   let scaleF: number;
-  let zp = q.mid;
-  if (q.symmetric) {
+  let zp = mid;
+  if (symmetric) {
     const m = Math.abs(max) > Math.abs(min) ? max : min;
-    scaleF = f32(-m / q.mid);
+    scaleF = f32(-m / mid);
   } else {
     const lo = Math.min(min, 0);
     const hi = Math.max(max, 0);
-    scaleF = f32(f32(hi - lo) / q.qMax);
+    scaleF = f32(f32(hi - lo) / qMax);
     const zpF = scaleF !== 0 ? -f32(lo / scaleF) : lo;
-    zp = zpF < 0 ? 0 : zpF > q.qMax ? q.qMax : roundHalfAway(zpF);
+    zp = zpF < 0 ? 0 : zpF > qMax ? qMax : roundHalfAway(zpF);
+  }
+  let scale = scaleF;
+  let h = 0;
+  if (fp16) {
+    h = numberToFloat16Bits(scaleF);
+    scale = float16ToNumber(h);
+  }
+  out[0] = scale;
+  out[1] = scale !== 0 ? f32(1 / scale) : 0;
+  out[2] = zp;
+  out[3] = h;
+}
+
+/** The code of `v` in a block with reciprocal scale `recip` and zero point `zp` (MLAS's float32 steps). */
+export function quantCode(v: number, recip: number, zp: number, qMax: number): number {
+  const c = (f32(f32(v * recip) + zp) + 0.5) | 0;
+  return c < 0 ? 0 : c > qMax ? qMax : c;
+}
+
+/**
+ * Scale and zero point of block `kb` of column `n` from its min and max; stores them and returns the
+ * stored scale, its reciprocal and the zero point through `out`.
+ */
+function blockParams(q: Quantizer, n: number, kb: number, min: number, max: number, out: Float64Array): void {
+  blockScale(min, max, q.bits, q.symmetric, q.fp16, out);
+  const zp = out[2];
+  if (!q.symmetric) {
     const bit = kb * q.bits;
     const at = n * q.zpRow + (bit >>> 3);
     const shift = bit & 7;
     q.zeroPoints![at] = (q.zeroPoints![at] & ~(q.qMax << shift)) | (zp << shift);
   }
   const s = n * q.kBlocks + kb;
-  let scale = scaleF;
-  if (q.scaleBits) {
-    const h = numberToFloat16Bits(scaleF);
-    q.scaleBits[s] = h;
-    scale = float16ToNumber(h);
-  }
-  q.scales[s] = scale;
-  out[0] = scale;
-  out[1] = scale !== 0 ? f32(1 / scale) : 0;
-  out[2] = zp;
+  if (q.scaleBits) q.scaleBits[s] = out[3];
+  q.scales[s] = out[0];
 }
 
 /**
@@ -193,7 +223,7 @@ function quantizeKN(q: Quantizer, w: Float32Array, K: number, N: number, alpha: 
     codes: new Uint8Array(blockSize * N),
     energy: new Float64Array(2),
   };
-  const params = new Float64Array(3);
+  const params = new Float64Array(4);
   for (let kb = 0; kb < kBlocks; kb++) {
     const k0 = kb * blockSize;
     const k1 = Math.min(K, k0 + blockSize);
@@ -302,7 +332,7 @@ function packKN(
 /** Gemm's transB=1 B [N, K]: every block is a contiguous run of one row. */
 function quantizeNK(q: Quantizer, w: Float32Array, K: number, N: number, alpha: number): void {
   const energy = new Float64Array(2);
-  const params = new Float64Array(3);
+  const params = new Float64Array(4);
   for (let n = 0; n < N; n++) quantizeRowNK(q, w, n * K, n, K, alpha, params, energy);
   q.signalEnergy = energy[0];
   q.errorEnergy = energy[1];

@@ -1,9 +1,47 @@
 import type { ReportVerification, TransformReport } from '../transform/transformReport';
+import type { QuantMethod } from './dataAwareQuantize';
 import type { NodeChange, QuantizedTensorRow } from './planQuantize';
 
 /** The quantize and convert report: the common report with quantized weights and rewritten nodes. */
 export interface QuantizeReport extends TransformReport<QuantizedTensorRow> {
   transform: 'quantize' | 'convert';
+  /** With --method search or gptq: the calibration and what the method gained over round-to-nearest. */
+  dataAware?: DataAwareSection;
+}
+
+/** One weight (as one reader's layout takes it) quantized with the calibration activations. */
+export interface DataAwareRow {
+  name: string;
+  layout: 'KN' | 'NK';
+  K: number;
+  N: number;
+  /** Calibration rows behind its Gram matrix. */
+  rows: number;
+  /** The method whose codes were kept ('rtn' when the asked method did worse on the layer). */
+  kept: QuantMethod;
+  /** Layer output SQNR on the calibration activations: 10·log10(‖XW‖² / ‖X(W−Q)‖²), RTN's and kept. */
+  rtnSqnrDb: number;
+  sqnrDb: number;
+  gainDb: number;
+}
+
+export interface DataAwareSection {
+  method: QuantMethod;
+  /** What the calibration ran on (synthesized seeds or the --inputs folder). */
+  calibration: string;
+  layers: DataAwareRow[];
+  /** Weights left to round-to-nearest, and why. */
+  uncovered: { name: string; reason: string }[];
+  /** Mean layer gain over RTN (dB) on the calibration activations. */
+  meanLayerGainDb: number;
+  /**
+   * The worst output's SQNR (dB) with round-to-nearest, with the method, and the gain, over `outputSeeds`
+   * verification batches (energies summed).
+   */
+  outputSeeds?: number;
+  rtnOutputSqnrDb?: number;
+  outputSqnrDb?: number;
+  outputGainDb?: number;
 }
 
 /** Bytes as MiB or KiB, for the reports' summary lines. */
@@ -35,6 +73,7 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
   }
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${w}`));
   renderVerification(r.verification, r.transform === 'convert' ? 'converted' : 'quantized', lines);
+  if (r.dataAware) renderDataAware(r.dataAware, lines);
   renderQuantizedWeights(r.tensors, '## Weights', lines);
   renderNodeChanges(r.nodes, lines);
   if (r.skipped.length) {
@@ -70,6 +109,40 @@ export function renderNodeChanges(nodes: NodeChange[], lines: string[]): void {
     );
   }
 }
+
+/** The data-aware section: method, calibration, gain over round-to-nearest per layer and at the outputs. */
+function renderDataAware(d: DataAwareSection, lines: string[]): void {
+  lines.push('', `## Data-aware quantization: ${d.method}`, '', `Calibration: ${cell(d.calibration)}`, '');
+  const outputs =
+    d.rtnOutputSqnrDb === undefined
+      ? ''
+      : `; worst output SQNR over ${d.outputSeeds} verification batch${d.outputSeeds === 1 ? '' : 'es'} ${num(d.rtnOutputSqnrDb, 2)} dB with round-to-nearest → ${num(d.outputSqnrDb, 2)} dB (${signed(d.outputGainDb)} dB)`;
+  // With --inputs the verification runs on the calibration's own inputs.
+  const inSample = d.calibration.startsWith('inputs ') ? ' (measured on the calibration inputs)' : '';
+  lines.push(
+    `Mean layer gain over round-to-nearest ${signed(d.meanLayerGainDb)} dB${outputs}${inSample}.`,
+    '',
+  );
+  lines.push(
+    '| weight | layout | K×N | calibration rows | kept | layer SQNR RTN dB | layer SQNR dB | gain dB |',
+    '|---|---|---|---:|---|---:|---:|---:|',
+  );
+  for (const l of d.layers) {
+    lines.push(
+      `| ${cell(l.name)} | ${l.layout} | ${l.K}×${l.N} | ${l.rows} | ${l.kept} | ${num(l.rtnSqnrDb, 2)} | ${num(l.sqnrDb, 2)} | ${signed(l.gainDb)} |`,
+    );
+  }
+  if (d.uncovered.length) {
+    lines.push(
+      '',
+      'Left to round-to-nearest:',
+      '',
+      ...d.uncovered.map((u) => `- ${cell(u.name)}: ${u.reason}`),
+    );
+  }
+}
+
+const signed = (x: number | undefined) => (x === undefined ? '' : `${x >= 0 ? '+' : ''}${num(x, 2)}`);
 
 /**
  * The Verification section of a report (or "Not verified."): inputs, per-output fidelity, and both models'

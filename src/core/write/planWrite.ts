@@ -400,7 +400,8 @@ function checkIndices(t: TensorInfo, bytes: Uint8Array, nnz: number, linear: boo
   }
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+/** The parts one after another, in one new array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
   for (const p of parts) {

@@ -1,0 +1,127 @@
+import { type BlockCodes, emptyBlockCodes } from './blockCodes';
+import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
+import { CLIP_RATIOS, clipPairs, searchBlock } from './searchQuantize';
+
+/** GPTQ's dampening: λ = DAMP · mean(diag H) is added to the diagonal. */
+export const GPTQ_DAMP = 0.01;
+
+/** Reports rows of K done (for progress) and may throw to stop. */
+export type RowProgress = (done: number, total: number) => void;
+
+/**
+ * GPTQ (Frantar et al. 2022, "Accurate Post-Training Quantization for Generative Pre-trained
+ * Transformers") with MatMulNBits blocks: the rows of K are quantized in order, every output column at
+ * once, and each row's rounding error is spread over the rows not yet quantized so that the layer's output
+ * on the calibration activations (Gram matrix H = XᵀX) moves as little as possible. Steps, in float64:
+ * H + λI (λ = 0.01 · mean diag; a row never activated keeps only λ, so its error goes nowhere), its inverse
+ * through Cholesky, the upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU); then for row k: on entering a block,
+ * every column's scale and zero point come from the block's current (already updated) values, by the
+ * clipping search on the block's rows of H (`clip`, the default) or by round-to-nearest's rule; q = code of
+ * w_k; w_j -= (w_k − dq(q)) / U_kk · U_kj for j > k. With H = I nothing spreads: the codes are the
+ * clipping search's (without `clip`, round-to-nearest's). `columns` (`[N, K]`) is updated in place.
+ */
+export function gptqQuantize(
+  columns: Float64Array,
+  K: number,
+  N: number,
+  gram: Float64Array,
+  options: BlockwiseOptions,
+  progress?: RowProgress,
+  clip = true,
+): BlockCodes {
+  const bc = emptyBlockCodes(K, N, options);
+  const bs = options.blockSize;
+  const u = gptqFactor(gram, K);
+  const scratch = { tmp: new Float64Array(4), e: new Float64Array(K) };
+  const pairs = clipPairs(clip ? CLIP_RATIOS : [1], options.symmetric);
+  const f32 = Math.fround;
+  const row = bc.kBlocks * bs;
+  for (let k = 0; k < K; k++) {
+    const kb = (k / bs) | 0;
+    if (k % bs === 0) {
+      const k1 = Math.min(K, k + bs);
+      for (let n = 0; n < N; n++) {
+        const s = searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
+        // Padding codes encode 0.0.
+        for (let j = k1; j < k + bs; j++) bc.codes[n * row + j] = bc.zps[s];
+      }
+      progress?.(k, K);
+    }
+    const d = u[k * K + k];
+    for (let n = 0; n < N; n++) {
+      const s = n * bc.kBlocks + kb;
+      const col = n * K;
+      const v = f32(columns[col + k]);
+      const c = quantCode(v, bc.recips[s], bc.zps[s], bc.qMax);
+      bc.codes[n * row + k] = c;
+      const err = (columns[col + k] - f32((c - bc.zps[s]) * bc.scales[s])) / d;
+      if (err === 0) continue;
+      for (let j = k + 1, uk = k * K; j < K; j++) columns[col + j] -= err * u[uk + j];
+    }
+  }
+  progress?.(K, K);
+  return bc;
+}
+
+/**
+ * U, the upper Cholesky factor of (H + λI)⁻¹ (`[K, K]` row-major, zeros below the diagonal):
+ * L = chol(H + λI), H⁻¹ = L⁻ᵀL⁻¹, then H⁻¹ = UᵀU. A zero Gram matrix (no activation at all) gives the
+ * identity, i.e. round-to-nearest.
+ */
+export function gptqFactor(gram: Float64Array, K: number): Float64Array {
+  let trace = 0;
+  for (let i = 0; i < K; i++) trace += gram[i * K + i];
+  const h = Float64Array.from(gram);
+  const damp = trace > 0 ? (GPTQ_DAMP * trace) / K : 1;
+  for (let i = 0; i < K; i++) h[i * K + i] += damp;
+  const l = cholesky(h, K);
+  // H⁻¹ = L⁻ᵀL⁻¹: entry (i, j) is the dot product of rows i and j of L⁻ᵀ (contiguous in memory).
+  const invT = invertLowerTransposed(l, K);
+  const hInv = new Float64Array(K * K);
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let m = i, a = i * K, b = j * K; m < K; m++) s += invT[a + m] * invT[b + m];
+      hInv[i * K + j] = s;
+      hInv[j * K + i] = s;
+    }
+  }
+  const l2 = cholesky(hInv, K);
+  const out = new Float64Array(K * K);
+  for (let i = 0; i < K; i++) for (let j = 0; j <= i; j++) out[j * K + i] = l2[i * K + j];
+  return out;
+}
+
+/** Lower Cholesky factor of a symmetric positive-definite `[K, K]` matrix (a new array). */
+export function cholesky(a: Float64Array, K: number): Float64Array {
+  const l = new Float64Array(K * K);
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * K + j];
+      for (let m = 0; m < j; m++) s -= l[i * K + m] * l[j * K + m];
+      if (i === j) {
+        if (!(s > 0)) throw new RangeError(`matrix is not positive definite at row ${i}`);
+        l[i * K + i] = Math.sqrt(s);
+      } else l[i * K + j] = s / l[j * K + j];
+    }
+  }
+  return l;
+}
+
+/**
+ * (L⁻¹)ᵀ of a lower-triangular `[K, K]` L, upper-triangular: row j holds column j of L⁻¹, built by forward
+ * substitution along that row, so every inner loop reads memory in order.
+ */
+function invertLowerTransposed(l: Float64Array, K: number): Float64Array {
+  const out = new Float64Array(K * K);
+  for (let j = 0; j < K; j++) {
+    const row = j * K;
+    out[row + j] = 1 / l[j * K + j];
+    for (let i = j + 1; i < K; i++) {
+      let s = 0;
+      for (let m = j, li = i * K; m < i; m++) s += l[li + m] * out[row + m];
+      out[row + i] = -s / l[i * K + i];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+import { type BlockCodes, emptyBlockCodes, setBlockRange } from './blockCodes';
+import { quadraticForm } from './gramMatrix';
+import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
+
+/** Clipping ratios tried per block: 1 (round-to-nearest's range) first, down to 0.5 in steps of 1/40. */
+export const CLIP_RATIOS: readonly number[] = Array.from({ length: 21 }, (_, i) => 1 - i / 40);
+
+/**
+ * Clipping search: per block of K of every output column, the block's range [min, max] is shrunk by each
+ * ratio of `ratios` (for asymmetric blocks also one end at a time; RTN's scale and zero point of the clipped range, as MLAS would compute them) and the
+ * candidate whose error e minimises eᵀ H_bb e is kept, H_bb being the block's diagonal block of the
+ * calibration Gram matrix XᵀX: the block's own contribution to the layer's output error ‖X(W−Q)‖². (The
+ * cross terms between blocks are left out so each block is chosen alone; GPTQ is the method that handles
+ * them.) Ratio 1 comes first and only a strictly smaller error replaces it, so every block is at least as
+ * good as round-to-nearest on that objective, and `ratios = [1]` is round-to-nearest itself.
+ * `columns` is the weight as `[N, K]` (weightColumns).
+ */
+export function searchQuantize(
+  columns: Float64Array,
+  K: number,
+  N: number,
+  gram: Float64Array,
+  options: BlockwiseOptions,
+  ratios: readonly number[] = CLIP_RATIOS,
+): BlockCodes {
+  const bc = emptyBlockCodes(K, N, options);
+  const bs = options.blockSize;
+  const scratch = { tmp: new Float64Array(4), e: new Float64Array(K) };
+  const pairs = clipPairs(ratios, options.symmetric);
+  for (let n = 0; n < N; n++) {
+    for (let kb = 0; kb < bc.kBlocks; kb++) {
+      const k0 = kb * bs;
+      const k1 = Math.min(K, k0 + bs);
+      const s = searchBlock(bc, columns, n, k0, k1, gram, pairs, scratch);
+      writeBlockCodes(bc, columns, n * K, s, n, k0, k1);
+    }
+  }
+  return bc;
+}
+
+/**
+ * The (min ratio, max ratio) pairs tried: both ends shrunk alike, then (asymmetric) one end at a time,
+ * since a block's outlier is usually on one side. `[1]` gives round-to-nearest's range alone.
+ */
+export function clipPairs(ratios: readonly number[], symmetric: boolean): number[] {
+  const pairs: number[] = ratios.flatMap((r) => [r, r]);
+  if (!symmetric) for (const r of ratios.slice(1)) pairs.push(r, 1, 1, r);
+  return pairs;
+}
+
+/**
+ * Sets block [k0, k1) of column n (values `columns[n*K + k]`, read as float32) to the candidate range of
+ * `pairs` whose error e minimizes eᵀ H e over the block's rows of H = `gram`; returns the block's slot.
+ * The first pair wins ties.
+ */
+export function searchBlock(
+  bc: BlockCodes,
+  columns: Float64Array,
+  n: number,
+  k0: number,
+  k1: number,
+  gram: Float64Array,
+  pairs: readonly number[],
+  scratch: { tmp: Float64Array; e: Float64Array },
+): number {
+  const { K, qMax } = bc;
+  const { tmp, e } = scratch;
+  const f32 = Math.fround;
+  const col = n * K;
+  const kb = (k0 / bc.options.blockSize) | 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let k = k0; k < k1; k++) {
+    const v = f32(columns[col + k]);
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  let bestCost = Infinity;
+  let best = 0;
+  for (let p = 0; p < pairs.length; p += 2) {
+    const s = setBlockRange(bc, n, kb, f32(min * pairs[p]), f32(max * pairs[p + 1]), tmp);
+    const scale = bc.scales[s];
+    const recip = bc.recips[s];
+    const zp = bc.zps[s];
+    for (let k = k0; k < k1; k++) {
+      const v = f32(columns[col + k]);
+      e[k] = v - f32((quantCode(v, recip, zp, qMax) - zp) * scale);
+    }
+    const cost = quadraticForm(gram, K, e, k0, k1);
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = p;
+    }
+  }
+  return setBlockRange(bc, n, kb, f32(min * pairs[best]), f32(max * pairs[best + 1]), tmp);
+}
+
+/** The codes of values [k0, k1) of column n with block slot `s`'s parameters; padding gets the zero point. */
+export function writeBlockCodes(
+  bc: BlockCodes,
+  columns: Float64Array,
+  col: number,
+  s: number,
+  n: number,
+  k0: number,
+  k1: number,
+): void {
+  const bs = bc.options.blockSize;
+  const row = n * bc.kBlocks * bs;
+  for (let k = k0; k < k1; k++)
+    bc.codes[row + k] = quantCode(columns[col + k], bc.recips[s], bc.zps[s], bc.qMax);
+  for (let k = k1; k < k0 + bs; k++) bc.codes[row + k] = bc.zps[s];
+}

@@ -1,0 +1,180 @@
+import type * as OrtTypes from 'onnxruntime-node';
+import { FormatError, ModelError } from '../core/errors';
+import { accumulateGram, symmetrize } from '../core/quant/gramMatrix';
+import { decodeFloat16 } from '../core/tensor/float16';
+import { extraGraphOutputs } from '../core/write/extraGraphOutputs';
+import { concat, planWrite } from '../core/write/planWrite';
+import { openModel } from './openModel';
+import { materialize } from './sensitivity';
+import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
+
+type Ort = typeof OrtTypes;
+
+/** An activation to collect: the A input of quantized MatMul/Gemm nodes, rows of K values. */
+export interface ActivationTarget {
+  name: string;
+  K: number;
+  /** Its element type (the weight's: float32 or float16). */
+  elemType: number;
+}
+
+/** XᵀX over every calibration row of one activation. */
+export interface ActivationGram {
+  name: string;
+  K: number;
+  rows: number;
+  gram: Float64Array;
+}
+
+/** Where the calibration inputs come from. */
+export interface CalibrationOptions extends VerifyOptions {
+  /**
+   * Synthesized batches at least (seeds CALIBRATION_SEED, +1, …); more, up to MAX_CALIBRATION_BATCHES,
+   * until every activation has `rowsPerK`·K rows. A single batch with `inputsDir`.
+   */
+  batches: number;
+  /** Rows per row of K the extra batches aim for (default 1; GPTQ wants GPTQ_MIN_ROWS_PER_K). */
+  rowsPerK?: number;
+}
+
+/**
+ * Seeds of the synthesized calibration batches: away from the verification's (1), so the verification
+ * figures are measured on inputs the calibration never saw.
+ */
+export const CALIBRATION_SEED = 1001;
+
+/**
+ * The most synthesized batches a calibration runs to reach K rows per activation: a model that sees one
+ * row per run (a classifier head on a [1, K] input) would otherwise get a Gram matrix of rank 16 for
+ * K in the thousands, and the methods would fit noise.
+ */
+export const MAX_CALIBRATION_BATCHES = 256;
+
+export interface CaptureResult {
+  grams: ActivationGram[];
+  /** Activations that could not be collected, with the reason (their weights stay round-to-nearest). */
+  missing: { name: string; reason: string }[];
+  /** What the calibration ran on, for the report. */
+  calibration: string;
+}
+
+/**
+ * Runs the model in onnxruntime-node on the calibration inputs with the target activations added as graph
+ * outputs (a temporary in-memory copy: the model's bytes, external data brought inline, plus the extra
+ * outputs) and accumulates XᵀX per activation, one batch at a time, so no activation outlives its batch.
+ * Activations computed inside subgraphs are not reachable that way and are reported missing; one that is a
+ * graph input is read from the feeds. `cancelled` is checked between batches (a native run cannot stop).
+ */
+export async function captureActivations(
+  modelPath: string,
+  targets: readonly ActivationTarget[],
+  options: CalibrationOptions,
+  control: { cancelled?(): boolean; onBatch?(done: number, total: number): void } = {},
+): Promise<CaptureResult> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = require('onnxruntime-node') as Ort;
+  const model = openModel(modelPath);
+  const missing: CaptureResult['missing'] = [];
+  const { index } = model;
+  const main = index.graphs[0];
+  const inputs = new Set(main.inputs.map((i) => i.name));
+  const outputs = new Set(main.outputs.map((o) => o.name));
+  const produced = new Set(main.nodeIds.flatMap((id) => index.nodes[id].outputs));
+  const wanted: ActivationTarget[] = [];
+  for (const t of targets) {
+    if (inputs.has(t.name) || produced.has(t.name)) wanted.push(t);
+    else missing.push({ name: t.name, reason: 'computed inside a subgraph (or a constant)' });
+  }
+  const grams = new Map(
+    wanted.map((t) => [t.name, { name: t.name, K: t.K, rows: 0, gram: new Float64Array(t.K * t.K) }]),
+  );
+  let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
+  let described: SynthesizedInput[] = [];
+  let session: OrtTypes.InferenceSession | undefined;
+  try {
+    let bytes: Uint8Array;
+    try {
+      const inline = index.externalLocations.length > 0;
+      bytes = materialize(planWrite(index, model.source, [], { inline }), model);
+    } catch (e) {
+      if (e instanceof FormatError)
+        throw new ModelError(modelPath, `${e.message} (calibration holds the model in memory)`);
+      throw e;
+    }
+    const extra = wanted.filter((t) => !inputs.has(t.name) && !outputs.has(t.name));
+    bytes = concat(bytes, extraGraphOutputs(extra.map((t) => ({ name: t.name, elemType: t.elemType }))));
+    session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS).catch((e: Error) => {
+      throw new ModelError(
+        modelPath,
+        `onnxruntime cannot load it with its activations as outputs: ${e.message}`,
+      );
+    });
+    const fetch = wanted.filter((t) => !inputs.has(t.name)).map((t) => t.name);
+    for (let b = 0; b < batches; b++) {
+      if (control.cancelled?.()) throw new CaptureCancelledError();
+      described = [];
+      const feeds = synthesizeFeeds(
+        ort,
+        index,
+        session.inputNames,
+        { ...options, seed: CALIBRATION_SEED + b },
+        described,
+      );
+      let out: OrtTypes.InferenceSession.OnnxValueMapType;
+      try {
+        out = fetch.length ? await session.run(feeds, fetch) : {};
+      } catch (e) {
+        throw new ModelError(modelPath, `onnxruntime cannot run the calibration: ${(e as Error).message}`);
+      }
+      for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name]);
+      if (b === 0 && !options.inputsDir)
+        batches = Math.max(batches, batchesForK([...grams.values()], options.rowsPerK ?? 1));
+      control.onBatch?.(b + 1, batches);
+    }
+  } finally {
+    await session?.release();
+    model.close();
+  }
+  for (const g of grams.values()) {
+    symmetrize(g.gram, g.K);
+    if (g.rows === 0) missing.push({ name: g.name, reason: `no rows of ${g.K} values` });
+  }
+  const from = options.inputsDir
+    ? `inputs ${options.inputsDir}`
+    : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
+  const calibration = `${from}: ${described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`;
+  return { grams: [...grams.values()].filter((g) => g.rows > 0), missing, calibration };
+}
+
+const SESSION_OPTIONS: OrtTypes.InferenceSession.SessionOptions = {
+  executionProviders: ['cpu'],
+  graphOptimizationLevel: 'all',
+  logSeverityLevel: 3,
+};
+
+/**
+ * Batches (at most MAX_CALIBRATION_BATCHES) for `perK`·K rows of every activation, from the first batch's
+ * rows.
+ */
+function batchesForK(grams: ActivationGram[], perK: number): number {
+  let need = 1;
+  for (const g of grams) if (g.rows > 0) need = Math.max(need, Math.ceil((perK * g.K) / g.rows));
+  return Math.min(MAX_CALIBRATION_BATCHES, need);
+}
+
+/** Adds an activation tensor's rows of K values to its Gram matrix (float16 decoded). */
+function addRows(g: ActivationGram, t: OrtTypes.Tensor | undefined): void {
+  if (!t || (t.type !== 'float32' && t.type !== 'float16')) return;
+  const values = t.type === 'float16' ? decodeFloat16(t.data as Uint16Array) : (t.data as Float32Array);
+  if (values.length % g.K !== 0) return;
+  const rows = values.length / g.K;
+  accumulateGram(g.gram, g.K, values, rows);
+  g.rows += rows;
+}
+
+export class CaptureCancelledError extends Error {
+  constructor() {
+    super('calibration cancelled');
+    this.name = 'CaptureCancelledError';
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Messages between a host (the CLI) and a data-aware quantization worker thread (dist/dataAwareWorker.js).
+ *
+ * `capture` runs the model on the calibration inputs and answers with the activations' Gram matrices
+ * (one per worker, which then closes; a shared flag cancels between batches, since a native run cannot be
+ * interrupted). `solve` quantizes one layer with its Gram matrix; a solve worker takes one after another
+ * and the host terminates it when done or cancelled (pure JavaScript: safe to stop at any point). Large
+ * arrays travel as transferables. (Beside the runtime because they carry runtime types.)
+ */
+import type { DataAwareLayer, QuantMethod } from '../core/quant/dataAwareQuantize';
+import type { BlockwiseOptions } from '../core/quant/quantizeBlockwise';
+import type { ActivationTarget, CalibrationOptions, CaptureResult } from './captureActivations';
+
+export interface CaptureRequest {
+  type: 'capture';
+  modelPath: string;
+  targets: ActivationTarget[];
+  options: CalibrationOptions;
+  /** Int32Array over it: element 0 becomes 1 to cancel. */
+  cancelFlag: SharedArrayBuffer;
+}
+
+export interface SolveRequest {
+  type: 'solve';
+  id: number;
+  weight: Float32Array;
+  K: number;
+  N: number;
+  layout: 'KN' | 'NK';
+  alpha: number;
+  gram: Float64Array;
+  /** Calibration rows behind `gram`. */
+  rows: number;
+  options: BlockwiseOptions;
+  method: QuantMethod;
+}
+
+export type ToDataAwareWorker = CaptureRequest | SolveRequest;
+
+export type FromDataAwareWorker =
+  | { type: 'capture/batch'; done: number; total: number }
+  | { type: 'capture/result'; result: CaptureResult }
+  | { type: 'solve/rows'; id: number; done: number; total: number }
+  | { type: 'solve/result'; id: number; layer: DataAwareLayer }
+  | { type: 'cancelled' }
+  | { type: 'error'; file: string; reason: string };

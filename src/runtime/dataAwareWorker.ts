@@ -1,0 +1,78 @@
+/**
+ * Entry of the data-aware quantization worker thread (bundled to dist/dataAwareWorker.js): collects the
+ * calibration activations' Gram matrices in onnxruntime-node, or quantizes layers with them (search,
+ * GPTQ), so neither the CLI's progress and Ctrl+C nor the extension host ever wait on the numbers.
+ */
+import { parentPort } from 'node:worker_threads';
+import { ModelError } from '../core/errors';
+import { quantizeDataAware } from '../core/quant/dataAwareQuantize';
+import { CaptureCancelledError, captureActivations } from './captureActivations';
+import type { FromDataAwareWorker, ToDataAwareWorker } from './dataAwareProtocol';
+import { NpyError } from './readNpy';
+
+const port = parentPort;
+if (!port) throw new Error('dataAwareWorker.js runs as a worker thread');
+const post = (message: FromDataAwareWorker, transfer: ArrayBuffer[] = []) =>
+  port.postMessage(message, transfer);
+
+function fail(e: unknown): void {
+  if (e instanceof CaptureCancelledError) post({ type: 'cancelled' });
+  else if (e instanceof ModelError || e instanceof NpyError)
+    post({ type: 'error', file: e.file, reason: e.reason });
+  else post({ type: 'error', file: '', reason: (e as Error)?.message ?? String(e) });
+}
+
+port.on('message', (m: ToDataAwareWorker) => {
+  switch (m.type) {
+    case 'capture': {
+      const flag = new Int32Array(m.cancelFlag);
+      captureActivations(m.modelPath, m.targets, m.options, {
+        cancelled: () => Atomics.load(flag, 0) !== 0,
+        onBatch: (done, total) => post({ type: 'capture/batch', done, total }),
+      })
+        .then((result) =>
+          post(
+            { type: 'capture/result', result },
+            result.grams.map((g) => g.gram.buffer as ArrayBuffer),
+          ),
+        )
+        .catch(fail)
+        .finally(() => port.close());
+      return;
+    }
+    case 'solve': {
+      try {
+        let last = 0;
+        const layer = quantizeDataAware(
+          m.weight,
+          m.K,
+          m.N,
+          m.options,
+          m.layout,
+          m.alpha,
+          m.gram,
+          m.method,
+          (done, total) => {
+            const now = Date.now();
+            if (now - last < 500) return;
+            last = now;
+            post({ type: 'solve/rows', id: m.id, done, total });
+          },
+          m.rows,
+        );
+        const w = layer.weight;
+        const buffers = [w.b, w.scales, w.scaleBytes, ...(w.zeroPoints ? [w.zeroPoints] : [])].map(
+          (a) => a.buffer as ArrayBuffer,
+        );
+        post({ type: 'solve/result', id: m.id, layer }, [...new Set(buffers)]);
+      } catch (e) {
+        fail(e);
+      }
+      return;
+    }
+    default: {
+      const never: never = m;
+      post({ type: 'error', file: '', reason: `unknown message ${JSON.stringify(never)}` });
+    }
+  }
+});

@@ -1,0 +1,82 @@
+// Data-aware 4-bit benchmark, called by the bench runner (test/bench/bench.ts): every shared model with
+// MatMul/Gemm weights quantized to 4-bit MatMulNBits by round-to-nearest, the clipping search and GPTQ,
+// each compared with the original in onnxruntime-node on held-out inputs — figures, not a test.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { heldOutSqnrDb, HELD_OUT_SEEDS, quantize4 } from './heldOutSqnr';
+
+const root = path.resolve(__dirname, '../../..');
+const shared = process.env.BIG_SHRINK_SHARED || path.resolve(root, '..', 'shared');
+
+/** The shared models whose MatMul/Gemm weights `quantize` takes (see ../shared/models/MANIFEST.md). */
+export const DATA_AWARE_MODELS = [
+  'tiny_bert_random_inline.onnx',
+  'tiny_bert_random_extdata.onnx',
+  'ortgenai_tiny_random_gpt2_fp32_past.onnx',
+  'ortgenai_tiny_random_gpt2_fp16_past.onnx',
+  'dtln_model_2.onnx',
+  'openwakeword_hello_deepa.onnx',
+  'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+];
+
+const row = (what: string, value: string, target: string, ok: boolean | undefined) =>
+  console.log(
+    `${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`,
+  );
+
+export async function benchDataAware(): Promise<void> {
+  console.log(
+    `\ndata-aware 4-bit (block 32, asymmetric): worst output SQNR, over held-out seeds ${HELD_OUT_SEEDS[0]}–${HELD_OUT_SEEDS.at(-1)} (energies summed)`,
+  );
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-dataaware-'));
+  const gains: Record<string, number[]> = { search: [], gptq: [] };
+  try {
+    // BIG_SHRINK_DATA_AWARE_MODELS=a.onnx,b.onnx: only those.
+    const only = process.env.BIG_SHRINK_DATA_AWARE_MODELS?.split(',');
+    for (const name of DATA_AWARE_MODELS.filter((m) => !only || only.includes(m))) {
+      const model = path.join(shared, 'models', name);
+      if (!fs.existsSync(model)) continue;
+      const rtnPath = quantize4(model, 'rtn', tmp);
+      if (!rtnPath) continue;
+      const rtn = await heldOutSqnrDb(model, rtnPath);
+      const cells = [`rtn ${rtn.toFixed(2)}`];
+      for (const method of ['search', 'gptq']) {
+        const t0 = performance.now();
+        const db = await heldOutSqnrDb(model, quantize4(model, method, tmp)!);
+        const gain = db - rtn;
+        gains[method].push(gain);
+        cells.push(
+          `${method} ${db.toFixed(2)} (${gain >= 0 ? '+' : ''}${gain.toFixed(2)}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
+      }
+      console.log(`  ${name.padEnd(44)} ${cells.join('  ')} dB`);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const method of ['search', 'gptq']) {
+    const g = gains[method];
+    const mean = g.reduce((s, x) => s + x, 0) / Math.max(1, g.length);
+    row(
+      `${method}: mean output SQNR gain over RTN`,
+      `${mean >= 0 ? '+' : ''}${mean.toFixed(2)} dB`,
+      '+1.5 dB avg',
+      mean >= 1.5,
+    );
+    const worst = Math.min(...g);
+    row(
+      `${method}: worst model gain over RTN`,
+      `${worst >= 0 ? '+' : ''}${worst.toFixed(2)} dB`,
+      '≥ 0 dB',
+      worst >= 0,
+    );
+  }
+}
+
+if (require.main === module) {
+  benchDataAware().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { QuantizeReport } from '../../src/core/quant/quantizeReport';
+import { heldOutSqnrDb, quantize4 } from '../bench/heldOutSqnr';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const CLI = path.join(REPO, 'dist', 'cli.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-dataaware-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const cli = (...args: string[]) => spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
+
+/**
+ * Shared models with MatMul/Gemm weights (MANIFEST.md) and the methods checked on each: the data-aware
+ * model must reach at least round-to-nearest's worst-output SQNR on held-out inputs (calibration seeds
+ * 1001+, evaluation seeds 1–48, energies summed over the seeds: tiny_bert's worst output is its 2 logits,
+ * so fewer seeds leave the comparison to chance). The bench prints every model and method, dtln too.
+ */
+const CASES: { model: string; methods: string[] }[] = [
+  { model: 'tiny_bert_random_inline.onnx', methods: ['gptq'] },
+  { model: 'ortgenai_tiny_random_gpt2_fp32_past.onnx', methods: ['search', 'gptq'] },
+  { model: 'ortgenai_tiny_random_gpt2_fp16_past.onnx', methods: ['gptq'] },
+  { model: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', methods: ['search'] },
+  { model: 'openwakeword_hello_deepa.onnx', methods: ['search'] },
+];
+
+describe('data-aware 4-bit on the shared models (held-out output SQNR ≥ round-to-nearest)', () => {
+  for (const { model, methods } of CASES) {
+    const input = path.join(MODELS, model);
+    it(`${model}: ${methods.join(', ')}`, async (t) => {
+      if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+      const rtn = await heldOutSqnrDb(input, quantize4(input, 'rtn', tmp)!);
+      for (const method of methods) {
+        const db = await heldOutSqnrDb(input, quantize4(input, method, tmp)!);
+        t.diagnostic(`${method}: ${db.toFixed(2)} dB vs rtn ${rtn.toFixed(2)} dB`);
+        assert.ok(db >= rtn, `${method} ${db} dB < rtn ${rtn} dB`);
+      }
+    });
+  }
+});
+
+describe('quantize --method (CLI)', () => {
+  const input = path.join(MODELS, 'tiny_bert_random_inline.onnx');
+
+  it('reports the method, the calibration and per-layer gains; every kept layer is ≥ RTN on it', (t) => {
+    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+    const out = path.join(tmp, 'tb.gptq.onnx');
+    const r = cli('quantize', input, '--method', 'gptq', '-o', out, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as QuantizeReport;
+    assert.equal(report.options.method, 'gptq');
+    const d = report.dataAware!;
+    assert.equal(d.method, 'gptq');
+    assert.match(d.calibration, /synthesized batches \(seeds 1001–/);
+    assert.equal(d.layers.length, report.tensors.length);
+    assert.ok(d.layers.some((l) => l.kept === 'gptq'));
+    for (const l of d.layers) {
+      assert.ok(l.sqnrDb >= l.rtnSqnrDb, `${l.name}: ${l.sqnrDb} < ${l.rtnSqnrDb}`);
+      assert.ok(l.rows >= l.K, `${l.name}: ${l.rows} rows for K=${l.K}`);
+    }
+    assert.ok(d.meanLayerGainDb > 0);
+    assert.equal(d.outputSeeds, 8);
+    assert.ok(Number.isFinite(d.rtnOutputSqnrDb) && Number.isFinite(d.outputSqnrDb));
+    assert.ok(Math.abs(d.outputGainDb! - (d.outputSqnrDb! - d.rtnOutputSqnrDb!)) < 0.002);
+    // Over 8 batches the written model beats round-to-nearest (the bench's 48 batches: +0.5 dB).
+    assert.ok(d.outputGainDb! > 0, `output gain ${d.outputGainDb} dB`);
+    assert.ok(report.tensors.every((row) => row.method !== undefined && row.layerGainDb !== undefined));
+    const md = fs.readFileSync(out.replace(/\.onnx$/, '.report.md'), 'utf8');
+    assert.match(md, /## Data-aware quantization: gptq/);
+    assert.match(
+      md,
+      /Mean layer gain over round-to-nearest \+[0-9.]+ dB; worst output SQNR over 8 verification batches/,
+    );
+  });
+
+  it('--method rtn (the default) writes the same bytes as no --method', (t) => {
+    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+    const a = path.join(tmp, 'tb.a.onnx');
+    const b = path.join(tmp, 'tb.b.onnx');
+    assert.equal(cli('quantize', input, '--no-verify', '-o', a).status, 0);
+    assert.equal(cli('quantize', input, '--no-verify', '--method', 'rtn', '-o', b).status, 0);
+    assert.deepEqual(fs.readFileSync(a), fs.readFileSync(b));
+  });
+
+  it('refuses an unknown method and data-aware QDQ, writing nothing', (t) => {
+    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+    const out = path.join(tmp, 'tb.bad.onnx');
+    for (const args of [
+      ['--method', 'awq'],
+      ['--method', 'gptq', '--format', 'qdq'],
+    ]) {
+      const r = cli('quantize', input, ...args, '-o', out);
+      // A usage error, as every other bad option (exit 2).
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr.split('\n')[0], /--method/);
+      assert.ok(!fs.existsSync(out));
+    }
+  });
+});
