@@ -1,22 +1,32 @@
 /**
  * The two tables of a shrink report, drawn with the panel's sortable ChangeTable: the layers (choice,
  * the loss measured alone at each precision, why) and the candidates tried (the trade-off plot's text
- * alternative: step, what was raised, size, the target's metric, met). Rows carry their exact values in
+ * alternative: step, what changed — raised, lowered or the fallback —, size, the target's metric, met). Rows carry their exact values in
  * data-* attributes for tests.
  */
 import type { Attrs } from '../modelEditor/dom';
 import { h } from '../modelEditor/dom';
 import { formatBytes, formatCount } from '../modelEditor/format';
 import type { ShrinkCandidate, ShrinkFigures, ShrinkLayer } from '../../src/protocol/shrinkFigures';
+import { candidateChange, candidateOutcome, changeText } from './candidateChange';
 import { type Column, nameText } from './changeTable';
 import { formatDb } from './summary';
 import { formatMetric, metricName, metricOf } from './tradeoffChart';
 
 const lossOf = (l: ShrinkLayer, choice: string) => l.losses.find((x) => x.choice === choice);
 
-/** The precisions some layer has a measured loss at, in the order they first appear. */
+/**
+ * The precisions some layer has a measured loss at, lowest first: in the order of the report's labels (its
+ * `precisionLabels` follow the precision ladder); ids it does not label after them, as they first appear.
+ */
 export function lossPrecisions(s: ShrinkFigures): string[] {
-  return [...new Set(s.layers.flatMap((l) => l.losses.map((x) => x.choice)))];
+  const order = Object.keys(s.labels);
+  const rank = (p: string) => (order.includes(p) ? order.indexOf(p) : order.length);
+  const measured = [...new Set(s.layers.flatMap((l) => l.losses.map((x) => x.choice)))];
+  return measured
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
+    .map((x) => x.p);
 }
 
 /** Columns of the layer table: one loss column per precision measured. */
@@ -79,13 +89,6 @@ export function layerAttrs(l: ShrinkLayer): Attrs {
   return attrs;
 }
 
-/** "pooler.weight 4-bit → 8-bit", or "start" for the first configuration. */
-function raisedText(s: ShrinkFigures, c: ShrinkCandidate): string {
-  if (!c.raised) return 'start';
-  const label = (id: string) => s.labels[id] ?? id;
-  return `${c.raised.name} ${label(c.raised.from)} → ${label(c.raised.to)}`;
-}
-
 /** Columns of the candidates table (the trade-off plot as text). */
 export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
   const name = metricName(s.metric);
@@ -101,16 +104,16 @@ export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
     {
       id: 'raised',
       label: 'Change',
-      title: 'The layer raised to a higher precision at this step',
-      value: (c) => c.raised?.name.toLowerCase() ?? '',
-      cell: (c) =>
-        c.raised
-          ? [
-              nameText(c.raised.name),
-              h('div', { class: 'sub' }, raisedText(s, c).slice(c.raised.name.length + 1)),
-            ]
-          : h('span', { class: 'muted' }, 'start'),
-      cellTitle: (c) => raisedText(s, c),
+      title:
+        'What changed from the candidate before: a layer raised while searching, a layer lowered while backing off from the candidate written so far, or the fallback to a uniform configuration',
+      value: (c) => candidateChange(s, c).layer?.toLowerCase() ?? '',
+      cell: (c) => {
+        const x = candidateChange(s, c);
+        return x.layer
+          ? [nameText(x.layer), h('div', { class: `sub change-${x.kind}` }, x.text)]
+          : h('span', { class: 'muted' }, x.text);
+      },
+      cellTitle: (c) => changeText(s, c),
     },
     {
       id: 'bytes',
@@ -128,11 +131,7 @@ export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
       value: (c) => metricOf(s, c.fidelity),
       cell: (c) => [
         formatMetric(s.metric, metricOf(s, c.fidelity)) || '—',
-        h(
-          'div',
-          { class: `sub ${c.met ? 'meets' : 'misses'}` },
-          c.step === s.chosenStep ? 'written' : c.met ? 'meets' : c.error ? 'error' : 'misses',
-        ),
+        h('div', { class: `sub ${c.met ? 'meets' : 'misses'}` }, candidateOutcome(s, c)),
       ],
       cellTitle: (c) =>
         c.error ??
@@ -151,6 +150,9 @@ export function candidateAttrs(s: ShrinkFigures, c: ShrinkCandidate): Attrs {
     'data-met': String(c.met),
     'data-chosen': c.step === s.chosenStep ? 'true' : undefined,
     'data-raised': c.raised?.name,
+    'data-lowered': c.lowered?.name,
+    'data-fallback': c.fallback,
+    'data-change': candidateChange(s, c).kind,
     class: c.step === s.chosenStep ? 'written' : undefined,
   };
 }
