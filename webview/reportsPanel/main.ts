@@ -450,6 +450,7 @@ function rendered(): void {
           candidateRows: candidateTable.renderedRows,
           plotted: tradeoff.plotted,
           comparison: summary.figures,
+          layerColumns: layerTable.columnIds,
         }
       : undefined,
   });
