@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { shrinkFiguresOf } from '../../src/extension/shrinkFiguresOf';
 import { candidateChange, candidateOutcome, changeText } from '../../webview/reportsPanel/candidateChange';
-import { shortBaselineLabel } from '../../webview/reportsPanel/shortBaselineLabel';
+import { shortBaselineLabel, shortPrecisionLabel } from '../../webview/reportsPanel/shortLabels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
@@ -32,20 +32,23 @@ describe('candidateChange', () => {
       'backing off lowered some layer',
     );
     const label = (id: string) => r.precisionLabels[id] as string;
+    const short = (id: string) => shortPrecisionLabel(label(id));
     s.candidates.forEach((c, i) => {
       const want = raw[i].lowered
         ? {
             kind: 'lowered',
             layer: raw[i].lowered.name,
             text: `lowered ${label(raw[i].lowered.from)} → ${label(raw[i].lowered.to)}`,
+            short: `lowered ${short(raw[i].lowered.from)} → ${short(raw[i].lowered.to)}`,
           }
         : raw[i].raised
           ? {
               kind: 'raised',
               layer: raw[i].raised.name,
               text: `${label(raw[i].raised.from)} → ${label(raw[i].raised.to)}`,
+              short: `${short(raw[i].raised.from)} → ${short(raw[i].raised.to)}`,
             }
-          : { kind: 'start', text: 'start' };
+          : { kind: 'start', text: 'start', short: 'start' };
       assert.deepEqual(candidateChange(s, c), want, `candidate ${c.step}`);
     });
     // The one written is the one the summary names; a lowered step that missed was undone.
@@ -90,6 +93,8 @@ describe('candidateChange', () => {
         ['lowered', 'head.weight lowered 8-bit (block 32) → 4-bit (block 32)', 'misses, undone'],
       ],
     );
+    assert.equal(candidateChange(s, s.candidates[1]).short, 'falls back to All 8-bit');
+    assert.equal(candidateChange(s, s.candidates[2]).short, 'lowered 8b32 → 4b32');
   });
 });
 
@@ -100,5 +105,10 @@ describe('shortBaselineLabel', () => {
     assert.equal(shortBaselineLabel('uniform 2-bit (block 32)'), 'All 2-bit b32');
     assert.equal(shortBaselineLabel('uniform float16'), 'All float16');
     assert.equal(shortBaselineLabel('mixed'), 'mixed');
+    assert.equal(shortPrecisionLabel('4-bit (block 128)'), '4b128');
+    assert.equal(shortPrecisionLabel('2-bit (block 32)'), '2b32');
+    assert.equal(shortPrecisionLabel('float16'), 'fp16');
+    assert.equal(shortPrecisionLabel('float (unchanged)'), 'float');
+    assert.equal(shortPrecisionLabel('8-bit'), '8-bit');
   });
 });

@@ -5,6 +5,7 @@
  * fallback to a uniform configuration. No DOM here, so unit tests can load it.
  */
 import type { LayerMove, ShrinkCandidate, ShrinkFigures } from '../../src/protocol/shrinkFigures';
+import { shortBaselineLabel, shortPrecisionLabel } from './shortLabels';
 
 export type ChangeKind = 'start' | 'raised' | 'lowered' | 'fallback';
 
@@ -14,18 +15,29 @@ export interface CandidateChange {
   layer?: string;
   /** What changed, without the layer's name: "4-bit (block 32) → 8-bit (block 32)". */
   text: string;
+  /** The same with short labels, for the side bar: "4b32 → 8b32". */
+  short: string;
 }
 
 export function candidateChange(s: ShrinkFigures, c: ShrinkCandidate): CandidateChange {
   const label = (id: string) => s.labels[id] ?? id;
-  const move = (m: LayerMove) => `${label(m.from)} → ${label(m.to)}`;
+  const move = (m: LayerMove, name = label) => `${name(m.from)} → ${name(m.to)}`;
+  const short = (id: string) => shortPrecisionLabel(label(id));
   if (c.fallback) {
     const to = s.baselines.find((b) => b.id === c.fallback)?.label ?? c.fallback;
-    return { kind: 'fallback', text: `falls back to ${to}` };
+    return {
+      kind: 'fallback',
+      text: `falls back to ${to}`,
+      short: `falls back to ${shortBaselineLabel(to)}`,
+    };
   }
-  if (c.lowered) return { kind: 'lowered', layer: c.lowered.name, text: `lowered ${move(c.lowered)}` };
-  if (c.raised) return { kind: 'raised', layer: c.raised.name, text: move(c.raised) };
-  return { kind: 'start', text: 'start' };
+  if (c.lowered) {
+    const m = c.lowered;
+    return { kind: 'lowered', layer: m.name, text: `lowered ${move(m)}`, short: `lowered ${move(m, short)}` };
+  }
+  if (c.raised)
+    return { kind: 'raised', layer: c.raised.name, text: move(c.raised), short: move(c.raised, short) };
+  return { kind: 'start', text: 'start', short: 'start' };
 }
 
 /** The change as one line: "pooler.weight lowered 8-bit → 4-bit", "falls back to uniform 8-bit", "start". */

@@ -9,6 +9,7 @@ import { h } from '../modelEditor/dom';
 import { formatBytes, formatCount } from '../modelEditor/format';
 import type { ShrinkCandidate, ShrinkFigures, ShrinkLayer } from '../../src/protocol/shrinkFigures';
 import { candidateChange, candidateOutcome, changeText } from './candidateChange';
+import { shortPrecisionLabel } from './shortLabels';
 import { type Column, nameText } from './changeTable';
 import { formatDb } from './summary';
 import { formatMetric, metricName, metricOf } from './tradeoffChart';
@@ -32,6 +33,8 @@ export function lossPrecisions(s: ShrinkFigures): string[] {
 /** Columns of the layer table: one loss column per precision measured. */
 export function layerColumns(s: ShrinkFigures): Column<ShrinkLayer>[] {
   const label = (id: string) => s.labels[id] ?? id;
+  // Up to six precisions share the side bar's width: short labels in the cells, full ones in tooltips.
+  const short = (id: string) => shortPrecisionLabel(label(id));
   return [
     {
       id: 'name',
@@ -50,12 +53,13 @@ export function layerColumns(s: ShrinkFigures): Column<ShrinkLayer>[] {
       label: 'Choice',
       title: 'The precision the layer was written at',
       value: (l) => label(l.choice),
-      cell: (l) => h('span', { class: `choice choice-${l.choice.replace(/[^\w-]/g, '')}` }, label(l.choice)),
+      cell: (l) => h('span', { class: `choice choice-${l.choice.replace(/[^\w-]/g, '')}` }, short(l.choice)),
+      cellTitle: (l) => label(l.choice),
     },
     ...lossPrecisions(s).map(
       (p): Column<ShrinkLayer> => ({
         id: `loss-${p}`,
-        label: label(p),
+        label: short(p),
         title: `Worst output SQNR (dB) with only this layer at ${label(p)}: lower is more sensitive`,
         numeric: true,
         value: (l) => lossOf(l, p)?.sqnrDb,
@@ -110,8 +114,8 @@ export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
       cell: (c) => {
         const x = candidateChange(s, c);
         return x.layer
-          ? [nameText(x.layer), h('div', { class: `sub change-${x.kind}` }, x.text)]
-          : h('span', { class: 'muted' }, x.text);
+          ? [nameText(x.layer), h('div', { class: `sub change-${x.kind}` }, x.short)]
+          : h('span', { class: 'muted' }, x.short);
       },
       cellTitle: (c) => changeText(s, c),
     },

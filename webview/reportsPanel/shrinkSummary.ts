@@ -7,7 +7,7 @@ import type { ReportView } from '../../src/protocol/reportsPanel';
 import type { ShrinkFidelity, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import { h } from '../modelEditor/dom';
 import { formatBytes, formatCount, formatPercent } from '../modelEditor/format';
-import { shortBaselineLabel } from './shortBaselineLabel';
+import { shortBaselineLabel } from './shortLabels';
 import { formatCosine, formatDb, formatRatio } from './summary';
 import { formatMetric, metricName } from './tradeoffChart';
 

@@ -19,7 +19,7 @@ import {
 } from 'chart.js';
 import { targetValue } from '../../src/core/shrink/shrinkTarget';
 import { candidateChange, changeText } from './candidateChange';
-import { shortBaselineLabel } from './shortBaselineLabel';
+import { shortBaselineLabel } from './shortLabels';
 import type { ShrinkFidelity, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import { h, themeColor } from '../modelEditor/dom';
 import { formatBytes, formatPercent } from '../modelEditor/format';
