@@ -8,6 +8,7 @@ import { formatBytes } from '../core/format/formatBytes';
 import { parseTarget, targetValue } from '../core/shrink/shrinkTarget';
 import type {
   LayerLoss,
+  LayerMove,
   ShrinkBaseline,
   ShrinkCandidate,
   ShrinkFidelity,
@@ -55,6 +56,11 @@ function lossesOf(l: Json, precisions: string[]): LayerLoss[] {
   return precisions.flatMap((p) => from(p, l[p]) ?? []);
 }
 
+/** A candidate's `raised` / `lowered` move, when it has one. */
+function moveOf(x: unknown): LayerMove | undefined {
+  return isObject(x) ? { name: str(x.name), from: str(x.from), to: str(x.to) } : undefined;
+}
+
 /** "uniform4" -> "uniform 4-bit", a precision id ("int4b128") -> "uniform " + its label; others as they are. */
 function baselineLabel(id: string, labels: Record<string, string>): string {
   const m = /^uniform(.+)$/.exec(id);
@@ -74,12 +80,14 @@ export function shrinkFiguresOf(r: Json): ShrinkFigures {
   for (const [k, v] of Object.entries(isObject(r.precisionLabels) ? r.precisionLabels : {}))
     if (typeof v === 'string') labels[k] = v;
   const candidates: ShrinkCandidate[] = list(r.candidates).map((c, i) => {
-    const raised = isObject(c.raised)
-      ? { name: str(c.raised.name), from: str(c.raised.from), to: str(c.raised.to) }
-      : undefined;
+    const raised = moveOf(c.raised);
+    const lowered = moveOf(c.lowered);
+    const fallback = str(c.fallback);
     return {
       step: num(c.step) ?? i + 1,
       ...(raised ? { raised } : {}),
+      ...(lowered ? { lowered } : {}),
+      ...(fallback ? { fallback } : {}),
       counts: countsOf(c.counts),
       bytes: num(c.bytes),
       fidelity: fidelityOf(c.fidelity),
@@ -128,6 +136,7 @@ export function shrinkFiguresOf(r: Json): ShrinkFigures {
     chosenStep !== undefined
       ? candidates.find((c) => c.step === chosenStep)
       : [...candidates].reverse().find((c) => c.met);
+  const fallback = str(summary.fallback);
   const achieved =
     num(summary.achieved) ?? (goal && chosen?.fidelity ? targetValue(chosen.fidelity, goal) : undefined);
   return {
@@ -137,6 +146,7 @@ export function shrinkFiguresOf(r: Json): ShrinkFigures {
     achieved,
     met: !!chosen && (achieved === undefined || !goal || achieved >= goal.min),
     chosenStep: chosen?.step,
+    ...(fallback ? { fallback } : {}),
     counts,
     labels,
     layers,

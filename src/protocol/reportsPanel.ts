@@ -233,8 +233,17 @@ export interface RenderedMessage {
   figures: string[];
   nodeRows: number;
   historyRows: number;
-  /** Shrink reports: layer and candidate rows drawn, points plotted (candidates + baselines), comparison rows. */
-  shrink?: { layerRows: number; candidateRows: number; plotted: number; comparison: string[] };
+  /**
+   * Shrink reports: layer and candidate rows drawn, points plotted (candidates + baselines), comparison rows,
+   * the layer table's columns.
+   */
+  shrink?: {
+    layerRows: number;
+    candidateRows: number;
+    plotted: number;
+    comparison: string[];
+    layerColumns: string[];
+  };
   messageId?: number;
   inReplyTo?: number;
 }

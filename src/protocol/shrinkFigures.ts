@@ -31,10 +31,22 @@ export interface ShrinkLayer {
   losses: LayerLoss[];
 }
 
+/** One layer moved one rung of its precision ladder. */
+export interface LayerMove {
+  name: string;
+  from: string;
+  to: string;
+}
+
 /** One configuration tried, in order. */
 export interface ShrinkCandidate {
   step: number;
-  raised?: { name: string; from: string; to: string };
+  /** Searching: the layer raised to make it from the previous candidate. */
+  raised?: LayerMove;
+  /** Backing off (after a fallback or with --refine): the layer lowered from the candidate written so far. */
+  lowered?: LayerMove;
+  /** Not a search step: the uniform configuration (a baseline id, `uniform8`) the search fell back to. */
+  fallback?: string;
   counts: Record<string, number>;
   /** Bytes of the model file; undefined when the candidate could not be built. */
   bytes?: number;
@@ -64,8 +76,10 @@ export interface ShrinkFigures {
   achieved?: number;
   /** The written model meets the target. */
   met: boolean;
-  /** The step of the candidate that was written (the last one that met the target). */
+  /** The step of the candidate that was written (`summary.chosenStep`; older reports: the last that met). */
   chosenStep?: number;
+  /** The baseline id the search fell back to before backing off from it, when it did. */
+  fallback?: string;
   /** Layers per precision id. */
   counts: Record<string, number>;
   /** Precision id -> label ("4-bit (block 32)"); ids without one are shown as they are. */

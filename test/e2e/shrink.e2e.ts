@@ -3,13 +3,16 @@
 //   - the palette lists "Big Shrink: Shrink to Target…";
 //   - Explorer right-click on sample-mlp.onnx -> "Shrink to Target…" -> the target quick pick (the
 //     setting's cosine>=0.999 active) -> sqnr>=30 -> "No size limit" -> sample-mlp.shrink.onnx and both
-//     reports appear; the side panel shows the shrink report: the target line, the comparison with
-//     uniform 8/4-bit, the trade-off plot (its canvas painted, one point per candidate and baseline), the
-//     candidates and the layer rows, read inside its webview, equal the report JSON; sorting the layers;
-//     a layer row reveals its weight in the model editor;
+//     reports appear; the side panel shows the shrink report: the target line, the comparison with every
+//     uniform baseline, the trade-off plot (its canvas painted, one point per candidate and baseline with a
+//     figure), the candidates (what each changed, the one written = summary.chosenStep) and the layer rows
+//     (one loss column per precision measured), read inside its webview, equal the report JSON; sorting
+//     the layers; a layer row reveals its weight in the model editor;
 //   - the model editor's title bar "Shrink to Target…" on tiny BERT -> "Custom…": a target the parser
 //     refuses shows its reason as it is typed; sqnr>=35 -> "At most…" 1 MB -> the report says both;
+//   - a `--refine` shrink run by the CLI, picked in the panel's history: its lowered steps are listed;
 //   - screenshots under test-results/e2e/shrink/ (dark, then light).
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Locator, Page } from 'playwright-core';
@@ -36,20 +39,35 @@ interface Fidelity {
   top1?: number;
 }
 
+interface Move {
+  name: string;
+  from: string;
+  to: string;
+}
+
 interface Report {
   options: Record<string, unknown>;
-  summary: { bytesBefore: number; bytesAfter: number; target: string; achieved?: number };
+  summary: { bytesBefore: number; bytesAfter: number; target: string; achieved?: number; chosenStep: number };
   layers: {
     name: string;
     op: string;
     params: number;
     choice: string;
     why: string;
-    int4?: { sqnrDb: number; cosine: number };
-    int8?: { sqnrDb: number; cosine: number };
+    /** Every loss measured; an identical output's SQNR (infinite) is null. */
+    losses: { choice: string; sqnrDb: number | null; cosine: number }[];
   }[];
-  candidates: { step: number; bytes: number; fidelity?: Fidelity; met: boolean }[];
+  candidates: {
+    step: number;
+    bytes: number;
+    fidelity?: Fidelity;
+    met: boolean;
+    raised?: Move;
+    lowered?: Move;
+    fallback?: string;
+  }[];
   baselines: Record<string, { bytes: number; fidelity?: Fidelity; meetsTarget: boolean }>;
+  precisionLabels: Record<string, string>;
 }
 
 // frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
@@ -73,6 +91,26 @@ interface PageCanvas {
 
 const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+
+/** The baselines in the panel's order: uniform 8-bit, uniform 4-bit, then the others as the report has them. */
+const baselineOrder = (report: Report) => [
+  'uniform8',
+  'uniform4',
+  ...Object.keys(report.baselines).filter((id) => id !== 'uniform8' && id !== 'uniform4'),
+];
+
+/** The precisions some layer has a loss at, in the order of the report's precisionLabels (the ladder's). */
+const measuredPrecisions = (report: Report) => {
+  const measured = new Set(report.layers.flatMap((l) => l.losses.map((x) => x.choice)));
+  return Object.keys(report.precisionLabels).filter((p) => measured.has(p));
+};
+
+/** The dataset key of a row's `data-loss-<precision>-<what>` attribute: lossInt4b128Sqnr. */
+const lossKey = (p: string, what: 'Sqnr' | 'Cosine') => `loss${p[0].toUpperCase()}${p.slice(1)}${what}`;
+
+/** What a candidate changed, as the panel's rows say it (data-change). */
+const changeOf = (c: Report['candidates'][number]) =>
+  c.fallback ? 'fallback' : c.lowered ? 'lowered' : c.raised ? 'raised' : 'start';
 
 /** The data-* of every row of table `testId` in the panel. */
 function rowData(frame: Frame, testId: string): Promise<Record<string, string | undefined>[]> {
@@ -111,9 +149,10 @@ async function checkSummaryAndPlot(ctx: E2eContext, frame: Frame, report: Report
     JSON.stringify(target),
   );
   const comparison = await rowData(frame, 'shrink-comparison');
+  const order = baselineOrder(report);
   const want = [
     ['original', s.bytesBefore, undefined, undefined],
-    ...['uniform8', 'uniform4'].map((id) => {
+    ...order.map((id) => {
       const b = report.baselines[id];
       return [id, b.bytes, b.fidelity?.cosine, b.fidelity?.sqnrDb];
     }),
@@ -125,22 +164,25 @@ async function checkSummaryAndPlot(ctx: E2eContext, frame: Frame, report: Report
       : [r.config, num(r.bytes), num(r.cosine), num(r.sqnr)],
   );
   ctx.check(
-    'the comparison lists the original, uniform 8-bit, uniform 4-bit and the shrink with the report’s sizes and fidelity',
-    JSON.stringify(got) === JSON.stringify(want),
+    `the comparison lists the original, every baseline (${order.join(', ')}) and the shrink with the report’s sizes and fidelity`,
+    order.length > 2 && JSON.stringify(got) === JSON.stringify(want),
     `${JSON.stringify(got)} vs ${JSON.stringify(want)}`,
   );
   ctx.check(
-    'uniform 8/4-bit say whether they meet the target as the report does',
+    'every baseline says whether it meets the target as the report does',
     sameValues(
-      comparison.slice(1, 3).map((r) => r.meets),
-      ['uniform8', 'uniform4'].map((id) => String(report.baselines[id].meetsTarget)),
+      comparison.slice(1, 1 + order.length).map((r) => r.meets),
+      order.map((id) => String(report.baselines[id].meetsTarget)),
     ),
     show(comparison.map((r) => r.meets)),
   );
 
-  // The plot: a canvas with pixels drawn, one point per candidate with a figure plus the two baselines.
+  // The plot: a canvas with pixels drawn, one point per candidate and per baseline with a figure (an
+  // infinite SQNR has no place on the axis).
   const plot = await paintedPlot(frame);
-  const plottable = report.candidates.filter((c) => c.fidelity).length + 2;
+  const plottable = [...report.candidates, ...Object.values(report.baselines)].filter(
+    (c) => c.fidelity && Number.isFinite(c.fidelity.sqnrDb),
+  ).length;
   ctx.check(
     `the trade-off plot is painted (${plot.painted} pixels) with ${plottable} points`,
     plot.painted > 1000 && plot.points === plottable,
@@ -153,19 +195,38 @@ async function checkSummaryAndPlot(ctx: E2eContext, frame: Frame, report: Report
   );
 
   const candidates = await rowData(frame, 'candidate-table');
-  const chosen = report.candidates.filter((c) => c.met).at(-1);
+  // The written candidate is the one the engine names (with --refine or a fallback, not always the last met).
+  const chosen = report.candidates.find((c) => c.step === s.chosenStep);
   const problems: string[] = [];
   if (candidates.length !== report.candidates.length)
     problems.push(`${candidates.length} rows for ${report.candidates.length} candidates`);
   report.candidates.forEach((c, i) => {
     const r = candidates[i];
-    const expected = [c.step, c.bytes, c.fidelity?.sqnrDb, String(c.met), c === chosen ? 'true' : undefined];
-    const shown = r && [num(r.step), num(r.bytes), num(r.value), r.met, r.chosen];
+    const expected = [
+      c.step,
+      c.bytes,
+      c.fidelity?.sqnrDb,
+      String(c.met),
+      c === chosen ? 'true' : undefined,
+      changeOf(c),
+      c.raised?.name,
+      c.lowered?.name,
+    ];
+    const shown = r && [
+      num(r.step),
+      num(r.bytes),
+      num(r.value),
+      r.met,
+      r.chosen,
+      r.change,
+      r.raised,
+      r.lowered,
+    ];
     if (!shown || !sameValues(shown, expected))
       problems.push(`#${c.step}: ${show(shown ?? [])} vs ${show(expected)}`);
   });
   ctx.check(
-    `the candidates table has the ${report.candidates.length} candidates in order, the written one marked`,
+    `the candidates table has the ${report.candidates.length} candidates in order, what each changed, the written one (#${chosen?.step}) marked`,
     problems.length === 0,
     problems.slice(0, 3).join('; '),
   );
@@ -183,32 +244,40 @@ async function checkLayers(ctx: E2eContext, frame: Frame, report: Report): Promi
       problems.push(`${l.name} missing`);
       continue;
     }
-    const expected = [
-      l.op,
-      l.params,
-      l.choice,
-      l.why,
-      l.int4?.sqnrDb,
-      l.int4?.cosine,
-      l.int8?.sqnrDb,
-      l.int8?.cosine,
-    ];
+    // Every loss the report measured, and no other.
+    const losses = measuredPrecisions(report).flatMap((p) => {
+      const x = l.losses.find((y) => y.choice === p);
+      return [x && (x.sqnrDb ?? Infinity), x?.cosine];
+    });
+    const expected = [l.op, l.params, l.choice, l.why, ...losses];
     const got = [
       r.op,
       num(r.params),
       r.choice,
       r.why,
-      num(r.lossInt4Sqnr),
-      num(r.lossInt4Cosine),
-      num(r.lossInt8Sqnr),
-      num(r.lossInt8Cosine),
+      ...measuredPrecisions(report).flatMap((p) => [
+        num(r[lossKey(p, 'Sqnr')]),
+        num(r[lossKey(p, 'Cosine')]),
+      ]),
     ];
     if (!sameValues(got, expected)) problems.push(`${l.name}: ${show(got)} vs ${show(expected)}`);
   }
   ctx.check(
-    `${rows.length} layer rows equal the report (op, params, choice, why, 4-bit and 8-bit losses)`,
+    `${rows.length} layer rows equal the report (op, params, choice, why, every loss measured)`,
     problems.length === 0,
     problems.slice(0, 3).join('; '),
+  );
+  const columns = await frame.evaluate(() =>
+    [...document.querySelectorAll('[data-testid="layer-table"] thead th')].map((th) => th.dataset.col),
+  );
+  const lossColumns = measuredPrecisions(report).map((p) => `loss-${p}`);
+  ctx.check(
+    `the layer table has one loss column per precision measured, lowest first (${lossColumns.join(', ')})`,
+    sameValues(
+      columns.filter((c) => c?.startsWith('loss-')),
+      lossColumns,
+    ),
+    show(columns),
   );
   const whyShown = await frame.evaluate(() =>
     [...document.querySelectorAll('[data-testid="layer-table"] [data-testid="layer-why"]')].map(
@@ -278,6 +347,44 @@ async function shrinkBertFromTitleBar(ctx: E2eContext, page: Page, action: Locat
   await screenshot(ctx, page, 'panel-bert-dark');
 }
 
+/**
+ * `big-shrink shrink sample-mlp.onnx --target sqnr>=30 --refine` in a terminal writes a report whose last
+ * candidates lower layers from the one that met; picked in the panel's history, it is drawn with those
+ * steps (data-change "lowered") and the candidate the engine wrote marked.
+ */
+async function showRefinedReport(ctx: E2eContext, page: Page): Promise<void> {
+  const model = path.join(ctx.workspace, 'sample-mlp.onnx');
+  const json = path.join(ctx.workspace, 'sample-mlp.refined.report.json');
+  execFileSync(
+    process.execPath,
+    [
+      ctx.cli,
+      'shrink',
+      model,
+      '--target',
+      'sqnr>=30',
+      '--refine',
+      '-o',
+      json.replace('.report.json', '.onnx'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const report = readReport(json);
+  ctx.check(
+    'the --refine report has steps lowered after the first that met',
+    report.candidates.some((c) => c.lowered),
+    report.candidates.map(changeOf).join(', '),
+  );
+  let frame = await panelFrame(ctx, page);
+  const entry = `[data-testid="history"] [data-report="${json}"]`;
+  await frame.waitForSelector(entry, { timeout: 30000 });
+  await frame.click(entry);
+  frame = await panelFrame(ctx, page, json);
+  await clearToasts(page);
+  await checkSummaryAndPlot(ctx, frame, report);
+  await screenshot(ctx, page, 'panel-refined-dark');
+}
+
 export async function run(ctx: E2eContext): Promise<void> {
   ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
   const page = await ctx.newPage();
@@ -343,11 +450,14 @@ export async function run(ctx: E2eContext): Promise<void> {
   );
   await screenshot(ctx, page, 'panel-shrink-layers-dark');
 
-  // Sort the layers by their 4-bit loss (highest SQNR first).
-  await frame.click('[data-testid="layer-table"] th[data-col="loss-int4"] button');
-  const sorted = (await rowData(frame, 'layer-table')).map((r) => Number(r.lossInt4Sqnr));
+  // Sort the layers by a loss every layer has (the search starts each layer at its lowest precision).
+  const every = measuredPrecisions(report).find((p) =>
+    report.layers.every((l) => l.losses.some((x) => x.choice === p)),
+  );
+  await frame.click(`[data-testid="layer-table"] th[data-col="loss-${every}"] button`);
+  const sorted = (await rowData(frame, 'layer-table')).map((r) => Number(r[lossKey(every ?? '', 'Sqnr')]));
   ctx.check(
-    'clicking the 4-bit column sorts the layers by their 4-bit loss, highest SQNR first',
+    `clicking the ${every} loss column sorts the layers by that loss, highest SQNR first`,
     sorted.length === report.layers.length && sorted.every((v, i) => i === 0 || sorted[i - 1] >= v),
     sorted.join(', '),
   );
@@ -446,6 +556,11 @@ export async function run(ctx: E2eContext): Promise<void> {
     ctx.check('the model editor title bar has "Shrink to Target…"', shown);
     if (shown) await shrinkBertFromTitleBar(ctx, page, action);
   }
+
+  // ---- a --refine shrink from the CLI: the panel lists the steps lowered while backing off ----
+  await focusWorkbench(page);
+  await openPanelFromActivityBar(page);
+  await showRefinedReport(ctx, page);
 
   // ---- light theme ----
   await focusWorkbench(page);

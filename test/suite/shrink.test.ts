@@ -43,7 +43,13 @@ interface PanelState {
   rendered?: {
     current?: string;
     figures: string[];
-    shrink?: { layerRows: number; candidateRows: number; plotted: number; comparison: string[] };
+    shrink?: {
+      layerRows: number;
+      candidateRows: number;
+      plotted: number;
+      comparison: string[];
+      layerColumns: string[];
+    };
   };
   current?: {
     file: string;
@@ -54,19 +60,43 @@ interface PanelState {
       achieved?: number;
       met: boolean;
       chosenStep?: number;
-      layers: { name: string; choice: string; why: string }[];
-      candidates: { step: number; bytes?: number; fidelity?: Fidelity; met: boolean }[];
+      layers: { name: string; choice: string; why: string; losses: Loss[] }[];
+      candidates: (Candidate & { bytes?: number })[];
       baselines: { id: string; bytes?: number; fidelity?: Fidelity }[];
+      fallback?: string;
     };
   };
 }
 
+interface Loss {
+  choice: string;
+  sqnrDb: number;
+  cosine: number;
+}
+
+interface Move {
+  name: string;
+  from: string;
+  to: string;
+}
+
+interface Candidate {
+  step: number;
+  bytes: number;
+  fidelity?: Fidelity;
+  met: boolean;
+  raised?: Move;
+  lowered?: Move;
+  fallback?: string;
+}
+
 interface Report {
   options: Record<string, unknown>;
-  summary: { target: string; achieved?: number; bytesAfter: number };
-  layers: { name: string; choice: string; why: string }[];
-  candidates: { step: number; bytes: number; fidelity?: Fidelity; met: boolean }[];
+  summary: { target: string; achieved?: number; bytesAfter: number; chosenStep: number };
+  layers: { name: string; choice: string; why: string; losses: Loss[] }[];
+  candidates: Candidate[];
   baselines: Record<string, { bytes: number; fidelity?: Fidelity }>;
+  precisionLabels: Record<string, string>;
 }
 
 const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
@@ -144,27 +174,82 @@ suite('Shrink to Target and the side panel', () => {
       s.candidates.map((c) => [c.step, c.bytes, c.met, c.fidelity]),
       report.candidates.map((c) => [c.step, c.bytes, c.met, c.fidelity]),
     );
-    // The written model is the last candidate that met the target, and its size is the file's.
-    const chosen = report.candidates.filter((c) => c.met).at(-1)!;
+    // The written model is the candidate the engine names (it met the target), and its size is the file's.
+    const chosen = report.candidates.find((c) => c.step === report.summary.chosenStep);
+    assert.ok(chosen?.met, `candidate ${report.summary.chosenStep} is written and met the target`);
     assert.strictEqual(s.chosenStep, chosen.step);
+    assert.strictEqual(report.summary.bytesAfter, chosen.bytes);
     assert.strictEqual(report.summary.bytesAfter, fs.statSync(outcome.output!).size);
     assert.deepStrictEqual(
-      s.layers.map((l) => [l.name, l.choice, l.why]),
-      report.layers.map((l) => [l.name, l.choice, l.why]),
+      s.layers.map((l) => [l.name, l.choice, l.why, l.losses]),
+      // An identical output (SQNR infinite) is null in JSON.
+      report.layers.map((l) => [
+        l.name,
+        l.choice,
+        l.why,
+        l.losses.map((x) => ({ ...x, sqnrDb: x.sqnrDb ?? Infinity })),
+      ]),
     );
+    // Every uniform configuration the engine ran: 8-bit, then 4-bit, then the others in the report's order.
+    const others = Object.keys(report.baselines).filter((id) => id !== 'uniform8' && id !== 'uniform4');
+    assert.ok(others.length > 0, 'the engine compares with more than uniform 8 and 4 bits');
+    const order = ['uniform8', 'uniform4', ...others];
     assert.deepStrictEqual(
       s.baselines.map((b) => [b.id, b.bytes, b.fidelity]),
-      ['uniform8', 'uniform4'].map((id) => [id, report.baselines[id].bytes, report.baselines[id].fidelity]),
+      order.map((id) => [id, report.baselines[id].bytes, report.baselines[id].fidelity]),
     );
-    // Every candidate with a figure and both baselines are plotted; the comparison has its four rows.
-    const plottable = report.candidates.filter((c) => c.fidelity && Number.isFinite(c.fidelity.sqnrDb));
-    assert.strictEqual(state.rendered!.shrink!.plotted, plottable.length + 2);
-    assert.deepStrictEqual(state.rendered!.shrink!.comparison, [
-      'original',
-      'uniform8',
-      'uniform4',
-      'shrink',
+    // Every candidate and baseline with a figure is plotted; the comparison has a row for each baseline.
+    const plottable = [...report.candidates, ...Object.values(report.baselines)].filter(
+      (c) => c.fidelity && Number.isFinite(c.fidelity.sqnrDb),
+    );
+    assert.strictEqual(state.rendered!.shrink!.plotted, plottable.length);
+    assert.deepStrictEqual(state.rendered!.shrink!.comparison, ['original', ...order, 'shrink']);
+    // One loss column per precision measured, lowest first (the report's precisionLabels follow the ladder).
+    const measured = new Set(report.layers.flatMap((l) => l.losses.map((x) => x.choice)));
+    assert.ok(measured.size > 2, `losses measured at ${[...measured].join(', ')}`);
+    assert.deepStrictEqual(state.rendered!.shrink!.layerColumns, [
+      'name',
+      'choice',
+      ...Object.keys(report.precisionLabels)
+        .filter((p) => measured.has(p))
+        .map((p) => `loss-${p}`),
     ]);
+  });
+
+  test('a --refine report from the CLI: the panel shows the lowered steps and the candidate the engine wrote', async function () {
+    this.timeout(120000);
+    const { dir, model } = copyModel();
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    execFileSync(
+      process.execPath,
+      [path.join(ext.extensionPath, 'dist', 'cli.js'), 'shrink', model, '--target', 'sqnr>=40', '--refine'],
+      { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+    );
+    const json = path.join(dir, 'bert.shrink.report.json');
+    const report = readReport(json);
+    const lowered = report.candidates.filter((c) => c.lowered);
+    assert.ok(lowered.length > 0, 'backing off tried lowering layers');
+    await vscode.commands.executeCommand('bigShrink._test.panelMessage', {
+      type: 'report/select',
+      file: json,
+    });
+    const state = await waitFor(
+      'the side panel to draw the refined report',
+      panelState,
+      (st) =>
+        st.rendered?.current === json && st.rendered?.shrink?.candidateRows === report.candidates.length,
+    );
+    const s = state.current!.shrink!;
+    assert.deepStrictEqual(
+      s.candidates.map((c) => [c.step, c.raised, c.lowered, c.fallback]),
+      report.candidates.map((c) => [c.step, c.raised, c.lowered, c.fallback]),
+    );
+    assert.strictEqual(s.chosenStep, report.summary.chosenStep);
+    assert.strictEqual(report.candidates[s.chosenStep! - 1].bytes, report.summary.bytesAfter);
+    const plottable = [...report.candidates, ...Object.values(report.baselines)].filter(
+      (c) => c.fidelity && Number.isFinite(c.fidelity.sqnrDb),
+    );
+    assert.strictEqual(state.rendered!.shrink!.plotted, plottable.length);
   });
 
   test('a layer row opens the input model with that layer’s weight selected', async () => {

@@ -21,7 +21,7 @@ import { formatBytes, formatCount, formatPercent } from '../modelEditor/format';
 import type { ShrinkCandidate, ShrinkLayer } from '../../src/protocol/shrinkFigures';
 import { ChangeTable, type Column, nameText, type Sort } from './changeTable';
 import { HistoryView } from './history';
-import { candidateAttrs, candidateColumns, layerAttrs, layerColumns } from './shrinkColumns';
+import { candidateAttrs, candidateColumns, layerAttrs, layerColumns, lossPrecisions } from './shrinkColumns';
 import { formatDb, SummaryView } from './summary';
 import { TradeoffChart } from './tradeoffChart';
 
@@ -284,8 +284,11 @@ const candidateTable = savedTable<ShrinkCandidate>('candidates', {
   label: 'Candidates tried',
   columns: [],
   rowAttrs: (c) => (state.current?.shrink ? candidateAttrs(state.current.shrink, c) : {}),
-  activate: (c) => c.raised && reveal(c.raised.name),
-  activateHint: 'Show the layer raised at this step in the model editor',
+  activate: (c) => {
+    const layer = (c.raised ?? c.lowered)?.name;
+    if (layer) reveal(layer);
+  },
+  activateHint: 'Show the layer raised or lowered at this step in the model editor',
 });
 const layerTable = savedTable<ShrinkLayer>('layers', {
   testId: 'layer-table',
@@ -415,6 +418,8 @@ function renderShrink(): void {
   tradeoff.render(s);
   candidateTable.setRows(s.candidates, candidateColumns(s));
   layerTable.setRows(s.layers, layerColumns(s));
+  // The table keeps a readable name column however many precisions were measured (see the CSS).
+  layerTable.element.style.setProperty('--loss-columns', String(lossPrecisions(s).length));
   tradeoffSection.count.textContent = String(s.candidates.length);
   layers.count.textContent = String(s.layers.length);
 }
@@ -450,6 +455,7 @@ function rendered(): void {
           candidateRows: candidateTable.renderedRows,
           plotted: tradeoff.plotted,
           comparison: summary.figures,
+          layerColumns: layerTable.columnIds,
         }
       : undefined,
   });

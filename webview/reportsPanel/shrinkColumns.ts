@@ -1,27 +1,40 @@
 /**
  * The two tables of a shrink report, drawn with the panel's sortable ChangeTable: the layers (choice,
  * the loss measured alone at each precision, why) and the candidates tried (the trade-off plot's text
- * alternative: step, what was raised, size, the target's metric, met). Rows carry their exact values in
+ * alternative: step, what changed — raised, lowered or the fallback —, size, the target's metric, met). Rows carry their exact values in
  * data-* attributes for tests.
  */
 import type { Attrs } from '../modelEditor/dom';
 import { h } from '../modelEditor/dom';
 import { formatBytes, formatCount } from '../modelEditor/format';
 import type { ShrinkCandidate, ShrinkFigures, ShrinkLayer } from '../../src/protocol/shrinkFigures';
+import { candidateChange, candidateOutcome, changeText } from './candidateChange';
+import { shortPrecisionLabel } from './shortLabels';
 import { type Column, nameText } from './changeTable';
 import { formatDb } from './summary';
 import { formatMetric, metricName, metricOf } from './tradeoffChart';
 
 const lossOf = (l: ShrinkLayer, choice: string) => l.losses.find((x) => x.choice === choice);
 
-/** The precisions some layer has a measured loss at, in the order they first appear. */
+/**
+ * The precisions some layer has a measured loss at, lowest first: in the order of the report's labels (its
+ * `precisionLabels` follow the precision ladder); ids it does not label after them, as they first appear.
+ */
 export function lossPrecisions(s: ShrinkFigures): string[] {
-  return [...new Set(s.layers.flatMap((l) => l.losses.map((x) => x.choice)))];
+  const order = Object.keys(s.labels);
+  const rank = (p: string) => (order.includes(p) ? order.indexOf(p) : order.length);
+  const measured = [...new Set(s.layers.flatMap((l) => l.losses.map((x) => x.choice)))];
+  return measured
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
+    .map((x) => x.p);
 }
 
 /** Columns of the layer table: one loss column per precision measured. */
 export function layerColumns(s: ShrinkFigures): Column<ShrinkLayer>[] {
   const label = (id: string) => s.labels[id] ?? id;
+  // Up to six precisions share the side bar's width: short labels in the cells, full ones in tooltips.
+  const short = (id: string) => shortPrecisionLabel(label(id));
   return [
     {
       id: 'name',
@@ -40,12 +53,13 @@ export function layerColumns(s: ShrinkFigures): Column<ShrinkLayer>[] {
       label: 'Choice',
       title: 'The precision the layer was written at',
       value: (l) => label(l.choice),
-      cell: (l) => h('span', { class: `choice choice-${l.choice.replace(/[^\w-]/g, '')}` }, label(l.choice)),
+      cell: (l) => h('span', { class: `choice choice-${l.choice.replace(/[^\w-]/g, '')}` }, short(l.choice)),
+      cellTitle: (l) => label(l.choice),
     },
     ...lossPrecisions(s).map(
       (p): Column<ShrinkLayer> => ({
         id: `loss-${p}`,
-        label: label(p),
+        label: short(p),
         title: `Worst output SQNR (dB) with only this layer at ${label(p)}: lower is more sensitive`,
         numeric: true,
         value: (l) => lossOf(l, p)?.sqnrDb,
@@ -79,13 +93,6 @@ export function layerAttrs(l: ShrinkLayer): Attrs {
   return attrs;
 }
 
-/** "pooler.weight 4-bit → 8-bit", or "start" for the first configuration. */
-function raisedText(s: ShrinkFigures, c: ShrinkCandidate): string {
-  if (!c.raised) return 'start';
-  const label = (id: string) => s.labels[id] ?? id;
-  return `${c.raised.name} ${label(c.raised.from)} → ${label(c.raised.to)}`;
-}
-
 /** Columns of the candidates table (the trade-off plot as text). */
 export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
   const name = metricName(s.metric);
@@ -101,16 +108,16 @@ export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
     {
       id: 'raised',
       label: 'Change',
-      title: 'The layer raised to a higher precision at this step',
-      value: (c) => c.raised?.name.toLowerCase() ?? '',
-      cell: (c) =>
-        c.raised
-          ? [
-              nameText(c.raised.name),
-              h('div', { class: 'sub' }, raisedText(s, c).slice(c.raised.name.length + 1)),
-            ]
-          : h('span', { class: 'muted' }, 'start'),
-      cellTitle: (c) => raisedText(s, c),
+      title:
+        'What changed from the candidate before: a layer raised while searching, a layer lowered while backing off from the candidate written so far, or the fallback to a uniform configuration',
+      value: (c) => candidateChange(s, c).layer?.toLowerCase() ?? '',
+      cell: (c) => {
+        const x = candidateChange(s, c);
+        return x.layer
+          ? [nameText(x.layer), h('div', { class: `sub change-${x.kind}` }, x.short)]
+          : h('span', { class: 'muted' }, x.short);
+      },
+      cellTitle: (c) => changeText(s, c),
     },
     {
       id: 'bytes',
@@ -128,11 +135,7 @@ export function candidateColumns(s: ShrinkFigures): Column<ShrinkCandidate>[] {
       value: (c) => metricOf(s, c.fidelity),
       cell: (c) => [
         formatMetric(s.metric, metricOf(s, c.fidelity)) || '—',
-        h(
-          'div',
-          { class: `sub ${c.met ? 'meets' : 'misses'}` },
-          c.step === s.chosenStep ? 'written' : c.met ? 'meets' : c.error ? 'error' : 'misses',
-        ),
+        h('div', { class: `sub ${c.met ? 'meets' : 'misses'}` }, candidateOutcome(s, c)),
       ],
       cellTitle: (c) =>
         c.error ??
@@ -151,6 +154,9 @@ export function candidateAttrs(s: ShrinkFigures, c: ShrinkCandidate): Attrs {
     'data-met': String(c.met),
     'data-chosen': c.step === s.chosenStep ? 'true' : undefined,
     'data-raised': c.raised?.name,
+    'data-lowered': c.lowered?.name,
+    'data-fallback': c.fallback,
+    'data-change': candidateChange(s, c).kind,
     class: c.step === s.chosenStep ? 'written' : undefined,
   };
 }

@@ -7,6 +7,7 @@ import type { ReportView } from '../../src/protocol/reportsPanel';
 import type { ShrinkFidelity, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import { h } from '../modelEditor/dom';
 import { formatBytes, formatCount, formatPercent } from '../modelEditor/format';
+import { shortBaselineLabel } from './shortLabels';
 import { formatCosine, formatDb, formatRatio } from './summary';
 import { formatMetric, metricName } from './tradeoffChart';
 
@@ -30,6 +31,17 @@ export function describeCounts(s: ShrinkFigures): string {
       return /^\d/.test(label) ? `${n} at ${label}` : `${n} ${label}`;
     })
     .join(', ');
+}
+
+/**
+ * " · fell back to uniform 8-bit, then backed off": the mix grew past a uniform configuration that meets the
+ * target, so the written model starts from that one (the candidates table shows the steps lowered).
+ */
+function fallbackNote(s: ShrinkFigures): string {
+  if (!s.fallback) return '';
+  const label = s.baselines.find((b) => b.id === s.fallback)?.label ?? s.fallback;
+  const lowered = s.candidates.filter((c) => c.lowered).length;
+  return ` · fell back to ${label}${lowered ? `, then tried lowering ${lowered} layer step${lowered === 1 ? '' : 's'}` : ''}`;
 }
 
 function configs(view: ReportView, s: ShrinkFigures): Config[] {
@@ -98,6 +110,7 @@ export function renderShrinkSummary(
     'div',
     { class: 'shrink-counts muted', 'data-testid': 'shrink-counts' },
     `Layers: ${describeCounts(s) || 'none'} · ${s.candidates.length} candidate${s.candidates.length === 1 ? '' : 's'} tried`,
+    fallbackNote(s),
   );
   const cell = (text: string, title?: string, extra = '') => h('td', { class: `num${extra}`, title }, text);
   const table = h(
@@ -159,8 +172,8 @@ export function renderShrinkSummary(
                   { class: r.meets ? 'meets' : 'misses', 'aria-label': r.meets ? 'meets' : 'misses' },
                   r.meets ? '✓ ' : '✗ ',
                 ),
-            // "All 8-bit" fits the side bar where "uniform 8-bit" does not; the tooltip keeps the full name.
-            r.label.replace(/^uniform /, 'All '),
+            // "All 4-bit b128" fits the side bar where "uniform 4-bit (block 128)" does not; the tooltip keeps it.
+            shortBaselineLabel(r.label),
           ),
           cell(
             r.bytes === undefined ? '—' : formatBytes(r.bytes),

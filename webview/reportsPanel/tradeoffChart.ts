@@ -18,6 +18,8 @@ import {
   type PointStyle,
 } from 'chart.js';
 import { targetValue } from '../../src/core/shrink/shrinkTarget';
+import { candidateChange, changeText } from './candidateChange';
+import { shortBaselineLabel } from './shortLabels';
 import type { ShrinkFidelity, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import { h, themeColor } from '../modelEditor/dom';
 import { formatBytes, formatPercent } from '../modelEditor/format';
@@ -85,6 +87,9 @@ export class TradeoffChart {
     this.canvas.dataset.points = String(this.plotted);
     this.canvas.dataset.metric = s.metric ?? '';
     this.canvas.setAttribute('aria-label', this.describe(s));
+    // Every baseline adds a legend entry below the plot: grow the box so the plot keeps its height.
+    const legend = config.data.datasets.length;
+    this.canvas.parentElement!.style.height = `${220 + 12 * Math.max(0, legend - 5)}px`;
     this.note.hidden = this.plotted > 0;
     this.canvas.parentElement!.hidden = this.plotted === 0;
     this.note.textContent = s.metric
@@ -141,20 +146,25 @@ export class TradeoffChart {
     const candidates = s.candidates.flatMap((c) => {
       const y = metricOf(s, c.fidelity);
       if (c.bytes === undefined || y === undefined) return [];
-      const what = c.raised ? `${c.raised.name} ${c.raised.from}→${c.raised.to}` : 'start';
+      const change = candidateChange(s, c);
       return [
         {
           point: {
             x: c.bytes,
             y,
-            text: `#${c.step} (${what}): ${formatBytes(c.bytes)}, ${name} ${formatMetric(s.metric, y)}`,
+            text: `#${c.step} (${changeText(s, c)}): ${formatBytes(c.bytes)}, ${name} ${formatMetric(s.metric, y)}`,
           },
           met: c.met,
           step: c.step,
-          layer: c.raised?.name,
+          layer: change.layer,
+          // The fallback and the steps backing off from it are not on the search's path: no line through them.
+          search: change.kind === 'start' || change.kind === 'raised',
         },
       ];
     });
+    const searched = candidates.filter((c) => c.search);
+    const backedOff = candidates.filter((c) => !c.search);
+    const pointColors = (cs: typeof candidates) => cs.map((c) => (c.met ? met : missed));
     const chosen = candidates.find((c) => c.step === s.chosenStep);
     const baselineStyles: PointStyle[] = ['triangle', 'rect', 'crossRot', 'star'];
     const baselineColors = [
@@ -168,7 +178,7 @@ export class TradeoffChart {
       const c = baselineColors[i % baselineColors.length];
       return [
         {
-          label: b.label,
+          label: shortBaselineLabel(b.label),
           data: [
             {
               x: b.bytes,
@@ -188,17 +198,29 @@ export class TradeoffChart {
     const datasets: ChartDataset<'scatter', Point[]>[] = [
       {
         label: 'Candidates',
-        data: candidates.map((c) => c.point),
+        data: searched.map((c) => c.point),
         showLine: true,
         borderColor: line,
         borderWidth: 1.5,
         pointRadius: 3.5,
         pointHoverRadius: 5,
-        pointBackgroundColor: candidates.map((c) => (c.met ? met : missed)),
-        pointBorderColor: candidates.map((c) => (c.met ? met : missed)),
+        pointBackgroundColor: pointColors(searched),
+        pointBorderColor: pointColors(searched),
         backgroundColor: line,
       },
     ];
+    if (backedOff.length)
+      datasets.push({
+        label: s.fallback ? 'Fallback, backing off' : 'Backing off',
+        data: backedOff.map((c) => c.point),
+        pointStyle: 'rectRot',
+        pointRadius: 4.5,
+        pointHoverRadius: 6,
+        pointBackgroundColor: pointColors(backedOff),
+        pointBorderColor: pointColors(backedOff),
+        backgroundColor: fg,
+        borderColor: fg,
+      });
     if (chosen)
       datasets.push({
         label: 'Written',
@@ -235,8 +257,9 @@ export class TradeoffChart {
         maintainAspectRatio: false,
         responsive: true,
         onClick: (_e, elements) => {
-          const hit = elements.find((e) => e.datasetIndex === 0);
-          const layer = hit === undefined ? undefined : candidates[hit.index]?.layer;
+          const layer = elements
+            .map((e) => (e.datasetIndex === 0 ? searched : e.datasetIndex === 1 ? backedOff : [])[e.index])
+            .find((c) => c?.layer)?.layer;
           if (layer) this.select(layer);
         },
         scales: {
