@@ -1,3 +1,4 @@
+import { type BlockParams, quantizeKNSimd } from '../simd/quantizeKNSimd';
 import { numberToFloat16Bits, float16ToNumber } from '../tensor/float16';
 
 /** How to quantize one weight: the MatMulNBits attributes and the scales' float type. */
@@ -113,8 +114,9 @@ export function quantizeBlockwise(
     q.zeroPoints.fill(fill);
   }
   const a = Math.fround(alpha);
-  if (layout === 'KN') quantizeKN(q, weight, K, N, a);
-  else quantizeNK(q, weight, K, N, a);
+  const params: BlockParams = (n, kb, min, max, out) => blockParams(q, n, kb, min, max, out);
+  if (layout === 'NK') quantizeNK(q, weight, K, N, a);
+  else if (!(a === 1 && quantizeKNSimd(q, weight, K, N, params))) quantizeKN(q, weight, K, N, a);
   const { b, scales, scaleBits, zeroPoints, signalEnergy, errorEnergy } = q;
   const scaleBytes = scaleBits
     ? new Uint8Array(scaleBits.buffer, scaleBits.byteOffset, scaleBits.byteLength)

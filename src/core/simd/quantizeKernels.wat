@@ -1,0 +1,179 @@
+;; SIMD kernels of the blockwise quantizer (quantizeBlockwise.ts, MatMul's B [K, N] layout), assembled at
+;; build time by esbuild.js (wabt) and embedded in the bundle. Every float32 operation is the one the JS
+;; path performs through Math.fround (a product, then a sum, both rounded to float32; no fused multiply-add),
+;; so the codes are bit-identical to it. Columns go four at a time (one f32x4); the last N mod 4 columns
+;; take the scalar copies of the same formulas.
+(module
+  (memory (export "memory") 1)
+  ;; Σ w² and Σ (w - dequantized w)² of everything `codes` saw since the last reset (float64).
+  (global $signal (export "signal") (mut f64) (f64.const 0))
+  (global $error (export "error") (mut f64) (f64.const 0))
+
+  (func (export "resetEnergy")
+    (global.set $signal (f64.const 0))
+    (global.set $error (f64.const 0)))
+
+  ;; Running min/max per column over `rows` rows of a row-major [rows, n] float32 block at $w. Like the JS
+  ;; `if (v < min) min = v`, a NaN never replaces the running value (compare and select, not f32x4.min).
+  (func (export "ranges") (param $w i32) (param $rows i32) (param $n i32) (param $mins i32) (param $maxs i32)
+    (local $end i32) (local $j i32) (local $n4 i32) (local $v v128) (local $m v128) (local $x f32)
+    (local $at i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (i32.mul (local.get $rows) (local.get $n)) (i32.const 2))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $vd
+          (loop $vec
+            (br_if $vd (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $v (v128.load (i32.add (local.get $w) (local.get $at))))
+            (local.set $m (v128.load (i32.add (local.get $mins) (local.get $at))))
+            (v128.store (i32.add (local.get $mins) (local.get $at))
+              (v128.bitselect (local.get $v) (local.get $m) (f32x4.lt (local.get $v) (local.get $m))))
+            (local.set $m (v128.load (i32.add (local.get $maxs) (local.get $at))))
+            (v128.store (i32.add (local.get $maxs) (local.get $at))
+              (v128.bitselect (local.get $v) (local.get $m) (f32x4.gt (local.get $v) (local.get $m))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec)))
+        (block $sd
+          (loop $scalar
+            (br_if $sd (i32.ge_u (local.get $j) (local.get $n)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $x (f32.load (i32.add (local.get $w) (local.get $at))))
+            (if (f32.lt (local.get $x) (f32.load (i32.add (local.get $mins) (local.get $at))))
+              (then (f32.store (i32.add (local.get $mins) (local.get $at)) (local.get $x))))
+            (if (f32.gt (local.get $x) (f32.load (i32.add (local.get $maxs) (local.get $at))))
+              (then (f32.store (i32.add (local.get $maxs) (local.get $at)) (local.get $x))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $scalar)))
+        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+        (br $row))))
+
+  ;; One code: clamp(roundf(x), 0, qmax) for x = f32(f32(v * r) + zp). roundf is trunc(x) plus one when the
+  ;; exact fraction x - trunc(x) is at least 0.5 (x + 0.5 would round in float32); negative x clamp to 0
+  ;; either way. A non-finite x gives 0, as `(x + 0.5) | 0` does in JS.
+  (func $code (param $x f32) (param $qmax i32) (result i32)
+    (local $t f32) (local $c i32)
+    (if (i32.eqz (f32.lt (f32.abs (local.get $x)) (f32.const 2147483648)))
+      (then (return (i32.const 0))))
+    (local.set $t (f32.trunc (local.get $x)))
+    (local.set $c (i32.add (i32.trunc_f32_s (local.get $t))
+      (f32.ge (f32.sub (local.get $x) (local.get $t)) (f32.const 0.5))))
+    (if (i32.lt_s (local.get $c) (i32.const 0)) (then (local.set $c (i32.const 0))))
+    (if (i32.gt_s (local.get $c) (local.get $qmax)) (then (local.set $c (local.get $qmax))))
+    (local.get $c))
+
+  ;; Codes of `rows` rows of a row-major [rows, n] block at $w into bytes at $codes (same layout), from the
+  ;; per-column reciprocal scale, zero point and stored scale; adds the energies to the globals.
+  (func (export "codes")
+    (param $w i32) (param $rows i32) (param $n i32) (param $recip i32) (param $zps i32) (param $scale i32)
+    (param $codes i32) (param $qmax i32)
+    (local $end i32) (local $j i32) (local $n4 i32) (local $at i32)
+    (local $v v128) (local $x v128) (local $t v128) (local $c v128) (local $z v128) (local $dq v128)
+    (local $vl v128) (local $vh v128) (local $dl v128) (local $dh v128)
+    (local $sig v128) (local $err v128) (local $qv v128)
+    (local $s f32) (local $sx f32) (local $sz f32) (local $sc i32) (local $sd f64) (local $sv f64)
+    (local $ssig f64) (local $serr f64)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $qv (i32x4.splat (local.get $qmax)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (i32.mul (local.get $rows) (local.get $n)) (i32.const 2))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $vd
+          (loop $vec
+            (br_if $vd (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $v (v128.load (i32.add (local.get $w) (local.get $at))))
+            (local.set $z (v128.load (i32.add (local.get $zps) (local.get $at))))
+            (local.set $x (f32x4.add
+              (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $recip) (local.get $at))))
+              (local.get $z)))
+            (local.set $t (f32x4.trunc (local.get $x)))
+            ;; trunc, +1 where the fraction is >= 0.5 (the mask is -1), 0 where x is not finite or huge.
+            (local.set $c (i32x4.sub (i32x4.trunc_sat_f32x4_s (local.get $t))
+              (f32x4.ge (f32x4.sub (local.get $x) (local.get $t)) (f32x4.splat (f32.const 0.5)))))
+            (local.set $c (v128.and (local.get $c)
+              (f32x4.lt (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 2147483648)))))
+            (local.set $c (i32x4.min_s (i32x4.max_s (local.get $c) (v128.const i32x4 0 0 0 0)) (local.get $qv)))
+            (v128.store32_lane 0 (i32.add (local.get $codes) (local.get $j))
+              (i8x16.narrow_i16x8_u
+                (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))
+                (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))))
+            ;; dequantized = f32((c - zp) * scale); energies in float64
+            (local.set $dq (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s (local.get $c)) (local.get $z))
+              (v128.load (i32.add (local.get $scale) (local.get $at)))))
+            (local.set $vl (f64x2.promote_low_f32x4 (local.get $v)))
+            (local.set $vh (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+            (local.set $dl (f64x2.sub (local.get $vl) (f64x2.promote_low_f32x4 (local.get $dq))))
+            (local.set $dh (f64x2.sub (local.get $vh) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dq) (local.get $dq)))))
+            (local.set $sig (f64x2.add (local.get $sig)
+              (f64x2.add (f64x2.mul (local.get $vl) (local.get $vl)) (f64x2.mul (local.get $vh) (local.get $vh)))))
+            (local.set $err (f64x2.add (local.get $err)
+              (f64x2.add (f64x2.mul (local.get $dl) (local.get $dl)) (f64x2.mul (local.get $dh) (local.get $dh)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec)))
+        (block $sd
+          (loop $scalar
+            (br_if $sd (i32.ge_u (local.get $j) (local.get $n)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $s (f32.load (i32.add (local.get $w) (local.get $at))))
+            (local.set $sz (f32.load (i32.add (local.get $zps) (local.get $at))))
+            (local.set $sx (f32.add
+              (f32.mul (local.get $s) (f32.load (i32.add (local.get $recip) (local.get $at))))
+              (local.get $sz)))
+            (local.set $sc (call $code (local.get $sx) (local.get $qmax)))
+            (i32.store8 (i32.add (local.get $codes) (local.get $j)) (local.get $sc))
+            (local.set $sv (f64.promote_f32 (local.get $s)))
+            (local.set $sd (f64.sub (local.get $sv) (f64.promote_f32
+              (f32.mul (f32.sub (f32.convert_i32_s (local.get $sc)) (local.get $sz))
+                (f32.load (i32.add (local.get $scale) (local.get $at)))))))
+            (local.set $ssig (f64.add (local.get $ssig) (f64.mul (local.get $sv) (local.get $sv))))
+            (local.set $serr (f64.add (local.get $serr) (f64.mul (local.get $sd) (local.get $sd))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $scalar)))
+        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $codes (i32.add (local.get $codes) (local.get $n)))
+        (br $row)))
+    (global.set $signal (f64.add (global.get $signal) (f64.add (local.get $ssig)
+      (f64.add (f64x2.extract_lane 0 (local.get $sig)) (f64x2.extract_lane 1 (local.get $sig))))))
+    (global.set $error (f64.add (global.get $error) (f64.add (local.get $serr)
+      (f64.add (f64x2.extract_lane 0 (local.get $err)) (f64x2.extract_lane 1 (local.get $err)))))))
+
+  ;; Packs a [block, n] block of codes at $codes column by column into MatMulNBits' [n, k_blocks, blob]
+  ;; layout at $b: byte j of column c holds codes (j * perByte + k) for k < perByte, low bits first.
+  (func (export "pack")
+    (param $codes i32) (param $b i32) (param $n i32) (param $nStride i32) (param $blob i32) (param $bits i32)
+    (local $col i32) (local $j i32) (local $k i32) (local $per i32) (local $byte i32) (local $src i32)
+    (local $dst i32)
+    (local.set $per (i32.div_u (i32.const 8) (local.get $bits)))
+    (block $done
+      (loop $cols
+        (br_if $done (i32.ge_u (local.get $col) (local.get $n)))
+        (local.set $src (i32.add (local.get $codes) (local.get $col)))
+        (local.set $dst (i32.add (local.get $b) (i32.mul (local.get $col) (local.get $nStride))))
+        (local.set $j (i32.const 0))
+        (block $bd
+          (loop $bytes
+            (br_if $bd (i32.ge_u (local.get $j) (local.get $blob)))
+            (local.set $byte (i32.const 0))
+            (local.set $k (i32.const 0))
+            (block $kd
+              (loop $ks
+                (br_if $kd (i32.ge_u (local.get $k) (local.get $per)))
+                (local.set $byte (i32.or (local.get $byte)
+                  (i32.shl (i32.load8_u (local.get $src)) (i32.mul (local.get $k) (local.get $bits)))))
+                (local.set $src (i32.add (local.get $src) (local.get $n)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $ks)))
+            (i32.store8 (i32.add (local.get $dst) (local.get $j)) (local.get $byte))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $bytes)))
+        (local.set $col (i32.add (local.get $col) (i32.const 1)))
+        (br $cols))))
+)
