@@ -147,11 +147,69 @@
 
   ;; Packs a [block, n] block of codes at $codes column by column into MatMulNBits' [n, k_blocks, blob]
   ;; layout at $b: byte j of column c holds codes (j * perByte + k) for k < perByte, low bits first.
+  ;; Sixteen columns at a time: each byte of a row is one column, so shifting and or-ing perByte rows
+  ;; gives byte j of sixteen columns, which are then stored one lane each, nStride apart.
   (func (export "pack")
     (param $codes i32) (param $b i32) (param $n i32) (param $nStride i32) (param $blob i32) (param $bits i32)
     (local $col i32) (local $j i32) (local $k i32) (local $per i32) (local $byte i32) (local $src i32)
-    (local $dst i32)
+    (local $dst i32) (local $acc v128) (local $p i32)
     (local.set $per (i32.div_u (i32.const 8) (local.get $bits)))
+    (block $vdone
+      (loop $vcols
+        (br_if $vdone (i32.gt_u (i32.add (local.get $col) (i32.const 16)) (local.get $n)))
+        (local.set $src (i32.add (local.get $codes) (local.get $col)))
+        (local.set $dst (i32.add (local.get $b) (i32.mul (local.get $col) (local.get $nStride))))
+        (local.set $j (i32.const 0))
+        (block $bd
+          (loop $bytes
+            (br_if $bd (i32.ge_u (local.get $j) (local.get $blob)))
+            (local.set $acc (v128.const i32x4 0 0 0 0))
+            (local.set $k (i32.const 0))
+            (block $kd
+              (loop $ks
+                (br_if $kd (i32.ge_u (local.get $k) (local.get $per)))
+                (local.set $acc (v128.or (local.get $acc)
+                  (i8x16.shl (v128.load (local.get $src)) (i32.mul (local.get $k) (local.get $bits)))))
+                (local.set $src (i32.add (local.get $src) (local.get $n)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $ks)))
+            (local.set $p (i32.add (local.get $dst) (local.get $j)))
+                (v128.store8_lane 0 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 1 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 2 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 3 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 4 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 5 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 6 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 7 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 8 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 9 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 10 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 11 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 12 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 13 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 14 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 15 (local.get $p) (local.get $acc))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $bytes)))
+        (local.set $col (i32.add (local.get $col) (i32.const 16)))
+        (br $vcols)))
+    ;; The last n mod 16 columns, one code at a time.
     (block $done
       (loop $cols
         (br_if $done (i32.ge_u (local.get $col) (local.get $n)))
