@@ -1,3 +1,4 @@
+import { pass1F32Simd, pass2F32Simd } from '../simd/statsSimd';
 import { type ValueStream, valuesOf } from '../tensor/valueStream';
 import { histogramBin, histogramEdges, histogramRange } from './histogramEdges';
 import { LayoutMetrics } from './layoutMetrics';
@@ -56,8 +57,9 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
   let seen = 0;
   for (const chunk of values.chunks()) {
     if (mask.length < chunk.length) mask = new Uint8Array(Math.ceil(chunk.length / 4) * 4);
-    if (chunk instanceof Float32Array) pass1F32(chunk, acc, mask);
-    else pass1F64(chunk, acc, mask);
+    if (chunk instanceof Float32Array) {
+      if (!pass1F32Simd(chunk, acc, mask)) pass1F32(chunk, acc, mask);
+    } else pass1F64(chunk, acc, mask);
     layout?.scan(mask, chunk.length);
     options.hasher?.update(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     seen += chunk.length;
@@ -91,8 +93,9 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
     const careful = acc.nan + acc.inf > 0 || !(p.tolerance < 0.25);
     for (const chunk of values.chunks()) {
       if (careful) pass2Careful(chunk, p);
-      else if (chunk instanceof Float32Array) pass2F32(chunk, p);
-      else pass2F64(chunk, p);
+      else if (chunk instanceof Float32Array) {
+        if (!pass2F32Simd(chunk, p)) pass2F32(chunk, p);
+      } else pass2F64(chunk, p);
       flushFine(p.fine, p.fineTotal);
     }
     // Every zero (and -0) went to the same fine bin, left out of the edge checks: re-bin them at once.

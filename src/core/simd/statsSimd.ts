@@ -1,0 +1,182 @@
+import {
+  BLOCK,
+  fixEdges,
+  mergeBlock,
+  type Pass1,
+  type Pass2,
+  pass1Careful,
+  pass2Careful,
+} from '../stats/statsPasses';
+import kernels from './statsKernels.wat';
+import { SimdModule, type WasmGlobal } from './simdModule';
+
+interface StatsKernels {
+  min: WasmGlobal;
+  max: WasmGlobal;
+  zeros: WasmGlobal;
+  sq0: WasmGlobal;
+  sq1: WasmGlobal;
+  near: WasmGlobal;
+  pass1(p: number, n: number, mask: number): number;
+  pass2(
+    p: number,
+    n: number,
+    fine: number,
+    lanes: number,
+    mean: number,
+    first: number,
+    fineNorm: number,
+    toCoarse: number,
+    low: number,
+    high: number,
+    nearLimit: number,
+  ): number;
+  hash(p: number, n: number, state: number): void;
+}
+
+const module = new SimdModule<StatsKernels>(kernels);
+
+/**
+ * The module's memory: fixed regions for the fine histogram's four lanes, one block's zero mask, one block
+ * of values copied in (when they are not in this memory already) and the hash state; from DATA on, the
+ * scratch buffer tensors are read into (statsScratch), so the kernels read them where they are.
+ */
+const FINE = 0;
+/** Fine bins the kernel's lanes hold (computeStats asks for 8192 with the default 64 bins). */
+const MAX_FINE_BINS = 1 << 14;
+const MASK = 0x41000;
+const STAGE = 0x45000;
+const STATE = 0x55000;
+const DATA = 0x60000;
+
+/** The kernels and views of the fixed regions, remade when the memory grows (which detaches old views). */
+function kernelsAndViews() {
+  const k = module.exports();
+  if (!k) return undefined;
+  const buffer = k.memory.buffer;
+  if (views?.buffer !== buffer) {
+    views = {
+      buffer,
+      fine: new Int32Array(buffer, FINE, 4 * (MAX_FINE_BINS + 1)),
+      mask: new Uint8Array(buffer, MASK, BLOCK),
+      stage: new Float32Array(buffer, STAGE, BLOCK),
+      stageWords: new Uint32Array(buffer, STAGE, BLOCK),
+      state: new Int32Array(buffer, STATE, 8),
+    };
+  }
+  return { k, v: views };
+}
+let views:
+  | {
+      buffer: ArrayBuffer;
+      fine: Int32Array;
+      mask: Uint8Array;
+      stage: Float32Array;
+      stageWords: Uint32Array;
+      state: Int32Array;
+    }
+  | undefined;
+
+/** Address of a[start, end) in the module's memory: where it is, or copied into the staging block. */
+function addressOf(
+  a: Float32Array | Uint32Array,
+  start: number,
+  end: number,
+  buffer: ArrayBuffer,
+  stage: Float32Array | Uint32Array,
+): number {
+  if (a.buffer === buffer) return a.byteOffset + 4 * start;
+  stage.set(a.subarray(start, end) as Float32Array & Uint32Array);
+  return STAGE;
+}
+
+/**
+ * A Float32Array of `count` values in the kernels' memory (reused: valid until the next call), for reading
+ * a tensor into so the statistics do not copy it again; undefined without SIMD. Growing the memory
+ * detaches the previous one (its length reads 0).
+ */
+export function statsScratch(count: number): Float32Array | undefined {
+  const k = module.exports();
+  if (!k) return undefined;
+  const buffer = module.reserve(k.memory, DATA + 4 * count);
+  return new Float32Array(buffer, DATA, count);
+}
+
+/** pass1F32 on the kernels (bit-identical); false, having done nothing, without SIMD. */
+export function pass1F32Simd(a: Float32Array, acc: Pass1, zero: Uint8Array): boolean {
+  const kv = kernelsAndViews();
+  if (!kv) return false;
+  const { k, v } = kv;
+  const n = a.length;
+  for (let start = 0; start < n; start += BLOCK) {
+    const end = Math.min(n, start + BLOCK);
+    const end4 = start + ((end - start) & ~3);
+    const s = k.pass1(addressOf(a, start, end4, v.buffer, v.stage), end4 - start, MASK);
+    zero.set(v.mask.subarray(0, end4 - start), start);
+    const [min, max, zeros] = [k.min.value, k.max.value, k.zeros.value] as number[];
+    mergeBlock(acc, a, start, end4, s, min, max, zeros, zero);
+    pass1Careful(a, end4, end, acc, zero);
+  }
+  return true;
+}
+
+/**
+ * pass2F32 on the kernels (bit-identical): the kernel counts into its own lanes, added to `p.fine` after
+ * the chunk. False, having done nothing, without SIMD or with more fine bins than the lanes hold.
+ */
+export function pass2F32Simd(a: Float32Array, p: Pass2): boolean {
+  const lanes = p.fineTotal.length + 1;
+  if (lanes > MAX_FINE_BINS + 1) return false;
+  const kv = kernelsAndViews();
+  if (!kv) return false;
+  const { k, v } = kv;
+  const fine = v.fine.subarray(0, 4 * lanes);
+  fine.fill(0);
+  const toCoarse = 2 ** -p.shift;
+  const low = p.tolerance * toCoarse;
+  k.sq0.value = 0;
+  k.sq1.value = 0;
+  k.near.value = 0;
+  const n = a.length;
+  for (let start = 0; start < n; start += BLOCK) {
+    const end = Math.min(n, start + BLOCK);
+    const end4 = start + ((end - start) & ~3);
+    const at = addressOf(a, start, end4, v.buffer, v.stage);
+    const suspicious = k.pass2(
+      at,
+      end4 - start,
+      FINE,
+      lanes,
+      p.mean,
+      p.first,
+      p.fineNorm,
+      toCoarse,
+      low,
+      1 - low,
+      p.nearLimit,
+    );
+    fixEdges(a, start, end4, p, suspicious);
+    pass2Careful(a, p, end4, end);
+  }
+  for (let i = 0; i < fine.length; i++) p.fine[i] += fine[i];
+  p.squares += (k.sq0.value as number) + (k.sq1.value as number);
+  p.near += k.near.value as number;
+  return true;
+}
+
+/**
+ * The four-words-at-a-time loop of ContentHasher over words[from, to) (a multiple of 4 words), lanes
+ * a0..a3 and b0..b3 read from and written back to `state`; false without SIMD.
+ */
+export function hashWordsSimd(words: Uint32Array, from: number, to: number, state: Int32Array): boolean {
+  const kv = kernelsAndViews();
+  if (!kv) return false;
+  const { k, v } = kv;
+  v.state.set(state);
+  for (let start = from; start < to; start += BLOCK) {
+    const end = Math.min(to, start + BLOCK);
+    k.hash(addressOf(words, start, end, v.buffer, v.stageWords), end - start, STATE);
+  }
+  state.set(v.state);
+  return true;
+}
