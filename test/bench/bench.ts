@@ -2,6 +2,7 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
+// BENCH_ONLY=inspect,quantize (any of inspect, quantize, prune, sensitivity) runs only those parts.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -50,6 +51,12 @@ const row = (what: string, value: string, target: string, ok: boolean | undefine
     `${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`,
   );
 
+/** Whether BENCH_ONLY (a comma-separated list) asks for this part; all parts when it is unset. */
+function wanted(part: string): boolean {
+  const only = process.env.BENCH_ONLY;
+  return !only || only.split(',').includes(part);
+}
+
 async function main(): Promise<void> {
   const made = makeModel('bench400.onnx', 400);
   const mb = made.bytes / 1e6;
@@ -57,6 +64,14 @@ async function main(): Promise<void> {
     `\nbenchmark model: ${made.path} — ${mb.toFixed(0)} MB incl. external data, largest tensor ${(made.largestTensorBytes / 1e6).toFixed(1)} MB\n`,
   );
 
+  if (wanted('inspect')) await benchInspect(made, mb);
+  if (wanted('quantize')) await benchQuantize(made.path);
+  if (wanted('prune')) await benchPrune(made.path);
+  if (wanted('sensitivity')) await benchSensitivity();
+}
+
+/** inspect --json against the onnx + numpy baseline, the index alone, computeStats in memory, peak RSS. */
+async function benchInspect(made: Made, mb: number): Promise<void> {
   const t0 = performance.now();
   const opened = openModel(made.path);
   const indexMs = performance.now() - t0;
@@ -87,9 +102,6 @@ async function main(): Promise<void> {
   } else {
     console.log('\n(set BENCH_BIG=1 for the ≥2.5 GB peak-RSS run)');
   }
-  await benchQuantize(made.path);
-  await benchPrune(made.path);
-  await benchSensitivity();
 }
 
 main().catch((e) => {
