@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { type BlockwiseOptions, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
-import { quantizeSimdAvailable } from '../../src/core/simd/quantizeKNSimd';
+import { type BlockParams, quantizeSimdAvailable } from '../../src/core/simd/quantizeKernels';
+import { quantizeNKSimd } from '../../src/core/simd/quantizeNKSimd';
 import { setSimdEnabled } from '../../src/core/simd/simdModule';
 import { rng } from './tensorFixtures';
 
@@ -19,11 +20,11 @@ function weights(K: number, N: number, seed: number, odd: boolean): Float32Array
 }
 
 /** Both paths on the same input: the SIMD kernels and the scalar JS loops. */
-function both(w: Float32Array, K: number, N: number, o: BlockwiseOptions) {
+function both(w: Float32Array, K: number, N: number, o: BlockwiseOptions, layout: 'KN' | 'NK' = 'KN') {
   setSimdEnabled(true);
-  const simd = quantizeBlockwise(w, K, N, o);
+  const simd = quantizeBlockwise(w, K, N, o, layout);
   setSimdEnabled(false);
-  const js = quantizeBlockwise(w, K, N, o);
+  const js = quantizeBlockwise(w, K, N, o, layout);
   setSimdEnabled(true);
   return { simd, js };
 }
@@ -51,10 +52,13 @@ describe('quantizeBlockwise on the SIMD kernels', () => {
         for (const odd of [false, true]) {
           const o = { bits, blockSize: bits === 8 ? 32 : 16, symmetric, scaleType };
           it(`bits ${bits} ${symmetric ? 'sym' : 'asym'} ${scaleType}${odd ? ' with NaN/Inf/subnormals' : ''}: same bytes as the JS loops`, () => {
-            for (const [K, N] of shapes) {
+            for (const [K, N, layout] of shapes.flatMap(([K, N]) => [
+              [K, N, 'KN'] as const,
+              [K, N, 'NK'] as const,
+            ])) {
               const w = weights(K, N, K * 31 + N + bits, odd);
-              const { simd, js } = both(w, K, N, o);
-              const what = `K=${K} N=${N}`;
+              const { simd, js } = both(w, K, N, o, layout);
+              const what = `${layout} K=${K} N=${N}`;
               assert.deepEqual(simd.b, js.b, `codes ${what}`);
               assert.deepEqual(simd.scaleBytes, js.scaleBytes, `scales ${what}`);
               assert.deepEqual(simd.zeroPoints, js.zeroPoints, `zero points ${what}`);
@@ -75,6 +79,37 @@ describe('quantizeBlockwise on the SIMD kernels', () => {
       }
     }
   }
+
+  it('block ranges keep the sign of the first ±0 met, as the JS loop does (NK lanes meet them out of order)', () => {
+    // Index 1 (lane 1) meets -0 first; index 4 (lane 0) holds +0: merging lanes in order would give +0.
+    const w = new Float32Array(32).fill(1);
+    w[0] = 5;
+    w[1] = -0;
+    w[4] = 0;
+    w[17] = 0;
+    w[18] = -0;
+    w[20] = -2;
+    const seen: number[] = [];
+    const q = {
+      bits: 4,
+      qMax: 15,
+      kBlocks: 2,
+      blob: 8,
+      blockSize: 16,
+      b: new Uint8Array(16),
+      signalEnergy: 0,
+      errorEnergy: 0,
+    };
+    const params: BlockParams = (_n, _kb, min, max, out) => {
+      seen.push(min, max);
+      out[0] = 1;
+      out[1] = 1;
+      out[2] = 0;
+    };
+    assert.equal(quantizeNKSimd(q, w, 32, 1, params), true);
+    assert.ok(Object.is(seen[0], -0), `block 0 min ${seen[0]}`);
+    assert.deepEqual(seen.slice(1), [5, -2, 1]);
+  });
 
   it('a weight that is not one block tall and a wide one give the JS result too', () => {
     const w = weights(40, 4099, 9, false);

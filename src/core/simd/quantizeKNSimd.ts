@@ -1,45 +1,11 @@
-import kernels from './quantizeKernels.wat';
-import { layoutRegions, SimdModule, type WasmGlobal } from './simdModule';
-
-interface QuantizeKernels {
-  resetEnergy(): void;
-  signal: WasmGlobal;
-  error: WasmGlobal;
-  ranges(w: number, rows: number, n: number, mins: number, maxs: number): void;
-  codes(
-    w: number,
-    rows: number,
-    n: number,
-    recip: number,
-    zps: number,
-    scale: number,
-    codes: number,
-    qmax: number,
-  ): void;
-  pack(codes: number, b: number, n: number, nStride: number, blob: number, bits: number): void;
-}
-
-const module = new SimdModule<QuantizeKernels>(kernels);
-
-/** What quantizeKNSimd reads from and writes to the quantizer's state (see quantizeBlockwise.ts). */
-export interface KNQuantizer {
-  bits: number;
-  qMax: number;
-  kBlocks: number;
-  blob: number;
-  blockSize: number;
-  /** Filled in full: [N, k_blocks, blob]. */
-  b: Uint8Array;
-  signalEnergy: number;
-  errorEnergy: number;
-}
-
-/** Scale and zero point of block `kb` of column `n` from its min and max: [scale, 1 / scale, zp] in `out`. */
-export type BlockParams = (n: number, kb: number, min: number, max: number, out: Float64Array) => void;
-
-const FLT_MAX = 3.4028234663852886e38;
-/** Stay well inside 32-bit addresses. */
-const MAX_BYTES = 1 << 30;
+import {
+  type BlockParams,
+  type BlockQuantizer,
+  FLT_MAX,
+  MAX_BYTES,
+  quantizeKernels as module,
+} from './quantizeKernels';
+import { layoutRegions } from './simdModule';
 
 /**
  * quantizeKN of quantizeBlockwise.ts (MatMul's B [K, N], no alpha) on the SIMD kernels: per block of rows,
@@ -49,7 +15,7 @@ const MAX_BYTES = 1 << 30;
  * Returns false (having done nothing) when SIMD is unavailable or the weight is too large for it.
  */
 export function quantizeKNSimd(
-  q: KNQuantizer,
+  q: BlockQuantizer,
   w: Float32Array,
   K: number,
   N: number,
@@ -88,12 +54,7 @@ export function quantizeKNSimd(
     k.pack(at[6], at[7] + kb * blob, N, kBlocks * blob, blob, bits);
   }
   q.b.set(new Uint8Array(buffer, at[7], q.b.length));
-  q.signalEnergy = k.signal.value as number;
-  q.errorEnergy = k.error.value as number;
+  q.signalEnergy = k.signal();
+  q.errorEnergy = k.error();
   return true;
-}
-
-/** Whether the SIMD quantizer runs here (false when WebAssembly SIMD is missing or switched off). */
-export function quantizeSimdAvailable(): boolean {
-  return module.exports() !== undefined;
 }
