@@ -78,33 +78,6 @@
     (if (i32.gt_s (local.get $c) (local.get $qmax)) (then (local.set $c (local.get $qmax))))
     (local.get $c))
 
-  ;; $code for four values at once (reciprocals $r, zero points $z, code limit $qv in every lane).
-  (func $codes4 (param $v v128) (param $r v128) (param $z v128) (param $qv v128) (result v128)
-    (local $x v128) (local $t v128) (local $c v128)
-    (local.set $x (f32x4.add (f32x4.mul (local.get $v) (local.get $r)) (local.get $z)))
-    (local.set $t (f32x4.trunc (local.get $x)))
-    ;; trunc, +1 where the fraction is >= 0.5 (the mask is -1), 0 where x is not finite or huge.
-    (local.set $c (i32x4.sub (i32x4.trunc_sat_f32x4_s (local.get $t))
-      (f32x4.ge (f32x4.sub (local.get $x) (local.get $t)) (f32x4.splat (f32.const 0.5)))))
-    (local.set $c (v128.and (local.get $c)
-      (f32x4.lt (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 2147483648)))))
-    (i32x4.min_s (i32x4.max_s (local.get $c) (v128.const i32x4 0 0 0 0)) (local.get $qv)))
-
-  ;; Adds four values' w² and (w - f32((c - zp) * scale))² to the lane totals, in float64.
-  (func $energy4 (param $v v128) (param $c v128) (param $z v128) (param $s v128)
-    (local $dq v128) (local $vl v128) (local $vh v128) (local $dl v128) (local $dh v128)
-    (local.set $dq (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s (local.get $c)) (local.get $z)) (local.get $s)))
-    (local.set $vl (f64x2.promote_low_f32x4 (local.get $v)))
-    (local.set $vh (f64x2.promote_low_f32x4
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
-    (local.set $dl (f64x2.sub (local.get $vl) (f64x2.promote_low_f32x4 (local.get $dq))))
-    (local.set $dh (f64x2.sub (local.get $vh) (f64x2.promote_low_f32x4
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dq) (local.get $dq)))))
-    (global.set $signalV (f64x2.add (global.get $signalV)
-      (f64x2.add (f64x2.mul (local.get $vl) (local.get $vl)) (f64x2.mul (local.get $vh) (local.get $vh)))))
-    (global.set $errorV (f64x2.add (global.get $errorV)
-      (f64x2.add (f64x2.mul (local.get $dl) (local.get $dl)) (f64x2.mul (local.get $dh) (local.get $dh))))))
-
   ;; $code and its energies for one value; returns the code.
   (func $code1 (param $v f32) (param $r f32) (param $z f32) (param $s f32) (param $qmax i32) (result i32)
     (local $c i32) (local $sv f64) (local $d f64)
@@ -116,13 +89,6 @@
     (global.set $error (f64.add (global.get $error) (f64.mul (local.get $d) (local.get $d))))
     (local.get $c))
 
-  ;; Stores the four codes of an i32x4 as four bytes at $at.
-  (func $store4 (param $at i32) (param $c v128)
-    (v128.store32_lane 0 (local.get $at)
-      (i8x16.narrow_i16x8_u
-        (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))
-        (i16x8.narrow_i32x4_u (local.get $c) (local.get $c)))))
-
   ;; Codes of `rows` rows of a row-major [rows, n] block at $w into bytes at $codes (same layout), from the
   ;; per-column reciprocal scale, zero point and stored scale; adds the energies.
   (func (export "codes")
@@ -130,6 +96,7 @@
     (param $codes i32) (param $qmax i32)
     (local $end i32) (local $j i32) (local $n4 i32) (local $at i32) (local $v v128) (local $z v128)
     (local $c v128) (local $qv v128)
+    (local $x v128) (local $t v128) (local $dq v128) (local $vl v128) (local $vh v128) (local $dl v128) (local $dh v128) (local $sig v128) (local $err v128)
     (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
     (local.set $qv (i32x4.splat (local.get $qmax)))
     (local.set $end (i32.add (local.get $w) (i32.shl (i32.mul (local.get $rows) (local.get $n)) (i32.const 2))))
@@ -143,11 +110,28 @@
             (local.set $at (i32.shl (local.get $j) (i32.const 2)))
             (local.set $v (v128.load (i32.add (local.get $w) (local.get $at))))
             (local.set $z (v128.load (i32.add (local.get $zps) (local.get $at))))
-            (local.set $c (call $codes4 (local.get $v) (v128.load (i32.add (local.get $recip) (local.get $at)))
-              (local.get $z) (local.get $qv)))
-            (call $store4 (i32.add (local.get $codes) (local.get $j)) (local.get $c))
-            (call $energy4 (local.get $v) (local.get $c) (local.get $z)
-              (v128.load (i32.add (local.get $scale) (local.get $at))))
+            (local.set $x (f32x4.add (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $recip) (local.get $at)))) (local.get $z)))
+            (local.set $t (f32x4.trunc (local.get $x)))
+            ;; trunc, +1 where the fraction is >= 0.5 (the mask is -1), 0 where x is not finite or huge.
+            (local.set $c (i32x4.sub (i32x4.trunc_sat_f32x4_s (local.get $t))
+              (f32x4.ge (f32x4.sub (local.get $x) (local.get $t)) (f32x4.splat (f32.const 0.5)))))
+            (local.set $c (v128.and (local.get $c)
+              (f32x4.lt (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 2147483648)))))
+            (local.set $c (i32x4.min_s (i32x4.max_s (local.get $c) (v128.const i32x4 0 0 0 0)) (local.get $qv)))
+            (v128.store32_lane 0 (i32.add (local.get $codes) (local.get $j))
+              (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))
+                (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))))
+            ;; energies in float64: w² and (w - f32((c - zp) * scale))², lanes 0+2 and 1+3
+            (local.set $dq (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s (local.get $c)) (local.get $z)) (v128.load (i32.add (local.get $scale) (local.get $at)))))
+            (local.set $vl (f64x2.promote_low_f32x4 (local.get $v)))
+            (local.set $vh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+            (local.set $dl (f64x2.sub (local.get $vl) (f64x2.promote_low_f32x4 (local.get $dq))))
+            (local.set $dh (f64x2.sub (local.get $vh) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dq) (local.get $dq)))))
+            (local.set $sig (f64x2.add (local.get $sig)
+              (f64x2.add (f64x2.mul (local.get $vl) (local.get $vl)) (f64x2.mul (local.get $vh) (local.get $vh)))))
+            (local.set $err (f64x2.add (local.get $err)
+              (f64x2.add (f64x2.mul (local.get $dl) (local.get $dl)) (f64x2.mul (local.get $dh) (local.get $dh)))))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $vec)))
         (block $sd
@@ -163,7 +147,9 @@
             (br $scalar)))
         (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
         (local.set $codes (i32.add (local.get $codes) (local.get $n)))
-        (br $row))))
+        (br $row)))
+    (global.set $signalV (f64x2.add (global.get $signalV) (local.get $sig)))
+    (global.set $errorV (f64x2.add (global.get $errorV) (local.get $err))))
 
   ;; Gemm's transB=1 B [N, K], one row of K values at $w: min and max of each of its $blocks blocks of $bs
   ;; values (the last may be partial) into $mins/$maxs. Four lanes keep JS's `if (v < min) min = v` (NaN
@@ -224,6 +210,7 @@
     (param $codes i32) (param $qmax i32)
     (local $k0 i32) (local $k1 i32) (local $i i32) (local $at i32) (local $v v128) (local $c v128) (local $qv v128)
     (local $r v128) (local $z v128) (local $s v128) (local $rf f32) (local $zf f32) (local $sf f32)
+    (local $x v128) (local $t v128) (local $dq v128) (local $vl v128) (local $vh v128) (local $dl v128) (local $dh v128) (local $sig v128) (local $err v128)
     (local.set $qv (i32x4.splat (local.get $qmax)))
     (block $done
       (loop $blocks
@@ -241,9 +228,28 @@
           (loop $vec
             (br_if $vd (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $k1)))
             (local.set $v (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $c (call $codes4 (local.get $v) (local.get $r) (local.get $z) (local.get $qv)))
-            (call $store4 (i32.add (local.get $codes) (local.get $i)) (local.get $c))
-            (call $energy4 (local.get $v) (local.get $c) (local.get $z) (local.get $s))
+            (local.set $x (f32x4.add (f32x4.mul (local.get $v) (local.get $r)) (local.get $z)))
+            (local.set $t (f32x4.trunc (local.get $x)))
+            ;; trunc, +1 where the fraction is >= 0.5 (the mask is -1), 0 where x is not finite or huge.
+            (local.set $c (i32x4.sub (i32x4.trunc_sat_f32x4_s (local.get $t))
+              (f32x4.ge (f32x4.sub (local.get $x) (local.get $t)) (f32x4.splat (f32.const 0.5)))))
+            (local.set $c (v128.and (local.get $c)
+              (f32x4.lt (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 2147483648)))))
+            (local.set $c (i32x4.min_s (i32x4.max_s (local.get $c) (v128.const i32x4 0 0 0 0)) (local.get $qv)))
+            (v128.store32_lane 0 (i32.add (local.get $codes) (local.get $i))
+              (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))
+                (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))))
+            ;; energies in float64: w² and (w - f32((c - zp) * scale))², lanes 0+2 and 1+3
+            (local.set $dq (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s (local.get $c)) (local.get $z)) (local.get $s)))
+            (local.set $vl (f64x2.promote_low_f32x4 (local.get $v)))
+            (local.set $vh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+            (local.set $dl (f64x2.sub (local.get $vl) (f64x2.promote_low_f32x4 (local.get $dq))))
+            (local.set $dh (f64x2.sub (local.get $vh) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dq) (local.get $dq)))))
+            (local.set $sig (f64x2.add (local.get $sig)
+              (f64x2.add (f64x2.mul (local.get $vl) (local.get $vl)) (f64x2.mul (local.get $vh) (local.get $vh)))))
+            (local.set $err (f64x2.add (local.get $err)
+              (f64x2.add (f64x2.mul (local.get $dl) (local.get $dl)) (f64x2.mul (local.get $dh) (local.get $dh)))))
             (local.set $i (i32.add (local.get $i) (i32.const 4)))
             (br $vec)))
         (block $sd
@@ -265,7 +271,9 @@
         (local.set $zps (i32.add (local.get $zps) (i32.const 4)))
         (local.set $scale (i32.add (local.get $scale) (i32.const 4)))
         (local.set $k0 (i32.add (local.get $k0) (local.get $bs)))
-        (br $blocks))))
+        (br $blocks)))
+    (global.set $signalV (f64x2.add (global.get $signalV) (local.get $sig)))
+    (global.set $errorV (f64x2.add (global.get $errorV) (local.get $err))))
 
   ;; Packs $count consecutive codes at $codes into bytes at $b, (8 / bits) codes per byte, low bits first.
   (func (export "packRun") (param $codes i32) (param $count i32) (param $b i32) (param $bits i32)
