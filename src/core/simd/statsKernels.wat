@@ -2,7 +2,7 @@
 ;; build time by esbuild.js (wabt) and embedded in the bundle. Each performs the JS loop's float64 operations in
 ;; the same order per lane (four accumulators there, two f64x2 here), so the results are bit-identical.
 (module
-  (memory (export "memory") 7)
+  (memory (export "memory") 24)
   (global $min (export "min") (mut f32) (f32.const 0))
   (global $max (export "max") (mut f32) (f32.const 0))
   (global $zeros (export "zeros") (mut i32) (i32.const 0))
@@ -144,4 +144,47 @@
         (br $l)))
     (v128.store (local.get $state) (local.get $a))
     (v128.store offset=16 (local.get $state) (local.get $b)))
+
+  ;; N:M counters (layoutMetrics.ts): dst[k] += src[k] for $n bytes (counts stay <= M <= 255: no carry).
+  (func (export "addBytes") (param $dst i32) (param $src i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (local.get $n)))
+    (block $vd
+      (loop $vec
+        (br_if $vd (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $end)))
+        (v128.store (local.get $dst) (i8x16.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (br $vec)))
+    (block $sd
+      (loop $scalar
+        (br_if $sd (i32.ge_u (local.get $dst) (local.get $end)))
+        (i32.store8 (local.get $dst) (i32.add (i32.load8_u (local.get $dst)) (i32.load8_u (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+        (local.set $src (i32.add (local.get $src) (i32.const 1)))
+        (br $scalar))))
+
+  ;; How many of the $n byte counters at $p are >= $need; resets them to 0.
+  (func (export "countAtLeast") (param $p i32) (param $n i32) (param $need i32) (result i32)
+    (local $end i32) (local $acc v128) (local $vneed v128) (local $count i32)
+    (local.set $vneed (i8x16.splat (local.get $need)))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (block $vd
+      (loop $vec
+        (br_if $vd (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (local.set $acc (i32x4.add (local.get $acc) (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u
+          (v128.and (i8x16.ge_u (v128.load (local.get $p)) (local.get $vneed)) (i8x16.splat (i32.const 1)))))))
+        (v128.store (local.get $p) (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $vec)))
+    (block $sd
+      (loop $scalar
+        (br_if $sd (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $count (i32.add (local.get $count) (i32.ge_u (i32.load8_u (local.get $p)) (local.get $need))))
+        (i32.store8 (local.get $p) (i32.const 0))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $scalar)))
+    (i32.add (local.get $count) (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+      (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 )

@@ -32,14 +32,17 @@ interface StatsKernels {
     nearLimit: number,
   ): number;
   hash(p: number, n: number, state: number): void;
+  addBytes(dst: number, src: number, n: number): void;
+  countAtLeast(p: number, n: number, need: number): number;
 }
 
 const module = new SimdModule<StatsKernels>(kernels);
 
 /**
  * The module's memory: fixed regions for the fine histogram's four lanes, one block's zero mask, one block
- * of values copied in (when they are not in this memory already) and the hash state; from DATA on, the
- * scratch buffer tensors are read into (statsScratch), so the kernels read them where they are.
+ * of values copied in (when they are not in this memory already), the hash state, a chunk's zero mask
+ * (statsMask) and the N:M counters of one row; from DATA on, the scratch buffer tensors are read into
+ * (statsScratch), so the kernels read them where they are.
  */
 const FINE = 0;
 /** Fine bins the kernel's lanes hold (computeStats asks for 8192 with the default 64 bins). */
@@ -47,7 +50,11 @@ const MAX_FINE_BINS = 1 << 14;
 const MASK = 0x41000;
 const STAGE = 0x45000;
 const STATE = 0x55000;
-const DATA = 0x60000;
+const CHUNK_MASK = 0x60000;
+const CHUNK_MASK_BYTES = 1 << 20;
+const NM = CHUNK_MASK + CHUNK_MASK_BYTES;
+const NM_BYTES = 1 << 16;
+const DATA = NM + NM_BYTES;
 
 /** The kernels and views of the fixed regions, remade when the memory grows (which detaches old views). */
 function kernelsAndViews() {
@@ -102,6 +109,17 @@ export function statsScratch(count: number): Float32Array | undefined {
   return new Float32Array(buffer, DATA, count);
 }
 
+/**
+ * A zero mask of `length` bytes for computeStats in the kernels' memory (pass 1 then writes it in place,
+ * and the N:M counters read it there); undefined without SIMD or for chunks larger than its region. Valid
+ * until the next call.
+ */
+export function statsMask(length: number): Uint8Array | undefined {
+  const kv = kernelsAndViews();
+  if (!kv || length > CHUNK_MASK_BYTES) return undefined;
+  return new Uint8Array(kv.v.buffer, CHUNK_MASK, length);
+}
+
 /** pass1F32 on the kernels (bit-identical); false, having done nothing, without SIMD. */
 export function pass1F32Simd(a: Float32Array, acc: Pass1, zero: Uint8Array): boolean {
   const kv = kernelsAndViews();
@@ -111,8 +129,13 @@ export function pass1F32Simd(a: Float32Array, acc: Pass1, zero: Uint8Array): boo
   for (let start = 0; start < n; start += BLOCK) {
     const end = Math.min(n, start + BLOCK);
     const end4 = start + ((end - start) & ~3);
-    const s = k.pass1(addressOf(a, start, end4, v.buffer, v.stage), end4 - start, MASK);
-    zero.set(v.mask.subarray(0, end4 - start), start);
+    const inPlace = zero.buffer === v.buffer;
+    const s = k.pass1(
+      addressOf(a, start, end4, v.buffer, v.stage),
+      end4 - start,
+      inPlace ? zero.byteOffset + start : MASK,
+    );
+    if (!inPlace) zero.set(v.mask.subarray(0, end4 - start), start);
     const [min, max, zeros] = [k.min.value, k.max.value, k.zeros.value] as number[];
     mergeBlock(acc, a, start, end4, s, min, max, zeros, zero);
     pass1Careful(a, end4, end, acc, zero);
@@ -179,4 +202,31 @@ export function hashWordsSimd(words: Uint32Array, from: number, to: number, stat
   }
   state.set(v.state);
   return true;
+}
+
+/**
+ * N:M counters of LayoutMetrics on the kernels, for one chunk whose zero mask is in the kernels' memory
+ * (statsMask): nmBegin copies the open groups' counters in (false, having done nothing, when that cannot be
+ * done), nmAdd adds mask[i, i + run) to counters [j, j + run), nmCount counts and resets the first `inner`
+ * counters, nmEnd copies them back out.
+ */
+export function nmBegin(zero: Uint8Array, counters: Uint8Array): boolean {
+  const kv = kernelsAndViews();
+  if (!kv || zero.buffer !== kv.v.buffer || counters.length > NM_BYTES) return false;
+  new Uint8Array(kv.v.buffer, NM, counters.length).set(counters);
+  nmMask = zero.byteOffset;
+  return true;
+}
+let nmMask = 0;
+
+export function nmAdd(j: number, i: number, run: number): void {
+  module.exports()!.addBytes(NM + j, nmMask + i, run);
+}
+
+export function nmCount(inner: number, need: number): number {
+  return module.exports()!.countAtLeast(NM, inner, need);
+}
+
+export function nmEnd(counters: Uint8Array): void {
+  counters.set(new Uint8Array(module.exports()!.memory.buffer, NM, counters.length));
 }

@@ -1,4 +1,4 @@
-import { pass1F32Simd, pass2F32Simd } from '../simd/statsSimd';
+import { pass1F32Simd, pass2F32Simd, statsMask } from '../simd/statsSimd';
 import { type ValueStream, valuesOf } from '../tensor/valueStream';
 import { histogramBin, histogramEdges, histogramRange } from './histogramEdges';
 import { LayoutMetrics } from './layoutMetrics';
@@ -51,12 +51,15 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
   }
   if (!warm && values.count >= WARM_UP_FROM) warmUp();
   const layout = options.layout ? new LayoutMetrics(options.layout, values.count, options.nm) : undefined;
-  let mask = new Uint8Array(0);
+  let mask: Uint8Array = new Uint8Array(0);
 
   const acc: Pass1 = { finite: 0, sum: 0, comp: 0, min: Infinity, max: -Infinity, zeros: 0, nan: 0, inf: 0 };
   let seen = 0;
   for (const chunk of values.chunks()) {
-    if (mask.length < chunk.length) mask = new Uint8Array(Math.ceil(chunk.length / 4) * 4);
+    if (mask.length < chunk.length) {
+      const size = Math.ceil(chunk.length / 4) * 4;
+      mask = statsMask(size) ?? new Uint8Array(size);
+    }
     if (chunk instanceof Float32Array) {
       if (!pass1F32Simd(chunk, acc, mask)) pass1F32(chunk, acc, mask);
     } else pass1F64(chunk, acc, mask);
