@@ -187,4 +187,25 @@
     (i32.add (local.get $count) (i32.add
       (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
       (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
+
+  ;; 1 when none of the $n float32 values at $p is NaN or ±Inf (|x| < Inf is false exactly for those).
+  (func (export "finite") (param $p i32) (param $n i32) (result i32)
+    (local $end i32) (local $ok v128) (local $inf v128) (local $one i32)
+    (local.set $inf (f32x4.splat (f32.const inf)))
+    (local.set $ok (v128.const i32x4 -1 -1 -1 -1))
+    (local.set $one (i32.const 1))
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $vd
+      (loop $vec
+        (br_if $vd (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (local.set $ok (v128.and (local.get $ok) (f32x4.lt (f32x4.abs (v128.load (local.get $p))) (local.get $inf))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $vec)))
+    (block $sd
+      (loop $scalar
+        (br_if $sd (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $one (i32.and (local.get $one) (f32.lt (f32.abs (f32.load (local.get $p))) (f32.const inf))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $scalar)))
+    (i32.and (local.get $one) (i32x4.all_true (local.get $ok))))
 )

@@ -34,6 +34,7 @@ interface StatsKernels {
   hash(p: number, n: number, state: number): void;
   addBytes(dst: number, src: number, n: number): void;
   countAtLeast(p: number, n: number, need: number): number;
+  finite(p: number, n: number): number;
 }
 
 const module = new SimdModule<StatsKernels>(kernels);
@@ -229,4 +230,16 @@ export function nmCount(inner: number, need: number): number {
 
 export function nmEnd(counters: Uint8Array): void {
   counters.set(new Uint8Array(module.exports()!.memory.buffer, NM, counters.length));
+}
+
+/** Whether no value is NaN or ±Inf, on the kernels (blocks copied in unless already there); undefined without SIMD. */
+export function allFiniteSimd(a: Float32Array): boolean | undefined {
+  const kv = kernelsAndViews();
+  if (!kv) return undefined;
+  const { k, v } = kv;
+  for (let start = 0; start < a.length; start += BLOCK) {
+    const end = Math.min(a.length, start + BLOCK);
+    if (!k.finite(addressOf(a, start, end, v.buffer, v.stage), end - start)) return false;
+  }
+  return true;
 }

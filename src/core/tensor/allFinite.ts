@@ -1,3 +1,5 @@
+import { allFiniteSimd } from '../simd/statsSimd';
+
 /** Elements per block: a block's verdict is checked once, so the loop has no branch per element. */
 const BLOCK = 1 << 14;
 
@@ -7,6 +9,9 @@ const BLOCK = 1 << 14;
  * of branches and dependency chains (several times faster than testing each value).
  */
 export function allFinite(values: Float32Array | Float64Array): boolean {
+  // Float32 on the SIMD kernel when there is one (several times faster again).
+  const simd = values instanceof Float32Array ? allFiniteSimd(values) : undefined;
+  if (simd !== undefined) return simd;
   const n = values.length;
   for (let start = 0; start < n; start += BLOCK) {
     const end = Math.min(n, start + BLOCK);
