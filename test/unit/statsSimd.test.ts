@@ -55,24 +55,27 @@ describe('statistics on the SIMD kernels', () => {
     }
   });
 
-  it('N:M compliance and zero channels along rows of [K, N] weights equal the JS loops, however chunked', () => {
+  it('N:M compliance and zero channels along either axis equal the JS loops, however chunked', () => {
     const values = weights(140_000, 6);
     // Whole 2:4-compliant stretches and a zero column, so the counts are not trivial.
     for (let i = 0; i < 40_000; i += 4) values[i] = values[i + 2] = 0;
     for (let k = 0; k < 1400; k++) values[k * 100 + 7] = 0;
-    for (const dims of [
-      [1400, 100],
-      [7000, 20],
-      [2, 70_000],
-      [35_000, 4],
-    ]) {
+    for (const [dims, reductionAxis] of [
+      [[1400, 100], 0],
+      [[7000, 20], 0],
+      [[2, 70_000], 0],
+      [[35_000, 4], 0],
+      [[100, 1400], 1],
+      [[20, 7000], 1],
+      [[70, 2000], 1],
+    ] as const) {
       for (const nm of [undefined, { n: 4, m: 8 }, { n: 1, m: 3 }, { n: 1, m: 2 }]) {
         for (const chunk of [8, 1000, 16_392, 1 << 20]) {
-          const layout = { dims, reductionAxis: 0, channelAxis: 1 };
+          const layout = { dims: [...dims], reductionAxis, channelAxis: 1 - reductionAxis };
           const { simd, js } = bothStats(values, chunk, { layout, nm });
           assert.deepEqual(simd, js, `dims ${dims} nm ${nm?.n}:${nm?.m} chunk ${chunk}`);
           // [2, 70000] has more group columns than the kernels' counters hold: the JS loops run there.
-          if (dims[0] >= 8 && nm?.m !== 3)
+          if (dims[reductionAxis] >= 8 && nm?.m !== 3)
             assert.ok(js.nm!.compliant > 0, `dims ${dims}: some groups comply`);
         }
       }

@@ -208,4 +208,30 @@
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br $scalar)))
     (i32.and (local.get $one) (i32x4.all_true (local.get $ok))))
+
+  ;; N:M groups of four consecutive mask bytes at $p ($groups of them): how many hold at least $need ones.
+  (func (export "countGroups4") (param $p i32) (param $groups i32) (param $need i32) (result i32)
+    (local $end i32) (local $acc v128) (local $vneed v128) (local $count i32) (local $z i32)
+    (local.set $vneed (i32x4.splat (local.get $need)))
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $groups) (i32.const 2))))
+    (block $vd
+      (loop $vec
+        (br_if $vd (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        ;; each i32 lane sums its group's four bytes
+        (local.set $acc (i32x4.sub (local.get $acc) (i32x4.ge_s
+          (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (v128.load (local.get $p))))
+          (local.get $vneed))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $vec)))
+    (block $sd
+      (loop $scalar
+        (br_if $sd (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $z (i32.add (i32.add (i32.load8_u (local.get $p)) (i32.load8_u offset=1 (local.get $p)))
+          (i32.add (i32.load8_u offset=2 (local.get $p)) (i32.load8_u offset=3 (local.get $p)))))
+        (local.set $count (i32.add (local.get $count) (i32.ge_s (local.get $z) (local.get $need))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $scalar)))
+    (i32.add (local.get $count) (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+      (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 )

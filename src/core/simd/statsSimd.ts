@@ -35,6 +35,7 @@ interface StatsKernels {
   addBytes(dst: number, src: number, n: number): void;
   countAtLeast(p: number, n: number, need: number): number;
   finite(p: number, n: number): number;
+  countGroups4(p: number, groups: number, need: number): number;
 }
 
 const module = new SimdModule<StatsKernels>(kernels);
@@ -242,4 +243,14 @@ export function allFiniteSimd(a: Float32Array): boolean | undefined {
     if (!k.finite(addressOf(a, start, end, v.buffer, v.stage), end - start)) return false;
   }
   return true;
+}
+
+/**
+ * N:M groups of four consecutive zero-mask bytes, zero[i, i + 4 * groups): how many hold at least `need`
+ * zeros; undefined (nothing done) without SIMD or when the mask is not in the kernels' memory (statsMask).
+ */
+export function nmGroups4(zero: Uint8Array, i: number, groups: number, need: number): number | undefined {
+  const kv = kernelsAndViews();
+  if (!kv || zero.buffer !== kv.v.buffer) return undefined;
+  return kv.k.countGroups4(zero.byteOffset + i, groups, need);
 }

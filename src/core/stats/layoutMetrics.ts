@@ -1,4 +1,4 @@
-import { nmAdd, nmBegin, nmCount, nmEnd } from '../simd/statsSimd';
+import { nmAdd, nmBegin, nmCount, nmEnd, nmGroups4 } from '../simd/statsSimd';
 import type { NmCompliance, WeightLayout, ZeroChannels } from './tensorStats';
 
 /**
@@ -133,7 +133,11 @@ export class LayoutMetrics {
         } else if (r === 0 && len - i >= m) {
           const groups = Math.min((full - l) / m, Math.floor((len - i) / m));
           const end = i + groups * m;
-          if (m === 4) {
+          const simd = m === 4 ? nmGroups4(zero, i, groups, need) : undefined;
+          if (simd !== undefined) {
+            compliant += simd;
+            i = end;
+          } else if (m === 4) {
             for (; i < end; i += 4) compliant += +(zero[i] + zero[i + 1] + zero[i + 2] + zero[i + 3] >= need);
           } else {
             for (; i < end; i += m) {
