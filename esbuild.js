@@ -20,11 +20,32 @@ function find(dir, re) {
     .map((f) => path.join(dir, f));
 }
 
+/**
+ * `import bytes from './x.wat'`: the WebAssembly text assembled by wabt (a pinned devDependency) at build
+ * time, embedded in the bundle as a Uint8Array (esbuild's binary loader).
+ */
+const watPlugin = {
+  name: 'wat',
+  setup(build) {
+    build.onLoad({ filter: /\.wat$/ }, async (args) => {
+      const wabt = await require('wabt')();
+      const parsed = wabt.parseWat(args.path, fs.readFileSync(args.path, 'utf8'), { simd: true });
+      try {
+        parsed.validate();
+        return { contents: parsed.toBinary({}).buffer, loader: 'binary', watchFiles: [args.path] };
+      } finally {
+        parsed.destroy();
+      }
+    });
+  },
+};
+
 const node = {
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   external: ['vscode', 'onnxruntime-node'],
+  plugins: [watPlugin],
 };
 
 /** The Node bundles in dist/: the extension and the worker threads it and the CLI start. */

@@ -62,7 +62,11 @@ const only = new Set(
 
 async function main(): Promise<void> {
   const made = makeModel('bench400.onnx', 400);
-  if (only.has('inspect')) await benchInspect(made);
+  const mb = made.bytes / 1e6;
+  console.log(
+    `\nbenchmark model: ${made.path} — ${mb.toFixed(0)} MB incl. external data, largest tensor ${(made.largestTensorBytes / 1e6).toFixed(1)} MB\n`,
+  );
+  if (only.has('inspect')) await benchInspect(made, mb);
   if (only.has('quantize')) await benchQuantize(made.path);
   if (only.has('prune')) await benchPrune(made.path);
   if (only.has('sensitivity')) await benchSensitivity();
@@ -70,12 +74,8 @@ async function main(): Promise<void> {
   if (only.has('dataaware')) await benchDataAware();
 }
 
-async function benchInspect(made: Made): Promise<void> {
-  const mb = made.bytes / 1e6;
-  console.log(
-    `\nbenchmark model: ${made.path} — ${mb.toFixed(0)} MB incl. external data, largest tensor ${(made.largestTensorBytes / 1e6).toFixed(1)} MB\n`,
-  );
-
+/** inspect --json against the onnx + numpy baseline, the index alone, computeStats in memory, peak RSS. */
+async function benchInspect(made: Made, mb: number): Promise<void> {
   const t0 = performance.now();
   const opened = openModel(made.path);
   const indexMs = performance.now() - t0;

@@ -1,6 +1,7 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex } from '../onnx/modelIndex';
 import { weightLayout } from '../onnx/weightLayout';
+import { statsScratch } from '../simd/statsSimd';
 import { computeStats } from '../stats/computeStats';
 import { payloadHash, payloadHasherForValues } from '../stats/payloadHash';
 import type { TensorStats } from '../stats/tensorStats';
@@ -64,12 +65,15 @@ function wholeFloat32(
     return undefined;
   // One buffer per thread, reused tensor after tensor: fresh multi-MB buffers cost page faults that
   // serialize the worker threads of one process.
-  if (scratch.length < tensor.count)
-    scratch = new Float32Array(Math.max(tensor.count, Math.floor(scratch.length * 1.5)));
+  // In the SIMD kernels' memory when they run, so they read the values where they are.
+  if (scratch.length < tensor.count) {
+    const size = Math.max(tensor.count, Math.floor(scratch.length * 1.5));
+    scratch = statsScratch(size) ?? new Float32Array(size);
+  }
   const values = scratch.subarray(0, tensor.count);
   if (!readFloat32Into(tensor, source, resolveExternal, values)) return undefined;
   return valuesOf(values);
 }
 
 /** The reused read buffer of wholeFloat32 (its values are only read while one tensor's statistics run). */
-let scratch = new Float32Array(0);
+let scratch: Float32Array = new Float32Array(0);

@@ -1,12 +1,12 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex, TensorInfo } from '../onnx/modelIndex';
 import {
-  allFinite,
   planQuantize,
   type QuantizedTensorRow,
   type QuantizeOptions,
   type TensorSink,
 } from '../quant/planQuantize';
+import { allFinite } from '../tensor/allFinite';
 import { planPrune, type PrunePlan, type PruneOptions } from './planPrune';
 
 /** A prune plan whose MatMul/Gemm weights are then stored as 4-bit MatMulNBits. */

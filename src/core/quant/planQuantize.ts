@@ -1,6 +1,7 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
 import { DataType, rawByteLength } from '../tensor/dataType';
+import { allFinite } from '../tensor/allFinite';
 import { encodeFloat16 } from '../tensor/float16';
 import { tensorValues } from '../tensor/tensorValues';
 import { emptyPlan, type TransformPlan } from '../transform/transformPlan';
@@ -446,15 +447,6 @@ export function readFloat32(
     at += chunk.length;
   }
   return out;
-}
-
-/** True when no value is NaN or infinite (v - v is NaN exactly for those). */
-export function allFinite(values: Float32Array | Float64Array): boolean {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v - v !== 0) return false;
-  }
-  return true;
 }
 
 /** Gemm biases replaced by a new folded bias and read by nothing else. */

@@ -1,3 +1,6 @@
+import type { BlockParams } from '../simd/quantizeKernels';
+import { quantizeKNSimd } from '../simd/quantizeKNSimd';
+import { quantizeNKSimd } from '../simd/quantizeNKSimd';
 import { numberToFloat16Bits, float16ToNumber } from '../tensor/float16';
 
 /** How to quantize one weight: the MatMulNBits attributes and the scales' float type. */
@@ -113,8 +116,10 @@ export function quantizeBlockwise(
     q.zeroPoints.fill(fill);
   }
   const a = Math.fround(alpha);
-  if (layout === 'KN') quantizeKN(q, weight, K, N, a);
-  else quantizeNK(q, weight, K, N, a);
+  const params: BlockParams = (n, kb, min, max, out) => blockParams(q, n, kb, min, max, out);
+  if (layout === 'NK') {
+    if (!(a === 1 && quantizeNKSimd(q, weight, K, N, params))) quantizeNK(q, weight, K, N, a);
+  } else if (!(a === 1 && quantizeKNSimd(q, weight, K, N, params))) quantizeKN(q, weight, K, N, a);
   const { b, scales, scaleBits, zeroPoints, signalEnergy, errorEnergy } = q;
   const scaleBytes = scaleBits
     ? new Uint8Array(scaleBits.buffer, scaleBits.byteOffset, scaleBits.byteLength)

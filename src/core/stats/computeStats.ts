@@ -1,3 +1,4 @@
+import { pass1F32Simd, pass2F32Simd, statsMask } from '../simd/statsSimd';
 import { type ValueStream, valuesOf } from '../tensor/valueStream';
 import { histogramBin, histogramEdges, histogramRange } from './histogramEdges';
 import { LayoutMetrics } from './layoutMetrics';
@@ -50,14 +51,18 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
   }
   if (!warm && values.count >= WARM_UP_FROM) warmUp();
   const layout = options.layout ? new LayoutMetrics(options.layout, values.count, options.nm) : undefined;
-  let mask = new Uint8Array(0);
+  let mask: Uint8Array = new Uint8Array(0);
 
   const acc: Pass1 = { finite: 0, sum: 0, comp: 0, min: Infinity, max: -Infinity, zeros: 0, nan: 0, inf: 0 };
   let seen = 0;
   for (const chunk of values.chunks()) {
-    if (mask.length < chunk.length) mask = new Uint8Array(Math.ceil(chunk.length / 4) * 4);
-    if (chunk instanceof Float32Array) pass1F32(chunk, acc, mask);
-    else pass1F64(chunk, acc, mask);
+    if (mask.length < chunk.length) {
+      const size = Math.ceil(chunk.length / 4) * 4;
+      mask = statsMask(size) ?? new Uint8Array(size);
+    }
+    if (chunk instanceof Float32Array) {
+      if (!pass1F32Simd(chunk, acc, mask)) pass1F32(chunk, acc, mask);
+    } else pass1F64(chunk, acc, mask);
     layout?.scan(mask, chunk.length);
     options.hasher?.update(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     seen += chunk.length;
@@ -91,8 +96,9 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
     const careful = acc.nan + acc.inf > 0 || !(p.tolerance < 0.25);
     for (const chunk of values.chunks()) {
       if (careful) pass2Careful(chunk, p);
-      else if (chunk instanceof Float32Array) pass2F32(chunk, p);
-      else pass2F64(chunk, p);
+      else if (chunk instanceof Float32Array) {
+        if (!pass2F32Simd(chunk, p)) pass2F32(chunk, p);
+      } else pass2F64(chunk, p);
       flushFine(p.fine, p.fineTotal);
     }
     // Every zero (and -0) went to the same fine bin, left out of the edge checks: re-bin them at once.

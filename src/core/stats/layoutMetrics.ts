@@ -1,3 +1,4 @@
+import { nmAdd, nmBegin, nmCount, nmEnd, nmGroups4 } from '../simd/statsSimd';
 import type { NmCompliance, WeightLayout, ZeroChannels } from './tensorStats';
 
 /**
@@ -132,7 +133,11 @@ export class LayoutMetrics {
         } else if (r === 0 && len - i >= m) {
           const groups = Math.min((full - l) / m, Math.floor((len - i) / m));
           const end = i + groups * m;
-          if (m === 4) {
+          const simd = m === 4 ? nmGroups4(zero, i, groups, need) : undefined;
+          if (simd !== undefined) {
+            compliant += simd;
+            i = end;
+          } else if (m === 4) {
             for (; i < end; i += 4) compliant += +(zero[i] + zero[i + 1] + zero[i + 2] + zero[i + 3] >= need);
           } else {
             for (; i < end; i += m) {
@@ -161,11 +166,14 @@ export class LayoutMetrics {
       const zc = this.groupZeros;
       const zc32 = this.groupZeros32;
       const words = this.wordsOf(zero);
+      // SIMD kernels when the mask is in their memory: sixteen counters per add.
+      const simd = nmBegin(zero, zc);
       let j = this.nmJ;
       while (i < len) {
         const run = Math.min(inner - j, len - i);
         if (l < full) {
-          if (((i | j | run) & 3) === 0 && words.length > 0) {
+          if (simd) nmAdd(j, i, run);
+          else if (((i | j | run) & 3) === 0 && words.length > 0) {
             // Four counters per add: bytes cannot carry, as none exceeds M <= 255.
             const wi = i >>> 2;
             const wj = j >>> 2;
@@ -180,14 +188,18 @@ export class LayoutMetrics {
           j = 0;
           if (l < full && ++r === m) {
             let compliant = 0;
-            for (let k = 0; k < inner; k++) compliant += +(zc[k] >= need);
-            zc32.fill(0);
+            if (simd) compliant = nmCount(inner, need);
+            else {
+              for (let k = 0; k < inner; k++) compliant += +(zc[k] >= need);
+              zc32.fill(0);
+            }
             this.compliant += compliant;
             r = 0;
           }
           if (++l === size) l = 0;
         }
       }
+      if (simd) nmEnd(zc);
       this.nmJ = j;
     }
     this.nmL = l;

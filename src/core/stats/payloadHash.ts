@@ -1,4 +1,5 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
+import { hashWordsSimd } from '../simd/statsSimd';
 import type { Payload, TensorPart } from '../onnx/modelIndex';
 import { DataType, type DataTypeCode, rawByteLength } from '../tensor/dataType';
 import type { ValueStream } from '../tensor/valueStream';
@@ -68,6 +69,13 @@ export class ContentHasher {
     const head = Math.min(n, (4 - this.lane) & 3);
     for (let i = 0; i < head; i++) this.mixOne(words[i]);
     const end4 = head + ((n - head) & ~3);
+    // Short runs (a dim, a length) are not worth the kernel call.
+    if (end4 - head < 64 || !hashWordsSimd(words, head, end4, this.state)) this.mixFours(words, head, end4);
+    for (let i = end4; i < n; i++) this.mixOne(words[i]);
+  }
+
+  /** Words [from, to) (a multiple of 4), four at a time: the JS copy of the SIMD kernel. */
+  private mixFours(words: Uint32Array, from: number, to: number): void {
     const st = this.state;
     let a0 = st[0];
     let a1 = st[1];
@@ -77,7 +85,7 @@ export class ContentHasher {
     let b1 = st[5];
     let b2 = st[6];
     let b3 = st[7];
-    for (let i = head; i < end4; i += 4) {
+    for (let i = from; i < to; i += 4) {
       const w0 = words[i];
       const w1 = words[i + 1];
       const w2 = words[i + 2];
@@ -99,7 +107,6 @@ export class ContentHasher {
     st[5] = b1;
     st[6] = b2;
     st[7] = b3;
-    for (let i = end4; i < n; i++) this.mixOne(words[i]);
   }
 
   private mixOne(w: number): void {

@@ -94,7 +94,7 @@ export function pass1Careful(
 }
 
 /** Fold a block's partial results into the totals, or redo it carefully when its sum is not finite. */
-function mergeBlock(
+export function mergeBlock(
   acc: Pass1,
   a: Float32Array | Float64Array,
   start: number,
@@ -207,7 +207,7 @@ function nearEdge(p: Pass2, x: number, fineBin: number): void {
  * After a fast block in which some value lay near a coarse edge: find those values again and re-bin them
  * exactly (re-binning a value that was not near an edge would change nothing, but costs time).
  */
-function fixEdges(
+export function fixEdges(
   a: Float32Array | Float64Array,
   start: number,
   end: number,

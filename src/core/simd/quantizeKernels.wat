@@ -1,0 +1,389 @@
+;; SIMD kernels of the blockwise quantizer (quantizeBlockwise.ts, MatMul's B [K, N] layout), assembled at
+;; build time by esbuild.js (wabt) and embedded in the bundle. Every float32 operation is the one the JS
+;; path performs through Math.fround (a product, then a sum, both rounded to float32; no fused multiply-add),
+;; so the codes are bit-identical to it. Columns go four at a time (one f32x4); the last N mod 4 columns
+;; take the scalar copies of the same formulas.
+(module
+  (memory (export "memory") 1)
+;; Σ w² and Σ (w - dequantized w)² of everything the codes kernels saw since the last reset (float64):
+  ;; scalar parts, and two lanes each from the four-at-a-time loops.
+  (global $signal (mut f64) (f64.const 0))
+  (global $error (mut f64) (f64.const 0))
+  (global $signalV (mut v128) (v128.const i32x4 0 0 0 0))
+  (global $errorV (mut v128) (v128.const i32x4 0 0 0 0))
+
+  (func (export "resetEnergy")
+    (global.set $signal (f64.const 0))
+    (global.set $error (f64.const 0))
+    (global.set $signalV (v128.const i32x4 0 0 0 0))
+    (global.set $errorV (v128.const i32x4 0 0 0 0)))
+
+  (func (export "signal") (result f64)
+    (f64.add (global.get $signal)
+      (f64.add (f64x2.extract_lane 0 (global.get $signalV)) (f64x2.extract_lane 1 (global.get $signalV)))))
+
+  (func (export "error") (result f64)
+    (f64.add (global.get $error)
+      (f64.add (f64x2.extract_lane 0 (global.get $errorV)) (f64x2.extract_lane 1 (global.get $errorV)))))
+
+  ;; Running min/max per column over `rows` rows of a row-major [rows, n] float32 block at $w. Like the JS
+  ;; `if (v < min) min = v`, a NaN never replaces the running value (compare and select, not f32x4.min).
+  (func (export "ranges") (param $w i32) (param $rows i32) (param $n i32) (param $mins i32) (param $maxs i32)
+    (local $end i32) (local $j i32) (local $n4 i32) (local $v v128) (local $m v128) (local $x f32)
+    (local $at i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (i32.mul (local.get $rows) (local.get $n)) (i32.const 2))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $vd
+          (loop $vec
+            (br_if $vd (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $v (v128.load (i32.add (local.get $w) (local.get $at))))
+            (local.set $m (v128.load (i32.add (local.get $mins) (local.get $at))))
+            (v128.store (i32.add (local.get $mins) (local.get $at))
+              (v128.bitselect (local.get $v) (local.get $m) (f32x4.lt (local.get $v) (local.get $m))))
+            (local.set $m (v128.load (i32.add (local.get $maxs) (local.get $at))))
+            (v128.store (i32.add (local.get $maxs) (local.get $at))
+              (v128.bitselect (local.get $v) (local.get $m) (f32x4.gt (local.get $v) (local.get $m))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec)))
+        (block $sd
+          (loop $scalar
+            (br_if $sd (i32.ge_u (local.get $j) (local.get $n)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $x (f32.load (i32.add (local.get $w) (local.get $at))))
+            (if (f32.lt (local.get $x) (f32.load (i32.add (local.get $mins) (local.get $at))))
+              (then (f32.store (i32.add (local.get $mins) (local.get $at)) (local.get $x))))
+            (if (f32.gt (local.get $x) (f32.load (i32.add (local.get $maxs) (local.get $at))))
+              (then (f32.store (i32.add (local.get $maxs) (local.get $at)) (local.get $x))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $scalar)))
+        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+        (br $row))))
+
+  ;; One code: clamp(roundf(x), 0, qmax) for x = f32(f32(v * r) + zp). roundf is trunc(x) plus one when the
+  ;; exact fraction x - trunc(x) is at least 0.5 (x + 0.5 would round in float32); negative x clamp to 0
+  ;; either way. A non-finite x gives 0, as `(x + 0.5) | 0` does in JS.
+  (func $code (param $x f32) (param $qmax i32) (result i32)
+    (local $t f32) (local $c i32)
+    (if (i32.eqz (f32.lt (f32.abs (local.get $x)) (f32.const 2147483648)))
+      (then (return (i32.const 0))))
+    (local.set $t (f32.trunc (local.get $x)))
+    (local.set $c (i32.add (i32.trunc_f32_s (local.get $t))
+      (f32.ge (f32.sub (local.get $x) (local.get $t)) (f32.const 0.5))))
+    (if (i32.lt_s (local.get $c) (i32.const 0)) (then (local.set $c (i32.const 0))))
+    (if (i32.gt_s (local.get $c) (local.get $qmax)) (then (local.set $c (local.get $qmax))))
+    (local.get $c))
+
+  ;; $code and its energies for one value; returns the code.
+  (func $code1 (param $v f32) (param $r f32) (param $z f32) (param $s f32) (param $qmax i32) (result i32)
+    (local $c i32) (local $sv f64) (local $d f64)
+    (local.set $c (call $code (f32.add (f32.mul (local.get $v) (local.get $r)) (local.get $z)) (local.get $qmax)))
+    (local.set $sv (f64.promote_f32 (local.get $v)))
+    (local.set $d (f64.sub (local.get $sv) (f64.promote_f32
+      (f32.mul (f32.sub (f32.convert_i32_s (local.get $c)) (local.get $z)) (local.get $s)))))
+    (global.set $signal (f64.add (global.get $signal) (f64.mul (local.get $sv) (local.get $sv))))
+    (global.set $error (f64.add (global.get $error) (f64.mul (local.get $d) (local.get $d))))
+    (local.get $c))
+
+  ;; Codes of `rows` rows of a row-major [rows, n] block at $w into bytes at $codes (same layout), from the
+  ;; per-column reciprocal scale, zero point and stored scale; adds the energies.
+  (func (export "codes")
+    (param $w i32) (param $rows i32) (param $n i32) (param $recip i32) (param $zps i32) (param $scale i32)
+    (param $codes i32) (param $qmax i32)
+    (local $end i32) (local $j i32) (local $n4 i32) (local $at i32) (local $v v128) (local $z v128)
+    (local $c v128) (local $qv v128)
+    (local $x v128) (local $t v128) (local $dq v128) (local $vl v128) (local $vh v128) (local $dl v128) (local $dh v128) (local $sig v128) (local $err v128)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $qv (i32x4.splat (local.get $qmax)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (i32.mul (local.get $rows) (local.get $n)) (i32.const 2))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $vd
+          (loop $vec
+            (br_if $vd (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $v (v128.load (i32.add (local.get $w) (local.get $at))))
+            (local.set $z (v128.load (i32.add (local.get $zps) (local.get $at))))
+            (local.set $x (f32x4.add (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $recip) (local.get $at)))) (local.get $z)))
+            (local.set $t (f32x4.trunc (local.get $x)))
+            ;; trunc, +1 where the fraction is >= 0.5 (the mask is -1), 0 where x is not finite or huge.
+            (local.set $c (i32x4.sub (i32x4.trunc_sat_f32x4_s (local.get $t))
+              (f32x4.ge (f32x4.sub (local.get $x) (local.get $t)) (f32x4.splat (f32.const 0.5)))))
+            (local.set $c (v128.and (local.get $c)
+              (f32x4.lt (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 2147483648)))))
+            (local.set $c (i32x4.min_s (i32x4.max_s (local.get $c) (v128.const i32x4 0 0 0 0)) (local.get $qv)))
+            (v128.store32_lane 0 (i32.add (local.get $codes) (local.get $j))
+              (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))
+                (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))))
+            ;; energies in float64: w² and (w - f32((c - zp) * scale))², lanes 0+2 and 1+3
+            (local.set $dq (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s (local.get $c)) (local.get $z)) (v128.load (i32.add (local.get $scale) (local.get $at)))))
+            (local.set $vl (f64x2.promote_low_f32x4 (local.get $v)))
+            (local.set $vh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+            (local.set $dl (f64x2.sub (local.get $vl) (f64x2.promote_low_f32x4 (local.get $dq))))
+            (local.set $dh (f64x2.sub (local.get $vh) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dq) (local.get $dq)))))
+            (local.set $sig (f64x2.add (local.get $sig)
+              (f64x2.add (f64x2.mul (local.get $vl) (local.get $vl)) (f64x2.mul (local.get $vh) (local.get $vh)))))
+            (local.set $err (f64x2.add (local.get $err)
+              (f64x2.add (f64x2.mul (local.get $dl) (local.get $dl)) (f64x2.mul (local.get $dh) (local.get $dh)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec)))
+        (block $sd
+          (loop $scalar
+            (br_if $sd (i32.ge_u (local.get $j) (local.get $n)))
+            (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (i32.store8 (i32.add (local.get $codes) (local.get $j))
+              (call $code1 (f32.load (i32.add (local.get $w) (local.get $at)))
+                (f32.load (i32.add (local.get $recip) (local.get $at)))
+                (f32.load (i32.add (local.get $zps) (local.get $at)))
+                (f32.load (i32.add (local.get $scale) (local.get $at))) (local.get $qmax)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $scalar)))
+        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $codes (i32.add (local.get $codes) (local.get $n)))
+        (br $row)))
+    (global.set $signalV (f64x2.add (global.get $signalV) (local.get $sig)))
+    (global.set $errorV (f64x2.add (global.get $errorV) (local.get $err))))
+
+  ;; Gemm's transB=1 B [N, K], one row of K values at $w: min and max of each of its $blocks blocks of $bs
+  ;; values (the last may be partial) into $mins/$maxs. Four lanes keep JS's `if (v < min) min = v` (NaN
+  ;; ignored); lanes are merged in order, and a result of ±0 is redone one value at a time, since lanes can
+  ;; meet -0 and 0 in another order than the JS loop.
+  (func (export "rangesNK") (param $w i32) (param $k i32) (param $bs i32) (param $mins i32) (param $maxs i32)
+    (local $k0 i32) (local $k1 i32) (local $i i32) (local $v v128) (local $mn v128) (local $mx v128)
+    (local $a f32) (local $b f32) (local $x f32) (local $lane i32)
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $k0) (local.get $k)))
+        (local.set $k1 (select (local.get $k) (i32.add (local.get $k0) (local.get $bs))
+          (i32.lt_u (local.get $k) (i32.add (local.get $k0) (local.get $bs)))))
+        (local.set $mn (f32x4.splat (f32.const 0x1.fffffep+127)))
+        (local.set $mx (f32x4.splat (f32.const -0x1.fffffep+127)))
+        (local.set $i (local.get $k0))
+        (block $vd
+          (loop $vec
+            (br_if $vd (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $k1)))
+            (local.set $v (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $mn (v128.bitselect (local.get $v) (local.get $mn) (f32x4.lt (local.get $v) (local.get $mn))))
+            (local.set $mx (v128.bitselect (local.get $v) (local.get $mx) (f32x4.gt (local.get $v) (local.get $mx))))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $vec)))
+        (local.set $a (f32x4.extract_lane 0 (local.get $mn)))
+        (local.set $b (f32x4.extract_lane 0 (local.get $mx)))
+        (if (f32.lt (f32x4.extract_lane 1 (local.get $mn)) (local.get $a)) (then (local.set $a (f32x4.extract_lane 1 (local.get $mn)))))
+        (if (f32.lt (f32x4.extract_lane 2 (local.get $mn)) (local.get $a)) (then (local.set $a (f32x4.extract_lane 2 (local.get $mn)))))
+        (if (f32.lt (f32x4.extract_lane 3 (local.get $mn)) (local.get $a)) (then (local.set $a (f32x4.extract_lane 3 (local.get $mn)))))
+        (if (f32.gt (f32x4.extract_lane 1 (local.get $mx)) (local.get $b)) (then (local.set $b (f32x4.extract_lane 1 (local.get $mx)))))
+        (if (f32.gt (f32x4.extract_lane 2 (local.get $mx)) (local.get $b)) (then (local.set $b (f32x4.extract_lane 2 (local.get $mx)))))
+        (if (f32.gt (f32x4.extract_lane 3 (local.get $mx)) (local.get $b)) (then (local.set $b (f32x4.extract_lane 3 (local.get $mx)))))
+        ;; the rest of a partial block; a ±0 result from the start, in order
+        (if (i32.or (f32.eq (local.get $a) (f32.const 0)) (f32.eq (local.get $b) (f32.const 0)))
+          (then
+            (local.set $a (f32.const 0x1.fffffep+127))
+            (local.set $b (f32.const -0x1.fffffep+127))
+            (local.set $i (local.get $k0))))
+        (block $sd
+          (loop $scalar
+            (br_if $sd (i32.ge_u (local.get $i) (local.get $k1)))
+            (local.set $x (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+            (if (f32.lt (local.get $x) (local.get $a)) (then (local.set $a (local.get $x))))
+            (if (f32.gt (local.get $x) (local.get $b)) (then (local.set $b (local.get $x))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $scalar)))
+        (f32.store (local.get $mins) (local.get $a))
+        (f32.store (local.get $maxs) (local.get $b))
+        (local.set $mins (i32.add (local.get $mins) (i32.const 4)))
+        (local.set $maxs (i32.add (local.get $maxs) (i32.const 4)))
+        (local.set $k0 (i32.add (local.get $k0) (local.get $bs)))
+        (br $blocks))))
+
+  ;; Codes of one [N, K] row at $w into bytes at $codes: block kb (of $bs values) uses the reciprocal, zero
+  ;; point and scale at index kb; the padding after K gets the last block's zero point.
+  (func (export "codesNK")
+    (param $w i32) (param $k i32) (param $bs i32) (param $recip i32) (param $zps i32) (param $scale i32)
+    (param $codes i32) (param $qmax i32)
+    (local $k0 i32) (local $k1 i32) (local $i i32) (local $at i32) (local $v v128) (local $c v128) (local $qv v128)
+    (local $r v128) (local $z v128) (local $s v128) (local $rf f32) (local $zf f32) (local $sf f32)
+    (local $x v128) (local $t v128) (local $dq v128) (local $vl v128) (local $vh v128) (local $dl v128) (local $dh v128) (local $sig v128) (local $err v128)
+    (local.set $qv (i32x4.splat (local.get $qmax)))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $k0) (local.get $k)))
+        (local.set $k1 (select (local.get $k) (i32.add (local.get $k0) (local.get $bs))
+          (i32.lt_u (local.get $k) (i32.add (local.get $k0) (local.get $bs)))))
+        (local.set $rf (f32.load (local.get $recip)))
+        (local.set $zf (f32.load (local.get $zps)))
+        (local.set $sf (f32.load (local.get $scale)))
+        (local.set $r (f32x4.splat (local.get $rf)))
+        (local.set $z (f32x4.splat (local.get $zf)))
+        (local.set $s (f32x4.splat (local.get $sf)))
+        (local.set $i (local.get $k0))
+        (block $vd
+          (loop $vec
+            (br_if $vd (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $k1)))
+            (local.set $v (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $x (f32x4.add (f32x4.mul (local.get $v) (local.get $r)) (local.get $z)))
+            (local.set $t (f32x4.trunc (local.get $x)))
+            ;; trunc, +1 where the fraction is >= 0.5 (the mask is -1), 0 where x is not finite or huge.
+            (local.set $c (i32x4.sub (i32x4.trunc_sat_f32x4_s (local.get $t))
+              (f32x4.ge (f32x4.sub (local.get $x) (local.get $t)) (f32x4.splat (f32.const 0.5)))))
+            (local.set $c (v128.and (local.get $c)
+              (f32x4.lt (f32x4.abs (local.get $x)) (f32x4.splat (f32.const 2147483648)))))
+            (local.set $c (i32x4.min_s (i32x4.max_s (local.get $c) (v128.const i32x4 0 0 0 0)) (local.get $qv)))
+            (v128.store32_lane 0 (i32.add (local.get $codes) (local.get $i))
+              (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))
+                (i16x8.narrow_i32x4_u (local.get $c) (local.get $c))))
+            ;; energies in float64: w² and (w - f32((c - zp) * scale))², lanes 0+2 and 1+3
+            (local.set $dq (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s (local.get $c)) (local.get $z)) (local.get $s)))
+            (local.set $vl (f64x2.promote_low_f32x4 (local.get $v)))
+            (local.set $vh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+            (local.set $dl (f64x2.sub (local.get $vl) (f64x2.promote_low_f32x4 (local.get $dq))))
+            (local.set $dh (f64x2.sub (local.get $vh) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dq) (local.get $dq)))))
+            (local.set $sig (f64x2.add (local.get $sig)
+              (f64x2.add (f64x2.mul (local.get $vl) (local.get $vl)) (f64x2.mul (local.get $vh) (local.get $vh)))))
+            (local.set $err (f64x2.add (local.get $err)
+              (f64x2.add (f64x2.mul (local.get $dl) (local.get $dl)) (f64x2.mul (local.get $dh) (local.get $dh)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $vec)))
+        (block $sd
+          (loop $scalar
+            (br_if $sd (i32.ge_u (local.get $i) (local.get $k1)))
+            (i32.store8 (i32.add (local.get $codes) (local.get $i))
+              (call $code1 (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))
+                (local.get $rf) (local.get $zf) (local.get $sf) (local.get $qmax)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $scalar)))
+        ;; padding codes encode 0.0: the zero point
+        (block $pd
+          (loop $pad
+            (br_if $pd (i32.ge_u (local.get $i) (i32.add (local.get $k0) (local.get $bs))))
+            (i32.store8 (i32.add (local.get $codes) (local.get $i)) (i32.trunc_f32_s (local.get $zf)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $pad)))
+        (local.set $recip (i32.add (local.get $recip) (i32.const 4)))
+        (local.set $zps (i32.add (local.get $zps) (i32.const 4)))
+        (local.set $scale (i32.add (local.get $scale) (i32.const 4)))
+        (local.set $k0 (i32.add (local.get $k0) (local.get $bs)))
+        (br $blocks)))
+    (global.set $signalV (f64x2.add (global.get $signalV) (local.get $sig)))
+    (global.set $errorV (f64x2.add (global.get $errorV) (local.get $err))))
+
+  ;; Packs $count consecutive codes at $codes into bytes at $b, (8 / bits) codes per byte, low bits first.
+  (func (export "packRun") (param $codes i32) (param $count i32) (param $b i32) (param $bits i32)
+    (local $end i32) (local $per i32) (local $k i32) (local $byte i32)
+    (local.set $per (i32.div_u (i32.const 8) (local.get $bits)))
+    (local.set $end (i32.add (local.get $codes) (local.get $count)))
+    (block $done
+      (loop $bytes
+        (br_if $done (i32.ge_u (local.get $codes) (local.get $end)))
+        (local.set $byte (i32.const 0))
+        (local.set $k (i32.const 0))
+        (block $kd
+          (loop $ks
+            (br_if $kd (i32.ge_u (local.get $k) (local.get $per)))
+            (local.set $byte (i32.or (local.get $byte)
+              (i32.shl (i32.load8_u (local.get $codes)) (i32.mul (local.get $k) (local.get $bits)))))
+            (local.set $codes (i32.add (local.get $codes) (i32.const 1)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $ks)))
+        (i32.store8 (local.get $b) (local.get $byte))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bytes))))
+
+  ;; Packs a [block, n] block of codes at $codes column by column into MatMulNBits' [n, k_blocks, blob]
+  ;; layout at $b: byte j of column c holds codes (j * perByte + k) for k < perByte, low bits first.
+  ;; Sixteen columns at a time: each byte of a row is one column, so shifting and or-ing perByte rows
+  ;; gives byte j of sixteen columns, which are then stored one lane each, nStride apart.
+  (func (export "pack")
+    (param $codes i32) (param $b i32) (param $n i32) (param $nStride i32) (param $blob i32) (param $bits i32)
+    (local $col i32) (local $j i32) (local $k i32) (local $per i32) (local $byte i32) (local $src i32)
+    (local $dst i32) (local $acc v128) (local $p i32)
+    (local.set $per (i32.div_u (i32.const 8) (local.get $bits)))
+    (block $vdone
+      (loop $vcols
+        (br_if $vdone (i32.gt_u (i32.add (local.get $col) (i32.const 16)) (local.get $n)))
+        (local.set $src (i32.add (local.get $codes) (local.get $col)))
+        (local.set $dst (i32.add (local.get $b) (i32.mul (local.get $col) (local.get $nStride))))
+        (local.set $j (i32.const 0))
+        (block $bd
+          (loop $bytes
+            (br_if $bd (i32.ge_u (local.get $j) (local.get $blob)))
+            (local.set $acc (v128.const i32x4 0 0 0 0))
+            (local.set $k (i32.const 0))
+            (block $kd
+              (loop $ks
+                (br_if $kd (i32.ge_u (local.get $k) (local.get $per)))
+                (local.set $acc (v128.or (local.get $acc)
+                  (i8x16.shl (v128.load (local.get $src)) (i32.mul (local.get $k) (local.get $bits)))))
+                (local.set $src (i32.add (local.get $src) (local.get $n)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $ks)))
+            (local.set $p (i32.add (local.get $dst) (local.get $j)))
+                (v128.store8_lane 0 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 1 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 2 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 3 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 4 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 5 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 6 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 7 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 8 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 9 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 10 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 11 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 12 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 13 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 14 (local.get $p) (local.get $acc))
+                (local.set $p (i32.add (local.get $p) (local.get $nStride)))
+                (v128.store8_lane 15 (local.get $p) (local.get $acc))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $bytes)))
+        (local.set $col (i32.add (local.get $col) (i32.const 16)))
+        (br $vcols)))
+    ;; The last n mod 16 columns, one code at a time.
+    (block $done
+      (loop $cols
+        (br_if $done (i32.ge_u (local.get $col) (local.get $n)))
+        (local.set $src (i32.add (local.get $codes) (local.get $col)))
+        (local.set $dst (i32.add (local.get $b) (i32.mul (local.get $col) (local.get $nStride))))
+        (local.set $j (i32.const 0))
+        (block $bd
+          (loop $bytes
+            (br_if $bd (i32.ge_u (local.get $j) (local.get $blob)))
+            (local.set $byte (i32.const 0))
+            (local.set $k (i32.const 0))
+            (block $kd
+              (loop $ks
+                (br_if $kd (i32.ge_u (local.get $k) (local.get $per)))
+                (local.set $byte (i32.or (local.get $byte)
+                  (i32.shl (i32.load8_u (local.get $src)) (i32.mul (local.get $k) (local.get $bits)))))
+                (local.set $src (i32.add (local.get $src) (local.get $n)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $ks)))
+            (i32.store8 (i32.add (local.get $dst) (local.get $j)) (local.get $byte))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $bytes)))
+        (local.set $col (i32.add (local.get $col) (i32.const 1)))
+        (br $cols))))
+)

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { type BlockwiseOptions, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
+import { type BlockParams, quantizeSimdAvailable } from '../../src/core/simd/quantizeKernels';
+import { quantizeNKSimd } from '../../src/core/simd/quantizeNKSimd';
+import { setSimdEnabled } from '../../src/core/simd/simdModule';
+import { rng } from './tensorFixtures';
+
+/** Weights with a spread of magnitudes per column, and the odd zero, NaN, ±Inf or subnormal when asked. */
+function weights(K: number, N: number, seed: number, odd: boolean): Float32Array {
+  const random = rng(seed);
+  const w = Float32Array.from({ length: K * N }, (_, i) => (random() - 0.4) * (1 + (i % N)) * 0.1);
+  if (odd) {
+    const specials = [0, -0, NaN, Infinity, -Infinity, 1e-45, -3e-45, 2e-44, 1e-38];
+    for (let i = 0; i < w.length; i += 7) w[i] = specials[(i / 7) % specials.length];
+    // A whole block of one column that is subnormal: its scale's reciprocal overflows float32.
+    for (let k = 0; k < Math.min(K, 16); k++) w[k * N + 1] = k % 2 ? 1.4e-44 : 0;
+  }
+  return w;
+}
+
+/** Both paths on the same input: the SIMD kernels and the scalar JS loops. */
+function both(w: Float32Array, K: number, N: number, o: BlockwiseOptions, layout: 'KN' | 'NK' = 'KN') {
+  setSimdEnabled(true);
+  const simd = quantizeBlockwise(w, K, N, o, layout);
+  setSimdEnabled(false);
+  const js = quantizeBlockwise(w, K, N, o, layout);
+  setSimdEnabled(true);
+  return { simd, js };
+}
+
+describe('quantizeBlockwise on the SIMD kernels', () => {
+  after(() => setSimdEnabled(true));
+
+  it('runs here (Node has WebAssembly SIMD), and not when switched off', () => {
+    assert.equal(quantizeSimdAvailable(), true);
+    setSimdEnabled(false);
+    assert.equal(quantizeSimdAvailable(), false);
+    setSimdEnabled(true);
+  });
+
+  const shapes = [
+    [64, 8],
+    [100, 7],
+    [33, 13],
+    [256, 65],
+    [16, 1],
+  ];
+  for (const bits of [2, 4, 8] as const) {
+    for (const symmetric of [false, true]) {
+      for (const scaleType of ['float32', 'float16'] as const) {
+        for (const odd of [false, true]) {
+          const o = { bits, blockSize: bits === 8 ? 32 : 16, symmetric, scaleType };
+          it(`bits ${bits} ${symmetric ? 'sym' : 'asym'} ${scaleType}${odd ? ' with NaN/Inf/subnormals' : ''}: same bytes as the JS loops`, () => {
+            for (const [K, N, layout] of shapes.flatMap(([K, N]) => [
+              [K, N, 'KN'] as const,
+              [K, N, 'NK'] as const,
+            ])) {
+              const w = weights(K, N, K * 31 + N + bits, odd);
+              const { simd, js } = both(w, K, N, o, layout);
+              const what = `${layout} K=${K} N=${N}`;
+              assert.deepEqual(simd.b, js.b, `codes ${what}`);
+              assert.deepEqual(simd.scaleBytes, js.scaleBytes, `scales ${what}`);
+              assert.deepEqual(simd.zeroPoints, js.zeroPoints, `zero points ${what}`);
+              // The energies are summed in another order: equal up to rounding.
+              for (const key of ['signalEnergy', 'errorEnergy'] as const) {
+                const [a, b] = [simd[key], js[key]];
+                if (Number.isFinite(b))
+                  assert.ok(Math.abs(a - b) <= 1e-9 * Math.abs(b), `${key} ${what}: ${a} vs ${b}`);
+                else
+                  assert.ok(
+                    Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)),
+                    `${key} ${what}: ${a} vs ${b}`,
+                  );
+              }
+            }
+          });
+        }
+      }
+    }
+  }
+
+  it('block ranges keep the sign of the first ±0 met, as the JS loop does (NK lanes meet them out of order)', () => {
+    // Index 1 (lane 1) meets -0 first; index 4 (lane 0) holds +0: merging lanes in order would give +0.
+    const w = new Float32Array(32).fill(1);
+    w[0] = 5;
+    w[1] = -0;
+    w[4] = 0;
+    w[17] = 0;
+    w[18] = -0;
+    w[20] = -2;
+    const seen: number[] = [];
+    const q = {
+      bits: 4,
+      qMax: 15,
+      kBlocks: 2,
+      blob: 8,
+      blockSize: 16,
+      b: new Uint8Array(16),
+      signalEnergy: 0,
+      errorEnergy: 0,
+    };
+    const params: BlockParams = (_n, _kb, min, max, out) => {
+      seen.push(min, max);
+      out[0] = 1;
+      out[1] = 1;
+      out[2] = 0;
+    };
+    assert.equal(quantizeNKSimd(q, w, 32, 1, params), true);
+    assert.ok(Object.is(seen[0], -0), `block 0 min ${seen[0]}`);
+    assert.deepEqual(seen.slice(1), [5, -2, 1]);
+  });
+
+  it('a weight that is not one block tall and a wide one give the JS result too', () => {
+    const w = weights(40, 4099, 9, false);
+    const o = { bits: 4 as const, blockSize: 32, symmetric: false, scaleType: 'float32' as const };
+    const { simd, js } = both(w, 40, 4099, o);
+    assert.deepEqual(simd.b, js.b);
+    assert.deepEqual(simd.zeroPoints, js.zeroPoints);
+  });
+});
