@@ -7,7 +7,7 @@ import {
   summarizeSensitivity,
   type SensitivitySummary,
 } from '../core/sensitivity/sensitivitySummary';
-import { isSweepable } from '../core/sensitivity/tensorSweep';
+import { isSweepable } from '../core/sensitivity/sweepPoints';
 import type {
   EditorSnapshot,
   StatsProgress,

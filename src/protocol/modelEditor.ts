@@ -11,7 +11,7 @@
  */
 import type { InspectReport } from '../core/inspect/inspectReport';
 import type { SensitivitySummary } from '../core/sensitivity/sensitivitySummary';
-import type { WeightSweep } from '../core/sensitivity/weightSweep';
+import type { WeightSweep } from '../core/sensitivity/sweepPoints';
 import type { TensorStatsResult } from './worker';
 
 /** Where the document's analysis stands. */

@@ -8,7 +8,7 @@
  * (`what: 'sweep'`): each tensor's result then holds `sweep` instead of `stats`.
  */
 import type { InspectReport } from '../core/inspect/inspectReport';
-import type { WeightSweep } from '../core/sensitivity/weightSweep';
+import type { WeightSweep } from '../core/sensitivity/sweepPoints';
 import type { TensorStats } from '../core/stats/tensorStats';
 
 /** What the worker computed for one tensor. */

@@ -9,7 +9,7 @@ import {
   type SkippedTarget,
 } from '../core/quant/planQuantize';
 import { describePerturbation, type Perturbation } from '../core/sensitivity/planOneWeight';
-import type { WeightSweep } from '../core/sensitivity/weightSweep';
+import type { WeightSweep } from '../core/sensitivity/sweepPoints';
 import { floatOutputs, round } from './layerCandidate';
 import { openModel } from './openModel';
 import { openSensitivityPool, SensitivityCancelledError, type SensitivityPool } from './sensitivityPool';

@@ -5,7 +5,7 @@
  */
 import type { QuantizeOptions } from '../core/quant/planQuantize';
 import type { Perturbation } from '../core/sensitivity/planOneWeight';
-import type { WeightSweep } from '../core/sensitivity/weightSweep';
+import type { WeightSweep } from '../core/sensitivity/sweepPoints';
 
 /** An input tensor as it crosses threads (onnxruntime Tensors do not). */
 export interface SerializedTensor {

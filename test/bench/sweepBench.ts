@@ -3,7 +3,7 @@
 // sweeps start only once the statistics are in, so they never delay opening). Prints its rows.
 import * as path from 'node:path';
 import { summarizeModel } from '../../src/core/inspect/summarizeModel';
-import { isSweepable } from '../../src/core/sensitivity/tensorSweep';
+import { isSweepable } from '../../src/core/sensitivity/sweepPoints';
 import { openModel } from '../../src/runtime/openModel';
 import { WorkerPool } from '../../src/runtime/workerPool';
 

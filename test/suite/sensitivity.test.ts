@@ -8,8 +8,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { summarizeModel } from '../../src/core/inspect/summarizeModel';
 import { readFloat32 } from '../../src/core/quant/planQuantize';
-import { isSweepable } from '../../src/core/sensitivity/tensorSweep';
-import { weightSweep, type WeightSweep } from '../../src/core/sensitivity/weightSweep';
+import { isSweepable, type WeightSweep } from '../../src/core/sensitivity/sweepPoints';
+import { weightSweep } from '../../src/core/sensitivity/weightSweep';
 import { openModel as openFile } from '../../src/runtime/openModel';
 import {
   activate,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { quantizeBlockwise, sqnrDb } from '../../src/core/quant/quantizeBlockwise';
-import { sparsitySqnr, SWEEP_SPARSITY, weightSweep } from '../../src/core/sensitivity/weightSweep';
+import { SWEEP_SPARSITY } from '../../src/core/sensitivity/sweepPoints';
+import { sparsitySqnr, weightSweep } from '../../src/core/sensitivity/weightSweep';
 import { normal, rng } from './tensorFixtures';
 
 function gaussian(count: number, seed: number, sigma = 0.02): Float32Array {

@@ -18,7 +18,7 @@ import {
   sweepFromJson,
   type SensitivitySummary,
 } from '../../src/core/sensitivity/sensitivitySummary';
-import { isSweepable } from '../../src/core/sensitivity/tensorSweep';
+import { isSweepable } from '../../src/core/sensitivity/sweepPoints';
 import { assertNever, Messenger } from '../../src/protocol/messaging';
 import type {
   EditorError,

@@ -4,7 +4,7 @@
  */
 import type { TensorSummary } from '../../src/core/inspect/inspectReport';
 import type { SensitivityRow } from '../../src/core/sensitivity/sensitivitySummary';
-import type { WeightSweep } from '../../src/core/sensitivity/weightSweep';
+import type { WeightSweep } from '../../src/core/sensitivity/sweepPoints';
 import type { TensorStats } from '../../src/core/stats/tensorStats';
 
 export interface Row {

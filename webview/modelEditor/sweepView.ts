@@ -3,8 +3,8 @@
  * magnitude sparsity, as a small bar chart and as figures (exact values in `data-value`). The host
  * computes it in a worker when the tensor is selected; tensors that are no float weight of 2+ dims say so.
  */
-import { isSweepable } from '../../src/core/sensitivity/tensorSweep';
-import { SWEEP_BITS, SWEEP_SPARSITY, type WeightSweep } from '../../src/core/sensitivity/weightSweep';
+import { isSweepable } from '../../src/core/sensitivity/sweepPoints';
+import { SWEEP_BITS, SWEEP_SPARSITY, type WeightSweep } from '../../src/core/sensitivity/sweepPoints';
 import { drawBars, type SmallBarChart } from './barChart';
 import { h, replace } from './dom';
 import { formatDb } from './format';

@@ -3,7 +3,7 @@
  * `<model>.sensitivity.json`): per layer the measured output SQNR and cosine loss, nothing per value.
  * Parsing checks the fields the editor reads, so a stray or older file is refused with a reason.
  */
-import type { WeightSweep } from './weightSweep';
+import type { WeightSweep } from './sweepPoints';
 
 /** One measured layer. JSON has no Infinity: a null SQNR reads as Infinity (exact), or NaN with an error. */
 export interface SensitivityRow {

@@ -1,21 +1,11 @@
-import type { TensorSummary } from '../inspect/inspectReport';
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex, TensorInfo } from '../onnx/modelIndex';
 import { readFloat32 } from '../quant/planQuantize';
 import { DataType } from '../tensor/dataType';
-import { weightSweep, type SweepOptions, type WeightSweep } from './weightSweep';
+import type { WeightSweep } from './sweepPoints';
+import { weightSweep, type SweepOptions } from './weightSweep';
 
-/** Element types a sweep reads (what `readFloat32` decodes). */
-const FLOAT_DTYPES = new Set(['float32', 'float16', 'bfloat16', 'float64']);
 const FLOAT_CODES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
-
-/**
- * Whether the model editor sweeps a tensor: a learned float weight of two or more dimensions. Works on the
- * summary (the extension host and the webview decide without the index).
- */
-export function isSweepable(t: Pick<TensorSummary, 'dtype' | 'dims' | 'learned'>): boolean {
-  return t.learned && FLOAT_DTYPES.has(t.dtype) && t.dims.length >= 2 && t.dims.every((d) => d > 0);
-}
 
 /** How the sweep reads a weight: its K (the quantized axis) and N, and the quantizer's options. */
 export interface SweepShape extends Required<Pick<SweepOptions, 'layout' | 'alpha'>> {

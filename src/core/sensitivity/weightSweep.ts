@@ -1,20 +1,12 @@
 import { roundHalfAway, sqnrDb } from '../quant/quantizeBlockwise';
 import { float16ToNumber, numberToFloat16Bits } from '../tensor/float16';
-
-/** The bit widths and magnitude sparsities a sweep measures. */
-export const SWEEP_BITS = [2, 3, 4, 8] as const;
-export const SWEEP_SPARSITY = [25, 50, 75] as const;
-
-export type SweepBits = (typeof SWEEP_BITS)[number];
-export type SweepSparsity = (typeof SWEEP_SPARSITY)[number];
-
-/** Weight SQNR (dB) of one weight at each bit width and each magnitude sparsity. */
-export interface WeightSweep {
-  /** Blockwise round-to-nearest, asymmetric, along K (as MatMulNBits quantizes). */
-  bits: Record<SweepBits, number>;
-  /** The given percentage of the smallest magnitudes set to zero. */
-  sparsity: Record<SweepSparsity, number>;
-}
+import {
+  SWEEP_BITS,
+  SWEEP_SPARSITY,
+  type SweepBits,
+  type SweepSparsity,
+  type WeightSweep,
+} from './sweepPoints';
 
 export interface SweepOptions {
   /** Values of K per block (default 32). */
