@@ -3,7 +3,12 @@ import * as path from 'node:path';
 import { FormatError, ModelError } from '../core/errors';
 import type { ModelIndex } from '../core/onnx/modelIndex';
 import { DEFAULT_PRUNE_OPTIONS, planPrune, type PrunePlan, type PruneOptions } from '../core/prune/planPrune';
-import { gzipNote, renderPruneMarkdown, type PruneReport } from '../core/prune/pruneReport';
+import {
+  gzipNote,
+  renderPruneMarkdown,
+  type PruneReport,
+  runtimeMemoryNote,
+} from '../core/prune/pruneReport';
 import { OPTIONAL_KINDS, type OptionalKind } from '../core/prune/pruneTargets';
 import { planPruneInt4 } from '../core/prune/planPruneInt4';
 import { LazyTensors } from '../core/write/lazyTensors';
@@ -239,7 +244,7 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
       try {
         const { index, source, resolveExternal } = model;
         return quantize
-          ? planPruneInt4(index, source, resolveExternal, run.options, quantize, sink)
+          ? planPruneInt4(index, source, resolveExternal, run.options, quantize, sink, lazy)
           : planPrune(index, source, resolveExternal, run.options, sink, { lazy });
       } catch (e) {
         if (e instanceof RangeError || e instanceof FormatError) throw new ModelError(run.input, e.message);
@@ -353,7 +358,7 @@ function printPrune(
       `pruned weights ${z.prunedDenseBytes} bytes dense, ${z.prunedSparseBytes} as sparse, ${z.prunedStoredBytes} written`,
   );
   out(
-    `runtime memory for weights and constants: ${z.runtimeBytesBefore} → ${z.runtimeBytesAfter} bytes (ONNX Runtime computes sparse weights dense)`,
+    `runtime memory for weights and constants: ${z.runtimeBytesBefore} → ${z.runtimeBytesAfter} bytes (${runtimeMemoryNote(z)})`,
   );
   if (z.quantizedBytes !== undefined)
     out(

@@ -9,7 +9,8 @@ import type { FromHashWorker, HashJob, ToHashWorker } from './offThreadHash';
 
 const port = parentPort;
 if (!port) throw new Error('hashWorker.js runs as a worker thread');
-const views = (workerData as HashJob).buffers.map((b) => new Uint8Array(b));
+const job = workerData as HashJob;
+const views = job.buffers.map((b, i) => new Uint8Array(b, job.offsets?.[i] ?? 0));
 const hash = createHash('sha256');
 const post = (message: FromHashWorker) => port.postMessage(message);
 

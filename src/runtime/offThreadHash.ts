@@ -4,6 +4,8 @@ import { workerScript } from './workerScript';
 /** What dist/hashWorker.js is given (as workerData): the buffers chunks are hashed from. */
 export interface HashJob {
   buffers: SharedArrayBuffer[];
+  /** Where in each buffer its chunks start (0 when absent). */
+  offsets?: number[];
 }
 export type ToHashWorker = { type: 'hash/chunk'; slot: number; length: number } | { type: 'hash/digest' };
 export type FromHashWorker = { type: 'hash/hashed'; slot: number } | { type: 'hash/digest'; sha256: string };
@@ -18,8 +20,10 @@ export class OffThreadHash {
   private readonly waiting: ((m: FromHashWorker) => void)[] = [];
   private failure: Error | undefined;
 
-  constructor(buffers: SharedArrayBuffer[]) {
-    this.worker = new Worker(workerScript('hashWorker.js'), { workerData: { buffers } satisfies HashJob });
+  constructor(buffers: SharedArrayBuffer[], offsets?: number[]) {
+    this.worker = new Worker(workerScript('hashWorker.js'), {
+      workerData: { buffers, offsets } satisfies HashJob,
+    });
     this.worker.on('message', (m: FromHashWorker) => this.waiting.shift()?.(m));
     const fail = (e: Error) => {
       this.failure = e;
@@ -31,7 +35,7 @@ export class OffThreadHash {
     });
   }
 
-  /** Hashes `length` bytes of buffer `slot`; resolves once the buffer may be reused. */
+  /** Hashes `length` bytes of buffer `slot` (from its offset); resolves once the buffer may be reused. */
   update(slot: number, length: number): Promise<void> {
     return this.ask({ type: 'hash/chunk', slot, length }).then(() => undefined);
   }

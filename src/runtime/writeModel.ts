@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { ModelError } from '../core/errors';
 import { type Piece, piecesLength } from '../core/write/pieces';
 import type { WritePlan } from '../core/write/planWrite';
+import { DIRECT_ALIGN, type DirectFile, openDirect } from './directFile';
 import { OffThreadHash } from './offThreadHash';
 import type { OpenedModel } from './openModel';
 
@@ -192,6 +193,8 @@ const HASH_OFF_THREAD_FROM = 64 << 20;
 /**
  * writePieces on libuv's thread pool: bytes are gathered into CHUNK-sized buffers (file pieces read
  * straight into them) and each full buffer is written while the next fills; the hash is taken as they go.
+ * A large file is written around the page cache where the file system allows (O_DIRECT, see openDirect):
+ * whole chunks at chunk-aligned positions, the last one padded, then the file cut to its length.
  */
 async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedModel): Promise<string> {
   const handle = await fs.promises.open(file, 'wx');
@@ -199,12 +202,15 @@ async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedMode
   // A large file is hashed on a worker thread, straight from the shared buffers being written.
   const shared =
     piecesLength(pieces) >= HASH_OFF_THREAD_FROM
-      ? Array.from({ length: RING }, () => new SharedArrayBuffer(CHUNK))
+      ? Array.from({ length: RING }, () => new SharedArrayBuffer(CHUNK + DIRECT_ALIGN))
       : undefined;
-  const offThread = shared ? new OffThreadHash(shared) : undefined;
+  let direct: DirectFile | undefined;
+  let offThread: OffThreadHash | undefined;
   try {
+    direct = shared ? await openDirect(file, shared) : undefined;
+    offThread = shared ? new OffThreadHash(shared, direct?.offsets) : undefined;
     const ring = shared
-      ? shared.map((b) => Buffer.from(b))
+      ? shared.map((b, i) => Buffer.from(b, direct?.offsets[i] ?? 0, CHUNK))
       : Array.from({ length: RING }, () => Buffer.allocUnsafe(CHUNK));
     const inFlight: Promise<unknown>[] = [];
     let slot = 0;
@@ -217,7 +223,11 @@ async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedMode
       let hashed: Promise<void> | undefined;
       if (offThread) hashed = offThread.update(slot, length);
       else hash.update(buffer.subarray(0, length));
-      const write = Promise.all([writeFully(handle, buffer, length, position), hashed]);
+      // A direct write covers whole aligned blocks: the last chunk's padding is cut off at the end.
+      const written = direct
+        ? writeFully(direct.handle, buffer, Math.ceil(length / DIRECT_ALIGN) * DIRECT_ALIGN, position)
+        : writeFully(handle, buffer, length, position);
+      const write = Promise.all([written, hashed]);
       write.catch(() => undefined); // awaited below; a failure must not surface as unhandled first
       inFlight.push(write);
       position += length;
@@ -250,10 +260,12 @@ async function writePiecesAsync(file: string, pieces: Piece[], input: OpenedMode
     }
     await flush();
     await Promise.all(inFlight);
+    if (direct) await handle.truncate(position);
     await handle.sync();
     return offThread ? await offThread.digest() : hash.digest('hex');
   } finally {
     offThread?.dispose();
+    await direct?.handle.close();
     await handle.close();
   }
 }

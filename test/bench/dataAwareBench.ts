@@ -74,7 +74,8 @@ export async function benchDataAware(): Promise<void> {
   }
 }
 
-if (require.main === module) {
+// Bundled into bench.js, `require.main === module` holds there too: run alone only from its own bundle.
+if (require.main === module && /dataAwareBench\.js$/.test(process.argv[1] ?? '')) {
   benchDataAware().catch((e) => {
     console.error(e);
     process.exit(1);

@@ -7,6 +7,8 @@ export interface TimedRun {
   seconds: number;
   /** Peak resident set (VmHWM, polled from /proc every 20 ms). */
   peakRssMb: number;
+  /** User + system CPU seconds of all its threads (polled likewise: the last 20 ms may be missed). */
+  cpuSeconds: number;
   /** Its stdout, up to `maxStdout` characters. */
   stdout: string;
 }
@@ -18,6 +20,8 @@ export function timedRun(cmd: string, args: string[], maxStdout = 1 << 24): Prom
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     let peak = 0;
+    let cpu = 0;
+    const ticks = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s on Linux
     child.stdout.on('data', (d: Buffer) => {
       if (stdout.length < maxStdout) stdout += d.toString();
     });
@@ -25,6 +29,10 @@ export function timedRun(cmd: string, args: string[], maxStdout = 1 << 24): Prom
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+        // utime and stime are fields 14 and 15; the command name before them may hold spaces.
+        const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpu = Math.max(cpu, (Number(f[11]) + Number(f[12])) / ticks);
       } catch {
         // exited between polls
       }
@@ -34,7 +42,7 @@ export function timedRun(cmd: string, args: string[], maxStdout = 1 << 24): Prom
       clearInterval(poll);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
-      else resolve({ seconds, peakRssMb: peak, stdout });
+      else resolve({ seconds, peakRssMb: peak, cpuSeconds: cpu, stdout });
     });
   });
 }

@@ -268,6 +268,10 @@ describe('big-shrink prune --storage int4 (CLI)', () => {
     ] as const) {
       const r = cli(['prune', inline, ...args, '--storage', 'int4', '--no-verify']);
       assert.equal(r.code, 0, r.stderr);
+      // The 4-bit weights stay 4-bit in memory: no claim that ONNX Runtime computes them dense.
+      const memory = r.stdout.split('\n').find((l) => l.startsWith('runtime memory'));
+      assert.match(memory ?? '', /MatMulNBits weights stay 4-bit/);
+      assert.doesNotMatch(memory!, /computes sparse weights dense/);
       assert.ok(fs.existsSync(inline.replace(/\.onnx$/, suffix)), suffix);
     }
     const bad = cli(['prune', inline, '--method', 'nm', '--block', '64', '--no-verify']);

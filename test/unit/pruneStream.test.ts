@@ -4,6 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEFAULT_PRUNE_OPTIONS, planPrune, type PruneOptions } from '../../src/core/prune/planPrune';
+import { planPruneInt4 } from '../../src/core/prune/planPruneInt4';
+import { DEFAULT_QUANTIZE_OPTIONS } from '../../src/core/quant/planQuantize';
 import { LazyTensors } from '../../src/core/write/lazyTensors';
 import { planWrite } from '../../src/core/write/planWrite';
 import { openModel } from '../../src/runtime/openModel';
@@ -14,13 +16,32 @@ const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-pstream-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** Prunes and writes `input` eagerly or streamed (LazyTensors); the plan as it stands after writing. */
-function pruneTo(input: string, output: string, options: Partial<PruneOptions>, streamed: boolean) {
+/**
+ * Prunes (then 4-bit with `int4`) and writes `input` eagerly or streamed (LazyTensors); the plan as it
+ * stands after writing.
+ */
+function pruneTo(
+  input: string,
+  output: string,
+  options: Partial<PruneOptions>,
+  streamed: boolean,
+  int4 = false,
+) {
   const model = openModel(input);
   try {
     const lazy = streamed ? new LazyTensors() : undefined;
     const all = { ...DEFAULT_PRUNE_OPTIONS, keepMasks: true, ...options };
-    const plan = planPrune(model.index, model.source, model.resolveExternal, all, undefined, { lazy });
+    const plan = int4
+      ? planPruneInt4(
+          model.index,
+          model.source,
+          model.resolveExternal,
+          all,
+          DEFAULT_QUANTIZE_OPTIONS,
+          undefined,
+          lazy,
+        )
+      : planPrune(model.index, model.source, model.resolveExternal, all, undefined, { lazy });
     const ext = model.index.externalLocations.length > 0;
     const wp = planWrite(model.index, model.source, plan.edits, {
       externalData: ext ? { location: `${path.basename(output)}.data`, threshold: 1024 } : undefined,
@@ -60,6 +81,32 @@ describe('streamed pruning (LazyTensors) writes what eager pruning writes', () =
         assert.ok(fs.readFileSync(f).equals(fs.readFileSync(lazy.files[i])), `${path.basename(f)} differs`),
       );
       // The streamed rows are filled in as the writer reaches each weight: complete once written.
+      assert.deepEqual(lazy.plan.tensors, eager.plan.tensors);
+      assert.deepEqual(lazy.plan.summary, eager.plan.summary);
+      assert.deepEqual(lazy.plan.masks, eager.plan.masks);
+    });
+  }
+});
+
+describe('streamed prune then 4-bit (planPruneInt4 with LazyTensors) writes what eager planning writes', () => {
+  const cases: [string, Partial<PruneOptions>][] = [
+    ['tiny_bert_random_extdata.onnx', { scope: 'global', sparsity: 0.5 }],
+    // Conv weights stay pruned dense: the writer prunes them after planning, and fills in their rows.
+    ['dtln_model_2.onnx', { sparsity: 0.6 }],
+    ['ortgenai_tiny_random_gpt2_fp32_past.onnx', { method: 'nm', n: 2, m: 4 }],
+  ];
+  for (const [file, options] of cases) {
+    it(`${file} ${JSON.stringify(options)}: same bytes, rows, summary and masks`, () => {
+      const input = path.join(MODELS, file);
+      fs.mkdirSync(path.join(tmp, 'eager4'), { recursive: true });
+      fs.mkdirSync(path.join(tmp, 'lazy4'), { recursive: true });
+      const eager = pruneTo(input, path.join(tmp, 'eager4', 'out.onnx'), options, false, true);
+      const lazy = pruneTo(input, path.join(tmp, 'lazy4', 'out.onnx'), options, true, true);
+      assert.ok(eager.plan.tensors.some((r) => r.storage === 'MatMulNBits'));
+      assert.equal(eager.files.length, lazy.files.length);
+      eager.files.forEach((f, i) =>
+        assert.ok(fs.readFileSync(f).equals(fs.readFileSync(lazy.files[i])), `${path.basename(f)} differs`),
+      );
       assert.deepEqual(lazy.plan.tensors, eager.plan.tensors);
       assert.deepEqual(lazy.plan.summary, eager.plan.summary);
       assert.deepEqual(lazy.plan.masks, eager.plan.masks);

@@ -83,7 +83,7 @@ describe('hashing on a worker thread', () => {
     const input = path.join(MODELS, 'tiny_bert_random_extdata.onnx');
     const model = openModel(input);
     try {
-      const big = new Float32Array(17 << 20); // 68 MiB: above the off-thread threshold
+      const big = new Float32Array((17 << 20) + 3); // 68 MiB: above the off-thread threshold
       for (let i = 0; i < big.length; i += 4099) big[i] = i;
       const wp = planWrite(
         model.index,
@@ -96,12 +96,26 @@ describe('hashing on a worker thread', () => {
             tensor: { dtype: 1, dims: [big.length], data: new Uint8Array(big.buffer) },
           },
         ],
-        { externalData: { location: 'big.onnx.data', threshold: 1024 } },
+        // Unaligned tensors: the file does not end on a 4 KiB boundary.
+        { externalData: { location: 'big.onnx.data', threshold: 1024, alignment: 1 } },
       );
       const r = await writeModelAsync(wp, model, path.join(tmp, 'big.onnx'));
       assert.ok(r.externalFiles[0].bytes > 64 << 20);
       assert.equal(r.externalFiles[0].sha256, sha256(r.externalFiles[0].path));
       assert.equal(r.modelSha256, sha256(r.modelPath));
+      // Written around the page cache (whole aligned chunks, the last one padded, then cut to length):
+      // byte for byte what the plain synchronous writer writes.
+      fs.mkdirSync(path.join(tmp, 'sync'), { recursive: true });
+      const plain = writeModel(wp, model, path.join(tmp, 'sync', 'big.onnx'));
+      assert.notEqual(
+        r.externalFiles[0].bytes % 4096,
+        0,
+        `${r.externalFiles[0].bytes}: the test needs a padded last chunk`,
+      );
+      assert.equal(fs.statSync(r.externalFiles[0].path).size, plain.externalFiles[0].bytes);
+      assert.ok(
+        fs.readFileSync(r.externalFiles[0].path).equals(fs.readFileSync(plain.externalFiles[0].path)),
+      );
     } finally {
       model.close();
     }

@@ -102,6 +102,8 @@ interface KeyWindow {
   span: number;
   keys: Int32Array;
   at: number;
+  /** Keys below the window (in buckets before lo). */
+  below: number;
   /** Where each tensor's kept keys start (one more entry than tensors once all are counted). */
   starts: number[];
   overflow: boolean;
@@ -128,13 +130,27 @@ export function globalMagnitudeCut(
   };
   const counting = k > 0 && total > SORT_BELOW;
   const high = new Float64Array(BUCKETS);
-  const window = counting && sample ? keyWindow(count, sample, k / total, total) : undefined;
+  let window = counting && sample ? keyWindow(count, sample, k / total, total) : undefined;
   let seen = 0;
-  if (counting)
+  if (window) {
+    // The reading pass counts the keys below the window and keeps those inside: the k-th smallest lies
+    // inside when the count below is under k and the kept keys reach it. Then the window's histogram
+    // (with the keys below it counted in the bucket just before) is all the top-16-bit histogram needed.
     for (let i = 0; i < count; i++) {
-      seen += window ? countHighKeeping(high, values(i), window) : countHigh(high, values(i));
-      window?.starts.push(window.at);
+      seen += keepWindowKeys(values(i), window);
+      window.starts.push(window.at);
     }
+    const w = window;
+    if (!w.overflow && w.below < k && w.below + w.at >= k) {
+      for (let j = 0; j < w.at; j++) high[w.keys[j] >>> 16]++;
+      if (w.lo > 0) high[w.lo - 1] = w.below;
+    } else {
+      // The sample misled (or the window overflowed): count everything in a second pass.
+      seen = 0;
+      window = undefined;
+    }
+  }
+  if (counting && !window) for (let i = 0; i < count; i++) seen += countHigh(high, values(i));
   const [bucket, belowBucket] = counting ? find(high, k) : [0, 0];
   if (!counting || high[bucket] > KEPT_LOWS) {
     const cut = magnitudeCut(all, total, k);
@@ -144,7 +160,7 @@ export function globalMagnitudeCut(
   const lows = new Uint16Array(high[bucket]);
   const starts = [0];
   let at = 0;
-  if (window && !window.overflow && bucket >= window.lo && bucket <= window.lo + window.span) {
+  if (window) {
     for (let i = 0; i < count; i++) {
       for (let j = window.starts[i]; j < window.starts[i + 1]; j++) {
         const key = window.keys[j];
@@ -197,29 +213,33 @@ function keyWindow(
   let inside = 0;
   for (let b = lo; b <= hi; b++) inside += hist[b];
   const cap = Math.min(1 << 26, Math.ceil((2 * inside * total) / m) + (1 << 16));
-  return { lo, span: hi - lo, keys: new Int32Array(cap), at: 0, starts: [0], overflow: false };
+  return { lo, span: hi - lo, keys: new Int32Array(cap), at: 0, below: 0, starts: [0], overflow: false };
 }
 
-/** countHigh that also keeps the keys whose bucket is in the window (until the window is full). */
-function countHighKeeping(high: Float64Array, values: Float32Array, w: KeyWindow): number {
+/**
+ * Counts the keys of `values` below the window and keeps those inside it (until the window is full);
+ * returns how many values there were. No histogram: a subtraction's sign counts a key below, and a
+ * rarely taken branch keeps one inside, so the loop has no scattered increments.
+ */
+function keepWindowKeys(values: Float32Array, w: KeyWindow): number {
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
-  const [h] = pair;
-  const { lo, span, keys } = w;
+  const { keys } = w;
+  const first = w.lo << 16;
+  // The offset of the window's last key (as a double: the window may end at the top bucket, 2^32 - 1).
+  const last = (w.lo + w.span + 1) * 65536 - 1 - first;
   let at = w.at;
+  let below = 0;
   for (let i = 0; i < bits.length; i++) {
-    const b = bits[i];
-    const bucket = (b >>> 16) & 0x7fff;
-    h[bucket]++;
-    if ((bucket - lo) >>> 0 <= span) {
-      if (at < keys.length) keys[at++] = b & 0x7fffffff;
+    const key = bits[i] & 0x7fffffff;
+    const d = key - first;
+    below += d >>> 31;
+    if (d >>> 0 <= last) {
+      if (at < keys.length) keys[at++] = key;
       else w.overflow = true;
     }
   }
   w.at = at;
-  for (let b = 0; b < BUCKETS; b++) {
-    high[b] += h[b];
-    h[b] = 0;
-  }
+  w.below += below;
   return bits.length;
 }
 

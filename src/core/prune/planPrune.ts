@@ -101,6 +101,11 @@ export interface PrunePlan extends TransformPlan<PrunedTensorRow> {
 export interface PruneHooks {
   lazy?: LazyTensors;
   onPruned?(t: TensorInfo, values: Float32Array): void;
+  /**
+   * Receives, once planned, a way to have one weight pruned now, as a fresh float32 array (undefined for a
+   * tensor that is not pruned): planPruneInt4 quantizes weight after weight with it, holding one at a time.
+   */
+  onPlanned?(prunedValues: (t: TensorInfo) => Float32Array | undefined): void;
 }
 
 /** First IR version with GraphProto.sparse_initializer (ONNX 1.6). */
@@ -115,7 +120,9 @@ const SPARSE_IR = 6;
  * With `hooks.lazy` (dense storage), a weight is read, pruned and encoded only when the writer reaches it,
  * into one reused buffer: its report row, the summary and its keep-mask are complete once the model is
  * written. `hooks.onPruned` sees each weight's pruned values (float32, whatever the weight's type) once
- * they are final (planPruneInt4 quantizes them); it makes the plan eager.
+ * they are final; it makes the plan eager. `hooks.onPlanned` gets a function that prunes one weight on
+ * demand; a weight pruned more than once (on demand, then by the writer) counts once in its row and the
+ * summary.
  */
 export function planPrune(
   index: ModelIndex,
@@ -175,6 +182,8 @@ export function planPrune(
     plan.summary.threshold = keyToMagnitude(global.cut.threshold);
   }
 
+  /** Each target's pruning, by tensor id (for `onPlanned`). */
+  const pruners = new Map<number, (values: Float32Array) => ZeroCounts>();
   const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
   const s = plan.summary;
   s.weights = targets.reduce((n, x) => n + x.tensor.count, 0);
@@ -208,7 +217,8 @@ export function planPrune(
       note: undefined,
     };
     plan.tensors.push(row);
-    /** Prunes the values in place and fills in the row, the summary and the keep-mask. */
+    let counted = false;
+    /** Prunes the values in place and, the first time, fills in the row, the summary and the keep-mask. */
     const prune = (values: Float32Array): ZeroCounts => {
       let c: ZeroCounts;
       let keep: Uint8Array | undefined;
@@ -233,6 +243,8 @@ export function planPrune(
         const cut = magnitudeCut(() => [values], t.count, Math.round(options.sparsity * t.count));
         c = zeroBelowCut(values, cut.threshold, cut.ties, keep);
       }
+      if (counted) return c;
+      counted = true;
       const zerosAfter = t.count - c.nnz;
       Object.assign(row, {
         weightSqnrDb: c.error === 0 ? Infinity : round3(10 * Math.log10(c.energy / c.error)),
@@ -254,10 +266,12 @@ export function planPrune(
       )
         notes.push('already sparser than the target');
       if (row.channels) notes.push('zeroed channels still output their bias');
-      if (notes.length) row.note = notes.join('; ');
+      // A note set before (planPruneInt4's, when the writer prunes the weight after planning) stays.
+      if (notes.length) row.note = [...notes, ...(row.note ? [row.note] : [])].join('; ');
       if (options.keepMasks) plan.masks[i] = { name: names.get(t)!, dims: t.dims, data: keep! };
       return c;
     };
+    pruners.set(t.id, prune);
     if (stream) {
       plan.edits.push({
         kind: 'replaceTensor',
@@ -313,6 +327,13 @@ export function planPrune(
         tensor: { dtype: t.dtype, dims: t.dims, data: sink(encode(values, t.dtype)) },
       });
     }
+  });
+  hooks.onPlanned?.((t) => {
+    const prune = pruners.get(t.id);
+    if (!prune) return undefined;
+    const values = readValues(t, source, resolveExternal);
+    prune(values);
+    return values;
   });
   if (options.storage === 'sparse' && plan.tensors.some((r) => r.storage === 'dense'))
     plan.warnings.push(

@@ -71,6 +71,16 @@ const db = (x: number) => (x === Infinity ? '∞' : num(x, 2));
 /** Zeroed channel indices shown in the Markdown (the JSON lists all). */
 const SHOWN_CHANNELS = 64;
 
+/**
+ * What the runtime-memory figure means: ONNX Runtime holds pruned float weights dense (sparse initializers
+ * too), while MatMulNBits weights (--storage int4) stay 4-bit codes, their pruned zeros included.
+ */
+export function runtimeMemoryNote(z: PruneSizes): string {
+  return z.quantizedBytes !== undefined
+    ? 'MatMulNBits weights stay 4-bit in ONNX Runtime, pruned zeros included; other weights are held dense'
+    : 'ONNX Runtime computes sparse weights dense';
+}
+
 /** How the gzip sizes were measured, when some are estimates. */
 export function gzipNote(z: PruneSizes): string {
   if (!z.gzipEstimated) return '';
@@ -106,7 +116,7 @@ export function renderPruneMarkdown(r: PruneReport): string {
   lines.push(`| pruned weights, as sparse tensors (values + int64 indices) | | ${z.prunedSparseBytes} |`);
   lines.push(`| pruned weights, as written | | ${z.prunedStoredBytes} |`);
   lines.push(
-    `| runtime memory for weights and constants (ONNX Runtime densifies sparse ones) | ${z.runtimeBytesBefore} | ${z.runtimeBytesAfter} |`,
+    `| runtime memory for weights and constants (${runtimeMemoryNote(z)}) | ${z.runtimeBytesBefore} | ${z.runtimeBytesAfter} |`,
   );
   if (z.quantizedBytes !== undefined)
     lines.push(

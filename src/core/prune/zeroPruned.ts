@@ -14,14 +14,17 @@ export interface ZeroCounts {
 /** |x|'s float32 bits at or above this are infinite or NaN. */
 const NOT_FINITE = 0x7f800000;
 
+/** A -0's bits as a signed word. */
+const NEGATIVE_ZERO = -0x80000000;
+
 /**
  * Zeroes, in place, every value whose magnitude key (|x|'s float32 bits) is below `threshold` and the
  * first `ties` values whose key equals it; `keep` (optional) gets 1 for each value kept and 0 for each
- * pruned. The zeroing loop works on the bits alone with no data-dependent branch for the common values
- * (half of them go, in no order a branch predictor could learn): the choice is a sign bit used as a 0/1
- * and as a bit mask; values at the threshold and NaN/infinity take a slow path. The energies come from
- * two plain sums around it (all values, then the kept ones): error = energy − kept energy, exact to
- * double rounding and 0 when nothing non-zero was pruned.
+ * pruned. One pass does it all, with no data-dependent branch for the common values (half of them go, in
+ * no order a branch predictor could learn): the choice is a sign bit used as a 0/1 and as a bit mask, and
+ * the pruned energy is x² times that 0/1. Values at the threshold, NaN/infinity and -0 take a slow path,
+ * so every fast-path value pruned is a non-zero change or a +0, and every one kept is non-zero. The sums
+ * run in reading order, as zeroDropped's do: the same inputs give the same figures to the last bit.
  */
 export function zeroBelowCut(
   values: Float32Array,
@@ -32,54 +35,45 @@ export function zeroBelowCut(
   // Signed words keep the JIT in int32: a key is < 2^31, so key - threshold is negative exactly when below.
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   const t = threshold | 0;
-  const energy = finiteSquares(values);
+  let energy = 0;
+  let error = 0;
   let zerosBefore = 0;
   let nnz = 0;
-  let prunedNonZero = 0;
+  let changed = false;
   let left = ties;
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];
     const key = b & 0x7fffffff;
-    if (key === t || key >= NOT_FINITE) {
-      // Rare: ties in reading order, and NaN/infinity.
+    if (key === t || key >= NOT_FINITE || b === NEGATIVE_ZERO) {
+      // Rare: ties in reading order, NaN/infinity, and -0 (pruning it to +0 is a change).
       const prune = key < t || (key === t && left > 0);
+      const x = values[i];
+      const finite = key < NOT_FINITE;
+      if (finite) energy += x * x;
       if (key === 0) zerosBefore++;
       if (prune) {
         if (key === t) left--;
         if (b !== 0) {
+          if (finite) error += x * x;
           bits[i] = 0;
-          prunedNonZero++;
+          changed = true;
         }
       } else if (key !== 0) nnz++;
       if (keep) keep[i] = prune ? 0 : 1;
       continue;
     }
     const below = (key - t) >>> 31; // 1: prune
-    const nonZero = (key | -key) >>> 31;
-    zerosBefore += 1 - nonZero;
-    nnz += (1 - below) & nonZero;
-    prunedNonZero += below & ((b | -b) >>> 31); // -0 becomes +0: a change
+    const x = values[i];
+    const square = x * x;
+    energy += square;
+    error += square * below;
+    zerosBefore += (key - 1) >>> 31; // a +0 (always below here)
+    nnz += 1 - below;
     bits[i] = b & (below - 1);
     if (keep) keep[i] = 1 - below;
   }
-  const error = prunedNonZero > 0 ? energy - finiteSquares(values) : 0;
-  return { zerosBefore, nnz, energy, error, changed: prunedNonZero > 0 };
-}
-
-/** Σ x² over the finite values (a plain sum first: it is finite exactly when every value is). */
-function finiteSquares(values: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) {
-    const x = values[i];
-    sum += x * x;
-  }
-  if (Number.isFinite(sum)) return sum;
-  sum = 0;
-  for (let i = 0; i < values.length; i++) {
-    const x = values[i];
-    if (Number.isFinite(x)) sum += x * x;
-  }
-  return sum;
+  // A fast-path value pruned changed unless it was +0; a subnormal's square is still > 0 as a double.
+  return { zerosBefore, nnz, energy, error, changed: changed || error > 0 };
 }
 
 /** Zeroes, in place, the values `keep` drops (0) and measures it. */
