@@ -33,7 +33,7 @@ export function quantizeKNSimd(
   const [mins, maxs, scale, recip, zps] = [0, 1, 2, 3, 4].map((i) => view(i, N));
   const rows = new Float32Array(buffer, at[5], blockSize * N);
   const codes = new Uint8Array(buffer, at[6], blockSize * N);
-  const params3 = new Float64Array(3);
+  const out = new Float64Array(4);
   k.resetEnergy();
   for (let kb = 0; kb < kBlocks; kb++) {
     const k0 = kb * blockSize;
@@ -43,10 +43,10 @@ export function quantizeKNSimd(
     maxs.fill(-FLT_MAX);
     k.ranges(at[5], k1 - k0, N, at[0], at[1]);
     for (let n = 0; n < N; n++) {
-      params(n, kb, mins[n], maxs[n], params3);
-      scale[n] = params3[0];
-      recip[n] = params3[1];
-      zps[n] = params3[2];
+      params(n, kb, mins[n], maxs[n], out);
+      scale[n] = out[0];
+      recip[n] = out[1];
+      zps[n] = out[2];
     }
     k.codes(at[5], k1 - k0, N, at[3], at[4], at[2], at[6], qMax);
     // Padding rows encode 0.0: the zero point.

@@ -47,7 +47,10 @@ export interface BlockQuantizer {
   errorEnergy: number;
 }
 
-/** Scale and zero point of block `kb` of column `n` from its min and max: [scale, 1 / scale, zp] in `out`. */
+/**
+ * Scale and zero point of block `kb` of column `n` from its min and max, through `out` (four values, as
+ * blockScale writes them): [scale, 1 / scale, zp, the scale's fp16 bits].
+ */
 export type BlockParams = (n: number, kb: number, min: number, max: number, out: Float64Array) => void;
 
 /** Initial running minimum and maximum of a block, as in the JS loops. */

@@ -33,7 +33,7 @@ export function quantizeNKSimd(
     (i) => new Float32Array(buffer, at[i], kBlocks),
   );
   const packed = new Uint8Array(buffer, at[7], kBlocks * blob);
-  const out = new Float64Array(3);
+  const out = new Float64Array(4);
   k.resetEnergy();
   for (let n = 0; n < N; n++) {
     row.set(w.subarray(n * K, (n + 1) * K));
