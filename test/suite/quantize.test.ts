@@ -4,49 +4,48 @@
 // (planning, writing, verifying) leaves the folder as it was; a row of the panel reveals its tensor in
 // the model editor; the history follows *.report.json files in the workspace.
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activate, closeAll, EXTENSION_ID, lastState, sharedModels, tempDir, waitFor } from './helpers';
+import type { RenderedMessage } from '../../src/protocol/reportsPanel';
+import {
+  activate,
+  assertCancelLeavesNothing,
+  closeAll,
+  contributes,
+  copySharedModel,
+  EXTENSION_ID,
+  lastState,
+  listing,
+  makeSampleModel,
+  readJson,
+  reportsState,
+  tempDir,
+  waitFor,
+  type TransformOutcome,
+} from './helpers';
 
-/** What `bigShrink.quantize*` return (src/extension/shrinkCommands.ts ShrinkOutcome). */
-interface Outcome {
-  status: 'done' | 'failed' | 'cancelled' | 'skipped';
-  model?: string;
-  output?: string;
-  reportJson?: string;
-  error?: { file: string; reason: string };
-  removed?: string[];
-}
+type Outcome = TransformOutcome;
 
 /** What `bigShrink._test.reportsState` returns. */
 interface PanelState {
   visible: boolean;
   posted: string[];
   received: string[];
-  rendered?: { current?: string; tensorRows: number; nodeRows: number; historyRows: number };
+  rendered?: RenderedMessage;
   current?: { file: string; model: string; output: string; status: string; tensors: string[]; nodes: number };
   history: string[];
 }
 
-const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
-const listing = (dir: string) => fs.readdirSync(dir).sort();
-
-/** A fresh folder holding a copy of a shared model. */
-function copyModel(name = 'tiny_bert_random_inline.onnx', as = 'bert.onnx'): { dir: string; model: string } {
-  const dir = tempDir('big-shrink-quantize-');
-  const model = path.join(dir, as);
-  fs.copyFileSync(path.join(sharedModels(), name), model);
-  return { dir, model };
-}
+const panelState = () => reportsState<PanelState>();
+const copyModel = () => copySharedModel('big-shrink-quantize-');
 
 interface Report {
   options: Record<string, unknown>;
   summary: { bytesBefore: number; bytesAfter: number; status: string; tensors: number };
   tensors: { name: string }[];
 }
-const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+const readReport = (file: string) => readJson<Report>(file);
 
 suite('Quantize and the side panel', () => {
   suiteSetup(activate);
@@ -54,12 +53,12 @@ suite('Quantize and the side panel', () => {
 
   test('contributes the commands, menus, the Big Shrink view container and the settings', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
+    const c = contributes<{
       viewsContainers: { activitybar: { id: string; icon: string }[] };
       views: Record<string, { id: string; type: string }[]>;
       menus: Record<string, { command: string; when?: string }[]>;
       configuration: { properties: Record<string, { default: unknown }> };
-    };
+    }>();
     const container = c.viewsContainers.activitybar.find((v) => v.id === 'bigShrink');
     assert.ok(container && fs.existsSync(path.join(ext.extensionPath, container.icon)), 'activity bar icon');
     assert.deepStrictEqual(c.views.bigShrink, [
@@ -258,55 +257,22 @@ suite('Quantize and the side panel', () => {
     suiteSetup(function () {
       this.timeout(120000);
       // ~100 MB of MatMul/Gemm weights: about a second to plan and a second to verify.
-      big = path.join(tempDir('big-shrink-cancel-'), 'bench.onnx');
-      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-      execFileSync(
-        process.execPath,
-        [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), big, '--megabytes', '100'],
-        {
-          stdio: 'ignore',
-          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-        },
-      );
+      big = makeSampleModel(path.join(tempDir('big-shrink-cancel-'), 'bench.onnx'), 100);
     });
 
     for (const when of ['planning', 'the first file appears', 'verifying'] as const) {
       test(`while ${when} leaves nothing behind`, async () => {
-        const dir = path.dirname(big);
-        const was = listing(dir);
-        const running = vscode.commands.executeCommand<Outcome>(
-          'bigShrink.quantize4bit',
-          vscode.Uri.file(big),
+        await assertCancelLeavesNothing(
+          big,
+          () => vscode.commands.executeCommand<Outcome>('bigShrink.quantize4bit', vscode.Uri.file(big)),
+          when === 'planning'
+            ? { afterMs: 300 }
+            : {
+                once: (added) =>
+                  when === 'verifying' ? added.includes('bench.int4.onnx') : added.length > 0,
+                withinMs: 30000,
+              },
         );
-        await waitFor(
-          'the run to start',
-          () => vscode.commands.executeCommand<{ running: string[] }>('bigShrink._test.shrinkState'),
-          (s) => s.running.length > 0,
-          10000,
-        );
-        let seen: string[] = [];
-        if (when === 'planning') {
-          await new Promise((r) => setTimeout(r, 300));
-        } else {
-          const ready = (files: string[]) =>
-            when === 'verifying' ? files.includes('bench.int4.onnx') : files.length > 0;
-          const t0 = Date.now();
-          while (Date.now() - t0 < 30000) {
-            seen = listing(dir).filter((f) => !was.includes(f));
-            if (ready(seen)) break;
-            await new Promise((r) => setTimeout(r, 5));
-          }
-          assert.ok(ready(seen), `the run wrote ${seen.join(', ') || 'nothing'}`);
-        }
-        const cancelled = await vscode.commands.executeCommand<number>('bigShrink._test.cancelShrink');
-        assert.strictEqual(cancelled, 1);
-        const outcome = await running;
-        assert.strictEqual(outcome.status, 'cancelled');
-        assert.deepStrictEqual(listing(dir), was, `left behind (seen before the cancel: ${seen.join(', ')})`);
-        const state = await vscode.commands.executeCommand<{ running: string[] }>(
-          'bigShrink._test.shrinkState',
-        );
-        assert.deepStrictEqual(state.running, []);
       });
     }
   });
