@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
-import { editorFrame } from './workbenchSteps';
+import { editorFrame, openWorkbench, succeeds } from './workbenchSteps';
 
 interface CliTensor {
   id: number;
@@ -287,10 +287,7 @@ async function checkModel(ctx: E2eContext, page: Page, file: string, screenshots
     await page.waitForTimeout(500); // menus fade in; a click before that is lost
     await copy.click();
     const status = page.locator('.part.statusbar', { hasText: `Copied ${after}` });
-    const copied = await status.waitFor({ timeout: 5000 }).then(
-      () => true,
-      () => false,
-    );
+    const copied = await succeeds(status.waitFor({ timeout: 5000 }));
     ctx.check(`${name}: the row context menu copies the tensor name`, copied, `${after}`);
     if (await page.locator('.context-view .monaco-menu').isVisible()) await page.keyboard.press('Escape');
     await frame.waitForTimeout(200);
@@ -348,11 +345,7 @@ async function setTheme(
 
 export async function run(ctx: E2eContext): Promise<void> {
   // Start dark (code-server's default is light; read at start-up), then switch to light and high contrast.
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Show Compaction Reports');
+  const page = await openWorkbench(ctx, 'Big Shrink: Show Compaction Reports');
   ctx.log('workbench ready, extension contributions registered');
 
   // The generated model first (no ../shared needed).

@@ -17,10 +17,12 @@ import {
   choose,
   clearToasts,
   contextCommand,
+  editorTitleAction,
   focusWorkbench,
-  openExplorer,
   openPanelFromActivityBar,
+  openWorkbench,
   panelFrame,
+  pickRow,
   quickPickRows,
   screenshot,
   sameValues,
@@ -199,11 +201,7 @@ async function checkPrunePanel(ctx: E2eContext, frame: Frame, reportFile: string
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Prune…');
+  const page = await openWorkbench(ctx, 'Big Shrink: Prune…');
   ctx.check('the command palette lists "Big Shrink: Prune…"', true);
 
   // ---- right-click -> Prune… -> Magnitude, 50% per layer ----
@@ -212,12 +210,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   const reportMd = path.join(ctx.workspace, 'sample-mlp.sparse50.report.md');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Prune…', 'explorer-menu-dark.png');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', {
-      hasText: 'Magnitude, 50% per layer',
-    })
-    .first()
-    .waitFor({ timeout: 15000 });
+  await pickRow(page, 'Magnitude, 50% per layer').waitFor({ timeout: 15000 });
   await page.waitForTimeout(300);
   const pick = await quickPickRows(page);
   const order = ['Magnitude, 50% per layer', 'Magnitude, global…', '2:4', '4:8', 'Output channels…'];
@@ -266,30 +259,16 @@ export async function run(ctx: E2eContext): Promise<void> {
 
   // ---- the model editor's title bar: Prune… -> Magnitude, global… -> 90% -> sparse_initializer ----
   if (ctx.sharedModels) {
-    const bert = 'tiny_bert_random_inline.onnx';
-    await openExplorer(page);
-    await focusWorkbench(page);
-    await ctx.web.quickOpen(page, bert);
-    const action = page.locator('.part.editor .editor-actions .action-label[aria-label^="Prune"]').first();
-    const shown = await action.waitFor({ timeout: 30000 }).then(
-      () => true,
-      () => false,
-    );
-    ctx.check('the model editor title bar has "Prune…"', shown);
-    if (shown) {
+    const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Prune');
+    ctx.check('the model editor title bar has "Prune…"', !!action);
+    if (action) {
       await page.waitForTimeout(500);
       await action.click();
       await choose(page, 'Magnitude, global…');
-      await page
-        .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: '90%' })
-        .first()
-        .waitFor({ timeout: 15000 });
+      await pickRow(page, '90%').waitFor({ timeout: 15000 });
       await screenshot(ctx, page, 'prune-sparsity-pick-dark');
       await choose(page, '90%');
-      await page
-        .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'sparse_initializer' })
-        .first()
-        .waitFor({ timeout: 15000 });
+      await pickRow(page, 'sparse_initializer').waitFor({ timeout: 15000 });
       await screenshot(ctx, page, 'prune-storage-pick-dark');
       await choose(page, 'sparse_initializer');
       const sparseJson = path.join(

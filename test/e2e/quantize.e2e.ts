@@ -15,15 +15,18 @@ import type { E2eContext } from './lib/types';
 import {
   clearToasts,
   contextCommand,
-  editorFrame,
   focusWorkbench,
   openExplorer,
   openPanelFromActivityBar,
+  openWorkbench,
+  overwriteDialog,
   PANEL,
   panelFrame,
+  revealedInEditor,
   screenshot,
   sameValues,
   show,
+  succeeds,
   waitForFiles,
 } from './workbenchSteps';
 
@@ -160,11 +163,7 @@ async function checkPanel(
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Quantize to 4-bit');
+  const page = await openWorkbench(ctx, 'Big Shrink: Quantize to 4-bit');
   ctx.log('workbench ready, extension contributions registered');
 
   // The panel before any transform: it says how to start.
@@ -222,17 +221,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   // A row reveals its tensor in the model editor.
   const target = 'fc2.weight';
   await frame.click(`[data-testid="tensor-table"] tr[data-tensor-name="${target}"]`);
-  const editor = await editorFrame(page, 'sample-mlp.onnx', 60000);
-  const revealed = await editor
-    .waitForFunction(
-      (n) => document.querySelector('[data-testid="detail"]')?.dataset.tensorName === n,
-      target,
-      { timeout: 30000 },
-    )
-    .then(
-      () => true,
-      () => false,
-    );
+  const { editor, revealed } = await revealedInEditor(page, 'sample-mlp.onnx', target);
   ctx.check(
     `a click on ${target} opens sample-mlp.onnx in the model editor with ${target} selected`,
     revealed,
@@ -249,13 +238,9 @@ export async function run(ctx: E2eContext): Promise<void> {
   await openExplorer(page);
   const stampBefore = fs.statSync(out).mtimeMs;
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Quantize to 4-bit');
-  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
-  const asked = await dialog.waitFor({ timeout: 15000 }).then(
-    () => true,
-    () => false,
-  );
-  ctx.check('quantizing again asks "Overwrite?" in a modal dialog', asked);
-  if (asked) {
+  const dialog = await overwriteDialog(page);
+  ctx.check('quantizing again asks "Overwrite?" in a modal dialog', !!dialog);
+  if (dialog) {
     await screenshot(ctx, page, 'overwrite-dialog-dark');
     await dialog.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
     await page.waitForTimeout(1500);
@@ -363,13 +348,9 @@ export async function run(ctx: E2eContext): Promise<void> {
   await toast.locator('.monaco-button, .action-label', { hasText: 'Cancel' }).first().click();
   await toast.waitFor({ state: 'hidden', timeout: 30000 });
   await page.waitForTimeout(1000);
-  const said = await page
-    .locator('.part.statusbar', { hasText: 'cancelled bench-200mb.onnx' })
-    .waitFor({ timeout: 5000 })
-    .then(
-      () => true,
-      () => false,
-    );
+  const said = await succeeds(
+    page.locator('.part.statusbar', { hasText: 'cancelled bench-200mb.onnx' }).waitFor({ timeout: 5000 }),
+  );
   ctx.check('the status bar says the run was cancelled', said);
   const after = fs.readdirSync(ctx.workspace).sort();
   ctx.check(

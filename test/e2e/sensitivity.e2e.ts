@@ -11,7 +11,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
-import { clearToasts, editorFrame, focusWorkbench, screenshot, waitForFiles } from './workbenchSteps';
+import {
+  clearToasts,
+  editorFrame,
+  focusWorkbench,
+  openWorkbench,
+  screenshot,
+  succeeds,
+  waitForFiles,
+  workbenchReady,
+} from './workbenchSteps';
 
 interface CliSweep {
   bits: Record<string, number | null>;
@@ -85,11 +94,7 @@ async function openModel(ctx: E2eContext, page: Page, name: string): Promise<Fra
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Show Compaction Reports');
+  const page = await openWorkbench(ctx, 'Big Shrink: Show Compaction Reports');
 
   const model = path.join(ctx.workspace, 'sample-mlp.onnx');
   const cli = JSON.parse(
@@ -247,19 +252,15 @@ export async function run(ctx: E2eContext): Promise<void> {
   // Reopened, the editor loads the saved report by itself.
   await ctx.setColorTheme(page, 'Default Light Modern');
   await page.reload();
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Show Compaction Reports');
+  await workbenchReady(ctx, page, 'Big Shrink: Show Compaction Reports');
   const again = await openModel(ctx, page, 'sample-mlp.onnx');
-  const loaded = await again
-    .waitForFunction(
+  const loaded = await succeeds(
+    again.waitForFunction(
       (n) => document.querySelector('[data-testid="sensitivity"]')?.dataset.rows === String(n),
       saved.layers.length,
       { timeout: 30000 },
-    )
-    .then(
-      () => true,
-      () => false,
-    );
+    ),
+  );
   ctx.check('a reopened editor loads sample-mlp.sensitivity.json', loaded);
   await screenshot(ctx, page, 'sensitivity-overview-light');
 }

@@ -16,34 +16,30 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Locator, Page } from 'playwright-core';
+import type { Baseline } from '../../src/core/shrink/shrinkReport';
+import type { Candidate } from '../../src/core/shrink/shrinkSearch';
 import type { E2eContext } from './lib/types';
 import {
   choose,
   clearToasts,
   contextCommand,
   editorFrame,
+  editorTitleAction,
   focusWorkbench,
   openExplorer,
   openPanelFromActivityBar,
+  openWorkbench,
+  overwriteDialog,
   panelFrame,
+  pickRow,
   quickPickRows,
+  revealedInEditor,
   sameValues,
   screenshot,
   show,
+  succeeds,
   waitForFiles,
 } from './workbenchSteps';
-
-interface Fidelity {
-  cosine: number;
-  sqnrDb: number;
-  top1?: number;
-}
-
-interface Move {
-  name: string;
-  from: string;
-  to: string;
-}
 
 interface Report {
   options: Record<string, unknown>;
@@ -57,16 +53,8 @@ interface Report {
     /** Every loss measured; an identical output's SQNR (infinite) is null. */
     losses: { choice: string; sqnrDb: number | null; cosine: number }[];
   }[];
-  candidates: {
-    step: number;
-    bytes: number;
-    fidelity?: Fidelity;
-    met: boolean;
-    raised?: Move;
-    lowered?: Move;
-    fallback?: string;
-  }[];
-  baselines: Record<string, { bytes: number; fidelity?: Fidelity; meetsTarget: boolean }>;
+  candidates: Candidate[];
+  baselines: Record<string, Baseline>;
   precisionLabels: Record<string, string>;
 }
 
@@ -304,14 +292,9 @@ async function shrinkBertFromTitleBar(ctx: E2eContext, page: Page, action: Locat
   // The quick pick and the input box share the widget: type only once the box's prompt shows.
   await message.filter({ hasText: 'Fidelity the worst output' }).first().waitFor({ timeout: 15000 });
   await input.fill('cosine>=2');
-  const refused = await message
-    .filter({ hasText: 'can never be met' })
-    .first()
-    .waitFor({ timeout: 10000 })
-    .then(
-      () => true,
-      () => false,
-    );
+  const refused = await succeeds(
+    message.filter({ hasText: 'can never be met' }).first().waitFor({ timeout: 10000 }),
+  );
   await screenshot(ctx, page, 'custom-target-refused-dark');
   ctx.check(
     'a custom target the parser refuses shows its reason as it is typed',
@@ -386,11 +369,7 @@ async function showRefinedReport(ctx: E2eContext, page: Page): Promise<void> {
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Shrink to Target…');
+  const page = await openWorkbench(ctx, 'Big Shrink: Shrink to Target…');
   ctx.check('the command palette lists "Big Shrink: Shrink to Target…"', true);
 
   // ---- right-click -> Shrink to Target… -> sqnr>=30 -> No size limit ----
@@ -399,10 +378,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   const reportMd = path.join(ctx.workspace, 'sample-mlp.shrink.report.md');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…', 'explorer-menu-dark.png');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'cosine>=0.999' })
-    .first()
-    .waitFor({ timeout: 15000 });
+  await pickRow(page, 'cosine>=0.999').waitFor({ timeout: 15000 });
   await page.waitForTimeout(300);
   const pick = await quickPickRows(page);
   const order = ['cosine>=0.999', 'cosine>=0.99', 'sqnr>=30', 'top1>=0.99', 'Custom…'];
@@ -418,10 +394,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   );
   await screenshot(ctx, page, 'target-pick-dark');
   await choose(page, 'sqnr>=30');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'No size limit' })
-    .first()
-    .waitFor({ timeout: 15000 });
+  await pickRow(page, 'No size limit').waitFor({ timeout: 15000 });
   await screenshot(ctx, page, 'size-limit-pick-dark');
   await choose(page, 'No size limit');
   const written = await waitForFiles([out, reportJson, reportMd], 120000);
@@ -465,19 +438,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   // A layer row reveals its weight in the model editor.
   const target = report.layers[0].name;
   await frame.click(`[data-testid="layer-table"] tr[data-layer-name="${target}"]`);
-  const editor = await editorFrame(page, 'sample-mlp.onnx', 60000);
-  const revealed = await editor
-    .waitForFunction(
-      (n) => document.querySelector('[data-testid="detail"]')?.dataset.tensorName === n,
-      target,
-      {
-        timeout: 30000,
-      },
-    )
-    .then(
-      () => true,
-      () => false,
-    );
+  const { revealed } = await revealedInEditor(page, 'sample-mlp.onnx', target);
   ctx.check(
     `a click on layer ${target} opens sample-mlp.onnx in the model editor with it selected`,
     revealed,
@@ -489,10 +450,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   await openExplorer(page);
   const stamps = [out, reportJson].map((f) => fs.statSync(f).mtimeMs);
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'top1>=0.99' })
-    .first()
-    .waitFor({ timeout: 15000 });
+  await pickRow(page, 'top1>=0.99').waitFor({ timeout: 15000 });
   const top1 = (await quickPickRows(page)).rows.find((r) => r.startsWith('top1>=0.99')) ?? '';
   ctx.check(
     'with a report of the model at hand, top1>=0.99 is offered without the "needs [batch, classes]" caveat',
@@ -501,13 +459,9 @@ export async function run(ctx: E2eContext): Promise<void> {
   );
   await choose(page, 'sqnr>=30');
   await choose(page, 'No size limit');
-  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
-  const asked = await dialog.waitFor({ timeout: 15000 }).then(
-    () => true,
-    () => false,
-  );
-  ctx.check('shrinking again asks "Overwrite?" in a modal dialog', asked);
-  if (asked) {
+  const dialog = await overwriteDialog(page);
+  ctx.check('shrinking again asks "Overwrite?" in a modal dialog', !!dialog);
+  if (dialog) {
     await screenshot(ctx, page, 'overwrite-dialog-dark');
     await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).first().click();
     const changed = () =>
@@ -530,10 +484,7 @@ export async function run(ctx: E2eContext): Promise<void> {
     await dtlnAction.waitFor({ timeout: 30000 });
     await page.waitForTimeout(500);
     await dtlnAction.click();
-    await page
-      .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'sqnr>=30' })
-      .first()
-      .waitFor({ timeout: 15000 });
+    await pickRow(page, 'sqnr>=30').waitFor({ timeout: 15000 });
     const rows = (await quickPickRows(page)).rows;
     ctx.check(
       'for dtln_model_2 (3-D outputs), open in the editor, the targets leave out top1>=0.99',
@@ -542,19 +493,9 @@ export async function run(ctx: E2eContext): Promise<void> {
     );
     await page.keyboard.press('Escape');
 
-    const bert = 'tiny_bert_random_inline.onnx';
-    await openExplorer(page);
-    await focusWorkbench(page);
-    await ctx.web.quickOpen(page, bert);
-    const action = page
-      .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
-      .first();
-    const shown = await action.waitFor({ timeout: 30000 }).then(
-      () => true,
-      () => false,
-    );
-    ctx.check('the model editor title bar has "Shrink to Target…"', shown);
-    if (shown) await shrinkBertFromTitleBar(ctx, page, action);
+    const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Shrink to Target');
+    ctx.check('the model editor title bar has "Shrink to Target…"', !!action);
+    if (action) await shrinkBertFromTitleBar(ctx, page, action);
   }
 
   // ---- a --refine shrink from the CLI: the panel lists the steps lowered while backing off ----

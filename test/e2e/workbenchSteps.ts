@@ -3,7 +3,7 @@
 // menu, quick picks, toasts, screenshots. Bundled into each module (esbuild); not a module of its own.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame, Locator, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
 
 // frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
@@ -28,6 +28,31 @@ export function sameValues(a: readonly unknown[], b: readonly unknown[]): boolea
 export const show = (values: readonly unknown[]): string => `[${values.map((v) => String(v)).join(', ')}]`;
 
 export const PANEL = '[data-testid="reports-panel"]';
+
+/** Whether `wait` ends in time: a check's verdict rather than a thrown timeout. */
+export const succeeds = (wait: Promise<unknown>): Promise<boolean> =>
+  wait.then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * A new page on the workspace in the dark theme, ready once the Explorer lists sample-mlp.onnx and the
+ * command palette has `command` (the extension's contributions are registered).
+ */
+export async function openWorkbench(ctx: E2eContext, command: string): Promise<Page> {
+  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
+  const page = await ctx.newPage();
+  await page.goto(ctx.workbenchUrl);
+  await workbenchReady(ctx, page, command);
+  return page;
+}
+
+/** Wait (after a load or a reload) until the Explorer lists sample-mlp.onnx and the palette has `command`. */
+export async function workbenchReady(ctx: E2eContext, page: Page, command: string): Promise<void> {
+  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
+  await ctx.web.waitForCommand(page, command);
+}
 
 export async function waitForFiles(files: string[], timeoutMs = 60000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -109,13 +134,9 @@ export async function contextCommand(
     await page.waitForTimeout(400);
     if (shot) await page.screenshot({ path: path.join(ctx.resultsDir, shot) });
     await item.click();
-    const closed = await page
-      .locator('.context-view .monaco-menu')
-      .waitFor({ state: 'hidden', timeout: 3000 })
-      .then(
-        () => true,
-        () => false,
-      );
+    const closed = await succeeds(
+      page.locator('.context-view .monaco-menu').waitFor({ state: 'hidden', timeout: 3000 }),
+    );
     if (closed) return;
     await page.keyboard.press('Escape');
     if (attempt >= 3) throw new Error(`the context menu of ${name} did not run "${label}"`);
@@ -168,12 +189,55 @@ export async function quickPickRows(page: Page): Promise<{ rows: string[]; focus
   return { rows, focused };
 }
 
+/** The quick pick's first row that contains `text`. */
+export function pickRow(page: Page, text: string): Locator {
+  return page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+}
+
 /** Click the quick pick's row that contains `text`. */
 export async function choose(page: Page, text: string): Promise<void> {
-  const row = page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text })
-    .first();
+  const row = pickRow(page, text);
   await row.waitFor({ timeout: 15000 });
   await page.waitForTimeout(200);
   await row.click();
+}
+
+/** The model editor of `fileName` and whether its detail shows `name` (a row of the panel revealed it). */
+export async function revealedInEditor(
+  page: Page,
+  fileName: string,
+  name: string,
+): Promise<{ editor: Frame; revealed: boolean }> {
+  const editor = await editorFrame(page, fileName, 60000);
+  const revealed = await succeeds(
+    editor.waitForFunction(
+      (n) => document.querySelector('[data-testid="detail"]')?.dataset.tensorName === n,
+      name,
+      { timeout: 30000 },
+    ),
+  );
+  return { editor, revealed };
+}
+
+/** The modal "Overwrite?" dialog, when it appears within 15 s. */
+export async function overwriteDialog(page: Page): Promise<Locator | undefined> {
+  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
+  return (await succeeds(dialog.waitFor({ timeout: 15000 }))) ? dialog : undefined;
+}
+
+/**
+ * Open `fileName` (Quick Open) in the model editor and return its title bar's action `label`, when it shows
+ * within 30 s.
+ */
+export async function editorTitleAction(
+  ctx: E2eContext,
+  page: Page,
+  fileName: string,
+  label: string,
+): Promise<Locator | undefined> {
+  await openExplorer(page);
+  await focusWorkbench(page);
+  await ctx.web.quickOpen(page, fileName);
+  const action = page.locator(`.part.editor .editor-actions .action-label[aria-label^="${label}"]`).first();
+  return (await succeeds(action.waitFor({ timeout: 30000 }))) ? action : undefined;
 }
