@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageCanvas, PageDocument } from './pageDom';
 import { editorFrame, openWorkbench, succeeds } from './workbenchSteps';
 
 interface CliTensor {
@@ -33,29 +34,13 @@ interface ShownRow {
   values: Record<string, string | undefined>;
 }
 
-// frame.evaluate() callbacks run inside the webview. The Node-side tsconfig has no DOM library, so they
-// see the page through these minimal, module-local shapes.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-interface PageCanvas {
-  width: number;
-  height: number;
-  getContext(
-    kind: '2d',
-  ): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
-}
+// frame.evaluate() callbacks run inside the webview: `document` and `performance` are the page's own
+// (pageDom.ts).
 declare const performance: {
   timeOrigin: number;
   getEntriesByName(name: string): { startTime: number }[];
 };
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+declare const document: PageDocument;
 
 const STAT_COLUMNS = ['min', 'max', 'mean', 'std', 'sparsity'] as const;
 const near = (a: number, b: number) =>

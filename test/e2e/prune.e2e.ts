@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageDocument } from './pageDom';
 import {
   choose,
   clearToasts,
@@ -65,19 +66,8 @@ interface Report {
   }[];
 }
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** One tensor row as the panel shows it: data-* attributes and the text of its sparsity cell. */
 interface ShownRow {

@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageDocument } from './pageDom';
 import {
   clearToasts,
   contextCommand,
@@ -52,18 +53,8 @@ interface Report {
   nodes: { node: string; from: string; to: string; weight: string }[];
 }
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** One tensor row as the panel shows it (from its data-* attributes). */
 interface ShownTensor {

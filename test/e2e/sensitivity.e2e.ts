@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageCanvas, PageDocument } from './pageDom';
 import {
   clearToasts,
   editorFrame,
@@ -31,24 +32,8 @@ interface CliReport {
   layers: { name: string; op: string; outputSqnrDb: number | null; error?: string; sweep: CliSweep }[];
 }
 
-// frame.evaluate() callbacks run inside the webview; the Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  getAttribute(name: string): string | null;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-interface PageCanvas {
-  width: number;
-  height: number;
-  getContext(
-    kind: '2d',
-  ): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** A figure of the CLI's JSON as a number (JSON has no Infinity: null is an exact, infinite SQNR). */
 const fromJson = (v: number | null) => (v === null ? Infinity : v);

@@ -19,6 +19,7 @@ import type { Frame, Locator, Page } from 'playwright-core';
 import type { Baseline } from '../../src/core/shrink/shrinkReport';
 import type { Candidate } from '../../src/core/shrink/shrinkSearch';
 import type { E2eContext } from './lib/types';
+import type { PageCanvas, PageDocument } from './pageDom';
 import {
   choose,
   clearToasts,
@@ -58,24 +59,8 @@ interface Report {
   precisionLabels: Record<string, string>;
 }
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-};
-/** The canvas as the painted-pixel count needs it. */
-interface PageCanvas {
-  width: number;
-  height: number;
-  getContext(kind: '2d'): {
-    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
-  };
-}
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -114,13 +99,13 @@ function paintedPlot(frame: Frame): Promise<{ painted: number; points: number; l
     const el = document.querySelector('[data-testid="tradeoff-chart"]');
     const canvas = el as unknown as PageCanvas | null;
     if (!el || !canvas || !canvas.width || !canvas.height) return { painted: 0, points: NaN, label: '' };
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
     let painted = 0;
     for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
     return {
       painted,
       points: Number(el.dataset.points),
-      label: (el as unknown as { getAttribute(n: string): string | null }).getAttribute('aria-label') ?? '',
+      label: el.getAttribute('aria-label') ?? '',
     };
   });
 }

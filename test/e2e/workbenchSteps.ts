@@ -5,19 +5,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Locator, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageDocument } from './pageDom';
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** Equal element by element (Object.is: unlike JSON.stringify, Infinity, NaN and null stay apart). */
 export function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
