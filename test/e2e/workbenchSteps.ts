@@ -180,6 +180,29 @@ export async function quickPickRows(page: Page): Promise<{ rows: string[]; focus
   return { rows, focused };
 }
 
+/**
+ * Wait for the quick pick and check that its rows start with `order`, in that order, the first one the
+ * active (default) item. `offered` and `active` name the two checks.
+ */
+export async function checkPickOrder(
+  ctx: E2eContext,
+  page: Page,
+  order: string[],
+  offered: string,
+  active: string,
+): Promise<void> {
+  await pickRow(page, order[0]).waitFor({ timeout: 15000 });
+  // Read the rows once the list has had a moment to fill and focus its default.
+  await page.waitForTimeout(300);
+  const pick = await quickPickRows(page);
+  ctx.check(
+    offered,
+    pick.rows.length === order.length && order.every((o, i) => pick.rows[i].startsWith(o)),
+    pick.rows.join(' | '),
+  );
+  ctx.check(active, pick.focused.startsWith(order[0]), pick.focused);
+}
+
 /** The quick pick's first row that contains `text`. */
 export function pickRow(page: Page, text: string): Locator {
   return page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
