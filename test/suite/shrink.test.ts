@@ -8,7 +8,10 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { Candidate } from '../../src/core/shrink/shrinkSearch';
+import type { Fidelity } from '../../src/core/shrink/shrinkTarget';
 import type { RenderedMessage } from '../../src/protocol/reportsPanel';
+import type { LayerLoss, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import {
   acceptQuickPick,
   activate,
@@ -28,12 +31,6 @@ import {
   type TransformOutcome,
 } from './helpers';
 
-interface Fidelity {
-  cosine: number;
-  sqnrDb: number;
-  top1?: number;
-}
-
 /** What `bigShrink._test.reportsState` returns (the parts read here). */
 interface PanelState {
   visible: boolean;
@@ -43,45 +40,14 @@ interface PanelState {
     file: string;
     transform: string;
     variant: string;
-    shrink?: {
-      target: string;
-      achieved?: number;
-      met: boolean;
-      chosenStep?: number;
-      layers: { name: string; choice: string; why: string; losses: Loss[] }[];
-      candidates: (Candidate & { bytes?: number })[];
-      baselines: { id: string; bytes?: number; fidelity?: Fidelity }[];
-      fallback?: string;
-    };
+    shrink?: ShrinkFigures;
   };
-}
-
-interface Loss {
-  choice: string;
-  sqnrDb: number;
-  cosine: number;
-}
-
-interface Move {
-  name: string;
-  from: string;
-  to: string;
-}
-
-interface Candidate {
-  step: number;
-  bytes: number;
-  fidelity?: Fidelity;
-  met: boolean;
-  raised?: Move;
-  lowered?: Move;
-  fallback?: string;
 }
 
 interface Report {
   options: Record<string, unknown>;
   summary: { target: string; achieved?: number; bytesAfter: number; chosenStep: number };
-  layers: { name: string; choice: string; why: string; losses: Loss[] }[];
+  layers: { name: string; choice: string; why: string; losses: LayerLoss[] }[];
   candidates: Candidate[];
   baselines: Record<string, { bytes: number; fidelity?: Fidelity }>;
   precisionLabels: Record<string, string>;
