@@ -25,9 +25,9 @@ import {
   openWorkbench,
   panelFrame,
   pickRow,
+  rowProblems,
   screenshot,
-  sameValues,
-  show,
+  transformFiles,
   waitForFiles,
 } from './workbenchSteps';
 
@@ -158,30 +158,30 @@ async function checkPrunePanel(ctx: E2eContext, frame: Frame, reportFile: string
     shown.columns.join(', '),
   );
   const rows = await shownRows(frame);
-  const problems: string[] = [];
-  if (rows.length !== report.tensors.length)
-    problems.push(`${rows.length} rows for ${report.tensors.length} tensors`);
-  for (const t of report.tensors) {
-    const r = rows.find((x) => x.name === t.name);
-    if (!r) {
-      problems.push(`${t.name} missing`);
-      continue;
-    }
-    const expected = [
-      t.op,
-      t.beforeBytes,
-      t.afterBytes,
-      t.weightSqnrDb ?? Infinity,
-      t.sparsityBefore,
-      t.sparsityAfter,
-      t.storage,
-    ];
-    const got = [r.op, r.beforeBytes, r.afterBytes, r.sqnr, r.sparsityBefore, r.sparsityAfter, r.storage];
-    if (!sameValues(expected, got)) problems.push(`${t.name}: ${show(got)} vs ${show(expected)}`);
-    const pct = `${(t.sparsityAfter * 100).toFixed(1)}%`;
-    if (!r.sparsityText.startsWith(t.sparsityAfter === 1 ? '100%' : pct))
-      problems.push(`${t.name}: shows "${r.sparsityText}", not ${pct}`);
-  }
+  const problems = rowProblems(
+    report.tensors,
+    rows,
+    (r) => r.name,
+    'tensors',
+    (t, r) => {
+      const pct = `${(t.sparsityAfter * 100).toFixed(1)}%`;
+      return {
+        expected: [
+          t.op,
+          t.beforeBytes,
+          t.afterBytes,
+          t.weightSqnrDb ?? Infinity,
+          t.sparsityBefore,
+          t.sparsityAfter,
+          t.storage,
+        ],
+        got: [r.op, r.beforeBytes, r.afterBytes, r.sqnr, r.sparsityBefore, r.sparsityAfter, r.storage],
+        extra: r.sparsityText.startsWith(t.sparsityAfter === 1 ? '100%' : pct)
+          ? undefined
+          : `shows "${r.sparsityText}", not ${pct}`,
+      };
+    },
+  );
   ctx.check(
     `${what}: ${rows.length} tensor rows equal the report (op, bytes, SQNR, sparsity before/after, storage)`,
     problems.length === 0,
@@ -195,9 +195,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   ctx.check('the command palette lists "Big Shrink: Prune…"', true);
 
   // ---- right-click -> Prune… -> Magnitude, 50% per layer ----
-  const out = path.join(ctx.workspace, 'sample-mlp.sparse50.onnx');
-  const reportJson = path.join(ctx.workspace, 'sample-mlp.sparse50.report.json');
-  const reportMd = path.join(ctx.workspace, 'sample-mlp.sparse50.report.md');
+  const { out, reportJson, reportMd } = transformFiles(ctx, 'sample-mlp.sparse50.onnx');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Prune…', 'explorer-menu-dark.png');
   await checkPickOrder(

@@ -24,10 +24,10 @@ import {
   PANEL,
   panelFrame,
   revealedInEditor,
+  rowProblems,
   screenshot,
-  sameValues,
-  show,
   succeeds,
+  transformFiles,
   waitForFiles,
 } from './workbenchSteps';
 
@@ -125,20 +125,17 @@ async function checkPanel(
     `${summary.output}`,
   );
   const rows = await shownTensors(frame);
-  const problems: string[] = [];
-  if (rows.length !== report.tensors.length)
-    problems.push(`${rows.length} rows for ${report.tensors.length} tensors`);
-  for (const t of report.tensors) {
-    const r = rows.find((x) => x.name === t.name);
-    if (!r) {
-      problems.push(`${t.name} missing`);
-      continue;
-    }
-    // A weight left unchanged has SQNR null in the JSON (infinite).
-    const want = [t.op, t.beforeDtype, t.afterDtype, t.beforeBytes, t.afterBytes, t.weightSqnrDb ?? Infinity];
-    const got = [r.op, r.beforeDtype, r.afterDtype, r.beforeBytes, r.afterBytes, r.sqnr];
-    if (!sameValues(want, got)) problems.push(`${t.name}: ${show(got)} vs ${show(want)}`);
-  }
+  const problems = rowProblems(
+    report.tensors,
+    rows,
+    (r) => r.name,
+    'tensors',
+    (t, r) => ({
+      // A weight left unchanged has SQNR null in the JSON (infinite).
+      expected: [t.op, t.beforeDtype, t.afterDtype, t.beforeBytes, t.afterBytes, t.weightSqnrDb ?? Infinity],
+      got: [r.op, r.beforeDtype, r.afterDtype, r.beforeBytes, r.afterBytes, r.sqnr],
+    }),
+  );
   ctx.check(
     `${what}: ${rows.length} tensor rows in the panel equal the report (op, dtypes, bytes, SQNR)`,
     problems.length === 0,
@@ -171,9 +168,7 @@ export async function run(ctx: E2eContext): Promise<void> {
 
   // ---- right-click -> Quantize to 4-bit ----
   const sample = path.join(ctx.workspace, 'sample-mlp.onnx');
-  const out = path.join(ctx.workspace, 'sample-mlp.int4.onnx');
-  const reportJson = path.join(ctx.workspace, 'sample-mlp.int4.report.json');
-  const reportMd = path.join(ctx.workspace, 'sample-mlp.int4.report.md');
+  const { out, reportJson, reportMd } = transformFiles(ctx, 'sample-mlp.int4.onnx');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Quantize to 4-bit', 'explorer-menu-dark.png');
   const written = await waitForFiles([out, reportJson, reportMd]);

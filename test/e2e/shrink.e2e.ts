@@ -36,10 +36,12 @@ import {
   pickRow,
   quickPickRows,
   revealedInEditor,
+  rowProblems,
   sameValues,
   screenshot,
   show,
   succeeds,
+  transformFiles,
   waitForFiles,
 } from './workbenchSteps';
 
@@ -209,33 +211,32 @@ async function checkSummaryAndPlot(ctx: E2eContext, frame: Frame, report: Report
 /** Every layer row against the report's layers. */
 async function checkLayers(ctx: E2eContext, frame: Frame, report: Report): Promise<void> {
   const rows = await rowData(frame, 'layer-table');
-  const problems: string[] = [];
-  if (rows.length !== report.layers.length)
-    problems.push(`${rows.length} rows for ${report.layers.length} layers`);
-  for (const l of report.layers) {
-    const r = rows.find((x) => x.layerName === l.name);
-    if (!r) {
-      problems.push(`${l.name} missing`);
-      continue;
-    }
-    // Every loss the report measured, and no other.
-    const losses = measuredPrecisions(report).flatMap((p) => {
-      const x = l.losses.find((y) => y.choice === p);
-      return [x && (x.sqnrDb ?? Infinity), x?.cosine];
-    });
-    const expected = [l.op, l.params, l.choice, l.why, ...losses];
-    const got = [
-      r.op,
-      num(r.params),
-      r.choice,
-      r.why,
-      ...measuredPrecisions(report).flatMap((p) => [
-        num(r[lossKey(p, 'Sqnr')]),
-        num(r[lossKey(p, 'Cosine')]),
-      ]),
-    ];
-    if (!sameValues(got, expected)) problems.push(`${l.name}: ${show(got)} vs ${show(expected)}`);
-  }
+  const problems = rowProblems(
+    report.layers,
+    rows,
+    (r) => r.layerName,
+    'layers',
+    (l, r) => {
+      // Every loss the report measured, and no other.
+      const losses = measuredPrecisions(report).flatMap((p) => {
+        const x = l.losses.find((y) => y.choice === p);
+        return [x && (x.sqnrDb ?? Infinity), x?.cosine];
+      });
+      return {
+        expected: [l.op, l.params, l.choice, l.why, ...losses],
+        got: [
+          r.op,
+          num(r.params),
+          r.choice,
+          r.why,
+          ...measuredPrecisions(report).flatMap((p) => [
+            num(r[lossKey(p, 'Sqnr')]),
+            num(r[lossKey(p, 'Cosine')]),
+          ]),
+        ],
+      };
+    },
+  );
   ctx.check(
     `${rows.length} layer rows equal the report (op, params, choice, why, every loss measured)`,
     problems.length === 0,
@@ -359,9 +360,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   ctx.check('the command palette lists "Big Shrink: Shrink to Target…"', true);
 
   // ---- right-click -> Shrink to Target… -> sqnr>=30 -> No size limit ----
-  const out = path.join(ctx.workspace, 'sample-mlp.shrink.onnx');
-  const reportJson = path.join(ctx.workspace, 'sample-mlp.shrink.report.json');
-  const reportMd = path.join(ctx.workspace, 'sample-mlp.shrink.report.md');
+  const { out, reportJson, reportMd } = transformFiles(ctx, 'sample-mlp.shrink.onnx');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…', 'explorer-menu-dark.png');
   await checkPickOrder(

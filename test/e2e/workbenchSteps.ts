@@ -18,6 +18,32 @@ export function sameValues(a: readonly unknown[], b: readonly unknown[]): boolea
 /** For messages: like JSON.stringify, but Infinity and NaN stay readable. */
 export const show = (values: readonly unknown[]): string => `[${values.map((v) => String(v)).join(', ')}]`;
 
+/**
+ * How the rows of a table differ from the report's items, matched by name: a count that differs, an item
+ * without its row, and for each pair the values `compare` gives when they differ (plus its `extra` problem).
+ */
+export function rowProblems<I extends { name: string }, R>(
+  items: readonly I[],
+  rows: readonly R[],
+  rowName: (row: R) => string | undefined,
+  noun: string,
+  compare: (item: I, row: R) => { got: unknown[]; expected: unknown[]; extra?: string },
+): string[] {
+  const problems: string[] = [];
+  if (rows.length !== items.length) problems.push(`${rows.length} rows for ${items.length} ${noun}`);
+  for (const item of items) {
+    const row = rows.find((r) => rowName(r) === item.name);
+    if (!row) {
+      problems.push(`${item.name} missing`);
+      continue;
+    }
+    const { got, expected, extra } = compare(item, row);
+    if (!sameValues(got, expected)) problems.push(`${item.name}: ${show(got)} vs ${show(expected)}`);
+    if (extra) problems.push(`${item.name}: ${extra}`);
+  }
+  return problems;
+}
+
 export const PANEL = '[data-testid="reports-panel"]';
 
 /** Whether `wait` ends in time: a check's verdict rather than a thrown timeout. */
@@ -43,6 +69,16 @@ export async function openWorkbench(ctx: E2eContext, command: string): Promise<P
 export async function workbenchReady(ctx: E2eContext, page: Page, command: string): Promise<void> {
   await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
   await ctx.web.waitForCommand(page, command);
+}
+
+/** What a transform writes for output `name` in the workspace (the CLI's naming): the model and both reports. */
+export function transformFiles(
+  ctx: E2eContext,
+  name: string,
+): { out: string; reportJson: string; reportMd: string } {
+  const out = path.join(ctx.workspace, name);
+  const stem = out.replace(/\.onnx$/, '');
+  return { out, reportJson: `${stem}.report.json`, reportMd: `${stem}.report.md` };
 }
 
 export async function waitForFiles(files: string[], timeoutMs = 60000): Promise<boolean> {
