@@ -25,8 +25,6 @@ import {
   type TransformOutcome,
 } from './helpers';
 
-type Outcome = TransformOutcome;
-
 /** What `bigShrink._test.reportsState` returns. */
 interface PanelState {
   visible: boolean;
@@ -39,6 +37,8 @@ interface PanelState {
 
 const panelState = () => reportsState<PanelState>();
 const copyModel = () => copySharedModel('big-shrink-quantize-');
+const quantize4bit = (model: string) =>
+  vscode.commands.executeCommand<TransformOutcome>('bigShrink.quantize4bit', vscode.Uri.file(model));
 
 interface Report {
   options: Record<string, unknown>;
@@ -99,10 +99,7 @@ suite('Quantize and the side panel', () => {
 
   test('"Quantize to 4-bit" writes the model and both reports; the side panel shows the report', async () => {
     const { dir, model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome.error));
     assert.deepStrictEqual(listing(dir), [
       'bert.int4.onnx',
@@ -140,10 +137,7 @@ suite('Quantize and the side panel', () => {
 
   test('a row of the panel opens the input model with that tensor selected', async () => {
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     assert.strictEqual(outcome.status, 'done');
     await waitFor('the panel to show it', panelState, (s) => s.current?.file === outcome.reportJson);
     const name = 'onnx::MatMul_261';
@@ -198,7 +192,7 @@ suite('Quantize and the side panel', () => {
           { preset: 'fp16', file: 'bert.fp16.onnx', options: { to: 'float16' } },
         ];
       for (const c of cases) {
-        const outcome = await vscode.commands.executeCommand<Outcome>('bigShrink.quantize', uri, {
+        const outcome = await vscode.commands.executeCommand<TransformOutcome>('bigShrink.quantize', uri, {
           preset: c.preset,
           blockSize: c.blockSize,
         });
@@ -224,10 +218,7 @@ suite('Quantize and the side panel', () => {
     const dir = tempDir('big-shrink-quantize-');
     const model = path.join(dir, 'notes.onnx');
     fs.writeFileSync(model, 'not a model\n');
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     assert.strictEqual(outcome.status, 'failed');
     assert.strictEqual(outcome.error?.file, model);
     assert.ok(outcome.error!.reason.length > 0);
@@ -238,10 +229,7 @@ suite('Quantize and the side panel', () => {
       .getConfiguration('bigShrink.quantize')
       .update('exclude', '.', vscode.ConfigurationTarget.Global);
     try {
-      const none = await vscode.commands.executeCommand<Outcome>(
-        'bigShrink.quantize4bit',
-        vscode.Uri.file(m2),
-      );
+      const none = await quantize4bit(m2);
       assert.strictEqual(none.status, 'failed');
       assert.match(none.error!.reason, /nothing to quantize/);
       assert.deepStrictEqual(listing(d2), ['bert.onnx']);
@@ -264,7 +252,7 @@ suite('Quantize and the side panel', () => {
       test(`while ${when} leaves nothing behind`, async () => {
         await assertCancelLeavesNothing(
           big,
-          () => vscode.commands.executeCommand<Outcome>('bigShrink.quantize4bit', vscode.Uri.file(big)),
+          () => quantize4bit(big),
           when === 'planning'
             ? { afterMs: 300 }
             : {
@@ -279,10 +267,7 @@ suite('Quantize and the side panel', () => {
 
   test('"Open Compaction Report" opens the Markdown preview beside the editor', async () => {
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     const md = await vscode.commands.executeCommand<vscode.Uri>(
       'bigShrink.openReport',
       vscode.Uri.file(outcome.reportJson!),
@@ -311,10 +296,7 @@ suite('Quantize and the side panel', () => {
     const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.env.BIG_SHRINK_TEST_WORKSPACE;
     assert.ok(ws, 'a workspace folder is open');
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     const copy = path.join(ws!, 'copied.int4.report.json');
     const text = fs.readFileSync(outcome.reportJson!, 'utf8');
     fs.writeFileSync(
@@ -342,10 +324,7 @@ suite('Quantize and the side panel', () => {
 
   test('hidden and shown again, the panel gets the whole state again', async () => {
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     await waitFor('the panel to draw it', panelState, (s) => s.rendered?.current === outcome.reportJson);
     const inits = (await panelState()).posted.filter((t) => t === 'reports/init').length;
     await vscode.commands.executeCommand('workbench.view.explorer');
