@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { RenderedMessage } from '../../src/protocol/reportsPanel';
 
 export const EXTENSION_ID = 'big-shrink.big-shrink';
 export const VIEW_TYPE = 'bigShrink.modelEditor';
@@ -159,9 +160,19 @@ export function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 }
 
-/** What `bigShrink._test.reportsState` returns, typed as the parts a suite reads. */
-export function reportsState<T>(): Thenable<T> {
-  return vscode.commands.executeCommand<T>('bigShrink._test.reportsState');
+/** What `bigShrink._test.reportsState` returns: the side panel's channel, what it drew, its report `current`. */
+export interface ReportsState<Current> {
+  visible: boolean;
+  posted: string[];
+  received: string[];
+  rendered?: RenderedMessage;
+  current?: Current;
+  history: string[];
+}
+
+/** The side panel's state, with its current report typed as the parts a suite reads. */
+export function reportsState<Current>(): Thenable<ReportsState<Current>> {
+  return vscode.commands.executeCommand<ReportsState<Current>>('bigShrink._test.reportsState');
 }
 
 /** Run the extension's Node script `script` (e.g. `dist/cli.js`) with `args`, on VS Code's own Node. */

@@ -7,7 +7,6 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RenderedMessage } from '../../src/protocol/reportsPanel';
 import {
   acceptQuickPick,
   activate,
@@ -39,25 +38,19 @@ interface Sizes {
   quantizedBytes?: number;
 }
 
-/** What `bigShrink._test.reportsState` returns. */
-interface PanelState {
-  visible: boolean;
-  posted: string[];
-  received: string[];
-  rendered?: RenderedMessage;
-  current?: {
-    file: string;
-    transform: string;
-    variant: string;
-    tensors: string[];
-    sparsity: { name: string; before?: number; after?: number; storage?: string }[];
-    prune?: {
-      sparsityBefore: number;
-      sparsityAfter: number;
-      target?: number;
-      weights: number;
-      sizes?: Sizes;
-    };
+/** The side panel's current report (the parts read here). */
+interface Current {
+  file: string;
+  transform: string;
+  variant: string;
+  tensors: string[];
+  sparsity: { name: string; before?: number; after?: number; storage?: string }[];
+  prune?: {
+    sparsityBefore: number;
+    sparsityAfter: number;
+    target?: number;
+    weights: number;
+    sizes?: Sizes;
   };
 }
 
@@ -84,7 +77,7 @@ interface Report {
   quantized?: { name: string; afterBytes: number }[];
 }
 
-const panelState = () => reportsState<PanelState>();
+const panelState = () => reportsState<Current>();
 const readReport = (file: string) => readJson<Report>(file);
 const prune = (model: string, request?: Record<string, unknown>) =>
   vscode.commands.executeCommand<TransformOutcome>('bigShrink.prune', vscode.Uri.file(model), request);

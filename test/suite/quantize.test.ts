@@ -7,7 +7,6 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RenderedMessage } from '../../src/protocol/reportsPanel';
 import {
   activate,
   assertCancelLeavesNothing,
@@ -25,17 +24,17 @@ import {
   type TransformOutcome,
 } from './helpers';
 
-/** What `bigShrink._test.reportsState` returns. */
-interface PanelState {
-  visible: boolean;
-  posted: string[];
-  received: string[];
-  rendered?: RenderedMessage;
-  current?: { file: string; model: string; output: string; status: string; tensors: string[]; nodes: number };
-  history: string[];
+/** The side panel's current report (the parts read here). */
+interface Current {
+  file: string;
+  model: string;
+  output: string;
+  status: string;
+  tensors: string[];
+  nodes: number;
 }
 
-const panelState = () => reportsState<PanelState>();
+const panelState = () => reportsState<Current>();
 const copyModel = () => copySharedModel('big-shrink-quantize-');
 const quantize4bit = (model: string) =>
   vscode.commands.executeCommand<TransformOutcome>('bigShrink.quantize4bit', vscode.Uri.file(model));

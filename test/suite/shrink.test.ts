@@ -10,7 +10,6 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Candidate } from '../../src/core/shrink/shrinkSearch';
 import type { Fidelity } from '../../src/core/shrink/shrinkTarget';
-import type { RenderedMessage } from '../../src/protocol/reportsPanel';
 import type { LayerLoss, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import {
   acceptQuickPick,
@@ -31,17 +30,12 @@ import {
   type TransformOutcome,
 } from './helpers';
 
-/** What `bigShrink._test.reportsState` returns (the parts read here). */
-interface PanelState {
-  visible: boolean;
-  posted: string[];
-  rendered?: RenderedMessage;
-  current?: {
-    file: string;
-    transform: string;
-    variant: string;
-    shrink?: ShrinkFigures;
-  };
+/** The side panel's current report (the parts read here). */
+interface Current {
+  file: string;
+  transform: string;
+  variant: string;
+  shrink?: ShrinkFigures;
 }
 
 interface Report {
@@ -53,7 +47,7 @@ interface Report {
   precisionLabels: Record<string, string>;
 }
 
-const panelState = () => reportsState<PanelState>();
+const panelState = () => reportsState<Current>();
 const readReport = (file: string) => readJson<Report>(file);
 const shrink = (model: string, request?: Record<string, unknown>) =>
   vscode.commands.executeCommand<TransformOutcome>(
