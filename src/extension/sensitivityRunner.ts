@@ -6,7 +6,8 @@
  */
 import * as path from 'path';
 import * as readline from 'readline';
-import { killGroup, parseCliError, spawnNode } from './shrinkRunner';
+import { parseCliError } from './shrinkRunner';
+import { startCliChild, type CliChild } from './startCliChild';
 
 export interface SensitivityRunResult {
   status: 'done' | 'failed' | 'cancelled';
@@ -41,23 +42,14 @@ export async function runSensitivity(
   if (options.signal?.aborted) return end({ status: 'cancelled', exitCode: null });
   const args = [cli, 'sensitivity', model, '--json', '--bits', String(options.bits)];
   args.push('--block', String(options.blockSize));
-  let child;
+  let run: CliChild;
   try {
-    child = await spawnNode(args, path.dirname(model));
+    run = await startCliChild(args, path.dirname(model), options);
   } catch (e) {
-    const reason = `could not start Node: ${(e as Error).message}`;
-    return end({ status: 'failed', exitCode: null, error: { file: cli, reason } });
+    return end({ status: 'failed', exitCode: null, error: { file: cli, reason: (e as Error).message } });
   }
+  const { child } = run;
   const pid = child.pid;
-  let cancelled = false;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = () => {
-    cancelled = true;
-    killGroup(child, 'SIGTERM');
-    killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), options.killGraceMs ?? 2000);
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) onAbort();
 
   const stdout: Buffer[] = [];
   child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -67,9 +59,7 @@ export async function runSensitivity(
     const m = PROGRESS.exec(line);
     if (m) options.onProgress?.(Number(m[1]), Number(m[2]), line);
   });
-  const exitCode = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (killTimer) clearTimeout(killTimer);
-  options.signal?.removeEventListener('abort', onAbort);
+  const { exitCode, cancelled } = await run.closed;
   if (cancelled) return end({ status: 'cancelled', exitCode, pid });
   if (exitCode !== 0) return end({ status: 'failed', exitCode, pid, error: parseCliError(stderr, exitCode) });
   return end({ status: 'done', exitCode, pid, json: Buffer.concat(stdout).toString('utf8') });

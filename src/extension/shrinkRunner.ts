@@ -6,9 +6,10 @@
  *
  * No `vscode` here: the progress notification, prompts and panel live in shrinkCommands.ts.
  */
-import { execFile, spawn, type ChildProcess } from 'child_process';
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { nodeRuntimes, startCliChild, type CliChild } from './startCliChild';
 
 /** The files a transform writes for output model `output` (the CLI's naming, transformRun.ts). */
 export interface OutputFiles {
@@ -61,46 +62,6 @@ export interface RunOptions {
   killGraceMs?: number;
 }
 
-/** A way to start Node: VS Code's own runtime first (Electron as Node), then `node` on PATH. */
-export interface NodeRuntime {
-  command: string;
-  env: NodeJS.ProcessEnv;
-}
-
-/**
- * In code-server the extension host is Node itself; in desktop VS Code it is Electron, which acts
- * as Node with ELECTRON_RUN_AS_NODE=1. `node` on PATH is the fallback when that cannot be started.
- */
-export function nodeRuntimes(): NodeRuntime[] {
-  return [
-    { command: process.execPath, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
-    { command: 'node', env: { ...process.env } },
-  ];
-}
-
-/** Start `args` with the first runtime that can be spawned. */
-export function spawnNode(args: string[], cwd: string): Promise<ChildProcess> {
-  const runtimes = nodeRuntimes();
-  return new Promise((resolve, reject) => {
-    const attempt = (i: number) => {
-      const child = spawn(runtimes[i].command, args, {
-        cwd,
-        env: runtimes[i].env,
-        // Its own process group, so a cancel ends whatever it starts too.
-        detached: process.platform !== 'win32',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        windowsHide: true,
-      });
-      child.once('spawn', () => resolve(child));
-      child.once('error', (e: NodeJS.ErrnoException) => {
-        if (child.pid === undefined && i + 1 < runtimes.length) attempt(i + 1);
-        else if (child.pid === undefined) reject(e);
-      });
-    };
-    attempt(0);
-  });
-}
-
 interface Stamp {
   size: number;
   mtimeMs: number;
@@ -117,16 +78,6 @@ function stamp(file: string): Stamp | undefined {
 }
 
 const sameStamp = (a: Stamp, b: Stamp) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
-
-export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    if (process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, signal);
-    else child.kill(signal);
-  } catch {
-    child.kill(signal);
-  }
-}
 
 /**
  * Remove what run `pid` left: its temporary and spill files beside `targets`, and every target that did
@@ -190,30 +141,21 @@ export async function runShrink(job: ShrinkJob, options: RunOptions = {}): Promi
   if (options.signal?.aborted)
     return result({ status: 'cancelled', exitCode: null, removed: [], stderr: '' });
 
-  let child: ChildProcess;
+  let run: CliChild;
   try {
-    child = await spawnNode([job.cli, ...job.args], path.dirname(job.output));
+    run = await startCliChild([job.cli, ...job.args], path.dirname(job.output), options);
   } catch (e) {
     return result({
       status: 'failed',
       exitCode: null,
-      error: { file: job.cli, reason: `could not start Node: ${(e as Error).message}` },
+      error: { file: job.cli, reason: (e as Error).message },
       removed: [],
       stderr: '',
     });
   }
+  const { child } = run;
   const pid = child.pid!;
   let stderr = '';
-  let cancelled = false;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = () => {
-    cancelled = true;
-    killGroup(child, 'SIGTERM');
-    killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), options.killGraceMs ?? 2000);
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  // A cancel that raced with the spawn.
-  if (options.signal?.aborted) onAbort();
 
   const lines = (onLine: (line: string) => void) => {
     let rest = '';
@@ -236,11 +178,7 @@ export async function runShrink(job: ShrinkJob, options: RunOptions = {}): Promi
     lines((line) => options.onProgress?.(line)),
   );
 
-  const exitCode = await new Promise<number | null>((resolve) => {
-    child.once('close', (code) => resolve(code));
-  });
-  if (killTimer) clearTimeout(killTimer);
-  options.signal?.removeEventListener('abort', onAbort);
+  const { exitCode, cancelled } = await run.closed;
 
   const wrote = (f: string) => {
     const now = stamp(f);

@@ -10,7 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
-import { editorFrame } from './workbenchSteps';
+import type { PageCanvas, PageDocument } from './pageDom';
+import { editorFrame, openWorkbench, succeeds } from './workbenchSteps';
 
 interface CliTensor {
   id: number;
@@ -33,29 +34,13 @@ interface ShownRow {
   values: Record<string, string | undefined>;
 }
 
-// frame.evaluate() callbacks run inside the webview. The Node-side tsconfig has no DOM library, so they
-// see the page through these minimal, module-local shapes.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-interface PageCanvas {
-  width: number;
-  height: number;
-  getContext(
-    kind: '2d',
-  ): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
-}
+// frame.evaluate() callbacks run inside the webview: `document` and `performance` are the page's own
+// (pageDom.ts).
 declare const performance: {
   timeOrigin: number;
   getEntriesByName(name: string): { startTime: number }[];
 };
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+declare const document: PageDocument;
 
 const STAT_COLUMNS = ['min', 'max', 'mean', 'std', 'sparsity'] as const;
 const near = (a: number, b: number) =>
@@ -287,10 +272,7 @@ async function checkModel(ctx: E2eContext, page: Page, file: string, screenshots
     await page.waitForTimeout(500); // menus fade in; a click before that is lost
     await copy.click();
     const status = page.locator('.part.statusbar', { hasText: `Copied ${after}` });
-    const copied = await status.waitFor({ timeout: 5000 }).then(
-      () => true,
-      () => false,
-    );
+    const copied = await succeeds(status.waitFor({ timeout: 5000 }));
     ctx.check(`${name}: the row context menu copies the tensor name`, copied, `${after}`);
     if (await page.locator('.context-view .monaco-menu').isVisible()) await page.keyboard.press('Escape');
     await frame.waitForTimeout(200);
@@ -348,11 +330,7 @@ async function setTheme(
 
 export async function run(ctx: E2eContext): Promise<void> {
   // Start dark (code-server's default is light; read at start-up), then switch to light and high contrast.
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Show Compaction Reports');
+  const page = await openWorkbench(ctx, 'Big Shrink: Show Compaction Reports');
   ctx.log('workbench ready, extension contributions registered');
 
   // The generated model first (no ../shared needed).

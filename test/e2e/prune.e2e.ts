@@ -13,18 +13,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageDocument } from './pageDom';
 import {
+  checkPickOrder,
   choose,
   clearToasts,
   contextCommand,
+  editorTitleAction,
   focusWorkbench,
-  openExplorer,
   openPanelFromActivityBar,
+  openWorkbench,
   panelFrame,
-  quickPickRows,
+  pickRow,
+  rowProblems,
   screenshot,
-  sameValues,
-  show,
+  transformFiles,
   waitForFiles,
 } from './workbenchSteps';
 
@@ -63,19 +66,8 @@ interface Report {
   }[];
 }
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** One tensor row as the panel shows it: data-* attributes and the text of its sparsity cell. */
 interface ShownRow {
@@ -166,30 +158,30 @@ async function checkPrunePanel(ctx: E2eContext, frame: Frame, reportFile: string
     shown.columns.join(', '),
   );
   const rows = await shownRows(frame);
-  const problems: string[] = [];
-  if (rows.length !== report.tensors.length)
-    problems.push(`${rows.length} rows for ${report.tensors.length} tensors`);
-  for (const t of report.tensors) {
-    const r = rows.find((x) => x.name === t.name);
-    if (!r) {
-      problems.push(`${t.name} missing`);
-      continue;
-    }
-    const expected = [
-      t.op,
-      t.beforeBytes,
-      t.afterBytes,
-      t.weightSqnrDb ?? Infinity,
-      t.sparsityBefore,
-      t.sparsityAfter,
-      t.storage,
-    ];
-    const got = [r.op, r.beforeBytes, r.afterBytes, r.sqnr, r.sparsityBefore, r.sparsityAfter, r.storage];
-    if (!sameValues(expected, got)) problems.push(`${t.name}: ${show(got)} vs ${show(expected)}`);
-    const pct = `${(t.sparsityAfter * 100).toFixed(1)}%`;
-    if (!r.sparsityText.startsWith(t.sparsityAfter === 1 ? '100%' : pct))
-      problems.push(`${t.name}: shows "${r.sparsityText}", not ${pct}`);
-  }
+  const problems = rowProblems(
+    report.tensors,
+    rows,
+    (r) => r.name,
+    'tensors',
+    (t, r) => {
+      const pct = `${(t.sparsityAfter * 100).toFixed(1)}%`;
+      return {
+        expected: [
+          t.op,
+          t.beforeBytes,
+          t.afterBytes,
+          t.weightSqnrDb ?? Infinity,
+          t.sparsityBefore,
+          t.sparsityAfter,
+          t.storage,
+        ],
+        got: [r.op, r.beforeBytes, r.afterBytes, r.sqnr, r.sparsityBefore, r.sparsityAfter, r.storage],
+        extra: r.sparsityText.startsWith(t.sparsityAfter === 1 ? '100%' : pct)
+          ? undefined
+          : `shows "${r.sparsityText}", not ${pct}`,
+      };
+    },
+  );
   ctx.check(
     `${what}: ${rows.length} tensor rows equal the report (op, bytes, SQNR, sparsity before/after, storage)`,
     problems.length === 0,
@@ -199,37 +191,19 @@ async function checkPrunePanel(ctx: E2eContext, frame: Frame, reportFile: string
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Prune…');
+  const page = await openWorkbench(ctx, 'Big Shrink: Prune…');
   ctx.check('the command palette lists "Big Shrink: Prune…"', true);
 
   // ---- right-click -> Prune… -> Magnitude, 50% per layer ----
-  const out = path.join(ctx.workspace, 'sample-mlp.sparse50.onnx');
-  const reportJson = path.join(ctx.workspace, 'sample-mlp.sparse50.report.json');
-  const reportMd = path.join(ctx.workspace, 'sample-mlp.sparse50.report.md');
+  const { out, reportJson, reportMd } = transformFiles(ctx, 'sample-mlp.sparse50.onnx');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Prune…', 'explorer-menu-dark.png');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', {
-      hasText: 'Magnitude, 50% per layer',
-    })
-    .first()
-    .waitFor({ timeout: 15000 });
-  await page.waitForTimeout(300);
-  const pick = await quickPickRows(page);
-  const order = ['Magnitude, 50% per layer', 'Magnitude, global…', '2:4', '4:8', 'Output channels…'];
-  ctx.check(
+  await checkPickOrder(
+    ctx,
+    page,
+    ['Magnitude, 50% per layer', 'Magnitude, global…', '2:4', '4:8', 'Output channels…'],
     'the quick pick offers magnitude 50% per layer, global…, 2:4, 4:8 and channels…, in that order',
-    pick.rows.length === order.length && order.every((o, i) => pick.rows[i].startsWith(o)),
-    pick.rows.join(' | '),
-  );
-  ctx.check(
     'magnitude 50% per layer is the active (default) item',
-    pick.focused.startsWith('Magnitude, 50% per layer'),
-    pick.focused,
   );
   await screenshot(ctx, page, 'prune-quick-pick-dark');
   await choose(page, 'Magnitude, 50% per layer');
@@ -266,30 +240,16 @@ export async function run(ctx: E2eContext): Promise<void> {
 
   // ---- the model editor's title bar: Prune… -> Magnitude, global… -> 90% -> sparse_initializer ----
   if (ctx.sharedModels) {
-    const bert = 'tiny_bert_random_inline.onnx';
-    await openExplorer(page);
-    await focusWorkbench(page);
-    await ctx.web.quickOpen(page, bert);
-    const action = page.locator('.part.editor .editor-actions .action-label[aria-label^="Prune"]').first();
-    const shown = await action.waitFor({ timeout: 30000 }).then(
-      () => true,
-      () => false,
-    );
-    ctx.check('the model editor title bar has "Prune…"', shown);
-    if (shown) {
+    const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Prune');
+    ctx.check('the model editor title bar has "Prune…"', !!action);
+    if (action) {
       await page.waitForTimeout(500);
       await action.click();
       await choose(page, 'Magnitude, global…');
-      await page
-        .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: '90%' })
-        .first()
-        .waitFor({ timeout: 15000 });
+      await pickRow(page, '90%').waitFor({ timeout: 15000 });
       await screenshot(ctx, page, 'prune-sparsity-pick-dark');
       await choose(page, '90%');
-      await page
-        .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'sparse_initializer' })
-        .first()
-        .waitFor({ timeout: 15000 });
+      await pickRow(page, 'sparse_initializer').waitFor({ timeout: 15000 });
       await screenshot(ctx, page, 'prune-storage-pick-dark');
       await choose(page, 'sparse_initializer');
       const sparseJson = path.join(

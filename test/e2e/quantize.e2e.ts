@@ -12,18 +12,22 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageDocument } from './pageDom';
 import {
   clearToasts,
   contextCommand,
-  editorFrame,
   focusWorkbench,
   openExplorer,
   openPanelFromActivityBar,
+  openWorkbench,
+  overwriteDialog,
   PANEL,
   panelFrame,
+  revealedInEditor,
+  rowProblems,
   screenshot,
-  sameValues,
-  show,
+  succeeds,
+  transformFiles,
   waitForFiles,
 } from './workbenchSteps';
 
@@ -49,18 +53,8 @@ interface Report {
   nodes: { node: string; from: string; to: string; weight: string }[];
 }
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** One tensor row as the panel shows it (from its data-* attributes). */
 interface ShownTensor {
@@ -131,20 +125,17 @@ async function checkPanel(
     `${summary.output}`,
   );
   const rows = await shownTensors(frame);
-  const problems: string[] = [];
-  if (rows.length !== report.tensors.length)
-    problems.push(`${rows.length} rows for ${report.tensors.length} tensors`);
-  for (const t of report.tensors) {
-    const r = rows.find((x) => x.name === t.name);
-    if (!r) {
-      problems.push(`${t.name} missing`);
-      continue;
-    }
-    // A weight left unchanged has SQNR null in the JSON (infinite).
-    const want = [t.op, t.beforeDtype, t.afterDtype, t.beforeBytes, t.afterBytes, t.weightSqnrDb ?? Infinity];
-    const got = [r.op, r.beforeDtype, r.afterDtype, r.beforeBytes, r.afterBytes, r.sqnr];
-    if (!sameValues(want, got)) problems.push(`${t.name}: ${show(got)} vs ${show(want)}`);
-  }
+  const problems = rowProblems(
+    report.tensors,
+    rows,
+    (r) => r.name,
+    'tensors',
+    (t, r) => ({
+      // A weight left unchanged has SQNR null in the JSON (infinite).
+      expected: [t.op, t.beforeDtype, t.afterDtype, t.beforeBytes, t.afterBytes, t.weightSqnrDb ?? Infinity],
+      got: [r.op, r.beforeDtype, r.afterDtype, r.beforeBytes, r.afterBytes, r.sqnr],
+    }),
+  );
   ctx.check(
     `${what}: ${rows.length} tensor rows in the panel equal the report (op, dtypes, bytes, SQNR)`,
     problems.length === 0,
@@ -160,11 +151,7 @@ async function checkPanel(
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Quantize to 4-bit');
+  const page = await openWorkbench(ctx, 'Big Shrink: Quantize to 4-bit');
   ctx.log('workbench ready, extension contributions registered');
 
   // The panel before any transform: it says how to start.
@@ -181,9 +168,7 @@ export async function run(ctx: E2eContext): Promise<void> {
 
   // ---- right-click -> Quantize to 4-bit ----
   const sample = path.join(ctx.workspace, 'sample-mlp.onnx');
-  const out = path.join(ctx.workspace, 'sample-mlp.int4.onnx');
-  const reportJson = path.join(ctx.workspace, 'sample-mlp.int4.report.json');
-  const reportMd = path.join(ctx.workspace, 'sample-mlp.int4.report.md');
+  const { out, reportJson, reportMd } = transformFiles(ctx, 'sample-mlp.int4.onnx');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Quantize to 4-bit', 'explorer-menu-dark.png');
   const written = await waitForFiles([out, reportJson, reportMd]);
@@ -222,17 +207,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   // A row reveals its tensor in the model editor.
   const target = 'fc2.weight';
   await frame.click(`[data-testid="tensor-table"] tr[data-tensor-name="${target}"]`);
-  const editor = await editorFrame(page, 'sample-mlp.onnx', 60000);
-  const revealed = await editor
-    .waitForFunction(
-      (n) => document.querySelector('[data-testid="detail"]')?.dataset.tensorName === n,
-      target,
-      { timeout: 30000 },
-    )
-    .then(
-      () => true,
-      () => false,
-    );
+  const { editor, revealed } = await revealedInEditor(page, 'sample-mlp.onnx', target);
   ctx.check(
     `a click on ${target} opens sample-mlp.onnx in the model editor with ${target} selected`,
     revealed,
@@ -249,13 +224,9 @@ export async function run(ctx: E2eContext): Promise<void> {
   await openExplorer(page);
   const stampBefore = fs.statSync(out).mtimeMs;
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Quantize to 4-bit');
-  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
-  const asked = await dialog.waitFor({ timeout: 15000 }).then(
-    () => true,
-    () => false,
-  );
-  ctx.check('quantizing again asks "Overwrite?" in a modal dialog', asked);
-  if (asked) {
+  const dialog = await overwriteDialog(page);
+  ctx.check('quantizing again asks "Overwrite?" in a modal dialog', !!dialog);
+  if (dialog) {
     await screenshot(ctx, page, 'overwrite-dialog-dark');
     await dialog.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
     await page.waitForTimeout(1500);
@@ -363,13 +334,9 @@ export async function run(ctx: E2eContext): Promise<void> {
   await toast.locator('.monaco-button, .action-label', { hasText: 'Cancel' }).first().click();
   await toast.waitFor({ state: 'hidden', timeout: 30000 });
   await page.waitForTimeout(1000);
-  const said = await page
-    .locator('.part.statusbar', { hasText: 'cancelled bench-200mb.onnx' })
-    .waitFor({ timeout: 5000 })
-    .then(
-      () => true,
-      () => false,
-    );
+  const said = await succeeds(
+    page.locator('.part.statusbar', { hasText: 'cancelled bench-200mb.onnx' }).waitFor({ timeout: 5000 }),
+  );
   ctx.check('the status bar says the run was cancelled', said);
   const after = fs.readdirSync(ctx.workspace).sort();
   ctx.check(

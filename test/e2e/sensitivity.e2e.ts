@@ -11,7 +11,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
-import { clearToasts, editorFrame, focusWorkbench, screenshot, waitForFiles } from './workbenchSteps';
+import type { PageCanvas, PageDocument } from './pageDom';
+import {
+  clearToasts,
+  editorFrame,
+  focusWorkbench,
+  openWorkbench,
+  screenshot,
+  succeeds,
+  waitForFiles,
+  workbenchReady,
+} from './workbenchSteps';
 
 interface CliSweep {
   bits: Record<string, number | null>;
@@ -22,24 +32,8 @@ interface CliReport {
   layers: { name: string; op: string; outputSqnrDb: number | null; error?: string; sweep: CliSweep }[];
 }
 
-// frame.evaluate() callbacks run inside the webview; the Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  getAttribute(name: string): string | null;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-interface PageCanvas {
-  width: number;
-  height: number;
-  getContext(
-    kind: '2d',
-  ): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** A figure of the CLI's JSON as a number (JSON has no Infinity: null is an exact, infinite SQNR). */
 const fromJson = (v: number | null) => (v === null ? Infinity : v);
@@ -85,11 +79,7 @@ async function openModel(ctx: E2eContext, page: Page, name: string): Promise<Fra
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Show Compaction Reports');
+  const page = await openWorkbench(ctx, 'Big Shrink: Show Compaction Reports');
 
   const model = path.join(ctx.workspace, 'sample-mlp.onnx');
   const cli = JSON.parse(
@@ -247,19 +237,15 @@ export async function run(ctx: E2eContext): Promise<void> {
   // Reopened, the editor loads the saved report by itself.
   await ctx.setColorTheme(page, 'Default Light Modern');
   await page.reload();
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Show Compaction Reports');
+  await workbenchReady(ctx, page, 'Big Shrink: Show Compaction Reports');
   const again = await openModel(ctx, page, 'sample-mlp.onnx');
-  const loaded = await again
-    .waitForFunction(
+  const loaded = await succeeds(
+    again.waitForFunction(
       (n) => document.querySelector('[data-testid="sensitivity"]')?.dataset.rows === String(n),
       saved.layers.length,
       { timeout: 30000 },
-    )
-    .then(
-      () => true,
-      () => false,
-    );
+    ),
+  );
   ctx.check('a reopened editor loads sample-mlp.sensitivity.json', loaded);
   await screenshot(ctx, page, 'sensitivity-overview-light');
 }

@@ -16,34 +16,34 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Locator, Page } from 'playwright-core';
+import type { Baseline } from '../../src/core/shrink/shrinkReport';
+import type { Candidate } from '../../src/core/shrink/shrinkSearch';
 import type { E2eContext } from './lib/types';
+import type { PageCanvas, PageDocument } from './pageDom';
 import {
+  checkPickOrder,
   choose,
   clearToasts,
   contextCommand,
   editorFrame,
+  editorTitleAction,
   focusWorkbench,
   openExplorer,
   openPanelFromActivityBar,
+  openWorkbench,
+  overwriteDialog,
   panelFrame,
+  pickRow,
   quickPickRows,
+  revealedInEditor,
+  rowProblems,
   sameValues,
   screenshot,
   show,
+  succeeds,
+  transformFiles,
   waitForFiles,
 } from './workbenchSteps';
-
-interface Fidelity {
-  cosine: number;
-  sqnrDb: number;
-  top1?: number;
-}
-
-interface Move {
-  name: string;
-  from: string;
-  to: string;
-}
 
 interface Report {
   options: Record<string, unknown>;
@@ -57,37 +57,13 @@ interface Report {
     /** Every loss measured; an identical output's SQNR (infinite) is null. */
     losses: { choice: string; sqnrDb: number | null; cosine: number }[];
   }[];
-  candidates: {
-    step: number;
-    bytes: number;
-    fidelity?: Fidelity;
-    met: boolean;
-    raised?: Move;
-    lowered?: Move;
-    fallback?: string;
-  }[];
-  baselines: Record<string, { bytes: number; fidelity?: Fidelity; meetsTarget: boolean }>;
+  candidates: Candidate[];
+  baselines: Record<string, Baseline>;
   precisionLabels: Record<string, string>;
 }
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-};
-/** The canvas as the painted-pixel count needs it. */
-interface PageCanvas {
-  width: number;
-  height: number;
-  getContext(kind: '2d'): {
-    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
-  };
-}
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -126,13 +102,13 @@ function paintedPlot(frame: Frame): Promise<{ painted: number; points: number; l
     const el = document.querySelector('[data-testid="tradeoff-chart"]');
     const canvas = el as unknown as PageCanvas | null;
     if (!el || !canvas || !canvas.width || !canvas.height) return { painted: 0, points: NaN, label: '' };
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
     let painted = 0;
     for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
     return {
       painted,
       points: Number(el.dataset.points),
-      label: (el as unknown as { getAttribute(n: string): string | null }).getAttribute('aria-label') ?? '',
+      label: el.getAttribute('aria-label') ?? '',
     };
   });
 }
@@ -235,33 +211,32 @@ async function checkSummaryAndPlot(ctx: E2eContext, frame: Frame, report: Report
 /** Every layer row against the report's layers. */
 async function checkLayers(ctx: E2eContext, frame: Frame, report: Report): Promise<void> {
   const rows = await rowData(frame, 'layer-table');
-  const problems: string[] = [];
-  if (rows.length !== report.layers.length)
-    problems.push(`${rows.length} rows for ${report.layers.length} layers`);
-  for (const l of report.layers) {
-    const r = rows.find((x) => x.layerName === l.name);
-    if (!r) {
-      problems.push(`${l.name} missing`);
-      continue;
-    }
-    // Every loss the report measured, and no other.
-    const losses = measuredPrecisions(report).flatMap((p) => {
-      const x = l.losses.find((y) => y.choice === p);
-      return [x && (x.sqnrDb ?? Infinity), x?.cosine];
-    });
-    const expected = [l.op, l.params, l.choice, l.why, ...losses];
-    const got = [
-      r.op,
-      num(r.params),
-      r.choice,
-      r.why,
-      ...measuredPrecisions(report).flatMap((p) => [
-        num(r[lossKey(p, 'Sqnr')]),
-        num(r[lossKey(p, 'Cosine')]),
-      ]),
-    ];
-    if (!sameValues(got, expected)) problems.push(`${l.name}: ${show(got)} vs ${show(expected)}`);
-  }
+  const problems = rowProblems(
+    report.layers,
+    rows,
+    (r) => r.layerName,
+    'layers',
+    (l, r) => {
+      // Every loss the report measured, and no other.
+      const losses = measuredPrecisions(report).flatMap((p) => {
+        const x = l.losses.find((y) => y.choice === p);
+        return [x && (x.sqnrDb ?? Infinity), x?.cosine];
+      });
+      return {
+        expected: [l.op, l.params, l.choice, l.why, ...losses],
+        got: [
+          r.op,
+          num(r.params),
+          r.choice,
+          r.why,
+          ...measuredPrecisions(report).flatMap((p) => [
+            num(r[lossKey(p, 'Sqnr')]),
+            num(r[lossKey(p, 'Cosine')]),
+          ]),
+        ],
+      };
+    },
+  );
   ctx.check(
     `${rows.length} layer rows equal the report (op, params, choice, why, every loss measured)`,
     problems.length === 0,
@@ -304,14 +279,9 @@ async function shrinkBertFromTitleBar(ctx: E2eContext, page: Page, action: Locat
   // The quick pick and the input box share the widget: type only once the box's prompt shows.
   await message.filter({ hasText: 'Fidelity the worst output' }).first().waitFor({ timeout: 15000 });
   await input.fill('cosine>=2');
-  const refused = await message
-    .filter({ hasText: 'can never be met' })
-    .first()
-    .waitFor({ timeout: 10000 })
-    .then(
-      () => true,
-      () => false,
-    );
+  const refused = await succeeds(
+    message.filter({ hasText: 'can never be met' }).first().waitFor({ timeout: 10000 }),
+  );
   await screenshot(ctx, page, 'custom-target-refused-dark');
   ctx.check(
     'a custom target the parser refuses shows its reason as it is typed',
@@ -386,42 +356,23 @@ async function showRefinedReport(ctx: E2eContext, page: Page): Promise<void> {
 }
 
 export async function run(ctx: E2eContext): Promise<void> {
-  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
-  const page = await ctx.newPage();
-  await page.goto(ctx.workbenchUrl);
-  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
-  await ctx.web.waitForCommand(page, 'Big Shrink: Shrink to Target…');
+  const page = await openWorkbench(ctx, 'Big Shrink: Shrink to Target…');
   ctx.check('the command palette lists "Big Shrink: Shrink to Target…"', true);
 
   // ---- right-click -> Shrink to Target… -> sqnr>=30 -> No size limit ----
-  const out = path.join(ctx.workspace, 'sample-mlp.shrink.onnx');
-  const reportJson = path.join(ctx.workspace, 'sample-mlp.shrink.report.json');
-  const reportMd = path.join(ctx.workspace, 'sample-mlp.shrink.report.md');
+  const { out, reportJson, reportMd } = transformFiles(ctx, 'sample-mlp.shrink.onnx');
   const t0 = Date.now();
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…', 'explorer-menu-dark.png');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'cosine>=0.999' })
-    .first()
-    .waitFor({ timeout: 15000 });
-  await page.waitForTimeout(300);
-  const pick = await quickPickRows(page);
-  const order = ['cosine>=0.999', 'cosine>=0.99', 'sqnr>=30', 'top1>=0.99', 'Custom…'];
-  ctx.check(
+  await checkPickOrder(
+    ctx,
+    page,
+    ['cosine>=0.999', 'cosine>=0.99', 'sqnr>=30', 'top1>=0.99', 'Custom…'],
     'the quick pick offers cosine>=0.999, cosine>=0.99, sqnr>=30, top1>=0.99 and Custom…, in that order',
-    pick.rows.length === order.length && order.every((o, i) => pick.rows[i].startsWith(o)),
-    pick.rows.join(' | '),
-  );
-  ctx.check(
     'the setting’s cosine>=0.999 is the active (default) item',
-    pick.focused.startsWith('cosine>=0.999'),
-    pick.focused,
   );
   await screenshot(ctx, page, 'target-pick-dark');
   await choose(page, 'sqnr>=30');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'No size limit' })
-    .first()
-    .waitFor({ timeout: 15000 });
+  await pickRow(page, 'No size limit').waitFor({ timeout: 15000 });
   await screenshot(ctx, page, 'size-limit-pick-dark');
   await choose(page, 'No size limit');
   const written = await waitForFiles([out, reportJson, reportMd], 120000);
@@ -465,19 +416,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   // A layer row reveals its weight in the model editor.
   const target = report.layers[0].name;
   await frame.click(`[data-testid="layer-table"] tr[data-layer-name="${target}"]`);
-  const editor = await editorFrame(page, 'sample-mlp.onnx', 60000);
-  const revealed = await editor
-    .waitForFunction(
-      (n) => document.querySelector('[data-testid="detail"]')?.dataset.tensorName === n,
-      target,
-      {
-        timeout: 30000,
-      },
-    )
-    .then(
-      () => true,
-      () => false,
-    );
+  const { revealed } = await revealedInEditor(page, 'sample-mlp.onnx', target);
   ctx.check(
     `a click on layer ${target} opens sample-mlp.onnx in the model editor with it selected`,
     revealed,
@@ -489,10 +428,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   await openExplorer(page);
   const stamps = [out, reportJson].map((f) => fs.statSync(f).mtimeMs);
   await contextCommand(ctx, page, 'sample-mlp.onnx', 'Shrink to Target…');
-  await page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'top1>=0.99' })
-    .first()
-    .waitFor({ timeout: 15000 });
+  await pickRow(page, 'top1>=0.99').waitFor({ timeout: 15000 });
   const top1 = (await quickPickRows(page)).rows.find((r) => r.startsWith('top1>=0.99')) ?? '';
   ctx.check(
     'with a report of the model at hand, top1>=0.99 is offered without the "needs [batch, classes]" caveat',
@@ -501,13 +437,9 @@ export async function run(ctx: E2eContext): Promise<void> {
   );
   await choose(page, 'sqnr>=30');
   await choose(page, 'No size limit');
-  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
-  const asked = await dialog.waitFor({ timeout: 15000 }).then(
-    () => true,
-    () => false,
-  );
-  ctx.check('shrinking again asks "Overwrite?" in a modal dialog', asked);
-  if (asked) {
+  const dialog = await overwriteDialog(page);
+  ctx.check('shrinking again asks "Overwrite?" in a modal dialog', !!dialog);
+  if (dialog) {
     await screenshot(ctx, page, 'overwrite-dialog-dark');
     await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).first().click();
     const changed = () =>
@@ -530,10 +462,7 @@ export async function run(ctx: E2eContext): Promise<void> {
     await dtlnAction.waitFor({ timeout: 30000 });
     await page.waitForTimeout(500);
     await dtlnAction.click();
-    await page
-      .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'sqnr>=30' })
-      .first()
-      .waitFor({ timeout: 15000 });
+    await pickRow(page, 'sqnr>=30').waitFor({ timeout: 15000 });
     const rows = (await quickPickRows(page)).rows;
     ctx.check(
       'for dtln_model_2 (3-D outputs), open in the editor, the targets leave out top1>=0.99',
@@ -542,19 +471,9 @@ export async function run(ctx: E2eContext): Promise<void> {
     );
     await page.keyboard.press('Escape');
 
-    const bert = 'tiny_bert_random_inline.onnx';
-    await openExplorer(page);
-    await focusWorkbench(page);
-    await ctx.web.quickOpen(page, bert);
-    const action = page
-      .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
-      .first();
-    const shown = await action.waitFor({ timeout: 30000 }).then(
-      () => true,
-      () => false,
-    );
-    ctx.check('the model editor title bar has "Shrink to Target…"', shown);
-    if (shown) await shrinkBertFromTitleBar(ctx, page, action);
+    const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Shrink to Target');
+    ctx.check('the model editor title bar has "Shrink to Target…"', !!action);
+    if (action) await shrinkBertFromTitleBar(ctx, page, action);
   }
 
   // ---- a --refine shrink from the CLI: the panel lists the steps lowered while backing off ----

@@ -3,21 +3,12 @@
 // menu, quick picks, toasts, screenshots. Bundled into each module (esbuild); not a module of its own.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame, Locator, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
+import type { PageDocument } from './pageDom';
 
-// frame.evaluate() callbacks run inside the webview (serialized: `document` is the page's own); the
-// Node-side tsconfig has no DOM library.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  querySelector(selector: string): PageElement | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  body: { classList: { contains(name: string): boolean } };
-};
+// frame.evaluate() callbacks run inside the webview: `document` is the page's own (pageDom.ts).
+declare const document: PageDocument;
 
 /** Equal element by element (Object.is: unlike JSON.stringify, Infinity, NaN and null stay apart). */
 export function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -27,7 +18,68 @@ export function sameValues(a: readonly unknown[], b: readonly unknown[]): boolea
 /** For messages: like JSON.stringify, but Infinity and NaN stay readable. */
 export const show = (values: readonly unknown[]): string => `[${values.map((v) => String(v)).join(', ')}]`;
 
+/**
+ * How the rows of a table differ from the report's items, matched by name: a count that differs, an item
+ * without its row, and for each pair the values `compare` gives when they differ (plus its `extra` problem).
+ */
+export function rowProblems<I extends { name: string }, R>(
+  items: readonly I[],
+  rows: readonly R[],
+  rowName: (row: R) => string | undefined,
+  noun: string,
+  compare: (item: I, row: R) => { got: unknown[]; expected: unknown[]; extra?: string },
+): string[] {
+  const problems: string[] = [];
+  if (rows.length !== items.length) problems.push(`${rows.length} rows for ${items.length} ${noun}`);
+  for (const item of items) {
+    const row = rows.find((r) => rowName(r) === item.name);
+    if (!row) {
+      problems.push(`${item.name} missing`);
+      continue;
+    }
+    const { got, expected, extra } = compare(item, row);
+    if (!sameValues(got, expected)) problems.push(`${item.name}: ${show(got)} vs ${show(expected)}`);
+    if (extra) problems.push(`${item.name}: ${extra}`);
+  }
+  return problems;
+}
+
 export const PANEL = '[data-testid="reports-panel"]';
+
+/** Whether `wait` ends in time: a check's verdict rather than a thrown timeout. */
+export const succeeds = (wait: Promise<unknown>): Promise<boolean> =>
+  wait.then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * A new page on the workspace in the dark theme, ready once the Explorer lists sample-mlp.onnx and the
+ * command palette has `command` (the extension's contributions are registered).
+ */
+export async function openWorkbench(ctx: E2eContext, command: string): Promise<Page> {
+  ctx.setUserSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
+  const page = await ctx.newPage();
+  await page.goto(ctx.workbenchUrl);
+  await workbenchReady(ctx, page, command);
+  return page;
+}
+
+/** Wait (after a load or a reload) until the Explorer lists sample-mlp.onnx and the palette has `command`. */
+export async function workbenchReady(ctx: E2eContext, page: Page, command: string): Promise<void> {
+  await ctx.web.explorerItem(page, 'sample-mlp.onnx').waitFor({ timeout: 60000 });
+  await ctx.web.waitForCommand(page, command);
+}
+
+/** What a transform writes for output `name` in the workspace (the CLI's naming): the model and both reports. */
+export function transformFiles(
+  ctx: E2eContext,
+  name: string,
+): { out: string; reportJson: string; reportMd: string } {
+  const out = path.join(ctx.workspace, name);
+  const stem = out.replace(/\.onnx$/, '');
+  return { out, reportJson: `${stem}.report.json`, reportMd: `${stem}.report.md` };
+}
 
 export async function waitForFiles(files: string[], timeoutMs = 60000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -109,13 +161,9 @@ export async function contextCommand(
     await page.waitForTimeout(400);
     if (shot) await page.screenshot({ path: path.join(ctx.resultsDir, shot) });
     await item.click();
-    const closed = await page
-      .locator('.context-view .monaco-menu')
-      .waitFor({ state: 'hidden', timeout: 3000 })
-      .then(
-        () => true,
-        () => false,
-      );
+    const closed = await succeeds(
+      page.locator('.context-view .monaco-menu').waitFor({ state: 'hidden', timeout: 3000 }),
+    );
     if (closed) return;
     await page.keyboard.press('Escape');
     if (attempt >= 3) throw new Error(`the context menu of ${name} did not run "${label}"`);
@@ -168,12 +216,78 @@ export async function quickPickRows(page: Page): Promise<{ rows: string[]; focus
   return { rows, focused };
 }
 
+/**
+ * Wait for the quick pick and check that its rows start with `order`, in that order, the first one the
+ * active (default) item. `offered` and `active` name the two checks.
+ */
+export async function checkPickOrder(
+  ctx: E2eContext,
+  page: Page,
+  order: string[],
+  offered: string,
+  active: string,
+): Promise<void> {
+  await pickRow(page, order[0]).waitFor({ timeout: 15000 });
+  // Read the rows once the list has had a moment to fill and focus its default.
+  await page.waitForTimeout(300);
+  const pick = await quickPickRows(page);
+  ctx.check(
+    offered,
+    pick.rows.length === order.length && order.every((o, i) => pick.rows[i].startsWith(o)),
+    pick.rows.join(' | '),
+  );
+  ctx.check(active, pick.focused.startsWith(order[0]), pick.focused);
+}
+
+/** The quick pick's first row that contains `text`. */
+export function pickRow(page: Page, text: string): Locator {
+  return page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+}
+
 /** Click the quick pick's row that contains `text`. */
 export async function choose(page: Page, text: string): Promise<void> {
-  const row = page
-    .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text })
-    .first();
+  const row = pickRow(page, text);
   await row.waitFor({ timeout: 15000 });
   await page.waitForTimeout(200);
   await row.click();
+}
+
+/** The model editor of `fileName` and whether its detail shows `name` (a row of the panel revealed it). */
+export async function revealedInEditor(
+  page: Page,
+  fileName: string,
+  name: string,
+): Promise<{ editor: Frame; revealed: boolean }> {
+  const editor = await editorFrame(page, fileName, 60000);
+  const revealed = await succeeds(
+    editor.waitForFunction(
+      (n) => document.querySelector('[data-testid="detail"]')?.dataset.tensorName === n,
+      name,
+      { timeout: 30000 },
+    ),
+  );
+  return { editor, revealed };
+}
+
+/** The modal "Overwrite?" dialog, when it appears within 15 s. */
+export async function overwriteDialog(page: Page): Promise<Locator | undefined> {
+  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Overwrite?' });
+  return (await succeeds(dialog.waitFor({ timeout: 15000 }))) ? dialog : undefined;
+}
+
+/**
+ * Open `fileName` (Quick Open) in the model editor and return its title bar's action `label`, when it shows
+ * within 30 s.
+ */
+export async function editorTitleAction(
+  ctx: E2eContext,
+  page: Page,
+  fileName: string,
+  label: string,
+): Promise<Locator | undefined> {
+  await openExplorer(page);
+  await focusWorkbench(page);
+  await ctx.web.quickOpen(page, fileName);
+  const action = page.locator(`.part.editor .editor-actions .action-label[aria-label^="${label}"]`).first();
+  return (await succeeds(action.waitFor({ timeout: 30000 }))) ? action : undefined;
 }

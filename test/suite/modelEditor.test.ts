@@ -2,15 +2,16 @@
 // (inline, external data, fp16, If subgraphs), the ready/init handshake, statistics reaching the
 // webview, the state kept for a hidden editor, refresh, and the error view of a file that is no model.
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import {
   activate,
   closeAll,
+  contributes,
   EXTENSION_ID,
   lastState,
+  makeSampleModel,
   openModel,
   sharedModels,
   tempDir,
@@ -27,11 +28,11 @@ suite('Model editor', () => {
   test('activates and contributes the custom editor, commands and settings', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
     assert.ok(ext.isActive, 'extension is active');
-    const contributes = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
+    const c = contributes<{
       customEditors: { viewType: string; priority: string; selector: { filenamePattern: string }[] }[];
       configuration: { properties: Record<string, unknown> };
-    };
-    const editor = contributes.customEditors.find((e) => e.viewType === VIEW_TYPE);
+    }>();
+    const editor = c.customEditors.find((e) => e.viewType === VIEW_TYPE);
     assert.ok(editor, 'customEditors lists bigShrink.modelEditor');
     assert.strictEqual(editor!.priority, 'default');
     assert.deepStrictEqual(editor!.selector, [{ filenamePattern: '*.onnx' }]);
@@ -45,8 +46,8 @@ suite('Model editor', () => {
     ]) {
       assert.ok(commands.includes(id), `${id} is registered`);
     }
-    assert.ok(contributes.configuration.properties['bigShrink.modelEditor.histogramBins']);
-    assert.ok(contributes.configuration.properties['bigShrink.workerThreads']);
+    assert.ok(c.configuration.properties['bigShrink.modelEditor.histogramBins']);
+    assert.ok(c.configuration.properties['bigShrink.workerThreads']);
   });
 
   const cases: {
@@ -213,17 +214,7 @@ suite('Model editor cancellation', () => {
 
   test('closing the editor while statistics run stops the workers', async function () {
     this.timeout(120000);
-    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    const dir = tempDir('big-shrink-cancel-');
-    const file = path.join(dir, 'big.onnx');
-    execFileSync(
-      process.execPath,
-      [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), file, '--megabytes', '200'],
-      {
-        stdio: 'ignore',
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-      },
-    );
+    const file = makeSampleModel(path.join(tempDir('big-shrink-cancel-'), 'big.onnx'), 200);
     const uri = vscode.Uri.file(file);
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
     const running = await waitFor(

@@ -4,29 +4,25 @@
 // the quick pick's default and its follow-up steps; every preset and the `bigShrink.prune.*` settings
 // become the CLI's options; cancelling (pruning, writing, verifying) leaves the folder as it was.
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import {
   acceptQuickPick,
   activate,
+  assertCancelLeavesNothing,
+  assertTransformCommand,
   closeAll,
+  contributes,
   copySharedModel,
-  EXTENSION_ID,
+  listing,
+  makeSampleModel,
+  readJson,
+  reportsState,
   tempDir,
   waitFor,
+  type TransformOutcome,
 } from './helpers';
-
-/** What `bigShrink.prune` returns (src/extension/shrinkCommands.ts ShrinkOutcome). */
-interface Outcome {
-  status: 'done' | 'failed' | 'cancelled' | 'skipped';
-  model?: string;
-  output?: string;
-  reportJson?: string;
-  error?: { file: string; reason: string };
-  removed?: string[];
-}
 
 interface Sizes {
   inputBytes: number;
@@ -42,31 +38,19 @@ interface Sizes {
   quantizedBytes?: number;
 }
 
-/** What `bigShrink._test.reportsState` returns. */
-interface PanelState {
-  visible: boolean;
-  posted: string[];
-  received: string[];
-  rendered?: {
-    current?: string;
-    tensorRows: number;
-    tensorColumns: string[];
-    figures: string[];
-    nodeRows: number;
-  };
-  current?: {
-    file: string;
-    transform: string;
-    variant: string;
-    tensors: string[];
-    sparsity: { name: string; before?: number; after?: number; storage?: string }[];
-    prune?: {
-      sparsityBefore: number;
-      sparsityAfter: number;
-      target?: number;
-      weights: number;
-      sizes?: Sizes;
-    };
+/** The side panel's current report (the parts read here). */
+interface Current {
+  file: string;
+  transform: string;
+  variant: string;
+  tensors: string[];
+  sparsity: { name: string; before?: number; after?: number; storage?: string }[];
+  prune?: {
+    sparsityBefore: number;
+    sparsityAfter: number;
+    target?: number;
+    weights: number;
+    sizes?: Sizes;
   };
 }
 
@@ -93,11 +77,10 @@ interface Report {
   quantized?: { name: string; afterBytes: number }[];
 }
 
-const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
-const listing = (dir: string) => fs.readdirSync(dir).sort();
-const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+const panelState = () => reportsState<Current>();
+const readReport = (file: string) => readJson<Report>(file);
 const prune = (model: string, request?: Record<string, unknown>) =>
-  vscode.commands.executeCommand<Outcome>('bigShrink.prune', vscode.Uri.file(model), request);
+  vscode.commands.executeCommand<TransformOutcome>('bigShrink.prune', vscode.Uri.file(model), request);
 
 const copyModel = () => copySharedModel('big-shrink-prune-');
 
@@ -106,27 +89,10 @@ suite('Prune and the side panel', () => {
   teardown(closeAll);
 
   test('contributes "Prune…" to the Explorer, the model editor title and the palette, with settings', async () => {
-    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
-      commands: { command: string; title: string; icon?: string }[];
-      menus: Record<string, { command: string; when?: string; group?: string }[]>;
+    await assertTransformCommand('bigShrink.prune', 'Prune…');
+    const c = contributes<{
       configuration: { properties: Record<string, { default: unknown; enum?: unknown[] }> };
-    };
-    assert.ok((await vscode.commands.getCommands(true)).includes('bigShrink.prune'));
-    const command = c.commands.find((x) => x.command === 'bigShrink.prune');
-    assert.strictEqual(command?.title, 'Prune…');
-    assert.ok(command?.icon, 'an icon for the editor title bar');
-    const where = (menu: string) => c.menus[menu].filter((m) => m.command === 'bigShrink.prune');
-    assert.deepStrictEqual(
-      where('explorer/context').map((m) => m.when),
-      ['resourceExtname == .onnx'],
-    );
-    const title = where('editor/title');
-    assert.strictEqual(title.length, 1);
-    assert.strictEqual(title[0].when, 'activeCustomEditorId == bigShrink.modelEditor');
-    assert.match(title[0].group ?? '', /^navigation/);
-    // The palette shows it everywhere (no `when` hides it).
-    assert.ok(!c.menus.commandPalette.some((m) => m.command === 'bigShrink.prune'));
+    }>();
     const p = c.configuration.properties;
     assert.deepStrictEqual(
       ['method', 'sparsity', 'scope', 'storage', 'keepFirstLast'].map(
@@ -374,49 +340,22 @@ suite('Prune and the side panel', () => {
     suiteSetup(function () {
       this.timeout(120000);
       // ~100 MB of MatMul/Gemm weights: a second or two to prune, several to verify and measure.
-      big = path.join(tempDir('big-shrink-prune-cancel-'), 'bench.onnx');
-      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-      execFileSync(
-        process.execPath,
-        [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), big, '--megabytes', '100'],
-        { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
-      );
+      big = makeSampleModel(path.join(tempDir('big-shrink-prune-cancel-'), 'bench.onnx'), 100);
     });
 
     for (const when of ['pruning', 'the first file appears', 'verifying'] as const) {
       test(`while ${when} leaves nothing behind`, async () => {
-        const dir = path.dirname(big);
-        const was = listing(dir);
-        const running = prune(big, { preset: 'magnitude-global', sparsity: 0.5 });
-        await waitFor(
-          'the run to start',
-          () => vscode.commands.executeCommand<{ running: string[] }>('bigShrink._test.shrinkState'),
-          (s) => s.running.length > 0,
-          10000,
+        await assertCancelLeavesNothing(
+          big,
+          () => prune(big, { preset: 'magnitude-global', sparsity: 0.5 }),
+          when === 'pruning'
+            ? { afterMs: 300 }
+            : {
+                once: (added) =>
+                  when === 'verifying' ? added.includes('bench.sparse50.onnx') : added.length > 0,
+                withinMs: 30000,
+              },
         );
-        let seen: string[] = [];
-        if (when === 'pruning') {
-          await new Promise((r) => setTimeout(r, 300));
-        } else {
-          const ready = (files: string[]) =>
-            when === 'verifying' ? files.includes('bench.sparse50.onnx') : files.length > 0;
-          const t0 = Date.now();
-          while (Date.now() - t0 < 30000) {
-            seen = listing(dir).filter((f) => !was.includes(f));
-            if (ready(seen)) break;
-            await new Promise((r) => setTimeout(r, 5));
-          }
-          assert.ok(ready(seen), `the run wrote ${seen.join(', ') || 'nothing'}`);
-        }
-        const cancelled = await vscode.commands.executeCommand<number>('bigShrink._test.cancelShrink');
-        assert.strictEqual(cancelled, 1);
-        const outcome = await running;
-        assert.strictEqual(outcome.status, 'cancelled');
-        assert.deepStrictEqual(listing(dir), was, `left behind (seen before the cancel: ${seen.join(', ')})`);
-        const state = await vscode.commands.executeCommand<{ running: string[] }>(
-          'bigShrink._test.shrinkState',
-        );
-        assert.deepStrictEqual(state.running, []);
       });
     }
   });

@@ -4,49 +4,47 @@
 // (planning, writing, verifying) leaves the folder as it was; a row of the panel reveals its tensor in
 // the model editor; the history follows *.report.json files in the workspace.
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activate, closeAll, EXTENSION_ID, lastState, sharedModels, tempDir, waitFor } from './helpers';
+import {
+  activate,
+  assertCancelLeavesNothing,
+  closeAll,
+  contributes,
+  copySharedModel,
+  EXTENSION_ID,
+  lastState,
+  listing,
+  makeSampleModel,
+  readJson,
+  reportsState,
+  tempDir,
+  waitFor,
+  type TransformOutcome,
+} from './helpers';
 
-/** What `bigShrink.quantize*` return (src/extension/shrinkCommands.ts ShrinkOutcome). */
-interface Outcome {
-  status: 'done' | 'failed' | 'cancelled' | 'skipped';
-  model?: string;
-  output?: string;
-  reportJson?: string;
-  error?: { file: string; reason: string };
-  removed?: string[];
+/** The side panel's current report (the parts read here). */
+interface Current {
+  file: string;
+  model: string;
+  output: string;
+  status: string;
+  tensors: string[];
+  nodes: number;
 }
 
-/** What `bigShrink._test.reportsState` returns. */
-interface PanelState {
-  visible: boolean;
-  posted: string[];
-  received: string[];
-  rendered?: { current?: string; tensorRows: number; nodeRows: number; historyRows: number };
-  current?: { file: string; model: string; output: string; status: string; tensors: string[]; nodes: number };
-  history: string[];
-}
-
-const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
-const listing = (dir: string) => fs.readdirSync(dir).sort();
-
-/** A fresh folder holding a copy of a shared model. */
-function copyModel(name = 'tiny_bert_random_inline.onnx', as = 'bert.onnx'): { dir: string; model: string } {
-  const dir = tempDir('big-shrink-quantize-');
-  const model = path.join(dir, as);
-  fs.copyFileSync(path.join(sharedModels(), name), model);
-  return { dir, model };
-}
+const panelState = () => reportsState<Current>();
+const copyModel = () => copySharedModel('big-shrink-quantize-');
+const quantize4bit = (model: string) =>
+  vscode.commands.executeCommand<TransformOutcome>('bigShrink.quantize4bit', vscode.Uri.file(model));
 
 interface Report {
   options: Record<string, unknown>;
   summary: { bytesBefore: number; bytesAfter: number; status: string; tensors: number };
   tensors: { name: string }[];
 }
-const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+const readReport = (file: string) => readJson<Report>(file);
 
 suite('Quantize and the side panel', () => {
   suiteSetup(activate);
@@ -54,12 +52,12 @@ suite('Quantize and the side panel', () => {
 
   test('contributes the commands, menus, the Big Shrink view container and the settings', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
+    const c = contributes<{
       viewsContainers: { activitybar: { id: string; icon: string }[] };
       views: Record<string, { id: string; type: string }[]>;
       menus: Record<string, { command: string; when?: string }[]>;
       configuration: { properties: Record<string, { default: unknown }> };
-    };
+    }>();
     const container = c.viewsContainers.activitybar.find((v) => v.id === 'bigShrink');
     assert.ok(container && fs.existsSync(path.join(ext.extensionPath, container.icon)), 'activity bar icon');
     assert.deepStrictEqual(c.views.bigShrink, [
@@ -100,10 +98,7 @@ suite('Quantize and the side panel', () => {
 
   test('"Quantize to 4-bit" writes the model and both reports; the side panel shows the report', async () => {
     const { dir, model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome.error));
     assert.deepStrictEqual(listing(dir), [
       'bert.int4.onnx',
@@ -141,10 +136,7 @@ suite('Quantize and the side panel', () => {
 
   test('a row of the panel opens the input model with that tensor selected', async () => {
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     assert.strictEqual(outcome.status, 'done');
     await waitFor('the panel to show it', panelState, (s) => s.current?.file === outcome.reportJson);
     const name = 'onnx::MatMul_261';
@@ -199,7 +191,7 @@ suite('Quantize and the side panel', () => {
           { preset: 'fp16', file: 'bert.fp16.onnx', options: { to: 'float16' } },
         ];
       for (const c of cases) {
-        const outcome = await vscode.commands.executeCommand<Outcome>('bigShrink.quantize', uri, {
+        const outcome = await vscode.commands.executeCommand<TransformOutcome>('bigShrink.quantize', uri, {
           preset: c.preset,
           blockSize: c.blockSize,
         });
@@ -225,10 +217,7 @@ suite('Quantize and the side panel', () => {
     const dir = tempDir('big-shrink-quantize-');
     const model = path.join(dir, 'notes.onnx');
     fs.writeFileSync(model, 'not a model\n');
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     assert.strictEqual(outcome.status, 'failed');
     assert.strictEqual(outcome.error?.file, model);
     assert.ok(outcome.error!.reason.length > 0);
@@ -239,10 +228,7 @@ suite('Quantize and the side panel', () => {
       .getConfiguration('bigShrink.quantize')
       .update('exclude', '.', vscode.ConfigurationTarget.Global);
     try {
-      const none = await vscode.commands.executeCommand<Outcome>(
-        'bigShrink.quantize4bit',
-        vscode.Uri.file(m2),
-      );
+      const none = await quantize4bit(m2);
       assert.strictEqual(none.status, 'failed');
       assert.match(none.error!.reason, /nothing to quantize/);
       assert.deepStrictEqual(listing(d2), ['bert.onnx']);
@@ -258,65 +244,29 @@ suite('Quantize and the side panel', () => {
     suiteSetup(function () {
       this.timeout(120000);
       // ~100 MB of MatMul/Gemm weights: about a second to plan and a second to verify.
-      big = path.join(tempDir('big-shrink-cancel-'), 'bench.onnx');
-      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-      execFileSync(
-        process.execPath,
-        [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), big, '--megabytes', '100'],
-        {
-          stdio: 'ignore',
-          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-        },
-      );
+      big = makeSampleModel(path.join(tempDir('big-shrink-cancel-'), 'bench.onnx'), 100);
     });
 
     for (const when of ['planning', 'the first file appears', 'verifying'] as const) {
       test(`while ${when} leaves nothing behind`, async () => {
-        const dir = path.dirname(big);
-        const was = listing(dir);
-        const running = vscode.commands.executeCommand<Outcome>(
-          'bigShrink.quantize4bit',
-          vscode.Uri.file(big),
+        await assertCancelLeavesNothing(
+          big,
+          () => quantize4bit(big),
+          when === 'planning'
+            ? { afterMs: 300 }
+            : {
+                once: (added) =>
+                  when === 'verifying' ? added.includes('bench.int4.onnx') : added.length > 0,
+                withinMs: 30000,
+              },
         );
-        await waitFor(
-          'the run to start',
-          () => vscode.commands.executeCommand<{ running: string[] }>('bigShrink._test.shrinkState'),
-          (s) => s.running.length > 0,
-          10000,
-        );
-        let seen: string[] = [];
-        if (when === 'planning') {
-          await new Promise((r) => setTimeout(r, 300));
-        } else {
-          const ready = (files: string[]) =>
-            when === 'verifying' ? files.includes('bench.int4.onnx') : files.length > 0;
-          const t0 = Date.now();
-          while (Date.now() - t0 < 30000) {
-            seen = listing(dir).filter((f) => !was.includes(f));
-            if (ready(seen)) break;
-            await new Promise((r) => setTimeout(r, 5));
-          }
-          assert.ok(ready(seen), `the run wrote ${seen.join(', ') || 'nothing'}`);
-        }
-        const cancelled = await vscode.commands.executeCommand<number>('bigShrink._test.cancelShrink');
-        assert.strictEqual(cancelled, 1);
-        const outcome = await running;
-        assert.strictEqual(outcome.status, 'cancelled');
-        assert.deepStrictEqual(listing(dir), was, `left behind (seen before the cancel: ${seen.join(', ')})`);
-        const state = await vscode.commands.executeCommand<{ running: string[] }>(
-          'bigShrink._test.shrinkState',
-        );
-        assert.deepStrictEqual(state.running, []);
       });
     }
   });
 
   test('"Open Compaction Report" opens the Markdown preview beside the editor', async () => {
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     const md = await vscode.commands.executeCommand<vscode.Uri>(
       'bigShrink.openReport',
       vscode.Uri.file(outcome.reportJson!),
@@ -345,10 +295,7 @@ suite('Quantize and the side panel', () => {
     const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.env.BIG_SHRINK_TEST_WORKSPACE;
     assert.ok(ws, 'a workspace folder is open');
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     const copy = path.join(ws!, 'copied.int4.report.json');
     const text = fs.readFileSync(outcome.reportJson!, 'utf8');
     fs.writeFileSync(
@@ -376,10 +323,7 @@ suite('Quantize and the side panel', () => {
 
   test('hidden and shown again, the panel gets the whole state again', async () => {
     const { model } = copyModel();
-    const outcome = await vscode.commands.executeCommand<Outcome>(
-      'bigShrink.quantize4bit',
-      vscode.Uri.file(model),
-    );
+    const outcome = await quantize4bit(model);
     await waitFor('the panel to draw it', panelState, (s) => s.rendered?.current === outcome.reportJson);
     const inits = (await panelState()).posted.filter((t) => t === 'reports/init').length;
     await vscode.commands.executeCommand('workbench.view.explorer');

@@ -14,7 +14,8 @@ import { openModel as openFile } from '../../src/runtime/openModel';
 import {
   activate,
   closeAll,
-  EXTENSION_ID,
+  contributes,
+  copySharedModel,
   lastState,
   openModel,
   sharedModels,
@@ -40,12 +41,7 @@ interface Outcome {
 
 const state = async (uri: vscode.Uri) => (await lastState(uri)) as SensitivityState | undefined;
 
-function copyModel(name = 'tiny_bert_random_inline.onnx'): string {
-  const dir = tempDir('big-shrink-sensitivity-');
-  const model = path.join(dir, 'bert.onnx');
-  fs.copyFileSync(path.join(sharedModels(), name), model);
-  return model;
-}
+const copyModel = (name?: string) => copySharedModel('big-shrink-sensitivity-', name).model;
 
 /** The first MatMul weight (input B, [K, N]) of `file` and its sweep straight from the core. */
 function matMulWeight(file: string): { id: number; name: string; sweep: WeightSweep } {
@@ -77,11 +73,10 @@ suite('Sweep and measured sensitivity', () => {
   teardown(closeAll);
 
   test('contributes Measure Sensitivity (editor title, palette) and the bigShrink.sensitivity settings', async () => {
-    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
+    const c = contributes<{
       menus: Record<string, { command: string; when?: string }[]>;
       configuration: { properties: Record<string, { default: unknown }> };
-    };
+    }>();
     assert.ok((await vscode.commands.getCommands(true)).includes('bigShrink.measureSensitivity'));
     for (const menu of ['editor/title', 'commandPalette'])
       assert.ok(

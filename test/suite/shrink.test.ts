@@ -5,105 +5,56 @@
 // comes from `bigShrink.shrink.target`; a bad target is refused before anything runs, a target no
 // candidate meets ends in the CLI's reason naming the model; cancelling leaves the folder as it was.
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { Candidate } from '../../src/core/shrink/shrinkSearch';
+import type { Fidelity } from '../../src/core/shrink/shrinkTarget';
+import type { LayerLoss, ShrinkFigures } from '../../src/protocol/shrinkFigures';
 import {
   acceptQuickPick,
   activate,
+  assertCancelLeavesNothing,
+  assertTransformCommand,
   closeAll,
+  contributes,
   copySharedModel,
-  EXTENSION_ID,
   lastState,
+  listing,
+  makeSampleModel,
+  readJson,
+  reportsState,
+  runExtensionScript,
   tempDir,
   waitFor,
+  type TransformOutcome,
 } from './helpers';
 
-/** What `bigShrink.shrinkToTarget` returns (src/extension/shrinkCommands.ts ShrinkOutcome). */
-interface Outcome {
-  status: 'done' | 'failed' | 'cancelled' | 'skipped';
-  model?: string;
-  output?: string;
-  reportJson?: string;
-  error?: { file: string; reason: string };
-  removed?: string[];
-}
-
-interface Fidelity {
-  cosine: number;
-  sqnrDb: number;
-  top1?: number;
-}
-
-/** What `bigShrink._test.reportsState` returns (the parts read here). */
-interface PanelState {
-  visible: boolean;
-  posted: string[];
-  rendered?: {
-    current?: string;
-    figures: string[];
-    shrink?: {
-      layerRows: number;
-      candidateRows: number;
-      plotted: number;
-      comparison: string[];
-      layerColumns: string[];
-    };
-  };
-  current?: {
-    file: string;
-    transform: string;
-    variant: string;
-    shrink?: {
-      target: string;
-      achieved?: number;
-      met: boolean;
-      chosenStep?: number;
-      layers: { name: string; choice: string; why: string; losses: Loss[] }[];
-      candidates: (Candidate & { bytes?: number })[];
-      baselines: { id: string; bytes?: number; fidelity?: Fidelity }[];
-      fallback?: string;
-    };
-  };
-}
-
-interface Loss {
-  choice: string;
-  sqnrDb: number;
-  cosine: number;
-}
-
-interface Move {
-  name: string;
-  from: string;
-  to: string;
-}
-
-interface Candidate {
-  step: number;
-  bytes: number;
-  fidelity?: Fidelity;
-  met: boolean;
-  raised?: Move;
-  lowered?: Move;
-  fallback?: string;
+/** The side panel's current report (the parts read here). */
+interface Current {
+  file: string;
+  transform: string;
+  variant: string;
+  shrink?: ShrinkFigures;
 }
 
 interface Report {
   options: Record<string, unknown>;
   summary: { target: string; achieved?: number; bytesAfter: number; chosenStep: number };
-  layers: { name: string; choice: string; why: string; losses: Loss[] }[];
+  layers: { name: string; choice: string; why: string; losses: LayerLoss[] }[];
   candidates: Candidate[];
   baselines: Record<string, { bytes: number; fidelity?: Fidelity }>;
   precisionLabels: Record<string, string>;
 }
 
-const panelState = () => vscode.commands.executeCommand<PanelState>('bigShrink._test.reportsState');
-const listing = (dir: string) => fs.readdirSync(dir).sort();
-const readReport = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+const panelState = () => reportsState<Current>();
+const readReport = (file: string) => readJson<Report>(file);
 const shrink = (model: string, request?: Record<string, unknown>) =>
-  vscode.commands.executeCommand<Outcome>('bigShrink.shrinkToTarget', vscode.Uri.file(model), request);
+  vscode.commands.executeCommand<TransformOutcome>(
+    'bigShrink.shrinkToTarget',
+    vscode.Uri.file(model),
+    request,
+  );
 
 const copyModel = () => copySharedModel('big-shrink-shrink-');
 
@@ -112,27 +63,10 @@ suite('Shrink to Target and the side panel', () => {
   teardown(closeAll);
 
   test('contributes "Shrink to Target…" to the Explorer, the model editor title and the palette, with a setting', async () => {
-    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    const c = (ext.packageJSON as { contributes: Record<string, unknown> }).contributes as {
-      commands: { command: string; title: string; icon?: string }[];
-      menus: Record<string, { command: string; when?: string; group?: string }[]>;
+    await assertTransformCommand('bigShrink.shrinkToTarget', 'Shrink to Target…');
+    const c = contributes<{
       configuration: { properties: Record<string, { default: unknown; pattern?: string }> };
-    };
-    assert.ok((await vscode.commands.getCommands(true)).includes('bigShrink.shrinkToTarget'));
-    const command = c.commands.find((x) => x.command === 'bigShrink.shrinkToTarget');
-    assert.strictEqual(command?.title, 'Shrink to Target…');
-    assert.ok(command?.icon, 'an icon for the editor title bar');
-    const where = (menu: string) =>
-      (c.menus[menu] ?? []).filter((m) => m.command === 'bigShrink.shrinkToTarget');
-    assert.deepStrictEqual(
-      where('explorer/context').map((m) => m.when),
-      ['resourceExtname == .onnx'],
-    );
-    const title = where('editor/title');
-    assert.strictEqual(title.length, 1);
-    assert.strictEqual(title[0].when, 'activeCustomEditorId == bigShrink.modelEditor');
-    assert.match(title[0].group ?? '', /^navigation/);
-    assert.strictEqual(where('commandPalette').length, 0, 'no `when` hides it from the palette');
+    }>();
     const setting = c.configuration.properties['bigShrink.shrink.target'];
     assert.strictEqual(setting?.default, 'cosine>=0.999');
     const pattern = new RegExp(setting.pattern!);
@@ -219,12 +153,7 @@ suite('Shrink to Target and the side panel', () => {
   test('a --refine report from the CLI: the panel shows the lowered steps and the candidate the engine wrote', async function () {
     this.timeout(120000);
     const { dir, model } = copyModel();
-    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    execFileSync(
-      process.execPath,
-      [path.join(ext.extensionPath, 'dist', 'cli.js'), 'shrink', model, '--target', 'sqnr>=40', '--refine'],
-      { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
-    );
+    runExtensionScript('dist/cli.js', ['shrink', model, '--target', 'sqnr>=40', '--refine']);
     const json = path.join(dir, 'bert.shrink.report.json');
     const report = readReport(json);
     const lowered = report.candidates.filter((c) => c.lowered);
@@ -324,48 +253,17 @@ suite('Shrink to Target and the side panel', () => {
     suiteSetup(function () {
       this.timeout(120000);
       // ~30 MB of MatMul/Gemm weights: several seconds of measuring and searching, then writing and verifying.
-      big = path.join(tempDir('big-shrink-shrink-cancel-'), 'bench.onnx');
-      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-      execFileSync(
-        process.execPath,
-        [path.join(ext.extensionPath, 'scripts', 'make-sample-model.js'), big, '--megabytes', '30'],
-        { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
-      );
+      big = makeSampleModel(path.join(tempDir('big-shrink-shrink-cancel-'), 'bench.onnx'), 30);
     });
 
     for (const when of ['measuring', 'the output appears'] as const) {
       test(`while ${when} leaves nothing behind`, async function () {
         this.timeout(180000);
-        const dir = path.dirname(big);
-        const was = listing(dir);
-        const running = shrink(big, { target: 'cosine>=0.99' });
-        await waitFor(
-          'the run to start',
-          () => vscode.commands.executeCommand<{ running: string[] }>('bigShrink._test.shrinkState'),
-          (s) => s.running.length > 0,
-          10000,
+        await assertCancelLeavesNothing(
+          big,
+          () => shrink(big, { target: 'cosine>=0.99' }),
+          when === 'measuring' ? { afterMs: 800 } : { once: (added) => added.length > 0, withinMs: 150000 },
         );
-        let seen: string[] = [];
-        if (when === 'measuring') {
-          await new Promise((r) => setTimeout(r, 800));
-        } else {
-          const t0 = Date.now();
-          while (Date.now() - t0 < 150000) {
-            seen = listing(dir).filter((f) => !was.includes(f));
-            if (seen.length > 0) break;
-            await new Promise((r) => setTimeout(r, 5));
-          }
-          assert.ok(seen.length > 0, 'the run wrote something');
-        }
-        const cancelled = await vscode.commands.executeCommand<number>('bigShrink._test.cancelShrink');
-        assert.strictEqual(cancelled, 1);
-        const outcome = await running;
-        assert.strictEqual(outcome.status, 'cancelled');
-        assert.deepStrictEqual(listing(dir), was, `left behind (seen before the cancel: ${seen.join(', ')})`);
-        const state = await vscode.commands.executeCommand<{ running: string[] }>(
-          'bigShrink._test.shrinkState',
-        );
-        assert.deepStrictEqual(state.running, []);
       });
     }
   });
