@@ -17,6 +17,7 @@ import {
   clearToasts,
   contextCommand,
   focusWorkbench,
+  clickExplorerItem,
   openExplorer,
   openPanelFromActivityBar,
   openWorkbench,
@@ -252,9 +253,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   // ---- Quantize… quick pick: 8-bit on tiny BERT ----
   if (ctx.sharedModels) {
     const bert = 'tiny_bert_random_inline.onnx';
-    await openExplorer(page);
-    const folder = ctx.web.explorerItem(page, 'models');
-    await folder.click();
+    await clickExplorerItem(ctx, page, 'models');
     await ctx.web.explorerItem(page, bert).waitFor({ timeout: 15000 });
     await contextCommand(ctx, page, bert, 'Quantize…');
     const picker = page.locator('.quick-input-widget');

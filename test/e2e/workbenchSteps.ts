@@ -155,6 +155,7 @@ export async function contextCommand(
   shot?: string,
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
+    await openExplorer(page);
     await ctx.web.explorerItem(page, name).click({ button: 'right' });
     const item = page.locator('.context-view .monaco-menu .action-item', { hasText: label }).first();
     await item.waitFor({ timeout: 10000 });
@@ -202,8 +203,21 @@ export async function openPanelFromActivityBar(page: Page): Promise<void> {
 
 export async function openExplorer(page: Page): Promise<void> {
   const item = page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first();
-  const checked = await page.locator('.activitybar .action-item.checked a[aria-label^="Explorer"]').count();
-  if (!checked) await item.click();
+  const checked = page.locator('.activitybar .action-item.checked a[aria-label^="Explorer"]');
+  if (!(await checked.count())) await item.click();
+  await checked.first().waitFor({ timeout: 10000 });
+}
+
+/**
+ * Click `name` in the Explorer. A transform that just finished reveals the Big Shrink view a moment later,
+ * which can take the side bar between opening the Explorer and the click: open it again and retry.
+ */
+export async function clickExplorerItem(ctx: E2eContext, page: Page, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await openExplorer(page);
+    if (await succeeds(ctx.web.explorerItem(page, name).click({ timeout: 5000 }))) return;
+    if (attempt >= 3) throw new Error(`${name} could not be clicked in the Explorer`);
+  }
 }
 
 /** The quick pick's rows (aria labels) and the focused one. */
