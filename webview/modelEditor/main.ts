@@ -37,6 +37,7 @@ import { SensitivityView } from './sensitivityView';
 import { h } from './dom';
 import { formatBytes, formatCompact, formatCount, formatMs } from './format';
 import { LayersTable } from './layersTable';
+import { LayersToolbar } from './layersToolbar';
 import { OverviewView } from './overview';
 import {
   buildItems,
@@ -116,7 +117,7 @@ const sensitivityView = new SensitivityView(
 const detail = new DetailView(ui.detail, saveState);
 const charts = new ChartsView((row) => {
   ui.filter = matches(row, ui.show, ui.filter) ? ui.filter : '';
-  filterField.value = ui.filter;
+  toolbar.sync();
   setTab(TAB_LAYERS);
   select(row, true);
   rebuild();
@@ -160,47 +161,7 @@ const progressBar = h('vscode-progress-bar', {
 });
 const layersBadge = h('vscode-badge', { variant: 'counter', slot: 'content-after' });
 
-const filterField = h('vscode-textfield', {
-  class: 'filter',
-  type: 'search',
-  placeholder: 'Filter by name, op or type',
-  'aria-label': 'Filter tensors by name, op or type',
-  'data-testid': 'filter',
-});
-filterField.value = ui.filter;
-filterField.addEventListener('input', () => {
-  ui.filter = filterField.value;
-  rebuild();
-});
-const showSelect = select3<Show>(
-  'show',
-  'Which tensors',
-  ui.show,
-  [
-    ['learned', 'Learned weights'],
-    ['other', 'Shape tables and constants'],
-    ['all', 'All tensors'],
-  ],
-  (v) => {
-    ui.show = v;
-    rebuild();
-  },
-);
-const groupSelect = select3<GroupBy>(
-  'group-by',
-  'Grouping',
-  ui.groupBy,
-  [
-    ['node', 'Group by node'],
-    ['graph', 'Group by graph'],
-    ['none', 'No grouping'],
-  ],
-  (v) => {
-    ui.groupBy = v;
-    rebuild();
-  },
-);
-const rowCount = h('span', { class: 'row-count', 'data-testid': 'row-count' });
+const toolbar = new LayersToolbar(ui, rebuild);
 const sash = h('div', {
   class: 'sash',
   role: 'separator',
@@ -210,7 +171,7 @@ const sash = h('div', {
 const layersEl = h(
   'section',
   { class: 'layers', 'data-testid': 'layers', 'aria-label': 'Layers' },
-  h('div', { class: 'toolbar' }, filterField, showSelect, groupSelect, rowCount),
+  toolbar.element,
   table.element,
   sash,
   detail.element,
@@ -264,22 +225,6 @@ sash.addEventListener('pointerdown', (e) => {
   sash.addEventListener('pointerup', up);
 });
 
-function select3<T extends string>(
-  testid: string,
-  label: string,
-  value: T,
-  options: [T, string][],
-  onChange: (v: T) => void,
-): HTMLElement & { value: string } {
-  const el = h(
-    'vscode-single-select',
-    { 'data-testid': testid, 'aria-label': label },
-    ...options.map(([v, text]) => h('vscode-option', { value: v, selected: v === value }, text)),
-  ) as HTMLElement & { value: string };
-  el.addEventListener('change', () => onChange(el.value as T));
-  return el;
-}
-
 // ---- state changes ----
 
 function saveState(): void {
@@ -326,7 +271,7 @@ function rebuild(): void {
         : 'No tensors of this kind.'
       : 'No tensor matches the filter.';
   table.setItems(items, ui.sort, empty);
-  rowCount.textContent = report ? `${formatCount(shown)} of ${formatCount(pool)} tensors` : '';
+  toolbar.setCount(report ? `${formatCount(shown)} of ${formatCount(pool)} tensors` : '');
   const learned = rows.filter((r) => r.tensor.learned).length;
   layersBadge.textContent = String(learned);
   const selected = rows.find((r) => r.tensor.name === ui.selected);
@@ -350,14 +295,9 @@ function reveal(name: string, graph?: string): void {
     return;
   }
   pendingReveal = undefined;
-  if (!matches(row, ui.show, '')) {
-    ui.show = 'all';
-    showSelect.value = 'all';
-  }
-  if (!matches(row, ui.show, ui.filter)) {
-    ui.filter = '';
-    filterField.value = '';
-  }
+  if (!matches(row, ui.show, '')) ui.show = 'all';
+  if (!matches(row, ui.show, ui.filter)) ui.filter = '';
+  toolbar.sync();
   if (ui.groupBy !== 'none') {
     const key = groupOf(row, ui.groupBy).key;
     ui.collapsed = ui.collapsed.filter((k) => k !== key);
