@@ -18,6 +18,29 @@ export function floatTensor(
     : { name, dims, dataType: FLOAT, rawData: bytes };
 }
 
+/** A float32 sparse tensor of shape `dims`: `values` at the flat positions `indices` (raw payloads). */
+export function sparseFloatTensor(
+  name: string,
+  dims: number[],
+  values: number[],
+  indices: bigint[],
+): onnx.ISparseTensorProto {
+  return {
+    values: {
+      name,
+      dims: [values.length],
+      dataType: FLOAT,
+      rawData: new Uint8Array(new Float32Array(values).buffer),
+    },
+    indices: {
+      dims: [indices.length],
+      dataType: INT64,
+      rawData: new Uint8Array(new BigInt64Array(indices).buffer),
+    },
+    dims,
+  };
+}
+
 export function valueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
   return {
     name,
@@ -77,22 +100,7 @@ export function richModel(): Uint8Array {
           rawData: new Uint8Array(new BigInt64Array([1n, 4n]).buffer),
         },
       ],
-      sparseInitializer: [
-        {
-          values: {
-            name: 'S',
-            dims: [2],
-            dataType: FLOAT,
-            rawData: new Uint8Array(new Float32Array([3, 4]).buffer),
-          },
-          indices: {
-            dims: [2],
-            dataType: INT64,
-            rawData: new Uint8Array(new BigInt64Array([1n, 6n]).buffer),
-          },
-          dims: [2, 4],
-        },
-      ],
+      sparseInitializer: [sparseFloatTensor('S', [2, 4], [3, 4], [1n, 6n])],
       node: [
         {
           opType: 'Constant',

@@ -13,7 +13,7 @@ import type { ModelIndex } from '../../src/core/onnx/modelIndex';
 import { tensorValues } from '../../src/core/tensor/tensorValues';
 import { collectValues } from '../../src/core/tensor/valueStream';
 import { type Edit, planWrite, type TensorData, type WriteOptions } from '../../src/core/write/planWrite';
-import { FLOAT, INT64, floatTensor, materialize, valueInfo } from './modelFixtures';
+import { FLOAT, INT64, floatTensor, materialize, sparseFloatTensor, valueInfo } from './modelFixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node') as typeof OrtTypes;
@@ -36,22 +36,7 @@ function model(): Uint8Array {
       input: [valueInfo('x', [2, 4])],
       output: [valueInfo('y', [2, 6])],
       initializer: [{ ...floatTensor('W', [4, 6], W), docString: 'keep me' }, floatTensor('B', [6], B, true)],
-      sparseInitializer: [
-        {
-          values: {
-            name: 'S',
-            dims: [2],
-            dataType: FLOAT,
-            rawData: new Uint8Array(new Float32Array([3, 4]).buffer),
-          },
-          indices: {
-            dims: [2],
-            dataType: INT64,
-            rawData: new Uint8Array(new BigInt64Array([1n, 10n]).buffer),
-          },
-          dims: [2, 6],
-        },
-      ],
+      sparseInitializer: [sparseFloatTensor('S', [2, 6], [3, 4], [1n, 10n])],
       node: [
         {
           opType: 'Constant',
