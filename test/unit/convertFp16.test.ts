@@ -6,10 +6,9 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as OrtTypes from 'onnxruntime-node';
 import { DEFAULT_FP16_OPTIONS, planFp16 } from '../../src/core/quant/planFp16';
-import { planWrite } from '../../src/core/write/planWrite';
 import { openModel } from '../../src/runtime/openModel';
 import { verifyModels, type VerifyOptions } from '../../src/runtime/verifyModels';
-import { writeModel } from '../../src/runtime/writeModel';
+import { planAndWrite } from './quantizeFiles';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node') as typeof OrtTypes;
@@ -20,20 +19,12 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-fp16-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function convert(input: string, output: string) {
-  const model = openModel(input);
-  try {
-    const plan = planFp16(model.index, model.source, model.resolveExternal, DEFAULT_FP16_OPTIONS);
-    if (plan.tensors.length > 0) {
-      const ext = model.index.externalLocations.length > 0;
-      const wp = planWrite(model.index, model.source, plan.edits, {
-        externalData: ext ? { location: `${path.basename(output)}.data`, threshold: 1024 } : undefined,
-      });
-      writeModel(wp, model, output, { force: true });
-    }
-    return plan;
-  } finally {
-    model.close();
-  }
+  return planAndWrite(
+    input,
+    output,
+    (model) => planFp16(model.index, model.source, model.resolveExternal, DEFAULT_FP16_OPTIONS),
+    (plan) => plan.tensors.length > 0,
+  );
 }
 
 /**

@@ -6,9 +6,35 @@ import {
   planQuantize,
   type QuantizeOptions,
 } from '../../src/core/quant/planQuantize';
-import { planWrite } from '../../src/core/write/planWrite';
-import { openModel } from '../../src/runtime/openModel';
+import { type Edit, planWrite } from '../../src/core/write/planWrite';
+import { type OpenedModel, openModel } from '../../src/runtime/openModel';
 import { writeModel } from '../../src/runtime/writeModel';
+
+/**
+ * Opens `input`, plans with `plan` and, when `worth(plan)`, writes `output` through the writer as the CLI
+ * does (external data beside it when the input had some). Returns the plan.
+ */
+export function planAndWrite<P extends { edits: Edit[] }>(
+  input: string,
+  output: string,
+  plan: (model: OpenedModel) => P,
+  worth: (p: P) => boolean,
+): P {
+  const model = openModel(input);
+  try {
+    const p = plan(model);
+    if (worth(p)) {
+      const ext = model.index.externalLocations.length > 0;
+      const wp = planWrite(model.index, model.source, p.edits, {
+        externalData: ext ? { location: `${path.basename(output)}.data`, threshold: 1024 } : undefined,
+      });
+      writeModel(wp, model, output, { force: true });
+    }
+    return p;
+  } finally {
+    model.close();
+  }
+}
 
 /** Plans `format` on `input` and writes `output` when anything was quantized; throws on blockers. */
 export function quantizeFile(
@@ -17,30 +43,25 @@ export function quantizeFile(
   format: 'nbits' | 'qdq',
   options: Partial<QuantizeOptions> = {},
 ) {
-  const model = openModel(input);
-  try {
-    const plan = (format === 'qdq' ? planQdq : planQuantize)(
-      model.index,
-      model.source,
-      model.resolveExternal,
-      {
-        ...DEFAULT_QUANTIZE_OPTIONS,
-        ...(format === 'qdq' ? { ops: ['MatMul', 'Gemm', 'Conv'] } : {}),
-        ...options,
-      },
-    );
-    if (plan.blockers.length) throw new Error(plan.blockers.join('; '));
-    if (plan.tensors.length > 0) {
-      const ext = model.index.externalLocations.length > 0;
-      const wp = planWrite(model.index, model.source, plan.edits, {
-        externalData: ext ? { location: `${path.basename(output)}.data`, threshold: 1024 } : undefined,
-      });
-      writeModel(wp, model, output, { force: true });
-    }
-    return plan;
-  } finally {
-    model.close();
-  }
+  return planAndWrite(
+    input,
+    output,
+    (model) => {
+      const plan = (format === 'qdq' ? planQdq : planQuantize)(
+        model.index,
+        model.source,
+        model.resolveExternal,
+        {
+          ...DEFAULT_QUANTIZE_OPTIONS,
+          ...(format === 'qdq' ? { ops: ['MatMul', 'Gemm', 'Conv'] } : {}),
+          ...options,
+        },
+      );
+      if (plan.blockers.length) throw new Error(plan.blockers.join('; '));
+      return plan;
+    },
+    (plan) => plan.tensors.length > 0,
+  );
 }
 
 /** The portable DequantizeLinear format. */

@@ -14,11 +14,9 @@ import {
 import { tensorValues } from '../../src/core/tensor/tensorValues';
 import { collectValues, valuesOf } from '../../src/core/tensor/valueStream';
 import { decodeFloat16 } from '../../src/core/tensor/float16';
-import { planWrite } from '../../src/core/write/planWrite';
 import { openModel, type OpenedModel } from '../../src/runtime/openModel';
 import { verifyModels, type VerifyOptions } from '../../src/runtime/verifyModels';
-import { writeModel } from '../../src/runtime/writeModel';
-import { quantizeFile } from './quantizeFiles';
+import { planAndWrite, quantizeFile } from './quantizeFiles';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node') as typeof OrtTypes;
@@ -69,23 +67,16 @@ onnx.save(m, sys.argv[1])
 
 /** Quantizes through the core and the writer, as the CLI does. */
 function quantize(input: string, output: string, options: Partial<QuantizeOptions> = {}) {
-  const model = openModel(input);
-  try {
-    const plan = planQuantize(model.index, model.source, model.resolveExternal, {
-      ...DEFAULT_QUANTIZE_OPTIONS,
-      ...options,
-    });
-    if (plan.nodes.length > 0) {
-      const ext = model.index.externalLocations.length > 0;
-      const wp = planWrite(model.index, model.source, plan.edits, {
-        externalData: ext ? { location: `${path.basename(output)}.data`, threshold: 1024 } : undefined,
-      });
-      writeModel(wp, model, output, { force: true });
-    }
-    return plan;
-  } finally {
-    model.close();
-  }
+  return planAndWrite(
+    input,
+    output,
+    (model) =>
+      planQuantize(model.index, model.source, model.resolveExternal, {
+        ...DEFAULT_QUANTIZE_OPTIONS,
+        ...options,
+      }),
+    (plan) => plan.nodes.length > 0,
+  );
 }
 
 /** Initializer values of a model by name (float32/float16 as numbers, uint8 as bytes). */
