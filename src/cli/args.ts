@@ -70,3 +70,14 @@ export function intOption(
   }
   return v;
 }
+
+/** A regular expression option (`--exclude REGEX`), undefined when absent; a bad pattern is a usage error. */
+export function regexOption(args: ParsedArgs, name: string): RegExp | undefined {
+  const v = args.options[name];
+  if (v === undefined) return undefined;
+  try {
+    return new RegExp(String(v));
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+}

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { DEFAULT_FP16_OPTIONS, planFp16 } from '../core/quant/planFp16';
 import type { QuantizePlan } from '../core/quant/planQuantize';
 import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quantizeReport';
-import { intOption, parseArgs, UsageError } from './args';
+import { intOption, parseArgs, regexOption, UsageError } from './args';
 import { printTransform, runTransform, VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
 
 export const convertUsage = `big-shrink convert MODEL --fp16 [--exclude REGEX] [--min-elements N] [-o OUT] [--force] [--json]
@@ -26,14 +26,7 @@ export async function convertCommand(argv: string[], out: (line: string) => void
   });
   if (args.positionals.length !== 1) throw new UsageError('convert takes one MODEL');
   if (!args.options.fp16) throw new UsageError('convert needs a target type: --fp16');
-  let exclude: RegExp | undefined;
-  if (args.options.exclude !== undefined) {
-    try {
-      exclude = new RegExp(String(args.options.exclude));
-    } catch (e) {
-      throw new UsageError(`--exclude: ${(e as Error).message}`);
-    }
-  }
+  const exclude = regexOption(args, 'exclude');
   const options = {
     ...DEFAULT_FP16_OPTIONS,
     exclude,

@@ -24,7 +24,7 @@ import { describeFile } from '../runtime/describeFiles';
 import { openModel } from '../runtime/openModel';
 import type { VerifyOptions, VerifyResult } from '../runtime/verifyModels';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
-import { intOption, parseArgs, UsageError } from './args';
+import { intOption, parseArgs, regexOption, UsageError } from './args';
 import { printVerification, runTransform, VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
 
 export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel [--sparsity 0.5] [--scope layer|global]
@@ -112,14 +112,7 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
   for (const k of include)
     if (!OPTIONAL_KINDS.includes(k))
       throw new UsageError(`--include: unknown kind ${k} (${OPTIONAL_KINDS.join(', ')})`);
-  let exclude: RegExp | undefined;
-  if (o.exclude !== undefined) {
-    try {
-      exclude = new RegExp(String(o.exclude));
-    } catch (e) {
-      throw new UsageError(`--exclude: ${(e as Error).message}`);
-    }
-  }
+  const exclude = regexOption(args, 'exclude');
   const verify = o['no-verify'] ? undefined : verifyOptionsOf(args);
   const input = args.positionals[0];
   const label = (x: number) => String(+(x * 100).toFixed(1));

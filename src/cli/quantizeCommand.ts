@@ -13,7 +13,7 @@ import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quant
 import { DataAwareCancelledError, type DataAwarePlan, planDataAware } from '../runtime/planDataAware';
 import { verifyInWorker } from '../runtime/verifyInWorker';
 import { dataAwareSection } from './dataAwareReport';
-import { intOption, parseArgs, UsageError } from './args';
+import { intOption, parseArgs, regexOption, UsageError } from './args';
 import {
   printTransform,
   printVerification,
@@ -84,14 +84,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
   const blockSize = intOption(args, 'block', 32, 16, 256);
   if ((blockSize & (blockSize - 1)) !== 0)
     throw new UsageError('--block takes a power of two from 16 to 256');
-  let exclude: RegExp | undefined;
-  if (args.options.exclude !== undefined) {
-    try {
-      exclude = new RegExp(String(args.options.exclude));
-    } catch (e) {
-      throw new UsageError(`--exclude: ${(e as Error).message}`);
-    }
-  }
+  const exclude = regexOption(args, 'exclude');
   const ops = String(args.options.ops ?? (format === 'qdq' ? 'MatMul,Gemm,Conv' : 'MatMul,Gemm'))
     .split(',')
     .map((s) => s.trim())
@@ -164,14 +157,9 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
           },
     plan: (model, sink) => {
       if (format === 'qdq') return planQdq(model.index, model.source, model.resolveExternal, options, sink);
-      const plan = planQuantize(
-        model.index,
-        model.source,
-        model.resolveExternal,
-        options,
-        sink,
-        { quantizeWeight: dataAware?.quantizer },
-      );
+      const plan = planQuantize(model.index, model.source, model.resolveExternal, options, sink, {
+        quantizeWeight: dataAware?.quantizer,
+      });
       for (const row of plan.tensors) {
         const layer = dataAware?.rows.find((l) => l.name === row.name);
         if (layer) Object.assign(row, { method: layer.kept, layerGainDb: layer.gainDb });
