@@ -63,11 +63,7 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
       (r.verification?.ok ? `, min output cosine ${num(r.verification.minCosine, 6)}` : ''),
     '',
   );
-  lines.push('## Files', '', '| role | path | bytes | sha256 |', '|---|---|---:|---|');
-  for (const f of r.input.files) lines.push(`| input | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
-  for (const f of r.output.files) lines.push(`| output | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
-  lines.push('', '## Options', '', '| option | value |', '|---|---|');
-  for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
+  renderFilesAndOptions(r, lines);
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
   }
@@ -143,6 +139,15 @@ function renderDataAware(d: DataAwareSection, lines: string[]): void {
 }
 
 const signed = (x: number | undefined) => (x === undefined ? '' : `${x >= 0 ? '+' : ''}${num(x, 2)}`);
+
+/** The Files (input and output, with sha256) and Options sections of a report. */
+export function renderFilesAndOptions(r: TransformReport, lines: string[]): void {
+  lines.push('## Files', '', '| role | path | bytes | sha256 |', '|---|---|---:|---|');
+  for (const f of r.input.files) lines.push(`| input | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
+  for (const f of r.output.files) lines.push(`| output | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
+  lines.push('', '## Options', '', '| option | value |', '|---|---|');
+  for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
+}
 
 /**
  * The Verification section of a report (or "Not verified."): inputs, per-output fidelity, and both models'

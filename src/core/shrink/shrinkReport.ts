@@ -1,5 +1,12 @@
 import type { QuantizedTensorRow } from '../quant/planQuantize';
-import { cell, kib, num, renderTimings, renderVerification } from '../quant/quantizeReport';
+import {
+  cell,
+  kib,
+  num,
+  renderFilesAndOptions,
+  renderTimings,
+  renderVerification,
+} from '../quant/quantizeReport';
 import type { TransformReport, TransformSummary } from '../transform/transformReport';
 import { type Precision, PRECISION_LABELS } from './precisions';
 import type { Candidate, Loss } from './shrinkSearch';
@@ -118,11 +125,7 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
       `uniform 8-bit: ${r.baselines.uniform8.bytes} bytes${r.baselines.uniform8.meetsTarget ? ' (meets the target)' : ' (misses the target)'}.`,
     '',
   );
-  lines.push('## Files', '', '| role | path | bytes | sha256 |', '|---|---|---:|---|');
-  for (const f of r.input.files) lines.push(`| input | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
-  for (const f of r.output.files) lines.push(`| output | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
-  lines.push('', '## Options', '', '| option | value |', '|---|---|');
-  for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
+  renderFilesAndOptions(r, lines);
   lines.push(
     '',
     '## Layers',
