@@ -1,3 +1,5 @@
+import { keepWindowSimd } from '../simd/pruneSimd';
+
 /**
  * Magnitude selection without sorting. A float32's bit pattern with the sign bit cleared orders |x| exactly
  * (0 and -0 first, NaN above infinity), so the k-th smallest magnitude is found with two counting passes:
@@ -218,8 +220,9 @@ function keyWindow(
 
 /**
  * Counts the keys of `values` below the window and keeps those inside it (until the window is full);
- * returns how many values there were. No histogram: a subtraction's sign counts a key below, and a
- * rarely taken branch keeps one inside, so the loop has no scattered increments.
+ * returns how many values there were. The SIMD kernel does whole groups of four values where it runs; the
+ * loop below does the rest with no histogram: a subtraction's sign counts a key below, and a rarely taken
+ * branch keeps one inside, so it has no scattered increments.
  */
 function keepWindowKeys(values: Float32Array, w: KeyWindow): number {
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
@@ -227,9 +230,16 @@ function keepWindowKeys(values: Float32Array, w: KeyWindow): number {
   const first = w.lo << 16;
   // The offset of the window's last key (as a double: the window may end at the top bucket, 2^32 - 1).
   const last = (w.lo + w.span + 1) * 65536 - 1 - first;
+  const n4 = bits.length & ~3;
+  const simdBelow = keepWindowSimd(values, n4, first, last, (kept) => {
+    const room = Math.min(kept.length, keys.length - w.at);
+    keys.set(room < kept.length ? kept.subarray(0, room) : kept, w.at);
+    w.at += room;
+    if (room < kept.length) w.overflow = true;
+  });
   let at = w.at;
-  let below = 0;
-  for (let i = 0; i < bits.length; i++) {
+  let below = simdBelow ?? 0;
+  for (let i = simdBelow === undefined ? 0 : n4; i < bits.length; i++) {
     const key = bits[i] & 0x7fffffff;
     const d = key - first;
     below += d >>> 31;

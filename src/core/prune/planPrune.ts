@@ -10,6 +10,7 @@ import { rawFloat32At, readFloat32Into } from '../tensor/readFloat32Into';
 import type { LazyTensors } from '../write/lazyTensors';
 import { type GlobalCut, globalMagnitudeCut, magnitudeCut } from './magnitudeCut';
 import { type ZeroCounts, zeroBelowCut, zeroDropped } from './zeroPruned';
+import { pruneScratch } from '../simd/pruneSimd';
 import {
   nodeLabel,
   type OptionalKind,
@@ -158,10 +159,17 @@ export function planPrune(
   // Streamed: each weight is read, pruned and handed to the writer as the writer reaches it (one reused
   // buffer); a sparse_initializer needs its size now, and onPruned keeps the values, so those plan eagerly.
   const stream = hooks.lazy && options.storage === 'dense' && !hooks.onPruned ? hooks.lazy : undefined;
-  let scratch = new Float32Array(0);
-  /** A weight's values in the reused buffer (a raw float32 payload is read straight into it). */
+  let scratch: Float32Array = new Float32Array(0);
+  /**
+   * A weight's values in the reused buffer (a raw float32 payload is read straight into it). The buffer
+   * lies in the pruning kernels' memory where they run, so they work on it in place; sized once for the
+   * largest target, as growing that memory would detach a buffer the writer may still be reading.
+   */
   const readReused = (t: TensorInfo): Float32Array => {
-    if (scratch.length < t.count) scratch = new Float32Array(Math.max(...targets.map((x) => x.tensor.count)));
+    if (scratch.length < t.count) {
+      const largest = Math.max(...targets.map((x) => x.tensor.count));
+      scratch = pruneScratch(largest) ?? new Float32Array(largest);
+    }
     const values = scratch.subarray(0, t.count);
     if (!readFloat32Into(t, source, resolveExternal, values))
       values.set(readValues(t, source, resolveExternal));
