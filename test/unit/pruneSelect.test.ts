@@ -13,18 +13,7 @@ import { tensorValues } from '../../src/core/tensor/tensorValues';
 import { collectValues } from '../../src/core/tensor/valueStream';
 import { planWrite } from '../../src/core/write/planWrite';
 import { floatTensor, materialize, valueInfo } from './modelFixtures';
-
-/** A seeded PRNG (mulberry32): the same values on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './tensorFixtures';
 
 /** Gaussian-ish values; `levels` > 0 quantizes them so many magnitudes tie; some exact zeros and -0. */
 function values(n: number, seed: number, levels = 0): Float32Array {
