@@ -25,9 +25,9 @@ const STAGE = OUT + 4 * BLOCK;
 const DATA = STAGE + 4 * BLOCK;
 
 /**
- * A Float32Array of `count` values in the kernels' memory (made once per size asked for: growing the memory
- * detaches the previous one), for reading weights into so the kernels do not copy them; undefined without
- * SIMD.
+ * A Float32Array of `count` values in the kernels' memory, for reading weights into so the kernels do not
+ * copy them; undefined without SIMD. Every call returns the same region (one pruning plan at a time per
+ * thread), and one asking for more grows the memory, which detaches the arrays returned before.
  */
 export function pruneScratch(count: number): Float32Array | undefined {
   const k = module.exports();
