@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { type BlockwiseOptions, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
 import { type BlockParams, quantizeSimdAvailable } from '../../src/core/simd/quantizeKernels';
 import { quantizeNKSimd } from '../../src/core/simd/quantizeNKSimd';
+import { quantizeScratch } from '../../src/core/simd/quantizeScratch';
 import { setSimdEnabled } from '../../src/core/simd/simdModule';
 import { rng } from './tensorFixtures';
 
@@ -97,6 +98,11 @@ describe('quantizeBlockwise on the SIMD kernels', () => {
       blob: 8,
       blockSize: 16,
       b: new Uint8Array(16),
+      symmetric: false,
+      // fp16 scales: the parameters come from `params`, which records the ranges it is given.
+      fp16: true,
+      scales: new Float32Array(2),
+      zpRow: 1,
       signalEnergy: 0,
       errorEnergy: 0,
     };
@@ -117,5 +123,45 @@ describe('quantizeBlockwise on the SIMD kernels', () => {
     const { simd, js } = both(w, 40, 4099, o);
     assert.deepEqual(simd.b, js.b);
     assert.deepEqual(simd.zeroPoints, js.zeroPoints);
+  });
+});
+
+describe("quantizeBlockwise on a weight in the kernels' memory (quantizeScratch)", () => {
+  after(() => setSimdEnabled(true));
+
+  it("quantizes it where it is, in both layouts, with the JS loops' bytes and without detaching it", () => {
+    const shapes = [
+      [96, 40],
+      [40, 96],
+      [33, 7],
+    ];
+    const scratch = quantizeScratch(
+      shapes.map((dims) => ({ dims })),
+      32,
+      4,
+    );
+    assert.ok(scratch, "a scratch buffer in the kernels' memory");
+    assert.equal(scratch.length, 96 * 40);
+    for (const symmetric of [false, true]) {
+      for (const [K, N] of shapes) {
+        const w = weights(K, N, K + N, false);
+        const inPlace = scratch.subarray(0, K * N);
+        inPlace.set(w);
+        const o = { bits: 4 as const, blockSize: 32, symmetric, scaleType: 'float32' as const };
+        for (const layout of ['KN', 'NK'] as const) {
+          const [k, n] = layout === 'KN' ? [K, N] : [N, K];
+          const simd = quantizeBlockwise(inPlace, k, n, o, layout);
+          setSimdEnabled(false);
+          const js = quantizeBlockwise(w, k, n, o, layout);
+          setSimdEnabled(true);
+          const what = `${layout} ${K}x${N} ${symmetric ? 'sym' : 'asym'}`;
+          assert.equal(inPlace.length, K * N, `the scratch is still attached after ${what}`);
+          assert.deepEqual(inPlace, w, `the weight is unchanged after ${what}`);
+          assert.deepEqual(simd.b, js.b, `codes ${what}`);
+          assert.deepEqual(simd.scaleBytes, js.scaleBytes, `scales ${what}`);
+          assert.deepEqual(simd.zeroPoints, js.zeroPoints, `zero points ${what}`);
+        }
+      }
+    }
   });
 });

@@ -12,6 +12,7 @@ import type { NewNode } from '../write/protoEncode';
 import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
 import type { QuantMethod } from './dataAwareQuantize';
 import { quantTargets } from './quantTargets';
+import { weightReader } from './weightReader';
 
 /** What to quantize and how. */
 export interface QuantizeOptions {
@@ -182,6 +183,12 @@ export function planQuantize(
   const names = usedNames(index);
   const removedTensors = new Set<number>();
   const read = (x: TensorInfo) => (hooks.read ? hooks.read(x) : readFloat32(x, source, resolveExternal));
+  // The weights go into the kernels' memory (reused); a Gemm's C, read while a weight is held, does not.
+  const readWeight =
+    hooks.read ??
+    weightReader(index, source, resolveExternal, options.blockSize, options.bits, (x) =>
+      readFloat32(x, source, resolveExternal),
+    );
   const targets = quantTargets(
     index,
     options,
@@ -191,7 +198,7 @@ export function planQuantize(
   );
 
   for (const { tensor: t, uses, others, skip, row } of targets) {
-    const values = read(t);
+    const values = readWeight(t);
     if (!values) {
       skip(`${t.name} holds NaN or infinite values`);
       continue;

@@ -30,9 +30,41 @@ export interface QuantizeKernels {
     qmax: number,
   ): void;
   packRun(codes: number, count: number, b: number, bits: number): void;
+  params(
+    mins: number,
+    maxs: number,
+    count: number,
+    scale: number,
+    recip: number,
+    zps: number,
+    out: number,
+    outStride: number,
+    zpOut: number,
+    zpStride: number,
+    bit: number,
+    bitStep: number,
+    bits: number,
+    symmetric: number,
+  ): void;
 }
 
 export const quantizeKernels = new SimdModule<QuantizeKernels>(kernels);
+
+/**
+ * The module's memory holds, from 0, the scratch buffer weights are read into (quantizeScratch.ts), so the
+ * kernels work on them where they are; their work regions start after it, at this byte offset.
+ */
+let scratchEnd = 0;
+
+/** Where the kernels' work regions start (the end of the scratch buffer). */
+export function workBase(): number {
+  return scratchEnd;
+}
+
+/** Moves the start of the work regions (quantizeScratch, on sizing its buffer). */
+export function setWorkBase(bytes: number): void {
+  scratchEnd = bytes;
+}
 
 /** What the SIMD quantizers read from and write to the quantizer's state (see quantizeBlockwise.ts). */
 export interface BlockQuantizer {
@@ -41,8 +73,15 @@ export interface BlockQuantizer {
   kBlocks: number;
   blob: number;
   blockSize: number;
+  symmetric: boolean;
+  /** fp16 scales: their parameters come from `params` (BlockParams), in JS; float32 ones from the kernels. */
+  fp16: boolean;
   /** Filled in full: [N, k_blocks, blob]. */
   b: Uint8Array;
+  /** [N * k_blocks] scales and, asymmetric, the packed zero points ([N, zpRow], already holding the mid code). */
+  scales: Float32Array;
+  zeroPoints?: Uint8Array;
+  zpRow: number;
   signalEnergy: number;
   errorEnergy: number;
 }
@@ -61,4 +100,26 @@ export const MAX_BYTES = 1 << 30;
 /** Whether the SIMD quantizer runs here (false when WebAssembly SIMD is missing or switched off). */
 export function quantizeSimdAvailable(): boolean {
   return quantizeKernels.exports() !== undefined;
+}
+
+/**
+ * The region sizes, in bytes, of a weight's scales and zero points while the kernels compute them (float32
+ * scales only: fp16 ones are set by `params` in JS straight into the quantizer's arrays).
+ */
+export function paramRegions(q: { fp16: boolean; scales: { length: number }; zpRow: number }, N: number) {
+  return q.fp16 ? [0, 0] : [q.scales.length * 4, N * q.zpRow];
+}
+
+/**
+ * Before the kernels compute a weight's parameters: the zero points' initial bytes into their region at
+ * `zpAt` (the kernels change only their own bits). Returns what copies the scales (at `scalesAt`) and
+ * zero points back into the quantizer afterwards.
+ */
+export function paramsInKernels(q: BlockQuantizer, buffer: ArrayBuffer, scalesAt: number, zpAt: number) {
+  const zp = q.zeroPoints && new Uint8Array(buffer, zpAt, q.zeroPoints.length);
+  if (zp) zp.set(q.zeroPoints!);
+  return () => {
+    q.scales.set(new Float32Array(buffer, scalesAt, q.scales.length));
+    if (zp) q.zeroPoints!.set(zp);
+  };
 }

@@ -64,6 +64,68 @@
         (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
         (br $row))))
 
+  ;; Scale, reciprocal and zero point of $count blocks from their min and max at $mins/$maxs (blockScale of
+  ;; quantizeBlockwise.ts for float32 scales, in its float32 steps: a float64 operation on two float32
+  ;; values rounded to float32 is the float32 operation) into $scale/$recip/$zps, which the codes kernels
+  ;; read; then $mins/$maxs are reset for the next block. Block i's scale is also stored at
+  ;; $out + i * $outStride and its zero point packed into the byte $zpOut + i * $zpStride + (b >> 3) at bit
+  ;; (b & 7), b = $bit + i * $bitStep (a NaN zero point packs as 0, as JS's `<<` makes it).
+  (func (export "params")
+    (param $mins i32) (param $maxs i32) (param $count i32) (param $scale i32) (param $recip i32)
+    (param $zps i32) (param $out i32) (param $outStride i32) (param $zpOut i32) (param $zpStride i32)
+    (param $bit i32) (param $bitStep i32) (param $bits i32) (param $symmetric i32)
+    (local $i i32) (local $at i32) (local $mn f32) (local $mx f32) (local $lo f32) (local $s f32)
+    (local $z f32) (local $mid f32) (local $qmax i32) (local $qf f32) (local $p i32) (local $addr i32)
+    (local.set $qmax (i32.sub (i32.shl (i32.const 1) (local.get $bits)) (i32.const 1)))
+    (local.set $qf (f32.convert_i32_s (local.get $qmax)))
+    (local.set $mid (f32.convert_i32_s (i32.shl (i32.const 1) (i32.sub (local.get $bits) (i32.const 1)))))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $mn (f32.load (i32.add (local.get $mins) (local.get $at))))
+        (local.set $mx (f32.load (i32.add (local.get $maxs) (local.get $at))))
+        (f32.store (i32.add (local.get $mins) (local.get $at)) (f32.const 0x1.fffffep+127))
+        (f32.store (i32.add (local.get $maxs) (local.get $at)) (f32.const -0x1.fffffep+127))
+        (if (local.get $symmetric)
+          (then
+            (local.set $s (f32.div
+              (f32.neg (select (local.get $mx) (local.get $mn)
+                (f32.gt (f32.abs (local.get $mx)) (f32.abs (local.get $mn)))))
+              (local.get $mid)))
+            (local.set $z (local.get $mid)))
+          (else
+            (local.set $lo (f32.min (local.get $mn) (f32.const 0)))
+            (local.set $s (f32.div (f32.sub (f32.max (local.get $mx) (f32.const 0)) (local.get $lo))
+              (local.get $qf)))
+            (local.set $z (if (result f32) (f32.ne (local.get $s) (f32.const 0))
+              (then (f32.neg (f32.div (local.get $lo) (local.get $s))))
+              (else (local.get $lo))))
+            ;; clamp to [0, qmax], else round halves away from zero (z + 0.5 is exact in float64)
+            (local.set $z
+              (if (result f32) (f32.lt (local.get $z) (f32.const 0))
+                (then (f32.const 0))
+                (else (if (result f32) (f32.gt (local.get $z) (local.get $qf))
+                  (then (local.get $qf))
+                  (else (f32.demote_f64 (f64.floor (f64.add (f64.promote_f32 (local.get $z)) (f64.const 0.5)))))))))))
+        (f32.store (i32.add (local.get $scale) (local.get $at)) (local.get $s))
+        (f32.store (i32.add (local.get $recip) (local.get $at))
+          (if (result f32) (f32.ne (local.get $s) (f32.const 0))
+            (then (f32.div (f32.const 1) (local.get $s)))
+            (else (f32.const 0))))
+        (f32.store (i32.add (local.get $zps) (local.get $at)) (local.get $z))
+        (f32.store (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $outStride))) (local.get $s))
+        (local.set $p (i32.add (local.get $bit) (i32.mul (local.get $i) (local.get $bitStep))))
+        (local.set $addr (i32.add (i32.add (local.get $zpOut) (i32.mul (local.get $i) (local.get $zpStride)))
+          (i32.shr_u (local.get $p) (i32.const 3))))
+        (local.set $p (i32.and (local.get $p) (i32.const 7)))
+        (i32.store8 (local.get $addr)
+          (i32.or
+            (i32.and (i32.load8_u (local.get $addr)) (i32.xor (i32.shl (local.get $qmax) (local.get $p)) (i32.const -1)))
+            (i32.shl (i32.trunc_sat_f32_s (local.get $z)) (local.get $p))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $blocks))))
+
   ;; One code: clamp(roundf(x), 0, qmax) for x = f32(f32(v * r) + zp). roundf is trunc(x) plus one when the
   ;; exact fraction x - trunc(x) is at least 0.5 (x + 0.5 would round in float32); negative x clamp to 0
   ;; either way. A non-finite x gives 0, as `(x + 0.5) | 0` does in JS.
