@@ -92,9 +92,14 @@ export interface QuantizeHooks {
   accept?(t: TensorInfo): boolean;
   /** A weight's codes instead of round-to-nearest (the data-aware methods): only the values differ. */
   quantizeWeight?: WeightQuantizer;
+  /**
+   * For a weight quantized elsewhere (another thread), whether its values are all finite; its codes then
+   * come from `quantizeWeight` and it is not read here. Undefined: read and check it here.
+   */
+  finite?(t: TensorInfo): boolean | undefined;
 }
 
-type Layout = 'KN' | 'NK';
+export type Layout = 'KN' | 'NK';
 
 /**
  * Chooses the codes of one weight instead of round-to-nearest (the data-aware methods): the weight as one
@@ -198,8 +203,9 @@ export function planQuantize(
   );
 
   for (const { tensor: t, uses, others, skip, row } of targets) {
-    const values = readWeight(t);
-    if (!values) {
+    const elsewhere = hooks.finite?.(t);
+    const values = elsewhere === undefined ? readWeight(t) : undefined;
+    if (elsewhere === false || (elsewhere === undefined && !values)) {
       skip(`${t.name} holds NaN or infinite values`);
       continue;
     }
@@ -209,24 +215,12 @@ export function planQuantize(
     let afterBytes = 0;
     for (const u of uses) {
       const [K, N] = u.layout === 'KN' ? t.dims : [t.dims[1], t.dims[0]];
-      const key = `${u.layout}:${u.alpha}`;
+      const key = useKey(u.layout, u.alpha);
       let entry = byKey.get(key);
       if (!entry) {
         const q =
           hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
-          quantizeBlockwise(
-            values,
-            K,
-            N,
-            {
-              bits: options.bits,
-              blockSize: options.blockSize,
-              symmetric: options.symmetric,
-              scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
-            },
-            u.layout,
-            u.alpha,
-          );
+          roundToNearest(values ?? missing(t), t, options, u.layout, u.alpha, K, N);
         const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
         entry = {
           q,
@@ -305,6 +299,30 @@ export function planQuantize(
     plan.opsetChanges.push('com.microsoft 1 added');
   }
   return plan;
+}
+
+/** Readers of a weight that take it in the same layout with the same alpha share one quantization. */
+export function useKey(layout: Layout, alpha: number): string {
+  return `${layout}:${alpha}`;
+}
+
+/** Round-to-nearest codes of a weight as one reader takes it: what planQuantize writes without hooks. */
+export function roundToNearest(
+  values: Float32Array,
+  t: TensorInfo,
+  options: Pick<QuantizeOptions, 'bits' | 'blockSize' | 'symmetric'>,
+  layout: Layout,
+  alpha: number,
+  K: number,
+  N: number,
+): BlockwiseWeight {
+  const scaleType = t.dtype === DataType.FLOAT16 ? 'float16' : 'float32';
+  const { bits, blockSize, symmetric } = options;
+  return quantizeBlockwise(values, K, N, { bits, blockSize, symmetric, scaleType }, layout, alpha);
+}
+
+function missing(t: TensorInfo): never {
+  throw new Error(`${t.name} was quantized elsewhere, but not for every reader`);
 }
 
 /** Which node reads a weight at input 1 in a way MatMulNBits can take; a string says why not. */
