@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { type BlockwiseOptions, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
 import { type BlockParams, quantizeSimdAvailable } from '../../src/core/simd/quantizeKernels';
 import { quantizeNKSimd } from '../../src/core/simd/quantizeNKSimd';
-import { quantizeScratch } from '../../src/core/simd/quantizeScratch';
+import { allFiniteInScratch, quantizeScratch } from '../../src/core/simd/quantizeScratch';
 import { setSimdEnabled } from '../../src/core/simd/simdModule';
 import { rng } from './tensorFixtures';
 
@@ -163,5 +163,24 @@ describe("quantizeBlockwise on a weight in the kernels' memory (quantizeScratch)
         }
       }
     }
+  });
+});
+
+describe('allFiniteInScratch', () => {
+  it("finds a NaN or an infinity anywhere in a weight in the kernels' memory, as allFinite does", () => {
+    const scratch = quantizeScratch([{ dims: [7, 9] }], 32, 4)!;
+    for (const n of [1, 4, 5, 63]) {
+      const values = scratch.subarray(0, n);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        for (const at of [0, n - 1, Math.floor(n / 2)]) {
+          values.fill(-0.5);
+          values[0] = 3e38;
+          assert.equal(allFiniteInScratch(values), true, `${n} finite values`);
+          values[at] = bad;
+          assert.equal(allFiniteInScratch(values), false, `${bad} at ${at} of ${n}`);
+        }
+      }
+    }
+    assert.equal(allFiniteInScratch(new Float32Array(4)), undefined, 'an array elsewhere is not checked');
   });
 });

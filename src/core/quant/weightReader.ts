@@ -1,6 +1,6 @@
 import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { ModelIndex, TensorInfo } from '../onnx/modelIndex';
-import { quantizeScratch } from '../simd/quantizeScratch';
+import { allFiniteInScratch, quantizeScratch } from '../simd/quantizeScratch';
 import { allFinite } from '../tensor/allFinite';
 import { DataType } from '../tensor/dataType';
 import { readFloat32Into } from '../tensor/readFloat32Into';
@@ -37,6 +37,6 @@ export function weightReader(
       ) ?? new Float32Array(0);
     const values = scratch.subarray(0, t.count);
     if (t.count > scratch.length || !readFloat32Into(t, source, resolveExternal, values)) return fallback(t);
-    return allFinite(values) ? values : undefined;
+    return (allFiniteInScratch(values) ?? allFinite(values)) ? values : undefined;
   };
 }

@@ -30,6 +30,7 @@ export interface QuantizeKernels {
     qmax: number,
   ): void;
   packRun(codes: number, count: number, b: number, bits: number): void;
+  finite(p: number, n: number): number;
   params(
     mins: number,
     maxs: number,

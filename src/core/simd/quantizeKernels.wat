@@ -64,6 +64,28 @@
         (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
         (br $row))))
 
+  ;; 1 when none of the $n float32 values at $p is NaN or infinite: v - v is 0 exactly for finite v (NaN
+  ;; otherwise), and a NaN stays in the running sum.
+  (func (export "finite") (param $p i32) (param $n i32) (result i32)
+    (local $end i32) (local $acc v128) (local $v v128) (local $tail f32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $vd
+      (loop $vec
+        (br_if $vd (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (local.set $v (v128.load (local.get $p)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $v) (local.get $v))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $vec)))
+    (block $sd
+      (loop $scalar
+        (br_if $sd (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $tail (f32.add (local.get $tail)
+          (f32.sub (f32.load (local.get $p)) (f32.load (local.get $p)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $scalar)))
+    (i32.and (f32.eq (local.get $tail) (f32.const 0))
+      (i32x4.all_true (f32x4.eq (local.get $acc) (v128.const f32x4 0 0 0 0)))))
+
   ;; Scale, reciprocal and zero point of $count blocks from their min and max at $mins/$maxs (blockScale of
   ;; quantizeBlockwise.ts for float32 scales, in its float32 steps: a float64 operation on two float32
   ;; values rounded to float32 is the float32 operation) into $scale/$recip/$zps, which the codes kernels

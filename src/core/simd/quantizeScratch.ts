@@ -34,3 +34,13 @@ export function quantizeScratch(
   setWorkBase(end);
   return new Float32Array(quantizeKernels.reserve(k.memory, end + work), 0, count);
 }
+
+/**
+ * Whether no value of `values` is NaN or infinite, checked where they are when they lie in the kernels'
+ * memory (read into quantizeScratch); undefined otherwise.
+ */
+export function allFiniteInScratch(values: Float32Array): boolean | undefined {
+  const k = quantizeKernels.exports();
+  if (!k || values.buffer !== k.memory.buffer) return undefined;
+  return k.finite(values.byteOffset, values.length) === 1;
+}
