@@ -50,9 +50,15 @@ describe('quantizeBlockwise on the SIMD kernels', () => {
   for (const bits of [2, 4, 8] as const) {
     for (const symmetric of [false, true]) {
       for (const scaleType of ['float32', 'float16'] as const) {
-        for (const odd of [false, true]) {
-          const o = { bits, blockSize: bits === 8 ? 32 : 16, symmetric, scaleType };
-          it(`bits ${bits} ${symmetric ? 'sym' : 'asym'} ${scaleType}${odd ? ' with NaN/Inf/subnormals' : ''}: same bytes as the JS loops`, () => {
+        // The second block size makes each column's blob 16 bytes: pack's transposed path.
+        for (const [odd, blockSize] of [
+          [false, bits === 8 ? 32 : 16],
+          [true, bits === 8 ? 32 : 16],
+          [false, 128 / bits],
+          [true, 128 / bits],
+        ] as const) {
+          const o = { bits, blockSize, symmetric, scaleType };
+          it(`bits ${bits} block ${blockSize} ${symmetric ? 'sym' : 'asym'} ${scaleType}${odd ? ' with NaN/Inf/subnormals' : ''}: same bytes as the JS loops`, () => {
             for (const [K, N, layout] of shapes.flatMap(([K, N]) => [
               [K, N, 'KN'] as const,
               [K, N, 'NK'] as const,

@@ -12,8 +12,8 @@ import { layoutRegions } from './simdModule';
 
 /**
  * The kernels' regions for one [K, N] weight, from `base`: mins, maxs, scale, recip, zps, the block's
- * codes, the whole packed output, the weight's scales and zero points (float32 scales) then, only for a
- * weight outside the module's memory, the block's rows.
+ * codes, the whole packed output, the weight's scales and zero points (float32 scales), the 16×16 bytes
+ * `pack` transposes then, only for a weight outside the module's memory, the block's rows.
  */
 function regionsKN(
   K: number,
@@ -31,7 +31,7 @@ function regionsKN(
     { fp16, scales: { length: N * kBlocks }, zpRow: Math.ceil((kBlocks * bits) / 8) },
     N,
   );
-  const sizes = [col, col, col, col, col, blockSize * N, N * kBlocks * blob, ...params];
+  const sizes = [col, col, col, col, col, blockSize * N, N * kBlocks * blob, ...params, 256];
   return layoutRegions(copied ? [...sizes, blockSize * col] : sizes).map((x) => x + base);
 }
 
@@ -66,7 +66,7 @@ export function quantizeKNSimd(
   const buffer = module.reserve(k.memory, at.at(-1)!);
   const [mins, maxs, scale, recip, zps] = [0, 1, 2, 3, 4].map((i) => new Float32Array(buffer, at[i], N));
   const codes = new Uint8Array(buffer, at[5], blockSize * N);
-  const rows = inPlace ? undefined : new Float32Array(buffer, at[9], blockSize * N);
+  const rows = inPlace ? undefined : new Float32Array(buffer, at[10], blockSize * N);
   const out = new Float64Array(4);
   const copyParams = q.fp16 ? undefined : paramsInKernels(q, buffer, at[7], at[8]);
   mins.fill(FLT_MAX);
@@ -78,7 +78,7 @@ export function quantizeKNSimd(
     let rowsAt = wAt + k0 * N * 4;
     if (rows) {
       rows.set(w.subarray(k0 * N, k1 * N));
-      rowsAt = at[9];
+      rowsAt = at[10];
     }
     k.ranges(rowsAt, k1 - k0, N, at[0], at[1]);
     if (copyParams) {
@@ -112,7 +112,7 @@ export function quantizeKNSimd(
     k.codes(rowsAt, k1 - k0, N, at[3], at[4], at[2], at[5], qMax);
     // Padding rows encode 0.0: the zero point.
     for (let r = k1; r < k0 + blockSize; r++) codes.set(zps, (r - k0) * N);
-    k.pack(at[5], at[6] + kb * blob, N, kBlocks * blob, blob, bits);
+    k.pack(at[5], at[6] + kb * blob, N, kBlocks * blob, blob, bits, at[9]);
   }
   q.b.set(new Uint8Array(buffer, at[6], q.b.length));
   copyParams?.();

@@ -17,7 +17,7 @@ export interface QuantizeKernels {
     codes: number,
     qmax: number,
   ): void;
-  pack(codes: number, b: number, n: number, nStride: number, blob: number, bits: number): void;
+  pack(codes: number, b: number, n: number, nStride: number, blob: number, bits: number, tmp: number): void;
   rangesNK(w: number, k: number, bs: number, mins: number, maxs: number): void;
   codesNK(
     w: number,
