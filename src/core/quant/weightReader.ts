@@ -3,13 +3,14 @@ import type { ModelIndex, TensorInfo } from '../onnx/modelIndex';
 import { allFiniteInScratch, quantizeScratch } from '../simd/quantizeScratch';
 import { allFinite } from '../tensor/allFinite';
 import { DataType } from '../tensor/dataType';
-import { readFloat32Into } from '../tensor/readFloat32Into';
+import { rawFloat32At } from '../tensor/readFloat32Into';
 
 /**
  * Reads the weights planQuantize quantizes, one at a time, into one reused buffer in the quantizer
  * kernels' memory (sized on the first read for every dense 2-D float32 tensor some node reads as its
  * input 1, the B of MatMul and Gemm), so the kernels quantize each where it is: no fresh multi-MB array
- * per weight and no copy of its rows into the kernels. A weight that is not stored as raw float32 (or when
+ * per weight and no copy of its rows into the kernels. Each chunk is checked for NaN and infinities as
+ * it arrives (and reading stops at the first). A weight that is not stored as raw float32 (or when
  * SIMD is missing) comes from `fallback`. Returns the values (valid until the next read), or undefined when
  * one is NaN or infinite.
  */
@@ -35,8 +36,20 @@ export function weightReader(
         blockSize,
         bits,
       ) ?? new Float32Array(0);
+    const at = t.count <= scratch.length ? rawFloat32At(t, source, resolveExternal) : undefined;
+    if (!at) return fallback(t);
     const values = scratch.subarray(0, t.count);
-    if (t.count > scratch.length || !readFloat32Into(t, source, resolveExternal, values)) return fallback(t);
-    return (allFiniteInScratch(values) ?? allFinite(values)) ? values : undefined;
+    // Read and checked a chunk at a time: the check finds the values in the cache the read just filled.
+    for (let i = 0; i < t.count; i += CHUNK) {
+      const part = values.subarray(i, Math.min(t.count, i + CHUNK));
+      const bytes = new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+      if (at.file.readInto) at.file.readInto(at.offset + 4 * i, bytes);
+      else bytes.set(at.file.read(at.offset + 4 * i, bytes.length));
+      if (!(allFiniteInScratch(part) ?? allFinite(part))) return undefined;
+    }
+    return values;
   };
 }
+
+/** Values read and checked at a time (1 MiB). */
+const CHUNK = 1 << 18;
