@@ -28,41 +28,84 @@
 
   ;; Running min/max per column over `rows` rows of a row-major [rows, n] float32 block at $w. Like the JS
   ;; `if (v < min) min = v`, a NaN never replaces the running value (compare and select, not f32x4.min).
+  ;; Four rows at a time, in order, so each column's running values are loaded and stored once per four.
   (func (export "ranges") (param $w i32) (param $rows i32) (param $n i32) (param $mins i32) (param $maxs i32)
-    (local $end i32) (local $j i32) (local $n4 i32) (local $v v128) (local $m v128) (local $x f32)
-    (local $at i32)
+    (local $end i32) (local $j i32) (local $n4 i32) (local $v v128) (local $mn v128) (local $mx v128)
+    (local $at i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $r1 (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $r2 (i32.shl (local.get $n) (i32.const 3)))
+    (local.set $r3 (i32.add (local.get $r1) (local.get $r2)))
     (local.set $end (i32.add (local.get $w) (i32.shl (i32.mul (local.get $rows) (local.get $n)) (i32.const 2))))
-    (block $done
-      (loop $row
-        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+    (block $done4
+      (loop $row4
+        (br_if $done4 (i32.gt_u (i32.add (local.get $w) (i32.shl (local.get $r1) (i32.const 2))) (local.get $end)))
         (local.set $j (i32.const 0))
         (block $vd
           (loop $vec
             (br_if $vd (i32.ge_u (local.get $j) (local.get $n4)))
             (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $mn (v128.load (i32.add (local.get $mins) (local.get $at))))
+            (local.set $mx (v128.load (i32.add (local.get $maxs) (local.get $at))))
             (local.set $v (v128.load (i32.add (local.get $w) (local.get $at))))
-            (local.set $m (v128.load (i32.add (local.get $mins) (local.get $at))))
-            (v128.store (i32.add (local.get $mins) (local.get $at))
-              (v128.bitselect (local.get $v) (local.get $m) (f32x4.lt (local.get $v) (local.get $m))))
-            (local.set $m (v128.load (i32.add (local.get $maxs) (local.get $at))))
-            (v128.store (i32.add (local.get $maxs) (local.get $at))
-              (v128.bitselect (local.get $v) (local.get $m) (f32x4.gt (local.get $v) (local.get $m))))
+            (local.set $mn (v128.bitselect (local.get $v) (local.get $mn) (f32x4.lt (local.get $v) (local.get $mn))))
+            (local.set $mx (v128.bitselect (local.get $v) (local.get $mx) (f32x4.gt (local.get $v) (local.get $mx))))
+            (local.set $v (v128.load (i32.add (i32.add (local.get $w) (local.get $r1)) (local.get $at))))
+            (local.set $mn (v128.bitselect (local.get $v) (local.get $mn) (f32x4.lt (local.get $v) (local.get $mn))))
+            (local.set $mx (v128.bitselect (local.get $v) (local.get $mx) (f32x4.gt (local.get $v) (local.get $mx))))
+            (local.set $v (v128.load (i32.add (i32.add (local.get $w) (local.get $r2)) (local.get $at))))
+            (local.set $mn (v128.bitselect (local.get $v) (local.get $mn) (f32x4.lt (local.get $v) (local.get $mn))))
+            (local.set $mx (v128.bitselect (local.get $v) (local.get $mx) (f32x4.gt (local.get $v) (local.get $mx))))
+            (local.set $v (v128.load (i32.add (i32.add (local.get $w) (local.get $r3)) (local.get $at))))
+            (local.set $mn (v128.bitselect (local.get $v) (local.get $mn) (f32x4.lt (local.get $v) (local.get $mn))))
+            (local.set $mx (v128.bitselect (local.get $v) (local.get $mx) (f32x4.gt (local.get $v) (local.get $mx))))
+            (v128.store (i32.add (local.get $mins) (local.get $at)) (local.get $mn))
+            (v128.store (i32.add (local.get $maxs) (local.get $at)) (local.get $mx))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $vec)))
-        (block $sd
-          (loop $scalar
-            (br_if $sd (i32.ge_u (local.get $j) (local.get $n)))
+        ;; the last n mod 4 columns, row by row
+        (call $rangesTail (local.get $w) (local.get $j) (local.get $n) (local.get $mins) (local.get $maxs))
+        (call $rangesTail (i32.add (local.get $w) (local.get $r1)) (local.get $j) (local.get $n) (local.get $mins) (local.get $maxs))
+        (call $rangesTail (i32.add (local.get $w) (local.get $r2)) (local.get $j) (local.get $n) (local.get $mins) (local.get $maxs))
+        (call $rangesTail (i32.add (local.get $w) (local.get $r3)) (local.get $j) (local.get $n) (local.get $mins) (local.get $maxs))
+        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $r1) (i32.const 2))))
+        (br $row4)))
+    ;; the last rows mod 4, one at a time
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $vd1
+          (loop $vec1
+            (br_if $vd1 (i32.ge_u (local.get $j) (local.get $n4)))
             (local.set $at (i32.shl (local.get $j) (i32.const 2)))
-            (local.set $x (f32.load (i32.add (local.get $w) (local.get $at))))
-            (if (f32.lt (local.get $x) (f32.load (i32.add (local.get $mins) (local.get $at))))
-              (then (f32.store (i32.add (local.get $mins) (local.get $at)) (local.get $x))))
-            (if (f32.gt (local.get $x) (f32.load (i32.add (local.get $maxs) (local.get $at))))
-              (then (f32.store (i32.add (local.get $maxs) (local.get $at)) (local.get $x))))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $scalar)))
-        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+            (local.set $mn (v128.load (i32.add (local.get $mins) (local.get $at))))
+            (local.set $mx (v128.load (i32.add (local.get $maxs) (local.get $at))))
+            (local.set $v (v128.load (i32.add (local.get $w) (local.get $at))))
+            (local.set $mn (v128.bitselect (local.get $v) (local.get $mn) (f32x4.lt (local.get $v) (local.get $mn))))
+            (local.set $mx (v128.bitselect (local.get $v) (local.get $mx) (f32x4.gt (local.get $v) (local.get $mx))))
+            (v128.store (i32.add (local.get $mins) (local.get $at)) (local.get $mn))
+            (v128.store (i32.add (local.get $maxs) (local.get $at)) (local.get $mx))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec1)))
+        (call $rangesTail (local.get $w) (local.get $j) (local.get $n) (local.get $mins) (local.get $maxs))
+        (local.set $w (i32.add (local.get $w) (local.get $r1)))
         (br $row))))
+
+  ;; Running min/max of columns [$j, $n) of the row at $w, one value at a time.
+  (func $rangesTail (param $w i32) (param $j i32) (param $n i32) (param $mins i32) (param $maxs i32)
+    (local $at i32) (local $x f32)
+    (block $sd
+      (loop $scalar
+        (br_if $sd (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (local.set $x (f32.load (i32.add (local.get $w) (local.get $at))))
+        (if (f32.lt (local.get $x) (f32.load (i32.add (local.get $mins) (local.get $at))))
+          (then (f32.store (i32.add (local.get $mins) (local.get $at)) (local.get $x))))
+        (if (f32.gt (local.get $x) (f32.load (i32.add (local.get $maxs) (local.get $at))))
+          (then (f32.store (i32.add (local.get $maxs) (local.get $at)) (local.get $x))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $scalar))))
 
   ;; 1 when none of the $n float32 values at $p is NaN or infinite: v - v is 0 exactly for finite v (NaN
   ;; otherwise), and a NaN stays in the running sum.
