@@ -82,9 +82,16 @@ export function quantizeAlongside(
     port: port2,
     budgetKiB: BUDGET_KIB,
   };
-  const worker = new Worker(workerScript('quantizeWorker.js'), { workerData: job, transferList: [port2] });
+  let worker: Worker;
+  try {
+    worker = new Worker(workerScript('quantizeWorker.js'), { workerData: job, transferList: [port2] });
+  } catch {
+    // No worker bundle beside this one (or no thread to be had): one thread does it all.
+    port1.close();
+    return undefined;
+  }
   worker.unref();
-  // A worker that cannot start is one that failed (its weights are claimed by nobody, or left to the plan).
+  // A worker that fails after starting says so itself (FAILED); this covers one that never runs.
   worker.on('error', () => Atomics.store(state, FAILED, 1));
 
   const { index, source, resolveExternal } = model;

@@ -78,8 +78,11 @@ function written(file: string): Buffer[] {
   return [file, `${file}.data`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f));
 }
 
-/** Quantizes `input` on one thread and on two (the worker given every other weight); both outputs. */
-function bothWays(input: string, options: Partial<QuantizeOptions> = {}) {
+/**
+ * Quantizes `input` on one thread and on two (the worker given every other weight, reading `workerReads`,
+ * the input unless a test makes it fail); both outputs.
+ */
+function bothWays(input: string, options: Partial<QuantizeOptions> = {}, workerReads = input) {
   const o = { ...DEFAULT_QUANTIZE_OPTIONS, ...options };
   // The same file name in two folders: the external data's location is written into the model.
   const out = (threads: string) => {
@@ -97,7 +100,7 @@ function bothWays(input: string, options: Partial<QuantizeOptions> = {}) {
     input,
     out('two'),
     (m) => {
-      const alongside = quantizeAlongside(m, o, (i) => i % 2 === 1);
+      const alongside = quantizeAlongside({ ...m, path: workerReads }, o, (i) => i % 2 === 1);
       assert.ok(alongside, 'two threads for a model of several weights');
       try {
         return planQuantize(m.index, m.source, m.resolveExternal, o, undefined, alongside.hooks);
@@ -126,6 +129,14 @@ describe('quantize on two threads (quantizeAlongside)', () => {
         { name: 'mm2', op: 'MatMul', reason: 'w2 holds NaN or infinite values' },
       ]);
     }
+  });
+
+  it('a worker that fails (its model cannot be opened) leaves its weights to the plan: same bytes', () => {
+    const input = chainModel();
+    const { one, two, fromWorker, files } = bothWays(input, {}, path.join(dir, 'missing.onnx'));
+    assert.equal(fromWorker, 0);
+    assert.ok(files[0][0].equals(files[1][0]), 'same file bytes');
+    assert.deepEqual(two.tensors, one.tensors);
   });
 
   for (const file of ['tiny_bert_random_extdata.onnx', 'ortgenai_tiny_random_gpt2_fp16_past.onnx']) {
