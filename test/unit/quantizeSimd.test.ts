@@ -190,3 +190,35 @@ describe('allFiniteInScratch', () => {
     assert.equal(allFiniteInScratch(new Float32Array(4)), undefined, 'an array elsewhere is not checked');
   });
 });
+
+describe('zero points halfway between two codes', () => {
+  after(() => setSimdEnabled(true));
+
+  it('round away from zero (roundf) in both layouts and on both paths, four blocks at a time or one', () => {
+    // Column n holds -h and 15 - h with h = 0.5, 1.5, …: scale 1, zero point h exactly, which rounds up.
+    const N = 7;
+    const K = 32;
+    const w = new Float32Array(K * N);
+    for (let n = 0; n < N; n++) {
+      const h = n + 0.5;
+      for (let k = 0; k < K; k++) w[k * N + n] = k === 3 ? -h : k === 9 ? 15 - h : 0.25;
+    }
+    const o = { bits: 4 as const, blockSize: 32, symmetric: false, scaleType: 'float32' as const };
+    const expected = Array.from({ length: N }, (_, n) => n + 1);
+    const nk = new Float32Array(K * N);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) nk[n * K + k] = w[k * N + n];
+    for (const [layout, values] of [
+      ['KN', w],
+      ['NK', nk],
+    ] as const) {
+      for (const simd of [true, false]) {
+        setSimdEnabled(simd);
+        const q = quantizeBlockwise(values, K, N, o, layout);
+        setSimdEnabled(true);
+        const zps = Array.from(q.zeroPoints!, (byte) => byte & 15);
+        assert.deepEqual(zps, expected, `${layout} ${simd ? 'SIMD' : 'JS'}`);
+        assert.deepEqual(Array.from(q.scales), new Array(N).fill(1));
+      }
+    }
+  });
+});

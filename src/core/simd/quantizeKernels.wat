@@ -134,16 +134,63 @@
   ;; values rounded to float32 is the float32 operation) into $scale/$recip/$zps, which the codes kernels
   ;; read; then $mins/$maxs are reset for the next block. Block i's scale is also stored at
   ;; $out + i * $outStride and its zero point packed into the byte $zpOut + i * $zpStride + (b >> 3) at bit
-  ;; (b & 7), b = $bit + i * $bitStep (a NaN zero point packs as 0, as JS's `<<` makes it).
+  ;; (b & 7), b = $bit + i * $bitStep (a NaN zero point packs as 0, as JS's `<<` makes it). Four blocks at
+  ;; a time, then one at a time; the zero point's halves are rounded away from zero as trunc(z) plus one
+  ;; when z - trunc(z) >= 0.5 (exact for 0 <= z <= 255), which is floor(z + 0.5) in float64.
   (func (export "params")
     (param $mins i32) (param $maxs i32) (param $count i32) (param $scale i32) (param $recip i32)
     (param $zps i32) (param $out i32) (param $outStride i32) (param $zpOut i32) (param $zpStride i32)
     (param $bit i32) (param $bitStep i32) (param $bits i32) (param $symmetric i32)
     (local $i i32) (local $at i32) (local $mn f32) (local $mx f32) (local $lo f32) (local $s f32)
     (local $z f32) (local $mid f32) (local $qmax i32) (local $qf f32) (local $p i32) (local $addr i32)
+    (local $mnV v128) (local $mxV v128) (local $loV v128) (local $sV v128) (local $zV v128) (local $tV v128)
+    (local $count4 i32)
     (local.set $qmax (i32.sub (i32.shl (i32.const 1) (local.get $bits)) (i32.const 1)))
     (local.set $qf (f32.convert_i32_s (local.get $qmax)))
     (local.set $mid (f32.convert_i32_s (i32.shl (i32.const 1) (i32.sub (local.get $bits) (i32.const 1)))))
+    (local.set $count4 (i32.and (local.get $count) (i32.const -4)))
+    (block $vdone
+      (loop $vblocks
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $count4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $mnV (v128.load (i32.add (local.get $mins) (local.get $at))))
+        (local.set $mxV (v128.load (i32.add (local.get $maxs) (local.get $at))))
+        (v128.store (i32.add (local.get $mins) (local.get $at)) (f32x4.splat (f32.const 0x1.fffffep+127)))
+        (v128.store (i32.add (local.get $maxs) (local.get $at)) (f32x4.splat (f32.const -0x1.fffffep+127)))
+        (if (local.get $symmetric)
+          (then
+            (local.set $sV (f32x4.div
+              (f32x4.neg (v128.bitselect (local.get $mxV) (local.get $mnV)
+                (f32x4.gt (f32x4.abs (local.get $mxV)) (f32x4.abs (local.get $mnV)))))
+              (f32x4.splat (local.get $mid))))
+            (local.set $zV (f32x4.splat (local.get $mid))))
+          (else
+            (local.set $loV (f32x4.min (local.get $mnV) (f32x4.splat (f32.const 0))))
+            (local.set $sV (f32x4.div
+              (f32x4.sub (f32x4.max (local.get $mxV) (f32x4.splat (f32.const 0))) (local.get $loV))
+              (f32x4.splat (local.get $qf))))
+            (local.set $zV (v128.bitselect
+              (f32x4.neg (f32x4.div (local.get $loV) (local.get $sV)))
+              (local.get $loV)
+              (f32x4.ne (local.get $sV) (f32x4.splat (f32.const 0)))))
+            (local.set $tV (f32x4.trunc (local.get $zV)))
+            (local.set $zV (v128.bitselect
+              (f32x4.splat (f32.const 0))
+              (v128.bitselect
+                (f32x4.splat (local.get $qf))
+                (f32x4.add (local.get $tV) (v128.and (f32x4.splat (f32.const 1))
+                  (f32x4.ge (f32x4.sub (local.get $zV) (local.get $tV)) (f32x4.splat (f32.const 0.5)))))
+                (f32x4.gt (local.get $zV) (f32x4.splat (local.get $qf))))
+              (f32x4.lt (local.get $zV) (f32x4.splat (f32.const 0)))))))
+        (v128.store (i32.add (local.get $scale) (local.get $at)) (local.get $sV))
+        (v128.store (i32.add (local.get $recip) (local.get $at))
+          (v128.bitselect
+            (f32x4.div (f32x4.splat (f32.const 1)) (local.get $sV))
+            (f32x4.splat (f32.const 0))
+            (f32x4.ne (local.get $sV) (f32x4.splat (f32.const 0)))))
+        (v128.store (i32.add (local.get $zps) (local.get $at)) (local.get $zV))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vblocks)))
     (block $done
       (loop $blocks
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
@@ -179,7 +226,16 @@
             (then (f32.div (f32.const 1) (local.get $s)))
             (else (f32.const 0))))
         (f32.store (i32.add (local.get $zps) (local.get $at)) (local.get $z))
-        (f32.store (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $outStride))) (local.get $s))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $blocks)))
+    ;; every block's scale and packed zero point, where the weight keeps them
+    (local.set $i (i32.const 0))
+    (block $sdone
+      (loop $stores
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $outStride)))
+          (f32.load (i32.add (local.get $scale) (local.get $at))))
         (local.set $p (i32.add (local.get $bit) (i32.mul (local.get $i) (local.get $bitStep))))
         (local.set $addr (i32.add (i32.add (local.get $zpOut) (i32.mul (local.get $i) (local.get $zpStride)))
           (i32.shr_u (local.get $p) (i32.const 3))))
@@ -187,9 +243,9 @@
         (i32.store8 (local.get $addr)
           (i32.or
             (i32.and (i32.load8_u (local.get $addr)) (i32.xor (i32.shl (local.get $qmax) (local.get $p)) (i32.const -1)))
-            (i32.shl (i32.trunc_sat_f32_s (local.get $z)) (local.get $p))))
+            (i32.shl (i32.trunc_sat_f32_s (f32.load (i32.add (local.get $zps) (local.get $at)))) (local.get $p))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $blocks))))
+        (br $stores))))
 
   ;; One code: clamp(roundf(x), 0, qmax) for x = f32(f32(v * r) + zp). roundf is trunc(x) plus one when the
   ;; exact fraction x - trunc(x) is at least 0.5 (x + 0.5 would round in float32); negative x clamp to 0
