@@ -41,7 +41,7 @@ export function quantizeUses(
   return r;
 }
 
-/** The buffers of `r` to transfer to another thread (each once; a weight's scale bytes may view its scales). */
+/** The buffers of `r` to hand to another thread, each once (a weight's scale bytes may view its scales). */
 export function transferables(r: QuantizedUses): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const q of r.weights.values())

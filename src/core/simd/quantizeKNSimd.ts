@@ -27,10 +27,7 @@ function regionsKN(
   const col = N * 4;
   const kBlocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
-  const params = paramRegions(
-    { fp16, scales: { length: N * kBlocks }, zpRow: Math.ceil((kBlocks * bits) / 8) },
-    N,
-  );
+  const params = paramRegions(fp16, N, kBlocks, bits);
   const sizes = [col, col, col, col, col, blockSize * N, N * kBlocks * blob, ...params, 256];
   return layoutRegions(copied ? [...sizes, blockSize * col] : sizes).map((x) => x + base);
 }
@@ -43,10 +40,11 @@ export function workBytesKN(K: number, N: number, blockSize: number, bits: numbe
 /**
  * quantizeKN of quantizeBlockwise.ts (MatMul's B [K, N], no alpha) on the SIMD kernels: per block of rows,
  * their per-column ranges, float32 scales and zero points, codes and packed bytes are computed in the
- * module's memory (four columns at a time); fp16 scales still come from `params`, in JS. A weight already in that memory (read
- * into quantizeScratch) is worked on where it is; any other is copied in one block of rows at a time. The
- * codes are bit-identical to the JS loops; the energies are summed in another order (equal to rounding).
- * Returns false (having done nothing) when SIMD is unavailable or the weight is too large for it.
+ * module's memory (four columns at a time); fp16 scales still come from `params`, in JS. A weight already
+ * in that memory (read into quantizeScratch) is worked on where it is; any other is copied in one block
+ * of rows at a time. The codes are bit-identical to the JS loops; the energies are summed in another order
+ * (equal to rounding). Returns false (having done nothing) when SIMD is unavailable or the weight is too
+ * large for it.
  */
 export function quantizeKNSimd(
   q: BlockQuantizer,

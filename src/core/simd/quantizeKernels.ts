@@ -79,7 +79,7 @@ export interface BlockQuantizer {
   fp16: boolean;
   /** Filled in full: [N, k_blocks, blob]. */
   b: Uint8Array;
-  /** [N * k_blocks] scales and, asymmetric, the packed zero points ([N, zpRow], already holding the mid code). */
+  /** [N * k_blocks] scales and, asymmetric, the packed zero points ([N, zpRow], holding the mid code). */
   scales: Float32Array;
   zeroPoints?: Uint8Array;
   zpRow: number;
@@ -104,11 +104,11 @@ export function quantizeSimdAvailable(): boolean {
 }
 
 /**
- * The region sizes, in bytes, of a weight's scales and zero points while the kernels compute them (float32
- * scales only: fp16 ones are set by `params` in JS straight into the quantizer's arrays).
+ * Bytes of a weight's scales and of its packed zero points while the kernels compute them: none for fp16
+ * scales, whose parameters `params` sets in JS straight into the quantizer's arrays.
  */
-export function paramRegions(q: { fp16: boolean; scales: { length: number }; zpRow: number }, N: number) {
-  return q.fp16 ? [0, 0] : [q.scales.length * 4, N * q.zpRow];
+export function paramRegions(fp16: boolean, N: number, kBlocks: number, bits: number): [number, number] {
+  return fp16 ? [0, 0] : [N * kBlocks * 4, N * Math.ceil((kBlocks * bits) / 8)];
 }
 
 /**

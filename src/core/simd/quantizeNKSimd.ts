@@ -25,10 +25,7 @@ function regionsNK(
 ) {
   const kBlocks = Math.ceil(K / blockSize);
   const per = kBlocks * 4;
-  const params = paramRegions(
-    { fp16, scales: { length: N * kBlocks }, zpRow: Math.ceil((kBlocks * bits) / 8) },
-    N,
-  );
+  const params = paramRegions(fp16, N, kBlocks, bits);
   const sizes = [per, per, per, per, per, kBlocks * blockSize, (kBlocks * blockSize * bits) / 8, ...params];
   return layoutRegions(copied ? [...sizes, K * 4] : sizes).map((x) => x + base);
 }
@@ -41,10 +38,10 @@ export function workBytesNK(K: number, N: number, blockSize: number, bits: numbe
 /**
  * quantizeNK of quantizeBlockwise.ts (Gemm's transB=1 B [N, K], no alpha) on the SIMD kernels: row by row,
  * its blocks' ranges, float32 scales and zero points, codes (four values at a time) and packed bytes are
- * computed in the module's memory; fp16 scales still come from `params`, in JS. A weight already in that memory (read into
- * quantizeScratch) is worked on where it is; any other is copied in one row at a time. The codes are
- * bit-identical to the JS loop; the energies are summed in another order (equal to rounding). Returns
- * false (having done nothing) when SIMD is unavailable or a row is too large for it.
+ * computed in the module's memory; fp16 scales still come from `params`, in JS. A weight already in that
+ * memory (read into quantizeScratch) is worked on where it is; any other is copied in one row at a time.
+ * The codes are bit-identical to the JS loop; the energies are summed in another order (equal to
+ * rounding). Returns false (having done nothing) when SIMD is unavailable or a row is too large for it.
  */
 export function quantizeNKSimd(
   q: BlockQuantizer,
