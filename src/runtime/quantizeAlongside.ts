@@ -16,6 +16,7 @@ import {
   FREE,
   type FromQuantizeWorker,
   HELD,
+  heldKiB,
   MAIN,
   POSTED,
   type QuantizeJob,
@@ -119,7 +120,7 @@ export function quantizeAlongside(
       const t = tensors.get(weights[j].tensorId)!;
       const result = quantizeUses(read(t), t, weights[j].uses, options);
       made.set(j, result);
-      Atomics.add(state, HELD, Math.ceil(result.bytes / 1024));
+      Atomics.add(state, HELD, heldKiB(result));
       return true;
     }
     return false;
@@ -138,7 +139,7 @@ export function quantizeAlongside(
       const result = made.get(i);
       if (result) {
         made.delete(i);
-        Atomics.sub(state, HELD, Math.ceil(result.bytes / 1024));
+        Atomics.sub(state, HELD, heldKiB(result));
         Atomics.notify(state, HELD);
         current = result;
         return result.finite;

@@ -24,6 +24,8 @@ export interface QuantizeJob {
 
 /** KiB of results made (by either thread) and not yet taken by the plan. */
 export const HELD = 0;
+/** What a result adds to HELD. */
+export const heldKiB = (r: QuantizedUses): number => Math.ceil(r.bytes / 1024);
 /** Results posted by the worker so far (the main thread waits on it). */
 export const POSTED = 1;
 /** Set by the main thread when the plan is done: the worker stops. */

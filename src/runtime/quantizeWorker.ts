@@ -12,6 +12,7 @@ import {
   FREE,
   type FromQuantizeWorker,
   HELD,
+  heldKiB,
   MAIN,
   POSTED,
   type QuantizeJob,
@@ -41,7 +42,7 @@ function run(): void {
       const t = byId.get(w.tensorId);
       if (t?.name !== w.name) throw new Error(`tensor ${w.tensorId} of ${job.modelPath} is not ${w.name}`);
       const result = quantizeUses(read(t), t, w.uses, job.options);
-      Atomics.add(state, HELD, Math.ceil(result.bytes / 1024));
+      Atomics.add(state, HELD, heldKiB(result));
       const message: FromQuantizeWorker = { type: 'quantize/weight', index: i, result };
       job.port.postMessage(message, transferables(result));
       Atomics.add(state, POSTED, 1);
