@@ -460,9 +460,24 @@
 
   ;; Packs $count consecutive codes at $codes into bytes at $b, (8 / bits) codes per byte, low bits first.
   (func (export "packRun") (param $codes i32) (param $count i32) (param $b i32) (param $bits i32)
-    (local $end i32) (local $per i32) (local $k i32) (local $byte i32)
+    (local $end i32) (local $per i32) (local $k i32) (local $byte i32) (local $v v128)
     (local.set $per (i32.div_u (i32.const 8) (local.get $bits)))
     (local.set $end (i32.add (local.get $codes) (local.get $count)))
+    ;; 4 bits: sixteen codes at a time, the even ones in the low halves of eight bytes, the odd ones above
+    (if (i32.eq (local.get $bits) (i32.const 4))
+      (then
+        (block $vd
+          (loop $vec
+            (br_if $vd (i32.gt_u (i32.add (local.get $codes) (i32.const 16)) (local.get $end)))
+            (local.set $v (v128.load (local.get $codes)))
+            (v128.store64_lane 0 (local.get $b)
+              (v128.or
+                (i8x16.shuffle 0 2 4 6 8 10 12 14 0 0 0 0 0 0 0 0 (local.get $v) (local.get $v))
+                (i8x16.shl (i8x16.shuffle 1 3 5 7 9 11 13 15 0 0 0 0 0 0 0 0 (local.get $v) (local.get $v))
+                  (i32.const 4))))
+            (local.set $codes (i32.add (local.get $codes) (i32.const 16)))
+            (local.set $b (i32.add (local.get $b) (i32.const 8)))
+            (br $vec)))))
     (block $done
       (loop $bytes
         (br_if $done (i32.ge_u (local.get $codes) (local.get $end)))
