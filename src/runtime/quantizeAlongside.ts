@@ -31,12 +31,28 @@ const BUDGET_KIB = 32 << 10;
 /** A worker silent this long while the plan waits for it is given up on (the plan does the rest). */
 const GIVE_UP_MS = 30_000;
 
+/**
+ * Quantized weights from which a worker pays on two cores. There the inputs' hash (runTransform measures
+ * them while the plan runs) holds the other core, and a worker costs about 0.1 s of CPU to start, so it
+ * helps only where the plan far outlasts that hash (measured on the benchmark models: 352 MB of weights,
+ * 0.74 s on one thread against 0.79 s on two; 2.5 GB, 3.6 s against 3.1 s).
+ */
+const TWO_CORES_MIN_BYTES = 1 << 30;
+
 /** Hooks that let planQuantize take round-to-nearest codes made alongside it; dispose once planned. */
 export interface QuantizeAlongside {
   hooks: Required<Pick<QuantizeHooks, 'finite' | 'quantizeWeight'>>;
   /** How many weights the worker has handed over so far. */
   readonly fromWorker: number;
   dispose(): void;
+}
+
+/** How quantizeAlongside decides (tests). */
+export interface AlongsideTuning {
+  /** A worker whatever the cores and the model's size. */
+  always?: boolean;
+  /** Weights given to the worker before it starts (so that it surely quantizes some). */
+  giveWorker?: (i: number) => boolean;
 }
 
 /**
@@ -47,15 +63,16 @@ export interface QuantizeAlongside {
  * from the worker's port synchronously, and while that is not ready it quantizes the next unclaimed
  * weight here ahead of time rather than idle. Both threads run the same code on the same bytes, so the
  * file is the one a single thread writes. Results made and not yet taken stay under BUDGET_KIB, so a
- * huge model holds little more than one weight per thread. Undefined (plan on one thread) with one core,
- * fewer than two weights or BIG_SHRINK_QUANTIZE_THREADS=1. A worker that fails leaves its weights to the
- * plan.
+ * huge model holds little more than one weight per thread. Undefined (plan on one thread) with fewer than
+ * two weights, one core, or two cores and under TWO_CORES_MIN_BYTES of weights; BIG_SHRINK_QUANTIZE_THREADS
+ * set to 1 or 2 decides instead. A worker that fails leaves its weights to the plan.
  */
 export function quantizeAlongside(
   model: OpenedModel,
   options: QuantizeOptions,
-  giveWorker: (i: number) => boolean = () => false,
+  tuning: AlongsideTuning = {},
 ): QuantizeAlongside | undefined {
+  const tensors = new Map(model.index.tensors.map((t) => [t.id, t]));
   const weights: QuantizeJobWeight[] = [];
   const indexOf = new Map<number, number>();
   for (const { tensor, layout, alpha, K, N } of matMulNBitsUses(model.index, options)) {
@@ -66,13 +83,18 @@ export function quantizeAlongside(
     }
     weights[i].uses.push({ layout, alpha, K, N });
   }
-  // BIG_SHRINK_QUANTIZE_THREADS=1 keeps to one thread (timings, comparisons).
-  const one = process.env.BIG_SHRINK_QUANTIZE_THREADS === '1';
-  if (one || availableParallelism() < 2 || weights.length < 2) return undefined;
+  const bytes = weights.reduce((sum, w) => sum + tensors.get(w.tensorId)!.storedBytes, 0);
+  const cores = availableParallelism();
+  // BIG_SHRINK_QUANTIZE_THREADS=1 or 2 decides (timings, comparisons).
+  const asked = process.env.BIG_SHRINK_QUANTIZE_THREADS;
+  const two =
+    asked === '1' || asked === '2'
+      ? asked === '2'
+      : tuning.always || cores > 2 || (cores === 2 && bytes >= TWO_CORES_MIN_BYTES);
+  if (!two || weights.length < 2) return undefined;
 
   const state = new Int32Array(new SharedArrayBuffer(4 * (CLAIMS + weights.length)));
-  // Weights given to the worker before it starts (tests, so that it surely quantizes some).
-  for (let i = 0; i < weights.length; i++) if (giveWorker(i)) state[CLAIMS + i] = WORKER;
+  for (let i = 0; i < weights.length; i++) if (tuning.giveWorker?.(i)) state[CLAIMS + i] = WORKER;
   const { port1, port2 } = new MessageChannel();
   const { bits, blockSize, symmetric } = options;
   const job: QuantizeJob = {
@@ -96,7 +118,6 @@ export function quantizeAlongside(
   worker.on('error', () => Atomics.store(state, FAILED, 1));
 
   const { index, source, resolveExternal } = model;
-  const tensors = new Map(index.tensors.map((t) => [t.id, t]));
   const read = weightReader(index, source, resolveExternal, blockSize, bits, (t) =>
     readFloat32(t, source, resolveExternal),
   );

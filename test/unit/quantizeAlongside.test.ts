@@ -11,6 +11,7 @@ import {
   planQuantize,
   type QuantizeOptions,
 } from '../../src/core/quant/planQuantize';
+import { openModel } from '../../src/runtime/openModel';
 import { quantizeAlongside } from '../../src/runtime/quantizeAlongside';
 import { floatTensor, valueInfo } from './modelFixtures';
 import { planAndWrite } from './quantizeFiles';
@@ -100,7 +101,10 @@ function bothWays(input: string, options: Partial<QuantizeOptions> = {}, workerR
     input,
     out('two'),
     (m) => {
-      const alongside = quantizeAlongside({ ...m, path: workerReads }, o, (i) => i % 2 === 1);
+      const alongside = quantizeAlongside({ ...m, path: workerReads }, o, {
+        always: true,
+        giveWorker: (i) => i % 2 === 1,
+      });
       assert.ok(alongside, 'two threads for a model of several weights');
       try {
         return planQuantize(m.index, m.source, m.resolveExternal, o, undefined, alongside.hooks);
@@ -137,6 +141,23 @@ describe('quantize on two threads (quantizeAlongside)', () => {
     assert.equal(fromWorker, 0);
     assert.ok(files[0][0].equals(files[1][0]), 'same file bytes');
     assert.deepEqual(two.tensors, one.tensors);
+  });
+
+  it('BIG_SHRINK_QUANTIZE_THREADS=1 or 2 decides whether a worker runs', () => {
+    const model = openModel(chainModel());
+    const before = process.env.BIG_SHRINK_QUANTIZE_THREADS;
+    try {
+      process.env.BIG_SHRINK_QUANTIZE_THREADS = '1';
+      assert.equal(quantizeAlongside(model, DEFAULT_QUANTIZE_OPTIONS, { always: true }), undefined);
+      process.env.BIG_SHRINK_QUANTIZE_THREADS = '2';
+      const alongside = quantizeAlongside(model, DEFAULT_QUANTIZE_OPTIONS);
+      assert.ok(alongside, 'a worker for a model of 5 KB when asked for two threads');
+      alongside.dispose();
+    } finally {
+      if (before === undefined) delete process.env.BIG_SHRINK_QUANTIZE_THREADS;
+      else process.env.BIG_SHRINK_QUANTIZE_THREADS = before;
+      model.close();
+    }
   });
 
   for (const file of ['tiny_bert_random_extdata.onnx', 'ortgenai_tiny_random_gpt2_fp16_past.onnx']) {
