@@ -7,12 +7,11 @@ import { rawFloat32At } from '../tensor/readFloat32Into';
 
 /**
  * Reads the weights planQuantize quantizes, one at a time, into one reused buffer in the quantizer
- * kernels' memory (sized on the first read for every dense 2-D float32 tensor some node reads as its
- * input 1, the B of MatMul and Gemm), so the kernels quantize each where it is: no fresh multi-MB array
- * per weight and no copy of its rows into the kernels. Each chunk is checked for NaN and infinities as
- * it arrives (and reading stops at the first). A weight that is not stored as raw float32 (or when
- * SIMD is missing) comes from `fallback`. Returns the values (valid until the next read), or undefined when
- * one is NaN or infinite.
+ * kernels' memory (sized on the first read for every dense 2-D float32 tensor a MatMul or Gemm reads as
+ * its B), so the kernels quantize each where it is: no fresh multi-MB array per weight and no copy of its
+ * rows into the kernels. Each chunk is checked for NaN and infinities as it arrives (and reading stops at
+ * the first). A weight that is not stored as raw float32 (or when SIMD is missing) comes from `fallback`.
+ * Returns the values (valid until the next read), or undefined when one is NaN or infinite.
  */
 export function weightReader(
   index: ModelIndex,
@@ -31,7 +30,7 @@ export function weightReader(
             x.dtype === DataType.FLOAT &&
             x.dims.length === 2 &&
             !x.sparse &&
-            x.consumers.some((c) => c.input === 1),
+            x.consumers.some((c) => c.input === 1 && MATMULS.has(index.nodes[c.nodeId].opType)),
         ),
         blockSize,
         bits,
@@ -50,6 +49,9 @@ export function weightReader(
     return values;
   };
 }
+
+/** The readers of the weights planQuantize can quantize (at input 1). */
+const MATMULS = new Set(['MatMul', 'Gemm']);
 
 /** Values read and checked at a time (1 MiB). */
 const CHUNK = 1 << 18;
