@@ -117,10 +117,8 @@ export function quantizeAlongside(
   // A worker that fails after starting says so itself (FAILED); this covers one that never runs.
   worker.on('error', () => Atomics.store(state, FAILED, 1));
 
-  const { index, source, resolveExternal } = model;
-  const read = weightReader(index, source, resolveExternal, blockSize, bits, (t) =>
-    readFloat32(t, source, resolveExternal),
-  );
+  const { source, resolveExternal } = model;
+  const read = weightReader(source, resolveExternal, (t) => readFloat32(t, source, resolveExternal));
   /** Results by weight, the worker's and those made here ahead of the plan. */
   const made = new Map<number, QuantizedUses>();
   let current: QuantizedUses | undefined;

@@ -28,10 +28,7 @@ function run(): void {
   try {
     const { index, source, resolveExternal } = model;
     const byId = new Map(index.tensors.map((t) => [t.id, t]));
-    const { blockSize, bits } = job.options;
-    const read = weightReader(index, source, resolveExternal, blockSize, bits, (t) =>
-      readFloat32(t, source, resolveExternal),
-    );
+    const read = weightReader(source, resolveExternal, (t) => readFloat32(t, source, resolveExternal));
     for (let i = 0; i < job.weights.length && !Atomics.load(state, STOP); i++) {
       // Memory stays bounded: wait while the plan has not taken enough of what was made.
       for (let held; (held = Atomics.load(state, HELD)) >= job.budgetKiB && !Atomics.load(state, STOP); )

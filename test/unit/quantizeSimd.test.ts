@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { type BlockwiseOptions, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
-import { type BlockParams, quantizeSimdAvailable } from '../../src/core/simd/quantizeKernels';
+import {
+  allFiniteInKernels,
+  type BlockParams,
+  quantizeKernels,
+  quantizeSimdAvailable,
+  type WeightRows,
+} from '../../src/core/simd/quantizeKernels';
 import { quantizeNKSimd } from '../../src/core/simd/quantizeNKSimd';
-import { allFiniteInScratch, quantizeScratch } from '../../src/core/simd/quantizeScratch';
 import { setSimdEnabled } from '../../src/core/simd/simdModule';
 import { rng } from './tensorFixtures';
 
@@ -118,7 +123,7 @@ describe('quantizeBlockwise on the SIMD kernels', () => {
       out[1] = 1;
       out[2] = 0;
     };
-    assert.equal(quantizeNKSimd(q, w, 32, 1, params), true);
+    assert.equal(quantizeNKSimd(q, w, 32, 1, params), 'done');
     assert.ok(Object.is(seen[0], -0), `block 0 min ${seen[0]}`);
     assert.deepEqual(seen.slice(1), [5, -2, 1]);
   });
@@ -132,62 +137,94 @@ describe('quantizeBlockwise on the SIMD kernels', () => {
   });
 });
 
-describe("quantizeBlockwise on a weight in the kernels' memory (quantizeScratch)", () => {
+describe('quantizeBlockwise on a weight read as it is quantized (WeightRows)', () => {
   after(() => setSimdEnabled(true));
 
-  it("quantizes it where it is, in both layouts, with the JS loops' bytes and without detaching it", () => {
-    const shapes = [
-      [96, 40],
-      [40, 96],
-      [33, 7],
-    ];
-    const scratch = quantizeScratch(
-      shapes.map((dims) => ({ dims })),
-      32,
-      4,
-    );
-    assert.ok(scratch, "a scratch buffer in the kernels' memory");
-    assert.equal(scratch.length, 96 * 40);
+  /** `w` as a WeightRows that counts its reads, checking each piece as weightReader does. */
+  function rowsOf(w: Float32Array) {
+    const reads: number[] = [];
+    const rows: WeightRows = {
+      length: w.length,
+      fill(from, into) {
+        reads.push(into.length);
+        into.set(w.subarray(from, from + into.length));
+        return allFiniteInKernels(into) ?? into.every(Number.isFinite);
+      },
+    };
+    return { rows, reads };
+  }
+
+  it("gives the JS loops' bytes in both layouts and on both paths, reading a few rows at a time", () => {
     for (const symmetric of [false, true]) {
-      for (const [K, N] of shapes) {
+      for (const [K, N] of [
+        [96, 40],
+        [40, 96],
+        [33, 7],
+        [3000, 200],
+      ]) {
         const w = weights(K, N, K + N, false);
-        const inPlace = scratch.subarray(0, K * N);
-        inPlace.set(w);
         const o = { bits: 4 as const, blockSize: 32, symmetric, scaleType: 'float32' as const };
         for (const layout of ['KN', 'NK'] as const) {
-          const [k, n] = layout === 'KN' ? [K, N] : [N, K];
-          const simd = quantizeBlockwise(inPlace, k, n, o, layout);
-          setSimdEnabled(false);
-          const js = quantizeBlockwise(w, k, n, o, layout);
-          setSimdEnabled(true);
-          const what = `${layout} ${K}x${N} ${symmetric ? 'sym' : 'asym'}`;
-          assert.equal(inPlace.length, K * N, `the scratch is still attached after ${what}`);
-          assert.deepEqual(inPlace, w, `the weight is unchanged after ${what}`);
-          assert.deepEqual(simd.b, js.b, `codes ${what}`);
-          assert.deepEqual(simd.scaleBytes, js.scaleBytes, `scales ${what}`);
-          assert.deepEqual(simd.zeroPoints, js.zeroPoints, `zero points ${what}`);
+          for (const simd of [true, false]) {
+            const [k, n] = layout === 'KN' ? [K, N] : [N, K];
+            const { rows, reads } = rowsOf(w);
+            setSimdEnabled(simd);
+            const streamed = quantizeBlockwise(rows, k, n, o, layout);
+            setSimdEnabled(false);
+            const js = quantizeBlockwise(w, k, n, o, layout);
+            setSimdEnabled(true);
+            const what = `${layout} ${K}x${N} ${symmetric ? 'sym' : 'asym'} ${simd ? 'SIMD' : 'JS'}`;
+            assert.ok(streamed, what);
+            assert.deepEqual(streamed.b, js.b, `codes ${what}`);
+            assert.deepEqual(streamed.scaleBytes, js.scaleBytes, `scales ${what}`);
+            assert.deepEqual(streamed.zeroPoints, js.zeroPoints, `zero points ${what}`);
+            assert.equal(
+              reads.reduce((a, b) => a + b, 0),
+              K * N,
+              `every value read once (${what})`,
+            );
+            if (simd) assert.ok(reads.length > 1 || K * N * 4 <= 1 << 19, `read in pieces (${what})`);
+          }
+        }
+      }
+    }
+  });
+
+  it('is undefined when a value, in any piece, is NaN or infinite', () => {
+    const [K, N] = [256, 64];
+    const o = { bits: 4 as const, blockSize: 32, symmetric: false, scaleType: 'float32' as const };
+    for (const at of [0, K * N - 1, 100 * N + 3]) {
+      for (const bad of [NaN, Infinity]) {
+        const w = weights(K, N, 5, false);
+        w[at] = bad;
+        for (const layout of ['KN', 'NK'] as const) {
+          for (const simd of [true, false]) {
+            setSimdEnabled(simd);
+            const q = quantizeBlockwise(rowsOf(w).rows, K, N, o, layout);
+            setSimdEnabled(true);
+            assert.equal(q, undefined, `${bad} at ${at}, ${layout}, ${simd ? 'SIMD' : 'JS'}`);
+          }
         }
       }
     }
   });
 });
 
-describe('allFiniteInScratch', () => {
-  it("finds a NaN or an infinity anywhere in a weight in the kernels' memory, as allFinite does", () => {
-    const scratch = quantizeScratch([{ dims: [7, 9] }], 32, 4)!;
+describe('allFiniteInKernels', () => {
+  it("finds a NaN or an infinity anywhere in values in the kernels' memory, as allFinite does", () => {
     for (const n of [1, 4, 5, 63]) {
-      const values = scratch.subarray(0, n);
+      const values = new Float32Array(quantizeKernels.exports()!.memory.buffer, 0, n);
       for (const bad of [NaN, Infinity, -Infinity]) {
         for (const at of [0, n - 1, Math.floor(n / 2)]) {
           values.fill(-0.5);
           values[0] = 3e38;
-          assert.equal(allFiniteInScratch(values), true, `${n} finite values`);
+          assert.equal(allFiniteInKernels(values), true, `${n} finite values`);
           values[at] = bad;
-          assert.equal(allFiniteInScratch(values), false, `${bad} at ${at} of ${n}`);
+          assert.equal(allFiniteInKernels(values), false, `${bad} at ${at} of ${n}`);
         }
       }
     }
-    assert.equal(allFiniteInScratch(new Float32Array(4)), undefined, 'an array elsewhere is not checked');
+    assert.equal(allFiniteInKernels(new Float32Array(4)), undefined, 'an array elsewhere is not checked');
   });
 });
 

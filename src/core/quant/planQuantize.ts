@@ -13,6 +13,7 @@ import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlock
 import type { QuantMethod } from './dataAwareQuantize';
 import { quantTargets } from './quantTargets';
 import { weightReader } from './weightReader';
+import type { WeightRows } from '../simd/quantizeKernels';
 
 /** What to quantize and how. */
 export interface QuantizeOptions {
@@ -188,12 +189,9 @@ export function planQuantize(
   const names = usedNames(index);
   const removedTensors = new Set<number>();
   const read = (x: TensorInfo) => (hooks.read ? hooks.read(x) : readFloat32(x, source, resolveExternal));
-  // The weights go into the kernels' memory (reused); a Gemm's C, read while a weight is held, does not.
+  // A raw float32 weight is read as it is quantized, a few rows at a time (weightReader).
   const readWeight =
-    hooks.read ??
-    weightReader(index, source, resolveExternal, options.blockSize, options.bits, (x) =>
-      readFloat32(x, source, resolveExternal),
-    );
+    hooks.read ?? weightReader(source, resolveExternal, (x) => readFloat32(x, source, resolveExternal));
   const targets = quantTargets(
     index,
     options,
@@ -205,11 +203,26 @@ export function planQuantize(
   for (const { tensor: t, uses, others, skip, row } of targets) {
     const elsewhere = hooks.finite?.(t);
     const values = elsewhere === undefined ? readWeight(t) : undefined;
-    if (elsewhere === false || (elsewhere === undefined && !values)) {
+    // One quantization per layout: a weight read as MatMul B [K, N] and as Gemm transB=1 B [N, K] is two.
+    // All are made before any edit, as a weight read while it is quantized can turn out to hold a NaN.
+    const quantized = new Map<string, BlockwiseWeight | undefined>();
+    if (elsewhere !== false && (elsewhere === true || values)) {
+      for (const u of uses) {
+        const key = useKey(u.layout, u.alpha);
+        if (quantized.has(key)) continue;
+        const [K, N] = u.layout === 'KN' ? t.dims : [t.dims[1], t.dims[0]];
+        quantized.set(
+          key,
+          hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
+            roundToNearest(values ?? missing(t), t, options, u.layout, u.alpha, K, N),
+        );
+        if (!quantized.get(key)) break;
+      }
+    }
+    if (quantized.size === 0 || [...quantized.values()].some((q) => !q)) {
       skip(`${t.name} holds NaN or infinite values`);
       continue;
     }
-    // One quantization per layout: a weight read as MatMul B [K, N] and as Gemm transB=1 B [N, K] is two.
     const byKey = new Map<string, { q: BlockwiseWeight; b: string; scales: string; zp?: string }>();
     let rowQ: BlockwiseWeight | undefined;
     let afterBytes = 0;
@@ -218,9 +231,7 @@ export function planQuantize(
       const key = useKey(u.layout, u.alpha);
       let entry = byKey.get(key);
       if (!entry) {
-        const q =
-          hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
-          roundToNearest(values ?? missing(t), t, options, u.layout, u.alpha, K, N);
+        const q = quantized.get(key)!;
         const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
         entry = {
           q,
@@ -306,16 +317,19 @@ export function useKey(layout: Layout, alpha: number): string {
   return `${layout}:${alpha}`;
 }
 
-/** Round-to-nearest codes of a weight as one reader takes it: what planQuantize writes without hooks. */
+/**
+ * Round-to-nearest codes of a weight as one reader takes it: what planQuantize writes without hooks
+ * (undefined when a weight read as it is quantized turns out to hold a NaN or an infinity).
+ */
 export function roundToNearest(
-  values: Float32Array,
+  values: Float32Array | WeightRows,
   t: TensorInfo,
   options: Pick<QuantizeOptions, 'bits' | 'blockSize' | 'symmetric'>,
   layout: Layout,
   alpha: number,
   K: number,
   N: number,
-): BlockwiseWeight {
+): BlockwiseWeight | undefined {
   const scaleType = t.dtype === DataType.FLOAT16 ? 'float16' : 'float32';
   const { bits, blockSize, symmetric } = options;
   return quantizeBlockwise(values, K, N, { bits, blockSize, symmetric, scaleType }, layout, alpha);

@@ -1,6 +1,7 @@
 import type { TensorInfo } from '../onnx/modelIndex';
 import { type Layout, type QuantizeOptions, roundToNearest, useKey } from './planQuantize';
 import type { BlockwiseWeight } from './quantizeBlockwise';
+import type { WeightRows } from '../simd/quantizeKernels';
 
 /** One reader's view of a weight: its layout, the alpha folded in and the K×N it multiplies by. */
 export interface WeightUse {
@@ -24,17 +25,20 @@ export interface QuantizedUses {
  * of its readers: what planQuantize writes for it, made ahead of the plan (on another thread).
  */
 export function quantizeUses(
-  values: Float32Array | undefined,
+  values: Float32Array | WeightRows | undefined,
   t: TensorInfo,
   uses: readonly WeightUse[],
   options: Pick<QuantizeOptions, 'bits' | 'blockSize' | 'symmetric'>,
 ): QuantizedUses {
   const weights = new Map<string, BlockwiseWeight>();
-  if (!values) return { finite: false, weights, bytes: 0 };
+  const notFinite = { finite: false, weights: new Map(), bytes: 0 };
+  if (!values) return notFinite;
   for (const u of uses) {
     const key = useKey(u.layout, u.alpha);
     if (weights.has(key)) continue;
-    weights.set(key, roundToNearest(values, t, options, u.layout, u.alpha, u.K, u.N));
+    const q = roundToNearest(values, t, options, u.layout, u.alpha, u.K, u.N);
+    if (!q) return notFinite;
+    weights.set(key, q);
   }
   const r = { finite: true, weights, bytes: 0 };
   r.bytes = transferables(r).reduce((s, b) => s + b.byteLength, 0);

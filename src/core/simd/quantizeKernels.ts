@@ -52,19 +52,34 @@ export interface QuantizeKernels {
 export const quantizeKernels = new SimdModule<QuantizeKernels>(kernels);
 
 /**
- * The module's memory holds, from 0, the scratch buffer weights are read into (quantizeScratch.ts), so the
- * kernels work on them where they are; their work regions start after it, at this byte offset.
+ * A weight read as the quantizer goes, a few rows at a time, instead of whole: `fill(from, into)` puts its
+ * values [from, from + into.length) (row-major, as stored) into `into` and says whether they are all
+ * finite. `into` lies in the kernels' memory when the SIMD quantizers call it, so the values are read
+ * straight where the kernels work on them, while they are in the cache.
  */
-let scratchEnd = 0;
-
-/** Where the kernels' work regions start (the end of the scratch buffer). */
-export function workBase(): number {
-  return scratchEnd;
+export interface WeightRows {
+  readonly length: number;
+  fill(from: number, into: Float32Array): boolean;
 }
 
-/** Moves the start of the work regions (quantizeScratch, on sizing its buffer). */
-export function setWorkBase(bytes: number): void {
-  scratchEnd = bytes;
+/** How a SIMD quantizer ended: done, stopped at a NaN or infinite value, or not run (no SIMD, too large). */
+export type SimdOutcome = 'done' | 'notFinite' | 'unavailable';
+
+/** Copies values [from, from + into.length) of `w` into `into`; whether they are all finite. */
+export function fillRows(w: Float32Array | WeightRows, from: number, into: Float32Array): boolean {
+  if (!(w instanceof Float32Array)) return w.fill(from, into);
+  into.set(w.subarray(from, from + into.length));
+  return true;
+}
+
+/**
+ * Whether no value of `values` is NaN or infinite, checked on the kernels when `values` lie in their
+ * memory; undefined otherwise.
+ */
+export function allFiniteInKernels(values: Float32Array): boolean | undefined {
+  const k = quantizeKernels.exports();
+  if (!k || values.buffer !== k.memory.buffer) return undefined;
+  return k.finite(values.byteOffset, values.length) === 1;
 }
 
 /** What the SIMD quantizers read from and write to the quantizer's state (see quantizeBlockwise.ts). */
