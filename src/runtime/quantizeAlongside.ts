@@ -31,14 +31,6 @@ const BUDGET_KIB = 32 << 10;
 /** A worker silent this long while the plan waits for it is given up on (the plan does the rest). */
 const GIVE_UP_MS = 30_000;
 
-/**
- * Quantized weights from which a worker pays on two cores. There the inputs' hash (runTransform measures
- * them while the plan runs) holds the other core, and a worker costs about 0.1 s of CPU to start, so it
- * helps only where the plan far outlasts that hash (measured on the benchmark models: 352 MB of weights,
- * 0.74 s on one thread against 0.79 s on two; 2.5 GB, 3.6 s against 3.1 s).
- */
-const TWO_CORES_MIN_BYTES = 1 << 30;
-
 /** Hooks that let planQuantize take round-to-nearest codes made alongside it; dispose once planned. */
 export interface QuantizeAlongside {
   hooks: Required<Pick<QuantizeHooks, 'finite' | 'quantizeWeight'>>;
@@ -49,7 +41,7 @@ export interface QuantizeAlongside {
 
 /** How quantizeAlongside decides (tests). */
 export interface AlongsideTuning {
-  /** A worker whatever the cores and the model's size. */
+  /** A worker even on one core. */
   always?: boolean;
   /** Weights given to the worker before it starts (so that it surely quantizes some). */
   giveWorker?: (i: number) => boolean;
@@ -64,8 +56,8 @@ export interface AlongsideTuning {
  * weight here ahead of time rather than idle. Both threads run the same code on the same bytes, so the
  * file is the one a single thread writes. Results made and not yet taken stay under BUDGET_KIB, so a
  * huge model holds little more than one weight per thread. Undefined (plan on one thread) with fewer than
- * two weights, one core, or two cores and under TWO_CORES_MIN_BYTES of weights; BIG_SHRINK_QUANTIZE_THREADS
- * set to 1 or 2 decides instead. A worker that fails leaves its weights to the plan.
+ * two weights or one core; BIG_SHRINK_QUANTIZE_THREADS set to 1 or 2 decides instead. A worker that fails
+ * leaves its weights to the plan.
  */
 export function quantizeAlongside(
   model: OpenedModel,
@@ -83,14 +75,12 @@ export function quantizeAlongside(
     }
     weights[i].uses.push({ layout, alpha, K, N });
   }
-  const bytes = weights.reduce((sum, w) => sum + tensors.get(w.tensorId)!.storedBytes, 0);
-  const cores = availableParallelism();
-  // BIG_SHRINK_QUANTIZE_THREADS=1 or 2 decides (timings, comparisons).
+  // BIG_SHRINK_QUANTIZE_THREADS=1 or 2 decides (timings, comparisons). On two cores the inputs' hash
+  // (runTransform measures them while the plan runs) shares the second one: measured on the benchmark
+  // models, two threads tie with one for 352 MB of weights (0.71–0.76 s) and win for 2.5 GB (3.3 s
+  // against 3.8 s).
   const asked = process.env.BIG_SHRINK_QUANTIZE_THREADS;
-  const two =
-    asked === '1' || asked === '2'
-      ? asked === '2'
-      : tuning.always || cores > 2 || (cores === 2 && bytes >= TWO_CORES_MIN_BYTES);
+  const two = asked === '1' || asked === '2' ? asked === '2' : tuning.always || availableParallelism() > 1;
   if (!two || weights.length < 2) return undefined;
 
   const state = new Int32Array(new SharedArrayBuffer(4 * (CLAIMS + weights.length)));
