@@ -57,6 +57,7 @@ const NODE_ENTRIES = {
   describeWorker: 'src/runtime/describeWorker.ts',
   dataAwareWorker: 'src/runtime/dataAwareWorker.ts',
   hashWorker: 'src/runtime/hashWorker.ts',
+  quantizeWorker: 'src/runtime/quantizeWorker.ts',
 };
 
 /** Build one bundle; entries that do not exist yet are skipped so partial trees still build. */

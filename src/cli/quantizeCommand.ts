@@ -11,6 +11,7 @@ import {
 import { QUANT_METHODS, type QuantMethod } from '../core/quant/dataAwareQuantize';
 import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quantizeReport';
 import { DataAwareCancelledError, type DataAwarePlan, planDataAware } from '../runtime/planDataAware';
+import { quantizeAlongside } from '../runtime/quantizeAlongside';
 import { verifyInWorker } from '../runtime/verifyInWorker';
 import { dataAwareSection } from './dataAwareReport';
 import { intOption, parseArgs, regexOption, UsageError } from './args';
@@ -157,9 +158,21 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
           },
     plan: (model, sink) => {
       if (format === 'qdq') return planQdq(model.index, model.source, model.resolveExternal, options, sink);
-      const plan = planQuantize(model.index, model.source, model.resolveExternal, options, sink, {
-        quantizeWeight: dataAware?.quantizer,
-      });
+      // Round-to-nearest on both cores: a worker quantizes a share of the weights while this thread plans.
+      const alongside = method === 'rtn' ? quantizeAlongside(model, options) : undefined;
+      let plan: QuantizePlan;
+      try {
+        plan = planQuantize(
+          model.index,
+          model.source,
+          model.resolveExternal,
+          options,
+          sink,
+          alongside?.hooks ?? { quantizeWeight: dataAware?.quantizer },
+        );
+      } finally {
+        alongside?.dispose();
+      }
       for (const row of plan.tensors) {
         const layer = dataAware?.rows.find((l) => l.name === row.name);
         if (layer) Object.assign(row, { method: layer.kept, layerGainDb: layer.gainDb });

@@ -12,6 +12,8 @@ import type { NewNode } from '../write/protoEncode';
 import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
 import type { QuantMethod } from './dataAwareQuantize';
 import { quantTargets } from './quantTargets';
+import { weightReader } from './weightReader';
+import type { WeightRows } from '../simd/quantizeKernels';
 
 /** What to quantize and how. */
 export interface QuantizeOptions {
@@ -91,9 +93,14 @@ export interface QuantizeHooks {
   accept?(t: TensorInfo): boolean;
   /** A weight's codes instead of round-to-nearest (the data-aware methods): only the values differ. */
   quantizeWeight?: WeightQuantizer;
+  /**
+   * For a weight quantized elsewhere (another thread), whether its values are all finite; its codes then
+   * come from `quantizeWeight` and it is not read here. Undefined: read and check it here.
+   */
+  finite?(t: TensorInfo): boolean | undefined;
 }
 
-type Layout = 'KN' | 'NK';
+export type Layout = 'KN' | 'NK';
 
 /**
  * Chooses the codes of one weight instead of round-to-nearest (the data-aware methods): the weight as one
@@ -182,6 +189,9 @@ export function planQuantize(
   const names = usedNames(index);
   const removedTensors = new Set<number>();
   const read = (x: TensorInfo) => (hooks.read ? hooks.read(x) : readFloat32(x, source, resolveExternal));
+  // A raw float32 weight is read as it is quantized, a few rows at a time (weightReader).
+  const readWeight =
+    hooks.read ?? weightReader(source, resolveExternal, (x) => readFloat32(x, source, resolveExternal));
   const targets = quantTargets(
     index,
     options,
@@ -191,35 +201,37 @@ export function planQuantize(
   );
 
   for (const { tensor: t, uses, others, skip, row } of targets) {
-    const values = read(t);
-    if (!values) {
+    const elsewhere = hooks.finite?.(t);
+    const values = elsewhere === undefined ? readWeight(t) : undefined;
+    // One quantization per layout: a weight read as MatMul B [K, N] and as Gemm transB=1 B [N, K] is two.
+    // All are made before any edit, as a weight read while it is quantized can turn out to hold a NaN.
+    const quantized = new Map<string, BlockwiseWeight | undefined>();
+    if (elsewhere !== false && (elsewhere === true || values)) {
+      for (const u of uses) {
+        const key = useKey(u.layout, u.alpha);
+        if (quantized.has(key)) continue;
+        const [K, N] = u.layout === 'KN' ? t.dims : [t.dims[1], t.dims[0]];
+        quantized.set(
+          key,
+          hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
+            roundToNearest(values ?? missing(t), t, options, u.layout, u.alpha, K, N),
+        );
+        if (!quantized.get(key)) break;
+      }
+    }
+    if (quantized.size === 0 || [...quantized.values()].some((q) => !q)) {
       skip(`${t.name} holds NaN or infinite values`);
       continue;
     }
-    // One quantization per layout: a weight read as MatMul B [K, N] and as Gemm transB=1 B [N, K] is two.
     const byKey = new Map<string, { q: BlockwiseWeight; b: string; scales: string; zp?: string }>();
     let rowQ: BlockwiseWeight | undefined;
     let afterBytes = 0;
     for (const u of uses) {
       const [K, N] = u.layout === 'KN' ? t.dims : [t.dims[1], t.dims[0]];
-      const key = `${u.layout}:${u.alpha}`;
+      const key = useKey(u.layout, u.alpha);
       let entry = byKey.get(key);
       if (!entry) {
-        const q =
-          hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
-          quantizeBlockwise(
-            values,
-            K,
-            N,
-            {
-              bits: options.bits,
-              blockSize: options.blockSize,
-              symmetric: options.symmetric,
-              scaleType: t.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
-            },
-            u.layout,
-            u.alpha,
-          );
+        const q = quantized.get(key)!;
         const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
         entry = {
           q,
@@ -298,6 +310,33 @@ export function planQuantize(
     plan.opsetChanges.push('com.microsoft 1 added');
   }
   return plan;
+}
+
+/** Readers of a weight that take it in the same layout with the same alpha share one quantization. */
+export function useKey(layout: Layout, alpha: number): string {
+  return `${layout}:${alpha}`;
+}
+
+/**
+ * Round-to-nearest codes of a weight as one reader takes it: what planQuantize writes without hooks
+ * (undefined when a weight read as it is quantized turns out to hold a NaN or an infinity).
+ */
+export function roundToNearest(
+  values: Float32Array | WeightRows,
+  t: TensorInfo,
+  options: Pick<QuantizeOptions, 'bits' | 'blockSize' | 'symmetric'>,
+  layout: Layout,
+  alpha: number,
+  K: number,
+  N: number,
+): BlockwiseWeight | undefined {
+  const scaleType = t.dtype === DataType.FLOAT16 ? 'float16' : 'float32';
+  const { bits, blockSize, symmetric } = options;
+  return quantizeBlockwise(values, K, N, { bits, blockSize, symmetric, scaleType }, layout, alpha);
+}
+
+function missing(t: TensorInfo): never {
+  throw new Error(`${t.name} was quantized elsewhere, but not for every reader`);
 }
 
 /** Which node reads a weight at input 1 in a way MatMulNBits can take; a string says why not. */

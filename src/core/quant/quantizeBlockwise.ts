@@ -1,4 +1,4 @@
-import type { BlockParams } from '../simd/quantizeKernels';
+import type { BlockParams, WeightRows } from '../simd/quantizeKernels';
 import { quantizeKNSimd } from '../simd/quantizeKNSimd';
 import { quantizeNKSimd } from '../simd/quantizeNKSimd';
 import { numberToFloat16Bits, float16ToNumber } from '../tensor/float16';
@@ -62,7 +62,8 @@ export function sqnrDb(signal: number, error: number): number {
  *
  * `layout` says how `weight` is stored: 'KN' is MatMul's B `[K, N]` row-major, 'NK' is Gemm's transB=1
  * `[N, K]` (no transposed copy is made: a 'KN' weight is read one block of rows at a time, in memory
- * order). `alpha` (a Gemm's, folded into the weight) multiplies every value in float32 as it is read.
+ * order). `weight` may be a WeightRows, read a few rows at a time as the SIMD quantizers go (whole for
+ * the JS loops). `alpha` (a Gemm's, folded into the weight) multiplies every value in float32 as it is read.
  * When K is not a multiple of the block size the last block is zero-padded: padding codes encode 0.0
  * (code = zp) and do not count in the block's min/max. (ORT's Python quantizer passes the unpadded K to
  * MLAS, which leaves the padding bytes as numpy's zeros and the byte that holds the last real code with a
@@ -74,9 +75,26 @@ export function quantizeBlockwise(
   K: number,
   N: number,
   options: BlockwiseOptions,
+  layout?: 'KN' | 'NK',
+  alpha?: number,
+): BlockwiseWeight;
+/** A weight read as it is quantized (WeightRows): undefined when one of its values is NaN or infinite. */
+export function quantizeBlockwise(
+  weight: Float32Array | WeightRows,
+  K: number,
+  N: number,
+  options: BlockwiseOptions,
+  layout?: 'KN' | 'NK',
+  alpha?: number,
+): BlockwiseWeight | undefined;
+export function quantizeBlockwise(
+  weight: Float32Array | WeightRows,
+  K: number,
+  N: number,
+  options: BlockwiseOptions,
   layout: 'KN' | 'NK' = 'KN',
   alpha = 1,
-): BlockwiseWeight {
+): BlockwiseWeight | undefined {
   const { bits, blockSize, symmetric, scaleType } = options;
   if (bits !== 2 && bits !== 4 && bits !== 8) throw new RangeError(`bits must be 2, 4 or 8, not ${bits}`);
   if (!Number.isInteger(blockSize) || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
@@ -117,14 +135,26 @@ export function quantizeBlockwise(
   }
   const a = Math.fround(alpha);
   const params: BlockParams = (n, kb, min, max, out) => blockParams(q, n, kb, min, max, out);
-  if (layout === 'NK') {
-    if (!(a === 1 && quantizeNKSimd(q, weight, K, N, params))) quantizeNK(q, weight, K, N, a);
-  } else if (!(a === 1 && quantizeKNSimd(q, weight, K, N, params))) quantizeKN(q, weight, K, N, a);
+  const simd =
+    a !== 1 ? 'unavailable' : (layout === 'NK' ? quantizeNKSimd : quantizeKNSimd)(q, weight, K, N, params);
+  if (simd === 'notFinite') return undefined;
+  if (simd === 'unavailable') {
+    // The JS loops take the whole weight.
+    const w = weight instanceof Float32Array ? weight : whole(weight);
+    if (!w) return undefined;
+    (layout === 'NK' ? quantizeNK : quantizeKN)(q, w, K, N, a);
+  }
   const { b, scales, scaleBits, zeroPoints, signalEnergy, errorEnergy } = q;
   const scaleBytes = scaleBits
     ? new Uint8Array(scaleBits.buffer, scaleBits.byteOffset, scaleBits.byteLength)
     : new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength);
   return { K, N, kBlocks, b, scales, scaleBytes, zeroPoints, signalEnergy, errorEnergy };
+}
+
+/** A weight read whole, or undefined when one of its values is NaN or infinite. */
+function whole(w: WeightRows): Float32Array | undefined {
+  const values = new Float32Array(w.length);
+  return w.fill(0, values) ? values : undefined;
 }
 
 /** The state one quantization fills in. */

@@ -17,7 +17,7 @@ export interface QuantizeKernels {
     codes: number,
     qmax: number,
   ): void;
-  pack(codes: number, b: number, n: number, nStride: number, blob: number, bits: number): void;
+  pack(codes: number, b: number, n: number, nStride: number, blob: number, bits: number, tmp: number): void;
   rangesNK(w: number, k: number, bs: number, mins: number, maxs: number): void;
   codesNK(
     w: number,
@@ -30,9 +30,57 @@ export interface QuantizeKernels {
     qmax: number,
   ): void;
   packRun(codes: number, count: number, b: number, bits: number): void;
+  finite(p: number, n: number): number;
+  params(
+    mins: number,
+    maxs: number,
+    count: number,
+    scale: number,
+    recip: number,
+    zps: number,
+    out: number,
+    outStride: number,
+    zpOut: number,
+    zpStride: number,
+    bit: number,
+    bitStep: number,
+    bits: number,
+    symmetric: number,
+  ): void;
 }
 
 export const quantizeKernels = new SimdModule<QuantizeKernels>(kernels);
+
+/**
+ * A weight read as the quantizer goes, a few rows at a time, instead of whole: `fill(from, into)` puts its
+ * values [from, from + into.length) (row-major, as stored) into `into` and says whether they are all
+ * finite. `into` lies in the kernels' memory when the SIMD quantizers call it, so the values are read
+ * straight where the kernels work on them, while they are in the cache.
+ */
+export interface WeightRows {
+  readonly length: number;
+  fill(from: number, into: Float32Array): boolean;
+}
+
+/** How a SIMD quantizer ended: done, stopped at a NaN or infinite value, or not run (no SIMD, too large). */
+export type SimdOutcome = 'done' | 'notFinite' | 'unavailable';
+
+/** Copies values [from, from + into.length) of `w` into `into`; whether they are all finite. */
+export function fillRows(w: Float32Array | WeightRows, from: number, into: Float32Array): boolean {
+  if (!(w instanceof Float32Array)) return w.fill(from, into);
+  into.set(w.subarray(from, from + into.length));
+  return true;
+}
+
+/**
+ * Whether no value of `values` is NaN or infinite, checked on the kernels when `values` lie in their
+ * memory; undefined otherwise.
+ */
+export function allFiniteInKernels(values: Float32Array): boolean | undefined {
+  const k = quantizeKernels.exports();
+  if (!k || values.buffer !== k.memory.buffer) return undefined;
+  return k.finite(values.byteOffset, values.length) === 1;
+}
 
 /** What the SIMD quantizers read from and write to the quantizer's state (see quantizeBlockwise.ts). */
 export interface BlockQuantizer {
@@ -41,8 +89,15 @@ export interface BlockQuantizer {
   kBlocks: number;
   blob: number;
   blockSize: number;
+  symmetric: boolean;
+  /** fp16 scales: their parameters come from `params` (BlockParams), in JS; float32 ones from the kernels. */
+  fp16: boolean;
   /** Filled in full: [N, k_blocks, blob]. */
   b: Uint8Array;
+  /** [N * k_blocks] scales and, asymmetric, the packed zero points ([N, zpRow], holding the mid code). */
+  scales: Float32Array;
+  zeroPoints?: Uint8Array;
+  zpRow: number;
   signalEnergy: number;
   errorEnergy: number;
 }
@@ -61,4 +116,26 @@ export const MAX_BYTES = 1 << 30;
 /** Whether the SIMD quantizer runs here (false when WebAssembly SIMD is missing or switched off). */
 export function quantizeSimdAvailable(): boolean {
   return quantizeKernels.exports() !== undefined;
+}
+
+/**
+ * Bytes of a weight's scales and of its packed zero points while the kernels compute them: none for fp16
+ * scales, whose parameters `params` sets in JS straight into the quantizer's arrays.
+ */
+export function paramRegions(fp16: boolean, N: number, kBlocks: number, bits: number): [number, number] {
+  return fp16 ? [0, 0] : [N * kBlocks * 4, N * Math.ceil((kBlocks * bits) / 8)];
+}
+
+/**
+ * Before the kernels compute a weight's parameters: the zero points' initial bytes into their region at
+ * `zpAt` (the kernels change only their own bits). Returns what copies the scales (at `scalesAt`) and
+ * zero points back into the quantizer afterwards.
+ */
+export function paramsInKernels(q: BlockQuantizer, buffer: ArrayBuffer, scalesAt: number, zpAt: number) {
+  const zp = q.zeroPoints && new Uint8Array(buffer, zpAt, q.zeroPoints.length);
+  if (zp) zp.set(q.zeroPoints!);
+  return () => {
+    q.scales.set(new Float32Array(buffer, scalesAt, q.scales.length));
+    if (zp) q.zeroPoints!.set(zp);
+  };
 }
