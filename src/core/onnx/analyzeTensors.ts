@@ -125,7 +125,15 @@ export function analyzeTensors(model: ModelIndex): void {
 }
 
 /** Ops whose output a following Add/Mul with a constant turns into a bias or a scale of a layer. */
-const LAYER_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'FusedMatMul', 'MatMulNBits', 'Einsum']);
+const LAYER_OPS = new Set([
+  'MatMul',
+  'Gemm',
+  'Conv',
+  'ConvTranspose',
+  'FusedMatMul',
+  'MatMulNBits',
+  'Einsum',
+]);
 
 function roleOf(tensor: TensorInfo, nodes: NodeInfo[], producers: Map<string, string>): TensorRole {
   const float = isFloatType(tensor.dtype);
@@ -146,7 +154,8 @@ function roleOf(tensor: TensorInfo, nodes: NodeInfo[], producers: Map<string, st
     if (tensor.count >= MIN_ELEMENTWISE_WEIGHT) return 'weight';
     // A small bias still is one when it is added to a layer's output (MatMul + Add exports of Linear).
     const other = nodes[nodeId].inputs[1 - input];
-    if (tensor.count > 1 && input < 2 && other !== undefined && LAYER_OPS.has(producers.get(other) ?? '')) return 'weight';
+    if (tensor.count > 1 && input < 2 && other !== undefined && LAYER_OPS.has(producers.get(other) ?? ''))
+      return 'weight';
   }
   return 'constant';
 }
