@@ -58,6 +58,28 @@ function pruneTo(
   }
 }
 
+/**
+ * Prunes a shared model eagerly and streamed and asserts that both write the same bytes and end with the
+ * same rows, summary and masks (the streamed rows are filled in as the writer reaches each weight:
+ * complete once written); returns the eager plan.
+ */
+function assertStreamedAsEager(file: string, options: Partial<PruneOptions>, int4: boolean) {
+  const input = path.join(MODELS, file);
+  // Same name in two sub-folders: the model files name the same external data file.
+  const [eagerDir, lazyDir] = ['eager', 'lazy'].map((d) => path.join(tmp, int4 ? `${d}4` : d));
+  for (const d of [eagerDir, lazyDir]) fs.mkdirSync(d, { recursive: true });
+  const eager = pruneTo(input, path.join(eagerDir, 'out.onnx'), options, false, int4);
+  const lazy = pruneTo(input, path.join(lazyDir, 'out.onnx'), options, true, int4);
+  assert.equal(eager.files.length, lazy.files.length);
+  eager.files.forEach((f, i) =>
+    assert.ok(fs.readFileSync(f).equals(fs.readFileSync(lazy.files[i])), `${path.basename(f)} differs`),
+  );
+  assert.deepEqual(lazy.plan.tensors, eager.plan.tensors);
+  assert.deepEqual(lazy.plan.summary, eager.plan.summary);
+  assert.deepEqual(lazy.plan.masks, eager.plan.masks);
+  return eager.plan;
+}
+
 describe('streamed pruning (LazyTensors) writes what eager pruning writes', () => {
   const cases: [string, Partial<PruneOptions>][] = [
     // External data with small weights inline: inline tensors are made before earlier external ones.
@@ -69,21 +91,8 @@ describe('streamed pruning (LazyTensors) writes what eager pruning writes', () =
   ];
   for (const [file, options] of cases) {
     it(`${file} ${JSON.stringify(options)}: same bytes, rows, summary and masks`, () => {
-      const input = path.join(MODELS, file);
-      // Same folder, same name in two sub-folders: the model files name the same external data file.
-      fs.mkdirSync(path.join(tmp, 'eager'), { recursive: true });
-      fs.mkdirSync(path.join(tmp, 'lazy'), { recursive: true });
-      const eager = pruneTo(input, path.join(tmp, 'eager', 'out.onnx'), options, false);
-      const lazy = pruneTo(input, path.join(tmp, 'lazy', 'out.onnx'), options, true);
-      assert.ok(eager.plan.tensors.length > 0);
-      assert.equal(eager.files.length, lazy.files.length);
-      eager.files.forEach((f, i) =>
-        assert.ok(fs.readFileSync(f).equals(fs.readFileSync(lazy.files[i])), `${path.basename(f)} differs`),
-      );
-      // The streamed rows are filled in as the writer reaches each weight: complete once written.
-      assert.deepEqual(lazy.plan.tensors, eager.plan.tensors);
-      assert.deepEqual(lazy.plan.summary, eager.plan.summary);
-      assert.deepEqual(lazy.plan.masks, eager.plan.masks);
+      const plan = assertStreamedAsEager(file, options, false);
+      assert.ok(plan.tensors.length > 0);
     });
   }
 });
@@ -97,19 +106,8 @@ describe('streamed prune then 4-bit (planPruneInt4 with LazyTensors) writes what
   ];
   for (const [file, options] of cases) {
     it(`${file} ${JSON.stringify(options)}: same bytes, rows, summary and masks`, () => {
-      const input = path.join(MODELS, file);
-      fs.mkdirSync(path.join(tmp, 'eager4'), { recursive: true });
-      fs.mkdirSync(path.join(tmp, 'lazy4'), { recursive: true });
-      const eager = pruneTo(input, path.join(tmp, 'eager4', 'out.onnx'), options, false, true);
-      const lazy = pruneTo(input, path.join(tmp, 'lazy4', 'out.onnx'), options, true, true);
-      assert.ok(eager.plan.tensors.some((r) => r.storage === 'MatMulNBits'));
-      assert.equal(eager.files.length, lazy.files.length);
-      eager.files.forEach((f, i) =>
-        assert.ok(fs.readFileSync(f).equals(fs.readFileSync(lazy.files[i])), `${path.basename(f)} differs`),
-      );
-      assert.deepEqual(lazy.plan.tensors, eager.plan.tensors);
-      assert.deepEqual(lazy.plan.summary, eager.plan.summary);
-      assert.deepEqual(lazy.plan.masks, eager.plan.masks);
+      const plan = assertStreamedAsEager(file, options, true);
+      assert.ok(plan.tensors.some((r) => r.storage === 'MatMulNBits'));
     });
   }
 });
