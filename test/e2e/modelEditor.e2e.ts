@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import type { E2eContext } from './lib/types';
 import type { PageCanvas, PageDocument } from './pageDom';
-import { editorFrame, openWorkbench, succeeds } from './workbenchSteps';
+import { editorFrame, focusWorkbench, openWorkbench, succeeds } from './workbenchSteps';
 
 interface CliTensor {
   id: number;
@@ -45,14 +45,6 @@ declare const document: PageDocument;
 const STAT_COLUMNS = ['min', 'max', 'mean', 'std', 'sparsity'] as const;
 const near = (a: number, b: number) =>
   a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-
-/**
- * Keys pressed while a webview has the focus go to the webview's iframe and VS Code does not always
- * forward them (Ctrl+P, F1 get lost): move the focus to the workbench (the side bar's title) first.
- */
-async function focusWorkbench(page: Page): Promise<void> {
-  await page.locator('.part.sidebar .composite.title').first().click();
-}
 
 /**
  * Open the quick input with `key`, type `text`, move to the row whose label starts with `rowText` and
