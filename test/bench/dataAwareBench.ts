@@ -1,15 +1,14 @@
-// Data-aware 4-bit benchmark, called by the bench runner (test/bench/bench.ts): every shared model with
+// Data-aware 4-bit benchmark, called by the bench runner (test/bench/bench.ts): every test model with
 // MatMul/Gemm weights quantized to 4-bit MatMulNBits by round-to-nearest, the clipping search and GPTQ,
 // each compared with the original in onnxruntime-node on held-out inputs — figures, not a test.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { TEST_MODELS } from '../testModels';
 import { heldOutSqnrDb, HELD_OUT_SEEDS, quantize4 } from './heldOutSqnr';
 
-const root = path.resolve(__dirname, '../../..');
-const shared = process.env.BIG_SHRINK_SHARED || path.resolve(root, '..', 'shared');
 
-/** The shared models whose MatMul/Gemm weights `quantize` takes (see ../shared/models/MANIFEST.md). */
+/** The test models whose MatMul/Gemm weights `quantize` takes (see test/models/README.md). */
 export const DATA_AWARE_MODELS = [
   'tiny_bert_random_inline.onnx',
   'tiny_bert_random_extdata.onnx',
@@ -35,7 +34,7 @@ export async function benchDataAware(): Promise<void> {
     // BIG_SHRINK_DATA_AWARE_MODELS=a.onnx,b.onnx: only those.
     const only = process.env.BIG_SHRINK_DATA_AWARE_MODELS?.split(',');
     for (const name of DATA_AWARE_MODELS.filter((m) => !only || only.includes(m))) {
-      const model = path.join(shared, 'models', name);
+      const model = path.join(TEST_MODELS, name);
       if (!fs.existsSync(model)) continue;
       const rtnPath = quantize4(model, 'rtn', tmp);
       if (!rtnPath) continue;

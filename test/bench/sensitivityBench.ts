@@ -1,11 +1,11 @@
 // Sensitivity benchmark, called by the bench runner (test/bench/bench.ts): the per-layer candidates of two
-// shared models measured by one worker thread and by two, each with one onnxruntime thread — the speed-up
+// test models measured by one worker thread and by two, each with one onnxruntime thread — the speed-up
 // of the second core, printed with its target (figures, not a test: the machine may be shared).
 import * as path from 'node:path';
 import { measureSensitivity, type SensitivityReport } from '../../src/runtime/sensitivity';
+import { TEST_MODELS } from '../testModels';
 
-const root = path.resolve(__dirname, '../../..');
-const models = process.env.BIG_SHRINK_MODELS ?? path.resolve(root, '..', 'shared', 'models');
+const models = TEST_MODELS;
 
 /** Same row format as bench.ts: what, value, target, met/MISSED. */
 const row = (what: string, value: string, target: string, ok: boolean | undefined) =>

@@ -1,6 +1,7 @@
 /**
- * Corpus suite: every model of ../shared/models (recursive), every model.onnx of Debian's libonnx-testdata
- * and the hand-made edge cases of make_synthetic.py.
+ * Corpus suite: every model of test/models (recursive), every model.onnx of Debian's libonnx-testdata,
+ * the hand-made edge cases of make_synthetic.py and, when BIG_SHRINK_SHARED is set, the extra corpus
+ * $BIG_SHRINK_SHARED/models.
  *
  * For each model, in-process (openModel + tensorValues + computeStats + planWrite, the CLI's building
  * blocks without worker threads, so 1,100 models take seconds instead of 1,100 process start-ups):
@@ -8,13 +9,13 @@
  *   - the set of tensors and per-tensor dtype/dims/count/min/max/mean/std/zeros/nan/inf agree with the
  *     independent oracle test/oracle/stats_oracle.py (python3-onnx + numpy, one process for all models);
  *   - the no-edit rewrite plan is byte-identical to the file (sha256).
- * Through the real CLI (dist/cli.js), for the shared and synthetic models: `inspect --json` agrees with
+ * Through the real CLI (dist/cli.js), for the test and synthetic models: `inspect --json` agrees with
  * the oracle and `rewrite` (no options) writes byte-identical files; broken inputs exit 1 with a message
  * that names the file and shows no stack trace.
  *
  * Run: node esbuild.js && node --test dist/test/corpus/
- * Env: BIG_SHRINK_MODELS (or BIG_SHRINK_SHARED/models), LIBONNX_TESTDATA, BIG_SHRINK_PYTHON override the
- * default locations (../shared/models, /usr/share/libonnx-testdata/data, /usr/bin/python3).
+ * Env: BIG_SHRINK_SHARED adds an extra corpus; LIBONNX_TESTDATA, BIG_SHRINK_PYTHON override the default
+ * locations (/usr/share/libonnx-testdata/data, /usr/bin/python3).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,11 +31,12 @@ import {
   LIBONNX_TESTDATA,
   type OracleResult,
   REPO_ROOT,
-  SHARED_MODELS,
+  TEST_MODEL_DIR,
   libonnxGroups,
   makeSyntheticModels,
   runOracle,
-  sharedModels,
+  testModels,
+  extraModels,
   shortPath,
 } from './corpusModels';
 import { inspectInProcess } from './inProcess';
@@ -55,7 +57,8 @@ const synthetic = makeSyntheticModels();
 after(() => fs.rmSync(synthetic.dir, { recursive: true, force: true }));
 
 const groups: CorpusGroup[] = [
-  { name: 'shared', models: sharedModels() },
+  { name: 'test/models', models: testModels() },
+  ...(extraModels().length ? [{ name: 'extra (BIG_SHRINK_SHARED)', models: extraModels() }] : []),
   { name: 'synthetic', models: synthetic.models },
   ...libonnxGroups(),
 ];
@@ -124,12 +127,8 @@ async function checkInProcess(model: string): Promise<string[]> {
 
 describe('corpus', () => {
   test('the corpus is all there', () => {
-    const shared = sharedModels();
-    assert.ok(
-      fs.existsSync(SHARED_MODELS),
-      `shared models not found at ${SHARED_MODELS} (set BIG_SHRINK_MODELS)`,
-    );
-    assert.ok(shared.length >= 25, `expected at least 25 shared models, found ${shared.length}`);
+    const shared = testModels();
+    assert.ok(shared.length >= 25, `expected at least 25 test models, found ${shared.length}`);
     assert.ok(
       shared.some((m) => m.endsWith('tiny_bert_random_extdata.onnx')),
       'the external-data model is missing',
@@ -222,8 +221,8 @@ async function pool<T>(items: T[], width: number, job: (item: T) => Promise<void
 
 const STACK_LINE = /^\s+at .+\(?.*:\d+:\d+\)?$/m;
 
-describe('cli (dist/cli.js) on the shared and synthetic models', () => {
-  const models = [...sharedModels(), ...synthetic.models];
+describe('cli (dist/cli.js) on the test and synthetic models', () => {
+  const models = [...testModels(), ...synthetic.models];
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'big-shrink-corpus-cli-'));
   after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
@@ -326,7 +325,7 @@ describe('cli (dist/cli.js) on the shared and synthetic models', () => {
   });
 
   test('inspect --bins N gives N-bin histograms', async () => {
-    const model = path.join(SHARED_MODELS, 'tiny_bert_random_extdata.onnx');
+    const model = path.join(TEST_MODEL_DIR, 'tiny_bert_random_extdata.onnx');
     const r = await cli(['inspect', model, '--json', '--bins', '7']);
     assert.equal(r.code, 0, r.stderr);
     const json = JSON.parse(r.stdout) as { tensors: OurTensor[] };
@@ -341,7 +340,7 @@ describe('cli (dist/cli.js) on the shared and synthetic models', () => {
   });
 
   test('rewrite refuses to overwrite the input or an existing output without --force', async () => {
-    const src = sharedModels().find((m) => m.endsWith('openwakeword_hello_deepa.onnx')) ?? sharedModels()[0];
+    const src = testModels().find((m) => m.endsWith('openwakeword_hello_deepa.onnx')) ?? testModels()[0];
     const copy = path.join(scratch, 'input.onnx');
     fs.copyFileSync(src, copy);
     const before = sha256File(copy);
@@ -359,7 +358,7 @@ describe('cli (dist/cli.js) on the shared and synthetic models', () => {
   });
 
   test('broken inputs: exit 1, the file named, no stack trace; bad usage: exit 2', async () => {
-    const bert = fs.readFileSync(path.join(SHARED_MODELS, 'tiny_bert_random_inline.onnx'));
+    const bert = fs.readFileSync(path.join(TEST_MODEL_DIR, 'tiny_bert_random_inline.onnx'));
     const cases: { name: string; make: (dir: string) => string; args?: string[]; code: number }[] = [
       { name: 'text file', make: (d) => write(d, 'notes.onnx', 'this is not a model\n'), code: 1 },
       { name: 'empty file', make: (d) => write(d, 'empty.onnx', ''), code: 1 },
@@ -374,7 +373,7 @@ describe('cli (dist/cli.js) on the shared and synthetic models', () => {
         name: 'external data file missing',
         make: (d) => {
           fs.copyFileSync(
-            path.join(SHARED_MODELS, 'tiny_bert_random_extdata.onnx'),
+            path.join(TEST_MODEL_DIR, 'tiny_bert_random_extdata.onnx'),
             path.join(d, 'ext.onnx'),
           );
           return path.join(d, 'ext.onnx');

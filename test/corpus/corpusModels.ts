@@ -2,15 +2,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { EXTRA_MODELS, REPO_ROOT, TEST_MODELS } from '../testModels';
 
-/** The repository root (this file runs from dist/test/corpus/ or test/corpus/). */
-export const REPO_ROOT = findRoot(__dirname);
+export { REPO_ROOT };
 /** Debian's python3 with onnx + numpy (the `python3` on PATH may lack them). */
 export const PYTHON = process.env.BIG_SHRINK_PYTHON ?? '/usr/bin/python3';
-/** ../shared/models beside the repository (read-only); BIG_SHRINK_MODELS or BIG_SHRINK_SHARED override it. */
-export const SHARED_MODELS =
-  process.env.BIG_SHRINK_MODELS ??
-  path.join(process.env.BIG_SHRINK_SHARED ?? path.resolve(REPO_ROOT, '..', 'shared'), 'models');
+/** The project's own test models (test/models, committed). */
+export const TEST_MODEL_DIR = TEST_MODELS;
 /** Debian package libonnx-testdata (ONNX 1.12 backend test models). */
 export const LIBONNX_TESTDATA = process.env.LIBONNX_TESTDATA ?? '/usr/share/libonnx-testdata/data';
 /** How many model.onnx files libonnx-testdata 1.12.0-2 installs. */
@@ -18,17 +16,10 @@ export const LIBONNX_MODEL_COUNT = 1072;
 
 /** Corpus roots and the prefix their models get in messages (and in EXPECTED_FAILURES). */
 const roots: [string, string][] = [
-  [SHARED_MODELS, ''],
+  [TEST_MODELS, ''],
+  ...(EXTRA_MODELS ? [[EXTRA_MODELS, 'extra/'] as [string, string]] : []),
   [LIBONNX_TESTDATA, ''],
 ];
-
-function findRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'test', 'oracle')))
-      return dir;
-    if (path.dirname(dir) === dir) throw new Error(`cannot find the repository root above ${start}`);
-  }
-}
 
 /** Every file below `dir` whose name satisfies `keep`, sorted (symlinks are not followed). */
 export function findFiles(dir: string, keep: (name: string) => boolean): string[] {
@@ -49,9 +40,14 @@ export interface CorpusGroup {
   models: string[];
 }
 
-/** The shared models (recursive: incl. onnx-backend and the external-data model). */
-export function sharedModels(): string[] {
-  return fs.existsSync(SHARED_MODELS) ? findFiles(SHARED_MODELS, (n) => n.endsWith('.onnx')) : [];
+/** The project's test models (recursive: incl. onnx-backend and the external-data model). */
+export function testModels(): string[] {
+  return findFiles(TEST_MODELS, (n) => n.endsWith('.onnx'));
+}
+
+/** The extra corpus `$BIG_SHRINK_SHARED/models` (recursive), or none when that variable is not set. */
+export function extraModels(): string[] {
+  return EXTRA_MODELS ? findFiles(EXTRA_MODELS, (n) => n.endsWith('.onnx')) : [];
 }
 
 /** libonnx-testdata grouped by its top-level folder (node, pytorch-converted, pytorch-operator, simple). */

@@ -329,7 +329,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   await checkModel(ctx, page, path.join(ctx.workspace, 'sample-mlp.onnx'), 'dark-sample');
 
   const selected = new Map<string, string>();
-  if (ctx.sharedModels) {
+  if (ctx.testModels) {
     const models = [
       'tiny_bert_random_inline.onnx',
       'tiny_bert_random_extdata.onnx',
@@ -361,7 +361,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   await page.screenshot({ path: path.join(ctx.resultsDir, 'error-dark.png') });
 
   // Light and high-contrast themes.
-  const themed = ctx.sharedModels ? 'tiny_bert_random_inline.onnx' : 'sample-mlp.onnx';
+  const themed = 'tiny_bert_random_inline.onnx';
   let frame = await open(ctx, page, themed);
   await waitStatus(frame, 'done');
   // Shown again after other editors hid it: the webview restored its tab and selection (getState).

@@ -239,7 +239,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   );
 
   // ---- the model editor's title bar: Prune… -> Magnitude, global… -> 90% -> sparse_initializer ----
-  if (ctx.sharedModels) {
+  if (ctx.testModels) {
     const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Prune');
     ctx.check('the model editor title bar has "Prune…"', !!action);
     if (action) {

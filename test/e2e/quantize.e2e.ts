@@ -251,7 +251,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   }
 
   // ---- Quantize… quick pick: 8-bit on tiny BERT ----
-  if (ctx.sharedModels) {
+  if (ctx.testModels) {
     const bert = 'tiny_bert_random_inline.onnx';
     await clickExplorerItem(ctx, page, 'models');
     await ctx.web.explorerItem(page, bert).waitFor({ timeout: 15000 });

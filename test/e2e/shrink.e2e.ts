@@ -450,7 +450,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   }
 
   // ---- the model editor's title bar: Shrink to Target… -> Custom… (checked as typed) -> at most 1 MB ----
-  if (ctx.sharedModels) {
+  if (ctx.testModels) {
     // A model without [batch, classes] outputs, open in the editor: no top-1 target is offered.
     await openExplorer(page);
     await focusWorkbench(page);

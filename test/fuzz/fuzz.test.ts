@@ -42,6 +42,7 @@ import {
   serialize,
   tensorFields,
 } from './protoWire';
+import { TEST_MODELS } from '../testModels';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 2000);
 const PER_CASE_LIMIT_MS = Number(process.env.FUZZ_LIMIT_MS ?? 5000);
@@ -67,17 +68,6 @@ interface Seed {
   bytes: Uint8Array;
 }
 
-function findRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'test', 'fuzz')))
-      return dir;
-    if (path.dirname(dir) === dir) throw new Error(`cannot find the repository root above ${start}`);
-  }
-}
-const REPO_ROOT = findRoot(__dirname);
-const SHARED_MODELS =
-  process.env.BIG_SHRINK_MODELS ??
-  path.join(process.env.BIG_SHRINK_SHARED ?? path.resolve(REPO_ROOT, '..', 'shared'), 'models');
 const LIBONNX_TESTDATA = process.env.LIBONNX_TESTDATA ?? '/usr/share/libonnx-testdata/data';
 const EXT_MODEL = 'tiny_bert_random_extdata.onnx';
 
@@ -170,7 +160,7 @@ function syntheticSeeds(): Seed[] {
 }
 
 function loadSeeds(): { seeds: Seed[]; external: Map<string, Uint8Array> } {
-  const shared = listOnnx(SHARED_MODELS, (f) => f.endsWith('.onnx'));
+  const shared = listOnnx(TEST_MODELS, (f) => f.endsWith('.onnx'));
   // A spread of libonnx-testdata: every model with a subgraph or a Constant, plus every 25th other one.
   const lib = listOnnx(LIBONNX_TESTDATA, (f) => f.endsWith('model.onnx')).filter(
     (f, i) => /loop|if|scan|constant|sequence|pytorch/i.test(f) || i % 25 === 0,
@@ -181,7 +171,7 @@ function loadSeeds(): { seeds: Seed[]; external: Map<string, Uint8Array> } {
   }));
   seeds.push(...syntheticSeeds());
   const external = new Map<string, Uint8Array>();
-  const ext = path.join(SHARED_MODELS, `${EXT_MODEL}.data`);
+  const ext = path.join(TEST_MODELS, `${EXT_MODEL}.data`);
   if (fs.existsSync(ext)) external.set(`${EXT_MODEL}.data`, new Uint8Array(fs.readFileSync(ext)));
   // What the mutator's "weights.bin" locations read: 8 KiB of float32 ramps.
   external.set('weights.bin', new Uint8Array(new Float32Array(2048).map((_, i) => i - 1024).buffer));
@@ -407,7 +397,7 @@ if (isMainThread) {
       async (t) => {
         assert.ok(CASES >= 1, 'FUZZ_CASES must be positive');
         const { seeds } = loadSeeds();
-        assert.ok(seeds.length >= 20, `only ${seeds.length} seed models: is ../shared/models there?`);
+        assert.ok(seeds.length >= 20, `only ${seeds.length} seed models: is test/models there?`);
         const s = await runAll(seed, CASES);
         const bugs = s.results.filter((r) => r.kind === 'bug');
         const slow = s.results.filter((r) => r.ms > PER_CASE_LIMIT_MS);
@@ -563,8 +553,8 @@ if (isMainThread) {
 }
 
 function short(p: string): string {
-  return p.startsWith(SHARED_MODELS)
-    ? path.relative(SHARED_MODELS, p)
+  return p.startsWith(TEST_MODELS)
+    ? path.relative(TEST_MODELS, p)
     : p.startsWith(LIBONNX_TESTDATA)
       ? `libonnx:${path.relative(LIBONNX_TESTDATA, p)}`
       : p;

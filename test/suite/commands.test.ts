@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { InspectReport } from '../../src/core/inspect/inspectReport';
 import { findReports } from '../../src/extension/commands';
 import { inspectModel } from '../../src/runtime/inspectModel';
-import { activate, closeAll, openModel, sharedModels, tempDir } from './helpers';
+import { activate, closeAll, openModel, testModels, tempDir } from './helpers';
 
 const close = (a: number, b: number) =>
   a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
@@ -17,7 +17,7 @@ suite('Model editor commands', () => {
   teardown(closeAll);
 
   test('export as JSON writes what `big-shrink inspect --json` computes', async () => {
-    const model = path.join(sharedModels(), 'tiny_bert_random_inline.onnx');
+    const model = path.join(testModels(), 'tiny_bert_random_inline.onnx');
     const { uri } = await openModel(model);
     const target = vscode.Uri.file(path.join(tempDir('big-shrink-json-'), 'stats.json'));
     await vscode.commands.executeCommand('bigShrink.modelEditor.exportStatisticsJson', uri, target);
@@ -39,7 +39,7 @@ suite('Model editor commands', () => {
   });
 
   test('export as CSV writes a header and one line per tensor', async () => {
-    const { uri, state } = await openModel(path.join(sharedModels(), 'silero_vad_legacy.onnx'));
+    const { uri, state } = await openModel(path.join(testModels(), 'silero_vad_legacy.onnx'));
     const target = vscode.Uri.file(path.join(tempDir('big-shrink-csv-'), 'stats.csv'));
     await vscode.commands.executeCommand('bigShrink.modelEditor.exportStatisticsCsv', uri, target);
     const lines = fs.readFileSync(target.fsPath, 'utf8').trimEnd().split('\n');
@@ -50,7 +50,7 @@ suite('Model editor commands', () => {
   test('compaction reports: none yet, then the ones beside the model', async () => {
     const dir = tempDir('big-shrink-reports-');
     const model = path.join(dir, 'model.onnx');
-    fs.copyFileSync(path.join(sharedModels(), 'tiny_bert_random_inline.onnx'), model);
+    fs.copyFileSync(path.join(testModels(), 'tiny_bert_random_inline.onnx'), model);
     const none = await vscode.commands.executeCommand<vscode.Uri[]>(
       'bigShrink.revealReports',
       vscode.Uri.file(model),
@@ -70,7 +70,7 @@ suite('Model editor commands', () => {
   });
 
   test('copy tensor name copies the name given by the row context menu', async () => {
-    const { uri } = await openModel(path.join(sharedModels(), 'tiny_bert_random_inline.onnx'));
+    const { uri } = await openModel(path.join(testModels(), 'tiny_bert_random_inline.onnx'));
     assert.ok(uri);
     const name = 'encoder.layer.0.attention.self.query.weight';
     const copied = await Promise.race([

@@ -43,11 +43,10 @@ export async function activate(): Promise<vscode.Extension<unknown>> {
   return ext;
 }
 
-/** ../shared/models, or $BIG_SHRINK_SHARED/models. */
-export function sharedModels(): string {
+/** The project's test models: test/models of the extension under test (this checkout). */
+export function testModels(): string {
   const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-  const shared = process.env.BIG_SHRINK_SHARED || path.resolve(ext.extensionPath, '../shared');
-  return path.join(shared, 'models');
+  return path.join(ext.extensionPath, 'test', 'models');
 }
 
 export function lastState(uri: vscode.Uri): Thenable<LastState | undefined> {
@@ -99,15 +98,15 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** A fresh folder `prefix…` holding a copy of shared model `name` (tiny BERT) as `as`. */
-export function copySharedModel(
+/** A fresh folder `prefix…` holding a copy of test model `name` (tiny BERT) as `as`. */
+export function copyTestModel(
   prefix: string,
   name = 'tiny_bert_random_inline.onnx',
   as = 'bert.onnx',
 ): { dir: string; model: string } {
   const dir = tempDir(prefix);
   const model = path.join(dir, as);
-  fs.copyFileSync(path.join(sharedModels(), name), model);
+  fs.copyFileSync(path.join(testModels(), name), model);
   return { dir, model };
 }
 

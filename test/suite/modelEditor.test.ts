@@ -1,4 +1,4 @@
-// Extension-host suite of the model editor: activation, the custom editor on the shared models
+// Extension-host suite of the model editor: activation, the custom editor on the test models
 // (inline, external data, fp16, If subgraphs), the ready/init handshake, statistics reaching the
 // webview, the state kept for a hidden editor, refresh, and the error view of a file that is no model.
 import * as assert from 'assert';
@@ -13,7 +13,7 @@ import {
   lastState,
   makeSampleModel,
   openModel,
-  sharedModels,
+  testModels,
   tempDir,
   VIEW_TYPE,
   waitFor,
@@ -63,8 +63,8 @@ suite('Model editor', () => {
   ];
   for (const c of cases) {
     test(`opens ${c.file} (${c.what}): ready, overview and statistics reach the webview`, async () => {
-      const file = path.join(sharedModels(), c.file);
-      assert.ok(fs.existsSync(file), `${file} exists (set BIG_SHRINK_SHARED)`);
+      const file = path.join(testModels(), c.file);
+      assert.ok(fs.existsSync(file), `${file} exists`);
       const { uri, state } = await openModel(file);
       assert.strictEqual(state.status, 'done', JSON.stringify(state.error));
       const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
@@ -119,7 +119,7 @@ suite('Model editor', () => {
       ],
     ];
     for (const [name, check] of expectations) {
-      const { uri } = await openModel(path.join(sharedModels(), name));
+      const { uri } = await openModel(path.join(testModels(), name));
       const target = vscode.Uri.file(path.join(dir, `${name}.stats.json`));
       const written = await vscode.commands.executeCommand<vscode.Uri>(
         'bigShrink.modelEditor.exportStatisticsJson',
@@ -132,8 +132,8 @@ suite('Model editor', () => {
   });
 
   test('a hidden editor is restored from the cached state, without recomputing', async () => {
-    const a = path.join(sharedModels(), 'tiny_bert_random_inline.onnx');
-    const b = path.join(sharedModels(), 'silero_vad_legacy.onnx');
+    const a = path.join(testModels(), 'tiny_bert_random_inline.onnx');
+    const b = path.join(testModels(), 'silero_vad_legacy.onnx');
     const first = await openModel(a);
     await openModel(b); // same group: a's webview is destroyed (no retainContextWhenHidden)
     await vscode.commands.executeCommand('vscode.openWith', first.uri, VIEW_TYPE);
@@ -161,7 +161,7 @@ suite('Model editor', () => {
   });
 
   test('refresh recomputes the statistics', async () => {
-    const { uri, state } = await openModel(path.join(sharedModels(), 'tiny_bert_random_inline.onnx'));
+    const { uri, state } = await openModel(path.join(testModels(), 'tiny_bert_random_inline.onnx'));
     const inits = state.posted.filter((t) => t === 'editor/init').length;
     await vscode.commands.executeCommand('bigShrink.modelEditor.refresh', uri);
     const after = await waitFor(
@@ -195,7 +195,7 @@ suite('Model editor', () => {
   test('a model whose external data is missing shows the error view', async () => {
     const dir = tempDir('big-shrink-noext-');
     const file = path.join(dir, 'tiny_bert_random_extdata.onnx');
-    fs.copyFileSync(path.join(sharedModels(), 'tiny_bert_random_extdata.onnx'), file);
+    fs.copyFileSync(path.join(testModels(), 'tiny_bert_random_extdata.onnx'), file);
     const { state } = await openModel(file);
     assert.strictEqual(state.status, 'error');
     assert.match(state.error!.reason, /external/i);

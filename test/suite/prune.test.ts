@@ -14,7 +14,7 @@ import {
   assertTransformCommand,
   closeAll,
   contributes,
-  copySharedModel,
+  copyTestModel,
   listing,
   makeSampleModel,
   readJson,
@@ -82,7 +82,7 @@ const readReport = (file: string) => readJson<Report>(file);
 const prune = (model: string, request?: Record<string, unknown>) =>
   vscode.commands.executeCommand<TransformOutcome>('bigShrink.prune', vscode.Uri.file(model), request);
 
-const copyModel = () => copySharedModel('big-shrink-prune-');
+const copyModel = () => copyTestModel('big-shrink-prune-');
 
 suite('Prune and the side panel', () => {
   suiteSetup(activate);

@@ -12,7 +12,7 @@ import {
   assertCancelLeavesNothing,
   closeAll,
   contributes,
-  copySharedModel,
+  copyTestModel,
   EXTENSION_ID,
   lastState,
   listing,
@@ -35,7 +35,7 @@ interface Current {
 }
 
 const panelState = () => reportsState<Current>();
-const copyModel = () => copySharedModel('big-shrink-quantize-');
+const copyModel = () => copyTestModel('big-shrink-quantize-');
 const quantize4bit = (model: string) =>
   vscode.commands.executeCommand<TransformOutcome>('bigShrink.quantize4bit', vscode.Uri.file(model));
 

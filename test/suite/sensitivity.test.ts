@@ -15,10 +15,10 @@ import {
   activate,
   closeAll,
   contributes,
-  copySharedModel,
+  copyTestModel,
   lastState,
   openModel,
-  sharedModels,
+  testModels,
   tempDir,
   waitFor,
   type LastState,
@@ -41,7 +41,7 @@ interface Outcome {
 
 const state = async (uri: vscode.Uri) => (await lastState(uri)) as SensitivityState | undefined;
 
-const copyModel = (name?: string) => copySharedModel('big-shrink-sensitivity-', name).model;
+const copyModel = (name?: string) => copyTestModel('big-shrink-sensitivity-', name).model;
 
 /** The first MatMul weight (input B, [K, N]) of `file` and its sweep straight from the core. */
 function matMulWeight(file: string): { id: number; name: string; sweep: WeightSweep } {
@@ -189,7 +189,7 @@ suite('Sweep and measured sensitivity', () => {
     const model = path.join(dir, 'linear.onnx');
     // Gemm-6 (an old opset onnxruntime no longer implements).
     fs.copyFileSync(
-      path.join(sharedModels(), 'onnx-backend/pytorch-converted/test_Linear/model.onnx'),
+      path.join(testModels(), 'onnx-backend/pytorch-converted/test_Linear/model.onnx'),
       model,
     );
     const outcome = await vscode.commands.executeCommand<Outcome>(

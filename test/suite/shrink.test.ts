@@ -18,7 +18,7 @@ import {
   assertTransformCommand,
   closeAll,
   contributes,
-  copySharedModel,
+  copyTestModel,
   lastState,
   listing,
   makeSampleModel,
@@ -56,7 +56,7 @@ const shrink = (model: string, request?: Record<string, unknown>) =>
     request,
   );
 
-const copyModel = () => copySharedModel('big-shrink-shrink-');
+const copyModel = () => copyTestModel('big-shrink-shrink-');
 
 suite('Shrink to Target and the side panel', () => {
   suiteSetup(activate);

@@ -10,9 +10,10 @@ import { after, describe, it } from 'node:test';
 import { shrinkFiguresOf } from '../../src/extension/shrinkFiguresOf';
 import { candidateChange, candidateOutcome, changeText } from '../../webview/reportsPanel/candidateChange';
 import { shortBaselineLabel, shortPrecisionLabel } from '../../webview/reportsPanel/shortLabels';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-candidate-change-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

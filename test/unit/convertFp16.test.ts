@@ -13,7 +13,7 @@ import { planAndWrite } from './quantizeFiles';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node') as typeof OrtTypes;
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-fp16-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -68,6 +68,7 @@ onnx.save(model(False), sys.argv[1])
 onnx.save(model(True), sys.argv[2])
 np.save(sys.argv[3], W.astype(np.float16))
 `;
+import { TEST_MODELS } from '../testModels';
 
 describe('planFp16 (onnxruntime-node)', () => {
   const original = path.join(tmp, 'm.onnx');
@@ -196,9 +197,8 @@ const CASES: { file: string; verify?: VerifyOptions }[] = [
 
 describe('shared models: convert --fp16, load and run in onnxruntime-node', () => {
   for (const c of CASES) {
-    it(c.file, async (t) => {
+    it(c.file, async () => {
       const input = path.join(MODELS, c.file);
-      if (!fs.existsSync(input)) return t.skip('shared model missing');
       const output = path.join(tmp, c.file.replace(/\.onnx$/, '.fp16.onnx'));
       const plan = convert(input, output);
       assert.ok(plan.tensors.length > 0);

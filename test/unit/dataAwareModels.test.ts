@@ -6,9 +6,10 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { QuantizeReport } from '../../src/core/quant/quantizeReport';
 import { heldOutSqnrDb, quantize4 } from '../bench/heldOutSqnr';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-dataaware-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -33,7 +34,6 @@ describe('data-aware 4-bit on the shared models (held-out output SQNR ≥ round-
   for (const { model, methods } of CASES) {
     const input = path.join(MODELS, model);
     it(`${model}: ${methods.join(', ')}`, async (t) => {
-      if (!fs.existsSync(input)) return t.skip(`${input} not present`);
       const rtn = await heldOutSqnrDb(input, quantize4(input, 'rtn', tmp)!);
       for (const method of methods) {
         const db = await heldOutSqnrDb(input, quantize4(input, method, tmp)!);
@@ -47,8 +47,7 @@ describe('data-aware 4-bit on the shared models (held-out output SQNR ≥ round-
 describe('quantize --method (CLI)', () => {
   const input = path.join(MODELS, 'tiny_bert_random_inline.onnx');
 
-  it('reports the method, the calibration and per-layer gains; every kept layer is ≥ RTN on it', (t) => {
-    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+  it('reports the method, the calibration and per-layer gains; every kept layer is ≥ RTN on it', () => {
     const out = path.join(tmp, 'tb.gptq.onnx');
     const r = cli('quantize', input, '--method', 'gptq', '-o', out, '--json');
     assert.equal(r.status, 0, r.stderr);
@@ -78,8 +77,7 @@ describe('quantize --method (CLI)', () => {
     );
   });
 
-  it('--method rtn (the default) writes the same bytes as no --method', (t) => {
-    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+  it('--method rtn (the default) writes the same bytes as no --method', () => {
     const a = path.join(tmp, 'tb.a.onnx');
     const b = path.join(tmp, 'tb.b.onnx');
     assert.equal(cli('quantize', input, '--no-verify', '-o', a).status, 0);
@@ -87,8 +85,7 @@ describe('quantize --method (CLI)', () => {
     assert.deepEqual(fs.readFileSync(a), fs.readFileSync(b));
   });
 
-  it('refuses an unknown method and data-aware QDQ, writing nothing', (t) => {
-    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+  it('refuses an unknown method and data-aware QDQ, writing nothing', () => {
     const out = path.join(tmp, 'tb.bad.onnx');
     for (const args of [
       ['--method', 'awq'],

@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_QUANTIZE_OPTIONS } from '../../src/core/quant/planQuantize';
 import { openModel } from '../../src/runtime/openModel';
 import { DataAwareCancelledError, planDataAware } from '../../src/runtime/planDataAware';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const SCRIPT = path.join(REPO, 'dist', 'dataAwareWorker.js');
 
 describe('planDataAware (calibration and solves on worker threads)', () => {
   const input = path.join(MODELS, 'tiny_bert_random_extdata.onnx');
 
-  it('collects every activation of a model with external data and says what it ran on', async (t) => {
-    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+  it('collects every activation of a model with external data and says what it ran on', async () => {
     const model = openModel(input);
     const messages: string[] = [];
     try {
@@ -46,8 +45,7 @@ describe('planDataAware (calibration and solves on worker threads)', () => {
     }
   });
 
-  it('stops when cancelled, during the calibration or the solves', async (t) => {
-    if (!fs.existsSync(input)) return t.skip(`${input} not present`);
+  it('stops when cancelled, during the calibration or the solves', async () => {
     for (const when of ['calibrating', 'quantiz']) {
       const model = openModel(input);
       const controller = new AbortController();

@@ -18,9 +18,10 @@ import { planWrite } from '../../src/core/write/planWrite';
 import { openModel } from '../../src/runtime/openModel';
 import { verifyModels } from '../../src/runtime/verifyModels';
 import { writeModel } from '../../src/runtime/writeModel';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-prune4-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,10 +9,11 @@ import { FormatError } from '../../src/core/errors';
 import { DEFAULT_PRUNE_OPTIONS, planPrune } from '../../src/core/prune/planPrune';
 import { encodeSafetensors, type KeepMask, parseSafetensors } from '../../src/core/prune/safetensors';
 import { openModel } from '../../src/runtime/openModel';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ORACLE = path.join(REPO, 'test', 'oracle', 'safetensors_oracle.py');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-masks-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

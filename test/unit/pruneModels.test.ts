@@ -18,9 +18,10 @@ import { planWrite } from '../../src/core/write/planWrite';
 import { openModel } from '../../src/runtime/openModel';
 import { verifyModels } from '../../src/runtime/verifyModels';
 import { writeModel } from '../../src/runtime/writeModel';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const ORACLE = path.join(REPO, 'test', 'oracle', 'sparsity_oracle.py');
 const MASK_ORACLE = path.join(REPO, 'test', 'oracle', 'safetensors_oracle.py');
@@ -93,15 +94,15 @@ function cli(args: string[]) {
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-const SHARED = [
+const MODEL_FILES = [
   'tiny_bert_random_inline.onnx',
   'ortgenai_tiny_random_gpt2_fp32_past.onnx',
   'dtln_model_2.onnx',
   'oww_embedding_model.onnx',
 ];
 
-describe('pruning the shared models', () => {
-  for (const name of SHARED) {
+describe('pruning the test models', () => {
+  for (const name of MODEL_FILES) {
     describe(name, () => {
       const original = path.join(MODELS, name);
       const stem = path.join(tmp, name.replace(/\.onnx$/, ''));

@@ -10,9 +10,9 @@ import { LazyTensors } from '../../src/core/write/lazyTensors';
 import { planWrite } from '../../src/core/write/planWrite';
 import { openModel } from '../../src/runtime/openModel';
 import { writeModel } from '../../src/runtime/writeModel';
+import { TEST_MODELS } from '../testModels';
 
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-pstream-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

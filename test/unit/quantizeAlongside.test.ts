@@ -16,8 +16,8 @@ import { quantizeAlongside } from '../../src/runtime/quantizeAlongside';
 import { floatTensor, valueInfo } from './modelFixtures';
 import { planAndWrite } from './quantizeFiles';
 import { rng } from './tensorFixtures';
+import { testModel } from '../testModels';
 
-const shared = process.env.BIG_SHRINK_SHARED ?? path.resolve(__dirname, '../../../../shared/models');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-alongside-'));
 
 /**
@@ -161,9 +161,8 @@ describe('quantize on two threads (quantizeAlongside)', () => {
   });
 
   for (const file of ['tiny_bert_random_extdata.onnx', 'ortgenai_tiny_random_gpt2_fp16_past.onnx']) {
-    it(`${file}: the same model and external data bytes as one thread`, (t) => {
-      const input = path.join(shared, file);
-      if (!fs.existsSync(input)) return t.skip(`${input} is missing`);
+    it(`${file}: the same model and external data bytes as one thread`, () => {
+      const input = testModel(file);
       const { one, two, fromWorker, files } = bothWays(input);
       assert.ok(fromWorker >= 2, `the worker quantized ${fromWorker} weights`);
       assert.ok(one.tensors.length >= 4);

@@ -14,10 +14,11 @@ import { tensorValues } from '../../src/core/tensor/tensorValues';
 import { collectValues, valuesOf } from '../../src/core/tensor/valueStream';
 import { openModel } from '../../src/runtime/openModel';
 import { normal, rng } from './tensorFixtures';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ORACLE = path.join(REPO, 'test', 'oracle', 'quant_oracle.py');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-quant-'));
 
 interface OracleOut {

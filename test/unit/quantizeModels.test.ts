@@ -17,11 +17,12 @@ import { decodeFloat16 } from '../../src/core/tensor/float16';
 import { openModel, type OpenedModel } from '../../src/runtime/openModel';
 import { verifyModels, type VerifyOptions } from '../../src/runtime/verifyModels';
 import { planAndWrite, quantizeFile } from './quantizeFiles';
+import { TEST_MODELS } from '../testModels';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node') as typeof OrtTypes;
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-qmodels-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -285,9 +286,8 @@ const CASES: { file: string; minCosine: number; minSqnr?: number; verify?: Verif
 
 describe('shared models: quantize, load and run in onnxruntime-node', () => {
   for (const c of CASES) {
-    it(`${c.file}: ${c.why}`, async (t) => {
+    it(`${c.file}: ${c.why}`, async () => {
       const input = path.join(MODELS, c.file);
-      if (!fs.existsSync(input)) return t.skip('shared model missing');
       const output = path.join(tmp, c.file.replace(/\.onnx$/, '.int4.onnx'));
       const plan = quantize(input, output);
       assert.ok(plan.nodes.length > 0);
@@ -511,9 +511,8 @@ const QDQ_CASES: {
 describe('shared models, portable DequantizeLinear format: quantize, load and run in onnxruntime-node', () => {
   for (const c of QDQ_CASES) {
     const label = `${c.bits}-bit${c.symmetric ? ' symmetric' : ''}`;
-    it(`${c.file} ${label}: ${c.why}`, async (t) => {
+    it(`${c.file} ${label}: ${c.why}`, async () => {
       const input = path.join(MODELS, c.file);
-      if (!fs.existsSync(input)) return t.skip('shared model missing');
       const output = path.join(
         tmp,
         c.file.replace(/\.onnx$/, `.q${c.bits}${c.symmetric ? 's' : ''}.qdq.onnx`),

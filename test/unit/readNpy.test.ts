@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { decodeFloat16 } from '../../src/core/tensor/float16';
 import { NpyError, parseNpy, readNpy } from '../../src/runtime/readNpy';
 import { verifyModels } from '../../src/runtime/verifyModels';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-npy-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -15,9 +15,10 @@ import {
 } from '../../src/runtime/sensitivity';
 import { verifyModels } from '../../src/runtime/verifyModels';
 import { writeModel } from '../../src/runtime/writeModel';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const BERT = path.join(MODELS, 'tiny_bert_random_inline.onnx');
 const BERT_EXT = path.join(MODELS, 'tiny_bert_random_extdata.onnx');

@@ -11,9 +11,10 @@ import { after, describe, it } from 'node:test';
 import { formatBytes } from '../../src/core/format/formatBytes';
 import { parseBytes } from '../../src/core/format/parseBytes';
 import { shrinkFiguresOf, shrinkVariant } from '../../src/extension/shrinkFiguresOf';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-shrink-figures-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

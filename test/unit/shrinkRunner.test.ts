@@ -10,9 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { outputFiles, parseCliError, runShrink } from '../../src/extension/shrinkRunner';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-runner-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,9 +9,9 @@ import { weightSweep } from '../../src/core/sensitivity/weightSweep';
 import { DataType } from '../../src/core/tensor/dataType';
 import { openModel } from '../../src/runtime/openModel';
 import { measureSensitivity } from '../../src/runtime/sensitivity';
+import { TEST_MODELS } from '../testModels';
 
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 
 describe('tensorSweep: the editor reads a weight the way big-shrink sensitivity does', () => {
   for (const file of ['tiny_bert_random_inline.onnx', 'ortgenai_tiny_random_gpt2_fp16_past.onnx']) {

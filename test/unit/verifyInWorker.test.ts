@@ -7,9 +7,10 @@ import { after, describe, it } from 'node:test';
 import { ModelError } from '../../src/core/errors';
 import { VerifyCancelledError, verifyInWorker, type VerifyProgress } from '../../src/runtime/verifyInWorker';
 import { verifyModels } from '../../src/runtime/verifyModels';
+import { TEST_MODELS } from '../testModels';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-vworker-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import type { ModelIndex, NodeInfo, TensorInfo } from '../../src/core/onnx/modelIndex';
 import { weightLayout } from '../../src/core/onnx/weightLayout';
 import { openModel } from '../../src/runtime/openModel';
+import { TEST_MODELS } from '../testModels';
 
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 
 /** An index holding only the nodes weightLayout looks at. */
 function indexOf(nodes: Pick<NodeInfo, 'opType' | 'domain'>[]): ModelIndex {

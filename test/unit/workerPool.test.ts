@@ -12,12 +12,12 @@ import { RemoteError } from '../../src/protocol/messaging';
 import type { TensorStatsResult } from '../../src/protocol/worker';
 import { openModel } from '../../src/runtime/openModel';
 import { CancelledError, WorkerPool, type StatsJobProgress } from '../../src/runtime/workerPool';
+import { testModel } from '../testModels';
 
 const WORKER = path.resolve(__dirname, '../../worker.js');
-const SHARED = process.env.BIG_SHRINK_SHARED || path.resolve(__dirname, '../../../../shared');
-const MODEL = path.join(SHARED, 'models', 'tiny_bert_random_extdata.onnx');
+const MODEL = testModel('tiny_bert_random_extdata.onnx');
 
-describe('WorkerPool', { skip: !fs.existsSync(MODEL) && `no ${MODEL}` }, () => {
+describe('WorkerPool', () => {
   const pool = new WorkerPool(WORKER, { size: 2, batchBytes: 64 * 1024 });
   after(() => pool.dispose());
 

@@ -11,9 +11,9 @@ import { describeFile } from '../../src/runtime/describeFiles';
 import { OffThreadHash } from '../../src/runtime/offThreadHash';
 import { openModel } from '../../src/runtime/openModel';
 import { writeModel, writeModelAsync } from '../../src/runtime/writeModel';
+import { TEST_MODELS } from '../testModels';
 
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const MODELS = process.env.BIG_SHRINK_MODELS ?? path.resolve(REPO, '..', 'shared', 'models');
+const MODELS = TEST_MODELS;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-wm-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -3,7 +3,8 @@
 // `npm start` does) in a fresh state folder, opens the URL it prints in Chromium, expects the sample
 // model in the Big Shrink model editor (a webview showing EXPECT; by default LayerNormalization, an
 // operator of the sample that only a parsed model shows), then presses "Ctrl+C" (SIGINT to start.sh's
-// process group) and expects a clean stop.
+// process group) and expects a clean stop; then starts `npm start` once more and stops it with SIGTERM
+// to the npm process alone (as `kill PID` or a process manager does), expecting code-server gone too.
 //
 // usage: node test/e2e/lib/check-start.js [--expect TEXT] [--skip-build]
 //   --skip-build  BIG_SHRINK_SKIP_BUILD=1: reuse dist/ and big-shrink-linux-x64.vsix (run-all.sh)
@@ -48,6 +49,53 @@ async function webviewWithText(page, text, timeoutMs) {
     await page.waitForTimeout(250);
   }
   return null;
+}
+
+/** Whether process group `pid` still has a live process. */
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `npm start` (not start.sh) stopped by SIGTERM to the npm process alone, as a process manager or
+ * `kill PID` does: npm forwards it, and code-server must be gone afterwards (the build is reused).
+ */
+async function stopThroughNpm() {
+  const home2 = fs.mkdtempSync(path.join(os.tmpdir(), 'big-shrink-start.'));
+  const env = { ...process.env, BIG_SHRINK_HOME: home2, BIG_SHRINK_SKIP_BUILD: '1' };
+  const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  npm.stdout.on('data', (d) => (out += d));
+  npm.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((r) => npm.on('exit', (code, signal) => r({ code, signal })));
+  const deadline = Date.now() + 300 * 1000;
+  while (!/Press Ctrl\+C to stop/.test(out) && Date.now() < deadline && npm.exitCode === null)
+    await new Promise((r) => setTimeout(r, 200));
+  const pidFile = path.join(home2, 'run', 'pid');
+  const csPid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
+  check(
+    'npm start serves (second start, for SIGTERM)',
+    csPid > 0,
+    csPid ? '' : out.split('\n').slice(-10).join('\n'),
+  );
+  npm.kill('SIGTERM');
+  const end = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 30000))]);
+  // code-server's group may take a moment after npm returns.
+  for (let i = 0; i < 50 && csPid && groupAlive(csPid); i++) await new Promise((r) => setTimeout(r, 200));
+  check(
+    'SIGTERM to the npm process stops npm start and code-server',
+    end !== null && !!csPid && !groupAlive(csPid) && /\[start\] stopped/.test(out),
+    end ? `npm exit ${end.code ?? end.signal}` : 'npm still running after 30s',
+  );
+  if (csPid && groupAlive(csPid)) process.kill(-csPid, 'SIGKILL');
+  if (end === null) npm.kill('SIGKILL');
+  fs.writeFileSync(path.join(results, 'npm-start-sigterm.log'), out);
+  fs.rmSync(home2, { recursive: true, force: true });
 }
 
 (async () => {
@@ -134,6 +182,7 @@ async function webviewWithText(page, text, timeoutMs) {
   if (end === null) process.kill(-child.pid, 'SIGKILL');
   fs.writeFileSync(path.join(results, 'start.log'), out);
   fs.rmSync(home, { recursive: true, force: true });
+  await stopThroughNpm();
   console.log(
     `main-job: ${passed} passed, ${failed} failed (${secs()}s; screenshot and log in test-results/main-job)`,
   );

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // run-e2e.js — runs every end-to-end module dist/test/e2e/*.e2e.js as test/e2e/CONTRACT.md says:
-// per module a fresh workspace (sample model, ../shared/models copies, an invalid file), the VSIX
+// per module a fresh workspace (sample model, test/models copies, an invalid file), the VSIX
 // installed into a fresh code-server on 127.0.0.1, one headless Chromium, then run(ctx).
 //
 // usage: node test/e2e/lib/run-e2e.js --vsix FILE.vsix [--code-server DIR] [--keep] [NAME...]
 //   NAME      only these modules (file name without .e2e.js); also env BIG_SHRINK_E2E_ONLY=a,b
 //   --keep    keep the scratch folders (also env BIG_SHRINK_E2E_KEEP=1)
-// env: BIG_SHRINK_E2E_TIMEOUT seconds per module (600), BIG_SHRINK_SHARED (default ../shared).
+// env: BIG_SHRINK_E2E_TIMEOUT seconds per module (600).
 // Prints "e2e NAME: N passed, N failed" per module and "e2e: N passed, N failed" last; exit 1 if any
 // failed, 2 on harness errors (no VSIX, code-server will not start, ...).
 'use strict';
@@ -15,7 +15,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const web = require('./vscode-web');
-const { makeWorkspace, sharedDir, sharedModelsDir } = require('./make-workspace');
+const { makeWorkspace, testModelsDir } = require('./make-workspace');
 
 const HERE = __dirname;
 const ROOT = path.resolve(HERE, '../../..');
@@ -29,8 +29,7 @@ const names = argv.filter((a, i) => !a.startsWith('--') && !valued.has(argv[i - 
 const only = [...names, ...(process.env.BIG_SHRINK_E2E_ONLY || '').split(',').filter(Boolean)];
 const keep = argv.includes('--keep') || process.env.BIG_SHRINK_E2E_KEEP === '1';
 const timeoutS = Number(process.env.BIG_SHRINK_E2E_TIMEOUT || 600);
-const shared = sharedDir();
-const sharedModels = sharedModelsDir();
+const testModels = testModelsDir();
 const resultsRoot = path.join(ROOT, 'test-results', 'e2e');
 const cli = path.join(ROOT, 'dist', 'cli.js');
 
@@ -81,7 +80,7 @@ function startCodeServer(runDir, ws) {
     encoding: 'utf8',
   });
   if (inst.status !== 0) throw new Error(`installing ${vsix} failed:\n${inst.stdout}${inst.stderr}`);
-  const env = { ...process.env, BIG_SHRINK_SHARED: shared };
+  const env = { ...process.env };
   try {
     execFileSync('bash', [path.join(HERE, 'start-code-server.sh'), cs, runDir, ws], {
       env,
@@ -137,7 +136,7 @@ async function runModule(mod) {
     runDir,
     resultsDir,
     cli,
-    sharedModels,
+    testModels,
     web,
     async newPage(options = {}) {
       browser = browser || (await web.launchChromium());

@@ -38,7 +38,7 @@ export interface E2eContext {
   runDir: string;
   resultsDir: string;
   cli: string;
-  sharedModels: string | null;
+  testModels: string;
   web: VscodeWeb;
   newPage(options?: { viewport?: { width: number; height: number } }): Promise<Page>;
   check(name: string, ok: boolean, detail?: string): boolean;
