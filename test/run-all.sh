@@ -22,9 +22,16 @@ SUITES=("$@")
 for s in "${SUITES[@]}"; do
   [[ " ${ALL[*]} " == *" $s "* ]] || { echo "run-all.sh: unknown suite '$s' (known: ${ALL[*]})" >&2; exit 2; }
 done
-export BIG_SHRINK_SHARED=${BIG_SHRINK_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+# The tests read the project's own models (test/models); BIG_SHRINK_SHARED, when set, only adds an
+# extra corpus (its models/ folder) to the corpus suite.
 LOGS=$ROOT/test-results/logs
 mkdir -p "$LOGS"
+# Every test's temporary files go below one private folder; what is left there at the end is a failure
+# (suite "tmp"), and the folder is removed either way, so a run leaves the system temp folder as it was.
+SYSTEM_TMP=${TMPDIR:-/tmp}
+TEST_TMP=$(mktemp -d "$SYSTEM_TMP/big-shrink-test.XXXXXX")
+export TMPDIR=$TEST_TMP
+trap 'rm -rf "$TEST_TMP"' EXIT
 
 passed=0; failed=0; summary=()
 now() { date +%s.%N; }
@@ -85,7 +92,7 @@ chromium_ok() {
   command -v "${CHROMIUM_PATH:-/usr/bin/chromium}" > /dev/null && return 0
   if [ "$(id -u)" = 0 ]; then
     echo "run-all.sh: apt-get install chromium"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } > "$LOGS/apt-chromium.log" 2>&1 && return 0
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } > "$LOGS/apt-chromium.log" 2>&1 && return 0
   fi
   needs_setup "chromium is missing"; return 1
 }
@@ -101,7 +108,7 @@ if want exthost; then
     node "$LIB/make-workspace.js" "$ws"
     node "$LIB/run-ext-tests.js" --code-server "$CS" --extension "$ROOT" --tests "$ROOT/dist/test/suite/index" \
       --workspace "$ws" --timeout "${BIG_SHRINK_EXTHOST_TIMEOUT:-900}" \
-      --env "BIG_SHRINK_SHARED=$BIG_SHRINK_SHARED" --env "BIG_SHRINK_TEST_WORKSPACE=$ws" 2>&1 | tee "$LOGS/exthost.log"
+      --env "BIG_SHRINK_TEST_WORKSPACE=$ws" 2>&1 | tee "$LOGS/exthost.log"
     rc=${PIPESTATUS[0]}
     rm -rf "$ws"
     counts=$(counts_from "$LOGS/exthost.log")
@@ -156,6 +163,15 @@ if want start; then
     if [ -n "$counts" ]; then read -r _ p _ f _ <<< "$counts"; record start "$p" "$f" "$t"
     else record start 0 1 "$t" "no counts"; fi
   fi
+fi
+
+# ---- tmp: nothing left behind --------------------------------------------------------------------------
+t=$(now)
+left=$(find "$TEST_TMP" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort)
+if [ -z "$left" ]; then record tmp 1 0 "$t"
+else
+  echo "run-all.sh: the tests left these in the temp folder:"; echo "$left" | sed 's/^/  /'
+  record tmp 0 1 "$t" "left behind: $(echo "$left" | head -n 5 | tr '\n' ' ')"
 fi
 
 echo
