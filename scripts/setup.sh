@@ -22,7 +22,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${missing[*]}"
   "${SUDO[@]}" apt-get update -q
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   took "apt-get"
 else
   say "Debian packages already installed"
@@ -31,6 +31,9 @@ fi
 [ "$(node -p 'process.versions.node.split(".")[0]')" = 20 ] || {
   echo "[setup] Node 20 is needed (code-server 4.100 refuses other majors); found $(node -v)" >&2; exit 1; }
 say "npm ci"
+# onnxruntime-node's install script must not download anything: its CPU binaries ship in the package.
+# (npm 11 does not run dependencies' install scripts unless approved; the variable covers older npm.)
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 took "npm ci"
 node esbuild.js
