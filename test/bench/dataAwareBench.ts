@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import { TEST_MODELS } from '../testModels';
 import { heldOutSqnrDb, HELD_OUT_SEEDS, quantize4 } from './heldOutSqnr';
 
-
 /** The test models whose MatMul/Gemm weights `quantize` takes (see test/models/README.md). */
 export const DATA_AWARE_MODELS = [
   'tiny_bert_random_inline.onnx',

@@ -188,10 +188,7 @@ suite('Sweep and measured sensitivity', () => {
     const dir = tempDir('big-shrink-sensitivity-');
     const model = path.join(dir, 'linear.onnx');
     // Gemm-6 (an old opset onnxruntime no longer implements).
-    fs.copyFileSync(
-      path.join(testModels(), 'onnx-backend/pytorch-converted/test_Linear/model.onnx'),
-      model,
-    );
+    fs.copyFileSync(path.join(testModels(), 'onnx-backend/pytorch-converted/test_Linear/model.onnx'), model);
     const outcome = await vscode.commands.executeCommand<Outcome>(
       'bigShrink.measureSensitivity',
       vscode.Uri.file(model),
