@@ -43,6 +43,13 @@ MARKER=$CACHE_DIR/.e2e-install-complete
 OUR_NAME=vscode-e2e-code-server
 say() { echo "[install-code-server] $*" >&2; }
 
+# ---- one install at a time: a second caller waits for the first, then finds it done ----------
+# Big Shrink: two test runs (or a test run and npm start) started together used to remove each other's
+# half-finished install.
+mkdir -p "$(dirname "$CACHE_DIR")"
+exec 9> "$CACHE_DIR.lock"
+flock 9
+
 # ---- already there? ---------------------------------------------------------------
 if [ -f "$MARKER" ] && [ -f "$CS_DIR/out/node/entry.js" ]; then
   say "code-server $VERSION already installed in $CACHE_DIR"
