@@ -7,6 +7,7 @@ import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './qu
 import { rewriteCommand, rewriteUsage } from './rewriteCommand';
 import { sensitivityCommand, sensitivityUsage } from './sensitivityCommand';
 import { shrinkCommand, shrinkUsage } from './shrinkCommand';
+import { disableOrtTelemetry } from '../runtime/loadOrt';
 
 const VERSION = '0.1.0';
 
@@ -47,6 +48,7 @@ const commands: Record<string, Command> = {
 
 /** Runs one command line and returns the exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
+  disableOrtTelemetry();
   const out = (line: string) => process.stdout.write(line + '\n');
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

@@ -8,6 +8,7 @@ import { ReportsViewProvider } from './reportsViewProvider';
 import { readSettings } from './settings';
 import { registerSensitivityTestCommands, SensitivityCommand } from './sensitivityCommand';
 import { registerShrinkTestCommands, ShrinkCommands } from './shrinkCommands';
+import { disableOrtTelemetry } from '../runtime/loadOrt';
 
 let pool: WorkerPool | undefined;
 let poolThreads = 0;
@@ -29,6 +30,7 @@ function workerPool(): WorkerPool {
 }
 
 export function activate(context: vscode.ExtensionContext): void {
+  disableOrtTelemetry();
   const { provider, registration } = ModelEditorProvider.register(
     context,
     workerPool,

@@ -12,8 +12,7 @@ import {
   synthesizeFeeds,
   type VerifyOptions,
 } from './verifyModels';
-
-type Ort = typeof OrtTypes;
+import { loadOrt } from './loadOrt';
 
 /** A candidate run in memory: its size and every output against the original's. */
 export interface CandidateRun {
@@ -40,8 +39,7 @@ export async function openCandidateRunner(
   model: OpenedModel,
   options: VerifyOptions,
 ): Promise<CandidateRunner> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
+  const ort = loadOrt();
   const sessionOptions: OrtTypes.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',

@@ -7,8 +7,7 @@ import { concat, planWrite } from '../core/write/planWrite';
 import { openModel } from './openModel';
 import { materialize } from './sensitivity';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
-
-type Ort = typeof OrtTypes;
+import { loadOrt } from './loadOrt';
 
 /** An activation to collect: the A input of quantized MatMul/Gemm nodes, rows of K values. */
 export interface ActivationTarget {
@@ -71,8 +70,7 @@ export async function captureActivations(
   options: CalibrationOptions,
   control: { cancelled?(): boolean; onBatch?(done: number, total: number): void } = {},
 ): Promise<CaptureResult> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
+  const ort = loadOrt();
   const model = openModel(modelPath);
   const missing: CaptureResult['missing'] = [];
   const { index } = model;

@@ -20,6 +20,7 @@ import type { FromDataAwareWorker, SolveRequest, ToDataAwareWorker } from './dat
 import type { OpenedModel } from './openModel';
 import { defaultPoolSize } from './workerPool';
 import { workerScript } from './workerScript';
+import { disableOrtTelemetry } from './loadOrt';
 
 /** The data-aware codes, ready for planQuantize, and what they gained. */
 export interface DataAwarePlan {
@@ -161,6 +162,7 @@ function capture(
   job: DataAwareJob,
 ): Promise<CaptureResult> {
   if (job.signal?.aborted) return Promise.reject(new DataAwareCancelledError());
+  disableOrtTelemetry(); // before the worker loads onnxruntime-node
   const worker = new Worker(script);
   const cancelFlag = new SharedArrayBuffer(4);
   const onAbort = () => Atomics.store(new Int32Array(cancelFlag), 0, 1);
@@ -246,6 +248,7 @@ async function solveAll(
       next();
     });
   try {
+    disableOrtTelemetry(); // before the worker loads onnxruntime-node
     for (let i = 0; i < size; i++) workers.push(new Worker(script));
     await Promise.all(workers.map(runWorker));
   } finally {

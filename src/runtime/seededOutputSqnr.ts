@@ -3,8 +3,7 @@ import { ModelError } from '../core/errors';
 import { decodeFloat16 } from '../core/tensor/float16';
 import type { OpenedModel } from './openModel';
 import { synthesizeFeeds, type VerifyOptions } from './verifyModels';
-
-type Ort = typeof OrtTypes;
+import { loadOrt } from './loadOrt';
 
 /**
  * The worst output's SQNR (dB) of each candidate (a file or the model's bytes) against the original, over
@@ -19,8 +18,7 @@ export async function seededOutputSqnr(
   options: VerifyOptions,
   seeds: readonly number[],
 ): Promise<number[]> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
+  const ort = loadOrt();
   const sessionOptions: OrtTypes.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',

@@ -1,4 +1,3 @@
-import type * as OrtTypes from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import { ModelError } from '../core/errors';
 import {
@@ -15,12 +14,11 @@ import { openModel } from './openModel';
 import { openSensitivityPool, SensitivityCancelledError, type SensitivityPool } from './sensitivityPool';
 import type { LayerMeasurement, SensitivityOutput, SerializedTensor } from './sensitivityProtocol';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
+import { loadOrt } from './loadOrt';
 
 export { materialize } from './materialize';
 export { SensitivityCancelledError };
 export type { SensitivityOutput };
-
-type Ort = typeof OrtTypes;
 
 /** What a sensitivity run changes per layer, on which inputs, with how many workers. */
 export interface SensitivityOptions extends VerifyOptions {
@@ -120,8 +118,7 @@ export async function openSensitivity(
   base: QuantizeOptions,
 ): Promise<SensitivitySession> {
   const t0 = performance.now();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
+  const ort = loadOrt();
   const model = openModel(modelPath);
   // Workers load onnxruntime and open the model while this thread runs the original.
   const pool = openSensitivityPool(

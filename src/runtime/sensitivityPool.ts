@@ -9,6 +9,7 @@ import type {
   ToSensitivityWorker,
 } from './sensitivityProtocol';
 import { workerScript } from './workerScript';
+import { disableOrtTelemetry } from './loadOrt';
 
 export class SensitivityCancelledError extends Error {
   constructor() {
@@ -49,6 +50,7 @@ export function openSensitivityPool(
   script = workerScript('sensitivityWorker.js'),
 ): SensitivityPool {
   const workers = Array.from({ length: Math.max(1, size) }, () => {
+    disableOrtTelemetry(); // before the worker loads onnxruntime-node
     const w = new Worker(script);
     const send = (m: ToSensitivityWorker) => w.postMessage(m);
     send({ type: 'sensitivity/open', ...open });

@@ -12,6 +12,7 @@ import { openModel, type OpenedModel } from './openModel';
 import type { QuantizeOptions } from '../core/quant/planQuantize';
 import type { FromSensitivityWorker, ReferenceOutput, ToSensitivityWorker } from './sensitivityProtocol';
 import type { Feeds } from './verifyModels';
+import { loadOrt } from './loadOrt';
 
 const port = parentPort;
 if (!port) throw new Error('sensitivityWorker.js runs as a worker thread');
@@ -38,8 +39,7 @@ port.on('message', (message: ToSensitivityWorker) => {
   switch (message.type) {
     case 'sensitivity/open': {
       try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const ort = require('onnxruntime-node') as typeof OrtTypes;
+        const ort = loadOrt();
         opened = {
           ort,
           model: openModel(message.modelPath),

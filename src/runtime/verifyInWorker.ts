@@ -3,6 +3,7 @@ import { ModelError } from '../core/errors';
 import { type VerifyOptions, type VerifyResult, VerifyCancelledError } from './verifyModels';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyProtocol';
 import { workerScript } from './workerScript';
+import { disableOrtTelemetry } from './loadOrt';
 
 /** What a verification is doing, reported about once a second. */
 export interface VerifyProgress {
@@ -37,6 +38,7 @@ export function verifyInWorker(
 ): Promise<VerifyResult> {
   const { signal, onProgress } = job;
   if (signal?.aborted) return Promise.reject(new VerifyCancelledError());
+  disableOrtTelemetry(); // before the worker loads onnxruntime-node
   const worker = new Worker(job.workerScript ?? workerScript('verifyWorker.js'));
   const cancelFlag = new SharedArrayBuffer(4);
   const flag = new Int32Array(cancelFlag);

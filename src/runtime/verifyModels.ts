@@ -5,6 +5,7 @@ import { dataTypeName } from '../core/tensor/dataType';
 import { decodeFloat16, encodeFloat16 } from '../core/tensor/float16';
 import { openModel } from './openModel';
 import { type NpyArray, NpyError, readNpy } from './readNpy';
+import { loadOrt } from './loadOrt';
 
 /** How inputs are synthesized. */
 export interface VerifyOptions {
@@ -98,8 +99,7 @@ export async function verifyModels(
   control: VerifyControl = {},
 ): Promise<VerifyResult> {
   // Loaded lazily: the native module is only needed when verifying.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
+  const ort = loadOrt();
   const result: VerifyResult = {
     ok: false,
     inputs: [],

@@ -4,14 +4,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type * as OrtTypes from 'onnxruntime-node';
 import { DEFAULT_FP16_OPTIONS, planFp16 } from '../../src/core/quant/planFp16';
 import { openModel } from '../../src/runtime/openModel';
 import { verifyModels, type VerifyOptions } from '../../src/runtime/verifyModels';
 import { planAndWrite } from './quantizeFiles';
+import { loadOrt } from '../../src/runtime/loadOrt';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ort = require('onnxruntime-node') as typeof OrtTypes;
+const ort = loadOrt();
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');

@@ -5,7 +5,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
-import type * as OrtTypes from 'onnxruntime-node';
 import { FormatError } from '../../src/core/errors';
 import { MemoryByteSource } from '../../src/core/io/byteSource';
 import { indexModel } from '../../src/core/onnx/indexModel';
@@ -14,9 +13,9 @@ import { tensorValues } from '../../src/core/tensor/tensorValues';
 import { collectValues } from '../../src/core/tensor/valueStream';
 import { type Edit, planWrite, type TensorData, type WriteOptions } from '../../src/core/write/planWrite';
 import { FLOAT, INT64, floatTensor, materialize, sparseFloatTensor, valueInfo } from './modelFixtures';
+import { loadOrt } from '../../src/runtime/loadOrt';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ort = require('onnxruntime-node') as typeof OrtTypes;
+const ort = loadOrt();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-sparsewrite-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

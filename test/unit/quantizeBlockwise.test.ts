@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { matMulNBitsValues } from '../../src/core/quant/matMulNBitsValues';
 import {
   type BlockwiseOptions,
@@ -20,6 +20,7 @@ const REPO = path.resolve(__dirname, '..', '..', '..');
 const ORACLE = path.join(REPO, 'test', 'oracle', 'quant_oracle.py');
 const MODELS = TEST_MODELS;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-quant-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 interface OracleOut {
   b: Uint8Array;

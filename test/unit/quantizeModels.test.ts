@@ -18,9 +18,9 @@ import { openModel, type OpenedModel } from '../../src/runtime/openModel';
 import { verifyModels, type VerifyOptions } from '../../src/runtime/verifyModels';
 import { planAndWrite, quantizeFile } from './quantizeFiles';
 import { TEST_MODELS } from '../testModels';
+import { loadOrt } from '../../src/runtime/loadOrt';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ort = require('onnxruntime-node') as typeof OrtTypes;
+const ort = loadOrt();
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const MODELS = TEST_MODELS;
 const CLI = path.join(REPO, 'dist', 'cli.js');

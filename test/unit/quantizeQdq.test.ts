@@ -13,9 +13,9 @@ import { collectValues } from '../../src/core/tensor/valueStream';
 import { openModel } from '../../src/runtime/openModel';
 import { quantizeQdqFile } from './quantizeFiles';
 import { normal, rng } from './tensorFixtures';
+import { loadOrt } from '../../src/runtime/loadOrt';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ort = require('onnxruntime-node') as typeof OrtTypes;
+const ort = loadOrt();
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ORACLE = path.join(REPO, 'test', 'oracle', 'qdq_oracle.py');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-qdq-'));

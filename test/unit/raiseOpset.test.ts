@@ -10,9 +10,9 @@ import { planWrite } from '../../src/core/write/planWrite';
 import { minIrVersion, planRaiseOpset } from '../../src/core/write/raiseOpset';
 import { openModel } from '../../src/runtime/openModel';
 import { writeModel } from '../../src/runtime/writeModel';
+import { loadOrt } from '../../src/runtime/loadOrt';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ort = require('onnxruntime-node') as typeof OrtTypes;
+const ort = loadOrt();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-opset-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

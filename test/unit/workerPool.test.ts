@@ -172,8 +172,9 @@ describe('WorkerPool', () => {
     }
   });
 
-  it('answers a file that is not a model with its reason', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pool-'));
+  it('answers a file that is not a model with its reason', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'big-shrink-pool-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const bad = path.join(dir, 'bad.onnx');
     fs.writeFileSync(bad, 'not a model at all');
     await assert.rejects(
