@@ -17,7 +17,7 @@ import { floatTensor, valueInfo } from './modelFixtures';
 import { planAndWrite } from './quantizeFiles';
 import { rng } from './tensorFixtures';
 
-const shared = process.env.BIG_SHRINK_SHARED ?? path.resolve(__dirname, '../../../../shared/models');
+const shared = process.env.BIG_SHRINK_MODELS ?? path.resolve(__dirname, '../../../../shared/models');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-alongside-'));
 
 /**

@@ -14,8 +14,8 @@ import { openModel } from '../../src/runtime/openModel';
 import { CancelledError, WorkerPool, type StatsJobProgress } from '../../src/runtime/workerPool';
 
 const WORKER = path.resolve(__dirname, '../../worker.js');
-const SHARED = process.env.BIG_SHRINK_SHARED || path.resolve(__dirname, '../../../../shared');
-const MODEL = path.join(SHARED, 'models', 'tiny_bert_random_extdata.onnx');
+const MODELS = process.env.BIG_SHRINK_MODELS || path.resolve(__dirname, '../../../../shared/models');
+const MODEL = path.join(MODELS, 'tiny_bert_random_extdata.onnx');
 
 describe('WorkerPool', { skip: !fs.existsSync(MODEL) && `no ${MODEL}` }, () => {
   const pool = new WorkerPool(WORKER, { size: 2, batchBytes: 64 * 1024 });
