@@ -8,9 +8,11 @@
 #   package  scripts/package.sh linux-x64: the VSIX the next two install
 #   e2e      every dist/test/e2e/*.e2e.js in Chromium against code-server (test/e2e/CONTRACT.md)
 #   start    the main job: scripts/start.sh serves the sample model in the editor, Ctrl+C stops it
-# Each suite prints "suite NAME: N passed, N failed"; the last line is the sum "N passed, N failed".
-# A suite whose compiled files do not exist yet is reported "not present" and counted as failed only
-# when BIG_SHRINK_REQUIRE_ALL=1 (.ci/run sets it). Exit status 1 when anything failed.
+# Each suite prints "suite NAME: N passed, N failed, N skipped" (skipped includes todo); the last line is
+# the sum "N passed, N failed, N skipped". A suite that printed no counts or ran no test counts as failed
+# (test/runAllCounts.sh). A suite whose compiled files do not exist yet is reported "not present" and
+# counted as failed only when BIG_SHRINK_REQUIRE_ALL=1 (.ci/run sets it), which also counts every skipped
+# test as failed. Exit status 1 when anything failed.
 # Needs what scripts/setup.sh installs; code-server is installed on first use (~/.cache/vscode-e2e).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,33 +35,23 @@ TEST_TMP=$(mktemp -d "$SYSTEM_TMP/big-shrink-test.XXXXXX")
 export TMPDIR=$TEST_TMP
 trap 'rm -rf "$TEST_TMP"' EXIT
 
-passed=0; failed=0; summary=()
+# shellcheck source=test/runAllCounts.sh
+source "$ROOT/test/runAllCounts.sh" # passed failed skipped summary, record, tap_counts, line_counts
 now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
-# record NAME PASSED FAILED START [NOTE]
-record() {
-  passed=$((passed + $2)); failed=$((failed + $3))
-  local line
-  line=$(printf 'suite %-8s %4d passed, %d failed  (%ss)%s' "$1:" "$2" "$3" "$(secs "$4")" "${5:+  $5}")
-  summary+=("$line"); echo "$line"
-}
 absent() {
-  if [ "${BIG_SHRINK_REQUIRE_ALL:-0}" = 1 ]; then record "$1" 0 1 "$(now)" "not present: $2"
-  else record "$1" 0 0 "$(now)" "not present: $2"; fi
+  if [ "${BIG_SHRINK_REQUIRE_ALL:-0}" = 1 ]; then record "$1" 0 1 0 "$(now)" "not present: $2"
+  else record "$1" 0 0 0 "$(now)" "not present: $2"; fi
 }
 needs_setup() { echo "run-all.sh: $1 — run  bash scripts/setup.sh  (as root) first" >&2; }
 files() { [ -d "$1" ] && find "$1" -name "$2" -type f | sort; }
 want() { [[ " ${SUITES[*]} " == *" $1 "* ]]; }
 has_extension() { [ -f dist/extension.js ]; }
 
-# The closing line of a run, "N passed, N failed", from a log ("" when there is none).
-counts_from() { grep -aoE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1; }
-
 # ---- build ------------------------------------------------------------------------------------------
 t=$(now)
 [ -d node_modules ] || { needs_setup "node_modules is missing"; exit 1; }
-if node esbuild.js > "$LOGS/build.log" 2>&1; then record build 1 0 "$t"
-else cat "$LOGS/build.log"; record build 0 1 "$t" "node esbuild.js failed"; fi
+if node esbuild.js > "$LOGS/build.log" 2>&1; then record build 1 0 0 "$t"
+else cat "$LOGS/build.log"; record build 0 1 0 "$t" "node esbuild.js failed"; fi
 
 # ---- node:test suites -------------------------------------------------------------------------------
 node_suite() { # NAME DIR
@@ -70,12 +62,7 @@ node_suite() { # NAME DIR
   local tap=$LOGS/$1.tap
   node --test --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$tap" "${tests[@]}"
-  local p f c
-  p=$(grep -aE '^# pass [0-9]+' "$tap" | tail -n 1 | awk '{print $3}')
-  f=$(grep -aE '^# fail [0-9]+' "$tap" | tail -n 1 | awk '{print $3}')
-  c=$(grep -aE '^# cancelled [0-9]+' "$tap" | tail -n 1 | awk '{print $3}')
-  if [ -z "$p" ] || [ -z "$f" ]; then record "$1" 0 1 "$t" "no counts in $tap"; return; fi
-  record "$1" "$p" $((f + ${c:-0})) "$t"
+  record_counts "$1" "$t" "$(tap_counts "$tap")"
 }
 want unit && node_suite unit unit
 want corpus && node_suite corpus corpus
@@ -101,7 +88,7 @@ chromium_ok() {
 if want exthost; then
   t=$(now)
   if [ ! -f dist/test/suite/index.js ] || ! has_extension; then absent exthost "dist/test/suite/index.js or dist/extension.js"
-  elif ! code_server || ! chromium_ok; then record exthost 0 1 "$t" "code-server or chromium missing"
+  elif ! code_server || ! chromium_ok; then record exthost 0 1 0 "$t" "code-server or chromium missing"
   else
     echo "---- exthost: Mocha in code-server's extension host"
     ws=$(mktemp -d "${TMPDIR:-/tmp}/big-shrink-exthost.XXXXXX")
@@ -111,13 +98,7 @@ if want exthost; then
       --env "BIG_SHRINK_TEST_WORKSPACE=$ws" 2>&1 | tee "$LOGS/exthost.log"
     rc=${PIPESTATUS[0]}
     rm -rf "$ws"
-    counts=$(counts_from "$LOGS/exthost.log")
-    if [ -n "$counts" ]; then
-      read -r p _ f _ <<< "$counts"
-      [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1   # the harness failed after the tests said they passed
-      record exthost "$p" "$f" "$t" "exit $rc"
-    elif [ "$rc" = 0 ]; then record exthost 1 0 "$t" "exit 0, no 'N passed, N failed' line"
-    else record exthost 0 1 "$t" "exit $rc"; fi
+    record_counts exthost "$t" "$(line_counts "$LOGS/exthost.log" "$rc")"
   fi
 fi
 
@@ -130,8 +111,8 @@ if want package || want e2e || want start; then
   else
     echo "---- package: scripts/package.sh linux-x64"
     if out=$(bash scripts/package.sh linux-x64 2>&1); then
-      echo "$out"; packaged=1; record package 1 0 "$t" "$(echo "$out" | tail -n 1)"
-    else echo "$out"; record package 0 1 "$t" "scripts/package.sh failed"; fi
+      echo "$out"; packaged=1; record package 1 0 0 "$t" "$(echo "$out" | tail -n 1)"
+    else echo "$out"; record package 0 1 0 "$t" "scripts/package.sh failed"; fi
   fi
 fi
 
@@ -140,14 +121,12 @@ if want e2e; then
   t=$(now)
   if [ -z "$(files dist/test/e2e '*.e2e.js')" ]; then absent e2e "no dist/test/e2e/*.e2e.js (test/e2e/*.e2e.ts)"
   elif [ $packaged = 0 ]; then absent e2e "no VSIX (see package)"
-  elif ! code_server || ! chromium_ok; then record e2e 0 1 "$t" "code-server or chromium missing"
+  elif ! code_server || ! chromium_ok; then record e2e 0 1 0 "$t" "code-server or chromium missing"
   else
     echo "---- e2e: $(files dist/test/e2e '*.e2e.js' | xargs -n1 basename | tr '\n' ' ')"
     node "$LIB/run-e2e.js" --vsix "$VSIX" --code-server "$CS" 2>&1 | tee "$LOGS/e2e.log"
     rc=${PIPESTATUS[0]}
-    counts=$(grep -aoE '^e2e: [0-9]+ passed, [0-9]+ failed' "$LOGS/e2e.log" | tail -n 1)
-    if [ -n "$counts" ]; then read -r _ p _ f _ <<< "$counts"; record e2e "$p" "$f" "$t" "exit $rc"
-    else record e2e 0 1 "$t" "exit $rc, no counts"; fi
+    record_counts e2e "$t" "$(line_counts "$LOGS/e2e.log" "$rc" 'e2e: ')"
   fi
 fi
 
@@ -155,27 +134,26 @@ fi
 if want start; then
   t=$(now)
   if [ $packaged = 0 ]; then absent start "no VSIX (see package)"
-  elif ! code_server || ! chromium_ok; then record start 0 1 "$t" "code-server or chromium missing"
+  elif ! code_server || ! chromium_ok; then record start 0 1 0 "$t" "code-server or chromium missing"
   else
     echo "---- start: scripts/start.sh, the URL in Chromium, Ctrl+C"
     node "$LIB/check-start.js" --skip-build 2>&1 | tee "$LOGS/start.log"
-    counts=$(grep -aoE '^main-job: [0-9]+ passed, [0-9]+ failed' "$LOGS/start.log" | tail -n 1)
-    if [ -n "$counts" ]; then read -r _ p _ f _ <<< "$counts"; record start "$p" "$f" "$t"
-    else record start 0 1 "$t" "no counts"; fi
+    rc=${PIPESTATUS[0]}
+    record_counts start "$t" "$(line_counts "$LOGS/start.log" "$rc" 'main-job: ')"
   fi
 fi
 
 # ---- tmp: nothing left behind --------------------------------------------------------------------------
 t=$(now)
 left=$(find "$TEST_TMP" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort)
-if [ -z "$left" ]; then record tmp 1 0 "$t"
+if [ -z "$left" ]; then record tmp 1 0 0 "$t"
 else
   echo "run-all.sh: the tests left these in the temp folder:"; echo "$left" | sed 's/^/  /'
-  record tmp 0 1 "$t" "left behind: $(echo "$left" | head -n 5 | tr '\n' ' ')"
+  record tmp 0 1 0 "$t" "left behind: $(echo "$left" | head -n 5 | tr '\n' ' ')"
 fi
 
 echo
 echo "==== summary (logs in test-results/)"
 printf '%s\n' "${summary[@]}"
-echo "$passed passed, $failed failed"
+total_line
 [ "$failed" = 0 ]

@@ -489,7 +489,13 @@ function gatherRows(index: ModelIndex, input: string): number | undefined {
   return rows;
 }
 
-/** One output of the candidate against the original's: cosine, SQNR, max abs error, top-1 agreement. */
+/**
+ * One output of the candidate against the original's: cosine, SQNR, max abs error, top-1 agreement.
+ * Identical outputs give cosine 1 and SQNR Infinity (also when both are all zeros); when only one side is all
+ * zeros the cosine is 0 (nothing in common) and the SQNR -Infinity (original zeros) or 0 dB (candidate
+ * zeros). A NaN on either side makes cosine, SQNR and max error NaN, which no fidelity floor accepts.
+ * float16 outputs are decoded first; top-1 only for 2-D [rows, classes > 1] float outputs.
+ */
 export function compareOutputs(name: string, x: OrtTypes.Tensor, y: OrtTypes.Tensor): OutputMetrics {
   const a = asNumbers(x);
   const b = asNumbers(y);
@@ -508,7 +514,7 @@ export function compareOutputs(name: string, x: OrtTypes.Tensor, y: OrtTypes.Ten
     err += d * d;
     if (d > maxAbs || Number.isNaN(d)) maxAbs = d;
   }
-  const cosine = na === 0 && nb === 0 ? 1 : dot / Math.sqrt(na * nb);
+  const cosine = na === 0 || nb === 0 ? (na === nb ? 1 : 0) : dot / Math.sqrt(na * nb);
   const sqnrDb = err === 0 ? Infinity : 10 * Math.log10(na / err);
   const metrics: OutputMetrics = {
     name,

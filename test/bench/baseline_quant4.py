@@ -17,7 +17,8 @@ float32 (DESIGN.md, "4-bit weight-only"):
                 q = clamp(roundf(v * (1 / scale) + 8), 0, 15)
 `1 / scale` is computed once per block from the stored scale (float16 for float16 weights), 0 when the
 scale is 0; roundf rounds halves away from zero. bmin/bmax cover the real K values only (padding excluded).
-Padding codes are 0, like the zero-filled buffer ORT's Python quantizer hands to MLAS.
+Padding codes are 0, as ORT's Python quantizer leaves them (qbits_block_quant in matmul_nbits_quantizer.py
+hands MLAS an np.zeros buffer and MLAS writes codes below K only), and as big-shrink and quant_oracle.py write.
 
 Layout written by --dump (MatMulNBits inputs, plus the unpacked codes for easy comparison):
     <name>.b.npy      uint8 [N, k_blocks, block_size / 2]  two codes per byte, first code in the low nibble

@@ -8,18 +8,13 @@ import { rawByteLength } from '../../src/core/tensor/dataType';
 import { openModel } from '../../src/runtime/openModel';
 import { readNpy } from '../../src/runtime/readNpy';
 import { verifyModels } from '../../src/runtime/verifyModels';
+import { absoluteRow, row, speedupRows } from './benchRows';
 import { timedRun } from './timedRun';
 
 const root = path.resolve(__dirname, '../../..');
 const cli = path.join(root, 'dist/cli.js');
 const python = '/usr/bin/python3';
 const baseline = path.join(root, 'test/bench/baseline_quant4.py');
-
-/** Same row format as bench.ts: what, value, target, met/MISSED. */
-const row = (what: string, value: string, target: string, ok: boolean | undefined) =>
-  console.log(
-    `${what.padEnd(46)} ${value.padStart(14)}   target ${target.padEnd(22)} ${ok === undefined ? '' : ok ? 'met' : 'MISSED'}`,
-  );
 
 /** Reads a model and its external data once, so both sides start from the page cache. */
 function warm(modelPath: string): void {
@@ -94,7 +89,6 @@ export async function benchQuantize(modelPath: string): Promise<void> {
     const probe = report.tensors.find((t) => t.op === 'MatMul');
     if (!probe) throw new Error('the benchmark model has no MatMul weight');
     const base = await timedRun(python, [baseline, modelPath, '--dump', probe.name, '--dump-dir', work]);
-    const speedup = base.seconds / ours.seconds;
     row('big-shrink quantize --bits 4 (wall)', `${ours.seconds.toFixed(2)} s`, '', undefined);
     row(
       '  of which planning (read + quantize)',
@@ -103,7 +97,7 @@ export async function benchQuantize(modelPath: string): Promise<void> {
       undefined,
     );
     row('numpy baseline, same formulas (wall)', `${base.seconds.toFixed(2)} s`, '', undefined);
-    row('quantize speed-up over the baseline', `${speedup.toFixed(2)}×`, '≥ 5×', speedup >= 5);
+    for (const line of speedupRows('quantize speed-up over the baseline', base, ours, 5)) console.log(line);
     row('quantize peak RSS', `${ours.peakRssMb.toFixed(0)} MB`, '', undefined);
     row(
       'model size after / before',
@@ -188,7 +182,7 @@ export async function benchQuantize(modelPath: string): Promise<void> {
       const bound = (2 * largest) / 2 ** 20 + 300;
       row(`quantize ${path.basename(big)} (wall)`, `${run.seconds.toFixed(1)} s`, '', undefined);
       row('  new tensors spilled to disk', `${(spilled / 2 ** 20).toFixed(0)} MB`, '', undefined);
-      row('  peak RSS', `${run.peakRssMb.toFixed(0)} MB`, `≤ ${bound.toFixed(0)} MB`, run.peakRssMb <= bound);
+      console.log(absoluteRow('  peak RSS', run.peakRssMb, 'MB', { atMost: bound }));
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -59,12 +59,15 @@ export function compareTensor(ours: OurTensor, oracle: OracleTensor): string[] {
   ];
   for (const [k, a, b] of exact) if (a !== b) problems.push(`${label}: ${k} ${a}, oracle ${b}`);
   if (oracle.min === null) {
-    // No finite values: min/max/mean/std are undefined; accept null or NaN-free placeholders but not garbage.
-    for (const k of ['min', 'max', 'mean', 'std'] as const) {
+    // No finite values: min/max/mean/std/absMax are undefined, so any number reported for them is garbage
+    // (null in JSON, NaN in process).
+    for (const k of ['min', 'max', 'mean', 'std', 'absMax'] as const) {
       const v = s[k];
-      if (v !== null && v !== undefined && !Number.isFinite(v))
+      if (v !== null && v !== undefined && !Number.isNaN(v))
         problems.push(`${label}: ${k} ${v} with no finite values`);
     }
+    const held = s.histogram?.counts.reduce((x, y) => x + y, 0) ?? 0;
+    if (held !== 0) problems.push(`${label}: histogram holds ${held} values, none is finite`);
     return problems;
   }
   for (const k of ['min', 'max', 'absMax'] as const) {
@@ -85,18 +88,21 @@ export function compareTensor(ours: OurTensor, oracle: OracleTensor): string[] {
     const total = h.counts.reduce((x, y) => x + y, 0);
     const finite = oracle.count - (oracle.nan ?? 0) - (oracle.inf ?? 0);
     if (total !== finite) problems.push(`${label}: histogram holds ${total} values, ${finite} are finite`);
-    // The bins span [min, max] of the finite values; with one distinct value numpy's convention
-    // (value ± 0.5) is accepted too.
-    const degenerate =
-      oracle.min === oracle.max &&
-      (h.min as number) <= (oracle.min as number) &&
-      (h.max as number) >= (oracle.max as number);
-    if (!degenerate && !(sameNumber(h.min, oracle.min) && sameNumber(h.max, oracle.max))) {
-      problems.push(
-        `${label}: histogram range [${h.min}, ${h.max}], finite range [${oracle.min}, ${oracle.max}]`,
-      );
+    // Bin by bin against numpy.histogram(finite, bins): the same outer edges (numpy's value ± 0.5 for one
+    // distinct value) and the same count in every bin.
+    const o = oracle.histogram;
+    if (!o) problems.push(`${label}: the oracle has no histogram for ${finite} finite values`);
+    else {
+      if (!(sameNumber(h.min, o.min) && sameNumber(h.max, o.max)))
+        problems.push(`${label}: histogram range [${h.min}, ${h.max}], oracle [${o.min}, ${o.max}]`);
+      if (h.counts.length !== o.counts.length)
+        problems.push(`${label}: ${h.counts.length} histogram bins, oracle ${o.counts.length}`);
+      else {
+        const bins = h.counts.flatMap((c, i) => (c === o.counts[i] ? [] : [`[${i}] ${c} vs ${o.counts[i]}`]));
+        if (bins.length) problems.push(`${label}: histogram bins differ: ${bins.slice(0, 4).join(', ')}`);
+      }
     }
-  }
+  } else problems.push(`${label}: no histogram`);
   return problems;
 }
 

@@ -91,14 +91,19 @@ export interface OracleTensor {
   nan: number | null;
   inf: number | null;
   absMax: number | null;
+  /** numpy.histogram of the finite values with ORACLE_BINS bins (outer edges and counts); null without any. */
+  histogram: { min: number; max: number; counts: number[] } | null;
 }
+
+/** The histogram bins the oracle uses: `big-shrink inspect`'s default, which the corpus suite compares with. */
+export const ORACLE_BINS = 64;
 
 export type OracleResult = { path: string; tensors: OracleTensor[] } | { path: string; error: string };
 
 /** Runs the oracle once over many models (one python process: startup is paid once). */
 export function runOracle(models: string[]): Map<string, OracleResult> {
   const script = path.join(REPO_ROOT, 'test', 'oracle', 'stats_oracle.py');
-  const r = spawnSync(PYTHON, [script, '--stdin'], {
+  const r = spawnSync(PYTHON, [script, '--bins', String(ORACLE_BINS), '--stdin'], {
     input: models.join('\n') + '\n',
     encoding: 'utf8',
     maxBuffer: 1 << 30,

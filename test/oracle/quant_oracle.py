@@ -7,8 +7,9 @@ usage: quant_oracle.py WEIGHT.f32 K N BITS BLOCK SYM(0|1) SCALE(float32|float16)
 
 WEIGHT.f32 holds K*N little-endian float32 values. Writes OUT_PREFIX.b (uint8 [N, k_blocks, blob]),
 OUT_PREFIX.scales (raw scales in SCALE) and, when asymmetric, OUT_PREFIX.zp (packed uint8).
-Padding of the last block: codes that encode 0.0 (= the zero point); unused zero-point slots hold
-2^(bits-1).
+Padding of the last block: code 0, what ORT's own quantizer leaves there (MLAS BlockwiseQuantizer::
+quantizeAndTranspose in onnxruntime/core/mlas/lib/q4_dq.cpp writes codes below K only, into the np.zeros
+buffer of qbits_block_quant in matmul_nbits_quantizer.py); unused zero-point slots hold 2^(bits-1).
 """
 import sys
 
@@ -69,10 +70,9 @@ def quantize(w, bits, block, sym, scale_type):
     prod = (zero_filled * recip[:, :, None]).astype(np.float32)
     summed = (prod + zp[:, :, None]).astype(np.float32)
     q = np.clip(roundf(summed), 0, float(qmax)).astype(np.uint32)
-    # Padding positions encode 0.0: the zero point.
+    # Padding positions: code 0.
     q = q.reshape(N, kb * block)
-    pad_mask = np.isnan(padded)
-    q[pad_mask] = np.broadcast_to(np.repeat(zp, block, axis=1), q.shape)[pad_mask].astype(np.uint32)
+    q[np.isnan(padded)] = 0
     b = pack(q.reshape(N * kb, block), bits).reshape(N, kb, block * bits // 8)
     zp_packed = None
     if not sym:

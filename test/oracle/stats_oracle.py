@@ -2,12 +2,12 @@
 """Independent statistics oracle for the corpus suite (python3-onnx + numpy, Debian packages).
 
 Usage:
-    /usr/bin/python3 test/oracle/stats_oracle.py MODEL.onnx [MODEL2.onnx ...]
-    /usr/bin/python3 test/oracle/stats_oracle.py --stdin   < list-of-paths   (one path a line)
+    /usr/bin/python3 test/oracle/stats_oracle.py [--bins N] MODEL.onnx [MODEL2.onnx ...]
+    /usr/bin/python3 test/oracle/stats_oracle.py [--bins N] --stdin   < list-of-paths   (one path a line)
 
 Prints one JSON line per model, in input order:
     {"path": P, "tensors": [{name, graph, where, dtype, dims, count, min, max, mean, std, zeros,
-                             nan, inf, absMax}, ...]}
+                             nan, inf, absMax, histogram}, ...]}
 or, when the model cannot be read:
     {"path": P, "error": "why"}
 
@@ -45,6 +45,8 @@ STATISTICS (numpy float64)
 - count = number of elements (product of dims; 1 for a scalar), NaN and ±Inf included;
 - min, max, mean, std (population, ddof=0), absMax are over the finite values; null when there are none;
 - zeros = elements == 0 (-0.0 included; False for bool); nan / inf = counts of NaN / ±Inf;
+- histogram = {"min", "max", "counts"}: numpy.histogram(finite values, N bins) (--bins, default 64), its
+  outer edges and counts; null when there are no finite values;
 - string and complex tensors: no statistics (the stats fields are null), count still reported.
 - 4-bit types pack two elements per byte, the first in the low nibble; float8/float4 follow the ONNX
   definitions (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e2m1).
@@ -253,10 +255,26 @@ def sparse_values(sp, base_dir):
     return dense, code, dims, count
 
 
+BINS = 64
+
+
+def histogram(values, bins):
+    """numpy.histogram(values, bins). With one distinct value numpy bins over [v - 0.5, v + 0.5], which puts
+    every value in the middle bin; near ±2^63 v ± 0.5 rounds back to v in float64 and numpy fails (an index
+    out of bounds), so that case is written out: the same outer edges, every value in bin bins // 2."""
+    lo, hi = float(values.min()), float(values.max())
+    if lo == hi and lo - 0.5 == lo:
+        counts = np.zeros(bins, dtype=np.int64)
+        counts[bins // 2] = values.size
+        return counts, np.array([lo - 0.5, hi + 0.5])
+    return np.histogram(values, bins)
+
+
 def stats(values, count):
     s = {"count": int(count)}
     if values is None:
-        s.update(min=None, max=None, mean=None, std=None, zeros=None, nan=None, inf=None, absMax=None)
+        s.update(min=None, max=None, mean=None, std=None, zeros=None, nan=None, inf=None, absMax=None,
+                 histogram=None)
         return s
     nan = int(np.count_nonzero(np.isnan(values)))
     inf = int(np.count_nonzero(np.isinf(values)))
@@ -265,8 +283,11 @@ def stats(values, count):
     s["nan"] = nan
     s["inf"] = inf
     if finite.size == 0:
-        s.update(min=None, max=None, mean=None, std=None, absMax=None)
+        s.update(min=None, max=None, mean=None, std=None, absMax=None, histogram=None)
     else:
+        counts, edges = histogram(finite.astype(np.float64), BINS)
+        s["histogram"] = {"min": float(edges[0]), "max": float(edges[-1]),
+                          "counts": [int(c) for c in counts]}
         s["min"] = float(finite.min())
         s["max"] = float(finite.max())
         s["mean"] = float(np.mean(finite))
@@ -350,8 +371,12 @@ def _clean(x):
     return x
 
 
-@np.errstate(invalid="ignore", over="ignore")
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")
 def main(argv):
+    global BINS
+    if len(argv) >= 2 and argv[0] == "--bins":
+        BINS = int(argv[1])
+        argv = argv[2:]
     if argv and argv[0] == "--stdin":
         paths = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     else:

@@ -190,8 +190,8 @@ describe('computeStats by hand', () => {
     assert.deepEqual(s.histogram.counts, [2, 0, 0, 1]);
   });
 
-  it('empty and all-NaN tensors give zeros', () => {
-    const zero = (s: TensorStats) => [
+  it('empty and all-NaN tensors: no number for min, max, mean, std, absMax (NaN), an empty histogram', () => {
+    const undefinedStats = (s: TensorStats) => [
       s.min,
       s.max,
       s.mean,
@@ -201,11 +201,12 @@ describe('computeStats by hand', () => {
       s.histogram.max,
     ];
     const empty = computeStats(valuesOf([]), { bins: 5 });
-    assert.deepEqual(zero(empty), [0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(undefinedStats(empty), [NaN, NaN, NaN, NaN, NaN, 0, 0]);
     assert.deepEqual(empty.histogram.counts, [0, 0, 0, 0, 0]);
     assert.equal(empty.sparsity, 0);
-    const nan = computeStats(valuesOf([NaN, NaN]));
-    assert.deepEqual(zero(nan), [0, 0, 0, 0, 0, 0, 0]);
+    const nan = computeStats(valuesOf([NaN, NaN, Infinity]));
+    assert.deepEqual(undefinedStats(nan), [NaN, NaN, NaN, NaN, NaN, 0, 0]);
+    assert.equal(JSON.stringify({ min: nan.min }), '{"min":null}');
     assert.equal(nan.nan, 2);
     assert.equal(nan.histogram.counts.length, 64);
   });

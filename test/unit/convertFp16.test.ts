@@ -194,7 +194,7 @@ const CASES: { file: string; verify?: VerifyOptions }[] = [
   { file: 'silero_vad_legacy.onnx', verify: { dims: { sequence: 512 }, fill: { sr: 16000, h: 0, c: 0 } } },
 ];
 
-describe('shared models: convert --fp16, load and run in onnxruntime-node', () => {
+describe('test models: convert --fp16, load and run in onnxruntime-node', () => {
   for (const c of CASES) {
     it(c.file, async () => {
       const input = path.join(MODELS, c.file);

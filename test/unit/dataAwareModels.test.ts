@@ -17,10 +17,40 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const cli = (...args: string[]) => spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
 
 /**
+ * The share of layers on which the asked method must be kept. quantizeDataAware falls back to
+ * round-to-nearest on a layer where the method did worse on the calibration objective (and GPTQ to the
+ * clipping search with too few calibration rows): a broken GPTQ or search that fell back everywhere would
+ * still meet "≥ RTN", so the report's `kept` must show the method itself on nearly every layer (today: all).
+ */
+const KEPT_SHARE = 0.9;
+
+/** `quantize --bits 4 --method M --no-verify --json`: the written model and its report. */
+function quantizeWithReport(model: string, method: string): { out: string; report: QuantizeReport } {
+  const out = path.join(tmp, `${path.basename(model, '.onnx')}.${method}.json.onnx`);
+  const r = cli(
+    'quantize',
+    model,
+    '--bits',
+    '4',
+    '--method',
+    method,
+    '--no-verify',
+    '--force',
+    '-o',
+    out,
+    '--json',
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return { out, report: JSON.parse(r.stdout) as QuantizeReport };
+}
+
+/**
  * Shared models with MatMul/Gemm weights (MANIFEST.md) and the methods checked on each: the data-aware
  * model must reach at least round-to-nearest's worst-output SQNR on held-out inputs (calibration seeds
  * 1001+, evaluation seeds 1–48, energies summed over the seeds: tiny_bert's worst output is its 2 logits,
- * so fewer seeds leave the comparison to chance). The bench prints every model and method, dtln too.
+ * so fewer seeds leave the comparison to chance), and the method must be kept (not fallen back to RTN) on
+ * KEPT_SHARE of the layers, gaining on the layer objective on each of them. The bench prints every model
+ * and method, dtln too.
  */
 const CASES: { model: string; methods: string[] }[] = [
   { model: 'tiny_bert_random_inline.onnx', methods: ['gptq'] },
@@ -30,14 +60,31 @@ const CASES: { model: string; methods: string[] }[] = [
   { model: 'openwakeword_hello_deepa.onnx', methods: ['search'] },
 ];
 
-describe('data-aware 4-bit on the shared models (held-out output SQNR ≥ round-to-nearest)', () => {
+describe('data-aware 4-bit on the test models (held-out output SQNR ≥ round-to-nearest)', () => {
   for (const { model, methods } of CASES) {
     const input = path.join(MODELS, model);
     it(`${model}: ${methods.join(', ')}`, async (t) => {
       const rtn = await heldOutSqnrDb(input, quantize4(input, 'rtn', tmp)!);
       for (const method of methods) {
-        const db = await heldOutSqnrDb(input, quantize4(input, method, tmp)!);
-        t.diagnostic(`${method}: ${db.toFixed(2)} dB vs rtn ${rtn.toFixed(2)} dB`);
+        const { out, report } = quantizeWithReport(input, method);
+        const layers = report.dataAware!.layers;
+        const kept = layers.filter((l) => l.kept === method);
+        const fellBack = layers.filter((l) => l.kept !== method).map((l) => `${l.name} (${l.kept})`);
+        assert.ok(
+          layers.length > 0 && kept.length >= KEPT_SHARE * layers.length,
+          `${method} kept on ${kept.length} of ${layers.length} layers; fell back on ${fellBack.join(', ')}`,
+        );
+        for (const l of kept)
+          assert.ok(l.gainDb > 0, `${l.name}: ${method} kept with a layer gain of ${l.gainDb} dB`);
+        // The report's weight rows say which method each weight got.
+        assert.deepEqual(
+          report.tensors.map((row) => row.method),
+          layers.map((l) => l.kept),
+        );
+        const db = await heldOutSqnrDb(input, out);
+        t.diagnostic(
+          `${method}: ${db.toFixed(2)} dB vs rtn ${rtn.toFixed(2)} dB; kept on ${kept.length}/${layers.length} layers`,
+        );
         assert.ok(db >= rtn, `${method} ${db} dB < rtn ${rtn} dB`);
       }
     });

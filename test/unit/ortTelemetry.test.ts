@@ -12,7 +12,7 @@ import { testModel, REPO_ROOT } from '../testModels';
 test('verify leaves nothing in the temp folder (ORT telemetry off)', (t) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'big-shrink-ort-tmp-'));
   t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const env = { ...process.env, TMPDIR: tmp };
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
   delete env.ORT_DISABLE_TELEMETRY;
   const model = testModel('tiny_bert_random_inline.onnx');
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'verify', model, model], {

@@ -59,7 +59,7 @@ function pruneTo(
 }
 
 /**
- * Prunes a shared model eagerly and streamed and asserts that both write the same bytes and end with the
+ * Prunes a test model eagerly and streamed and asserts that both write the same bytes and end with the
  * same rows, summary and masks (the streamed rows are filled in as the writer reaches each weight:
  * complete once written); returns the eager plan.
  */

@@ -239,7 +239,7 @@ function numberToHalfBits(v: number): number {
 }
 
 /**
- * Every shared model with a MatMul/Gemm weight: quantize to 4-bit (defaults: asymmetric, block 32,
+ * Every test model with a MatMul/Gemm weight: quantize to 4-bit (defaults: asymmetric, block 32,
  * accuracy_level 4), load and run both in ORT, and hold the lowest output cosine above a per-model floor.
  * Floors sit below the measured value (in the comment) by a margin for ORT build differences, but well
  * above what a broken layout gives (a transposed or mis-packed weight drives cosine under 0.5).
@@ -284,7 +284,7 @@ const CASES: { file: string; minCosine: number; minSqnr?: number; verify?: Verif
   },
 ];
 
-describe('shared models: quantize, load and run in onnxruntime-node', () => {
+describe('test models: quantize, load and run in onnxruntime-node', () => {
   for (const c of CASES) {
     it(`${c.file}: ${c.why}`, async () => {
       const input = path.join(MODELS, c.file);
@@ -392,7 +392,7 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 18)], ir_version=8),
 });
 
 /**
- * The portable format on every shared model with a MatMul/Gemm/Conv weight, 4-bit (uint4 + zero points,
+ * The portable format on every test model with a MatMul/Gemm/Conv weight, 4-bit (uint4 + zero points,
  * block 32, opset raised to 21) and 8-bit (int8 per output channel): loads and runs in ORT, gets smaller,
  * and holds the lowest output cosine (or SQNR, where a sigmoid makes cosine trivially 1) above a floor set
  * below the measured value (in `why`) with a margin for ORT builds; a wrong axis or packing gives < 0.5.
@@ -508,7 +508,7 @@ const QDQ_CASES: {
   },
 ];
 
-describe('shared models, portable DequantizeLinear format: quantize, load and run in onnxruntime-node', () => {
+describe('test models, portable DequantizeLinear format: quantize, load and run in onnxruntime-node', () => {
   for (const c of QDQ_CASES) {
     const label = `${c.bits}-bit${c.symmetric ? ' symmetric' : ''}`;
     it(`${c.file} ${label}: ${c.why}`, async () => {

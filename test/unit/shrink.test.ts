@@ -355,6 +355,11 @@ describe('planMixed with every precision', () => {
   }
 });
 
+/** Verification seeds neither the shrink search (seed 1) nor its calibration (1001+) used. */
+const HELD_OUT_SEEDS = [7, 501];
+/** How far below the target a held-out batch may land: sampling noise, not overfitting. */
+const HELD_OUT_SLACK_DB = 1;
+
 describe('big-shrink shrink', () => {
   /** Uniform `quantize --bits N` of the model, written to tmp: its size. */
   const uniformBytes = (model: string, bits: number) => {
@@ -364,15 +369,18 @@ describe('big-shrink shrink', () => {
     return { bytes: fs.statSync(out).size, file: out };
   };
 
+  type Figures = { cosine: number; sqnrDb: number };
+  // heldOut: the target with HELD_OUT_SLACK_DB of slack (for cosine, the same factor on the loss 1 - cosine).
+  const slack = 10 ** (HELD_OUT_SLACK_DB / 10);
   const cases = [
     {
       model: BERT,
       text: 'cosine>=0.9999',
-      check: (v: { cosine: number; sqnrDb: number }) => v.cosine >= 0.9999,
+      heldOut: (v: Figures) => 1 - v.cosine <= (1 - 0.9999) * slack,
     },
-    { model: GPT2, text: 'sqnr>=25', check: (v: { cosine: number; sqnrDb: number }) => v.sqnrDb >= 25 },
+    { model: GPT2, text: 'sqnr>=25', heldOut: (v: Figures) => v.sqnrDb >= 25 - HELD_OUT_SLACK_DB },
     // Speech denoiser: LSTMs unrolled to MatMul, two outputs.
-    { model: DTLN, text: 'sqnr>=25', check: (v: { cosine: number; sqnrDb: number }) => v.sqnrDb >= 25 },
+    { model: DTLN, text: 'sqnr>=25', heldOut: (v: Figures) => v.sqnrDb >= 25 - HELD_OUT_SLACK_DB },
   ];
   for (const c of cases) {
     it(`${path.basename(c.model)} to ${c.text}: meets it (verified independently), no larger than uniform 8-bit`, async () => {
@@ -380,9 +388,23 @@ describe('big-shrink shrink', () => {
       const r = cli('shrink', c.model, '--target', c.text, '-o', out, '--json');
       assert.equal(r.status, 0, r.stderr);
       const report = JSON.parse(r.stdout) as ShrinkReport;
-      const verified = await verifyModels(c.model, out);
-      assert.ok(verified.ok, verified.error);
-      assert.ok(c.check(fidelityOf(verified.outputs)), JSON.stringify(verified.outputs));
+      // On the search's own inputs (seed 1) the written file meets the target exactly.
+      const own = await verifyModels(c.model, out);
+      assert.ok(own.ok, own.error);
+      assert.ok(
+        meetsTarget(fidelityOf(own.outputs), parseTarget(c.text) as ShrinkTarget),
+        JSON.stringify(own.outputs),
+      );
+      // The search measures on seed 1 (and calibrates on 1001+): check on inputs it never saw, so a search
+      // that overfits its own inputs fails here. Another random batch moves the figures a little (DTLN's
+      // SQNR by ~0.3 dB between seeds), so held out the target holds within HELD_OUT_SLACK_DB.
+      for (const seed of HELD_OUT_SEEDS) {
+        const verified = await verifyModels(c.model, out, { seed });
+        assert.ok(verified.ok, verified.error);
+        const f = fidelityOf(verified.outputs);
+        console.log(`${path.basename(c.model)} ${c.text}, held-out seed ${seed}: ${JSON.stringify(f)}`);
+        assert.ok(c.heldOut(f), `seed ${seed}: ${JSON.stringify(verified.outputs)}`);
+      }
       const u8 = uniformBytes(c.model, 8);
       const u4 = uniformBytes(c.model, 4);
       const bytes = fs.statSync(out).size;

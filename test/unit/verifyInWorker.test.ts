@@ -21,12 +21,34 @@ const pitch = path.join(MODELS, 'basic_pitch_nmp.onnx');
 const slow = { dims: { unk__749: 16 }, runs: 5 };
 
 describe('verifyInWorker', () => {
-  it('gives the same figures as verifyModels in this thread', async () => {
-    const here = await verifyModels(bert, bert, { runs: 1 });
-    const there = await verifyInWorker(bert, bert, { runs: 1 });
+  it('gives the same figures as verifyModels in this thread, for two different models', async () => {
+    // A 4-bit copy: its outputs differ from the original's, so a worker that compared a model with itself
+    // (SQNR Infinity) or swapped the two (the SQNR's signal is the original's) gives other figures.
+    const candidate = path.join(tmp, 'bert.int4.onnx');
+    const q = spawnSync(
+      process.execPath,
+      [CLI, 'quantize', bert, '--bits', '4', '--no-verify', '-o', candidate],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(q.status, 0, q.stderr);
+    const here = await verifyModels(bert, candidate, { runs: 1 });
+    assert.ok(here.ok, here.error);
+    assert.ok(
+      here.outputs.every((o) => Number.isFinite(o.sqnrDb) && o.cosine < 1),
+      `the models differ: ${JSON.stringify(here.outputs)}`,
+    );
+    const there = await verifyInWorker(bert, candidate, { runs: 1 });
+    assert.equal(there.ok, true);
     assert.deepEqual(there.outputs, here.outputs);
     assert.deepEqual(there.inputs, here.inputs);
-    assert.equal(there.ok, true);
+    assert.equal(there.minCosine, here.minCosine);
+    assert.deepEqual([there.original.path, there.candidate.path], [bert, candidate]);
+    assert.deepEqual(
+      [there.original.bytes, there.candidate.bytes],
+      [here.original.bytes, here.candidate.bytes],
+    );
   });
 
   it('reports progress about once per interval, with the step it is on', async () => {

@@ -28,6 +28,8 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
 export class WireReader {
   private window: Uint8Array = new Uint8Array(0);
   private windowStart = 0;
+  /** The window's own bytes: a source may hand out views into a buffer its next read reuses. */
+  private own: Uint8Array = new Uint8Array(0);
 
   constructor(readonly source: ByteSource) {}
 
@@ -40,7 +42,12 @@ export class WireReader {
     if (pos >= this.windowStart && pos + need <= this.windowStart + this.window.length) return;
     const length = Math.min(Math.max(need, WINDOW), this.source.size - pos);
     if (length < need) throw new FormatError('unexpected end of file', pos);
-    this.window = this.source.read(pos, length);
+    // Kept in our own buffer: a ByteSource's read may return a view its next read overwrites, and other
+    // code (typedToRaw, payload copies) reads the same source between two calls of this reader.
+    if (this.own.length < length) this.own = new Uint8Array(Math.max(length, WINDOW));
+    this.window = this.own.subarray(0, length);
+    if (this.source.readInto) this.source.readInto(pos, this.window);
+    else this.window.set(this.source.read(pos, length));
     this.windowStart = pos;
   }
 

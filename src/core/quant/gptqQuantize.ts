@@ -1,4 +1,5 @@
 import { type BlockCodes, emptyBlockCodes } from './blockCodes';
+import { PAD_CODE } from '../simd/quantizeKernels';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 import { CLIP_RATIOS, clipPairs, searchBlock } from './searchQuantize';
 
@@ -41,9 +42,8 @@ export function gptqQuantize(
     if (k % bs === 0) {
       const k1 = Math.min(K, k + bs);
       for (let n = 0; n < N; n++) {
-        const s = searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
-        // Padding codes encode 0.0.
-        for (let j = k1; j < k + bs; j++) bc.codes[n * row + j] = bc.zps[s];
+        searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
+        bc.codes.fill(PAD_CODE, n * row + k1, n * row + k + bs);
       }
       progress?.(k, K);
     }

@@ -1,4 +1,4 @@
-import type { BlockParams, WeightRows } from '../simd/quantizeKernels';
+import { type BlockParams, PAD_CODE, type WeightRows } from '../simd/quantizeKernels';
 import { quantizeKNSimd } from '../simd/quantizeKNSimd';
 import { quantizeNKSimd } from '../simd/quantizeNKSimd';
 import { numberToFloat16Bits, float16ToNumber } from '../tensor/float16';
@@ -64,11 +64,9 @@ export function sqnrDb(signal: number, error: number): number {
  * `[N, K]` (no transposed copy is made: a 'KN' weight is read one block of rows at a time, in memory
  * order). `weight` may be a WeightRows, read a few rows at a time as the SIMD quantizers go (whole for
  * the JS loops). `alpha` (a Gemm's, folded into the weight) multiplies every value in float32 as it is read.
- * When K is not a multiple of the block size the last block is zero-padded: padding codes encode 0.0
- * (code = zp) and do not count in the block's min/max. (ORT's Python quantizer passes the unpadded K to
- * MLAS, which leaves the padding bytes as numpy's zeros and the byte that holds the last real code with a
- * stale neighbour in its unused half; MatMulNBits never reads padding codes against real activations, so
- * the output is the same.) Unused zero-point slots at the end of a row hold 2^(bits-1), as MLAS writes them.
+ * When K is not a multiple of the block size the last block is padded: padding codes are PAD_CODE (0) and
+ * do not count in the block's min/max. Unused zero-point slots at the end of a row hold 2^(bits-1), as MLAS
+ * writes them.
  */
 export function quantizeBlockwise(
   weight: Float32Array,
@@ -272,8 +270,7 @@ function quantizeKN(q: Quantizer, w: Float32Array, K: number, N: number, alpha: 
       s.zps[n] = params[2];
     }
     codesKN(w, k0 * N, k1 * N, N, alpha, q.qMax, s);
-    // Padding rows encode 0.0: the zero point.
-    for (let k = k1; k < k0 + blockSize; k++) s.codes.set(s.zps, (k - k0) * N);
+    s.codes.fill(PAD_CODE, (k1 - k0) * N);
     packKN(s.codes, b, N, kBlocks * blob, kb * blob, blob, bits);
   }
   q.signalEnergy = s.energy[0];
@@ -403,7 +400,7 @@ function quantizeRowNK(
     const zp = params[2];
     const base = (n * kBlocks + kb) * blob;
     for (let k = k0; k < k0 + blockSize; k++) {
-      let c = zp;
+      let c = PAD_CODE;
       if (k < k1) {
         const v = alpha === 1 ? w[row + k] : f32(w[row + k] * alpha);
         c = (f32(f32(v * r) + zp) + 0.5) | 0;

@@ -1,5 +1,6 @@
 import { type BlockCodes, emptyBlockCodes, setBlockRange } from './blockCodes';
 import { quadraticForm } from './gramMatrix';
+import { PAD_CODE } from '../simd/quantizeKernels';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 
 /** Clipping ratios tried per block: 1 (round-to-nearest's range) first, down to 0.5 in steps of 1/40. */
@@ -95,7 +96,7 @@ export function searchBlock(
   return setBlockRange(bc, n, kb, f32(min * pairs[best]), f32(max * pairs[best + 1]), tmp);
 }
 
-/** The codes of values [k0, k1) of column n with block slot `s`'s parameters; padding gets the zero point. */
+/** The codes of values [k0, k1) of column n with block slot `s`'s parameters; padding gets PAD_CODE. */
 export function writeBlockCodes(
   bc: BlockCodes,
   columns: Float64Array,
@@ -109,5 +110,5 @@ export function writeBlockCodes(
   const row = n * bc.kBlocks * bs;
   for (let k = k0; k < k1; k++)
     bc.codes[row + k] = quantCode(columns[col + k], bc.recips[s], bc.zps[s], bc.qMax);
-  for (let k = k1; k < k0 + bs; k++) bc.codes[row + k] = bc.zps[s];
+  bc.codes.fill(PAD_CODE, row + k1, row + k0 + bs);
 }

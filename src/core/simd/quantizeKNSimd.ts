@@ -4,6 +4,7 @@ import {
   fillRows,
   FLT_MAX,
   MAX_BYTES,
+  PAD_CODE,
   quantizeKernels as module,
   paramRegions,
   paramsInKernels,
@@ -80,8 +81,7 @@ export function quantizeKNSimd(
       maxs.fill(-FLT_MAX);
     }
     k.codes(at[5], k1 - k0, N, at[3], at[4], at[2], at[6], qMax);
-    // Padding rows encode 0.0: the zero point.
-    for (let r = k1; r < k0 + blockSize; r++) codes.set(zps, (r - k0) * N);
+    codes.fill(PAD_CODE, (k1 - k0) * N, blockSize * N);
     k.pack(at[6], at[7] + kb * blob, N, kBlocks * blob, blob, bits, at[10]);
   }
   q.b.set(new Uint8Array(buffer, at[7], q.b.length));

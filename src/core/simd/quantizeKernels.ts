@@ -110,6 +110,15 @@ export type BlockParams = (n: number, kb: number, min: number, max: number, out:
 
 /** Initial running minimum and maximum of a block, as in the JS loops. */
 export const FLT_MAX = 3.4028234663852886e38;
+
+/**
+ * The code written in the last block's padding (K not a multiple of the block): 0, what ORT's own quantizer
+ * leaves there. MLAS `BlockwiseQuantizer::quantizeAndTranspose` (onnxruntime/core/mlas/lib/q4_dq.cpp) writes
+ * codes for rows below K only, and `matmul_nbits_quantizer.py` (`qbits_block_quant`) hands it a buffer from
+ * `np.zeros`; MatMulNBits never reads codes at K or beyond. (With an odd K, MLAS fills the other half of the
+ * byte holding code K-1 with a leftover of the previous pair: no convention to copy, so 0 there too.)
+ */
+export const PAD_CODE = 0;
 /** Stay well inside 32-bit addresses. */
 export const MAX_BYTES = 1 << 30;
 

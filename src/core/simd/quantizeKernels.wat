@@ -387,7 +387,7 @@
         (br $blocks))))
 
   ;; Codes of one [N, K] row at $w into bytes at $codes: block kb (of $bs values) uses the reciprocal, zero
-  ;; point and scale at index kb; the padding after K gets the last block's zero point.
+  ;; point and scale at index kb; the padding after K gets code 0 (PAD_CODE in quantizeKernels.ts).
   (func (export "codesNK")
     (param $w i32) (param $k i32) (param $bs i32) (param $recip i32) (param $zps i32) (param $scale i32)
     (param $codes i32) (param $qmax i32)
@@ -443,11 +443,11 @@
                 (local.get $rf) (local.get $zf) (local.get $sf) (local.get $qmax)))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $scalar)))
-        ;; padding codes encode 0.0: the zero point (a NaN one, from infinite values, is 0 as in JS)
+        ;; padding codes are 0, what ORT's quantizer leaves there
         (block $pd
           (loop $pad
             (br_if $pd (i32.ge_u (local.get $i) (i32.add (local.get $k0) (local.get $bs))))
-            (i32.store8 (i32.add (local.get $codes) (local.get $i)) (i32.trunc_sat_f32_s (local.get $zf)))
+            (i32.store8 (i32.add (local.get $codes) (local.get $i)) (i32.const 0))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $pad)))
         (local.set $recip (i32.add (local.get $recip) (i32.const 4)))

@@ -71,16 +71,17 @@ export function computeStats(values: ValueStream, options: ComputeStatsOptions =
 
   const count = values.count;
   const finite = acc.finite;
+  // Without a finite value min, max, mean, std and absMax are undefined: NaN (null in JSON), never a number.
   const stats: TensorStats = {
     count,
-    min: 0,
-    max: 0,
-    mean: 0,
-    std: 0,
+    min: NaN,
+    max: NaN,
+    mean: NaN,
+    std: NaN,
     zeros: acc.zeros,
     nan: acc.nan,
     inf: acc.inf,
-    absMax: 0,
+    absMax: NaN,
     sparsity: count > 0 ? acc.zeros / count : 0,
     histogram: { min: 0, max: 0, counts: new Array<number>(bins).fill(0) },
     nearZeros: 0,

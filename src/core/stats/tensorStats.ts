@@ -25,7 +25,10 @@ export interface ZeroChannels {
   indices: number[];
 }
 
-/** Per-tensor statistics, accumulated in float64. */
+/**
+ * Per-tensor statistics, accumulated in float64. min, max, mean, std and absMax cover the finite values and
+ * are NaN (null in JSON) when there is none (an empty tensor, or only NaN and ±Inf).
+ */
 export interface TensorStats {
   count: number;
   min: number;

@@ -29,9 +29,9 @@ export function typedToRaw(source: ByteSource, dtype: number, count: number, pay
   let i = 0;
   forEachVarint(source, payload.field, payload.ranges, (lo, hi) => {
     if (bits === 4) {
-      if (i >= count) throw new FormatError(`typed payload longer than ${count} elements`);
-      const b = i >> 1;
-      out[b] |= (lo & 0x0f) << ((i & 1) * 4);
+      // int32_data holds 4-bit elements packed two per value (low nibble first): raw_data's bytes.
+      if (i >= out.length) throw new FormatError(`typed payload longer than ${count} elements`);
+      out[i] = lo & 0xff;
     } else {
       const at = i * (bits / 8);
       if (at + bits / 8 > out.length) throw new FormatError(`typed payload longer than ${count} elements`);
@@ -45,7 +45,9 @@ export function typedToRaw(source: ByteSource, dtype: number, count: number, pay
     }
     i++;
   });
-  if (i !== count) throw new FormatError(`typed payload has ${i} elements, ${count} expected`);
+  const stored = bits === 4 ? out.length : count;
+  if (i !== stored)
+    throw new FormatError(`typed payload has ${i} values, ${stored} expected for ${count} elements`);
   return out;
 }
 
