@@ -72,8 +72,29 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
     if (e instanceof SensitivityCancelledError) throw new ModelError(model, 'sensitivity run cancelled');
     throw e;
   }
+  // As quantize and shrink: a model with nothing to measure is an error, not an empty table.
+  if (report.layers.length === 0) {
+    const why = report.skipped.length
+      ? `; left out: ${report.skipped
+          .slice(0, 5)
+          .map((s) => `${s.name} (${s.reason})`)
+          .join(', ')}`
+      : '';
+    throw new ModelError(
+      model,
+      `no MatMul/Gemm weights to measure: no MatMul or Gemm reads a constant 2-D float weight${why}`,
+    );
+  }
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else printSensitivity(report, out);
+  // Measured, but no layer could be compared: the table holds only errors.
+  const failed = report.layers.filter((l) => l.error);
+  if (failed.length === report.layers.length) {
+    process.stderr.write(
+      `big-shrink: FAIL: ${model}: the models could not be compared: no layer's candidate ran (${failed[0].name}: ${failed[0].error})\n`,
+    );
+    return 3;
+  }
   return 0;
 }
 

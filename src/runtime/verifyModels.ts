@@ -183,7 +183,7 @@ async function load(ort: Ort, file: string, run: ModelRun): Promise<OrtTypes.Inf
     const session = await ort.InferenceSession.create(file, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
     });
     run.loadMs = round(performance.now() - t0);
     return session;
