@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../core/errors';
 import { planQdq } from '../core/quant/planQdq';
