@@ -11,11 +11,12 @@ import { shrinkCommand, shrinkUsage } from './shrinkCommand';
 const VERSION = '0.1.0';
 
 const EXIT_CODES = `exit codes:
-  0  done (quantize, convert, prune, shrink, verify: the fidelity verdict is pass or warn)
-  1  error: nothing written (the message names the file and the reason)
-  2  bad usage (run 'big-shrink CMD --help' for a command's options)
+  0  done; for quantize, convert, prune, shrink and verify the fidelity verdict is pass or warn
+  1  error, nothing written: the message names the file and the reason
+  2  bad usage: run 'big-shrink CMD --help' for a command's options
   3  quantize, convert, prune, shrink: the output was written, but its fidelity is FAIL (shrink: it misses
-     the target) or the models could not be compared; verify: FAIL or not comparable (the report says why)`;
+     its target) or the models could not be compared; the report says why, a 'big-shrink: FAIL:' line
+     says so. verify: FAIL or not comparable. sensitivity: no layer's candidate could be run`;
 
 const usage = `Big Shrink ${VERSION} — look inside ONNX models and make them smaller.
 

@@ -49,7 +49,8 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
 
 export const verifyUsage = `big-shrink verify ORIGINAL CANDIDATE [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
   Runs both models in onnxruntime-node on the same inputs: per output cosine, SQNR, max abs error, top-1
-  agreement; sizes, load time and median latency. Exit 1 when either fails to load or run.
+  agreement; sizes, load time (after a warm-up load of each) and median latency. Exit 3 when the verdict is
+  FAIL or the models cannot be compared (either fails to load or run), 1 when a file is no ONNX model.
   --inputs DIR     .npy files named after the inputs (input_ids.npy; other inputs are synthesized)
   --dims, --fill   synthesized inputs (fixed seed): symbolic dim values, constant inputs`;
 

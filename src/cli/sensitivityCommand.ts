@@ -15,7 +15,7 @@ export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--
   layers by the output SQNR they cost (most sensitive first). Also a data-free sweep per weight: weight
   SQNR at 2/3/4/8 bits and at 25/50/75% magnitude sparsity. Candidates are built in memory (external data
   is brought inline: models up to 2 GiB) and measured on two worker threads at once (one onnxruntime
-  thread each). Progress on stderr; Ctrl+C cancels.
+  thread each). Progress on stderr; Ctrl+C cancels. Exit 1 when no MatMul/Gemm weight is there to measure.
   --bits N         bits of the measured quantization (default 4)
   --block N        block size along K: 16, 32 (default), 64, 128 or 256
   --sparsity F     measure magnitude pruning of each layer to F (0 < F < 1, as prune does) instead

@@ -64,7 +64,7 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
   meets the target is written (MODEL.shrink.onnx beside MODEL unless -o) and verified; the report
   (.report.json/.md) gives each layer's choice and why, the candidates tried, and every uniform
   configuration for comparison. Exit 1 when only the original model meets the target, or nothing fits
-  --max-bytes: no file is written.
+  --max-bytes: no file is written; exit 3 when the written model does not verify to the target.
   --target         cosine>=X and top1>=X (2-D class-score outputs) in (0, 1]; sqnr>=DB in dB
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
