@@ -15,7 +15,12 @@ export function plainFormatError(e: FormatError, source: ByteSource, startsLikeO
   if (/^(not an ONNX model \(|truncated: |damaged: )/.test(e.detail)) return e;
   const detail = e.offset === undefined ? e.detail : `${e.detail}, at byte ${e.offset}`;
   if (!startsLikeOnnx || source.size === 0) {
-    const looks = looksLike(source);
+    let looks: string | undefined;
+    try {
+      looks = looksLike(source);
+    } catch {
+      // The hint is a courtesy: a source that cannot be read again keeps the plain reason.
+    }
     return new FormatError(`not an ONNX model (${looks ? `it looks like ${looks}; ` : ''}${detail})`);
   }
   if (e.needs !== undefined && e.needs > source.size) {
