@@ -3,7 +3,13 @@ import { DEFAULT_FP16_OPTIONS, planFp16 } from '../core/quant/planFp16';
 import type { QuantizePlan } from '../core/quant/planQuantize';
 import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quantizeReport';
 import { intOption, parseArgs, regexOption, UsageError } from './args';
-import { printTransform, runTransform, VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
+import {
+  printTransform,
+  runTransform,
+  VERIFY_OPTIONS,
+  transformExitCode,
+  verifyOptionsOf,
+} from './transformRun';
 
 export const convertUsage = `big-shrink convert MODEL --fp16 [--exclude REGEX] [--min-elements N] [-o OUT] [--force] [--json]
                   [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
@@ -66,5 +72,5 @@ export async function convertCommand(argv: string[], out: (line: string) => void
   });
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else printTransform(report, `${report.summary.tensors} weights → float16 + Cast`, verification, out);
-  return verification && !verification.ok ? 1 : 0;
+  return transformExitCode(report, verification);
 }

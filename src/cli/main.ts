@@ -11,6 +11,14 @@ import { disableOrtTelemetry } from '../runtime/loadOrt';
 
 const VERSION = '0.1.0';
 
+const EXIT_CODES = `exit codes:
+  0  done; for quantize, convert, prune, shrink and verify the fidelity verdict is pass or warn
+  1  error, nothing written: the message names the file and the reason
+  2  bad usage: run 'big-shrink CMD --help' for a command's options
+  3  quantize, convert, prune, shrink: the output was written, but its fidelity is FAIL (shrink: it misses
+     its target) or the models could not be compared; the report says why, a 'big-shrink: FAIL:' line
+     says so. verify: FAIL or not comparable. sensitivity: no layer's candidate could be run`;
+
 const usage = `Big Shrink ${VERSION} — look inside ONNX models and make them smaller.
 
 usage:
@@ -32,7 +40,7 @@ usage:
 
   big-shrink --version | --help
 
-exit codes: 0 success, 1 failure (the message names the file and the reason), 2 bad usage`;
+${EXIT_CODES}`;
 
 type Command = (argv: string[], out: (line: string) => void) => number | Promise<number>;
 const commands: Record<string, Command> = {
@@ -52,20 +60,28 @@ export async function main(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(line + '\n');
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    out(usage);
+    const help = rest[0] === undefined ? undefined : commandUsage(rest[0]);
+    out(help ?? usage);
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
     out(VERSION);
     return 0;
   }
-  const command = commands[name];
+  const command: Command | undefined = Object.hasOwn(commands, name) ? commands[name] : undefined;
   try {
     if (!command) throw new UsageError(`unknown command "${name}"`);
+    if (asksForHelp(rest)) {
+      out(commandUsage(name) ?? usage);
+      return 0;
+    }
     return await command(rest, out);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`big-shrink: ${e.message}\n\n${usage}\n`);
+      const hint = command
+        ? `run 'big-shrink ${name} --help' for its options`
+        : `run 'big-shrink --help' for the commands`;
+      process.stderr.write(`big-shrink: ${e.message}\n${hint}\n`);
       return 2;
     }
     if (e instanceof ModelError) {
@@ -76,6 +92,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`big-shrink: error: ${detail ?? String(e)}\n`);
     return 1;
   }
+}
+
+/** `--help` or `-h` among a command's arguments (before a `--`). */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/**
+ * One command's help: its block of the usage text (from `big-shrink NAME` to the next blank line), so a
+ * command listed there has its help without a table to keep in step; then the exit codes.
+ */
+function commandUsage(name: string): string | undefined {
+  const lines = usage.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  big-shrink ${name} `) || l === `  big-shrink ${name}`);
+  if (start < 0) return undefined;
+  let end = start;
+  while (end < lines.length && lines[end].trim() !== '') end++;
+  return [...lines.slice(start, end).map((l) => l.slice(2)), '', EXIT_CODES].join('\n');
 }
 
 // Flush stdout before exiting: a large --json report is written asynchronously when piped.

@@ -25,7 +25,13 @@ import { openModel } from '../runtime/openModel';
 import type { VerifyOptions, VerifyResult } from '../runtime/verifyModels';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
 import { intOption, parseArgs, regexOption, UsageError } from './args';
-import { printVerification, runTransform, VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
+import {
+  printVerification,
+  runTransform,
+  VERIFY_OPTIONS,
+  transformExitCode,
+  verifyOptionsOf,
+} from './transformRun';
 
 export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel [--sparsity 0.5] [--scope layer|global]
                 [--n 2 --m 4] [--keep-first-last] [--include bias,norm,embedding,constant] [--exclude REGEX]
@@ -174,7 +180,7 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
   });
   if (o.json) out(JSON.stringify(report, null, 2));
   else printPrune(report, verification, out);
-  return verification && !verification.ok ? 1 : 0;
+  return transformExitCode(report, verification);
 }
 
 function readMasks(file: string): KeepMask[] {

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../core/errors';
 import { planQdq } from '../core/quant/planQdq';
@@ -13,15 +12,19 @@ import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quant
 import { DataAwareCancelledError, type DataAwarePlan, planDataAware } from '../runtime/planDataAware';
 import { quantizeAlongside } from '../runtime/quantizeAlongside';
 import { verifyInWorker } from '../runtime/verifyInWorker';
+import { fidelityStatus } from '../core/transform/transformReport';
+import { openModel } from '../runtime/openModel';
 import { dataAwareSection } from './dataAwareReport';
 import { intOption, parseArgs, regexOption, UsageError } from './args';
 import {
+  failReason,
   printTransform,
   printVerification,
   runTransform,
   VERIFY_OPTIONS,
   verifyOptionsOf,
   whileInterruptible,
+  transformExitCode,
 } from './transformRun';
 
 export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format nbits|qdq] [--block N] [--sym] [--ops MatMul,Gemm,Conv]
@@ -46,7 +49,8 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
 
 export const verifyUsage = `big-shrink verify ORIGINAL CANDIDATE [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
   Runs both models in onnxruntime-node on the same inputs: per output cosine, SQNR, max abs error, top-1
-  agreement; sizes, load time and median latency. Exit 1 when either fails to load or run.
+  agreement; sizes, load time (after a warm-up load of each) and median latency. Exit 3 when the verdict is
+  FAIL or the models cannot be compared (either fails to load or run), 1 when a file is no ONNX model.
   --inputs DIR     .npy files named after the inputs (input_ids.npy; other inputs are synthesized)
   --dims, --fill   synthesized inputs (fixed seed): symbolic dim values, constant inputs`;
 
@@ -202,7 +206,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
             .map((s) => `${s.name} (${s.reason})`)
             .join(', ')}`
         : '';
-      return `nothing to quantize: no ${ops.join('/')} node reads a constant ${format === 'qdq' ? '' : '2-D '}float weight${why}.`;
+      return `no ${ops.join('/')} weights to quantize: no ${ops.join(' or ')} node reads a constant ${format === 'qdq' ? '' : '2-D '}float weight${why}.`;
     },
     onProgress: progress,
     render: renderQuantizeMarkdown,
@@ -227,7 +231,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       );
     }
   }
-  return verification && !verification.ok ? 1 : 0;
+  return transformExitCode(report, verification);
 }
 
 /** `big-shrink verify`: returns the exit code. */
@@ -235,7 +239,8 @@ export async function verifyCommand(argv: string[], out: (line: string) => void)
   const args = parseArgs(argv, { json: { type: 'flag' }, ...VERIFY_OPTIONS });
   if (args.positionals.length !== 2) throw new UsageError('verify takes ORIGINAL and CANDIDATE');
   const [a, b] = args.positionals;
-  for (const f of [a, b]) if (!fs.existsSync(f)) throw new ModelError(f, 'no such file');
+  // A file that is no model is an error (exit 1), named plainly, before onnxruntime tries it.
+  for (const f of [a, b]) openModel(f).close();
   const options = verifyOptionsOf(args);
   const result = await whileInterruptible((signal) =>
     verifyInWorker(path.resolve(a), path.resolve(b), options, {
@@ -245,5 +250,8 @@ export async function verifyCommand(argv: string[], out: (line: string) => void)
   );
   if (args.options.json) out(JSON.stringify(result, null, 2));
   else printVerification(result, out);
-  return result.ok ? 0 : 1;
+  const why = failReason(fidelityStatus(result), result);
+  if (why === undefined) return 0;
+  process.stderr.write(`big-shrink: FAIL: ${b}: ${why}\n`);
+  return 3;
 }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { planWrite } from '../core/write/planWrite';
+import { checkWritable } from '../runtime/checkWritable';
 import { openModel } from '../runtime/openModel';
 import { writeModel } from '../runtime/writeModel';
 import { intOption, parseArgs, UsageError } from './args';
@@ -34,6 +35,7 @@ export function rewriteCommand(argv: string[], out: (line: string) => void): num
     throw new UsageError('--external-data takes a file name (it is written beside OUT)');
   }
   const threshold = intOption(args, 'size-threshold', 1024, 0, Number.MAX_SAFE_INTEGER);
+  checkWritable([output, ...(externalData ? [path.join(path.dirname(output), externalData)] : [])]);
   const model = openModel(args.positionals[0]);
   try {
     const plan = planWrite(model.index, model.source, [], {

@@ -15,7 +15,7 @@ export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--
   layers by the output SQNR they cost (most sensitive first). Also a data-free sweep per weight: weight
   SQNR at 2/3/4/8 bits and at 25/50/75% magnitude sparsity. Candidates are built in memory (external data
   is brought inline: models up to 2 GiB) and measured on two worker threads at once (one onnxruntime
-  thread each). Progress on stderr; Ctrl+C cancels.
+  thread each). Progress on stderr; Ctrl+C cancels. Exit 1 when no MatMul/Gemm weight is there to measure.
   --bits N         bits of the measured quantization (default 4)
   --block N        block size along K: 16, 32 (default), 64, 128 or 256
   --sparsity F     measure magnitude pruning of each layer to F (0 < F < 1, as prune does) instead
@@ -72,8 +72,29 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
     if (e instanceof SensitivityCancelledError) throw new ModelError(model, 'sensitivity run cancelled');
     throw e;
   }
+  // As quantize and shrink: a model with nothing to measure is an error, not an empty table.
+  if (report.layers.length === 0) {
+    const why = report.skipped.length
+      ? `; left out: ${report.skipped
+          .slice(0, 5)
+          .map((s) => `${s.name} (${s.reason})`)
+          .join(', ')}`
+      : '';
+    throw new ModelError(
+      model,
+      `no MatMul/Gemm weights to measure: no MatMul or Gemm reads a constant 2-D float weight${why}`,
+    );
+  }
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else printSensitivity(report, out);
+  // Measured, but no layer could be compared: the table holds only errors.
+  const failed = report.layers.filter((l) => l.error);
+  if (failed.length === report.layers.length) {
+    process.stderr.write(
+      `big-shrink: FAIL: ${model}: the models could not be compared: no layer's candidate ran (${failed[0].name}: ${failed[0].error})\n`,
+    );
+    return 3;
+  }
   return 0;
 }
 

@@ -16,6 +16,7 @@ import { type OpenedModel, openModel } from '../runtime/openModel';
 import { type SpillFile, openSpillFile } from '../runtime/spillFile';
 import { readInputFiles, type VerifyOptions, type VerifyResult } from '../runtime/verifyModels';
 import { VerifyCancelledError, verifyInWorker } from '../runtime/verifyInWorker';
+import { checkWritable } from '../runtime/checkWritable';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
 import { writeModelAsync, type WriteResult } from '../runtime/writeModel';
 import { type OptionSpec, type ParsedArgs, UsageError } from './args';
@@ -111,11 +112,15 @@ export async function runTransform<R extends TransformReport, P extends Transfor
   for (const f of [reportJson, reportMd, ...extraOutputs]) {
     if (!run.force && fs.existsSync(f)) throw new ModelError(f, 'already exists (use --force to overwrite)');
   }
+  // A folder that cannot be written is found before the work, not after it.
+  checkWritable([run.outPath, reportJson, reportMd, ...extraOutputs]);
   run.check?.();
   const model = openModel(run.input);
   const timings: Record<string, number> = {};
   let spill: SpillFile | undefined;
   const stopMeasuring = new AbortController();
+  // Once the output exists, a failure removes it: exit code 1 always means nothing was written.
+  let writtenFiles: string[] | undefined;
   try {
     // A bad inputs folder is reported before anything is written.
     if (run.verify?.inputsDir) readInputFiles(run.verify.inputsDir, modelInputs(model));
@@ -165,6 +170,7 @@ export async function runTransform<R extends TransformReport, P extends Transfor
       : unspilled;
     const written = await writeModelAsync(writePlan, input, run.outPath, { force: run.force });
     const outputFiles = [written.modelPath, ...written.externalFiles.map((f) => f.path)];
+    writtenFiles = [...outputFiles, ...extraOutputs, reportJson, reportMd];
     const spilledBytes = spill?.bytes;
     spill?.close();
     spill = undefined;
@@ -182,10 +188,15 @@ export async function runTransform<R extends TransformReport, P extends Transfor
           }),
         );
       } catch (e) {
-        if (!(e instanceof VerifyCancelledError)) throw e;
-        // Cancelled: leave nothing behind.
-        for (const f of [...outputFiles, ...extraOutputs]) fs.rmSync(f, { force: true });
-        throw new ModelError(run.outPath, 'verification cancelled; the output was removed');
+        if (e instanceof VerifyCancelledError) {
+          // Cancelled: leave nothing behind.
+          for (const f of [...outputFiles, ...extraOutputs]) fs.rmSync(f, { force: true });
+          writtenFiles = undefined;
+          throw new ModelError(run.outPath, 'verification cancelled; the output was removed');
+        }
+        // The comparison could not be made (inputs that do not fit, a worker that died): the output
+        // stays, and the report says why.
+        verification = notCompared(model.path, written.modelPath, e);
       }
       timings.verify = performance.now() - tVerify;
     }
@@ -240,6 +251,14 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     writeFileAtomic(reportJson, JSON.stringify(report, null, 2) + '\n', { force: run.force });
     writeFileAtomic(reportMd, run.render(report), { force: run.force });
     return { report, verification };
+  } catch (e) {
+    if (!writtenFiles) throw e;
+    for (const f of writtenFiles) fs.rmSync(f, { force: true });
+    const reason = e instanceof ModelError ? e.reason : (e as Error).message;
+    throw new ModelError(
+      e instanceof ModelError ? e.file : run.outPath,
+      `${reason} (the output was removed)`,
+    );
   } finally {
     stopMeasuring.abort();
     spill?.close();
@@ -324,4 +343,64 @@ export function printTransform(
   if (verification) printVerification(verification, out);
   const md = report.output.files[0].path.replace(/\.onnx$/i, '.report.md');
   out(`fidelity: ${s.status}; report: ${md}`);
+}
+
+/** A comparison that could not be made: `ok` false with the reason, as verifyModels reports a failed one. */
+function notCompared(original: string, candidate: string, e: unknown): VerifyResult {
+  const size = (f: string) => {
+    try {
+      return fs.statSync(f).size;
+    } catch {
+      return NaN;
+    }
+  };
+  const run = (f: string) => ({ path: f, bytes: size(f), loadMs: NaN, medianMs: NaN });
+  const reason = e instanceof ModelError ? `${e.file}: ${e.reason}` : (e as Error).message;
+  return {
+    ok: false,
+    error: `the models could not be compared: ${reason}`,
+    inputs: [],
+    outputs: [],
+    original: run(original),
+    candidate: run(candidate),
+    minCosine: NaN,
+  };
+}
+
+/**
+ * The exit code of a command whose output was written (the contract of every transform): 0 when the
+ * fidelity verdict is pass or warn (or there was no verification), 3 when it is FAIL or the models could
+ * not be compared (or `missed` gives a reason of the command's own, as shrink's target); then one line on
+ * stderr says why and that the output was written.
+ */
+export function transformExitCode(
+  report: TransformReport,
+  verification: VerifyResult | undefined,
+  missed?: string,
+): number {
+  const why = missed ?? failReason(report.summary.status, verification);
+  if (why === undefined) return 0;
+  const md = report.output.files[0].path.replace(/\.onnx$/i, '.report.md');
+  process.stderr.write(
+    `big-shrink: FAIL: ${report.output.files[0].path}: ${why}; the output was written (report: ${md})\n`,
+  );
+  return 3;
+}
+
+/** Why a verdict is FAIL, in words (undefined when it is pass, warn or unverified). */
+export function failReason(
+  status: TransformSummary['status'],
+  v: VerifyResult | undefined,
+): string | undefined {
+  if (status !== 'fail' || !v) return undefined;
+  if (!v.ok) {
+    // onnxruntime's messages may span lines: the reason stays one line.
+    const error = (v.error ?? 'unknown reason').replace(/\s+/g, ' ').trim();
+    return error.startsWith('the models could not be compared')
+      ? error
+      : `the models could not be compared: ${error}`;
+  }
+  if (v.minCosine < 0.95)
+    return `fidelity FAIL: the lowest output cosine is ${v.minCosine} (FAIL below 0.95)`;
+  return 'fidelity FAIL (the report says which figure)';
 }

@@ -10,6 +10,7 @@ import type {
   RunningInfo,
   ToPanel,
 } from '../protocol/reportsPanel';
+import { nextStepsFor, runNextStep } from './nextStepActions';
 import type { ReportIndex } from './reportIndex';
 import { webviewHtml, webviewRoots } from './webviewHtml';
 
@@ -153,7 +154,10 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
   }
 
   private post(message: ToPanel): void {
-    if (this.ready && this.view?.visible) this.messenger?.post(message);
+    if (!this.ready || !this.view?.visible) return;
+    this.messenger?.post(
+      message.type === 'reports/current' ? { ...message, current: withNextSteps(message.current) } : message,
+    );
   }
 
   private async answerReady(
@@ -170,7 +174,7 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
     if (!this.current && !this.error) this.current = await this.index.newest();
     const state: PanelState = {
       history,
-      current: this.current,
+      current: withNextSteps(this.current),
       running: this.running,
       error: this.error,
       scanned: this.index.isScanned,
@@ -259,6 +263,12 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
           default:
             return assertNever(message.command);
         }
+      case 'nextStep/run': {
+        const view = this.current?.file === message.file ? this.current : await this.index.get(message.file);
+        const step = nextStepsFor(view).find((s) => s.kind === message.kind);
+        if (step) await runNextStep(step, view.inputPath);
+        return;
+      }
       case 'view/rendered':
         this.probe.rendered = message;
         return;
@@ -266,4 +276,11 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
         return assertNever(message);
     }
   }
+}
+
+/** The view with the next steps it offers after a fidelity FAIL (what the panel's buttons run). */
+function withNextSteps(view: ReportView | undefined): ReportView | undefined {
+  if (!view || view.status !== 'fail') return view;
+  const steps = nextStepsFor(view).map(({ kind, label, detail }) => ({ kind, label, detail }));
+  return steps.length ? { ...view, nextSteps: steps } : view;
 }

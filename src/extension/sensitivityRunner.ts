@@ -61,6 +61,8 @@ export async function runSensitivity(
   });
   const { exitCode, cancelled } = await run.closed;
   if (cancelled) return end({ status: 'cancelled', exitCode, pid });
-  if (exitCode !== 0) return end({ status: 'failed', exitCode, pid, error: parseCliError(stderr, exitCode) });
+  // Exit 3: measured, but no layer's candidate ran; the report holds each layer's error.
+  if (exitCode !== 0 && exitCode !== 3)
+    return end({ status: 'failed', exitCode, pid, error: parseCliError(stderr, exitCode) });
   return end({ status: 'done', exitCode, pid, json: Buffer.concat(stdout).toString('utf8') });
 }

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { formatBytes } from '../core/format/formatBytes';
 import type { FromPanel, ReportView } from '../protocol/reportsPanel';
 import { ModelEditorProvider } from './modelEditorProvider';
+import { nextStepsFor, runNextStep } from './nextStepActions';
 import type { ReportIndex } from './reportIndex';
 import type { ReportsViewProvider } from './reportsViewProvider';
 import { choosePrune, describeChoice, pruneArgs, pruneOutput, type PruneRequest } from './prunePresets';
@@ -20,6 +21,8 @@ export interface ShrinkOutcome {
   reportJson?: string;
   error?: { file: string; reason: string };
   removed?: string[];
+  /** The next steps the notification offered after a fidelity FAIL ("Shrink to Target…", …). */
+  nextSteps?: string[];
 }
 
 const percent = (x: number) => `${Number((x * 100).toFixed(1))}%`;
@@ -158,10 +161,11 @@ export class ShrinkCommands {
             '--accuracy-level',
             String(settings.accuracyLevel),
           ];
-    if (settings.exclude) args.push('--exclude', settings.exclude);
-    const method = preset.format === 'nbits' ? (preset.method ?? settings.method) : 'rtn';
+    const exclude = request.exclude ?? settings.exclude;
+    if (exclude) args.push('--exclude', exclude);
+    const method = preset.format === 'nbits' ? (request.method ?? preset.method ?? settings.method) : 'rtn';
     if (method !== 'rtn') args.push('--method', method);
-    const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}${method !== 'rtn' && !preset.method ? `, ${method}` : ''}`;
+    const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}${method !== 'rtn' && !preset.method ? `, ${method}` : ''}${request.exclude ? ', more layers in float' : ''}`;
     const verb = preset.command === 'convert' ? 'convert' : 'quantize';
     return this.execute({
       input,
@@ -332,13 +336,17 @@ export class ShrinkCommands {
       error: result.error,
       removed: result.removed,
     };
+    const steps = await this.announce(result, spec);
+    if (steps.length > 0) outcome.nextSteps = steps;
     this.lastOutcome = outcome;
-    await this.announce(result, spec);
     return outcome;
   }
 
-  /** Tell the user how it went, and show the report in the side panel. */
-  private async announce(result: ShrinkResult, spec: TransformSpec): Promise<void> {
+  /**
+   * Tell the user how it went, and show the report in the side panel. Returns the labels of the next steps
+   * the notification offered (after a fidelity FAIL).
+   */
+  private async announce(result: ShrinkResult, spec: TransformSpec): Promise<string[]> {
     const { input, output } = spec;
     const name = path.basename(input);
     if (result.status === 'cancelled') {
@@ -346,13 +354,17 @@ export class ShrinkCommands {
         ? `; removed ${result.removed.map((f) => path.basename(f)).join(', ')}`
         : '';
       vscode.window.setStatusBarMessage(`Big Shrink: cancelled ${name}${removed}`, 8000);
-      return;
+      return [];
     }
     if (result.reportJson) {
       const view = await this.panel.showReport(result.reportJson, { reveal: true, add: true });
       const summary = [`${name} → ${path.basename(output)}`, ...(view ? figures(view) : [])].join(', ');
-      const actions = ['Open Report', 'Open Model'];
+      // After a FAIL, the next steps come first: they are what the user can do about it.
+      const steps = view ? nextStepsFor(view) : [];
+      const actions = [...steps.map((s) => s.label), 'Open Report', 'Open Model'];
       const show = (pick: string | undefined) => {
+        const step = steps.find((s) => s.label === pick);
+        if (step) void runNextStep(step, input);
         if (pick === 'Open Report') void this.openReport(vscode.Uri.file(result.reportJson!));
         if (pick === 'Open Model')
           void vscode.commands.executeCommand(
@@ -361,10 +373,28 @@ export class ShrinkCommands {
             ModelEditorProvider.viewType,
           );
       };
-      if (result.status === 'failed') {
-        const why = result.error ? `: ${result.error.reason}` : '';
+      // Exit 3 with models that could not be compared (an older CLI: exit 1 with a report).
+      const notCompared = result.status === 'failed' || !!view?.fidelity.error;
+      if (notCompared) {
+        const why = result.error
+          ? `: ${result.error.reason}`
+          : view?.fidelity.error
+            ? `: ${view.fidelity.error}`
+            : '';
         void vscode.window
           .showWarningMessage(`Big Shrink: ${summary}. ONNX Runtime could not verify it${why}`, ...actions)
+          .then(show);
+      } else if (view?.status === 'fail' && steps.length > 0) {
+        void vscode.window
+          .showWarningMessage(
+            `Big Shrink: ${summary}. Its outputs drifted too far from the original: try a next step.`,
+            ...actions,
+          )
+          .then(show);
+      } else if (result.exitCode === 3 && result.error) {
+        // The CLI's own verdict (a shrink that misses its target).
+        void vscode.window
+          .showWarningMessage(`Big Shrink: ${summary}. ${result.error.reason}`, ...actions)
           .then(show);
       } else if (view?.status === 'fail' || view?.status === 'warn' || spec.caution) {
         void vscode.window
@@ -373,7 +403,7 @@ export class ShrinkCommands {
       } else {
         void vscode.window.showInformationMessage(`Big Shrink: ${summary}.`, ...actions).then(show);
       }
-      return;
+      return steps.map((s) => s.label);
     }
     // The CLI names the file it stopped at; say it when it is not the model itself.
     const e = result.error;
@@ -381,6 +411,7 @@ export class ShrinkCommands {
     void vscode.window.showErrorMessage(
       `Big Shrink could not ${spec.verb} ${name}${where}: ${e?.reason ?? 'unknown error'}`,
     );
+    return [];
   }
 
   /** The model a command acts on: the explorer's resource, the active model editor, else a pick. */

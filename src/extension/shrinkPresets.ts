@@ -111,6 +111,10 @@ export const PRESETS: readonly ShrinkPreset[] = [
 export interface ShrinkRequest {
   preset?: ShrinkPreset['id'];
   blockSize?: number;
+  /** How MatMulNBits codes are chosen, instead of the preset's or the setting's (a next step after a FAIL). */
+  method?: QuantizeSettings['method'];
+  /** The --exclude pattern, instead of the `bigShrink.quantize.exclude` setting. */
+  exclude?: string;
   /** Overwrite existing outputs without asking. */
   force?: boolean;
 }

@@ -44,9 +44,12 @@ export interface ShrinkJob {
 export interface ShrinkResult {
   status: 'done' | 'failed' | 'cancelled';
   exitCode: number | null;
-  /** The report JSON this run wrote (a verification that failed still writes one: exit code 1). */
+  /**
+   * The report JSON this run wrote. Exit code 3 writes one too: the output is there, but its fidelity is
+   * FAIL or the models could not be compared (`error` then says which).
+   */
   reportJson?: string;
-  /** Why it failed, from the CLI's `big-shrink: error: FILE: REASON` (the file may be ''). */
+  /** Why it failed, from the CLI's `big-shrink: error: FILE: REASON` (or exit 3's `big-shrink: FAIL: …`). */
   error?: { file: string; reason: string };
   /** Files removed after a cancel or a failure. */
   removed: string[];
@@ -117,9 +120,10 @@ function removeLeftovers(targets: string[], before: Map<string, Stamp | undefine
 /** `big-shrink: error: FILE: REASON` (the last one) → { file, reason }; otherwise the last words on stderr. */
 export function parseCliError(stderr: string, exitCode: number | null): { file: string; reason: string } {
   const lines = stderr.split(/\r?\n/).filter((l) => l.trim());
-  const error = [...lines].reverse().find((l) => l.startsWith('big-shrink: error: '));
+  const prefix = /^big-shrink: (error|FAIL): /;
+  const error = [...lines].reverse().find((l) => prefix.test(l));
   if (error) {
-    const text = error.slice('big-shrink: error: '.length);
+    const text = error.replace(prefix, '');
     // A ModelError prints "FILE: REASON" (the extension passes absolute paths); others only a reason.
     const at = text.indexOf(': ', /^[A-Za-z]:[\\/]/.test(text) ? 2 : 0);
     const file = at > 0 ? text.slice(0, at) : '';
@@ -197,8 +201,19 @@ export async function runShrink(job: ShrinkJob, options: RunOptions = {}): Promi
   if (exitCode === 0 && reportJson) {
     return result({ status: 'done', exitCode, reportJson, removed: [], stderr });
   }
-  // Failed. With a report (verification failed in ONNX Runtime) the files stay for the user to read;
-  // without one, whatever the run began is removed.
+  // Exit 3: written and reported, but the fidelity is FAIL or the models could not be compared.
+  if (exitCode === 3 && reportJson) {
+    return result({
+      status: 'done',
+      exitCode,
+      reportJson,
+      error: parseCliError(stderr, exitCode),
+      removed: [],
+      stderr,
+    });
+  }
+  // Failed. A report left by an older CLI (exit 1 after a failed verification) stays for the user to
+  // read; without one, whatever the run began is removed.
   return result({
     status: 'failed',
     exitCode,

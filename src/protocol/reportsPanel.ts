@@ -10,6 +10,7 @@
  */
 
 import type { PruneSizes } from '../core/prune/pruneReport';
+import type { NextStep } from '../core/transform/nextSteps';
 import type { ShrinkFigures } from './shrinkFigures';
 
 /** pass / warn / fail from the report's verification (min output cosine ≥ 0.99 / ≥ 0.95 / lower or broken). */
@@ -129,7 +130,12 @@ export interface ReportView extends ReportEntry {
   prune?: PruneFigures;
   /** Shrink reports only: target, layers, candidates, baselines. */
   shrink?: ShrinkFigures;
+  /** After a fidelity FAIL: what to try next (core/transform/nextSteps; the host runs the chosen one). */
+  nextSteps?: NextStepOffer[];
 }
+
+/** A next step as the panel offers it: a button with a tooltip. */
+export type NextStepOffer = Pick<NextStep, 'kind' | 'label' | 'detail'>;
 
 /** A transform in progress (shown above the diff). */
 export interface RunningInfo {
@@ -231,6 +237,8 @@ export interface RenderedMessage {
   tensorColumns: string[];
   /** Size figures the summary drew (`file`, `gzip`, `dense`, `sparse`, `runtime` for prune reports). */
   figures: string[];
+  /** The next-step buttons drawn (their labels). */
+  nextSteps?: string[];
   nodeRows: number;
   historyRows: number;
   /**
@@ -256,8 +264,18 @@ export interface RunCommandMessage {
   inReplyTo?: number;
 }
 
+/** Run one of the next steps the shown report offers (the host decides again what it runs). */
+export interface RunNextStepMessage {
+  type: 'nextStep/run';
+  file: string;
+  kind: NextStepOffer['kind'];
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 export type FromPanel =
   | ReadyMessage
+  | RunNextStepMessage
   | SelectMessage
   | OpenMessage
   | RevealTensorMessage

@@ -43,7 +43,7 @@ export async function openCandidateRunner(
   const sessionOptions: OrtTypes.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
+    logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
   };
   const original = await ort.InferenceSession.create(model.path, sessionOptions).catch((e: Error) => {
     throw new ModelError(model.path, `onnxruntime cannot load it: ${e.message}`);

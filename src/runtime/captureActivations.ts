@@ -147,7 +147,7 @@ export async function captureActivations(
 const SESSION_OPTIONS: OrtTypes.InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
   graphOptimizationLevel: 'all',
-  logSeverityLevel: 3,
+  logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
 };
 
 /**

@@ -131,7 +131,7 @@ export async function openSensitivity(
     const original = await ort.InferenceSession.create(model.path, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
     }).catch((e: Error) => {
       throw new ModelError(modelPath, `onnxruntime cannot load it: ${e.message}`);
     });

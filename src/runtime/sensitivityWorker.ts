@@ -47,7 +47,7 @@ port.on('message', (message: ToSensitivityWorker) => {
           sessionOptions: {
             executionProviders: ['cpu'],
             graphOptimizationLevel: 'all',
-            logSeverityLevel: 3,
+            logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
             intraOpNumThreads: message.threads,
             interOpNumThreads: 1,
           },

@@ -88,8 +88,8 @@ export class VerifyCancelledError extends Error {
  * Runs `original` and `candidate` in onnxruntime-node (CPU, all graph optimizations) on the same inputs
  * (the user's `.npy` files, or synthesized from the declared types and shapes with a fixed seed) and
  * compares every output: cosine, SQNR (dB), max abs error and top-1 agreement for 2-D class scores; also
- * file sizes, session load time and median latency. One session at a time (the original is released before
- * the candidate loads), so memory holds one model. A model that fails to load or run makes `ok` false with
+ * file sizes, session load time (timed after an untimed warm-up load of each model) and median latency. One
+ * session at a time (the original is released before the candidate loads), so memory holds one model. A model that fails to load or run makes `ok` false with
  * the reason; nothing throws for that.
  */
 export async function verifyModels(
@@ -114,6 +114,20 @@ export async function verifyModels(
     control.onPhase?.(phase);
   };
 
+  // Untimed warm-up loads of each model first, one session at a time: both timed loads then find their
+  // files in the page cache and onnxruntime initialized, so the model loaded first is not slower for it.
+  for (const [file, run, which] of [
+    [original, result.original, 'original'],
+    [candidate, result.candidate, 'candidate'],
+  ] as const) {
+    step(`warming up: loading the ${which}`);
+    const warm = await load(ort, file, run);
+    if (!warm) {
+      result.error = `${which} failed to load: ${run.error}`;
+      return result;
+    }
+    await warm.release();
+  }
   step('loading the original');
   const a = await load(ort, original, result.original);
   if (!a) {
@@ -183,7 +197,7 @@ async function load(ort: Ort, file: string, run: ModelRun): Promise<OrtTypes.Inf
     const session = await ort.InferenceSession.create(file, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
     });
     run.loadMs = round(performance.now() - t0);
     return session;

@@ -33,7 +33,7 @@ export function quantize4(model: string, method: string, outDir: string): string
     },
   );
   if (r.status !== 0) {
-    if (/nothing to quantize/.test(r.stderr)) return undefined;
+    if (/nothing to quantize|weights to quantize/.test(r.stderr)) return undefined;
     throw new Error(`quantize ${model} --method ${method}: ${r.stderr}`);
   }
   if (!fs.existsSync(out)) throw new Error(`quantize wrote no ${out}`);

@@ -209,9 +209,14 @@ const reveal = (name: string) => {
   if (state.current) post({ type: 'tensor/reveal', file: state.current.file, name });
 };
 
-const summary = new SummaryView((what) => {
-  if (state.current) post({ type: 'report/open', file: state.current.file, what });
-});
+const summary = new SummaryView(
+  (what) => {
+    if (state.current) post({ type: 'report/open', file: state.current.file, what });
+  },
+  (kind) => {
+    if (state.current) post({ type: 'nextStep/run', file: state.current.file, kind });
+  },
+);
 const tensorTable = new ChangeTable<TensorChange>({
   testId: 'tensor-table',
   label: 'Changed weights',
@@ -447,6 +452,7 @@ function rendered(): void {
     tensorRows: state.current ? tensorTable.renderedRows : 0,
     tensorColumns: state.current ? tensorTable.columnIds : [],
     figures: state.current ? summary.figures : [],
+    nextSteps: state.current ? summary.nextSteps : [],
     nodeRows: state.current ? nodeTable.renderedRows : 0,
     historyRows: history.renderedRows,
     shrink: state.current?.shrink

@@ -3,7 +3,7 @@
  * for pruning the sparsity and the size figures (pruneFigures.ts), for a shrink the target and the uniform
  * baselines (shrinkSummary.ts), and the output fidelity with a pass / warn / fail badge, per-output figures and latency.
  */
-import type { FidelityStatus, ReportView } from '../../src/protocol/reportsPanel';
+import type { FidelityStatus, NextStepOffer, ReportView } from '../../src/protocol/reportsPanel';
 import { h, replace } from '../modelEditor/dom';
 import { formatBytes, formatCount } from '../modelEditor/format';
 import { renderPruneFigures } from './pruneFigures';
@@ -82,7 +82,13 @@ export class SummaryView {
   /** The size figures drawn for the shown report (prune reports: gzip, dense, sparse, runtime). */
   figures: string[] = [];
 
-  constructor(private readonly open: (what: SummaryLink) => void) {}
+  /** The next-step buttons drawn for the shown report (labels). */
+  nextSteps: string[] = [];
+
+  constructor(
+    private readonly open: (what: SummaryLink) => void,
+    private readonly runStep: (kind: NextStepOffer['kind']) => void = () => undefined,
+  ) {}
 
   render(view: ReportView): void {
     const prune = view.prune ? renderPruneFigures(view.prune) : undefined;
@@ -98,6 +104,7 @@ export class SummaryView {
       );
     const meter = h('div', { class: 'meter-fill' });
     meter.style.width = `${Math.max(0.5, Math.min(100, view.ratio * 100))}%`;
+    this.nextSteps = (view.nextSteps ?? []).map((s) => s.label);
     this.element.dataset.report = view.file;
     this.element.dataset.status = view.status;
     replace(
@@ -170,6 +177,25 @@ export class SummaryView {
               : STATUS_HINT[f.status],
         ),
       ),
+      view.nextSteps?.length
+        ? h(
+            'div',
+            { class: 'next-steps', 'data-testid': 'next-steps', role: 'group', 'aria-label': 'Next steps' },
+            h('span', { class: 'muted' }, 'Try next:'),
+            ...view.nextSteps.map((s, i) =>
+              h(
+                'vscode-button',
+                {
+                  secondary: i > 0,
+                  title: s.detail,
+                  'data-next-step': s.kind,
+                  onclick: () => this.runStep(s.kind),
+                },
+                s.label,
+              ),
+            ),
+          )
+        : null,
       f.outputs.length
         ? h(
             'table',

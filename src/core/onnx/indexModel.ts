@@ -13,6 +13,7 @@ import {
   storageOf,
   storedBytes,
 } from './readTensorProto';
+import { plainFormatError } from './plainFormatError';
 import { readValueInfo } from './readValueInfo';
 import type {
   AttributeInfo,
@@ -73,7 +74,14 @@ const F = { name: 1, input: 4, output: 5, node: 7, opset: 9, domain: 10 };
  * byte ranges where they live. Tensor payloads are located, never read. Throws FormatError on bad input.
  */
 export function indexModel(source: ByteSource, options: IndexOptions = {}): ModelIndex {
-  return new Indexer(source, options).run();
+  const indexer = new Indexer(source, options);
+  try {
+    return indexer.run();
+  } catch (e) {
+    // Plain words first ("not an ONNX model", "truncated"), the scanner's detail after.
+    if (e instanceof FormatError) throw plainFormatError(e, source, indexer.startsLikeOnnx);
+    throw e;
+  }
 }
 
 class Indexer {
@@ -81,6 +89,11 @@ class Indexer {
   private readonly maxDepth: number;
   private readonly maxElements: number;
   private readonly model: ModelIndex;
+
+  /** An IR version was read at the top level: the file starts as a model does. */
+  get startsLikeOnnx(): boolean {
+    return this.model.irVersion > 0 && this.model.irVersion <= 1000;
+  }
 
   constructor(source: ByteSource, options: IndexOptions) {
     this.r = new WireReader(source);
@@ -146,10 +159,8 @@ class Indexer {
           break;
       }
     });
-    if (!graphField) throw new FormatError('not an ONNX model: no graph (ModelProto field 7) found');
-    if (model.irVersion <= 0 || model.irVersion > 1000) {
-      throw new FormatError(`not an ONNX model: IR version ${model.irVersion}`);
-    }
+    if (!graphField) throw new FormatError('not an ONNX model (no graph: ModelProto field 7 is missing)');
+    if (!this.startsLikeOnnx) throw new FormatError(`not an ONNX model (IR version ${model.irVersion})`);
     this.graph(graphField, 'main', [], 0, undefined);
     for (const f of functions) this.func(f);
     analyzeTensors(model);

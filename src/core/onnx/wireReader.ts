@@ -17,6 +17,9 @@ export interface FieldHeader {
   end: number;
 }
 
+/** A FormatError of the protobuf wire format itself (as opposed to ONNX's structure). */
+export class WireFormatError extends FormatError {}
+
 const WINDOW = 1 << 16;
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -41,7 +44,7 @@ export class WireReader {
   private ensure(pos: number, need: number): void {
     if (pos >= this.windowStart && pos + need <= this.windowStart + this.window.length) return;
     const length = Math.min(Math.max(need, WINDOW), this.source.size - pos);
-    if (length < need) throw new FormatError('unexpected end of file', pos);
+    if (length < need) throw new WireFormatError('unexpected end of file', pos, pos + need);
     // Kept in our own buffer: a ByteSource's read may return a view its next read overwrites, and other
     // code (typedToRaw, payload copies) reads the same source between two calls of this reader.
     if (this.own.length < length) this.own = new Uint8Array(Math.max(length, WINDOW));
@@ -57,7 +60,7 @@ export class WireReader {
     let hi = 0;
     let p = pos;
     for (let i = 0; i < 10; i++) {
-      if (p >= end) throw new FormatError('truncated varint', pos);
+      if (p >= end) throw new WireFormatError('truncated varint', pos, p + 1);
       this.ensure(p, 1);
       const b = this.window[p - this.windowStart];
       p++;
@@ -72,7 +75,7 @@ export class WireReader {
         return [signedHigh * 4294967296 + (lo >>> 0), p];
       }
     }
-    throw new FormatError('varint longer than 10 bytes', pos);
+    throw new WireFormatError('varint longer than 10 bytes', pos);
   }
 
   /** The next field header of a message ending at `end`, with the value's extent resolved. */
@@ -80,7 +83,8 @@ export class WireReader {
     const [tag, afterTag] = this.varint(pos, end);
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
-    if (field <= 0 || tag < 0 || field > 536870911) throw new FormatError(`invalid field tag ${tag}`, pos);
+    if (field <= 0 || tag < 0 || field > 536870911)
+      throw new WireFormatError(`invalid field tag ${tag}`, pos);
     let valueStart = afterTag;
     let valueEnd: number;
     switch (wire) {
@@ -95,16 +99,20 @@ export class WireReader {
         break;
       case WireType.LEN: {
         const [length, after] = this.varint(afterTag, end);
-        if (length < 0) throw new FormatError(`negative length ${length} of field ${field}`, afterTag);
+        if (length < 0) throw new WireFormatError(`negative length ${length} of field ${field}`, afterTag);
         valueStart = after;
         valueEnd = after + length;
         break;
       }
       default:
-        throw new FormatError(`unsupported wire type ${wire} of field ${field}`, pos);
+        throw new WireFormatError(`unsupported wire type ${wire} of field ${field}`, pos);
     }
     if (valueEnd > end) {
-      throw new FormatError(`field ${field} runs past the end of its message (${valueEnd} > ${end})`, pos);
+      throw new WireFormatError(
+        `field ${field} runs past the end of its message: ${valueEnd} > ${end}`,
+        pos,
+        valueEnd,
+      );
     }
     return { field, wire, start: pos, lenStart: afterTag, valueStart, end: valueEnd };
   }
@@ -166,7 +174,7 @@ export class WireReader {
     }
     this.expect(h, WireType.LEN);
     const length = h.end - h.valueStart;
-    if (length % 4 !== 0) throw new FormatError(`packed floats of ${length} bytes`, h.start);
+    if (length % 4 !== 0) throw new WireFormatError(`packed floats of ${length} bytes`, h.start);
     for (let p = h.valueStart; p < h.end; p += 4) {
       this.ensure(p, 4);
       const o = p - this.windowStart;
@@ -176,7 +184,7 @@ export class WireReader {
 
   expect(h: FieldHeader, wire: number): void {
     if (h.wire !== wire) {
-      throw new FormatError(`field ${h.field} has wire type ${h.wire}, expected ${wire}`, h.start);
+      throw new WireFormatError(`field ${h.field} has wire type ${h.wire}, expected ${wire}`, h.start);
     }
   }
 }
