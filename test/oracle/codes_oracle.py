@@ -90,11 +90,12 @@ def main():
             per = 8 // bits
             codes = np.stack([(b >> (bits * i)) & ((1 << bits) - 1) for i in range(per)], axis=-1).reshape(N, -1)
             kb = -(-K // bs)
-            codes = codes.reshape(N, kb * bs)
+            codes = codes.reshape(N, kb * bs).astype(np.int64)
             scales = numpy_helper.to_array(inits[ins[2]]).astype(np.float64).reshape(N, kb)
             if ins[3] in inits:
                 zb = numpy_helper.to_array(inits[ins[3]]).reshape(N, -1)
                 zp = np.stack([(zb >> (bits * i)) & ((1 << bits) - 1) for i in range(per)], axis=-1).reshape(N, -1)[:, :kb]
+                zp = zp.astype(np.int64)
             else:
                 zp = np.full((N, kb), 1 << (bits - 1))
             deq = (codes.reshape(N, kb, bs) - zp[:, :, None]) * scales[:, :, None]
