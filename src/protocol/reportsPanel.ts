@@ -84,6 +84,14 @@ export interface PruneFigures {
   sizes?: PruneSizes;
 }
 
+/** What stayed float after quantization: the summary line and its groups, largest first. */
+export interface StayedFloatView {
+  summary: string;
+  tensors: number;
+  bytes: number;
+  groups: { label: string; tensors: number; bytes: number; names: string[] }[];
+}
+
 /** One node the transform rewrote. */
 export interface NodeChangeRow {
   node: string;
@@ -123,6 +131,8 @@ export interface ReportView extends ReportEntry {
   nodes: NodeChangeRow[];
   /** Candidates left unchanged. */
   skipped: number;
+  /** Quantize reports: the learned weights still in float, grouped by why (the report's `stayedFloat`). */
+  stayedFloat?: StayedFloatView;
   warnings: string[];
   opsetChanges: string[];
   /** Prune reports only. */
