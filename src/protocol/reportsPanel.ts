@@ -161,6 +161,8 @@ export interface PanelState {
   error?: PanelError;
   /** True once the workspace has been searched (before that an empty history means "not yet"). */
   scanned: boolean;
+  /** True in the editor-tab copy of the panel (it offers no "Open in Editor" of its own). */
+  inEditor?: boolean;
 }
 
 // ---- host -> panel ----
@@ -261,7 +263,7 @@ export interface RenderedMessage {
 /** Commands the panel's own buttons run (the empty state offers "Quantize a Model…" and "Prune a Model…"). */
 export interface RunCommandMessage {
   type: 'command/run';
-  command: 'quantize' | 'prune' | 'shrink' | 'refresh';
+  command: 'quantize' | 'prune' | 'shrink' | 'refresh' | 'openInEditor';
   messageId?: number;
   inReplyTo?: number;
 }
