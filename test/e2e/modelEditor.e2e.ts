@@ -259,13 +259,11 @@ async function checkModel(ctx: E2eContext, page: Page, file: string, screenshots
   // Column headers are not cut at the default width; op names that are carry their full text.
   const cut = await frame.evaluate(() => {
     const out: string[] = [];
-    for (const head of document.querySelectorAll<HTMLElement>('[data-testid="layers-table"] .cell.head')) {
-      const label = head.querySelector<HTMLElement>('.label');
+    for (const head of document.querySelectorAll('[data-testid="layers-table"] .cell.head')) {
+      const label = head.querySelector('.label');
       if (label && label.scrollWidth > label.clientWidth + 1) out.push(`header ${label.textContent}`);
     }
-    for (const cell of document.querySelectorAll<HTMLElement>(
-      '[data-testid="layers-table"] .row [data-col="op"]',
-    )) {
+    for (const cell of document.querySelectorAll('[data-testid="layers-table"] .row [data-col="op"]')) {
       if (cell.scrollWidth > cell.clientWidth + 1 && !(cell.title ?? '').startsWith(cell.textContent ?? ''))
         out.push(`op ${cell.textContent}`);
     }

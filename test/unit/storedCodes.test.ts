@@ -52,9 +52,6 @@ function assertStats(ours: TensorStats | undefined, expected: OracleStats, what:
   assert.deepEqual(ours.histogram.counts, expected.histogram, `${what}: histogram`);
 }
 
-/** Learned weights of a float model, by name. */
-const learned = (r: InspectReport) => new Map(r.tensors.filter((t) => t.learned).map((t) => [t.name, t]));
-
 describe('MatMulNBits and int4 codes in inspect', () => {
   const sample = path.join(tmp, 'sample.onnx');
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'make-sample-model.js'), sample]);
