@@ -261,7 +261,18 @@ async function checkModel(ctx: E2eContext, page: Page, file: string, screenshots
     const out: string[] = [];
     for (const head of document.querySelectorAll('[data-testid="layers-table"] .cell.head')) {
       const label = head.querySelector('.label');
-      if (label && label.scrollWidth > label.clientWidth + 1) out.push(`header ${label.textContent}`);
+      if (!label) continue;
+      // The text's own width against its box (scrollWidth rounds: a 0.2 px overflow still ellipsizes).
+      const page = document as unknown as {
+        createRange(): { selectNodeContents(n: unknown): void; getBoundingClientRect(): { width: number } };
+      };
+      const range = page.createRange();
+      range.selectNodeContents(label);
+      const box = (
+        label as unknown as { getBoundingClientRect(): { width: number } } | null
+      )?.getBoundingClientRect();
+      if (label && box && range.getBoundingClientRect().width > box.width + 0.01)
+        out.push(`header ${label.textContent}`);
     }
     for (const cell of document.querySelectorAll('[data-testid="layers-table"] .row [data-col="op"]')) {
       if (cell.scrollWidth > cell.clientWidth + 1 && !(cell.title ?? '').startsWith(cell.textContent ?? ''))
