@@ -9,6 +9,7 @@ import {
 } from '../core/quant/planQuantize';
 import { QUANT_METHODS, type QuantMethod } from '../core/quant/dataAwareQuantize';
 import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quantizeReport';
+import { stayedFloat } from '../core/quant/stayedFloat';
 import { DataAwareCancelledError, type DataAwarePlan, planDataAware } from '../runtime/planDataAware';
 import { quantizeAlongside } from '../runtime/quantizeAlongside';
 import { verifyInWorker } from '../runtime/verifyInWorker';
@@ -183,21 +184,24 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       }
       return plan;
     },
-    finish: async (_plan, { model, verification, written }) => ({
+    finish: async (plan, { model, verification, written }) => ({
       summary: {},
-      sections: dataAware
-        ? {
-            dataAware: await dataAwareSection(
-              model,
-              options,
-              method as QuantMethod,
-              dataAware,
-              verification,
-              verifyOptions,
-              written,
-            ),
-          }
-        : {},
+      sections: {
+        ...(dataAware
+          ? {
+              dataAware: await dataAwareSection(
+                model,
+                options,
+                method as QuantMethod,
+                dataAware,
+                verification,
+                verifyOptions,
+                written,
+              ),
+            }
+          : {}),
+        stayedFloat: stayedFloat(model.index, plan, what),
+      },
     }),
     nothingToDo: (plan) => {
       const why = plan.skipped.length
@@ -221,6 +225,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       verification,
       out,
     );
+    if (report.stayedFloat?.tensors) out(report.stayedFloat.summary);
     const d = report.dataAware;
     if (d) {
       out(

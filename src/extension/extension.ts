@@ -58,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ReportsViewProvider.register(panel),
     ...shrink.register(),
     vscode.commands.registerCommand('bigShrink.reports.refresh', () => panel.refresh()),
+    vscode.commands.registerCommand('bigShrink.reports.openInEditor', () => panel.openInEditor()),
   );
   if (context.extensionMode !== vscode.ExtensionMode.Production) {
     context.subscriptions.push(

@@ -8,6 +8,7 @@ import type {
   PruneSizes,
   ReportEntry,
   ReportView,
+  StayedFloatView,
   TensorChange,
 } from '../protocol/reportsPanel';
 import { isObject, type Json, list, num, str } from './jsonFields';
@@ -163,10 +164,26 @@ export function parseReport(text: string, file: string, label = file): ReportVie
     tensors,
     nodes,
     skipped: list(r.skipped).length,
+    stayedFloat: stayedFloatOf(r.stayedFloat),
     warnings: Array.isArray(r.warnings) ? r.warnings.map(String) : [],
     opsetChanges: Array.isArray(r.opsetChanges) ? r.opsetChanges.map(String) : [],
     prune: transform === 'prune' ? pruneFiguresOf(summary, r.sizes) : undefined,
     shrink: transform === 'shrink' ? shrinkFiguresOf(r) : undefined,
+  };
+}
+
+function stayedFloatOf(x: unknown): StayedFloatView | undefined {
+  if (!isObject(x) || typeof x.summary !== 'string' || !num(x.tensors)) return undefined;
+  return {
+    summary: x.summary,
+    tensors: num(x.tensors)!,
+    bytes: num(x.bytes) ?? 0,
+    groups: list(x.groups).map((g) => ({
+      label: str(g.label),
+      tensors: num(g.tensors) ?? 0,
+      bytes: num(g.bytes) ?? 0,
+      names: Array.isArray(g.names) ? g.names.map(String) : [],
+    })),
   };
 }
 

@@ -21,6 +21,15 @@ export interface PanelProbe {
   rendered?: RenderedMessage;
 }
 
+/** One webview showing the panel: the side bar view or an editor tab. */
+interface PanelHost {
+  kind: 'view' | 'editor';
+  messenger: Messenger<ToPanel, FromPanel>;
+  /** True once it said `ready` and got the state (until it is hidden, which destroys it). */
+  ready: boolean;
+  visible(): boolean;
+}
+
 /** What the panel asks the rest of the extension to do. */
 export interface PanelActions {
   /** Open `model` in the model editor with tensor `name` selected. */
@@ -36,10 +45,13 @@ export interface PanelActions {
  */
 export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewType = 'bigShrink.reports';
+  /** The editor tab "Open in Editor" shows the panel in. */
+  static readonly editorViewType = 'bigShrink.reportsEditor';
 
   private view: vscode.WebviewView | undefined;
-  private messenger: Messenger<ToPanel, FromPanel> | undefined;
-  private ready = false;
+  /** The side bar view and any copies opened in the editor area ("Open in Editor"): all show the same. */
+  private readonly hosts = new Set<PanelHost>();
+  private editorPanel: vscode.WebviewPanel | undefined;
   private current: ReportView | undefined;
   /** True once a transform or the user chose what to show (then a newer report does not replace it). */
   private pinned = false;
@@ -71,40 +83,76 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
-    this.ready = false;
-    const webview = view.webview;
+    this.attach(view.webview, 'view', () => view.visible, view.onDidChangeVisibility, view.onDidDispose);
+    view.onDidDispose(() => {
+      if (this.view === view) this.view = undefined;
+    });
+  }
+
+  /**
+   * Shows the panel's content in an editor tab (wide, beside nothing), the same bundle and state as the
+   * side bar's; a second call brings that tab forward.
+   */
+  openInEditor(): void {
+    if (this.editorPanel) {
+      this.editorPanel.reveal();
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      ReportsViewProvider.editorViewType,
+      'Big Shrink Reports',
+      vscode.ViewColumn.Active,
+      { enableScripts: true, localResourceRoots: webviewRoots(this.extensionUri) },
+    );
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'bigShrink.svg');
+    this.editorPanel = panel;
+    this.attach(panel.webview, 'editor', () => panel.visible, panel.onDidChangeViewState, panel.onDidDispose);
+    panel.onDidDispose(() => {
+      if (this.editorPanel === panel) this.editorPanel = undefined;
+    });
+  }
+
+  /** Wires one webview to the state: it says `ready` whenever it is (re)created and gets everything. */
+  private attach(
+    webview: vscode.Webview,
+    kind: PanelHost['kind'],
+    visible: () => boolean,
+    onVisibility: vscode.Event<unknown>,
+    onDispose: vscode.Event<void>,
+  ): void {
     webview.options = { enableScripts: true, localResourceRoots: webviewRoots(this.extensionUri) };
     webview.html = webviewHtml(webview, this.extensionUri, 'reportsPanel', 'Big Shrink reports');
-    const messenger = new Messenger<ToPanel, FromPanel>(
-      (message) => {
-        this.probe.posted.push(message.type);
-        void webview.postMessage(message);
-      },
-      (message) => void this.handle(message),
-    );
-    this.messenger = messenger;
+    const host: PanelHost = {
+      kind,
+      visible,
+      ready: false,
+      messenger: new Messenger<ToPanel, FromPanel>(
+        (message) => {
+          this.probe.posted.push(message.type);
+          void webview.postMessage(message);
+        },
+        (message) => void this.handle(message),
+      ),
+    };
+    this.hosts.add(host);
     const subscriptions = [
       webview.onDidReceiveMessage((message: FromPanel) => {
         this.probe.received.push(message.type);
         if (message.type === 'ready') {
-          void this.answerReady(messenger, message);
+          void this.answerReady(host, message);
           return;
         }
-        messenger.receive(message);
+        host.messenger.receive(message);
       }),
       // Hidden, the webview is destroyed; shown again, it says `ready` and gets the whole state.
-      view.onDidChangeVisibility(() => {
-        if (!view.visible) this.ready = false;
+      onVisibility(() => {
+        if (!visible()) host.ready = false;
       }),
     ];
-    view.onDidDispose(() => {
-      messenger.close();
+    onDispose(() => {
+      host.messenger.close();
       subscriptions.forEach((s) => s.dispose());
-      if (this.view === view) {
-        this.view = undefined;
-        this.messenger = undefined;
-        this.ready = false;
-      }
+      this.hosts.delete(host);
     });
   }
 
@@ -154,16 +202,12 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
   }
 
   private post(message: ToPanel): void {
-    if (!this.ready || !this.view?.visible) return;
-    this.messenger?.post(
-      message.type === 'reports/current' ? { ...message, current: withNextSteps(message.current) } : message,
-    );
+    const out =
+      message.type === 'reports/current' ? { ...message, current: withNextSteps(message.current) } : message;
+    for (const host of this.hosts) if (host.ready && host.visible()) host.messenger.post(out);
   }
 
-  private async answerReady(
-    messenger: Messenger<ToPanel, FromPanel>,
-    message: FromPanel & { type: 'ready' },
-  ) {
+  private async answerReady(host: PanelHost, message: FromPanel & { type: 'ready' }) {
     const history = await this.index.entries();
     if (!this.current && message.selected && history.some((h) => h.file === message.selected)) {
       await this.index
@@ -178,9 +222,10 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
       running: this.running,
       error: this.error,
       scanned: this.index.isScanned,
+      inEditor: host.kind === 'editor',
     };
-    this.ready = true;
-    messenger.reply(message, { type: 'reports/init', state });
+    host.ready = true;
+    host.messenger.reply(message, { type: 'reports/init', state });
   }
 
   private async onIndexChange(changed: string[], created: string[]): Promise<void> {
@@ -259,6 +304,9 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
             return;
           case 'refresh':
             await vscode.commands.executeCommand('bigShrink.reports.refresh');
+            return;
+          case 'openInEditor':
+            this.openInEditor();
             return;
           default:
             return assertNever(message.command);

@@ -85,6 +85,14 @@ export interface PruneFigures {
   sizes?: PruneSizes;
 }
 
+/** What stayed float after quantization: the summary line and its groups, largest first. */
+export interface StayedFloatView {
+  summary: string;
+  tensors: number;
+  bytes: number;
+  groups: { label: string; tensors: number; bytes: number; names: string[] }[];
+}
+
 /** One node the transform rewrote. */
 export interface NodeChangeRow {
   node: string;
@@ -124,6 +132,8 @@ export interface ReportView extends ReportEntry {
   nodes: NodeChangeRow[];
   /** Candidates left unchanged. */
   skipped: number;
+  /** Quantize reports: the learned weights still in float, grouped by why (the report's `stayedFloat`). */
+  stayedFloat?: StayedFloatView;
   warnings: string[];
   opsetChanges: string[];
   /** Prune reports only. */
@@ -157,6 +167,8 @@ export interface PanelState {
   error?: PanelError;
   /** True once the workspace has been searched (before that an empty history means "not yet"). */
   scanned: boolean;
+  /** True in the editor-tab copy of the panel (it offers no "Open in Editor" of its own). */
+  inEditor?: boolean;
 }
 
 // ---- host -> panel ----
@@ -259,7 +271,7 @@ export interface RenderedMessage {
 /** Commands the panel's own buttons run (the empty state offers "Quantize a Model…" and "Prune a Model…"). */
 export interface RunCommandMessage {
   type: 'command/run';
-  command: 'quantize' | 'prune' | 'shrink' | 'refresh';
+  command: 'quantize' | 'prune' | 'shrink' | 'refresh' | 'openInEditor';
   messageId?: number;
   inReplyTo?: number;
 }

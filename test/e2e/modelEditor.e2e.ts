@@ -20,6 +20,8 @@ interface CliTensor {
   dims: number[];
   bytes: number;
   learned: boolean;
+  /** Weights it holds (a MatMulNBits B: K·N, not its bytes). */
+  parameters: number;
   stats?: { min: number; max: number; mean: number; std: number; sparsity: number; count: number };
 }
 interface CliReport {
@@ -162,7 +164,7 @@ function compareRows(ctx: E2eContext, model: string, rows: ShownRow[], cli: CliR
     }
     if (Number(row.values.bytes) !== t.bytes)
       problems.push(`${t.name}.bytes ${row.values.bytes} vs ${t.bytes}`);
-    if (Number(row.values.params) !== t.dims.reduce((a, b) => a * b, 1))
+    if (Number(row.values.params) !== (t.learned ? t.parameters : t.dims.reduce((a, b) => a * b, 1)))
       problems.push(`${t.name}.params ${row.values.params}`);
     if (row.values.dtype !== t.dtype) problems.push(`${t.name}.dtype ${row.values.dtype} vs ${t.dtype}`);
     compared++;
@@ -242,8 +244,48 @@ async function checkModel(ctx: E2eContext, page: Page, file: string, screenshots
     `${detailMin} vs ${largest.stats!.min}`,
   );
 
+  // A filter that hides the selected row: the detail pane says so instead of showing the tensor.
+  await setFilter(frame, 'no-such-tensor-zzz');
+  const hidden = await succeeds(
+    frame.waitForSelector('[data-testid="detail"] [data-testid="detail-hidden"]', { timeout: 5000 }),
+  );
+  const hiddenName = await frame.getAttribute('[data-testid="detail"]', 'data-tensor-name');
+  ctx.check(`${name}: the detail pane lets go of a row the filter hides`, hidden && hiddenName === '');
+
   // Keyboard: clear the filter, focus the table, ArrowDown moves the selection.
   await setFilter(frame, '');
+
+  await frame.waitForSelector('[data-testid="layers-table"] .row');
+  // Column headers are not cut at the default width; op names that are carry their full text.
+  const cut = await frame.evaluate(() => {
+    const out: string[] = [];
+    for (const head of document.querySelectorAll('[data-testid="layers-table"] .cell.head')) {
+      const label = head.querySelector('.label');
+      if (!label) continue;
+      // The text's own width against its box (scrollWidth rounds: a 0.2 px overflow still ellipsizes).
+      const page = document as unknown as {
+        createRange(): { selectNodeContents(n: unknown): void; getBoundingClientRect(): { width: number } };
+      };
+      const range = page.createRange();
+      range.selectNodeContents(label);
+      const box = (
+        label as unknown as { getBoundingClientRect(): { width: number } } | null
+      )?.getBoundingClientRect();
+      if (label && box && range.getBoundingClientRect().width > box.width + 0.01)
+        out.push(`header ${label.textContent}`);
+    }
+    for (const cell of document.querySelectorAll('[data-testid="layers-table"] .row [data-col="op"]')) {
+      if (cell.scrollWidth > cell.clientWidth + 1 && !(cell.title ?? '').startsWith(cell.textContent ?? ''))
+        out.push(`op ${cell.textContent}`);
+    }
+    return out;
+  });
+  ctx.check(
+    `${name}: no column header or op name is cut without its full text`,
+    cut.length === 0,
+    cut.join(', '),
+  );
+
   await frame.focus('[data-testid="layers-table"]');
   const before = await frame.getAttribute('[data-testid="detail"]', 'data-tensor-name');
   await page.keyboard.press('ArrowDown');

@@ -6,6 +6,10 @@
 export interface PageElement {
   dataset: Record<string, string | undefined>;
   textContent: string | null;
+  /** Layout sizes (a cut-off label has scrollWidth > clientWidth) and the tooltip. */
+  scrollWidth: number;
+  clientWidth: number;
+  title: string;
   getAttribute(name: string): string | null;
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): Iterable<PageElement>;

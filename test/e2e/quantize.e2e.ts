@@ -205,6 +205,40 @@ export async function run(ctx: E2eContext): Promise<void> {
   ctx.check('the sorted header says aria-sort="descending"', ariaSort === 'descending', `${ariaSort}`);
   await screenshot(ctx, page, 'panel-sorted-dark');
 
+  // Narrow side bar: nothing runs off to the right (tables scroll inside their own box); the summary says
+  // what stayed float.
+  const layout = await frame.evaluate(() => {
+    const root = document.querySelector('html')!;
+    return {
+      overflow: root.scrollWidth - root.clientWidth,
+      stayed: document.querySelector('[data-testid="stayed-float"]')?.textContent ?? '',
+    };
+  });
+  ctx.check(
+    'the panel does not overflow the side bar sideways',
+    layout.overflow <= 1,
+    `${layout.overflow} px`,
+  );
+  ctx.check('the summary says which weights stayed float', /stayed float/.test(layout.stayed), layout.stayed);
+
+  // Open in Editor: the same panel in an editor tab, with room; then closed again.
+  await frame.click('[data-testid="open-in-editor"]');
+  const wide = await ctx.web
+    .findWebviewFrame(page, '#app.in-editor [data-testid="summary"]', 20000)
+    .catch(() => undefined);
+  const wideReport = await wide
+    ?.evaluate(() => document.querySelector('[data-testid="summary"]')?.dataset.report)
+    .catch(() => undefined);
+  ctx.check(
+    'Open in Editor shows the same report in an editor tab',
+    wideReport === reportJson,
+    `${wideReport}`,
+  );
+  await page.waitForTimeout(500);
+  await screenshot(ctx, page, 'panel-in-editor-dark');
+  await ctx.web.runCommand(page, 'View: Close Editor');
+  await page.waitForTimeout(300);
+
   // A row reveals its tensor in the model editor.
   const target = 'fc2.weight';
   await frame.click(`[data-testid="tensor-table"] tr[data-tensor-name="${target}"]`);

@@ -181,3 +181,87 @@ export function materialize(
   }
   return out;
 }
+
+function int64Tensor(name: string, values: number[]): onnx.ITensorProto {
+  const data = new BigInt64Array(values.map((v) => BigInt(v)));
+  return { name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(data.buffer) };
+}
+
+/**
+ * Weights a layer reads only through Slice/Split/Concat/Unsqueeze (opset 13, runs in ONNX Runtime): an
+ * LSTM whose W and R are PyTorch-style `weight_ih [4H, I]` / `weight_hh [4H, H]` with the gates reordered
+ * by Slice + Concat and a batch axis added by Unsqueeze (H 2, I 4); a Gemm pair reading the halves of one
+ * `proj.weight [6, 4]` through Split (transB=1); a MatMul with its own `fc.weight [4, 8]`; and a `gain [6]`
+ * sliced into an elementwise Mul (a fixed constant, not a weight). Seeded values.
+ */
+export function slicedWeightsModel(): Uint8Array {
+  let seed = 12;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 0.8;
+  const node = (
+    opType: string,
+    input: string[],
+    output: string[],
+    attribute: onnx.IAttributeProto[] = [],
+  ) => ({
+    opType,
+    input,
+    output,
+    name: output[0],
+    attribute,
+  });
+  const halves = (w: string) => [
+    node('Slice', [w, 'zero', 'four', 'axis0'], [`${w}.ifgo0`]),
+    node('Slice', [w, 'four', 'eight', 'axis0'], [`${w}.ifgo1`]),
+    node('Concat', [`${w}.ifgo1`, `${w}.ifgo0`], [`${w}.gates`], [{ name: 'axis', type: 2, i: 0 }]),
+    node('Unsqueeze', [`${w}.gates`, 'axis0'], [`${w}.batched`]),
+  ];
+  const graph: onnx.IGraphProto = {
+    name: 'sliced',
+    initializer: [
+      floatTensor('decoder.rnn.weight_ih', [8, 4], seq(32, rand)),
+      floatTensor('decoder.rnn.weight_hh', [8, 2], seq(16, rand)),
+      floatTensor('proj.weight', [6, 4], seq(24, rand)),
+      floatTensor('fc.weight', [4, 8], seq(32, rand)),
+      floatTensor(
+        'gain',
+        [6],
+        seq(6, (i) => 1 + i / 10),
+      ),
+      int64Tensor('zero', [0]),
+      int64Tensor('three', [3]),
+      int64Tensor('four', [4]),
+      int64Tensor('eight', [8]),
+      int64Tensor('axis0', [0]),
+      int64Tensor('split', [3, 3]),
+    ],
+    node: [
+      ...halves('decoder.rnn.weight_ih'),
+      ...halves('decoder.rnn.weight_hh'),
+      node(
+        'LSTM',
+        ['x', 'decoder.rnn.weight_ih.batched', 'decoder.rnn.weight_hh.batched'],
+        ['lstm_y'],
+        [{ name: 'hidden_size', type: 2, i: 2 }],
+      ),
+      node('Split', ['proj.weight', 'split'], ['proj.a', 'proj.b'], [{ name: 'axis', type: 2, i: 0 }]),
+      node('Gemm', ['v', 'proj.a'], ['ya'], [{ name: 'transB', type: 2, i: 1 }]),
+      node('Gemm', ['v', 'proj.b'], ['yb'], [{ name: 'transB', type: 2, i: 1 }]),
+      node('Slice', ['gain', 'zero', 'three', 'axis0'], ['gain3']),
+      node('Mul', ['ya', 'gain3'], ['y_gain']),
+      node('MatMul', ['v', 'fc.weight'], ['y_fc']),
+    ],
+    input: [valueInfo('x', [1, 2, 4]), valueInfo('v', [2, 4])],
+    output: [
+      valueInfo('lstm_y', [1, 1, 2, 2]),
+      valueInfo('y_gain', [2, 3]),
+      valueInfo('yb', [2, 3]),
+      valueInfo('y_fc', [2, 8]),
+    ],
+  };
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'fixture',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph,
+  }).finish();
+}

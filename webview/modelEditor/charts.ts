@@ -205,7 +205,10 @@ export class ChartsView {
             ticks: {
               color: fg,
               font: { family, size: 10 },
-              callback: (v) => (log ? formatCount(Number(v)) : `${v}%`),
+              autoSkip: true,
+              autoSkipPadding: 6,
+              // A log axis gets a tick at every 1…9 × 10^k: label only the ones that do not crowd.
+              callback: (v) => (log ? logTickLabel(Number(v), data) : `${v}%`),
             },
             grid: { color: grid },
             border: { display: false },
@@ -224,4 +227,17 @@ export class ChartsView {
       },
     } as ChartConfiguration<'bar', number[], string>;
   }
+}
+
+/**
+ * The label of a log-axis tick: powers of ten, plus 2× and 5× when the data span less than two decades
+ * (so a narrow range still has labels); '' for the others (their grid lines stay).
+ */
+export function logTickLabel(value: number, data: readonly number[]): string {
+  if (!(value > 0)) return '';
+  const positive = data.filter((d) => d > 0);
+  const decades = positive.length ? Math.log10(Math.max(...positive) / Math.min(...positive)) : 0;
+  const mantissa = value / 10 ** Math.floor(Math.log10(value) + 1e-9);
+  const near = (m: number) => Math.abs(mantissa - m) < 1e-6;
+  return near(1) || (decades < 2 && (near(2) || near(5))) ? formatCount(value) : '';
 }

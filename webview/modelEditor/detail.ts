@@ -28,6 +28,7 @@ export class DetailView {
   private readonly facts: HTMLElement;
   private readonly chart: HTMLElement;
   private row: Row | undefined;
+  private hiddenByFilter = false;
   private layout: HistogramLayout | undefined;
   private colors: HistogramColors | undefined;
   private hoverBin: number | undefined;
@@ -64,20 +65,42 @@ export class DetailView {
     this.show(undefined);
   }
 
+  /**
+   * Whether the filter hides the selected row: the pane then says so instead of showing a tensor the
+   * table does not list (the selection is kept, so clearing the filter brings it back).
+   */
+  setHiddenByFilter(hidden: boolean): void {
+    if (hidden === this.hiddenByFilter) return;
+    this.hiddenByFilter = hidden;
+    this.show(this.row);
+  }
+
   show(row: Row | undefined): void {
     this.row = row;
-    this.element.classList.toggle('empty', !row);
-    this.chart.hidden = !row;
-    this.element.dataset.tensorName = row?.tensor.name ?? '';
-    this.sweep.show(row);
-    if (!row) {
-      replace(this.head, h('div', { class: 'placeholder' }, 'Select a tensor to see its distribution.'));
+    const shown = this.hiddenByFilter ? undefined : row;
+    this.element.classList.toggle('empty', !shown);
+    this.chart.hidden = !shown;
+    this.element.dataset.tensorName = shown?.tensor.name ?? '';
+    this.sweep.show(shown);
+    if (!shown) {
+      replace(
+        this.head,
+        row
+          ? h(
+              'div',
+              { class: 'placeholder', 'data-testid': 'detail-hidden' },
+              h('span', { class: 'hidden-name', title: row.tensor.name }, row.tensor.name),
+              ' is hidden by the filter: clear the filter to see it again.',
+            )
+          : h('div', { class: 'placeholder' }, 'Select a tensor to see its distribution.'),
+      );
       replace(this.controls);
       replace(this.facts);
       this.info.textContent = '';
       this.draw();
       return;
     }
+    row = shown;
     const t = row.tensor;
     replace(
       this.head,

@@ -52,7 +52,7 @@ export const COLUMNS: Column[] = [
     label: 'Op',
     title: 'Op type of the node that reads the tensor',
     numeric: false,
-    cell: (r) => ({ value: r.op, text: r.op, title: r.tensor.consumers.join('\n') || undefined }),
+    cell: (r) => ({ value: r.op, text: r.op, title: [r.op, ...r.tensor.consumers].join('\n') }),
   },
   {
     id: 'shape',
@@ -264,7 +264,8 @@ export class LayersTable {
             class: `cell head${c.numeric ? ' num' : ''}${sorted ? ' sorted' : ''}`,
             role: 'columnheader',
             'data-col': c.id,
-            title: c.title,
+            // The full label too: a narrow column may cut it.
+            title: `${c.label}: ${c.title}`,
             'aria-sort': sorted
               ? sort.descending
                 ? 'descending'
@@ -339,7 +340,7 @@ export class LayersTable {
           onclick: () => this.callbacks.toggleGroup(item.key),
         },
         h('span', { class: 'twistie', 'aria-hidden': 'true' }, item.collapsed ? '▸' : '▾'),
-        item.op ? h('span', { class: 'group-op' }, item.op) : null,
+        item.op ? h('span', { class: 'group-op', title: item.op }, item.op) : null,
         h('span', { class: 'group-label', title: item.label }, item.label),
         item.detail ? h('span', { class: 'group-detail' }, item.detail) : null,
         h(

@@ -248,6 +248,7 @@ function onTabShown(): void {
 function select(row: Row | undefined, reveal: boolean): void {
   ui.selected = row?.tensor.name;
   table.select(row?.tensor.id, reveal);
+  detail.setHiddenByFilter(row !== undefined && !matches(row, ui.show, ui.filter));
   detail.show(row);
   post({ type: 'tensor/selected', id: row?.tensor.id, name: row?.tensor.name });
   // The selected weight's sweep is computed now (in a worker), ahead of the background ones.
@@ -276,6 +277,7 @@ function rebuild(): void {
   layersBadge.textContent = String(learned);
   const selected = rows.find((r) => r.tensor.name === ui.selected);
   table.select(selected?.tensor.id, false);
+  detail.setHiddenByFilter(selected !== undefined && !matches(selected, ui.show, ui.filter));
   saveState();
 }
 

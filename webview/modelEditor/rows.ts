@@ -28,9 +28,11 @@ export interface Row {
 
 export function makeRow(tensor: TensorSummary): Row {
   const op = tensor.consumerOps[0] ?? (tensor.where === 'constant' ? 'Constant' : '');
+  const elements = tensor.dims.reduce((a, b) => a * b, 1);
   return {
     tensor,
-    params: tensor.dims.reduce((a, b) => a * b, 1),
+    // Weights, not stored elements: a MatMulNBits B holds two 4-bit weights per byte.
+    params: tensor.learned ? (tensor.parameters ?? elements) : elements,
     op,
     haystack: `${tensor.name}\n${tensor.consumerOps.join('\n')}\n${tensor.dtype}`.toLowerCase(),
   };

@@ -375,8 +375,25 @@ const diff = h(
   nodes.element,
 );
 
+/** The side bar is narrow: the same panel opens in an editor tab, where its tables have room. */
+const openInEditor = h(
+  'div',
+  { class: 'open-in-editor' },
+  h(
+    'button',
+    {
+      type: 'button',
+      class: 'link-button',
+      'data-testid': 'open-in-editor',
+      title: 'Show this panel in an editor tab, with room for its tables and plot',
+      onclick: () => post({ type: 'command/run', command: 'openInEditor' }),
+    },
+    'Open in Editor',
+  ),
+);
+
 const app = document.getElementById('app')!;
-app.append(progress, running, errorBox, empty, diff, historySection.element);
+app.append(progress, running, errorBox, empty, openInEditor, diff, historySection.element);
 
 // ---- state ----
 
@@ -471,6 +488,8 @@ function handle(message: ToPanel): void {
   switch (message.type) {
     case 'reports/init':
       state = message.state;
+      openInEditor.hidden = !!state.inEditor;
+      app.classList.toggle('in-editor', !!state.inEditor);
       renderRunning();
       renderCurrent();
       break;

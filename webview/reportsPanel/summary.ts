@@ -256,6 +256,24 @@ export class SummaryView {
             `Median latency ${formatLatency(f.original.medianMs)} → ${formatLatency(f.candidate.medianMs)} ms · load ${formatLatency(f.original.loadMs)} → ${formatLatency(f.candidate.loadMs)} ms`,
           )
         : null,
+      view.stayedFloat
+        ? h(
+            'div',
+            {
+              class: 'stayed-float muted',
+              'data-testid': 'stayed-float',
+              'data-tensors': view.stayedFloat.tensors,
+              'data-bytes': view.stayedFloat.bytes,
+              title: view.stayedFloat.groups
+                .map(
+                  (g) =>
+                    `${g.tensors} ${g.label}: ${formatBytes(g.bytes)}${g.names.length ? ` (${g.names.join(', ')}${g.tensors > g.names.length ? ', …' : ''})` : ''}`,
+                )
+                .join('\n'),
+            },
+            `Stayed float: ${view.stayedFloat.summary}`,
+          )
+        : null,
       view.warnings.length || view.opsetChanges.length
         ? h(
             'ul',

@@ -15,6 +15,7 @@ import {
   Tooltip,
   type ChartConfiguration,
   type ChartDataset,
+  type LegendItem,
   type PointStyle,
 } from 'chart.js';
 import { targetValue } from '../../src/core/shrink/shrinkTarget';
@@ -287,13 +288,52 @@ export class TradeoffChart {
               boxWidth: 8,
               boxHeight: 8,
               font: { size: 10 },
-              // The candidates' points are coloured met / missed; their legend entry shows the line.
-              generateLabels: (chart) =>
-                Chart.defaults.plugins.legend.labels
-                  .generateLabels(chart)
-                  .map((item) =>
-                    item.datasetIndex === 0 ? { ...item, fillStyle: line, strokeStyle: line } : item,
-                  ),
+              // Every entry looks like what it names: the search path is a line, the met / missed colours of
+              // the candidates' points get their own entries, the backing-off shape is drawn hollow, the
+              // target is a dashed line.
+              generateLabels: (chart) => {
+                const items = Chart.defaults.plugins.legend.labels.generateLabels(chart);
+                const marker = (label: string, c: string): LegendItem => ({
+                  text: label,
+                  fillStyle: c,
+                  strokeStyle: c,
+                  fontColor: fg,
+                  lineWidth: 1,
+                  pointStyle: 'circle',
+                  hidden: false,
+                });
+                const out: LegendItem[] = [];
+                for (const item of items) {
+                  const label = datasets[item.datasetIndex ?? -1]?.label;
+                  if (item.datasetIndex === 0) {
+                    out.push({
+                      ...item,
+                      pointStyle: 'line',
+                      fillStyle: line,
+                      strokeStyle: line,
+                      lineWidth: 2,
+                    });
+                    if (candidates.some((c) => c.met)) out.push(marker('Met target', met));
+                    if (candidates.some((c) => !c.met)) out.push(marker('Missed target', missed));
+                  } else if (label === 'Target') {
+                    out.push({
+                      ...item,
+                      pointStyle: 'line',
+                      strokeStyle: met,
+                      lineWidth: 2,
+                      lineDash: [5, 4],
+                    });
+                  } else if (label === 'Backing off' || label === 'Fallback, backing off') {
+                    out.push({ ...item, fillStyle: 'transparent', strokeStyle: fg, lineWidth: 1.5 });
+                  } else out.push(item);
+                }
+                return out;
+              },
+            },
+            // The met / missed entries stand for no dataset of their own: nothing to hide.
+            onClick: (e, item, legend) => {
+              if (item.datasetIndex === undefined) return;
+              Chart.defaults.plugins.legend.onClick.call(legend, e, item, legend);
             },
           },
           tooltip: { callbacks: { label: (item) => (item.raw as Point).text } },

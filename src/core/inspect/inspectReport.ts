@@ -32,14 +32,17 @@ export interface ModelSummary {
   outputs: IoSummary[];
   nodeCount: number;
   ops: Record<string, number>;
-  /** Elements in learned weights. */
+  /**
+   * Weights in learned tensors: one per weight however it is stored (a MatMulNBits B holds two 4-bit
+   * weights per byte), none for quantization scales and zero points.
+   */
   parameters: number;
   /** Stored bytes of learned weights. */
   weightBytes: number;
   /** Extras for the overview. */
   metadata: Record<string, string>;
   graphs: string[];
-  /** Parameters and stored bytes of learned weights per dtype name. */
+  /** Parameters and stored bytes of learned weights per dtype name (MatMulNBits codes as `uint4`, `uint2`…). */
   byDtype: Record<string, { tensors: number; parameters: number; bytes: number }>;
   /** Learned weights that are already quantized (low-bit codes with a scale) or stored sparse. */
   quantizedParameters: number;
@@ -62,6 +65,8 @@ export interface TensorSummary {
   consumerOps: string[];
   learned: boolean;
   role: TensorRole;
+  /** Learned parameters it holds (see ModelSummary.parameters); 0 unless `learned`. */
+  parameters: number;
   /** Filled when computed (the editor streams them in). */
   stats?: TensorStats;
   dequantized?: TensorStats;

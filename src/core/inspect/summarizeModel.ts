@@ -1,17 +1,19 @@
 import { dataTypeName } from '../tensor/dataType';
 import type { ModelIndex, NodeInfo, TensorInfo, ValueInfo } from '../onnx/modelIndex';
+import { parameterCount, storedTypeName } from './storedCodes';
 import type { FileSummary, InspectReport, IoSummary, TensorSummary } from './inspectReport';
 
-/** Ops whose weight input holds already-quantized codes. */
-const QUANTIZED_READERS = new Set([
-  'DequantizeLinear',
-  'MatMulNBits',
-  'MatMulInteger',
-  'ConvInteger',
-  'QLinearMatMul',
-  'QLinearConv',
-  'DynamicQuantizeMatMul',
-]);
+/** The input of each op that holds already-quantized weight codes. */
+const QUANTIZED_CODE_SLOT: Record<string, number> = {
+  DequantizeLinear: 0,
+  MatMulNBits: 1,
+  MatMulInteger: 1,
+  ConvInteger: 1,
+  QLinearMatMul: 3,
+  QLinearConv: 3,
+  QGemm: 3,
+  DynamicQuantizeMatMul: 1,
+};
 
 /** The overview and the tensor table of a model, straight from its index (no tensor is read). */
 export function summarizeModel(index: ModelIndex, file: FileSummary): InspectReport {
@@ -26,15 +28,17 @@ export function summarizeModel(index: ModelIndex, file: FileSummary): InspectRep
   let sparseParameters = 0;
   for (const t of index.tensors) {
     if (t.role !== 'weight') continue;
-    parameters += t.count;
+    // Weights, not stored elements: packed 4-bit codes count one each, scales and zero points none.
+    const count = parameterCount(index, t);
+    parameters += count;
     weightBytes += t.storedBytes;
-    const d = (byDtype[dataTypeName(t.dtype)] ??= { tensors: 0, parameters: 0, bytes: 0 });
+    const d = (byDtype[storedTypeName(index, t)] ??= { tensors: 0, parameters: 0, bytes: 0 });
     d.tensors++;
-    d.parameters += t.count;
+    d.parameters += count;
     d.bytes += t.storedBytes;
-    if (t.consumers.some((c) => QUANTIZED_READERS.has(index.nodes[c.nodeId].opType)))
-      quantizedParameters += t.count;
-    if (t.sparse) sparseParameters += t.count;
+    if (t.consumers.some((c) => QUANTIZED_CODE_SLOT[index.nodes[c.nodeId].opType] === c.input))
+      quantizedParameters += count;
+    if (t.sparse) sparseParameters += count;
   }
   const opsets: Record<string, number> = {};
   for (const o of index.opsets) opsets[o.domain || 'ai.onnx'] = o.version;
@@ -58,7 +62,7 @@ export function summarizeModel(index: ModelIndex, file: FileSummary): InspectRep
       quantizedParameters,
       sparseParameters,
     },
-    tensors: index.tensors.map((t) => summarizeTensor(t, index.nodes)),
+    tensors: index.tensors.map((t) => summarizeTensor(t, index)),
   };
 }
 
@@ -67,7 +71,8 @@ export function nodeLabel(node: NodeInfo): string {
   return node.name || `${node.opType}#${node.index}`;
 }
 
-function summarizeTensor(t: TensorInfo, nodes: NodeInfo[]): TensorSummary {
+function summarizeTensor(t: TensorInfo, index: ModelIndex): TensorSummary {
+  const nodes = index.nodes;
   return {
     id: t.id,
     name: t.name,
@@ -81,6 +86,7 @@ function summarizeTensor(t: TensorInfo, nodes: NodeInfo[]): TensorSummary {
     consumerOps: t.consumers.map((c) => nodes[c.nodeId].opType),
     learned: t.role === 'weight',
     role: t.role,
+    parameters: t.role === 'weight' ? parameterCount(index, t) : 0,
   };
 }
 

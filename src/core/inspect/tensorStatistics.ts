@@ -12,6 +12,7 @@ import { tensorValues } from '../tensor/tensorValues';
 import { valuesOf, type ValueStream } from '../tensor/valueStream';
 import type { TensorInfo } from '../onnx/modelIndex';
 import { dequantizedView } from './dequantizedView';
+import { packedCodeValues, packedCodesOf } from './storedCodes';
 
 export interface TensorStatisticsResult {
   stats?: TensorStats;
@@ -36,11 +37,15 @@ export function tensorStatistics(
   if (!tensor) throw new RangeError(`no tensor #${tensorId}`);
   if (!canDecode(tensor.dtype)) return {};
   const bins = options.bins ?? 64;
-  const layout = weightLayout(index, tensor);
+  // A MatMulNBits B packs 2–8-bit codes into bytes: its statistics are over the codes (0…15 at 4 bits),
+  // one per weight, with no layout (a zero code is not a zero weight; the dequantized view has the layout).
+  const packed = packedCodesOf(index, tensor);
+  const layout = packed ? undefined : weightLayout(index, tensor);
   // For raw float tensors the hash rides along with the statistics' first pass: no third read.
   const hasher = payloadHasherForValues(tensor);
-  const values =
-    wholeFloat32(tensor, source, resolveExternal) ?? tensorValues(tensor, source, resolveExternal);
+  const values = packed
+    ? packedCodeValues(tensorValues(tensor, source, resolveExternal), packed)
+    : (wholeFloat32(tensor, source, resolveExternal) ?? tensorValues(tensor, source, resolveExternal));
   const stats = computeStats(values, { bins, layout, hasher });
   const hash = hasher ? hasher.digest() : payloadHash(tensor, source, resolveExternal);
   const view = dequantizedView(index, tensor, source, resolveExternal);

@@ -1,5 +1,5 @@
 import { DataType, isFloatType } from '../tensor/dataType';
-import type { GraphInfo, ModelIndex, NodeInfo, TensorInfo, TensorRole } from './modelIndex';
+import type { Consumer, GraphInfo, ModelIndex, NodeInfo, TensorInfo, TensorRole } from './modelIndex';
 
 /**
  * Input slots that hold learned parameters, per op type ('*' = every slot). A float tensor read at one
@@ -38,6 +38,7 @@ const WEIGHT_SLOTS: Record<string, number[] | '*'> = {
   DequantizeLinear: [0],
   QLinearMatMul: [3],
   QLinearConv: [3, 8],
+  QGemm: [3],
   DynamicQuantizeMatMul: [1],
   Add: '*',
   Sub: '*',
@@ -75,6 +76,7 @@ const QUANTIZED_CODE_SLOTS: Record<string, number[]> = {
   ConvInteger: [1],
   QLinearMatMul: [3],
   QLinearConv: [3],
+  QGemm: [3],
   DynamicQuantizeMatMul: [1],
   Gather: [0],
 };
@@ -87,7 +89,11 @@ const CODE_TYPES = new Set<number>([
   DataType.UINT16,
 ]);
 
-/** Fills each tensor's consumers (resolving names through enclosing graphs) and its role. */
+/**
+ * Fills each tensor's consumers (resolving names through enclosing graphs) and its role. A float tensor
+ * read only through Slice/Split/Concat/Transpose/Reshape/… on its way to a layer's weight input is a
+ * learned weight too.
+ */
 export function analyzeTensors(model: ModelIndex): void {
   const graphs = new Map(model.graphs.map((g) => [g.path, g]));
   const byGraph = new Map<string, Map<string, TensorInfo>>();
@@ -121,7 +127,77 @@ export function analyzeTensors(model: ModelIndex): void {
   }
   const producers = new Map<string, string>();
   for (const n of model.nodes) for (const o of n.outputs) producers.set(o, n.opType);
-  for (const t of model.tensors) t.role = roleOf(t, model.nodes, producers);
+  const readers = valueReaders(model);
+  for (const t of model.tensors) {
+    t.role = roleOf(t, model.nodes, producers);
+    if (t.role === 'constant' && t.count > 1 && readsThroughToLayer(t, model.nodes, readers))
+      t.role = 'weight';
+  }
+}
+
+/**
+ * Ops that pass (part of) a tensor on unchanged, and the inputs they pass: exporters split an LSTM's or a
+ * fused projection's weight with Slice/Split and reorder it with Concat, Transpose or Reshape before the
+ * op that learns it (PyTorch's LSTMCell → ONNX LSTM reorders the gates that way).
+ */
+const PASS_THROUGH: Record<string, number[] | '*'> = {
+  Slice: [0],
+  Split: [0],
+  Squeeze: [0],
+  Unsqueeze: [0],
+  Transpose: [0],
+  Reshape: [0],
+  Flatten: [0],
+  Identity: [0],
+  Cast: [0],
+  Concat: '*',
+};
+/** How many pass-through ops deep a weight is followed. */
+const MAX_PASS_DEPTH = 8;
+
+/** Node input slots that read each value name, per graph (a subgraph may read an outer value too). */
+function valueReaders(model: ModelIndex): Map<string, Consumer[]> {
+  const readers = new Map<string, Consumer[]>();
+  for (const node of model.nodes) {
+    node.inputs.forEach((name, input) => {
+      if (!name) return;
+      let list = readers.get(name);
+      if (!list) readers.set(name, (list = []));
+      list.push({ nodeId: node.id, input });
+    });
+  }
+  return readers;
+}
+
+/**
+ * Whether a float tensor reaches a layer's weight slot (MatMul, Gemm, Conv, LSTM … as WEIGHT_SLOTS says,
+ * elementwise ops aside) through pass-through ops only.
+ */
+function readsThroughToLayer(
+  tensor: TensorInfo,
+  nodes: NodeInfo[],
+  readers: Map<string, Consumer[]>,
+): boolean {
+  if (!isFloatType(tensor.dtype)) return false;
+  const seen = new Set<number>();
+  const reaches = (consumers: readonly Consumer[], depth: number): boolean => {
+    for (const { nodeId, input } of consumers) {
+      const node = nodes[nodeId];
+      const slots = WEIGHT_SLOTS[node.opType];
+      if (depth > 0 && slots && !ELEMENTWISE.has(node.opType) && (slots === '*' || slots.includes(input)))
+        return true;
+      const pass = PASS_THROUGH[node.opType];
+      if (!pass || (pass !== '*' && !pass.includes(input)) || depth >= MAX_PASS_DEPTH) continue;
+      if (seen.has(nodeId)) continue;
+      seen.add(nodeId);
+      for (const out of node.outputs) {
+        const next = readers.get(out);
+        if (next && reaches(next, depth + 1)) return true;
+      }
+    }
+    return false;
+  };
+  return reaches(tensor.consumers, 0);
 }
 
 /** Ops whose output a following Add/Mul with a constant turns into a bias or a scale of a layer. */

@@ -77,7 +77,8 @@ const LAYOUT_OPS = new Set([
  * mel filter banks, PyTorch buffers). Unnamed ones (tf2onnx's `const_fold_opt__N`) cannot be told apart:
  * leave them out with --exclude.
  */
-const FIXED_NAME = /(basis|window|mel_?filter|filter_?bank|fbank|(^|[^a-z])(dft|stft|cqt)([^a-z]|$)|buffer)/i;
+export const FIXED_NAME =
+  /(basis|window|mel_?filter|filter_?bank|fbank|(^|[^a-z])(dft|stft|cqt)([^a-z]|$)|buffer)/i;
 
 /** The kind of a tensor, from its role, its name and the op/slot of every reader. */
 export function pruneKind(index: ModelIndex, t: TensorInfo): PruneKind {

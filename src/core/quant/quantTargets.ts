@@ -62,13 +62,27 @@ export function* quantTargets<U extends { node: NodeInfo }>(
     for (const c of t.consumers) {
       const node = index.nodes[c.nodeId];
       const use = c.input === 1 ? asUse(node, t) : undefined;
-      if (typeof use === 'string') skipped.push({ name: node.name || t.name, op: node.opType, reason: use });
+      if (typeof use === 'string')
+        skipped.push({
+          name: node.name || t.name,
+          op: node.opType,
+          reason: use,
+          tensor: t.name,
+          bytes: t.storedBytes,
+        });
       if (use && typeof use !== 'string') uses.push(use);
       else others.push(node);
     }
     if (uses.length === 0 || t.role !== 'weight') continue;
     const skip = (reason: string) => {
-      for (const u of uses) skipped.push({ name: u.node.name || t.name, op: u.node.opType, reason });
+      for (const u of uses)
+        skipped.push({
+          name: u.node.name || t.name,
+          op: u.node.opType,
+          reason,
+          tensor: t.name,
+          bytes: t.storedBytes,
+        });
     };
     const why = refused(t, uses);
     if (why) {

@@ -1,12 +1,15 @@
 import type { ReportVerification, TransformReport } from '../transform/transformReport';
 import type { QuantMethod } from './dataAwareQuantize';
 import type { NodeChange, QuantizedTensorRow } from './planQuantize';
+import type { StayedFloat } from './stayedFloat';
 
 /** The quantize and convert report: the common report with quantized weights and rewritten nodes. */
 export interface QuantizeReport extends TransformReport<QuantizedTensorRow> {
   transform: 'quantize' | 'convert';
   /** With --method search or gptq: the calibration and what the method gained over round-to-nearest. */
   dataAware?: DataAwareSection;
+  /** The learned weights still stored in float, grouped by why (what kept the file from shrinking more). */
+  stayedFloat?: StayedFloat;
 }
 
 /** One weight (as one reader's layout takes it) quantized with the calibration activations. */
@@ -63,6 +66,7 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
       (r.verification?.ok ? `, min output cosine ${num(r.verification.minCosine, 6)}` : ''),
     '',
   );
+  if (r.stayedFloat?.tensors) lines.push(`Stayed float: ${r.stayedFloat.summary}.`, '');
   renderFilesAndOptions(r, lines);
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
@@ -73,11 +77,23 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
   renderQuantizedWeights(r.tensors, '## Weights', lines);
   renderNodeChanges(r.nodes, lines);
   if (r.skipped.length) {
-    lines.push('', '## Left in float', '', '| name | op | reason |', '|---|---|---|');
-    for (const s of r.skipped) lines.push(`| ${cell(s.name)} | ${s.op} | ${cell(s.reason)} |`);
+    lines.push('', '## Skipped', '', '| name | op | reason | bytes |', '|---|---|---|---:|');
+    for (const s of r.skipped)
+      lines.push(`| ${cell(s.name)} | ${s.op} | ${cell(s.reason)} | ${s.bytes ?? ''} |`);
   }
+  if (r.stayedFloat?.tensors) renderStayedFloat(r.stayedFloat, lines);
   renderTimings(r, lines);
   return lines.join('\n');
+}
+
+/** Every learned weight still in float, by group (largest first), then one row each. */
+function renderStayedFloat(f: StayedFloat, lines: string[]): void {
+  lines.push('', '## Left in float', '', `${f.summary}.`, '');
+  lines.push('| why | tensors | bytes |', '|---|---:|---:|');
+  for (const g of f.groups) lines.push(`| ${cell(g.label)} | ${g.tensors} | ${g.bytes} |`);
+  lines.push('', '| weight | op | reason | bytes |', '|---|---|---|---:|');
+  for (const row of f.rows)
+    lines.push(`| ${cell(row.name)} | ${row.op} | ${cell(row.reason)} | ${row.bytes} |`);
 }
 
 /** The table of quantized weights under `heading` (also the prune report's, with --storage int4). */

@@ -48,6 +48,9 @@ export interface SkippedRow {
   name: string;
   op: string;
   reason: string;
+  /** Quantize: the weight left in float (when `name` is the node reading it) and its stored bytes. */
+  tensor?: string;
+  bytes?: number;
 }
 
 /**
