@@ -23,7 +23,7 @@ const opClass = (n: NodeInfo) => OP_CLASS[n.opType] ?? `${n.domain}::${n.opType}
 
 /**
  * Pairs the nodes of two models graph by graph: first by node name (when unique on both sides), then by
- * first output (a rewrite keeps the value it produces, so the graph downstream still reads it), then in
+ * first output among nodes of the same kind (a rewrite keeps the value it produces, so the graph downstream still reads it), then in
  * order among the nodes left that compute the same kind of layer (MatMul, Gemm and MatMulNBits are one
  * kind). What stays unpaired was added or removed.
  */
@@ -48,7 +48,7 @@ export function matchNodes(a: ModelIndex, b: ModelIndex): NodeMatch {
   for (const [graph, nodesA] of graphsA) {
     const nodesB = graphsB.get(graph);
     if (!nodesB) continue;
-    for (const key of [(n: NodeInfo) => n.name, (n: NodeInfo) => n.outputs[0] ?? '']) {
+    for (const key of [(n: NodeInfo) => n.name, (n: NodeInfo) => `${opClass(n)}\0${n.outputs[0] ?? ''}`]) {
       const left = uniqueBy(
         nodesA.filter((n) => !aToB.has(n.id)),
         key,
