@@ -8,8 +8,9 @@ export const diffUsage = `big-shrink diff A B [--json] [--bins N] [--histograms 
   bytes, weight SQNR and max abs error of the dequantized values, sparsity; nodes added, removed and
   rewritten; opset, IR and metadata changes. Exit 0 whether or not they differ.
   --json              print the comparison as JSON (the contract in the README)
-  --bins N            add histogramA/histogramB (N bins over a range shared by both) to the tensors
-  --histograms NAMES  only for these tensors (comma-separated names of A or B; default all)`;
+  --bins N            add histogramA/histogramB (N bins over a range shared by both) to every tensor
+                      that is not the same
+  --histograms NAMES  to these tensors instead (comma-separated names of A or B)`;
 
 /** Progress lines on stderr at most this often (the extension reads them for its notification). */
 const PROGRESS_MS = 1000;

@@ -21,7 +21,7 @@ export interface DiffInput {
 export interface DiffOptions {
   /** Histogram bins for `histogramA/histogramB` (0: none). */
   bins?: number;
-  /** Only these tensors (A's or B's name) get histograms; all when absent. */
+  /** Only these tensors (A's or B's name) get histograms; when absent, every tensor that is not the same. */
   histogramsFor?: Set<string>;
   /** After each tensor pair. */
   onProgress?(done: number, total: number, name: string): void;
@@ -218,7 +218,8 @@ function comparePair(
       if (sa) row.sparsityA = s;
       else row.sparsityB = s;
     }
-    if (wantHistogram) {
+    // Without names, only tensors that differ: a tensor left as it was has two equal histograms.
+    if (wantHistogram && (options.histogramsFor || row.status !== 'same')) {
       const sides = [sa?.side, sb?.side];
       const hs = sharedHistograms(
         sides.filter((s): s is ValueSide => s !== undefined),
