@@ -70,7 +70,7 @@ export function compareSides(a: ValueSide, b: ValueSide, transpose: boolean): Pa
   };
   if (transpose) {
     const [r, c] = a.dims;
-    const held = hold(b.values);
+    const held = hold(b.values, b.float32);
     let i = 0;
     for (const chunk of a.values.chunks()) {
       for (let j = 0; j < chunk.length; j++, i++) {
@@ -140,14 +140,20 @@ export function sharedHistograms(sides: ValueSide[], bins: number): SharedHistog
   });
 }
 
-/** The whole stream in memory (float32 when every chunk is float32). */
-function hold(stream: ValueStream): ValueChunk {
+/**
+ * The whole stream in memory: float32 when its chunks are, or when the values are dequantized codes (which
+ * are compared rounded to float32 anyway: half the memory of a float64 copy).
+ */
+function hold(stream: ValueStream, float32: boolean): ValueChunk {
   if (stream.count > MAX_HELD)
     throw new RangeError(`a weight of ${stream.count} values is too large to compare`);
   let out: ValueChunk | undefined;
   let at = 0;
   for (const chunk of stream.chunks()) {
-    out ??= chunk instanceof Float32Array ? new Float32Array(stream.count) : new Float64Array(stream.count);
+    out ??=
+      float32 || chunk instanceof Float32Array
+        ? new Float32Array(stream.count)
+        : new Float64Array(stream.count);
     out.set(chunk, at);
     at += chunk.length;
   }
