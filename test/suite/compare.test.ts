@@ -34,6 +34,7 @@ function cli(args: string[]): string {
   const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
   return execFileSync(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), ...args], {
     encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     maxBuffer: 1 << 28,
   });
