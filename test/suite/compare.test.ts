@@ -114,6 +114,20 @@ suite('compare view', function () {
     assert.ok(rendered!.received.includes('compare/select'));
   });
 
+  test("the reports panel's Compare with Original opens the view of the report's input and output", async () => {
+    const report = path.join(dir, 'bert.int4.report.json');
+    assert.ok(fs.existsSync(report));
+    await vscode.commands.executeCommand('bigShrink._test.panelMessage', {
+      type: 'report/open',
+      file: report,
+      what: 'compare',
+    });
+    const probe = (await compareState())!;
+    assert.strictEqual(probe.state.status, 'done', probe.state.error);
+    assert.deepStrictEqual([probe.state.pathA, probe.state.pathB], [original, quantized]);
+    assert.deepStrictEqual(probe.state.diff, JSON.parse(cli(['diff', original, quantized, '--json'])));
+  });
+
   test('Compare with HEAD compares a changed model with its committed version', async () => {
     const repo = tempDir('big-shrink-compare-git-');
     try {

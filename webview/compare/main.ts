@@ -62,7 +62,7 @@ const columns: Column<TensorDiff>[] = [
         'div',
         { class: 'sub' },
         t.nameB ? `→ ${t.nameB}` : '',
-        t.opA || t.opB ? ` ${both(t.opA ?? '—', t.opB ?? '—')}` : '',
+        t.opA && t.opB ? ` ${both(t.opA, t.opB)}` : ` ${t.opA ?? t.opB ?? ''}`,
       ),
     ],
     cellTitle: (t) =>
