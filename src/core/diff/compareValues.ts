@@ -28,11 +28,52 @@ export interface PairFigures {
 /** Values up to which a transposed side is held in memory (one weight of a pair at a time). */
 const MAX_HELD = 1 << 29;
 
-const mapper = (side: ValueSide) => {
-  const s = side.float32 ? Math.fround(side.scale) : side.scale;
-  if (side.float32) return s === 1 ? Math.fround : (v: number) => Math.fround(v * s);
-  return s === 1 ? (v: number) => v : (v: number) => v * s;
-};
+/** Running sums of a comparison (one object, updated by one tight loop). */
+interface Accumulator {
+  signal: number;
+  error: number;
+  maxAbs: number;
+  zerosA: number;
+  zerosB: number;
+  mismatch: number;
+  unequal: number;
+  /** Each side's factor, and whether its values are rounded to float32. */
+  scaleA: number;
+  scaleB: number;
+  f32A: boolean;
+  f32B: boolean;
+}
+
+/** Adds `n` pairs: `a[ia…]` against `b[ib…]`. One loop, no call per value: weights hold billions of them. */
+function accumulate(acc: Accumulator, a: ValueChunk, ia: number, b: ValueChunk, ib: number, n: number): void {
+  const { scaleA, scaleB, f32A, f32B } = acc;
+  let { signal, error, maxAbs, zerosA, zerosB, mismatch, unequal } = acc;
+  for (let k = 0; k < n; k++) {
+    let x = a[ia + k];
+    let y = b[ib + k];
+    if (scaleA !== 1) x *= scaleA;
+    if (f32A) x = Math.fround(x);
+    if (scaleB !== 1) y *= scaleB;
+    if (f32B) y = Math.fround(y);
+    if (x === 0) zerosA++;
+    if (y === 0) zerosB++;
+    const d = x - y;
+    if (d === 0) {
+      signal += x * x;
+    } else if (d - d === 0) {
+      // Both finite.
+      signal += x * x;
+      error += d * d;
+      const ad = d < 0 ? -d : d;
+      if (ad > maxAbs) maxAbs = ad;
+      unequal++;
+    } else if (!(x !== x && y !== y) && x !== y) {
+      // One side NaN or infinite and the other not the same (equal infinities and two NaNs are equal).
+      mismatch++;
+    }
+  }
+  Object.assign(acc, { signal, error, maxAbs, zerosA, zerosB, mismatch, unequal });
+}
 
 /**
  * Compares two sides value by value. When `transpose` is set the sides hold a 2-D weight in opposite
@@ -40,57 +81,52 @@ const mapper = (side: ValueSide) => {
  * streamed in step, chunk by chunk, so nothing is held whole.
  */
 export function compareSides(a: ValueSide, b: ValueSide, transpose: boolean): PairFigures {
-  const fa = mapper(a);
-  const fb = mapper(b);
-  let signal = 0;
-  let error = 0;
-  let maxAbs = 0;
-  let zerosA = 0;
-  let zerosB = 0;
-  let equal = true;
-  let mismatch = 0;
-  const step = (x: number, y: number) => {
-    if (x === 0) zerosA++;
-    if (y === 0) zerosB++;
-    if (x === y) {
-      if (Number.isFinite(x)) signal += x * x;
-      return;
-    }
-    if (Number.isFinite(x) && Number.isFinite(y)) {
-      const d = x - y;
-      signal += x * x;
-      error += d * d;
-      const ad = Math.abs(d);
-      if (ad > maxAbs) maxAbs = ad;
-      equal = false;
-    } else if (!(Number.isNaN(x) && Number.isNaN(y))) {
-      mismatch++;
-      equal = false;
-    }
+  const acc: Accumulator = {
+    signal: 0,
+    error: 0,
+    maxAbs: 0,
+    zerosA: 0,
+    zerosB: 0,
+    mismatch: 0,
+    unequal: 0,
+    scaleA: a.float32 ? Math.fround(a.scale) : a.scale,
+    scaleB: b.float32 ? Math.fround(b.scale) : b.scale,
+    f32A: a.float32,
+    f32B: b.float32,
   };
   if (transpose) {
     const [r, c] = a.dims;
     const held = hold(b.values, b.float32);
-    let i = 0;
+    let gathered: ValueChunk = held instanceof Float32Array ? new Float32Array(0) : new Float64Array(0);
+    // A's element (row, col) is B's (col, row).
+    let row = 0;
+    let col = 0;
     for (const chunk of a.values.chunks()) {
-      for (let j = 0; j < chunk.length; j++, i++) {
-        // A's element (row, col) is B's (col, row).
-        const row = Math.floor(i / c);
-        step(fa(chunk[j]), fb(held[(i - row * c) * r + row]));
+      if (gathered.length < chunk.length) {
+        gathered =
+          held instanceof Float32Array ? new Float32Array(chunk.length) : new Float64Array(chunk.length);
       }
+      for (let j = 0; j < chunk.length; j++) {
+        gathered[j] = held[col * r + row];
+        if (++col === c) {
+          col = 0;
+          row++;
+        }
+      }
+      accumulate(acc, chunk, 0, gathered, 0, chunk.length);
     }
   } else {
-    zip(a.values, b.values, (x, y) => step(fa(x), fb(y)));
+    zip(a.values, b.values, (ca, ia, cb, ib, n) => accumulate(acc, ca, ia, cb, ib, n));
   }
   const count = a.values.count;
   return {
-    equal,
-    signal,
-    error,
-    maxAbsError: maxAbs,
-    sparsityA: count ? zerosA / count : 0,
-    sparsityB: count ? zerosB / count : 0,
-    nonFiniteMismatch: mismatch,
+    equal: acc.unequal === 0 && acc.mismatch === 0,
+    signal: acc.signal,
+    error: acc.error,
+    maxAbsError: acc.maxAbs,
+    sparsityA: count ? acc.zerosA / count : 0,
+    sparsityB: count ? acc.zerosB / count : 0,
+    nonFiniteMismatch: acc.mismatch,
   };
 }
 
@@ -107,16 +143,20 @@ export function sharedHistograms(sides: ValueSide[], bins: number): SharedHistog
   let min = Infinity;
   let max = -Infinity;
   for (const side of sides) {
-    const f = mapper(side);
+    const scale = side.float32 ? Math.fround(side.scale) : side.scale;
     for (const chunk of side.values.chunks()) {
       for (let j = 0; j < chunk.length; j++) {
-        const v = f(chunk[j]);
+        let v = chunk[j];
+        if (scale !== 1) v *= scale;
+        if (side.float32) v = Math.fround(v);
+        if (v - v !== 0) continue; // NaN, infinities
         if (v < min) min = v;
         if (v > max) max = v;
       }
     }
   }
-  if (min === Infinity) {
+  if (min > max) {
+    // No finite value.
     min = 0;
     max = 0;
   }
@@ -127,16 +167,18 @@ export function sharedHistograms(sides: ValueSide[], bins: number): SharedHistog
   }
   const width = (max - min) / bins;
   return sides.map((side) => {
-    const f = mapper(side);
-    const counts = new Array<number>(bins).fill(0);
+    const scale = side.float32 ? Math.fround(side.scale) : side.scale;
+    const counts = new Float64Array(bins);
     for (const chunk of side.values.chunks()) {
       for (let j = 0; j < chunk.length; j++) {
-        const v = f(chunk[j]);
-        if (!Number.isFinite(v)) continue;
+        let v = chunk[j];
+        if (scale !== 1) v *= scale;
+        if (side.float32) v = Math.fround(v);
+        if (!(v >= min && v <= max)) continue; // NaN, infinities
         counts[v >= max ? bins - 1 : Math.floor((v - min) / width)]++;
       }
     }
-    return { min, max, counts };
+    return { min, max, counts: Array.from(counts) };
   });
 }
 
@@ -160,8 +202,12 @@ function hold(stream: ValueStream, float32: boolean): ValueChunk {
   return out ?? new Float64Array(0);
 }
 
-/** Calls `f` on each pair of values of two streams of equal length, whatever their chunk sizes. */
-function zip(a: ValueStream, b: ValueStream, f: (x: number, y: number) => void): void {
+/** Calls `f` on aligned runs of two streams of equal length, whatever their chunk sizes. */
+function zip(
+  a: ValueStream,
+  b: ValueStream,
+  f: (ca: ValueChunk, ia: number, cb: ValueChunk, ib: number, n: number) => void,
+): void {
   const ib = b.chunks()[Symbol.iterator]();
   let cb: ValueChunk = new Float64Array(0);
   let jb = 0;
@@ -175,7 +221,7 @@ function zip(a: ValueStream, b: ValueStream, f: (x: number, y: number) => void):
         continue;
       }
       const n = Math.min(ca.length - ja, cb.length - jb);
-      for (let k = 0; k < n; k++) f(ca[ja + k], cb[jb + k]);
+      f(ca, ja, cb, jb, n);
       ja += n;
       jb += n;
     }
