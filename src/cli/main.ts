@@ -1,6 +1,7 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
 import { convertCommand, convertUsage } from './convertCommand';
+import { diffCommand, diffUsage } from './diffCommand';
 import { inspectCommand, inspectUsage } from './inspectCommand';
 import { pruneCommand, pruneUsage } from './pruneCommand';
 import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './quantizeCommand';
@@ -38,6 +39,8 @@ usage:
 
   ${shrinkUsage.split('\n').join('\n  ')}
 
+  ${diffUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 ${EXIT_CODES}`;
@@ -52,6 +55,7 @@ const commands: Record<string, Command> = {
   verify: verifyCommand,
   sensitivity: sensitivityCommand,
   shrink: shrinkCommand,
+  diff: diffCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */

@@ -2,6 +2,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { WorkerPool } from '../runtime/workerPool';
 import { registerCommands, registerTestCommands } from './commands';
+import { CompareCommands, registerCompareTestCommands } from './compareCommand';
 import { ModelEditorProvider } from './modelEditorProvider';
 import { ReportIndex } from './reportIndex';
 import { ReportsViewProvider } from './reportsViewProvider';
@@ -52,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const shrink = new ShrinkCommands(context.extensionUri, provider, panel, index);
   const sensitivity = new SensitivityCommand(context.extensionUri, provider);
   context.subscriptions.push(...sensitivity.register());
+  context.subscriptions.push(...new CompareCommands(context.extensionUri, provider).register());
   context.subscriptions.push(
     index,
     panel,
@@ -65,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): void {
       ...registerTestCommands(provider, workerPool),
       ...registerShrinkTestCommands(shrink, panel, index),
       ...registerSensitivityTestCommands(sensitivity, provider),
+      ...registerCompareTestCommands(),
     );
   }
 }

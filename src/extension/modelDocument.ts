@@ -18,6 +18,7 @@ import type {
 import { RemoteError } from '../protocol/messaging';
 import type { TensorStatsResult } from '../protocol/worker';
 import { CancelledError, type WorkerPool } from '../runtime/workerPool';
+import { localCopy, type LocalCopy } from './localCopy';
 import { readSensitivitySettings } from './settings';
 
 /** How often coalesced rows go to the webviews. */
@@ -50,6 +51,8 @@ export class ModelDocument implements vscode.CustomDocument {
   private readonly onDidChangeEmitter = new vscode.EventEmitter<ToWebview>();
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   private disposed = false;
+  /** The temporary copy of a resource that is not a file on disk. */
+  private copy: LocalCopy | undefined;
 
   /** Fired once, when the last editor of the document closed. */
   readonly onDidDispose = this.onDidDisposeEmitter.event;
@@ -114,6 +117,7 @@ export class ModelDocument implements vscode.CustomDocument {
     if (this.disposed) return;
     this.disposed = true;
     this.cancel();
+    this.copy?.dispose();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.onDidChangeEmitter.dispose();
     this.onDidDisposeEmitter.fire();
@@ -200,14 +204,24 @@ export class ModelDocument implements vscode.CustomDocument {
   }
 
   private async run(signal: AbortSignal): Promise<void> {
+    let file = this.uri.fsPath;
     if (this.uri.scheme !== 'file') {
-      this.fail(
-        this.uri.toString(),
-        `only files on disk can be opened (this one is a ${this.uri.scheme}: resource)`,
-      );
-      return;
+      // The git: side of a diff (or another file system): read through VS Code into a temporary copy.
+      try {
+        this.copy ??= await localCopy(this.uri);
+      } catch (e) {
+        this.fail(
+          this.uri.toString(),
+          `could not read this ${this.uri.scheme}: resource: ${(e as Error).message}`,
+        );
+        return;
+      }
+      if (this.disposed) {
+        this.copy.dispose();
+        return;
+      }
+      file = this.copy.file;
     }
-    const file = this.uri.fsPath;
     this.key = `${file}#${++generations}`;
     const t0 = Date.now();
     let report: InspectReport;

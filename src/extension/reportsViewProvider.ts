@@ -269,6 +269,12 @@ export class ReportsViewProvider implements vscode.WebviewViewProvider, vscode.D
           case 'json':
             await vscode.window.showTextDocument(vscode.Uri.file(message.file), { preview: true });
             return;
+          case 'compare':
+            await vscode.commands.executeCommand('bigShrink.compareWith', vscode.Uri.file(view.inputPath), [
+              vscode.Uri.file(view.inputPath),
+              vscode.Uri.file(view.outputPath),
+            ]);
+            return;
           case 'input':
           case 'output': {
             const model = message.what === 'input' ? view.inputPath : view.outputPath;

@@ -226,7 +226,8 @@ export interface SelectMessage {
 export interface OpenMessage {
   type: 'report/open';
   file: string;
-  what: 'markdown' | 'json' | 'input' | 'output';
+  /** `compare`: open the compare view of the input and output models. */
+  what: 'markdown' | 'json' | 'input' | 'output' | 'compare';
   messageId?: number;
   inReplyTo?: number;
 }

@@ -10,7 +10,7 @@ import { renderPruneFigures } from './pruneFigures';
 import { renderShrinkSummary } from './shrinkSummary';
 
 /** Links of the summary: open the report or one of its models. */
-export type SummaryLink = 'markdown' | 'json' | 'input' | 'output';
+export type SummaryLink = 'markdown' | 'json' | 'input' | 'output' | 'compare';
 
 const STATUS_TEXT: Record<FidelityStatus, string> = {
   pass: 'Pass',
@@ -290,6 +290,11 @@ export class SummaryView {
           : null,
         link('output', 'Open Result', view.outputPath),
         link('input', 'Open Original', view.inputPath),
+        link(
+          'compare',
+          'Compare with Original',
+          `Compare ${view.output} with ${view.model || view.inputPath} tensor by tensor`,
+        ),
         link('json', 'JSON', view.file),
       ),
     );
