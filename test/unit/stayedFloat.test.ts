@@ -64,7 +64,7 @@ describe('what stayed float after quantize', () => {
     // Said in the CLI's lines and the Markdown report.
     assert.match(f4.summary, /^66 tensors \(1\.54 MiB\) stayed float: .*2 fixed constants/);
     assert.ok(four.stdout.includes(f4.summary), four.stdout);
-    assert.ok(four.markdown.includes(`Stayed float: ${f4.summary}.`));
+    assert.ok(four.markdown.includes(`\n${f4.summary}.\n`));
     assert.match(
       four.markdown,
       /## Left in float[\s\S]*\| model\.feature_extractor\.forward_basis_buffer \| Conv \|/,
@@ -82,6 +82,7 @@ describe('what stayed float after quantize', () => {
       f.rows.map((r) => r.name),
       ['decoder.rnn.weight_ih', 'decoder.rnn.weight_hh', 'proj.weight'],
     );
+    assert.match(f.summary, /^3 tensors \(0\.3 KiB\) stayed float: 3 weights read by Slice, Split/);
     assert.equal(f.bytes, (32 + 16 + 24) * 4);
   });
 });

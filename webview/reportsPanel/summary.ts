@@ -271,7 +271,7 @@ export class SummaryView {
                 )
                 .join('\n'),
             },
-            `Stayed float: ${view.stayedFloat.summary}`,
+            view.stayedFloat.summary,
           )
         : null,
       view.warnings.length || view.opsetChanges.length

@@ -66,7 +66,7 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
       (r.verification?.ok ? `, min output cosine ${num(r.verification.minCosine, 6)}` : ''),
     '',
   );
-  if (r.stayedFloat?.tensors) lines.push(`Stayed float: ${r.stayedFloat.summary}.`, '');
+  if (r.stayedFloat?.tensors) lines.push(`${r.stayedFloat.summary}.`, '');
   renderFilesAndOptions(r, lines);
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));

@@ -158,7 +158,15 @@ function summaryLine(tensors: number, bytes: number, groups: StayedFloatGroup[])
   if (tensors === 0) return 'no learned weight stayed float';
   const parts = groups.map(
     (g) =>
-      `${g.tensors} ${g.label} (${kib(g.bytes)}${g.tensors <= NAMES_IN_LINE ? `: ${g.names.join(', ')}` : ''})`,
+      `${g.tensors} ${g.tensors === 1 ? singular(g.label) : g.label} (${kib(g.bytes)}${g.tensors <= NAMES_IN_LINE ? `: ${g.names.join(', ')}` : ''})`,
   );
   return `${tensors} tensor${tensors === 1 ? '' : 's'} (${kib(bytes)}) stayed float: ${parts.join('; ')}`;
+}
+
+/** A group's label for one tensor ("1 weight read by …", "1 fixed constant …"). */
+function singular(label: string): string {
+  return label
+    .replace(/^weights /, 'weight ')
+    .replace(/^fixed constants /, 'fixed constant ')
+    .replace(/^biases and norm parameters /, 'bias or norm parameter ');
 }
