@@ -1,6 +1,7 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
 import { convertCommand, convertUsage } from './convertCommand';
+import { dataCommand, dataUsage } from './dataCommand';
 import { inspectCommand, inspectUsage } from './inspectCommand';
 import { pruneCommand, pruneUsage } from './pruneCommand';
 import { quantizeCommand, quantizeUsage, verifyCommand, verifyUsage } from './quantizeCommand';
@@ -29,6 +30,8 @@ usage:
 
   ${shrinkUsage.split('\n').join('\n  ')}
 
+  ${dataUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 exit codes: 0 success, 1 failure (the message names the file and the reason), 2 bad usage`;
@@ -43,6 +46,7 @@ const commands: Record<string, Command> = {
   verify: verifyCommand,
   sensitivity: sensitivityCommand,
   shrink: shrinkCommand,
+  data: dataCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */

@@ -19,6 +19,7 @@ import { VerifyCancelledError, verifyInWorker } from '../runtime/verifyInWorker'
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
 import { writeModelAsync, type WriteResult } from '../runtime/writeModel';
 import { type OptionSpec, type ParsedArgs, UsageError } from './args';
+import { DATA_OPTIONS, dataOptionsOf } from './dataOptions';
 
 /** Kept in step with main.ts's VERSION (the lead owns that file). */
 export const TOOL_VERSION = '0.1.0';
@@ -28,6 +29,7 @@ export const VERIFY_OPTIONS: OptionSpec = {
   dims: { type: 'string' },
   fill: { type: 'string' },
   inputs: { type: 'string' },
+  ...DATA_OPTIONS,
 };
 
 /** What a transform adds to the common report: summary fields, and sections placed after the summary. */
@@ -273,7 +275,7 @@ export function modelInputs(model: OpenedModel): string[] {
   return main.inputs.map((i) => i.name).filter((n) => !initializers.has(n));
 }
 
-/** Verification options from --dims, --fill and --inputs. */
+/** Verification options from --dims, --fill, --inputs and the data options (--data, --tokenizer, the split). */
 export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
   const pairs = (name: string): Record<string, number> | undefined => {
     const raw = args.options[name];
@@ -291,7 +293,11 @@ export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
   if (inputs !== undefined && !(fs.existsSync(inputs) && fs.statSync(inputs).isDirectory())) {
     throw new UsageError(`--inputs ${inputs} is not a folder`);
   }
-  return { dims: pairs('dims'), fill: pairs('fill'), inputsDir: inputs };
+  const dims = pairs('dims');
+  const fill = pairs('fill');
+  if (inputs !== undefined && args.options.data !== undefined)
+    throw new UsageError('--inputs DIR and --data: give one (--data DIR reads a folder of .npy files too)');
+  return { dims, fill, inputsDir: inputs, data: dataOptionsOf(args) };
 }
 
 /** The verification figures, one line per output and per model. */
