@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type DataSection, withDataMarkdown } from '../core/data/dataSection';
+import { RecipeError } from '../core/data/inputRecipe';
 import { ModelError } from '../core/errors';
 import type { TensorSink } from '../core/quant/planQuantize';
 import type { TransformPlan } from '../core/transform/transformPlan';
@@ -11,6 +13,8 @@ import {
   type TransformSummary,
 } from '../core/transform/transformReport';
 import { planWrite, type WritePlan } from '../core/write/planWrite';
+import { DataError } from '../runtime/data/rawSample';
+import { samplesFor } from '../runtime/data/sampleFeeds';
 import { describeFile, describeFilesInWorker } from '../runtime/describeFiles';
 import { type OpenedModel, openModel } from '../runtime/openModel';
 import { type SpillFile, openSpillFile } from '../runtime/spillFile';
@@ -119,8 +123,23 @@ export async function runTransform<R extends TransformReport, P extends Transfor
   let spill: SpillFile | undefined;
   const stopMeasuring = new AbortController();
   try {
-    // A bad inputs folder is reported before anything is written.
+    // A bad inputs folder, or data that cannot be used, is reported before anything is written.
+    let data: DataSection | undefined;
     if (run.verify?.inputsDir) readInputFiles(run.verify.inputsDir, modelInputs(model));
+    else if (run.verify?.data) {
+      try {
+        data = (
+          await samplesFor(model.path, model.index, run.verify, (line) =>
+            process.stderr.write(`big-shrink: ${line}\n`),
+          )
+        ).section;
+      } catch (e) {
+        if (e instanceof DataError) throw new ModelError(e.file, e.reason);
+        if (e instanceof RecipeError)
+          throw new ModelError(e.file, `is not a valid input recipe: ${e.problems.join('; ')}`);
+        throw e;
+      }
+    }
     if (run.prepare) {
       const tPrepare = performance.now();
       await run.prepare(model);
@@ -227,6 +246,7 @@ export async function runTransform<R extends TransformReport, P extends Transfor
         status: fidelityStatus(verification),
         ...extras.summary,
       },
+      data: verification?.data ?? data,
       ...extras.sections,
       opsetChanges: plan.opsetChanges,
       tensors: plan.tensors,
@@ -240,7 +260,7 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     // The common fields in their order, and the extras: R's own fields (ReportExtras<R>).
     const report = assembled as unknown as R;
     writeFileAtomic(reportJson, JSON.stringify(report, null, 2) + '\n', { force: run.force });
-    writeFileAtomic(reportMd, run.render(report), { force: run.force });
+    writeFileAtomic(reportMd, withDataMarkdown(run.render(report), report.data), { force: run.force });
     return { report, verification };
   } finally {
     stopMeasuring.abort();

@@ -247,7 +247,10 @@ const audioDecoder: Decoder<AudioState> = {
           spec.path,
           `input ${target.name} is ${describe(target)}: mono audio maps to [batch, samples] (other axes 1)`,
         );
-    const rate = recipe?.audio?.sampleRate;
+    // The model's rate: the recipe's, else a value given for its sample-rate input (--fill sr=16000).
+    const rateInput = ctx.inputs.find((i) => isSampleRateInput(i.name));
+    const rate = recipe?.audio?.sampleRate ?? (rateInput ? ctx.options.fill?.[rateInput.name] : undefined);
+    if (rate !== undefined) out.audioRate = rate;
     let length = recipe?.audio?.window ?? shape[timeAxis];
     if (Number.isNaN(length) || length === undefined) {
       if (!rate)
