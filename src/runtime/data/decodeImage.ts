@@ -46,19 +46,9 @@ export async function decodeImage(
   let pixels: Buffer;
   let got: number;
   try {
-    const sharp = loadSharp();
-    let img = sharp(file, { failOn: 'error' }).rotate().removeAlpha();
-    img = img.resize(W, H, {
-      fit: recipe.resize === 'cover' ? 'cover' : recipe.resize === 'contain' ? 'contain' : 'fill',
-      kernel: recipe.interpolation ?? 'linear',
-      background: { r: 0, g: 0, b: 0 },
-    });
-    if (C === 1) img = img.grayscale();
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.width !== W || info.height !== H)
-      throw new Error(`resized to ${info.width}×${info.height}, not ${W}×${H}`);
-    pixels = data;
-    got = info.channels;
+    const r = await resample(file, W, H, recipe, C === 1);
+    pixels = r.data;
+    got = r.channels;
   } catch (e) {
     throw new DataError(file, `cannot be decoded as an image (${(e as Error).message})`);
   }
@@ -78,6 +68,92 @@ export async function decodeImage(
     }
   }
   return out;
+}
+
+type Raw = { data: Buffer; width: number; height: number; channels: number };
+
+const INTERPOLATORS = {
+  nearest: 'nearest',
+  linear: 'bilinear',
+  cubic: 'bicubic',
+  lanczos3: 'bicubic',
+} as const;
+
+/**
+ * The image's pixels at W×H (interleaved, 1 or 3 channels). Axes that shrink go through libvips' reduce
+ * (antialiased and centre-aligned, as PIL's resize); axes that grow through an affine transform with the
+ * pixel centres aligned and the edges repeated (as PIL's, where libvips' own upsizing is half a pixel
+ * off). cover scales to fill and crops the centre; contain scales to fit and pads with black.
+ */
+async function resample(
+  file: string,
+  W: number,
+  H: number,
+  recipe: ImageRecipe,
+  gray: boolean,
+): Promise<Raw> {
+  const sharp = loadSharp();
+  let img = sharp(file, { failOn: 'error' }).rotate().removeAlpha();
+  if (gray) img = img.grayscale();
+  const first = await img.raw().toBuffer({ resolveWithObject: true });
+  let cur: Raw = {
+    data: first.data,
+    width: first.info.width,
+    height: first.info.height,
+    channels: first.info.channels,
+  };
+  const fit = recipe.resize ?? 'stretch';
+  const s =
+    fit === 'cover' ? Math.max(W / cur.width, H / cur.height) : Math.min(W / cur.width, H / cur.height);
+  const tw = fit === 'stretch' ? W : Math.max(1, Math.round(cur.width * s));
+  const th = fit === 'stretch' ? H : Math.max(1, Math.round(cur.height * s));
+  const kernel = recipe.interpolation ?? 'linear';
+  const raw = (r: Raw) => ({ raw: { width: r.width, height: r.height, channels: r.channels as 1 | 3 } });
+  const done = async (p: import('sharp').Sharp): Promise<Raw> => {
+    const { data, info } = await p.raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  };
+  const rw = Math.min(tw, cur.width);
+  const rh = Math.min(th, cur.height);
+  if (rw !== cur.width || rh !== cur.height)
+    cur = await done(sharp(cur.data, raw(cur)).resize(rw, rh, { fit: 'fill', kernel }));
+  if (tw > cur.width || th > cur.height) {
+    const sx = tw / cur.width;
+    const sy = th / cur.height;
+    const extended = await done(
+      sharp(cur.data, raw(cur)).extend({ top: 1, bottom: 1, left: 1, right: 1, extendWith: 'copy' }),
+    );
+    // libvips maps output x to input x / sx − idx: centre alignment is idx = 0.5 − 0.5 / sx, less the
+    // one-pixel border.
+    const grown = await done(
+      sharp(extended.data, raw(extended)).affine([sx, 0, 0, sy], {
+        interpolator: INTERPOLATORS[kernel],
+        idx: 0.5 - 0.5 / sx - 1,
+        idy: 0.5 - 0.5 / sy - 1,
+      }),
+    );
+    cur = await done(sharp(grown.data, raw(grown)).extract({ left: 0, top: 0, width: tw, height: th }));
+  }
+  if (fit === 'cover' && (cur.width !== W || cur.height !== H)) {
+    const left = Math.floor((cur.width - W) / 2);
+    const top = Math.floor((cur.height - H) / 2);
+    cur = await done(sharp(cur.data, raw(cur)).extract({ left, top, width: W, height: H }));
+  } else if (fit === 'contain' && (cur.width !== W || cur.height !== H)) {
+    const left = Math.floor((W - cur.width) / 2);
+    const top = Math.floor((H - cur.height) / 2);
+    cur = await done(
+      sharp(cur.data, raw(cur)).extend({
+        left,
+        right: W - cur.width - left,
+        top,
+        bottom: H - cur.height - top,
+        background: { r: 0, g: 0, b: 0 },
+      }),
+    );
+  }
+  if (cur.width !== W || cur.height !== H)
+    throw new Error(`resized to ${cur.width}×${cur.height}, not ${W}×${H}`);
+  return cur;
 }
 
 /**
