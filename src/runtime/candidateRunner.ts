@@ -57,7 +57,8 @@ export async function openCandidateRunner(
   const outputNames = [...original.outputNames];
   try {
     // The shrink search measures on the calibration samples; the final verdict on the evaluation ones.
-    const samples = options.data && !options.inputsDir ? await samplesFor(model.path, model.index, options) : undefined;
+    const samples =
+      options.data && !options.inputsDir ? await samplesFor(model.path, model.index, options) : undefined;
     if (samples?.source === 'files' && samples.calibration.length > 0) {
       feeds = stackFeeds(ort, model.index, samples.calibration);
       for (const [name, t] of Object.entries(feeds))

@@ -113,8 +113,10 @@ export async function captureActivations(
     });
     const fetch = wanted.filter((t) => !inputs.has(t.name)).map((t) => t.name);
     // The user's calibration samples, one run each, when there are some; else synthesized batches.
-    const samples = options.data && !options.inputsDir ? await samplesFor(modelPath, index, options) : undefined;
-    const real = samples?.source === 'files' && samples.calibration.length > 0 ? samples.calibration : undefined;
+    const samples =
+      options.data && !options.inputsDir ? await samplesFor(modelPath, index, options) : undefined;
+    const real =
+      samples?.source === 'files' && samples.calibration.length > 0 ? samples.calibration : undefined;
     if (real) {
       batches = real.length;
       fromData = `${real.length} calibration sample${real.length === 1 ? '' : 's'} of ${samples!.section.paths.join(', ')}`;
@@ -125,12 +127,12 @@ export async function captureActivations(
       const feeds = real
         ? real[b]
         : synthesizeFeeds(
-        ort,
-        index,
-        session.inputNames,
-        { ...options, seed: CALIBRATION_SEED + b },
-        described,
-      );
+            ort,
+            index,
+            session.inputNames,
+            { ...options, seed: CALIBRATION_SEED + b },
+            described,
+          );
       let out: OrtTypes.InferenceSession.OnnxValueMapType;
       try {
         out = fetch.length ? await session.run(feeds, fetch) : {};
@@ -153,8 +155,8 @@ export async function captureActivations(
   const from = fromData
     ? fromData
     : options.inputsDir
-    ? `inputs ${options.inputsDir}`
-    : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
+      ? `inputs ${options.inputsDir}`
+      : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
   const calibration = `${from}: ${described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`;
   return { grams: [...grams.values()].filter((g) => g.rows > 0), missing, calibration };
 }

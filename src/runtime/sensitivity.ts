@@ -150,7 +150,8 @@ export async function openSensitivity(
     let data: DataSection | undefined;
     try {
       // The user's calibration samples (stacked into one batch where the shapes allow), else synthesized.
-      const samples = options.data && !options.inputsDir ? await samplesFor(model.path, index, options) : undefined;
+      const samples =
+        options.data && !options.inputsDir ? await samplesFor(model.path, index, options) : undefined;
       data = samples?.section;
       const synthesized =
         samples?.source === 'files' && samples.calibration.length > 0
@@ -158,7 +159,12 @@ export async function openSensitivity(
           : synthesizeFeeds(ort, index, original.inputNames, options, described);
       if (samples?.source === 'files' && samples.calibration.length > 0)
         for (const [name, t] of Object.entries(synthesized))
-          described.push({ name, dtype: t.type, dims: [...t.dims], values: `${samples.section.inputs?.find((i) => i.name === name)?.source ?? 'data'}, calibration samples` });
+          described.push({
+            name,
+            dtype: t.type,
+            dims: [...t.dims],
+            values: `${samples.section.inputs?.find((i) => i.name === name)?.source ?? 'data'}, calibration samples`,
+          });
       for (const [name, t] of Object.entries(synthesized))
         feeds.push({ name, type: t.type, dims: [...t.dims], data: t.data as SerializedTensor['data'] });
       reference = floatOutputs(

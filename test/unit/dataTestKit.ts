@@ -11,7 +11,14 @@ import { REPO_ROOT } from '../testModels';
 
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
-export const LLAMA_TOKENIZER = path.join(REPO_ROOT, 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');
+export const LLAMA_TOKENIZER = path.join(
+  REPO_ROOT,
+  'node_modules',
+  '@lenml',
+  'tokenizer-llama2',
+  'models',
+  'tokenizer.json',
+);
 
 /** A fresh temp folder named big-shrink-NAME-…; remove it with `fs.rmSync` in t.after/finally. */
 export function tempDir(name: string): string {

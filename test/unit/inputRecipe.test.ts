@@ -22,10 +22,22 @@ const FULL: RecipeFile = {
     x: {
       source: 'image',
       dims: [1, 3, 48, 192],
-      image: { layout: 'NCHW', channels: 'BGR', resize: 'cover', scale: 1 / 255, mean: [0.5], std: [0.5], interpolation: 'cubic' },
+      image: {
+        layout: 'NCHW',
+        channels: 'BGR',
+        resize: 'cover',
+        scale: 1 / 255,
+        mean: [0.5],
+        std: [0.5],
+        interpolation: 'cubic',
+      },
     },
     input: { source: 'audio', audio: { sampleRate: 16000, window: 512, hop: 256, resample: false } },
-    input_ids: { source: 'text', path: 'corpus.jsonl', text: { length: 32, field: 'body', addSpecialTokens: false } },
+    input_ids: {
+      source: 'text',
+      path: 'corpus.jsonl',
+      text: { length: 32, field: 'body', addSpecialTokens: false },
+    },
     bytes: { source: 'bytes', bytes: { pad: 256, length: 1024 } },
     sr: { source: 'constant', value: 16000 },
   },
@@ -54,9 +66,21 @@ describe('input recipe (MODEL.inputs.json)', () => {
       },
     });
     const text = problems.join('\n');
-    for (const needle of ['"version" must be 1', 'split.calibration', '"source" must be one of', 'image.layout', 'image.std', 'constant needs', '"length" must be a number', 'unknown field "colour"'])
+    for (const needle of [
+      '"version" must be 1',
+      'split.calibration',
+      '"source" must be one of',
+      'image.layout',
+      'image.std',
+      'constant needs',
+      '"length" must be a number',
+      'unknown field "colour"',
+    ])
       assert.ok(text.includes(needle), `${needle} missing from:\n${text}`);
-    assert.throws(() => parseRecipe('{', 'bad.inputs.json'), (e: unknown) => e instanceof RecipeError && e.file === 'bad.inputs.json');
+    assert.throws(
+      () => parseRecipe('{', 'bad.inputs.json'),
+      (e: unknown) => e instanceof RecipeError && e.file === 'bad.inputs.json',
+    );
     assert.deepEqual(validateRecipe(FULL), []);
   });
 });
@@ -69,7 +93,10 @@ describe('splitSamples', () => {
     assert.equal(a.calibration.length, 5);
     assert.equal(a.evaluation.length, 6);
     const all = [...a.calibration, ...a.evaluation].sort((p, q) => p - q);
-    assert.deepEqual(all, Array.from({ length: 11 }, (_, i) => i));
+    assert.deepEqual(
+      all,
+      Array.from({ length: 11 }, (_, i) => i),
+    );
     // Shuffled: a folder sorted by class does not land one class in each set.
     assert.notDeepEqual(a.calibration, [0, 1, 2, 3, 4]);
     assert.notDeepEqual(splitSamples(11, { seed: 7 }), a);
@@ -85,7 +112,11 @@ describe('splitSamples', () => {
     assert.deepEqual(splitSamples(4, { calibration: 10 }), { calibration: [0, 1, 2, 3], evaluation: [] });
     // A lone sample evaluates.
     assert.deepEqual(splitSamples(1), { calibration: [], evaluation: [0] });
-    assert.ok(splitSamples(10, { calibration: 5 }).calibration.every((i) => !splitSamples(10, { calibration: 5 }).evaluation.includes(i)));
+    assert.ok(
+      splitSamples(10, { calibration: 5 }).calibration.every(
+        (i) => !splitSamples(10, { calibration: 5 }).evaluation.includes(i),
+      ),
+    );
   });
 });
 
@@ -93,11 +124,25 @@ describe('the data section in Markdown', () => {
   it('says plainly when the verdict rests on synthetic inputs', () => {
     const md = renderDataMarkdown({ source: 'synthetic', paths: [], calibration: 16, evaluation: 1 });
     assert.match(md, /verdict rests on synthetic inputs/);
-    const real = renderDataMarkdown({ source: 'files', paths: ['/d'], calibration: 2, evaluation: 3, skipped: [{ path: '/d/x.png', reason: 'broken' }] });
+    const real = renderDataMarkdown({
+      source: 'files',
+      paths: ['/d'],
+      calibration: 2,
+      evaluation: 3,
+      skipped: [{ path: '/d/x.png', reason: 'broken' }],
+    });
     assert.doesNotMatch(real, /synthetic/);
     assert.match(real, /evaluation samples: 3/);
     assert.match(real, /`\/d\/x.png`: broken/);
-    const placed = withDataMarkdown('# Title\n\nsummary\n\n## Files\n\nrows\n', { source: 'synthetic', paths: [], calibration: 0, evaluation: 1 });
-    assert.ok(placed.indexOf('## Data') > placed.indexOf('summary') && placed.indexOf('## Data') < placed.indexOf('## Files'));
+    const placed = withDataMarkdown('# Title\n\nsummary\n\n## Files\n\nrows\n', {
+      source: 'synthetic',
+      paths: [],
+      calibration: 0,
+      evaluation: 1,
+    });
+    assert.ok(
+      placed.indexOf('## Data') > placed.indexOf('summary') &&
+        placed.indexOf('## Data') < placed.indexOf('## Files'),
+    );
   });
 });

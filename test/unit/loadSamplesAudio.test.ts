@@ -43,10 +43,16 @@ describe('audio data', { skip: tools ? false : 'needs the Debian packages espeak
   it('decodes speech WAVs as python wave reads them, in windows of the input length', async () => {
     assert.equal(python(['-c', REFERENCE, wav('speech/a.wav'), wav('a.npy')]).trim(), '16000');
     const ref = readFloat32Npy(wav('a.npy'));
-    const set = await samplesOf(testModel(VAD), { data: [{ path: wav('speech/a.wav') }], dims: { sequence: 512 }, calibration: 0 });
+    const set = await samplesOf(testModel(VAD), {
+      data: [{ path: wav('speech/a.wav') }],
+      dims: { sequence: 512 },
+      calibration: 0,
+    });
     const windows = set.evaluation.map((f) => f.input.data as Float32Array);
     assert.equal(windows.length, 8);
-    windows.forEach((w, i) => assert.equal(maxAbsDiff(w, ref.subarray(i * 512, (i + 1) * 512)), 0, `window ${i}`));
+    windows.forEach((w, i) =>
+      assert.equal(maxAbsDiff(w, ref.subarray(i * 512, (i + 1) * 512)), 0, `window ${i}`),
+    );
     // The other inputs: the rate of the audio and zero states.
     const first = set.evaluation[0];
     assert.equal(Number((first.sr.data as BigInt64Array)[0]), 16000);
@@ -55,7 +61,11 @@ describe('audio data', { skip: tools ? false : 'needs the Debian packages espeak
     // 24-bit and float copies (sox writes them WAVE_FORMAT_EXTENSIBLE, which python's wave refuses) and a
     // stereo one decode to the same samples.
     for (const copy of ['a24.wav', 'af.wav', 'ast.wav']) {
-      const other = await samplesOf(testModel(VAD), { data: [{ path: wav(copy) }], dims: { sequence: 512 }, calibration: 0 });
+      const other = await samplesOf(testModel(VAD), {
+        data: [{ path: wav(copy) }],
+        dims: { sequence: 512 },
+        calibration: 0,
+      });
       assert.ok(maxAbsDiff(other.evaluation[0].input.data as Float32Array, windows[0]) < 1e-7, copy);
     }
   });
@@ -68,7 +78,11 @@ describe('audio data', { skip: tools ? false : 'needs the Debian packages espeak
     // The recipe beside the model sets the rate and the window: no --dims needed.
     fs.writeFileSync(
       path.join(work, 'vad.inputs.json'),
-      serializeRecipe({ version: 1, data: [wav('speech')], inputs: { input: { source: 'audio', audio: { sampleRate: 16000, window: 512 } } } }),
+      serializeRecipe({
+        version: 1,
+        data: [wav('speech')],
+        inputs: { input: { source: 'audio', audio: { sampleRate: 16000, window: 512 } } },
+      }),
     );
     const converted = cli(['convert', model, '--fp16', '--json']);
     assert.equal(converted.status, 0, converted.stderr);
@@ -83,15 +97,31 @@ describe('audio data', { skip: tools ? false : 'needs the Debian packages espeak
   });
 
   it('refuses a file at another rate than the model takes, unless asked to resample', async () => {
-    const recipe = { version: 1 as const, inputs: { input: { source: 'audio' as const, audio: { sampleRate: 16000, window: 512 } } } };
+    const recipe = {
+      version: 1 as const,
+      inputs: { input: { source: 'audio' as const, audio: { sampleRate: 16000, window: 512 } } },
+    };
     await assert.rejects(
       samplesOf(testModel(VAD), { data: [{ path: wav('a22.wav') }], recipe }),
       /a22\.wav.*nothing usable is left.*sampled at 22050 Hz, the model takes 16000 Hz/,
     );
-    const r = cli(['data', testModel(VAD), '--data', wav('a22.wav'), '--fill', 'sr=16000', '--dims', 'sequence=512']);
+    const r = cli([
+      'data',
+      testModel(VAD),
+      '--data',
+      wav('a22.wav'),
+      '--fill',
+      'sr=16000',
+      '--dims',
+      'sequence=512',
+    ]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /a22\.wav: is sampled at 22050 Hz, the model takes 16000 Hz/);
-    const resampled = await samplesOf(testModel(VAD), { data: [{ path: wav('a22.wav') }], recipe, resample: true });
+    const resampled = await samplesOf(testModel(VAD), {
+      data: [{ path: wav('a22.wav') }],
+      recipe,
+      resample: true,
+    });
     assert.equal(Number((resampled.evaluation[0].sr.data as BigInt64Array)[0]), 16000);
     assert.equal(resampled.calibration.length + resampled.evaluation.length, 8);
   });

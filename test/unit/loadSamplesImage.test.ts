@@ -39,7 +39,10 @@ describe('image data', () => {
       data: [{ path: images }],
       dims: DIMS,
       calibration: 0,
-      recipe: { version: 1, inputs: { x: { source: 'image', image: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } } } },
+      recipe: {
+        version: 1,
+        inputs: { x: { source: 'image', image: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } } },
+      },
     });
     assert.equal(set.source, 'files');
     assert.equal(set.evaluation.length, FILES.length);
@@ -48,7 +51,10 @@ describe('image data', () => {
       assert.deepEqual(t.dims, [1, 3, 48, 192]);
       const ref = readFloat32Npy(path.join(dir, `${f}.nchw.npy`));
       // Measured: at most 2 of 255 pixel levels (×2 after the 0.5 std) between libvips and PIL.
-      assert.ok(maxAbsDiff(t.data as Float32Array, ref) <= (2 / 255) * 2 + 1e-6, `${f}: ${maxAbsDiff(t.data as Float32Array, ref)}`);
+      assert.ok(
+        maxAbsDiff(t.data as Float32Array, ref) <= (2 / 255) * 2 + 1e-6,
+        `${f}: ${maxAbsDiff(t.data as Float32Array, ref)}`,
+      );
     });
   });
 
@@ -67,11 +73,17 @@ onnx.save(m, sys.argv[1])`,
     ]);
     const set = await samplesOf(model, {
       data: [{ path: path.join(images, 'line3.png') }],
-      recipe: { version: 1, inputs: { img: { source: 'image', image: { channels: 'BGR', mean: [0.5], std: [0.5] } } } },
+      recipe: {
+        version: 1,
+        inputs: { img: { source: 'image', image: { channels: 'BGR', mean: [0.5], std: [0.5] } } },
+      },
     });
     const t = set.evaluation[0].img;
     assert.deepEqual(t.dims, [1, 48, 192, 3]);
-    assert.ok(maxAbsDiff(t.data as Float32Array, readFloat32Npy(path.join(dir, 'line3.png.nhwc.bgr.npy'))) <= 4 / 255 + 1e-6);
+    assert.ok(
+      maxAbsDiff(t.data as Float32Array, readFloat32Npy(path.join(dir, 'line3.png.nhwc.bgr.npy'))) <=
+        4 / 255 + 1e-6,
+    );
   });
 
   it('verifies the OCR classifier on the images, skipping an undecodable one by name', async (t) => {
@@ -88,9 +100,26 @@ onnx.save(m, sys.argv[1])`,
     const report = JSON.parse(converted.stdout);
     assert.equal(report.data.source, 'files');
     assert.equal(report.data.calibration + report.data.evaluation, FILES.length);
-    assert.deepEqual(report.data.skipped.map((s: { path: string }) => path.basename(s.path)), ['broken.png']);
-    assert.match(fs.readFileSync(path.join(work, 'ocr.fp16.report.md'), 'utf8'), /Measured on the model's real inputs/);
-    const verified = cli(['verify', model, path.join(work, 'ocr.fp16.onnx'), '--data', data, '--dims', DIMS_FLAG, '--calibration', '0', '--json']);
+    assert.deepEqual(
+      report.data.skipped.map((s: { path: string }) => path.basename(s.path)),
+      ['broken.png'],
+    );
+    assert.match(
+      fs.readFileSync(path.join(work, 'ocr.fp16.report.md'), 'utf8'),
+      /Measured on the model's real inputs/,
+    );
+    const verified = cli([
+      'verify',
+      model,
+      path.join(work, 'ocr.fp16.onnx'),
+      '--data',
+      data,
+      '--dims',
+      DIMS_FLAG,
+      '--calibration',
+      '0',
+      '--json',
+    ]);
     assert.equal(verified.status, 0, verified.stderr);
     const v = JSON.parse(verified.stdout);
     assert.equal(v.data.evaluation, FILES.length);

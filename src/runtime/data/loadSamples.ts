@@ -119,7 +119,9 @@ export async function loadSamples(
         s.path,
         `is given for input ${s.input}, which the model does not have (its inputs: ${inputs.map((i) => i.name).join(', ')})`,
       );
-  const split = { ...recipe?.split, ...pick(options, ['calibration', 'evaluation']) };
+  // Counts on the command line replace the recipe's split as a whole.
+  const given = pick(options, ['calibration', 'evaluation']);
+  const split = Object.keys(given).length > 0 ? given : { ...recipe?.split };
 
   if (specs.length === 0) {
     if (!options.synthesize) throw new Error('loadSamples: no data and no synthesizer');
