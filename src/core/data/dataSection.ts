@@ -34,6 +34,19 @@ export interface DataSection {
   labelled?: number;
 }
 
+/** What the editor's Data card shows besides the counts (made by `big-shrink data --preview`). */
+export interface DataPreview {
+  kind: string;
+  /** Small PNG thumbnails as data URLs (downscaled in the CLI child, never whole images). */
+  thumbnails?: { path: string; dataUrl: string }[];
+  /** The first tokens of the first window, decoded one by one. */
+  tokens?: string[];
+  /** (min, max) pairs over the first audio file. */
+  waveform?: [number, number][];
+  /** The first bytes of the first file. */
+  bytes?: number[];
+}
+
 /** The Markdown paragraph every report carries about its data; says plainly when inputs were synthetic. */
 export function renderDataMarkdown(data: DataSection | undefined): string {
   if (!data) return '';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as OrtTypes from 'onnxruntime-node';
-import type { DataInputSummary, DataSection } from '../../core/data/dataSection';
+import type { DataInputSummary, DataPreview, DataSection } from '../../core/data/dataSection';
 import { parseRecipe, type RecipeFile, recipeFileName, RecipeError } from '../../core/data/inputRecipe';
 import { splitSamples } from '../../core/data/splitSamples';
 import type { ModelIndex } from '../../core/onnx/modelIndex';
@@ -57,15 +57,6 @@ export interface SampleLabels {
   calibration: (number | undefined)[];
   evaluation: (number | undefined)[];
   classes?: string[];
-}
-
-/** What the editor's Data card shows besides the counts. */
-export interface DataPreview {
-  kind: string;
-  thumbnails?: { path: string; dataUrl: string }[];
-  tokens?: string[];
-  waveform?: [number, number][];
-  bytes?: number[];
 }
 
 /** The model's samples, split: one Feeds per sample (batch 1 unless the model fixes its batch). */
@@ -225,6 +216,7 @@ export function resolveRecipe(
 }
 
 export { DataError, RecipeError };
+export type { DataPreview };
 
 function summarize(
   feeds: Feeds | undefined,
