@@ -193,9 +193,19 @@ const imageDecoder: Decoder<ImageState> = {
     if (!known(channels))
       throw new DataError(spec.path, `input ${target.name} has ${channels} channels; images give 1 or 3`);
     if (Number.isNaN(shape[hAxis]) || Number.isNaN(shape[wAxis])) {
-      // Symbolic height or width: the first image's own size.
-      const first = files[0];
-      const size = await imageSize(first.path);
+      // Symbolic height or width: the first readable image's own size.
+      let size: { width: number; height: number } | undefined;
+      let why = '';
+      for (const f of files) {
+        try {
+          size = await imageSize(f.path);
+          break;
+        } catch (e) {
+          if (!(e instanceof DataError)) throw e;
+          why ||= `${e.file}: ${e.reason}`;
+        }
+      }
+      if (!size) throw new DataError(spec.path, `nothing usable is left (${why})`);
       if (Number.isNaN(shape[hAxis])) shape[hAxis] = size.height;
       if (Number.isNaN(shape[wAxis])) shape[wAxis] = size.width;
     }
