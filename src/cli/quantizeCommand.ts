@@ -38,6 +38,9 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
   --sym            symmetric (no zero points); default asymmetric with zero points
   --inputs DIR     verification inputs: .npy files named after the model's inputs
   --dims, --fill   synthesized verification inputs: symbolic dim values, constant inputs
+  --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
+                   part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
+                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model
   --method M       how codes are chosen (--format nbits): rtn (default, round-to-nearest, as ORT), search
                    (per-block clipping that minimizes the layer's output error on calibration activations)
                    or gptq (GPTQ error compensation along K); the report gives the gain over rtn
@@ -48,7 +51,10 @@ export const verifyUsage = `big-shrink verify ORIGINAL CANDIDATE [--json] [--inp
   Runs both models in onnxruntime-node on the same inputs: per output cosine, SQNR, max abs error, top-1
   agreement; sizes, load time and median latency. Exit 1 when either fails to load or run.
   --inputs DIR     .npy files named after the inputs (input_ids.npy; other inputs are synthesized)
-  --dims, --fill   synthesized inputs (fixed seed): symbolic dim values, constant inputs`;
+  --dims, --fill   synthesized inputs (fixed seed): symbolic dim values, constant inputs
+  --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
+                   part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
+                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model`;
 
 /** `big-shrink quantize`: returns the exit code. */
 export async function quantizeCommand(argv: string[], out: (line: string) => void): Promise<number> {
@@ -243,6 +249,8 @@ export async function verifyCommand(argv: string[], out: (line: string) => void)
       onProgress: args.options.json ? undefined : (p) => process.stderr.write(`${p.message}\n`),
     }),
   );
+  for (const k of result.data?.skipped ?? [])
+    process.stderr.write(`big-shrink: skipped ${k.path}: ${k.reason}\n`);
   if (args.options.json) out(JSON.stringify(result, null, 2));
   else printVerification(result, out);
   return result.ok ? 0 : 1;

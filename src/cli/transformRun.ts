@@ -323,6 +323,12 @@ export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
 /** The verification figures, one line per output and per model. */
 export function printVerification(v: VerifyResult, out: (line: string) => void): void {
   if (!v.ok) out(`verification FAILED: ${v.error}`);
+  if (v.data)
+    out(
+      v.data.source === 'synthetic'
+        ? '  inputs: synthesized (no --data): the verdict rests on synthetic inputs'
+        : `  inputs: ${v.data.evaluation} evaluation sample${v.data.evaluation === 1 ? '' : 's'} of ${v.data.paths.join(', ')}`,
+    );
   for (const o of v.outputs) {
     out(
       `  ${o.name}: cosine ${o.cosine}, SQNR ${o.sqnrDb} dB, max abs error ${o.maxAbsError}` +
