@@ -48,6 +48,37 @@ describe('raw bytes, .npy/.npz, labels and the recipe file', () => {
     assert.equal(v.outputs[0].top1Agreement, 1);
   });
 
+  it('groups samples into runs of a fixed batch', async () => {
+    const model = path.join(dir, 'fixed.onnx');
+    python([
+      '-c',
+      `import onnx, sys
+from onnx import helper, TensorProto
+g = helper.make_graph([helper.make_node('Identity', ['bytes'], ['out'])], 'g',
+  [helper.make_tensor_value_info('bytes', TensorProto.INT64, [2, 16])],
+  [helper.make_tensor_value_info('out', TensorProto.INT64, [2, 16])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]); m.ir_version = 8
+onnx.save(m, sys.argv[1])`,
+      model,
+    ]);
+    const files = path.join(dir, 'five');
+    fs.mkdirSync(files);
+    for (let i = 0; i < 5; i++)
+      fs.writeFileSync(path.join(files, `f${i}.bin`), Buffer.from([i, i + 1, i + 2]));
+    const set = await samplesOf(model, { data: [{ path: files }], calibration: 0 });
+    // Five files, two per run: two runs, the fifth file left out.
+    assert.equal(set.evaluation.length, 2);
+    const rows = set.evaluation.map((f) => {
+      assert.deepEqual(f.bytes.dims, [2, 16]);
+      const v = Array.from(f.bytes.data as BigInt64Array, Number);
+      return [v.slice(0, 3), v.slice(16, 19), v[3]];
+    });
+    assert.deepEqual(rows, [
+      [[0, 1, 2], [1, 2, 3], 0],
+      [[2, 3, 4], [3, 4, 5], 0],
+    ]);
+  });
+
   it('splits .npy batches and .npz arrays into samples as numpy wrote them', async () => {
     const npy = path.join(dir, 'npy');
     fs.mkdirSync(npy);

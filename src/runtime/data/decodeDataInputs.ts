@@ -112,6 +112,8 @@ export async function decodeDataInputs(ctx: Context): Promise<DecodedInputs> {
     const shape = resolveShape(target, { ...symbols, ...dimsOf(target, recipe) }, (axis) =>
       axis === batchAxis(target) ? 1 : undefined,
     );
+    // One sample has batch 1; a model with a fixed batch gets its samples grouped at the end.
+    shape[batchAxis(target)] = 1;
     const decode = DECODERS[listing.kind];
     const state = await decode.prepare(ctx, spec, target, shape, recipe, files, out);
     for (const f of files) {
@@ -132,6 +134,20 @@ export async function decodeDataInputs(ctx: Context): Promise<DecodedInputs> {
         if (typeof s === 'string') symbols[s] = first.dims[axis];
       });
   }
+  for (const [name, samples] of perInput) {
+    const input = ctx.inputs.find((i) => i.name === name)!;
+    const b = batchAxis(input);
+    const declared = input.shape[b];
+    if (typeof declared !== 'number' || declared <= 1 || samples.some((s) => s.value.dims[b] !== 1)) continue;
+    if (b !== 0)
+      throw new DataError(
+        ctx.specs[0].path,
+        `input ${name} has a fixed batch of ${declared} on axis ${b}; samples are grouped on axis 0 only`,
+      );
+    perInput.set(name, groupSamples(samples, declared));
+    if (out.text && name === [...perInput.keys()][0]) out.text = groupWindows(out.text, declared);
+    out.notes.set(name, `${declared} samples per run (the model's fixed batch)`);
+  }
   const counts = [...perInput.values()].map((s) => s.length);
   out.count = counts.length ? Math.min(...counts) : 0;
   for (const [name, samples] of perInput) {
@@ -150,6 +166,39 @@ export async function decodeDataInputs(ctx: Context): Promise<DecodedInputs> {
     out.labels = primary.slice(0, out.count).map((s) => s.label);
   out.classes = classes;
   out.symbols = symbols;
+  return out;
+}
+
+/** Consecutive samples stacked `batch` at a time along axis 0 (a remainder short of a batch is left out). */
+function groupSamples(samples: Sample[], batch: number): Sample[] {
+  const out: Sample[] = [];
+  for (let i = 0; i + batch <= samples.length; i += batch) {
+    const part = samples.slice(i, i + batch);
+    const first = part[0].value;
+    const per = first.data.length;
+    const Ctor = (first.data as unknown as { constructor: new (n: number) => RawTensor['data'] }).constructor;
+    const data = new Ctor(per * batch);
+    part.forEach((p, k) =>
+      (data as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(
+        p.value.data as ArrayLike<unknown>,
+        k * per,
+      ),
+    );
+    out.push({
+      value: { dtype: first.dtype, dims: [batch, ...first.dims.slice(1)], data },
+      file: part[0].file,
+      label: part[0].label,
+    });
+  }
+  return out;
+}
+
+function groupWindows(windows: TokenWindow[], batch: number): TokenWindow[] {
+  const out: TokenWindow[] = [];
+  for (let i = 0; i + batch <= windows.length; i += batch) {
+    const part = windows.slice(i, i + batch);
+    out.push({ ids: part.flatMap((w) => w.ids), mask: part.flatMap((w) => w.mask) });
+  }
   return out;
 }
 

@@ -40,7 +40,8 @@ export async function fillOtherInputs(
   const notes = new Map(decoded.notes);
   const n = decoded.count;
   const text = decoded.text;
-  const seqLength = text?.[0]?.ids.length;
+  // Tokens per window: a grouped window (fixed batch) holds several.
+  const seqLength = text?.[0] ? decoded.values.values().next().value?.[0]?.dims.at(-1) : undefined;
   let synthesized: Feeds[] | undefined;
   for (const input of inputs) {
     if (values.has(input.name)) continue;
@@ -91,7 +92,9 @@ export async function fillOtherInputs(
           text.slice(0, n).map((w) => ({
             dtype: 'float64',
             dims,
-            data: Float64Array.from(companion === 'attention_mask' ? w.mask : w.ids.map((_, i) => i)),
+            data: Float64Array.from(
+              companion === 'attention_mask' ? w.mask : w.ids.map((_, i) => i % (dims[dims.length - 1] || 1)),
+            ),
           })),
         );
         sources.set(input.name, 'text');
