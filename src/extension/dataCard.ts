@@ -28,7 +28,11 @@ export async function dataCardAction(
   cli: string,
   model: string,
   message: DataActionMessage,
+  picked?: string,
 ): Promise<DataCardState | undefined> {
+  // `picked` stands in for the dialog's answer (the extension-host tests cannot click a native dialog).
+  const choose = async (options: vscode.OpenDialogOptions) =>
+    picked ?? (await vscode.window.showOpenDialog(options))?.[0]?.fsPath;
   let recipe;
   try {
     recipe = readRecipe(model);
@@ -40,15 +44,14 @@ export async function dataCardAction(
     case 'chooseFolder':
     case 'chooseFile': {
       const folder = message.action === 'chooseFolder';
-      const picked = await vscode.window.showOpenDialog({
+      const target = await choose({
         canSelectFiles: !folder,
         canSelectFolders: folder,
         canSelectMany: false,
         defaultUri: here,
         openLabel: folder ? 'Use this folder as data' : 'Use this file as data',
       });
-      if (!picked?.[0]) return undefined;
-      const target = picked[0].fsPath;
+      if (!target) return undefined;
       const tokenizer = recipe.tokenizer;
       const check = await runDataCommand(cli, model, ['--data', target]);
       if (!check.ok) return { status: 'error', error: check.error };
@@ -60,15 +63,15 @@ export async function dataCardAction(
       break;
     }
     case 'chooseTokenizer': {
-      const picked = await vscode.window.showOpenDialog({
+      const tokenizer = await choose({
         canSelectFiles: true,
         canSelectMany: false,
         defaultUri: here,
         filters: { 'Hugging Face tokenizer': ['json'] },
         openLabel: 'Use this tokenizer',
       });
-      if (!picked?.[0]) return undefined;
-      saveRecipe(model, { ...recipe, tokenizer: recipePath(model, picked[0].fsPath) });
+      if (!tokenizer) return undefined;
+      saveRecipe(model, { ...recipe, tokenizer: recipePath(model, tokenizer) });
       break;
     }
     case 'setSplit': {

@@ -185,10 +185,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     this.setData(document, await loadDataCard(this.cli, document.uri.fsPath));
   }
 
-  private async dataAction(document: ModelDocument, message: Extract<FromWebview, { type: 'data/action' }>) {
+  /** A Data card action; `picked` answers its dialog (tests, through `bigShrink._test.dataAction`). */
+  async dataAction(
+    document: ModelDocument,
+    message: Extract<FromWebview, { type: 'data/action' }>,
+    picked?: string,
+  ): Promise<void> {
     const previous = this.dataStates.get(document);
     try {
-      const next = await dataCardAction(this.cli, document.uri.fsPath, message);
+      const next = await dataCardAction(this.cli, document.uri.fsPath, message, picked);
       if (next) this.setData(document, next);
     } catch (e) {
       this.setData(document, {
