@@ -76,7 +76,7 @@ export async function decodeDataInputs(ctx: Context): Promise<DecodedInputs> {
   };
   const symbols: Record<string, number> = { ...ctx.recipe?.dims, ...ctx.options.dims };
   const perInput = new Map<string, Sample[]>();
-  const maxSamples = ctx.options.maxSamples ?? 512;
+  const maxSamples = ctx.options.maxSamples ?? 256;
   let classes: string[] | undefined;
   for (const spec of ctx.specs) {
     const hint = spec.input ? kindOfSource(ctx.recipe?.inputs[spec.input]?.source) : undefined;

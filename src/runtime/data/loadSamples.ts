@@ -40,7 +40,7 @@ export interface DataOptions {
   recipe?: RecipeFile;
   /** Ignore the recipe file beside the model. */
   noRecipe?: boolean;
-  /** Most samples decoded in all (default 512). */
+  /** Most samples decoded per input (default 256; the rest of the files are not read). */
   maxSamples?: number;
   /** Collect a preview (thumbnails, first tokens, waveform) for the editor. */
   preview?: boolean;
