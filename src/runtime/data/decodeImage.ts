@@ -13,8 +13,12 @@ type Sharp = typeof import('sharp');
 
 function loadSharp(): Sharp {
   // sharp is native: loaded when an image is decoded, not when the CLI starts.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('sharp') as Sharp;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('sharp') as Sharp;
+  } catch (e) {
+    throw new Error(`the image decoder (sharp) is not installed here: ${(e as Error).message}`);
+  }
 }
 
 /** Width and height of an image file (its header only); a DataError when it is no image sharp reads. */

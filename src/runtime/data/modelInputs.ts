@@ -26,9 +26,7 @@ export const INT_TYPES = new Set(['int64', 'int32', 'int16', 'int8', 'uint8', 'u
 
 /** Recurrent state inputs a fresh sequence starts from zeros (h, c, state, hidden, cell …). */
 export function isStateInput(name: string): boolean {
-  return (
-    /(^|[._/-])(h|c|h0|c0|hx|cx)([._/-]?\d*)$|state|hidden|cell|cache/i.test(name) && !isPastInput(name)
-  );
+  return /(^|[._/-])(h|c|h0|c0|hx|cx)([._/-]?\d*)$|state|hidden|cell|cache/i.test(name) && !isPastInput(name);
 }
 
 /** Past key/value inputs of a decoder (ORT GenAI `past_N`, Optimum `past_key_values.N.key|value`). */
