@@ -44,7 +44,7 @@ const node = {
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['vscode', 'onnxruntime-node'],
+  external: ['vscode', 'onnxruntime-node', 'sharp'],
   plugins: [watPlugin],
 };
 

@@ -24,6 +24,13 @@ esac
 for k in "${keep[@]}"; do
   [ -e "${k%\*\*}" ] || { echo "package.sh: $k is missing: run npm ci" >&2; exit 1; }
 done
+# sharp's binaries for TARGET: npm ci installs the machine's own; another platform's need
+# `npm install --no-save --os=OS --cpu=ARCH sharp` first, else images cannot be decoded there.
+
+for p in "node_modules/@img/sharp-$TARGET" "node_modules/@img/sharp-libvips-$TARGET"; do
+  if [ -d "$p" ]; then keep+=("$p/**")
+  else echo "package.sh: warning: $p is missing: the $TARGET VSIX will not decode images (--data)" >&2; fi
+done
 [ -f dist/extension.js ] || node esbuild.js
 [ -f dist/extension.js ] || { echo "package.sh: dist/extension.js was not built (is src/extension/extension.ts there?)" >&2; exit 1; }
 
@@ -46,7 +53,8 @@ osname, arch = target.split('-')
 binding = f'extension/node_modules/onnxruntime-node/bin/napi-v6/{osname}/{arch}/onnxruntime_binding.node'
 problems = []
 if binding not in names: problems.append(f'missing {binding}')
-for need in ('extension/package.json', 'extension/dist/extension.js', 'extension/LICENSE.txt', 'extension/readme.md',
+for need in ('extension/node_modules/sharp/lib/index.js', 'extension/node_modules/@img/colour/index.cjs',
+             'extension/package.json', 'extension/dist/extension.js', 'extension/LICENSE.txt', 'extension/readme.md',
              'extension/node_modules/onnxruntime-common/dist/cjs/index.js', 'extension/node_modules/onnxruntime-node/dist/index.js'):
     if need not in names: problems.append(f'missing {need}')
 for n in names:

@@ -12,6 +12,8 @@ export type OptionSpec = Record<string, { type: 'flag' | 'string' | 'number'; al
 export interface ParsedArgs {
   positionals: string[];
   options: Record<string, string | number | boolean | undefined>;
+  /** Every value of each string option, in order (`--data A --data B`); `options` keeps the last. */
+  repeated?: Record<string, string[]>;
 }
 
 /** Parses `argv` strictly: unknown options, missing values and malformed numbers are usage errors. */
@@ -23,6 +25,7 @@ export function parseArgs(argv: string[], spec: OptionSpec): ParsedArgs {
   }
   const positionals: string[] = [];
   const options: ParsedArgs['options'] = {};
+  const repeated: Record<string, string[]> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') {
@@ -50,9 +53,12 @@ export function parseArgs(argv: string[], spec: OptionSpec): ParsedArgs {
       if (value.trim() === '' || !Number.isFinite(n))
         throw new UsageError(`${key} needs a number, got "${value}"`);
       options[name] = n;
-    } else options[name] = value;
+    } else {
+      options[name] = value;
+      (repeated[name] ??= []).push(value);
+    }
   }
-  return { positionals, options };
+  return { positionals, options, repeated };
 }
 
 /** A whole number option within [min, max], or the default. */

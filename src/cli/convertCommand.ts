@@ -12,7 +12,7 @@ import {
 } from './transformRun';
 
 export const convertUsage = `big-shrink convert MODEL --fp16 [--exclude REGEX] [--min-elements N] [-o OUT] [--force] [--json]
-                  [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
+                  [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify] [--data PATH]
   Stores float32 weights as float16, each followed by a Cast to float32 under its original name (ONNX
   Runtime folds the Cast at load), so the model's inputs, outputs and opset are unchanged. Writes
   MODEL.fp16.onnx beside MODEL unless -o, plus .report.json and .report.md, then compares both models in

@@ -1,6 +1,7 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
 import { convertCommand, convertUsage } from './convertCommand';
+import { dataCommand, dataUsage } from './dataCommand';
 import { diffCommand, diffUsage } from './diffCommand';
 import { inspectCommand, inspectUsage } from './inspectCommand';
 import { pruneCommand, pruneUsage } from './pruneCommand';
@@ -41,6 +42,8 @@ usage:
 
   ${diffUsage.split('\n').join('\n  ')}
 
+  ${dataUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 ${EXIT_CODES}`;
@@ -56,6 +59,7 @@ const commands: Record<string, Command> = {
   sensitivity: sensitivityCommand,
   shrink: shrinkCommand,
   diff: diffCommand,
+  data: dataCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */

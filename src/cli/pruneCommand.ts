@@ -36,7 +36,7 @@ import {
 export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel [--sparsity 0.5] [--scope layer|global]
                 [--n 2 --m 4] [--keep-first-last] [--include bias,norm,embedding,constant] [--exclude REGEX]
                 [--storage dense|sparse|int4] [--block N] [--sym] [--save-mask F.safetensors] [--mask F.safetensors] [-o OUT] [--force]
-                [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
+                [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify] [--data PATH]
   Zeroes weights of MatMul/Gemm/Conv/attention/recurrent layers (biases, norms, embeddings and fixed
   constants only with --include), compares both models in onnxruntime-node, writes .report.json/.md.
   --method magnitude  the smallest |w|: --sparsity per weight (--scope layer, default) or one threshold

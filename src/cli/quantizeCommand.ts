@@ -42,6 +42,9 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
   --sym            symmetric (no zero points); default asymmetric with zero points
   --inputs DIR     verification inputs: .npy files named after the model's inputs
   --dims, --fill   synthesized verification inputs: symbolic dim values, constant inputs
+  --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
+                   part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
+                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model
   --method M       how codes are chosen (--format nbits): rtn (default, round-to-nearest, as ORT), search
                    (per-block clipping that minimizes the layer's output error on calibration activations)
                    or gptq (GPTQ error compensation along K); the report gives the gain over rtn
@@ -53,7 +56,10 @@ export const verifyUsage = `big-shrink verify ORIGINAL CANDIDATE [--json] [--inp
   agreement; sizes, load time (after a warm-up load of each) and median latency. Exit 3 when the verdict is
   FAIL or the models cannot be compared (either fails to load or run), 1 when a file is no ONNX model.
   --inputs DIR     .npy files named after the inputs (input_ids.npy; other inputs are synthesized)
-  --dims, --fill   synthesized inputs (fixed seed): symbolic dim values, constant inputs`;
+  --dims, --fill   synthesized inputs (fixed seed): symbolic dim values, constant inputs
+  --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
+                   part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
+                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model`;
 
 /** `big-shrink quantize`: returns the exit code. */
 export async function quantizeCommand(argv: string[], out: (line: string) => void): Promise<number> {
@@ -253,6 +259,8 @@ export async function verifyCommand(argv: string[], out: (line: string) => void)
       onProgress: args.options.json ? undefined : (p) => process.stderr.write(`${p.message}\n`),
     }),
   );
+  for (const k of result.data?.skipped ?? [])
+    process.stderr.write(`big-shrink: skipped ${k.path}: ${k.reason}\n`);
   if (args.options.json) out(JSON.stringify(result, null, 2));
   else printVerification(result, out);
   const why = failReason(fidelityStatus(result), result);

@@ -21,7 +21,10 @@ export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--
   --sparsity F     measure magnitude pruning of each layer to F (0 < F < 1, as prune does) instead
   --workers N      threads measuring candidates at once (default 2)
   --inputs DIR     .npy files named after the inputs (others are synthesized with a fixed seed)
-  --dims, --fill   synthesized inputs: symbolic dim values, constant inputs`;
+  --dims, --fill   synthesized inputs: symbolic dim values, constant inputs
+  --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
+                   part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
+                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model`;
 
 /** `big-shrink sensitivity`: returns the exit code. */
 export async function sensitivityCommand(argv: string[], out: (line: string) => void): Promise<number> {

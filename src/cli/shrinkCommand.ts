@@ -53,7 +53,7 @@ import {
 } from './transformRun';
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" [--max-bytes N] [-o OUT] [--force]
-                 [--precisions ID,...] [--workers N] [--refine] [--json] [--inputs DIR] [--dims NAME=V,...]
+                 [--precisions ID,...] [--workers N] [--refine] [--json] [--inputs DIR] [--dims NAME=V,...] [--data PATH]
                  [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
   weight chooses among int2, int4b128, int4, int8 (MatMulNBits: 2-bit block 32, 4-bit block 128, 4-bit

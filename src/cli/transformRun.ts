@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type DataSection, withDataMarkdown } from '../core/data/dataSection';
+import { RecipeError } from '../core/data/inputRecipe';
 import { ModelError } from '../core/errors';
 import type { TensorSink } from '../core/quant/planQuantize';
 import type { TransformPlan } from '../core/transform/transformPlan';
@@ -11,6 +13,8 @@ import {
   type TransformSummary,
 } from '../core/transform/transformReport';
 import { planWrite, type WritePlan } from '../core/write/planWrite';
+import { DataError } from '../runtime/data/rawSample';
+import { samplesFor } from '../runtime/data/sampleFeeds';
 import { describeFile, describeFilesInWorker } from '../runtime/describeFiles';
 import { type OpenedModel, openModel } from '../runtime/openModel';
 import { type SpillFile, openSpillFile } from '../runtime/spillFile';
@@ -20,6 +24,7 @@ import { checkWritable } from '../runtime/checkWritable';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
 import { writeModelAsync, type WriteResult } from '../runtime/writeModel';
 import { type OptionSpec, type ParsedArgs, UsageError } from './args';
+import { DATA_OPTIONS, dataOptionsOf } from './dataOptions';
 
 /** Kept in step with main.ts's VERSION (the lead owns that file). */
 export const TOOL_VERSION = '0.1.0';
@@ -29,6 +34,7 @@ export const VERIFY_OPTIONS: OptionSpec = {
   dims: { type: 'string' },
   fill: { type: 'string' },
   inputs: { type: 'string' },
+  ...DATA_OPTIONS,
 };
 
 /** What a transform adds to the common report: summary fields, and sections placed after the summary. */
@@ -122,8 +128,23 @@ export async function runTransform<R extends TransformReport, P extends Transfor
   // Once the output exists, a failure removes it: exit code 1 always means nothing was written.
   let writtenFiles: string[] | undefined;
   try {
-    // A bad inputs folder is reported before anything is written.
+    // A bad inputs folder, or data that cannot be used, is reported before anything is written.
+    let data: DataSection | undefined;
     if (run.verify?.inputsDir) readInputFiles(run.verify.inputsDir, modelInputs(model));
+    else if (run.verify?.data) {
+      try {
+        data = (
+          await samplesFor(model.path, model.index, run.verify, (line) =>
+            process.stderr.write(`big-shrink: ${line}\n`),
+          )
+        ).section;
+      } catch (e) {
+        if (e instanceof DataError) throw new ModelError(e.file, e.reason);
+        if (e instanceof RecipeError)
+          throw new ModelError(e.file, `is not a valid input recipe: ${e.problems.join('; ')}`);
+        throw e;
+      }
+    }
     if (run.prepare) {
       const tPrepare = performance.now();
       await run.prepare(model);
@@ -236,6 +257,7 @@ export async function runTransform<R extends TransformReport, P extends Transfor
         status: fidelityStatus(verification),
         ...extras.summary,
       },
+      data: verification?.data ?? data,
       ...extras.sections,
       opsetChanges: plan.opsetChanges,
       tensors: plan.tensors,
@@ -249,7 +271,7 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     // The common fields in their order, and the extras: R's own fields (ReportExtras<R>).
     const report = assembled as unknown as R;
     writeFileAtomic(reportJson, JSON.stringify(report, null, 2) + '\n', { force: run.force });
-    writeFileAtomic(reportMd, run.render(report), { force: run.force });
+    writeFileAtomic(reportMd, withDataMarkdown(run.render(report), report.data), { force: run.force });
     return { report, verification };
   } catch (e) {
     if (!writtenFiles) throw e;
@@ -292,7 +314,7 @@ export function modelInputs(model: OpenedModel): string[] {
   return main.inputs.map((i) => i.name).filter((n) => !initializers.has(n));
 }
 
-/** Verification options from --dims, --fill and --inputs. */
+/** Verification options from --dims, --fill, --inputs and the data options (--data, --tokenizer, the split). */
 export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
   const pairs = (name: string): Record<string, number> | undefined => {
     const raw = args.options[name];
@@ -310,12 +332,22 @@ export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
   if (inputs !== undefined && !(fs.existsSync(inputs) && fs.statSync(inputs).isDirectory())) {
     throw new UsageError(`--inputs ${inputs} is not a folder`);
   }
-  return { dims: pairs('dims'), fill: pairs('fill'), inputsDir: inputs };
+  const dims = pairs('dims');
+  const fill = pairs('fill');
+  if (inputs !== undefined && args.options.data !== undefined)
+    throw new UsageError('--inputs DIR and --data: give one (--data DIR reads a folder of .npy files too)');
+  return { dims, fill, inputsDir: inputs, data: dataOptionsOf(args) };
 }
 
 /** The verification figures, one line per output and per model. */
 export function printVerification(v: VerifyResult, out: (line: string) => void): void {
   if (!v.ok) out(`verification FAILED: ${v.error}`);
+  if (v.data)
+    out(
+      v.data.source === 'synthetic'
+        ? '  inputs: synthesized (no --data): the verdict rests on synthetic inputs'
+        : `  inputs: ${v.data.evaluation} evaluation sample${v.data.evaluation === 1 ? '' : 's'} of ${v.data.paths.join(', ')}`,
+    );
   for (const o of v.outputs) {
     out(
       `  ${o.name}: cosine ${o.cosine}, SQNR ${o.sqnrDb} dB, max abs error ${o.maxAbsError}` +

@@ -1,5 +1,6 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { DataActionMessage } from '../protocol/modelEditor';
 import type { ModelDocument } from './modelDocument';
 import type { ModelEditorProvider } from './modelEditorProvider';
 import { reportWithStats, statisticsCsv } from './exportStatistics';
@@ -191,8 +192,17 @@ export function registerTestCommands(
         selection: document.selection,
         sweeps: snapshot.sweeps,
         sensitivity: snapshot.sensitivity,
+        data: provider.dataStateFor(document.uri),
         ...provider.probeFor(document),
       };
     }),
+    vscode.commands.registerCommand(
+      'bigShrink._test.dataAction',
+      async (uri: vscode.Uri, action: DataActionMessage['action'], picked?: string) => {
+        const document = provider.documentFor(uri);
+        if (document) await provider.dataAction(document, { type: 'data/action', action }, picked);
+        return provider.dataStateFor(uri);
+      },
+    ),
   ];
 }

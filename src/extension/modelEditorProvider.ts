@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type {
+  DataCardState,
   EditorCommand,
   FromWebview,
   RenderedMessage,
@@ -8,6 +9,7 @@ import type {
 } from '../protocol/modelEditor';
 import { assertNever, Messenger } from '../protocol/messaging';
 import type { WorkerPool } from '../runtime/workerPool';
+import { dataCardAction, loadDataCard } from './dataCard';
 import { ModelDocument } from './modelDocument';
 import { webviewHtml, webviewRoots } from './webviewHtml';
 
@@ -40,6 +42,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   /** A tensor to select once an editor of the document is ready (asked before its webview said `ready`). */
   private readonly pendingReveal = new WeakMap<ModelDocument, RevealTensorMessage>();
   private readonly onRevealEmitter = new vscode.EventEmitter<ModelDocument>();
+  /** The Data card's state per document (read through the CLI child once, then after each action). */
+  private readonly dataStates = new WeakMap<ModelDocument, DataCardState>();
+  private readonly onDataEmitter = new vscode.EventEmitter<ModelDocument>();
   private active: ModelDocument | undefined;
 
   constructor(
@@ -127,6 +132,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           ready = true;
           messenger.reply(message, { type: 'editor/init', snapshot: document.getSnapshot() });
           sendReveal();
+          const data = this.dataStates.get(document);
+          if (data) messenger.post({ type: 'data/state', state: data });
+          else void this.refreshData(document);
           return;
         }
         messenger.receive(message);
@@ -137,6 +145,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       }),
       this.onRevealEmitter.event((revealed) => {
         if (revealed === document) sendReveal();
+      }),
+      this.onDataEmitter.event((changed) => {
+        const state = this.dataStates.get(document);
+        if (changed === document && state && ready && panel.visible)
+          messenger.post({ type: 'data/state', state });
       }),
       panel.onDidChangeViewState(() => {
         // A hidden webview is destroyed (no retainContextWhenHidden); it says `ready` again when shown.
@@ -149,6 +162,46 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       messenger.close();
       subscriptions.forEach((s) => s.dispose());
     });
+  }
+
+  /** Test-only: the Data card's last state for `uri`. */
+  dataStateFor(uri: vscode.Uri): DataCardState | undefined {
+    const document = this.documentFor(uri);
+    return document && this.dataStates.get(document);
+  }
+
+  private get cli(): string {
+    return vscode.Uri.joinPath(this.extensionUri, 'dist', 'cli.js').fsPath;
+  }
+
+  private setData(document: ModelDocument, state: DataCardState): void {
+    this.dataStates.set(document, state);
+    this.onDataEmitter.fire(document);
+  }
+
+  /** Reads the model's data (the recipe beside it) in the CLI child and shows it in the Data card. */
+  async refreshData(document: ModelDocument): Promise<void> {
+    this.setData(document, { status: 'loading' });
+    this.setData(document, await loadDataCard(this.cli, document.uri.fsPath));
+  }
+
+  /** A Data card action; `picked` answers its dialog (tests, through `bigShrink._test.dataAction`). */
+  async dataAction(
+    document: ModelDocument,
+    message: Extract<FromWebview, { type: 'data/action' }>,
+    picked?: string,
+  ): Promise<void> {
+    const previous = this.dataStates.get(document);
+    try {
+      const next = await dataCardAction(this.cli, document.uri.fsPath, message, picked);
+      if (next) this.setData(document, next);
+    } catch (e) {
+      this.setData(document, {
+        ...(previous ?? { status: 'none' }),
+        status: 'error',
+        error: (e as Error).message,
+      });
+    }
   }
 
   private handle(document: ModelDocument, message: FromWebview): void {
@@ -174,6 +227,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         return;
       case 'sweep/request':
         void document.requestSweeps([message.id], true);
+        return;
+      case 'data/action':
+        void this.dataAction(document, message);
         return;
       default:
         return assertNever(message);

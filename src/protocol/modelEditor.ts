@@ -9,6 +9,7 @@
  * sensitivity in `sensitivity/report`. postMessage is JSON: an infinite SQNR arrives as null.
  * The webview receives summaries (stats, histograms, 7 sweep figures) and never tensor data.
  */
+import type { DataPreview, DataSection } from '../core/data/dataSection';
 import type { InspectReport } from '../core/inspect/inspectReport';
 import type { SensitivitySummary } from '../core/sensitivity/sensitivitySummary';
 import type { WeightSweep } from '../core/sensitivity/sweepPoints';
@@ -132,7 +133,27 @@ export interface SensitivityMessage {
   inReplyTo?: number;
 }
 
+/** What the Data card shows: the data the model's commands use (from `big-shrink data MODEL --json`). */
+export interface DataCardState {
+  status: 'none' | 'loading' | 'ready' | 'error';
+  /** `MODEL.inputs.json`, when it exists. */
+  recipeFile?: string;
+  section?: DataSection;
+  preview?: DataPreview;
+  /** Why the data could not be read (status error): the CLI's message. */
+  error?: string;
+}
+
+/** The Data card's state changed (after `ready`, a choice, or a saved split). */
+export interface DataStateMessage {
+  type: 'data/state';
+  state: DataCardState;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 export type ToWebview =
+  | DataStateMessage
   | SweepRowsMessage
   | SensitivityMessage
   | InitMessage
@@ -193,7 +214,21 @@ export interface RenderedMessage {
   inReplyTo?: number;
 }
 
+/**
+ * Data card actions: choose a data folder or file, or a tokenizer (the host opens the dialog), save the
+ * split, or forget the data (the recipe keeps its other settings).
+ */
+export interface DataActionMessage {
+  type: 'data/action';
+  action: 'chooseFolder' | 'chooseFile' | 'chooseTokenizer' | 'setSplit' | 'clear';
+  calibration?: number;
+  evaluation?: number;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 export type FromWebview =
+  | DataActionMessage
   | ReadyMessage
   | TensorSelectedMessage
   | RunCommandMessage

@@ -3,6 +3,7 @@ import { FormatError, ModelError } from '../core/errors';
 import type { Edit } from '../core/write/planWrite';
 import { planWrite } from '../core/write/planWrite';
 import type { OpenedModel } from './openModel';
+import { samplesFor, stackFeeds } from './data/sampleFeeds';
 import { materialize } from './materialize';
 import {
   compareOutputs,
@@ -53,7 +54,14 @@ export async function openCandidateRunner(
   let reference: OrtTypes.InferenceSession.OnnxValueMapType;
   const outputNames = [...original.outputNames];
   try {
-    feeds = synthesizeFeeds(ort, model.index, original.inputNames, options, described);
+    // The shrink search measures on the calibration samples; the final verdict on the evaluation ones.
+    const samples =
+      options.data && !options.inputsDir ? await samplesFor(model.path, model.index, options) : undefined;
+    if (samples?.source === 'files' && samples.calibration.length > 0) {
+      feeds = stackFeeds(ort, model.index, samples.calibration);
+      for (const [name, t] of Object.entries(feeds))
+        described.push({ name, dtype: t.type, dims: [...t.dims], values: 'calibration samples' });
+    } else feeds = synthesizeFeeds(ort, model.index, original.inputNames, options, described);
     reference = await original.run(feeds);
   } catch (e) {
     throw new ModelError(model.path, `onnxruntime cannot run it: ${(e as Error).message}`);

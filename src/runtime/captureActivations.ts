@@ -6,6 +6,7 @@ import { extraGraphOutputs } from '../core/write/extraGraphOutputs';
 import { concat, planWrite } from '../core/write/planWrite';
 import { openModel } from './openModel';
 import { materialize } from './sensitivity';
+import { samplesFor } from './data/sampleFeeds';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
 import { loadOrt } from './loadOrt';
 
@@ -88,6 +89,7 @@ export async function captureActivations(
   );
   let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
   let described: SynthesizedInput[] = [];
+  let fromData: string | undefined;
   let session: OrtTypes.InferenceSession | undefined;
   try {
     let bytes: Uint8Array;
@@ -108,16 +110,27 @@ export async function captureActivations(
       );
     });
     const fetch = wanted.filter((t) => !inputs.has(t.name)).map((t) => t.name);
+    // The user's calibration samples, one run each, when there are some; else synthesized batches.
+    const samples =
+      options.data && !options.inputsDir ? await samplesFor(modelPath, index, options) : undefined;
+    const real =
+      samples?.source === 'files' && samples.calibration.length > 0 ? samples.calibration : undefined;
+    if (real) {
+      batches = real.length;
+      fromData = `${real.length} calibration sample${real.length === 1 ? '' : 's'} of ${samples!.section.paths.join(', ')}`;
+    }
     for (let b = 0; b < batches; b++) {
       if (control.cancelled?.()) throw new CaptureCancelledError();
       described = [];
-      const feeds = synthesizeFeeds(
-        ort,
-        index,
-        session.inputNames,
-        { ...options, seed: CALIBRATION_SEED + b },
-        described,
-      );
+      const feeds = real
+        ? real[b]
+        : synthesizeFeeds(
+            ort,
+            index,
+            session.inputNames,
+            { ...options, seed: CALIBRATION_SEED + b },
+            described,
+          );
       let out: OrtTypes.InferenceSession.OnnxValueMapType;
       try {
         out = fetch.length ? await session.run(feeds, fetch) : {};
@@ -125,7 +138,7 @@ export async function captureActivations(
         throw new ModelError(modelPath, `onnxruntime cannot run the calibration: ${(e as Error).message}`);
       }
       for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name]);
-      if (b === 0 && !options.inputsDir)
+      if (b === 0 && !options.inputsDir && !real)
         batches = Math.max(batches, batchesForK([...grams.values()], options.rowsPerK ?? 1));
       control.onBatch?.(b + 1, batches);
     }
@@ -137,9 +150,11 @@ export async function captureActivations(
     symmetrize(g.gram, g.K);
     if (g.rows === 0) missing.push({ name: g.name, reason: `no rows of ${g.K} values` });
   }
-  const from = options.inputsDir
-    ? `inputs ${options.inputsDir}`
-    : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
+  const from = fromData
+    ? fromData
+    : options.inputsDir
+      ? `inputs ${options.inputsDir}`
+      : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
   const calibration = `${from}: ${described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`;
   return { grams: [...grams.values()].filter((g) => g.rows > 0), missing, calibration };
 }

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { DataSection } from '../core/data/dataSection';
 import { ModelError } from '../core/errors';
 import {
   DEFAULT_QUANTIZE_OPTIONS,
@@ -9,6 +10,7 @@ import {
 } from '../core/quant/planQuantize';
 import { describePerturbation, type Perturbation } from '../core/sensitivity/planOneWeight';
 import type { WeightSweep } from '../core/sensitivity/sweepPoints';
+import { samplesFor, stackFeeds } from './data/sampleFeeds';
 import { floatOutputs, round } from './layerCandidate';
 import { openModel } from './openModel';
 import { openSensitivityPool, SensitivityCancelledError, type SensitivityPool } from './sensitivityPool';
@@ -79,6 +81,8 @@ export interface SensitivityReport {
   skipped: SkippedTarget[];
   /** True when external data was brought into the in-memory candidates. */
   inlined: boolean;
+  /** What the candidates ran on: the calibration samples of the user's data, or synthesized inputs. */
+  data?: DataSection;
   timings: { originalMs: number; totalMs: number };
 }
 
@@ -103,6 +107,8 @@ export interface SensitivitySession {
   inputs: string[];
   inlined: boolean;
   originalMs: number;
+  /** What the measurements ran on (the calibration samples, or synthesized inputs). */
+  data?: DataSection;
   pool: SensitivityPool;
   close(): Promise<void>;
 }
@@ -138,8 +144,24 @@ export async function openSensitivity(
     const described: SynthesizedInput[] = [];
     const feeds: SerializedTensor[] = [];
     let reference;
+    let data: DataSection | undefined;
     try {
-      const synthesized = synthesizeFeeds(ort, index, original.inputNames, options, described);
+      // The user's calibration samples (stacked into one batch where the shapes allow), else synthesized.
+      const samples =
+        options.data && !options.inputsDir ? await samplesFor(model.path, index, options) : undefined;
+      data = samples?.section;
+      const synthesized =
+        samples?.source === 'files' && samples.calibration.length > 0
+          ? stackFeeds(ort, index, samples.calibration)
+          : synthesizeFeeds(ort, index, original.inputNames, options, described);
+      if (samples?.source === 'files' && samples.calibration.length > 0)
+        for (const [name, t] of Object.entries(synthesized))
+          described.push({
+            name,
+            dtype: t.type,
+            dims: [...t.dims],
+            values: `${samples.section.inputs?.find((i) => i.name === name)?.source ?? 'data'}, calibration samples`,
+          });
       for (const [name, t] of Object.entries(synthesized))
         feeds.push({ name, type: t.type, dims: [...t.dims], data: t.data as SerializedTensor['data'] });
       reference = floatOutputs(
@@ -159,6 +181,7 @@ export async function openSensitivity(
       inputs: described.map((i) => `${i.name}: ${i.dtype}[${i.dims.join(',')}] ${i.values}`),
       inlined: index.externalLocations.length > 0,
       originalMs,
+      data,
       pool,
       close: () => pool.close(),
     };
@@ -217,6 +240,7 @@ export async function measureSensitivity(
       layers: [],
       skipped: session.skipped,
       inlined: session.inlined,
+      ...(session.data ? { data: session.data } : {}),
       timings: { originalMs: session.originalMs, totalMs: NaN },
     };
     control.onProgress?.(0, rows.length, undefined);

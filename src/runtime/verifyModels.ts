@@ -3,6 +3,9 @@ import type * as OrtTypes from 'onnxruntime-node';
 import type { ModelIndex } from '../core/onnx/modelIndex';
 import { dataTypeName } from '../core/tensor/dataType';
 import { decodeFloat16, encodeFloat16 } from '../core/tensor/float16';
+import type { DataSection } from '../core/data/dataSection';
+import type { DataOptions } from './data/loadSamples';
+import { describeSamples, samplesFor } from './data/sampleFeeds';
 import { openModel } from './openModel';
 import { type NpyArray, NpyError, readNpy } from './readNpy';
 import { loadOrt } from './loadOrt';
@@ -22,6 +25,11 @@ export interface VerifyOptions {
    * letters, digits, `.`, `_` and `-` may be written as `_`). Inputs without a file are synthesized.
    */
   inputsDir?: string;
+  /**
+   * The data the samples come from (--data, the recipe beside the model, the split); the verdict is
+   * measured on the evaluation samples. Undefined: synthesized inputs, as before.
+   */
+  data?: DataOptions;
 }
 
 /** Fidelity of one output. */
@@ -63,6 +71,8 @@ export interface VerifyResult {
   candidate: ModelRun;
   /** The lowest output cosine (1 when identical). */
   minCosine: number;
+  /** What the comparison ran on: the user's files (evaluation samples) or synthesized inputs. */
+  data?: DataSection;
 }
 
 type Ort = typeof OrtTypes;
@@ -136,17 +146,39 @@ export async function verifyModels(
   }
   let outA: OrtTypes.InferenceSession.OnnxValueMapType | undefined;
   let feeds: Feeds;
+  // The evaluation samples beyond the first (which also times the runs), from the user's data.
+  let more: Feeds[] = [];
   const outputNames = [...a.outputNames];
   try {
     const model = openModel(original);
     try {
-      feeds = synthesizeFeeds(ort, model.index, a.inputNames, options, result.inputs);
+      const samples =
+        options.data && !options.inputsDir ? await samplesFor(original, model.index, options) : undefined;
+      if (samples?.source === 'files') {
+        if (samples.evaluation.length === 0)
+          throw new NpyError(
+            samples.section.paths.join(', '),
+            'leaves no evaluation sample (--evaluation 0?)',
+          );
+        [feeds, ...more] = samples.evaluation;
+        result.inputs.push(...describeSamples(samples));
+      } else feeds = synthesizeFeeds(ort, model.index, a.inputNames, options, result.inputs);
+      result.data = samples?.section ?? {
+        source: options.inputsDir ? 'files' : 'synthetic',
+        paths: options.inputsDir ? [options.inputsDir] : [],
+        calibration: 0,
+        evaluation: 1,
+      };
     } finally {
       model.close();
     }
     outA = await timedRuns(a, feeds, runs, result.original, (i) =>
       step(`running the original ${i}/${runs + 1}`),
     );
+    if (outA)
+      outA = await runMore(a, outA, more, result.original, (i) =>
+        step(`original: sample ${i + 2}/${more.length + 1}`),
+      );
   } finally {
     await a.release();
   }
@@ -165,6 +197,10 @@ export async function verifyModels(
     outB = await timedRuns(b, feeds, runs, result.candidate, (i) =>
       step(`running the candidate ${i}/${runs + 1}`),
     );
+    if (outB)
+      outB = await runMore(b, outB, more, result.candidate, (i) =>
+        step(`candidate: sample ${i + 2}/${more.length + 1}`),
+      );
   } finally {
     await b.release();
   }
@@ -233,6 +269,59 @@ async function timedRuns(
     run.error = (e as Error).message;
     return undefined;
   }
+}
+
+/**
+ * Runs the evaluation samples after the first and joins each output's values to the first run's, along
+ * the first axis when the shapes agree (so class scores stay [samples, classes]), else flattened.
+ */
+async function runMore(
+  session: OrtTypes.InferenceSession,
+  first: OrtTypes.InferenceSession.OnnxValueMapType,
+  samples: Feeds[],
+  run: ModelRun,
+  step: (i: number) => void,
+): Promise<OrtTypes.InferenceSession.OnnxValueMapType | undefined> {
+  if (samples.length === 0) return first;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = require('onnxruntime-node') as Ort;
+  const all: OrtTypes.InferenceSession.OnnxValueMapType[] = [first];
+  try {
+    for (let i = 0; i < samples.length; i++) {
+      step(i);
+      all.push(await session.run(samples[i]));
+    }
+  } catch (e) {
+    if (e instanceof VerifyCancelledError) throw e;
+    run.error = (e as Error).message;
+    return undefined;
+  }
+  const joined: Record<string, OrtTypes.Tensor> = {};
+  for (const name of Object.keys(first)) {
+    const parts = all.map((o) => o[name]);
+    const t0 = parts[0];
+    if (t0.type === 'string' || parts.some((p) => !p || p.type !== t0.type)) {
+      joined[name] = t0;
+      continue;
+    }
+    const rest = t0.dims.slice(1).join();
+    const stack =
+      t0.dims.length > 0 &&
+      parts.every((p) => p.dims.length === t0.dims.length && p.dims.slice(1).join() === rest);
+    const total = parts.reduce((s, p) => s + (p.data as ArrayLike<unknown>).length, 0);
+    const Ctor = (
+      t0.data as unknown as { constructor: new (n: number) => { set(a: unknown, o: number): void } }
+    ).constructor;
+    const data = new Ctor(total);
+    let at = 0;
+    for (const p of parts) {
+      data.set(p.data, at);
+      at += (p.data as ArrayLike<unknown>).length;
+    }
+    const dims = stack ? [parts.reduce((s, p) => s + p.dims[0], 0), ...t0.dims.slice(1)] : [total];
+    joined[name] = new ort.Tensor(t0.type as 'float32', data as unknown as Float32Array, dims);
+  }
+  return joined;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { ModelError } from '../core/errors';
+import { DataError } from './data/rawSample';
 import { NpyError } from './readNpy';
 import { VerifyCancelledError, verifyModels } from './verifyModels';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyProtocol';
@@ -23,7 +24,7 @@ port.once('message', (message: ToVerifyWorker) => {
         .then((result) => post({ type: 'verify/result', result }))
         .catch((e: unknown) => {
           if (e instanceof VerifyCancelledError) post({ type: 'verify/cancelled' });
-          else if (e instanceof ModelError || e instanceof NpyError)
+          else if (e instanceof ModelError || e instanceof NpyError || e instanceof DataError)
             post({ type: 'error', file: e.file, reason: e.reason });
           else post({ type: 'error', file: '', reason: (e as Error)?.message ?? String(e) });
         })

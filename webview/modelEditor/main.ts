@@ -38,6 +38,7 @@ import { h } from './dom';
 import { formatBytes, formatCompact, formatCount, formatMs } from './format';
 import { LayersTable } from './layersTable';
 import { LayersToolbar } from './layersToolbar';
+import { DataCardView } from './dataCard';
 import { OverviewView } from './overview';
 import {
   buildItems,
@@ -110,6 +111,7 @@ const sweepAsked = new Set<number>();
 
 // ---- views ----
 const overview = new OverviewView();
+const dataCard = new DataCardView((action) => post({ type: 'data/action', ...action }));
 const sensitivityView = new SensitivityView(
   () => post({ type: 'command/run', command: 'measureSensitivity' }),
   (name) => reveal(name),
@@ -181,7 +183,7 @@ const tabs = h(
   'vscode-tabs',
   { class: 'tabs', 'data-testid': 'tabs' },
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'overview' }, 'Overview'),
-  h('vscode-tab-panel', {}, overview.element, sensitivityView.element),
+  h('vscode-tab-panel', {}, overview.element, dataCard.element, sensitivityView.element),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'layers' }, 'Layers', layersBadge),
   h('vscode-tab-panel', {}, layersEl),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'charts' }, 'Charts'),
@@ -537,6 +539,9 @@ function handle(message: ToWebview): void {
       return;
     case 'sensitivity/report':
       applySensitivity(message.sensitivity);
+      return;
+    case 'data/state':
+      dataCard.set(message.state);
       return;
     default:
       assertNever(message);

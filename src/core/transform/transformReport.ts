@@ -1,3 +1,4 @@
+import type { DataSection } from '../data/dataSection';
 import type { NodeChange } from '../quant/planQuantize';
 
 /** A file the transform read or wrote. */
@@ -30,6 +31,7 @@ export interface ReportVerification {
   }[];
   original: { bytes: number; loadMs: number; medianMs: number; error?: string };
   candidate: { bytes: number; loadMs: number; medianMs: number; error?: string };
+  data?: DataSection;
 }
 
 /** The summary every transform report opens with. */
@@ -65,6 +67,8 @@ export interface TransformReport<Row = unknown> {
   output: { files: ReportFile[] };
   options: Record<string, unknown>;
   summary: TransformSummary;
+  /** What the figures were measured on: the user's files (split) or synthesized inputs. */
+  data?: DataSection;
   /** Opset imports and IR version raised or added, and the nodes rewritten for the new opset. */
   opsetChanges: string[];
   tensors: Row[];
