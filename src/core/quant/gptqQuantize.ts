@@ -42,7 +42,7 @@ export function gptqQuantize(
     if (k % bs === 0) {
       const k1 = Math.min(K, k + bs);
       for (let n = 0; n < N; n++) {
-        const s = searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
+        searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
         bc.codes.fill(PAD_CODE, n * row + k1, n * row + k + bs);
       }
       progress?.(k, K);
