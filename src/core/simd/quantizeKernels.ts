@@ -111,7 +111,6 @@ export type BlockParams = (n: number, kb: number, min: number, max: number, out:
 /** Initial running minimum and maximum of a block, as in the JS loops. */
 export const FLT_MAX = 3.4028234663852886e38;
 
-
 /**
  * The code written in the last block's padding (K not a multiple of the block): 0, what ORT's own quantizer
  * leaves there. MLAS `BlockwiseQuantizer::quantizeAndTranspose` (onnxruntime/core/mlas/lib/q4_dq.cpp) writes
