@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { blockKeyOf, findBlocks } from '../../src/core/graph/findBlocks';
+import { buildGraph, type GraphModel } from '../../src/core/graph/graphModel';
+import { layoutGraph } from '../../src/core/graph/layoutGraph';
+import { openModel } from '../../src/runtime/openModel';
+import { testModel } from '../testModels';
+
+function graphOf(name: string, path = 'main') {
+  const model = openModel(testModel(name));
+  try {
+    return { index: model.index, graph: buildGraph(model.index, path) };
+  } finally {
+    model.close();
+  }
+}
+
+/** Every drawn box overlaps no other box of the same level. */
+function overlaps(
+  graph: GraphModel,
+  boxes: ({ x: number; y: number; width: number; height: number } | null)[],
+) {
+  const list = boxes.map((b, i) => ({ b, i })).filter((x) => x.b && graph.nodes[x.i].block === undefined);
+  let count = 0;
+  for (let i = 0; i < list.length; i++)
+    for (let j = i + 1; j < list.length; j++) {
+      const a = list[i].b!;
+      const c = list[j].b!;
+      if (a.x < c.x + c.width && c.x < a.x + a.width && a.y < c.y + c.height && c.y < a.y + a.height) count++;
+    }
+  return count;
+}
+
+describe('graph model', () => {
+  for (const name of [
+    'tiny_bert_random_inline.onnx',
+    'ortgenai_tiny_random_gpt2_fp32_past.onnx',
+    'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+    'basic_pitch_nmp.onnx',
+  ]) {
+    it(`${name}: one node per index node, edges from producers to consumers`, () => {
+      const { index, graph } = graphOf(name);
+      const main = index.graphs.find((g) => g.path === 'main')!;
+      const ops = graph.nodes.filter((n) => n.kind === 'op');
+      assert.equal(graph.opCount, main.nodeIds.length);
+      assert.deepEqual(
+        ops.map((n) => n.nodeId),
+        main.nodeIds,
+      );
+      const inputs = graph.nodes.filter((n) => n.kind === 'input').map((n) => n.name);
+      const outputs = graph.nodes.filter((n) => n.kind === 'output').map((n) => n.name);
+      assert.deepEqual(
+        outputs,
+        main.outputs.map((o) => o.name),
+      );
+      for (const i of inputs) assert.ok(main.inputs.some((v) => v.name === i));
+      assert.ok(graph.edges.length > 0);
+      for (const e of graph.edges) {
+        const from = graph.nodes[e.from];
+        const to = graph.nodes[e.to];
+        assert.ok(from.kind === 'input' ? from.name === e.tensor : from.outputs.includes(e.tensor), e.tensor);
+        assert.ok(to.kind === 'output' ? to.name === e.tensor : to.inputs.includes(e.tensor), e.tensor);
+      }
+      // Weights sit on their consumers, each as the index records it.
+      for (const n of ops)
+        for (const w of n.weights) {
+          const t = index.tensors[w.tensorId];
+          assert.equal(t.name, w.name);
+          assert.ok(t.consumers.some((c) => c.nodeId === n.nodeId && c.input === w.input));
+        }
+      const weightNames = new Set(ops.flatMap((n) => n.weights.map((w) => w.name)));
+      for (const e of graph.edges)
+        assert.ok(!weightNames.has(e.tensor), `${e.tensor} is a weight, not an edge`);
+      // Every initializer read in the main graph appears on a node.
+      for (const t of index.tensors)
+        if (
+          t.graph === 'main' &&
+          t.where === 'initializer' &&
+          t.consumers.some((c) => index.nodes[c.nodeId].graph === 'main')
+        )
+          assert.ok(weightNames.has(t.name), t.name);
+    });
+  }
+
+  it('labels edges with shapes the model records', () => {
+    const { graph } = graphOf('tiny_bert_random_inline.onnx');
+    const fromInput = graph.edges.find((e) => graph.nodes[e.from].kind === 'input');
+    assert.ok(fromInput?.shape, 'an input edge has a shape');
+    assert.match(fromInput!.shape!, /int64|float32/);
+  });
+
+  it('finds the transformer layers of tiny_bert and gpt2 by name prefix', () => {
+    const bert = graphOf('tiny_bert_random_inline.onnx').graph;
+    assert.deepEqual(
+      bert.blocks.map((b) => b.key),
+      ['layers.0', 'layers.1'],
+    );
+    // The layers repeat: same op types in the same order.
+    const ops = (b: number) => bert.blocks[b].nodes.map((n) => bert.nodes[n].opType).join(',');
+    assert.equal(ops(0), ops(1));
+    assert.ok(bert.blocks[0].nodes.length > 20);
+    for (const b of bert.blocks) for (const n of b.nodes) assert.equal(bert.nodes[n].block, b.index);
+
+    const gpt2 = graphOf('ortgenai_tiny_random_gpt2_fp32_past.onnx').graph;
+    assert.deepEqual(
+      gpt2.blocks.map((b) => b.key),
+      ['transformer.h.0', 'transformer.h.1', 'transformer.h.2', 'transformer.h.3', 'transformer.h.4'],
+    );
+    for (const b of gpt2.blocks)
+      assert.ok(
+        b.nodes.some((n) => gpt2.nodes[n].opType === 'Attention'),
+        `${b.key} holds its attention`,
+      );
+  });
+
+  it('reads numbered prefixes of node and weight names alike', () => {
+    assert.deepEqual(blockKeyOf('/model/layers.3/self_attn/MatMul'), {
+      family: 'model.layers.',
+      key: 'model.layers.3',
+      number: 3,
+    });
+    assert.equal(blockKeyOf('model.layers.3.mlp.down_proj.weight')?.key, 'model.layers.3');
+    assert.equal(blockKeyOf('encoder.layer.11.attention.self.query.weight')?.key, 'encoder.layer.11');
+    assert.equal(blockKeyOf('/transformer/h.0/attn/MatMul')?.key, 'transformer.h.0');
+    for (const plain of [
+      'MatMul_12',
+      'GptAttention_0_output',
+      'conv2d_3/Conv2D',
+      'batch_norm_12.tmp_2',
+      '/conv1/Conv',
+    ])
+      assert.equal(blockKeyOf(plain), undefined, plain);
+  });
+
+  it('needs two numbers of a family to call it repeated', () => {
+    const node = (index: number, name: string) => ({
+      index,
+      kind: 'op',
+      name,
+      named: true,
+      outputs: [],
+      weights: [],
+    });
+    const one = findBlocks([node(0, '/enc/layers.0/A'), node(1, '/enc/layers.0/B')]);
+    assert.equal(one.length, 0);
+    const two = findBlocks([
+      node(0, '/enc/layers.0/A'),
+      node(1, '/enc/layers.0/B'),
+      node(2, '/enc/layers.1/A'),
+      node(3, '/enc/layers.1/B'),
+      node(4, '/head/MatMul'),
+    ]);
+    assert.deepEqual(
+      two.map((b) => [b.key, b.nodes]),
+      [
+        ['enc.layers.0', [0, 1]],
+        ['enc.layers.1', [2, 3]],
+      ],
+    );
+  });
+
+  it('builds the graph of a subgraph body on demand', () => {
+    const { index } = graphOf('silero_vad_legacy.onnx');
+    const sub = index.graphs.find((g) => g.path !== 'main' && g.kind === 'graph' && g.nodeIds.length > 0)!;
+    assert.ok(sub, 'silero_vad_legacy has If/Loop bodies');
+    const { graph } = graphOf('silero_vad_legacy.onnx', sub.path);
+    assert.equal(graph.opCount, sub.nodeIds.length);
+    assert.ok(graph.graphs.length === index.graphs.length);
+    assert.throws(() => graphOf('silero_vad_legacy.onnx', 'no such graph'), /no graph/);
+  });
+});
+
+describe('graph layout', () => {
+  it('places every node of a small graph without overlaps', () => {
+    const { graph } = graphOf('tiny_bert_random_inline.onnx');
+    const all = graph.blocks.map((b) => b.index);
+    const laid = layoutGraph(graph, { expanded: all });
+    assert.equal(laid.nodes.filter(Boolean).length, graph.nodes.length);
+    assert.equal(overlaps(graph, laid.nodes), 0);
+    // Both layers repeat: laid out once, placed twice.
+    const a = graph.blocks[0].nodes.map((n) => laid.nodes[n]!);
+    const b = graph.blocks[1].nodes.map((n) => laid.nodes[n]!);
+    const dx = b[0].x - a[0].x;
+    const dy = b[0].y - a[0].y;
+    a.forEach((box, i) => assert.deepEqual([b[i].x - dx, b[i].y - dy], [box.x, box.y]));
+    for (const e of laid.edges) assert.ok(e.points.length >= 4 && e.points.every(Number.isFinite));
+    for (const box of laid.nodes)
+      assert.ok(
+        box!.x >= 0 &&
+          box!.y >= 0 &&
+          box!.x + box!.width <= laid.width &&
+          box!.y + box!.height <= laid.height,
+      );
+  });
+
+  it('collapses blocks into one box each and reroutes their edges', () => {
+    const { graph } = graphOf('ortgenai_tiny_random_gpt2_fp32_past.onnx');
+    const laid = layoutGraph(graph, { expanded: [] });
+    for (const b of graph.blocks) {
+      assert.ok(laid.blocks[b.index].collapsed);
+      for (const n of b.nodes) assert.equal(laid.nodes[n], null);
+    }
+    const ends = new Set(laid.edges.flatMap((e) => [e.from, e.to]));
+    for (const b of graph.blocks) assert.ok(ends.has(-1 - b.index), `${b.key} has edges`);
+    assert.ok(laid.edges.every((e) => e.from !== e.to));
+  });
+
+  it('cuts a long graph into segments stacked top to bottom', () => {
+    const { graph } = graphOf('ch_ppocr_mobile_v2.0_cls_infer.onnx');
+    const laid = layoutGraph(graph, { segmentSize: 40 });
+    assert.ok(laid.runs >= Math.ceil(graph.nodes.length / 40));
+    assert.equal(laid.nodes.filter(Boolean).length, graph.nodes.length);
+    assert.equal(overlaps(graph, laid.nodes), 0);
+  });
+});
