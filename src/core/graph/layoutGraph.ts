@@ -49,6 +49,8 @@ export interface LayoutOptions {
 /** Beyond this many nodes the first view shows every repeated block collapsed. */
 export const AUTO_COLLAPSE_NODES = 250;
 const SEGMENT_SIZE = 60;
+/** Above this many items a dagre run keeps its first (depth-first) order instead of sweeping for fewer crossings. */
+const ORDER_SWEEP_MAX = 40;
 const NODE_HEIGHT = 44;
 const IO_HEIGHT = 30;
 const BLOCK_WIDTH = 210;
@@ -83,6 +85,29 @@ interface Laid {
   points: Map<string, number[]>;
 }
 
+/**
+ * Dagre's initial order (nodes by rank, each layer filled depth-first from the sources, as its
+ * `initOrder` does) in one linear pass, without the per-rank layer graphs and sweeps.
+ */
+function depthFirstOrder(g: Graph): void {
+  const rankOf = (v: string) => (g.node(v) as { rank?: number }).rank ?? 0;
+  const layers: string[][] = [];
+  const seen = new Set<string>();
+  const start = g.nodes().sort((a, b) => rankOf(a) - rankOf(b));
+  for (const root of start) {
+    const stack = [root];
+    while (stack.length) {
+      const v = stack.pop()!;
+      if (seen.has(v)) continue;
+      seen.add(v);
+      (layers[rankOf(v)] ??= []).push(v);
+      const next = (g.successors(v) ?? []) as string[];
+      for (let i = next.length - 1; i >= 0; i--) if (!seen.has(next[i])) stack.push(next[i]);
+    }
+  }
+  for (const layer of layers) layer?.forEach((v, i) => ((g.node(v) as { order?: number }).order = i));
+}
+
 /** One dagre run over `items` (ids with sizes) and `edges` between them. */
 function dagreRun(items: { id: string; width: number; height: number }[], edges: [string, string][]): Laid {
   const g = new Graph({ multigraph: false });
@@ -90,7 +115,9 @@ function dagreRun(items: { id: string; width: number; height: number }[], edges:
   g.setDefaultEdgeLabel(() => ({}));
   for (const it of items) g.setNode(it.id, { width: it.width, height: it.height });
   for (const [a, b] of edges) if (a !== b) g.setEdge(a, b);
-  layout(g);
+  // Dagre's ordering step (layer graphs per rank, crossing-reduction sweeps) is most of its time and grows
+  // with nodes × ranks; a long segment of a big graph keeps the first depth-first order instead.
+  layout(g, items.length > ORDER_SWEEP_MAX ? { customOrder: depthFirstOrder } : {});
   const centers = new Map<string, { x: number; y: number }>();
   for (const it of items) {
     const n = g.node(it.id) as { x: number; y: number };
