@@ -2,25 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { GraphReportLayer } from '../protocol/modelEditor';
+import { exactAny, withExcluded } from '../core/graph/excludePattern';
 import { parseReport } from './reportIndex';
-
-/** `name` as a regular expression that matches exactly that name. */
-export function exactPattern(name: string): string {
-  return `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
-}
-
-/** The exclusion setting with `names` added (each as an exact pattern), or undefined when all are in already. */
-export function withExcluded(current: string, names: readonly string[]): string | undefined {
-  let matcher: RegExp | undefined;
-  try {
-    matcher = current ? new RegExp(current) : undefined;
-  } catch {
-    matcher = undefined; // a broken pattern is kept as it is and extended
-  }
-  const missing = [...new Set(names)].filter((n) => !matcher?.test(n));
-  if (missing.length === 0) return undefined;
-  return [current, ...missing.map(exactPattern)].filter(Boolean).join('|');
-}
 
 /**
  * "Exclude from quantization" / "Keep in float": adds the weights' exact names to
@@ -57,8 +40,7 @@ export async function excludeFromQuantization(model: vscode.Uri, names: readonly
 
 /** "Quantize only this layer…": the quantize command (its preset pick) with `--only` these weights. */
 export async function quantizeOnly(model: vscode.Uri, names: readonly string[]): Promise<void> {
-  const only = names.length === 1 ? exactPattern(names[0]) : `(?:${names.map(exactPattern).join('|')})`;
-  await vscode.commands.executeCommand('bigShrink.quantize', model, { only });
+  await vscode.commands.executeCommand('bigShrink.quantize', model, { only: exactAny(names) });
 }
 
 /**

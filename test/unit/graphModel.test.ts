@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { exactAny, exactPattern, withExcluded } from '../../src/core/graph/excludePattern';
 import { blockKeyOf, findBlocks } from '../../src/core/graph/findBlocks';
 import { buildGraph, type GraphModel } from '../../src/core/graph/graphModel';
 import { layoutGraph } from '../../src/core/graph/layoutGraph';
+import {
+  DEFAULT_QUANTIZE_OPTIONS,
+  planQuantize,
+  type QuantizeOptions,
+} from '../../src/core/quant/planQuantize';
 import { openModel } from '../../src/runtime/openModel';
 import { testModel } from '../testModels';
 
@@ -211,5 +217,44 @@ describe('graph layout', () => {
     assert.ok(laid.runs >= Math.ceil(graph.nodes.length / 40));
     assert.equal(laid.nodes.filter(Boolean).length, graph.nodes.length);
     assert.equal(overlaps(graph, laid.nodes), 0);
+  });
+});
+
+describe('node actions', () => {
+  it('exclusion patterns match exactly the node weights, added to what the setting holds', () => {
+    const one = exactPattern('model.layers.0.mlp.down_proj.weight');
+    assert.ok(new RegExp(one).test('model.layers.0.mlp.down_proj.weight'));
+    assert.ok(!new RegExp(one).test('model.layers.0.mlp.down_proj.weight2'));
+    assert.ok(!new RegExp(one).test('model.layers.0Xmlp.down_proj.weight'));
+    assert.equal(withExcluded('', ['fc1.weight']), '^fc1\\.weight$');
+    const both = withExcluded('lm_head', ['fc1.weight', 'lm_head.weight'])!;
+    assert.equal(both, 'lm_head|^fc1\\.weight$');
+    assert.equal(withExcluded(both, ['fc1.weight']), undefined);
+    assert.equal(withExcluded('(', ['a']), '(|^a$');
+    const any = new RegExp(exactAny(['a.w', 'b.w']));
+    assert.ok(any.test('a.w') && any.test('b.w') && !any.test('c.w') && !any.test('a.w.x'));
+  });
+
+  it('quantize --only leaves every other weight in float, --exclude leaves that one', () => {
+    const model = openModel(testModel('tiny_bert_random_inline.onnx'));
+    try {
+      const plan = (o: Partial<QuantizeOptions>) =>
+        planQuantize(model.index, model.source, model.resolveExternal, { ...DEFAULT_QUANTIZE_OPTIONS, ...o });
+      const all = plan({}).tensors.map((t) => t.name);
+      assert.ok(all.length > 2);
+      const target = all[1];
+      assert.deepEqual(
+        plan({ only: new RegExp(exactAny([target])) }).tensors.map((t) => t.name),
+        [target],
+      );
+      const rest = plan({ exclude: new RegExp(withExcluded('', [target])!) });
+      assert.deepEqual(
+        rest.tensors.map((t) => t.name),
+        all.filter((n) => n !== target),
+      );
+      assert.ok(rest.skipped.some((s) => s.reason === 'excluded by --exclude'));
+    } finally {
+      model.close();
+    }
   });
 });
