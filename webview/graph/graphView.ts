@@ -63,6 +63,8 @@ export class GraphView {
   /** The nodes Left/Right step through: the consumers (or producers) the last Down (or Up) chose from. */
   private siblings: number[] = [];
   private readonly source: OverlaySource;
+  /** The weight the table selected while the tab was hidden. */
+  private pendingWeight: string | undefined;
 
   constructor(
     private readonly state: GraphUiState,
@@ -171,6 +173,7 @@ export class GraphView {
   setVisible(visible: boolean): void {
     this.visible = visible;
     if (visible && this.stale) void this.load();
+    else if (visible && this.pendingWeight !== undefined) this.selectWeight(this.pendingWeight);
   }
 
   /** A new model (or a refresh): lay out again when next shown. */
@@ -189,8 +192,14 @@ export class GraphView {
     this.repaint();
   }
 
-  /** The layers table selected `name`: select the node that reads it (or the block hiding it). */
+  /** The layers table selected `name`: select the node that reads it (once the tab is shown). */
   selectWeight(name: string | undefined): void {
+    if (!this.visible || this.loading) {
+      // A hidden tab lays nothing out (a collapsed block would be expanded): catch up when shown.
+      this.pendingWeight = name;
+      return;
+    }
+    this.pendingWeight = undefined;
     if (!this.model || name === undefined) return;
     const node = this.model.nodes.find((n) => n.weights.some((w) => w.name === name));
     if (!node) return;
@@ -235,7 +244,14 @@ export class GraphView {
         ` · laid out in ${formatMs((answer.buildMs ?? 0) + (answer.layoutMs ?? 0))}`;
       if (first) this.canvas.fit();
       const again = keep !== undefined ? this.model.nodes.find((n) => n.name === keep) : undefined;
-      if (again) this.selectNode(again.index, { fromUser: false, focus: false });
+      const pending = this.pendingWeight;
+      const wanted =
+        pending !== undefined
+          ? this.model.nodes.find((n) => n.weights.some((w) => w.name === pending))
+          : again;
+      this.pendingWeight = undefined;
+      if (wanted && this.layout.nodes[wanted.index])
+        this.selectNode(wanted.index, { fromUser: false, focus: false });
       else this.selected = undefined;
       this.host.rendered(this.options.filter((o) => o.dataset.kind === 'op').length);
     })();
@@ -545,6 +561,11 @@ export class GraphView {
             n.weights.some((w) => w.name.toLowerCase().includes(q)),
         )
         .map((n) => n.index);
+      // A node named exactly so comes first.
+      this.matches.sort(
+        (a, b) =>
+          Number(m.nodes[b].name.toLowerCase() === q) - Number(m.nodes[a].name.toLowerCase() === q) || a - b,
+      );
       this.matchAt = -1;
     }
     if (this.matches.length === 0) {

@@ -112,9 +112,14 @@ export function buildGraph(index: ModelIndex, path = 'main'): GraphModel {
   }
   // Weights visible from this graph: its own and those of the graphs around it (subgraphs read outer ones).
   const weights = new Map<string, number>();
+  // Learned weights some exporters put in Constant nodes: the Constant node stays (it is a node of the
+  // graph), and its weight is shown on the consumer too, so overlays and selection find it there.
+  const constantWeights = new Map<string, number>();
   for (let g: GraphInfo | undefined = graph; g; ) {
     for (const id of g.tensorIds) {
       const t = index.tensors[id];
+      if (t.where === 'constant' && t.role === 'weight' && !constantWeights.has(t.name))
+        constantWeights.set(t.name, id);
       if (t.where !== 'constant' && !weights.has(t.name)) weights.set(t.name, id);
       else if (t.where === 'constant' && !shapes.has(t.name))
         shapes.set(t.name, formatShape({ dtype: dataTypeName(t.dtype), dims: t.dims })!);
@@ -149,7 +154,7 @@ export function buildGraph(index: ModelIndex, path = 'main'): GraphModel {
       subgraphs: n.attributes.flatMap((a) => a.graphs ?? []),
     };
     n.inputs.forEach((input, slot) => {
-      const tid = input ? weights.get(input) : undefined;
+      const tid = input ? (weights.get(input) ?? constantWeights.get(input)) : undefined;
       if (tid === undefined) return;
       const t = index.tensors[tid];
       node.weights.push({

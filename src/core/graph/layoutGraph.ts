@@ -63,10 +63,10 @@ export function defaultExpanded(model: GraphModel): number[] {
   return model.nodes.length > AUTO_COLLAPSE_NODES ? [] : model.blocks.map((b) => b.index);
 }
 
-/** The short name a node box shows: the last segment of its name, shortened. */
+/** The short name a node box shows: the last two segments of its name (`fc1/MatMul`), shortened in front. */
 export function shortName(node: GraphNode): string {
-  const last = node.name.split('/').filter(Boolean).pop() ?? node.name;
-  return last.length > 28 ? `${last.slice(0, 27)}…` : last;
+  const last = node.name.split('/').filter(Boolean).slice(-2).join('/') || node.name;
+  return last.length > 28 ? `…${last.slice(-27)}` : last;
 }
 
 /** The size of a node's box (wide enough for its op type and short name). */
