@@ -111,7 +111,15 @@ function depthFirstOrder(g: Graph): void {
 /** One dagre run over `items` (ids with sizes) and `edges` between them. */
 function dagreRun(items: { id: string; width: number; height: number }[], edges: [string, string][]): Laid {
   const g = new Graph({ multigraph: false });
-  g.setGraph({ rankdir: 'TB', nodesep: 22, ranksep: 34, edgesep: 8, marginx: 0, marginy: 0 });
+  g.setGraph({
+    rankdir: 'TB',
+    nodesep: 22,
+    ranksep: 34,
+    edgesep: 8,
+    marginx: 0,
+    marginy: 0,
+    ...(items.length > ORDER_SWEEP_MAX ? { ranker: 'longest-path' } : {}),
+  });
   g.setDefaultEdgeLabel(() => ({}));
   for (const it of items) g.setNode(it.id, { width: it.width, height: it.height });
   for (const [a, b] of edges) if (a !== b) g.setEdge(a, b);
