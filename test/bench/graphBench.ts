@@ -1,5 +1,5 @@
 // The Graph tab's layout, in the layout worker as the editor runs it: a generated 2,000-node export with
-// no repeated blocks (the worst case: every node drawn, laid out in segments), and a 30-layer
+// no repeated blocks (first view: sections collapsed; then every node drawn, laid out in segments), and a 30-layer
 // transformer-like model (layers found by name; the first view shows them collapsed, then all expanded).
 // Each time covers open + index + graph model + dagre layout + the answer's transfer. Target ≤ 2 s.
 import * as fs from 'node:fs';
@@ -135,13 +135,16 @@ export async function benchGraph(): Promise<void> {
       return copy;
     };
     const a = await timed(fresh(flat, 'a'));
-    const drawn = a.answer.layout.nodes.filter(Boolean).length;
+    const sections = a.answer.model.blocks.map((x) => x.index);
     row(
-      `graph 2,000-node export (${drawn} drawn, ${a.answer.layout.runs} runs)`,
+      `graph 2,000-node export, first view (${sections.length} sections)`,
       `${a.s.toFixed(2)} s`,
       '≤ 2 s',
       a.s <= 2,
     );
+    const all = await timed(fresh(flat, 'all'), sections);
+    const drawn = all.answer.layout.nodes.filter(Boolean).length;
+    row(`graph 2,000-node export, all ${drawn} nodes drawn`, `${all.s.toFixed(2)} s`, '≤ 2 s', all.s <= 2);
     const b = await timed(fresh(llm, 'b'));
     row(`graph 30-layer LLM, ${llmNodes} nodes, collapsed`, `${b.s.toFixed(2)} s`, '≤ 2 s', b.s <= 2);
     const blocks = b.answer.model.blocks.map((x) => x.index);

@@ -217,10 +217,35 @@ describe('graph layout', () => {
 
   it('cuts a long graph into segments stacked top to bottom', () => {
     const { graph } = graphOf('ch_ppocr_mobile_v2.0_cls_infer.onnx');
-    const laid = layoutGraph(graph, { segmentSize: 40 });
+    const flat = { ...graph, blocks: [], nodes: graph.nodes.map((n) => ({ ...n, block: undefined })) };
+    const laid = layoutGraph(flat, { segmentSize: 40 });
     assert.ok(laid.runs >= Math.ceil(graph.nodes.length / 40));
     assert.equal(laid.nodes.filter(Boolean).length, graph.nodes.length);
-    assert.equal(overlaps(graph, laid.nodes), 0);
+    assert.equal(overlaps(flat, laid.nodes), 0);
+  });
+
+  it('opens a big graph without named layers as collapsed sections, each laid out on demand', () => {
+    const { graph } = graphOf('ch_ppocr_mobile_v2.0_cls_infer.onnx');
+    const sections = graph.blocks.filter((b) => b.family === 'section:');
+    assert.equal(sections.length, graph.blocks.length);
+    assert.ok(graph.opCount > 250 && sections.length >= Math.ceil(graph.opCount / 80));
+    const covered = new Set(sections.flatMap((b) => b.nodes));
+    assert.ok(covered.size >= graph.opCount - 2, `${covered.size} of ${graph.opCount} in sections`);
+    for (const b of sections) {
+      assert.ok(b.nodes.length >= 2 && b.nodes.length <= 80);
+      // Consecutive in model order.
+      b.nodes.forEach((n, i) => i === 0 || assert.equal(n, b.nodes[i - 1] + 1));
+    }
+    const first = layoutGraph(graph);
+    assert.deepEqual(first.expanded, []);
+    assert.equal(first.runs, 1);
+    assert.equal(first.nodes.filter(Boolean).length, graph.nodes.length - covered.size);
+    const one = layoutGraph(graph, { expanded: [2] });
+    for (const n of sections[2].nodes) assert.ok(one.nodes[n], `node ${n} of section 3 drawn`);
+    const all = layoutGraph(graph, { expanded: sections.map((b) => b.index) });
+    assert.equal(all.nodes.filter(Boolean).length, graph.nodes.length);
+    // A small graph gets no sections.
+    assert.ok(!graphOf('tiny_bert_random_inline.onnx').graph.blocks.some((b) => b.family === 'section:'));
   });
 });
 

@@ -286,11 +286,16 @@ export class GraphCanvas {
         ctx.fillStyle = b.collapsed ? c.fg : c.muted;
         ctx.font = `${b.collapsed ? 'bold 13px' : '12px'} ${c.font}`;
         const label = b.collapsed ? `▸ ${block.label}` : `▾ ${block.label}`;
-        ctx.fillText(label, b.x + 10, b.y + (b.collapsed ? 22 : 14));
+        ctx.fillText(label, b.x + 10, b.y + (b.collapsed ? 22 : 14), b.width - 20);
         if (b.collapsed) {
           ctx.font = `11px ${c.font}`;
           ctx.fillStyle = c.muted;
-          ctx.fillText(`${block.nodes.length} nodes · double-click to expand`, b.x + 10, b.y + 40);
+          ctx.fillText(
+            `${block.nodes.length} nodes · double-click to expand`,
+            b.x + 10,
+            b.y + 40,
+            b.width - 20,
+          );
         }
       }
     });

@@ -84,3 +84,50 @@ export function findBlocks(nodes: readonly BlockCandidate[], minNodes = 2): Grap
   }
   return blocks;
 }
+
+/** A graph with more operator nodes than this gets sections (when repeated blocks do not cover it). */
+export const SECTION_MIN_NODES = 250;
+/** Nodes per section. */
+export const SECTION_SIZE = 80;
+
+/**
+ * Sections of a big graph: consecutive runs (in model order) of operator nodes outside any repeated
+ * block, cut every `size` nodes, numbered after the blocks. They collapse like blocks, so the first view
+ * of a 2,000-node export without named layers is a few dozen boxes laid out at once; each opens on demand.
+ */
+export function findSections(
+  nodes: readonly BlockCandidate[],
+  blocks: readonly GraphBlock[],
+  size = SECTION_SIZE,
+): GraphBlock[] {
+  const inBlock = new Set(blocks.flatMap((b) => b.nodes));
+  const ops = nodes.filter((n) => n.kind === 'op');
+  const free = ops.filter((n) => !inBlock.has(n.index));
+  if (ops.length <= SECTION_MIN_NODES || free.length <= SECTION_MIN_NODES / 2) return [];
+  const sections: GraphBlock[] = [];
+  let run: number[] = [];
+  const flush = () => {
+    if (run.length >= 2) {
+      const number = sections.length;
+      const first = nodes[run[0]];
+      sections.push({
+        index: blocks.length + number,
+        key: `section:${number}`,
+        family: 'section:',
+        number,
+        label: `section ${number + 1} (from ${first.name})`,
+        nodes: run,
+      });
+    }
+    run = [];
+  };
+  for (const n of ops) {
+    if (inBlock.has(n.index)) flush();
+    else {
+      run.push(n.index);
+      if (run.length >= size) flush();
+    }
+  }
+  flush();
+  return sections;
+}

@@ -1,6 +1,6 @@
 import type { GraphInfo, ModelIndex, ValueInfo } from '../onnx/modelIndex';
 import { dataTypeName } from '../tensor/dataType';
-import { findBlocks, type GraphBlock } from './findBlocks';
+import { findBlocks, findSections, type GraphBlock } from './findBlocks';
 
 /** An operator node, or a pseudo-node for a graph input or output. */
 export type GraphNodeKind = 'op' | 'input' | 'output';
@@ -61,6 +61,7 @@ export interface GraphModel {
   kind: 'graph' | 'function';
   nodes: GraphNode[];
   edges: GraphEdge[];
+  /** Repeated blocks (transformer layers), then the sections of a big graph (family `section:`). */
   blocks: GraphBlock[];
   /** Operator nodes (the index's node count for this graph). */
   opCount: number;
@@ -184,7 +185,8 @@ export function buildGraph(index: ModelIndex, path = 'main'): GraphModel {
       edges.push({ from, to: node.index, tensor: input, shape: shapes.get(input) });
     }
   }
-  const blocks = findBlocks(nodes.slice(0, outputStart));
+  const found = findBlocks(nodes.slice(0, outputStart));
+  const blocks = [...found, ...findSections(nodes.slice(0, outputStart), found)];
   for (const b of blocks) for (const i of b.nodes) nodes[i].block = b.index;
   return {
     path,

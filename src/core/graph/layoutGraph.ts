@@ -46,7 +46,7 @@ export interface LayoutOptions {
   segmentSize?: number;
 }
 
-/** Beyond this many nodes the first view shows every repeated block collapsed. */
+/** Beyond this many nodes the first view shows every repeated block (and section) collapsed. */
 export const AUTO_COLLAPSE_NODES = 250;
 const SEGMENT_SIZE = 60;
 /** Above this many items a dagre run keeps its first (depth-first) order instead of sweeping for fewer crossings. */
