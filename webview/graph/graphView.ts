@@ -284,7 +284,11 @@ export class GraphView {
     else now.delete(block);
     this.state.expanded[m.path] = [...now].sort((a, b) => a - b);
     this.host.saveState();
-    return this.load();
+    // Everything moves after a new layout: keep the block that changed in view.
+    return this.load().then(() => {
+      const box = this.layout?.blocks[block];
+      if (box && box.width > 0 && this.selected?.kind !== 'node') this.canvas.reveal(box, false);
+    });
   }
 
   // ---- rendering ----
