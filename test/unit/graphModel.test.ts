@@ -21,6 +21,9 @@ function graphOf(name: string, path = 'main') {
   }
 }
 
+/** Nodes the layout draws (folded Constants are listed, not drawn). */
+const drawable = (graph: GraphModel) => graph.nodes.filter((n) => n.folded === undefined).length;
+
 /** Every drawn box overlaps no other box of the same level. */
 function overlaps(
   graph: GraphModel,
@@ -219,8 +222,8 @@ describe('graph layout', () => {
     const { graph } = graphOf('ch_ppocr_mobile_v2.0_cls_infer.onnx');
     const flat = { ...graph, blocks: [], nodes: graph.nodes.map((n) => ({ ...n, block: undefined })) };
     const laid = layoutGraph(flat, { segmentSize: 40 });
-    assert.ok(laid.runs >= Math.ceil(graph.nodes.length / 40));
-    assert.equal(laid.nodes.filter(Boolean).length, graph.nodes.length);
+    assert.ok(laid.runs >= Math.ceil(drawable(graph) / 40));
+    assert.equal(laid.nodes.filter(Boolean).length, drawable(graph));
     assert.equal(overlaps(flat, laid.nodes), 0);
   });
 
@@ -228,9 +231,20 @@ describe('graph layout', () => {
     const { graph } = graphOf('ch_ppocr_mobile_v2.0_cls_infer.onnx');
     const sections = graph.blocks.filter((b) => b.family === 'section:');
     assert.equal(sections.length, graph.blocks.length);
-    assert.ok(graph.opCount > 250 && sections.length >= Math.ceil(graph.opCount / 80));
+    const folded = graph.nodes.filter((n) => n.folded !== undefined);
+    assert.ok(graph.opCount > 250 && sections.length >= Math.ceil((graph.opCount - folded.length) / 80));
     const covered = new Set(sections.flatMap((b) => b.nodes));
-    assert.ok(covered.size >= graph.opCount - 2, `${covered.size} of ${graph.opCount} in sections`);
+    assert.ok(
+      covered.size >= graph.opCount - folded.length - 2,
+      `${covered.size} of ${graph.opCount} in sections`,
+    );
+    // Weights kept in Constant nodes: the Constant is listed, folded into the consumer that shows its weight.
+    assert.ok(folded.length > 50, `${folded.length} folded Constants`);
+    for (const n of folded) {
+      assert.equal(n.opType, 'Constant');
+      assert.ok(graph.nodes[n.folded!].weights.some((w) => w.name === n.outputs[0]));
+      assert.ok(!covered.has(n.index));
+    }
     for (const b of sections) {
       assert.ok(b.nodes.length >= 2 && b.nodes.length <= 80);
       // Consecutive in model order.
@@ -239,11 +253,11 @@ describe('graph layout', () => {
     const first = layoutGraph(graph);
     assert.deepEqual(first.expanded, []);
     assert.equal(first.runs, 1);
-    assert.equal(first.nodes.filter(Boolean).length, graph.nodes.length - covered.size);
+    assert.equal(first.nodes.filter(Boolean).length, drawable(graph) - covered.size);
     const one = layoutGraph(graph, { expanded: [2] });
     for (const n of sections[2].nodes) assert.ok(one.nodes[n], `node ${n} of section 3 drawn`);
     const all = layoutGraph(graph, { expanded: sections.map((b) => b.index) });
-    assert.equal(all.nodes.filter(Boolean).length, graph.nodes.length);
+    assert.equal(all.nodes.filter(Boolean).length, drawable(graph));
     // A small graph gets no sections.
     assert.ok(!graphOf('tiny_bert_random_inline.onnx').graph.blocks.some((b) => b.family === 'section:'));
   });

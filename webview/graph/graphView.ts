@@ -237,10 +237,13 @@ export class GraphView {
       this.renderPicker();
       this.renderList();
       this.repaint();
-      const shown = answer.layout.nodes.filter(Boolean).length;
+      const layout = answer.layout;
+      const hidden = answer.model.nodes.filter(
+        (n) => !layout.nodes[n.index] && n.folded === undefined,
+      ).length;
       this.status.textContent =
         `${formatCount(answer.model.opCount)} nodes` +
-        (shown < answer.model.nodes.length ? ` (${formatCount(shown)} drawn, blocks collapsed)` : '') +
+        (hidden > 0 ? ` (${formatCount(hidden)} in collapsed blocks)` : '') +
         ` · laid out in ${formatMs((answer.buildMs ?? 0) + (answer.layoutMs ?? 0))}`;
       if (first) this.canvas.fit();
       const again = keep !== undefined ? this.model.nodes.find((n) => n.name === keep) : undefined;
@@ -312,7 +315,11 @@ export class GraphView {
       const box = layout.nodes[n.index];
       const block = n.block !== undefined ? m.blocks[n.block] : undefined;
       const hidden = !box && block ? `, in collapsed block ${block.label}` : '';
-      const weights = n.weights.length ? `, weights ${n.weights.map((w) => w.name).join(', ')}` : '';
+      const weights = n.weights.length
+        ? `, weights ${n.weights.map((w) => w.name).join(', ')}`
+        : n.folded !== undefined
+          ? `, weight ${n.outputs[0]} shown on ${m.nodes[n.folded].name}`
+          : '';
       const label =
         n.kind === 'op'
           ? `${n.opType} ${n.name}${weights}${hidden}`
@@ -441,6 +448,8 @@ export class GraphView {
     const m = this.model;
     if (!m || !this.layout) return;
     const node = m.nodes[index];
+    // A folded Constant is drawn as the weight on its consumer: that node stands for it.
+    if (node.folded !== undefined) return this.selectNode(node.folded, how);
     if (!this.layout.nodes[index] && node.block !== undefined) {
       void this.setBlock(node.block, true).then(() => this.selectNode(index, how));
       return;
@@ -485,7 +494,7 @@ export class GraphView {
       .map((e) => (down ? e.to : e.from));
     const layout = this.layout!;
     const x = (i: number) => layout.nodes[i]?.x ?? layout.blocks[m.nodes[i].block ?? 0]?.x ?? 0;
-    return [...new Set(list)].sort((a, b) => x(a) - x(b));
+    return [...new Set(list)].filter((i) => m.nodes[i].folded === undefined).sort((a, b) => x(a) - x(b));
   }
 
   private onKey(e: KeyboardEvent): void {

@@ -22,6 +22,8 @@ export interface BlockCandidate {
   named: boolean;
   outputs: string[];
   weights: { name: string }[];
+  /** Set on nodes that are not drawn (a Constant folded into its consumer). */
+  folded?: number;
 }
 
 /**
@@ -101,7 +103,7 @@ export function findSections(
   size = SECTION_SIZE,
 ): GraphBlock[] {
   const inBlock = new Set(blocks.flatMap((b) => b.nodes));
-  const ops = nodes.filter((n) => n.kind === 'op');
+  const ops = nodes.filter((n) => n.kind === 'op' && n.folded === undefined);
   const free = ops.filter((n) => !inBlock.has(n.index));
   if (ops.length <= SECTION_MIN_NODES || free.length <= SECTION_MIN_NODES / 2) return [];
   const sections: GraphBlock[] = [];

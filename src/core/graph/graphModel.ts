@@ -36,6 +36,11 @@ export interface GraphNode {
   subgraphs: string[];
   /** Index in `GraphModel.blocks` of the repeated block it belongs to. */
   block?: number;
+  /**
+   * A Constant node whose value is a learned weight: not drawn (the weight is shown on its consumers), but
+   * listed; this is the index of the first consumer, which stands for it.
+   */
+  folded?: number;
 }
 
 /** A value flowing from one node to another. */
@@ -169,6 +174,15 @@ export function buildGraph(index: ModelIndex, path = 'main'): GraphModel {
     for (const out of n.outputs) if (out) producer.set(out, node.index);
     nodes.push(node);
     opCount++;
+  }
+  // Constant nodes that only hold a learned weight fold into their first consumer.
+  const consumerOf = new Map<string, number>();
+  for (const n of nodes)
+    for (const w of n.weights) if (!consumerOf.has(w.name)) consumerOf.set(w.name, n.index);
+  for (const n of nodes) {
+    if (n.opType !== 'Constant' || n.domain !== '' || n.outputs.length !== 1) continue;
+    const into = constantWeights.has(n.outputs[0]) ? consumerOf.get(n.outputs[0]) : undefined;
+    if (into !== undefined) n.folded = into;
   }
   const outputStart = nodes.length;
   for (const v of graph.outputs) nodes.push(pseudo(nodes.length, 'output', v.name));

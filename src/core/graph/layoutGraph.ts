@@ -157,22 +157,26 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
     n.block === undefined ? `n${n.index}` : expanded.has(n.block) ? `B${n.block}` : `b${n.block}`;
   const sizes = model.nodes.map(nodeSize);
 
+  // Folded Constants (their weight is on the consumer) are listed, not drawn.
+  const drawn = (n: number) => model.nodes[n].folded === undefined;
+  const edgesDrawn = model.edges.filter((e) => drawn(e.from) && drawn(e.to));
   // Expanded blocks: laid out alone, reused for blocks of the same structure.
   const inner = new Map<number, Laid>();
+  const members = model.blocks.map((b) => b.nodes.filter(drawn));
   const bySignature = new Map<string, Laid>();
   for (const b of model.blocks) {
-    if (!expanded.has(b.index)) continue;
-    const local = new Map(b.nodes.map((n, i) => [n, i]));
-    const innerEdges = model.edges.filter((e) => local.has(e.from) && local.has(e.to));
+    if (!expanded.has(b.index) || members[b.index].length === 0) continue;
+    const local = new Map(members[b.index].map((n, i) => [n, i]));
+    const innerEdges = edgesDrawn.filter((e) => local.has(e.from) && local.has(e.to));
     const signature = [
-      b.nodes.map((n) => `${model.nodes[n].opType}:${sizes[n].width}`).join(','),
+      members[b.index].map((n) => `${model.nodes[n].opType}:${sizes[n].width}`).join(','),
       innerEdges.map((e) => `${local.get(e.from)}>${local.get(e.to)}`).join(','),
     ].join('|');
     let laid = bySignature.get(signature);
     if (!laid) {
       runs++;
       laid = dagreRun(
-        b.nodes.map((n) => ({ id: String(local.get(n)), ...sizes[n] })),
+        members[b.index].map((n) => ({ id: String(local.get(n)), ...sizes[n] })),
         innerEdges.map((e) => [String(local.get(e.from)), String(local.get(e.to))]),
       );
       bySignature.set(signature, laid);
@@ -184,6 +188,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
   const items: { id: string; width: number; height: number }[] = [];
   const seen = new Set<string>();
   for (const n of model.nodes) {
+    if (n.folded !== undefined) continue;
     const id = itemOf(n);
     if (seen.has(id)) continue;
     seen.add(id);
@@ -195,7 +200,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
     }
   }
   const itemEdges = new Map<string, [string, string]>();
-  for (const e of model.edges) {
+  for (const e of edgesDrawn) {
     const a = itemOf(model.nodes[e.from]);
     const b = itemOf(model.nodes[e.to]);
     if (a !== b) itemEdges.set(`${a}->${b}`, [a, b]);
@@ -248,7 +253,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
       const b = Number(it.id.slice(1));
       blocks[b] = { ...box, collapsed: false };
       const laid = inner.get(b)!;
-      model.blocks[b].nodes.forEach((n, i) => {
+      members[b].forEach((n, i) => {
         const c = laid.centers.get(String(i))!;
         const size = sizes[n];
         nodes[n] = {
@@ -266,13 +271,13 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
     return b !== undefined && !expanded.has(b) ? -1 - b : n;
   };
   const boxOf = (end: EdgeEnd): Box => (end >= 0 ? nodes[end]! : blocks[-1 - end]);
-  const drawn = new Map<string, LaidOutEdge>();
-  for (const e of model.edges) {
+  const lines = new Map<string, LaidOutEdge>();
+  for (const e of edgesDrawn) {
     const from = endOf(e.from);
     const to = endOf(e.to);
     if (from === to) continue;
     const key = `${from}:${to}`;
-    const known = drawn.get(key);
+    const known = lines.get(key);
     if (known) {
       known.count++;
       continue;
@@ -286,7 +291,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
     const ib = itemOf(model.nodes[e.to]);
     if (ia === ib && ia[0] === 'B') {
       const blockBox = blocks[Number(ia.slice(1))];
-      const local = model.blocks[Number(ia.slice(1))].nodes;
+      const local = members[Number(ia.slice(1))];
       const pts =
         inner.get(Number(ia.slice(1)))!.points.get(`${local.indexOf(e.from)}->${local.indexOf(e.to)}`) ?? [];
       middle = pts.slice(2, -2).map((v, i) => v + (i % 2 ? blockBox.y + PAD + 16 : blockBox.x + PAD));
@@ -295,7 +300,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
       if (pts && topLeft.get(ia)!.segment === topLeft.get(ib)!.segment)
         middle = pts.slice(2, -2).map((v, i) => v + (i % 2 ? shiftY : shiftX));
     }
-    drawn.set(key, {
+    lines.set(key, {
       from,
       to,
       tensor: e.tensor,
@@ -309,7 +314,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
     height: Math.max(0, y - SEGMENT_GAP) + 2 * PAD,
     nodes,
     blocks,
-    edges: [...drawn.values()],
+    edges: [...lines.values()],
     expanded: [...expanded].sort((a, b) => a - b),
     runs,
   };
