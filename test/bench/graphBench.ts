@@ -137,7 +137,7 @@ export async function benchGraph(): Promise<void> {
     const a = await timed(fresh(flat, 'a'));
     const sections = a.answer.model.blocks.map((x) => x.index);
     row(
-      `graph 2,000-node export, first view (${sections.length} sections)`,
+      `graph 2,000-node export, first (${sections.length} sections)`,
       `${a.s.toFixed(2)} s`,
       '≤ 2 s',
       a.s <= 2,
