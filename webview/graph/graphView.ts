@@ -11,7 +11,9 @@ import { h, replace } from '../modelEditor/dom';
 import { formatCount, formatMs } from '../modelEditor/format';
 import type { Row } from '../modelEditor/rows';
 import { GraphCanvas, type Hit } from './graphCanvas';
+import { GraphMenu, type MenuItem } from './graphMenu';
 import { legendOf, OVERLAYS, overlayValue, type OverlayId, type OverlaySource } from './graphOverlay';
+import { renderNodeInfo } from './nodeInfo';
 
 /** What the Graph tab keeps across hide/show (part of the editor's UI state). */
 export interface GraphUiState {
@@ -44,7 +46,7 @@ export class GraphView {
   private readonly status: HTMLElement;
   private readonly legend: HTMLElement;
   private readonly info: HTMLElement;
-  private readonly menu: HTMLElement;
+  private readonly menu: GraphMenu;
   private readonly search: HTMLInputElement & { value: string };
   private readonly searchCount: HTMLElement;
   private readonly graphPicker: HTMLSelectElement;
@@ -109,7 +111,7 @@ export class GraphView {
       'aria-label': 'Selected node',
       hidden: true,
     });
-    this.menu = h('div', { class: 'graph-menu', role: 'menu', hidden: true, 'data-testid': 'graph-menu' });
+    this.menu = new GraphMenu(() => this.element);
     this.list = h('ul', {
       class: 'graph-a11y',
       role: 'listbox',
@@ -140,7 +142,7 @@ export class GraphView {
       { class: 'graph-view', 'data-testid': 'graph-view', 'aria-label': 'Graph' },
       toolbar,
       h('div', { class: 'graph-body' }, this.canvas.element, this.legend, this.info, this.list),
-      this.menu,
+      this.menu.element,
     );
 
     this.search.addEventListener('input', () => this.find(false));
@@ -162,9 +164,6 @@ export class GraphView {
       const index = Number(li?.dataset.index);
       if (li && !(this.selected?.kind === 'node' && this.selected.index === index))
         this.selectNode(index, { fromUser: true, focus: false, center: true });
-    });
-    document.addEventListener('pointerdown', (e) => {
-      if (!this.menu.hidden && !this.menu.contains(e.target as Node)) this.closeMenu();
     });
     this.canvas.element.addEventListener('keydown', (e) => this.onKey(e));
   }
@@ -383,57 +382,13 @@ export class GraphView {
   }
 
   private renderInfo(): void {
-    const m = this.model;
-    const sel = this.selected;
-    if (!m || !sel) {
-      this.info.hidden = true;
-      return;
-    }
-    this.info.hidden = false;
-    if (sel.kind === 'block') {
-      const b = m.blocks[sel.index];
-      replace(this.info, h('h3', {}, `Block ${b.label}`), h('div', {}, `${b.nodes.length} nodes · ${b.key}`));
-      return;
-    }
-    const n = m.nodes[sel.index];
-    const shapeOf = (t: string) => m.edges.find((e) => e.tensor === t)?.shape;
-    const value = (t: string) =>
-      h('li', {}, h('code', {}, t || '(none)'), shapeOf(t) ? ` ${shapeOf(t)}` : '');
-    replace(
-      this.info,
-      h('h3', {}, n.opType, n.domain ? h('span', { class: 'graph-muted' }, ` ${n.domain}`) : null),
-      h('div', { class: 'graph-info-name' }, n.name),
-      n.inputs.length ? h('div', { class: 'graph-muted' }, 'Inputs') : null,
-      n.inputs.length
-        ? h('ul', {}, ...n.inputs.filter((i) => !n.weights.some((w) => w.name === i)).map(value))
-        : null,
-      n.weights.length ? h('div', { class: 'graph-muted' }, 'Weights') : null,
-      n.weights.length
-        ? h(
-            'ul',
-            {},
-            ...n.weights.map((w) => {
-              const v = overlayValue({ ...n, weights: [w] }, this.state.overlay, this.source);
-              return h(
-                'li',
-                {},
-                h('code', {}, w.name),
-                ` ${w.dims.join('×') || 'scalar'} ${w.dtype}`,
-                v ? ` · ${v.text}` : '',
-              );
-            }),
-          )
-        : null,
-      n.outputs.length ? h('div', { class: 'graph-muted' }, 'Outputs') : null,
-      n.outputs.length ? h('ul', {}, ...n.outputs.map(value)) : null,
-      n.subgraphs.length ? h('div', { class: 'graph-muted' }, `Subgraphs: ${n.subgraphs.join(', ')}`) : null,
-    );
+    renderNodeInfo(this.info, this.model, this.selected, this.state.overlay, this.source);
   }
 
   // ---- selection and navigation ----
 
   private select(hit: Hit | undefined, how: { fromUser: boolean }): void {
-    this.closeMenu();
+    this.menu.close();
     if (!hit) return;
     if (hit.kind === 'node') this.selectNode(hit.index, { fromUser: how.fromUser, focus: how.fromUser });
     else {
@@ -595,77 +550,50 @@ export class GraphView {
 
   private openMenu(hit: Hit | undefined, x: number, y: number): void {
     const m = this.model;
-    if (!m || !hit) return this.closeMenu();
-    const item = (label: string, run: () => void, testid: string) =>
-      h(
-        'button',
-        {
-          role: 'menuitem',
-          class: 'graph-menu-item',
-          'data-testid': testid,
-          onclick: () => {
-            this.closeMenu();
-            run();
-          },
-        },
-        label,
-      );
-    const items: HTMLElement[] = [];
+    if (!m || !hit) return this.menu.close();
+    const items: MenuItem[] = [];
     if (hit.kind === 'block') {
       const collapsed = this.layout?.blocks[hit.index].collapsed;
-      items.push(
-        item(
-          collapsed ? 'Expand block' : 'Collapse block',
-          () => void this.setBlock(hit.index, !!collapsed),
-          'graph-menu-block',
-        ),
-      );
+      items.push({
+        label: collapsed ? 'Expand block' : 'Collapse block',
+        run: () => void this.setBlock(hit.index, !!collapsed),
+        testid: 'graph-menu-block',
+      });
     } else {
       const n = m.nodes[hit.index];
       const names = n.weights.map((w) => w.name);
-      if (names.length) {
+      if (names.length)
         items.push(
-          item(
-            'Exclude from quantization (keep in float)',
-            () => this.host.action('exclude', names),
-            'graph-menu-exclude',
-          ),
-          item('Quantize only this layer…', () => this.host.action('quantizeOnly', names), 'graph-menu-only'),
-          item('Show in table', () => this.host.showInTable(biggest(n, this.host).name), 'graph-menu-table'),
+          {
+            label: 'Exclude from quantization (keep in float)',
+            run: () => this.host.action('exclude', names),
+            testid: 'graph-menu-exclude',
+          },
+          {
+            label: 'Quantize only this layer…',
+            run: () => this.host.action('quantizeOnly', names),
+            testid: 'graph-menu-only',
+          },
+          {
+            label: 'Show in table',
+            run: () => this.host.showInTable(biggest(n, this.host).name),
+            testid: 'graph-menu-table',
+          },
         );
-      }
       for (const g of n.subgraphs)
-        items.push(item(`Open subgraph ${g}`, () => this.openGraph(g), 'graph-menu-subgraph'));
+        items.push({
+          label: `Open subgraph ${g}`,
+          run: () => this.openGraph(g),
+          testid: 'graph-menu-subgraph',
+        });
       if (n.block !== undefined)
-        items.push(
-          item(
-            `Collapse block ${m.blocks[n.block].label}`,
-            () => void this.setBlock(n.block!, false),
-            'graph-menu-block',
-          ),
-        );
+        items.push({
+          label: `Collapse block ${m.blocks[n.block].label}`,
+          run: () => void this.setBlock(n.block!, false),
+          testid: 'graph-menu-block',
+        });
     }
-    if (items.length === 0) return this.closeMenu();
-    replace(this.menu, ...items);
-    this.menu.hidden = false;
-    const r = this.element.getBoundingClientRect();
-    this.menu.style.left = `${Math.min(x - r.left, r.width - 260)}px`;
-    this.menu.style.top = `${y - r.top}px`;
-    items[0].focus();
-    this.menu.onkeydown = (e) => {
-      const at = items.indexOf(document.activeElement as HTMLElement);
-      if (e.key === 'Escape') {
-        this.closeMenu();
-        this.options[hit.kind === 'node' ? hit.index : 0]?.focus();
-      } else if (e.key === 'ArrowDown') items[(at + 1) % items.length].focus();
-      else if (e.key === 'ArrowUp') items[(at - 1 + items.length) % items.length].focus();
-      else return;
-      e.preventDefault();
-    };
-  }
-
-  private closeMenu(): void {
-    this.menu.hidden = true;
+    this.menu.open(items, x, y, () => this.options[hit.kind === 'node' ? hit.index : 0]?.focus());
   }
 }
 
