@@ -58,6 +58,7 @@ const NODE_ENTRIES = {
   dataAwareWorker: 'src/runtime/dataAwareWorker.ts',
   hashWorker: 'src/runtime/hashWorker.ts',
   quantizeWorker: 'src/runtime/quantizeWorker.ts',
+  graphWorker: 'src/runtime/graphWorker.ts',
 };
 
 /** Build one bundle; entries that do not exist yet are skipped so partial trees still build. */

@@ -29,7 +29,7 @@ import {
 } from './transformRun';
 
 export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format nbits|qdq] [--block N] [--sym] [--ops MatMul,Gemm,Conv]
-                   [--exclude REGEX] [--min-elements N] [--accuracy-level 0|1|2|3|4] [-o OUT] [--force] [--json]
+                   [--exclude REGEX] [--only REGEX] [--min-elements N] [--accuracy-level 0|1|2|3|4] [-o OUT] [--force] [--json]
                    [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
                    [--method rtn|search|gptq] [--calibration-batches N]
   Weight-only quantization. --format nbits (default): com.microsoft::MatMulNBits for MatMul and Gemm with
@@ -40,6 +40,8 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
   .report.json and .report.md, then both models are compared in onnxruntime-node.
   --block N        block size along K (Conv: input channels): 16, 32 (default), 64, 128 or 256
   --sym            symmetric (no zero points); default asymmetric with zero points
+  --exclude REGEX  weights (or nodes reading them) whose name matches stay in float
+  --only REGEX     quantize only the weights (or nodes reading them) whose name matches; the rest stay float
   --inputs DIR     verification inputs: .npy files named after the model's inputs
   --dims, --fill   synthesized verification inputs: symbolic dim values, constant inputs
   --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
@@ -70,6 +72,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
     sym: { type: 'flag' },
     ops: { type: 'string' },
     exclude: { type: 'string' },
+    only: { type: 'string' },
     'min-elements': { type: 'number' },
     'accuracy-level': { type: 'number' },
     output: { type: 'string', alias: '-o' },
@@ -97,6 +100,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
   if ((blockSize & (blockSize - 1)) !== 0)
     throw new UsageError('--block takes a power of two from 16 to 256');
   const exclude = regexOption(args, 'exclude');
+  const only = regexOption(args, 'only');
   const ops = String(args.options.ops ?? (format === 'qdq' ? 'MatMul,Gemm,Conv' : 'MatMul,Gemm'))
     .split(',')
     .map((s) => s.trim())
@@ -112,6 +116,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
     accuracyLevel: intOption(args, 'accuracy-level', 4, 0, 4),
     ops,
     exclude,
+    only,
     minElements: intOption(args, 'min-elements', 0, 0, Number.MAX_SAFE_INTEGER),
   };
   const verifyOptions = verifyOptionsOf(args);
@@ -143,6 +148,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       ...(format === 'nbits' ? { accuracyLevel: options.accuracyLevel } : {}),
       ops: ops.join(','),
       exclude: exclude?.source ?? '',
+      ...(only ? { only: only.source } : {}),
       minElements: options.minElements,
       method,
       ...(method !== 'rtn' ? { calibrationBatches: verifyOptions.inputsDir ? 1 : batches } : {}),

@@ -3,13 +3,16 @@ import type {
   DataCardState,
   EditorCommand,
   FromWebview,
+  GraphRequestMessage,
   RenderedMessage,
   RevealTensorMessage,
   ToWebview,
 } from '../protocol/modelEditor';
 import { assertNever, Messenger } from '../protocol/messaging';
+import { GraphLayoutWorker } from '../runtime/graphLayoutWorker';
 import type { WorkerPool } from '../runtime/workerPool';
 import { dataCardAction, loadDataCard } from './dataCard';
+import { excludeFromQuantization, lastReportOf, quantizeOnly } from './graphActions';
 import { ModelDocument } from './modelDocument';
 import { webviewHtml, webviewRoots } from './webviewHtml';
 
@@ -46,6 +49,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   private readonly dataStates = new WeakMap<ModelDocument, DataCardState>();
   private readonly onDataEmitter = new vscode.EventEmitter<ModelDocument>();
   private active: ModelDocument | undefined;
+  /** Lays out the Graph tab (started on first use). */
+  private graphWorker: GraphLayoutWorker | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -62,7 +67,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const registration = vscode.window.registerCustomEditorProvider(ModelEditorProvider.viewType, provider, {
       supportsMultipleEditorsPerDocument: true,
     });
-    return { provider, registration };
+    const graphWorker = { dispose: () => provider.graphWorker?.dispose() };
+    return { provider, registration: vscode.Disposable.from(registration, graphWorker) };
   }
 
   /** The document of the focused model editor (or the last one focused). */
@@ -117,7 +123,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       void webview.postMessage(message);
     };
     const messenger = new Messenger<ToWebview, FromWebview>(send, (message) =>
-      this.handle(document, message),
+      this.handle(document, message, messenger),
     );
     const sendReveal = () => {
       const reveal = this.pendingReveal.get(document);
@@ -204,8 +210,50 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     }
   }
 
-  private handle(document: ModelDocument, message: FromWebview): void {
+  /** Builds and lays out the graph in the worker; the answer carries the newest report's per-layer figures. */
+  private async graph(
+    document: ModelDocument,
+    message: GraphRequestMessage,
+    messenger: Messenger<ToWebview, FromWebview>,
+  ): Promise<void> {
+    const modelPath = document.uri.fsPath;
+    this.graphWorker ??= new GraphLayoutWorker();
+    try {
+      const [laid, lastReport] = await Promise.all([
+        this.graphWorker.layout({ path: modelPath, graph: message.graph, expanded: message.expanded }),
+        lastReportOf(modelPath),
+      ]);
+      messenger.reply(message, {
+        type: 'graph/view',
+        graph: message.graph,
+        model: laid.model,
+        layout: laid.layout,
+        buildMs: laid.buildMs,
+        layoutMs: laid.layoutMs,
+        lastReport,
+      });
+    } catch (error) {
+      messenger.reply(message, {
+        type: 'graph/view',
+        graph: message.graph,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  private handle(
+    document: ModelDocument,
+    message: FromWebview,
+    messenger: Messenger<ToWebview, FromWebview>,
+  ): void {
     switch (message.type) {
+      case 'graph/request':
+        void this.graph(document, message, messenger);
+        return;
+      case 'graph/action':
+        if (message.action === 'exclude') void excludeFromQuantization(document.uri, message.names);
+        else void quantizeOnly(document.uri, message.names);
+        return;
       case 'ready':
         return; // answered in resolveCustomEditor
       case 'tensor/selected':

@@ -34,8 +34,9 @@ export interface QuantizeSettings {
 
 export const BLOCK_SIZES = [16, 32, 64, 128, 256] as const;
 
-export function readQuantizeSettings(): QuantizeSettings {
-  const config = vscode.workspace.getConfiguration('bigShrink.quantize');
+/** The settings for `resource` (a model: its workspace folder's values win over the workspace's). */
+export function readQuantizeSettings(resource?: vscode.Uri): QuantizeSettings {
+  const config = vscode.workspace.getConfiguration('bigShrink.quantize', resource);
   const pick = <T>(value: unknown, allowed: readonly T[], fallback: T): T =>
     allowed.includes(value as T) ? (value as T) : fallback;
   return {

@@ -136,7 +136,7 @@ export class ShrinkCommands {
     const request = requestOf<ShrinkRequest>(arg);
     const model = await this.targetModel(resource);
     if (!model) return { status: 'skipped' };
-    const settings = readQuantizeSettings();
+    const settings = readQuantizeSettings(model);
     const chosen = await choosePreset(model, settings, request, await this.presets());
     if (!chosen) return { status: 'skipped', model: model.fsPath };
     const { preset, blockSize } = chosen;
@@ -163,6 +163,8 @@ export class ShrinkCommands {
           ];
     const exclude = request.exclude ?? settings.exclude;
     if (exclude) args.push('--exclude', exclude);
+    if (typeof request.only === 'string' && request.only && preset.command !== 'convert')
+      args.push('--only', request.only);
     const method = preset.format === 'nbits' ? (request.method ?? preset.method ?? settings.method) : 'rtn';
     if (method !== 'rtn') args.push('--method', method);
     const what = `${preset.label}${preset.blocked ? `, block ${blockSize}` : ''}${method !== 'rtn' && !preset.method ? `, ${method}` : ''}${request.exclude ? ', more layers in float' : ''}`;

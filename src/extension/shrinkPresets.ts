@@ -117,6 +117,8 @@ export interface ShrinkRequest {
   exclude?: string;
   /** Overwrite existing outputs without asking. */
   force?: boolean;
+  /** Quantize only the weights whose name matches (`--only`; the graph view's "Quantize only this layer…"). */
+  only?: string;
 }
 
 /** The preset and block size: given, or from the quick pick (defaults from settings). */

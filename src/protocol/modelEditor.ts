@@ -10,6 +10,8 @@
  * The webview receives summaries (stats, histograms, 7 sweep figures) and never tensor data.
  */
 import type { DataPreview, DataSection } from '../core/data/dataSection';
+import type { GraphModel } from '../core/graph/graphModel';
+import type { GraphLayout } from '../core/graph/layoutGraph';
 import type { InspectReport } from '../core/inspect/inspectReport';
 import type { SensitivitySummary } from '../core/sensitivity/sensitivitySummary';
 import type { WeightSweep } from '../core/sensitivity/sweepPoints';
@@ -152,8 +154,32 @@ export interface DataStateMessage {
   inReplyTo?: number;
 }
 
+/** One weight of the newest transform report of this model: its precision after and its error. */
+export interface GraphReportLayer {
+  name: string;
+  afterDtype: string;
+  /** Weight SQNR in dB; null when exact (infinite), absent when not measured. */
+  weightSqnrDb?: number | null;
+}
+
+/** The answer to `graph/request`: the graph model and its layout (computed in a worker), or why not. */
+export interface GraphViewMessage {
+  type: 'graph/view';
+  graph: string;
+  model?: GraphModel;
+  layout?: GraphLayout;
+  buildMs?: number;
+  layoutMs?: number;
+  error?: string;
+  /** The newest transform report of this model (chosen precision and per-layer error), if any. */
+  lastReport?: { label: string; layers: GraphReportLayer[] };
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 export type ToWebview =
   | DataStateMessage
+  | GraphViewMessage
   | SweepRowsMessage
   | SensitivityMessage
   | InitMessage
@@ -204,10 +230,34 @@ export interface SweepRequestMessage {
   inReplyTo?: number;
 }
 
+/** Lay out graph `graph` (`main`, a subgraph path, `function:…`) with these blocks expanded. */
+export interface GraphRequestMessage {
+  type: 'graph/request';
+  graph: string;
+  /** Absent: the default (every block expanded when the graph is small, none when big). */
+  expanded?: number[];
+  messageId?: number;
+  inReplyTo?: number;
+}
+
+/**
+ * A graph node's context menu: leave its weights in float in the quantize commands (the workspace
+ * folder's `bigShrink.quantize.exclude`), or quantize only them (`quantize --only`).
+ */
+export interface GraphActionMessage {
+  type: 'graph/action';
+  action: 'exclude' | 'quantizeOnly';
+  /** The node's weight names (or the node's name when it reads no weight). */
+  names: string[];
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 /** What the webview has put on screen (tests and timings read it). */
 export interface RenderedMessage {
   type: 'view/rendered';
-  view: 'overview' | 'rows' | 'error' | 'sweep' | 'sensitivity';
+  /** `graph`: rows = nodes in the accessible node list. */
+  view: 'overview' | 'rows' | 'error' | 'sweep' | 'sensitivity' | 'graph';
   /** Rows with statistics now in the table (sweep: tensors with a sweep; sensitivity: measured rows shown). */
   rows: number;
   messageId?: number;
@@ -229,6 +279,8 @@ export interface DataActionMessage {
 
 export type FromWebview =
   | DataActionMessage
+  | GraphRequestMessage
+  | GraphActionMessage
   | ReadyMessage
   | TensorSelectedMessage
   | RunCommandMessage

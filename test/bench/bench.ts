@@ -3,13 +3,14 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
-// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware (comma-separated) runs only those benches.
+// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware,graph (comma-separated) runs only those benches.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
 import { absoluteRow, row, speedupRows } from './benchRows';
 import { benchDataAware } from './dataAwareBench';
+import { benchGraph } from './graphBench';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchSensitivity } from './sensitivityBench';
@@ -52,12 +53,15 @@ const timed = (cmd: string, args: string[]) => timedRun(cmd, args, 1 << 16);
 
 /** The benches BENCH_ONLY names (all when unset). */
 const only = new Set(
-  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware')
+  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware,graph')
     .split(',')
     .map((s) => s.trim()),
 );
 
 async function main(): Promise<void> {
+  // The graph bench makes its own small models: it needs no 400 MB model.
+  if (only.has('graph')) await benchGraph();
+  if ([...only].every((p) => p === 'graph')) return;
   const made = makeModel('bench400.onnx', 400);
   const mb = made.bytes / 1e6;
   console.log(

@@ -30,6 +30,7 @@ import type {
   TensorSweepRow,
   ToWebview,
 } from '../../src/protocol/modelEditor';
+import { DEFAULT_GRAPH_STATE, GraphView, type GraphUiState } from '../graph/graphView';
 import { ChartsView } from './charts';
 import { DetailView, type DetailState } from './detail';
 import { renderErrorView } from './errorView';
@@ -70,11 +71,13 @@ interface UiState {
   scrollTop: number;
   detailHeight: number;
   detail: DetailState;
+  graph: GraphUiState;
 }
 
 const TAB_OVERVIEW = 0;
 const TAB_LAYERS = 1;
 const TAB_CHARTS = 2;
+const TAB_GRAPH = 3;
 const TEXT_COLUMNS: ColumnId[] = ['name', 'op', 'dtype', 'shape', 'order'];
 const STATS_COLUMNS: ColumnId[] = ['sparsity', 'min', 'max', 'mean', 'std'];
 /** SQNR columns sort lowest first on the first click: the riskiest layers on top. */
@@ -93,6 +96,7 @@ const ui: UiState = {
   scrollTop: 0,
   detailHeight: 300,
   detail: { log: false, view: 'stored' },
+  graph: { ...DEFAULT_GRAPH_STATE, expanded: {} },
   ...vscode.getState(),
 };
 
@@ -147,6 +151,33 @@ const table = new LayersTable({
   },
 });
 
+const graphView = new GraphView(ui.graph, {
+  request: (graph, expanded) => messenger.request({ type: 'graph/request', graph, expanded }, 'graph/view'),
+  row: (name) => rowsByName().get(name),
+  selectWeight: (name) => {
+    const row = rowsByName().get(name);
+    if (row) select(row, true);
+  },
+  openDetail: (name) => {
+    reveal(name);
+    detail.focus();
+  },
+  showInTable: (name) => reveal(name),
+  action: (action, names) => post({ type: 'graph/action', action, names }),
+  rendered: (nodes) => post({ type: 'view/rendered', view: 'graph', rows: nodes }),
+  saveState: () => saveState(),
+});
+let byName: { rows: Row[]; map: Map<string, Row> } | undefined;
+/** Rows by tensor name (main-graph tensors first), rebuilt when the rows change. */
+function rowsByName(): Map<string, Row> {
+  if (byName?.rows !== rows) {
+    const map = new Map<string, Row>();
+    for (const r of rows) if (!map.has(r.tensor.name) || r.tensor.graph === 'main') map.set(r.tensor.name, r);
+    byName = { rows, map };
+  }
+  return byName.map;
+}
+
 const post = (message: FromWebview) => vscode.postMessage(message);
 const messenger = new Messenger<FromWebview, ToWebview>(post, handle);
 window.addEventListener('message', (e: MessageEvent<ToWebview>) => messenger.receive(e.data));
@@ -188,6 +219,8 @@ const tabs = h(
   h('vscode-tab-panel', {}, layersEl),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'charts' }, 'Charts'),
   h('vscode-tab-panel', {}, charts.element),
+  h('vscode-tab-header', { slot: 'header', 'data-tab': 'graph' }, 'Graph'),
+  h('vscode-tab-panel', { class: 'graph-panel' }, graphView.element),
   h('div', { slot: 'addons', class: 'addons' }, statusEl),
 );
 tabs.addEventListener('vsc-tabs-select', (e) => {
@@ -243,6 +276,7 @@ function setTab(index: number): void {
 function onTabShown(): void {
   charts.setVisible(ui.tab === TAB_CHARTS);
   sensitivityView.setVisible(ui.tab === TAB_OVERVIEW);
+  graphView.setVisible(ui.tab === TAB_GRAPH);
   layout();
   saveState();
 }
@@ -253,6 +287,7 @@ function select(row: Row | undefined, reveal: boolean): void {
   detail.setHiddenByFilter(row !== undefined && !matches(row, ui.show, ui.filter));
   detail.show(row);
   post({ type: 'tensor/selected', id: row?.tensor.id, name: row?.tensor.name });
+  graphView.selectWeight(row?.tensor.name);
   // The selected weight's sweep is computed now (in a worker), ahead of the background ones.
   if (row && isSweepable(row.tensor) && !row.sweep && !row.sweepError && !sweepAsked.has(row.tensor.id)) {
     sweepAsked.add(row.tensor.id);
@@ -336,6 +371,7 @@ function setReport(next: InspectReport | undefined): void {
     subtitleEl.textContent = '';
   }
   overview.render(next, rows);
+  if (next) graphView.reset();
   rebuild();
   // Keep the restored selection; otherwise select the first row so the detail is never empty.
   const selected = rows.find((r) => r.tensor.name === ui.selected) ?? table.firstRow();
@@ -362,6 +398,7 @@ function addStats(list: TensorRowStats[]): void {
   const selected = rows.find((r) => r.tensor.name === ui.selected);
   if (selected && list.some((r) => r.id === selected.tensor.id)) detail.show(selected);
   scheduleSummaries();
+  graphView.dataChanged();
   post({ type: 'view/rendered', view: 'rows', rows: statsCount() });
 }
 
@@ -376,6 +413,7 @@ function applySweeps(list: TensorSweepRow[]): void {
     row.sweepError = s.error;
   }
   if (rows.length === 0 || list.length === 0) return;
+  graphView.dataChanged();
   if (ui.sort.column === 'sqnr4') rebuild();
   else table.refresh();
   const selected = rows.find((r) => r.tensor.name === ui.selected);
@@ -394,6 +432,7 @@ function applySensitivity(wire: SensitivitySummary | undefined): void {
   for (const row of rows) row.sensitivity = row.tensor.learned ? byName.get(row.tensor.name) : undefined;
   sensitivityView.update(next);
   if (rows.length === 0) return;
+  graphView.dataChanged();
   if (ui.sort.column === 'sensitivity') rebuild();
   else table.refresh();
   post({ type: 'view/rendered', view: 'sensitivity', rows: rows.filter((r) => r.sensitivity).length });
@@ -543,6 +582,8 @@ function handle(message: ToWebview): void {
     case 'data/state':
       dataCard.set(message.state);
       return;
+    case 'graph/view':
+      return; // answers to graph/request (see GraphView)
     default:
       assertNever(message);
   }
@@ -575,6 +616,7 @@ new MutationObserver(() => {
   detail.themeChanged();
   charts.themeChanged();
   sensitivityView.themeChanged();
+  graphView.themeChanged();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 // ---- start ----

@@ -49,7 +49,7 @@ const M = {
   metadata: 14,
   functions: 25,
 };
-const G = { node: 1, name: 2, initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
+const G = { node: 1, name: 2, initializer: 5, input: 11, output: 12, valueInfo: 13, sparseInitializer: 15 };
 const N = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 };
 const A = {
   name: 1,
@@ -214,6 +214,9 @@ class Indexer {
           break;
         case G.output:
           graph.outputs.push(readValueInfo(this.r, f));
+          break;
+        case G.valueInfo:
+          (graph.valueInfo ??= []).push(readValueInfo(this.r, f));
           break;
         case G.initializer: {
           const part = this.readTensor(f);

@@ -148,6 +148,8 @@ export interface GraphInfo {
   kind: 'graph' | 'function';
   inputs: ValueInfo[];
   outputs: ValueInfo[];
+  /** The graph's `value_info` (shapes of intermediate values), when the exporter wrote any. */
+  valueInfo?: ValueInfo[];
   nodeIds: number[];
   tensorIds: number[];
   /** The node holding this subgraph (If/Loop/Scan); undefined for the main graph and functions. */

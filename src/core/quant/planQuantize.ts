@@ -27,6 +27,8 @@ export interface QuantizeOptions {
   ops: string[];
   /** Nodes or weights whose name matches are left in float. */
   exclude?: RegExp;
+  /** When set, only weights (or nodes reading them) whose name matches are quantized (`--only`). */
+  only?: RegExp;
   /** Weights with fewer elements are left in float (default 0). */
   minElements: number;
 }

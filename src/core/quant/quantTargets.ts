@@ -20,6 +20,8 @@ export interface QuantTargetOptions {
   minElements: number;
   /** Weights, or nodes reading them, whose name matches are left in float. */
   exclude?: RegExp;
+  /** When set, weights whose name (or a reading node's) does not match are left in float. */
+  only?: RegExp;
 }
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16]);
@@ -40,7 +42,7 @@ export function* quantTargets<U extends { node: NodeInfo }>(
 ): Generator<QuantTarget<U>> {
   const graphs = new Map(index.graphs.map((g) => [g.path, g]));
   const graphInputs = new Map(index.graphs.map((g) => [g.path, new Set(g.inputs.map((i) => i.name))]));
-  const { minElements, exclude } = options;
+  const { minElements, exclude, only } = options;
   /** Why a weight read by `uses` stays in float, whatever the format. */
   const refused = (t: TensorInfo, uses: U[]): string | undefined => {
     if (!FLOAT_TYPES.has(t.dtype)) return `${t.name} is ${dataTypeName(t.dtype)}, not float32/float16`;
@@ -49,6 +51,8 @@ export function* quantTargets<U extends { node: NodeInfo }>(
     if (t.count < minElements) return `${t.name} has ${t.count} elements (< ${minElements})`;
     if (exclude && (exclude.test(t.name) || uses.some((u) => exclude.test(u.node.name))))
       return 'excluded by --exclude';
+    if (only && !only.test(t.name) && !uses.some((u) => only.test(u.node.name)))
+      return 'not matched by --only';
     const graph = graphs.get(t.graph);
     if (!graph || graph.kind === 'function') return `${t.name} lives in a function body`;
     if (t.where === 'initializer' && graphInputs.get(t.graph)?.has(t.name))
