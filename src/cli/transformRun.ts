@@ -273,16 +273,30 @@ export function modelInputs(model: OpenedModel): string[] {
   return main.inputs.map((i) => i.name).filter((n) => !initializers.has(n));
 }
 
-/** Verification options from --dims, --fill and --inputs. */
+/**
+ * Verification options from --dims, --fill and --inputs. `--dims` takes `NAME=N` (a dim_param, or
+ * `INPUT:AXIS=N` / `INPUT.AXIS=N` for one axis of one input) and `INPUT=AxB…` (a whole shape).
+ */
 export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
+  const shapes: Record<string, number[]> = {};
   const pairs = (name: string): Record<string, number> | undefined => {
     const raw = args.options[name];
     if (raw === undefined) return undefined;
     const out: Record<string, number> = {};
     for (const part of String(raw).split(',')) {
       const eq = part.lastIndexOf('=');
-      const value = Number(part.slice(eq + 1));
-      if (eq <= 0 || !Number.isFinite(value)) throw new UsageError(`--${name} takes NAME=NUMBER,...`);
+      const text = part.slice(eq + 1);
+      if (name === 'dims' && eq > 0 && /^\d+(x\d+)+$/.test(text)) {
+        shapes[part.slice(0, eq)] = text.split('x').map(Number);
+        continue;
+      }
+      const value = Number(text);
+      if (eq <= 0 || !Number.isFinite(value))
+        throw new UsageError(
+          name === 'dims'
+            ? '--dims takes NAME=N (a dim name, or INPUT:AXIS=N) or INPUT=AxB (a whole shape), comma-separated'
+            : `--${name} takes NAME=NUMBER,...`,
+        );
       out[part.slice(0, eq)] = value;
     }
     return out;
@@ -291,7 +305,8 @@ export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
   if (inputs !== undefined && !(fs.existsSync(inputs) && fs.statSync(inputs).isDirectory())) {
     throw new UsageError(`--inputs ${inputs} is not a folder`);
   }
-  return { dims: pairs('dims'), fill: pairs('fill'), inputsDir: inputs };
+  const dims = pairs('dims');
+  return { dims, ...(Object.keys(shapes).length ? { shapes } : {}), fill: pairs('fill'), inputsDir: inputs };
 }
 
 /** The verification figures, one line per output and per model. */

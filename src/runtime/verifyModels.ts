@@ -1,7 +1,21 @@
 import * as fs from 'node:fs';
 import type * as OrtTypes from 'onnxruntime-node';
 import { decodeFloat16 } from '../core/tensor/float16';
-import { synthesizeFeeds } from './data/synthesizeInputs';
+import { type DetectedTask, detectTask } from '../core/data/detectTask';
+import {
+  ClassificationAccumulator,
+  LmMetricsAccumulator,
+  summarizeOutputs,
+  type TaskMetrics,
+} from '../core/data/taskMetrics';
+import { ModelError } from '../core/errors';
+import { constantReaderOf, synthesizeFeeds } from './data/synthesizeInputs';
+import {
+  planSynthesis,
+  type SynthesisModel,
+  type SynthesisPlan,
+  synthesizeSamples,
+} from './data/synthesizeSamples';
 import { openModel } from './openModel';
 
 // Synthesis and the .npy inputs moved to runtime/data; re-exported so callers keep their imports.
@@ -12,10 +26,19 @@ export { npyFileName, readInputFiles } from './data/npyInputs';
 export interface VerifyOptions {
   /** PRNG seed (default 1). */
   seed?: number;
-  /** Values for named symbolic dims (default: names with "batch" 1, "past" 0, first axis 1, others 8). */
+  /**
+   * Values for open dims: by dim_param name, or `INPUT:AXIS` / `INPUT.AXIS` for one axis of one input
+   * (default: names with "batch" 1, "past" 0, first axis 1, others `freeDim`).
+   */
   dims?: Record<string, number>;
+  /** Whole shapes of named inputs (`--dims input=1x512`). */
+  shapes?: Record<string, number[]>;
+  /** The size of open dims nothing else sets (default 8; raised to 64, 512 when the original fails). */
+  freeDim?: number;
   /** A constant fill for named inputs (e.g. a sample rate). */
   fill?: Record<string, number>;
+  /** Synthesized evaluation samples (default 4; one with an inputs folder). */
+  evaluationSamples?: number;
   /** Timed runs per model for the median latency (default 5). */
   runs?: number;
   /**
@@ -64,6 +87,10 @@ export interface VerifyResult {
   candidate: ModelRun;
   /** The lowest output cosine (1 when identical). */
   minCosine: number;
+  /** Task metrics over every evaluation sample (absent when the comparison failed). */
+  metrics?: TaskMetrics;
+  /** What synthesis chose that the user should know (open dims raised after the original failed). */
+  synthesisNote?: string;
 }
 
 type Ort = typeof OrtTypes;
@@ -122,17 +149,51 @@ export async function verifyModels(
     result.error = `original failed to load: ${result.original.error}`;
     return result;
   }
-  let outA: OrtTypes.InferenceSession.OnnxValueMapType | undefined;
-  let feeds: Feeds;
+  let outA: OrtTypes.InferenceSession.OnnxValueMapType[] | undefined;
+  let samples: Feeds[];
+  let task: DetectedTask;
   const outputNames = [...a.outputNames];
   try {
     const model = openModel(original);
     try {
-      feeds = synthesizeFeeds(ort, model.index, a.inputNames, options, result.inputs);
+      const synthesis: SynthesisModel = {
+        path: original,
+        index: model.index,
+        readConstant: constantReaderOf(model),
+      };
+      if (options.inputsDir) {
+        task = detectTask(model.index, synthesis.readConstant);
+        samples = [
+          synthesizeFeeds(ort, model.index, a.inputNames, options, result.inputs, synthesis.readConstant),
+        ];
+      } else {
+        step('choosing the inputs');
+        let plan: SynthesisPlan;
+        try {
+          plan = await planSynthesis(ort, a, synthesis, options);
+        } catch (e) {
+          if (!(e instanceof ModelError)) throw e;
+          result.original.error = e.reason;
+          result.error = e.reason;
+          return result;
+        }
+        task = plan.task;
+        if (plan.note) result.synthesisNote = plan.note;
+        step(task.task === 'lm' ? 'sampling token sequences from the original' : 'synthesizing the inputs');
+        samples = await synthesizeSamples(
+          ort,
+          a,
+          synthesis,
+          plan,
+          options.evaluationSamples ?? EVALUATION_SAMPLES,
+          options.seed ?? 1,
+          result.inputs,
+        );
+      }
     } finally {
       model.close();
     }
-    outA = await timedRuns(a, feeds, runs, result.original, (i) =>
+    outA = await runAll(a, samples, runs, result.original, (i) =>
       step(`running the original ${i}/${runs + 1}`),
     );
   } finally {
@@ -148,9 +209,9 @@ export async function verifyModels(
     result.error = `candidate failed to load: ${result.candidate.error}`;
     return result;
   }
-  let outB: OrtTypes.InferenceSession.OnnxValueMapType | undefined;
+  let outB: OrtTypes.InferenceSession.OnnxValueMapType[] | undefined;
   try {
-    outB = await timedRuns(b, feeds, runs, result.candidate, (i) =>
+    outB = await runAll(b, samples, runs, result.candidate, (i) =>
       step(`running the candidate ${i}/${runs + 1}`),
     );
   } finally {
@@ -161,22 +222,98 @@ export async function verifyModels(
     return result;
   }
   step('comparing outputs');
-  for (const name of outputNames) {
-    const x = outA[name];
-    const y = outB[name];
-    if (!y) {
-      result.error = `candidate has no output ${name}`;
-      return result;
+  const perSample: OutputMetrics[][] = [];
+  for (const [s, x] of outA.entries()) {
+    const y = outB[s];
+    const row: OutputMetrics[] = [];
+    for (const name of outputNames) {
+      if (!y[name]) {
+        result.error = `candidate has no output ${name}`;
+        return result;
+      }
+      if (x[name].dims.join() !== y[name].dims.join()) {
+        result.error = `output ${name} is [${y[name].dims.join(', ')}], the original's is [${x[name].dims.join(', ')}]`;
+        return result;
+      }
+      row.push(compareOutputs(name, x[name], y[name]));
     }
-    if (x.dims.join() !== y.dims.join()) {
-      result.error = `output ${name} is [${y.dims.join(', ')}], the original's is [${x.dims.join(', ')}]`;
-      return result;
-    }
-    result.outputs.push(compareOutputs(name, x, y));
+    perSample.push(row);
   }
+  result.outputs = worstOverSamples(perSample);
+  result.metrics = taskMetricsOf(task, samples, outA, outB, perSample);
   result.minCosine = Math.min(...result.outputs.map((o) => o.cosine));
   result.ok = true;
   return result;
+}
+
+/** Synthesized evaluation samples a verification compares on. */
+export const EVALUATION_SAMPLES = 4;
+
+/** Each output's worst sample (cosine, SQNR), largest error and mean top-1 agreement. */
+function worstOverSamples(perSample: OutputMetrics[][]): OutputMetrics[] {
+  return perSample[0].map((first, k) => {
+    const all = perSample.map((row) => row[k]);
+    const top1 = all.flatMap((o) => (o.top1Agreement === undefined ? [] : [o.top1Agreement]));
+    return {
+      ...first,
+      cosine: Math.min(...all.map((o) => o.cosine)),
+      sqnrDb: Math.min(...all.map((o) => o.sqnrDb)),
+      maxAbsError: Math.max(...all.map((o) => o.maxAbsError)),
+      ...(top1.length ? { top1Agreement: round(top1.reduce((p, q) => p + q, 0) / top1.length, 6) } : {}),
+    };
+  });
+}
+
+/** The task's metrics over the samples (LM next-token figures, classifier agreement) and every output. */
+export function taskMetricsOf(
+  task: DetectedTask,
+  samples: readonly Feeds[],
+  outA: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+  outB: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+  perSample: readonly (readonly OutputMetrics[])[],
+  labels?: readonly (number | undefined)[],
+): TaskMetrics {
+  const metrics: TaskMetrics = {
+    task: task.task,
+    outputs: summarizeOutputs(perSample),
+    samples: samples.length,
+  };
+  if (task.task === 'lm') {
+    const acc = new LmMetricsAccumulator(task.vocab);
+    for (const [s, feeds] of samples.entries()) {
+      const ids = asNumbers(feeds[task.inputIds]);
+      const mask = task.attentionMask ? feeds[task.attentionMask] : undefined;
+      const batch = feeds[task.inputIds].dims[0] ?? 1;
+      const seq = ids.length / batch;
+      const x = asNumbers(outA[s][task.logits]);
+      const y = asNumbers(outB[s][task.logits]);
+      const m = mask && mask.size === ids.length ? asNumbers(mask) : undefined;
+      if (x.length !== ids.length * task.vocab) continue;
+      for (let r = 0; r < batch; r++) {
+        const span = seq * task.vocab;
+        acc.add(
+          x.subarray(r * span, (r + 1) * span),
+          y.subarray(r * span, (r + 1) * span),
+          ids.subarray(r * seq, (r + 1) * seq),
+          m?.subarray(r * seq, (r + 1) * seq),
+        );
+      }
+    }
+    metrics.lm = acc.result();
+  } else if (task.task === 'classification') {
+    const acc = new ClassificationAccumulator(task.classes);
+    for (const [s, out] of outA.entries()) {
+      const x = out[task.scores];
+      if (!x || x.dims[x.dims.length - 1] !== task.classes) continue;
+      acc.add(
+        asNumbers(x),
+        asNumbers(outB[s][task.scores]),
+        labels && labels[s] !== undefined ? [labels[s]] : [],
+      );
+    }
+    metrics.classification = acc.result();
+  }
+  return metrics;
 }
 
 async function load(ort: Ort, file: string, run: ModelRun): Promise<OrtTypes.InferenceSession | undefined> {
@@ -195,27 +332,29 @@ async function load(ort: Ort, file: string, run: ModelRun): Promise<OrtTypes.Inf
   }
 }
 
-async function timedRuns(
+/** Runs every sample once (the first one timed `runs` more times for the median latency). */
+async function runAll(
   session: OrtTypes.InferenceSession,
-  feeds: Feeds,
+  samples: readonly Feeds[],
   runs: number,
   run: ModelRun,
   step: (i: number) => void,
-): Promise<OrtTypes.InferenceSession.OnnxValueMapType | undefined> {
+): Promise<OrtTypes.InferenceSession.OnnxValueMapType[] | undefined> {
   step(1);
   try {
-    const first = await session.run(feeds);
+    const outputs = [await session.run(samples[0])];
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       // A cancellation is not a failed run: let it through.
       step(i + 2);
       const t0 = performance.now();
-      await session.run(feeds);
+      await session.run(samples[0]);
       times.push(performance.now() - t0);
     }
     times.sort((p, q) => p - q);
     run.medianMs = round(times[Math.floor(times.length / 2)] ?? NaN);
-    return first;
+    for (const feeds of samples.slice(1)) outputs.push(await session.run(feeds));
+    return outputs;
   } catch (e) {
     if (e instanceof VerifyCancelledError) throw e;
     run.error = (e as Error).message;

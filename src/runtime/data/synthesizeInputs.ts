@@ -1,17 +1,99 @@
 import type * as OrtTypes from 'onnxruntime-node';
-import type { ModelIndex } from '../../core/onnx/modelIndex';
+import { type ConstantReader, type IntegerRange, integerInputRange } from '../../core/data/integerRange';
+import type { ModelIndex, ValueInfo } from '../../core/onnx/modelIndex';
 import { dataTypeName } from '../../core/tensor/dataType';
 import { encodeFloat16 } from '../../core/tensor/float16';
+import { tensorValues } from '../../core/tensor/tensorValues';
+import type { OpenedModel } from '../openModel';
 import { NpyError } from '../readNpy';
 import type { Feeds, SynthesizedInput, VerifyOptions } from '../verifyModels';
 import { npyToTensor, readInputFiles } from './npyInputs';
 
 type Ort = typeof OrtTypes;
 
+/** The size a free symbolic dim (not a batch, not a past length, not given or hinted) gets first. */
+export const FREE_DIM = 8;
+
+/** Reads small constants (≤ 64 values) of an opened model, for the integer-range tracing. */
+export function constantReaderOf(
+  model: Pick<OpenedModel, 'index' | 'source' | 'resolveExternal'>,
+): ConstantReader {
+  const byName = new Map(model.index.tensors.map((t) => [t.name, t]));
+  return (name) => {
+    const t = byName.get(name);
+    if (!t || t.count > 64) return undefined;
+    try {
+      const out: number[] = [];
+      for (const chunk of tensorValues(t, model.source, model.resolveExternal).chunks()) out.push(...chunk);
+      return out;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+const rangeCache = new WeakMap<ModelIndex, Map<string, IntegerRange | undefined>>();
+
+/** integerInputRange, remembered per model index (synthesis runs once per sample). */
+export function inputRange(
+  index: ModelIndex,
+  input: string,
+  read?: ConstantReader,
+): IntegerRange | undefined {
+  let cache = rangeCache.get(index);
+  if (!cache) rangeCache.set(index, (cache = new Map()));
+  if (!cache.has(input)) cache.set(input, integerInputRange(index, input, read));
+  return cache.get(input);
+}
+
+/** Symbolic-dim hints in the model's metadata_props: a key naming a dim_param with an integer value. */
+function metadataHints(index: ModelIndex): Map<string, number> {
+  const hints = new Map<string, number>();
+  for (const { key, value } of index.metadata) {
+    const n = Number(value);
+    if (Number.isInteger(n) && n > 0) hints.set(key, n);
+  }
+  return hints;
+}
+
+/** Names of dims that hold a sequence or sample count: they get the free size, and the retries. */
+const LENGTH_NAMES = /seq|length|len\b|samples|time|frames|tokens/i;
+
+/**
+ * The value of axis `axis` of input `info` when the declaration leaves it open, and how it was chosen:
+ * `--dims` by dim_param name, then by `INPUT:AXIS` / `INPUT.AXIS` (an exact dim_param match wins over
+ * that reading, so a PyTorch input named `input.1` stays addressable), then a metadata_props hint, then
+ * the defaults (past lengths 0, batch and first axes 1, the rest `freeDim`).
+ */
+export function resolveDim(
+  index: ModelIndex,
+  info: ValueInfo,
+  axis: number,
+  symbols: Map<string, number>,
+  freeDim: number,
+): { value: number; symbol: string; free: boolean } {
+  const d = info.shape?.[axis];
+  const symbol = typeof d === 'string' && d ? d : `${info.name}:${axis}`;
+  const bound =
+    symbols.get(symbol) ?? symbols.get(`${info.name}:${axis}`) ?? symbols.get(`${info.name}.${axis}`);
+  if (bound !== undefined) return { value: bound, symbol, free: false };
+  const hint = metadataHints(index).get(symbol);
+  if (hint !== undefined) return { value: hint, symbol, free: false };
+  const lower = symbol.toLowerCase();
+  if (lower.includes('past')) return { value: 0, symbol, free: false };
+  if (lower.includes('batch') || (axis === 0 && !LENGTH_NAMES.test(lower)))
+    return { value: 1, symbol, free: false };
+  return { value: freeDim, symbol, free: true };
+}
+
 /**
  * The inputs a comparison feeds: `.npy` files from `inputsDir` (converted to the input's type where the
  * values fit), the rest synthesized from the graph's declared types and shapes with a fixed seed.
- * `described` receives one entry per input.
+ * Shapes: `options.shapes` (whole shapes by input name), then resolveDim per open axis. Values: floats
+ * uniform in [-1, 1]; integer ids in the range the model reads them in (embedding rows, OneHot depth, the
+ * constants an Equal compares them with; [0, 8) when nothing tells); `*position*` ids count 0, 1, 2, …
+ * along the last axis; masks 1. `described` receives one entry per input; `free` the open dims that got
+ * the free size.
  */
 export function synthesizeFeeds(
   ort: Ort,
@@ -19,35 +101,47 @@ export function synthesizeFeeds(
   names: readonly string[],
   options: VerifyOptions,
   described: SynthesizedInput[],
+  readConstant?: ConstantReader,
+  free?: Set<string>,
 ): Feeds {
   const main = index.graphs[0];
   const random = mulberry32(options.seed ?? 1);
-  const symbols = new Map<string, number>(Object.entries(options.dims ?? {}));
+  const dimParams = new Set(main.inputs.flatMap((i) => (i.shape ?? []).filter((d) => typeof d === 'string')));
+  const inputNames = new Set(main.inputs.map((i) => i.name));
+  const shapes: Record<string, number[]> = { ...options.shapes };
+  const symbols = new Map<string, number>();
+  for (const [key, value] of Object.entries(options.dims ?? {})) {
+    // An exact input name (that is not also a dim_param) is that input's whole shape, of rank 1.
+    if (inputNames.has(key) && !dimParams.has(key)) shapes[key] ??= [value];
+    else symbols.set(key, value);
+  }
+  const freeDim = options.freeDim ?? FREE_DIM;
   const feeds: Feeds = {};
   const files = options.inputsDir ? readInputFiles(options.inputsDir, names) : {};
-  // Symbolic dims take their values from the files first, so synthesized inputs agree with them.
-  for (const [name, { array, file }] of Object.entries(files)) {
+  const bindShape = (name: string, shape: readonly number[], where: string, fail: (why: string) => Error) => {
     const info = main.inputs.find((i) => i.name === name);
-    if (!info?.shape) continue;
-    if (info.shape.length !== array.shape.length) {
-      throw new NpyError(
-        file,
-        `has shape (${array.shape.join(', ')}); input ${name} has rank ${info.shape.length}`,
-      );
-    }
+    if (!info?.shape) return;
+    if (info.shape.length !== shape.length)
+      throw fail(`has shape (${shape.join(', ')}); input ${name} has rank ${info.shape.length}`);
     info.shape.forEach((d, axis) => {
-      const n = array.shape[axis];
+      const n = shape[axis];
       if (typeof d === 'number' && d >= 0) {
-        if (d !== n) throw new NpyError(file, `axis ${axis} is ${n}; input ${name} declares ${d}`);
+        if (d !== n) throw fail(`axis ${axis} is ${n}; input ${name} declares ${d}`);
         return;
       }
       const symbol = typeof d === 'string' && d ? d : `${name}:${axis}`;
       const bound = symbols.get(symbol);
-      if (bound !== undefined && bound !== n) {
-        throw new NpyError(file, `axis ${axis} (${symbol}) is ${n}, but ${symbol} is ${bound} elsewhere`);
-      }
+      if (bound !== undefined && bound !== n)
+        throw fail(`axis ${axis} (${symbol}) is ${n}, but ${symbol} is ${bound} ${where}`);
       symbols.set(symbol, n);
     });
+  };
+  // Symbolic dims take their values from the files and whole shapes first, so synthesized inputs agree.
+  for (const [name, { array, file }] of Object.entries(files))
+    bindShape(name, array.shape, 'elsewhere', (why) => new NpyError(file, why));
+  for (const [name, shape] of Object.entries(shapes)) {
+    if (files[name]) continue;
+    bindShape(name, shape, 'in --dims', (why) => new Error(`--dims ${name}=${shape.join('x')}: ${why}`));
   }
   for (const name of names) {
     const info = main.inputs.find((i) => i.name === name);
@@ -64,24 +158,21 @@ export function synthesizeFeeds(
       });
       continue;
     }
-    if (!info.shape)
-      throw new Error(`input ${name} has no declared shape: give it in --inputs as ${name}.npy`);
-    const dims = info.shape.map((d, axis) => {
+    const declared = info.shape ?? shapes[name];
+    if (!declared)
+      throw new Error(
+        `input ${name} has no declared shape: give it in --inputs as ${name}.npy or as --dims ${name}=AxB`,
+      );
+    const dims = declared.map((d, axis) => {
       if (typeof d === 'number' && d >= 0) return d;
-      const symbol = typeof d === 'string' && d ? d : `${name}:${axis}`;
-      let v = symbols.get(symbol);
-      if (v === undefined) {
-        const lower = symbol.toLowerCase();
-        v = lower.includes('past') ? 0 : lower.includes('batch') || axis === 0 ? 1 : 8;
-        symbols.set(symbol, v);
-      }
-      return v;
+      const r = resolveDim(index, info, axis, symbols, freeDim);
+      symbols.set(r.symbol, r.value);
+      if (r.free) free?.add(r.symbol);
+      return r.value;
     });
     const count = dims.reduce((p, q) => p * q, 1);
     const dtype = dataTypeName(info.dtype);
     const fill = options.fill?.[name] ?? (/mask/i.test(name) ? 1 : undefined);
-    const rows = fill === undefined ? gatherRows(index, name) : undefined;
-    const intMax = rows ?? 8;
     let values: string;
     let tensor: OrtTypes.Tensor;
     if (dtype === 'float32' || dtype === 'float64' || dtype === 'float16') {
@@ -97,8 +188,25 @@ export function synthesizeFeeds(
       values = fill === undefined ? 'false' : `const ${fill ? 'true' : 'false'}`;
       tensor = new ort.Tensor('bool', new Uint8Array(count).fill(fill ? 1 : 0), dims);
     } else {
-      const ints = Array.from({ length: count }, () => fill ?? Math.floor(random() * intMax));
-      values = fill === undefined ? `int[0,${intMax})` : `const ${fill}`;
+      let ints: number[];
+      const last = dims[dims.length - 1] ?? 1;
+      if (fill !== undefined) {
+        ints = new Array<number>(count).fill(fill);
+        values = `const ${fill}`;
+      } else if (/position/i.test(name) && dims.length >= 1) {
+        ints = Array.from({ length: count }, (_, i) => i % last);
+        values = `positions 0..${last - 1}`;
+      } else {
+        const range = inputRange(index, name, readConstant) ?? { lo: 0, hi: 8, why: '' };
+        const pool = range.values;
+        ints = Array.from({ length: count }, () =>
+          pool
+            ? pool[Math.floor(random() * pool.length)]
+            : range.lo + Math.floor(random() * (range.hi - range.lo)),
+        );
+        values = pool ? `one of ${pool.slice(0, 4).join(', ')}` : `int[${range.lo},${range.hi})`;
+        if (range.why) values += ` (${range.why})`;
+      }
       switch (dtype) {
         case 'int64':
           tensor = new ort.Tensor(
@@ -111,10 +219,18 @@ export function synthesizeFeeds(
           tensor = new ort.Tensor('int32', Int32Array.from(ints), dims);
           break;
         case 'uint8':
-          tensor = new ort.Tensor('uint8', Uint8Array.from(ints), dims);
+          tensor = new ort.Tensor(
+            'uint8',
+            Uint8Array.from(ints, (v) => Math.min(255, Math.max(0, v))),
+            dims,
+          );
           break;
         case 'int8':
-          tensor = new ort.Tensor('int8', Int8Array.from(ints), dims);
+          tensor = new ort.Tensor(
+            'int8',
+            Int8Array.from(ints, (v) => Math.min(127, Math.max(-128, v))),
+            dims,
+          );
           break;
         default:
           throw new Error(`cannot synthesize input ${name} of type ${dtype}`);
@@ -124,33 +240,6 @@ export function synthesizeFeeds(
     described.push({ name, dtype, dims, values });
   }
   return feeds;
-}
-
-/** The smallest embedding table an input indexes (Gather indices, EmbedLayerNormalization ids), if any. */
-export function gatherRows(index: ModelIndex, input: string): number | undefined {
-  // Ops that pass ids through unchanged on the way to a Gather.
-  const passThrough = new Set(['Cast', 'Unsqueeze', 'Reshape', 'Squeeze', 'Flatten', 'Identity']);
-  let rows: number | undefined;
-  const seen = new Set<string>();
-  const visit = (name: string) => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    for (const n of index.nodes) {
-      n.inputs.forEach((x, slot) => {
-        if (x !== name) return;
-        let table: string | undefined;
-        if (n.opType === 'Gather' && slot === 1) table = n.inputs[0];
-        if (n.opType === 'EmbedLayerNormalization' && (slot === 0 || slot === 1))
-          table = n.inputs[slot === 0 ? 2 : 4];
-        if (table) {
-          const t = index.tensors.find((x2) => x2.name === table);
-          if (t && t.dims.length >= 1) rows = Math.min(rows ?? Infinity, t.dims[0]);
-        } else if (passThrough.has(n.opType) && slot === 0) visit(n.outputs[0]);
-      });
-    }
-  };
-  visit(input);
-  return rows;
 }
 
 /** A small seeded PRNG (mulberry32): uniform numbers in [0, 1). */
