@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { taskMetricLines } from '../core/data/formatTaskMetrics';
 import { ModelError } from '../core/errors';
 import type { TensorSink } from '../core/quant/planQuantize';
 import type { TransformPlan } from '../core/transform/transformPlan';
@@ -312,6 +313,8 @@ export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
 /** The verification figures, one line per output and per model. */
 export function printVerification(v: VerifyResult, out: (line: string) => void): void {
   if (!v.ok) out(`verification FAILED: ${v.error}`);
+  if (v.metrics) for (const line of taskMetricLines(v.metrics)) out(`  ${line}`);
+  if (v.synthesisNote) out(`  synthesized sizes: ${v.synthesisNote}`);
   for (const o of v.outputs) {
     out(
       `  ${o.name}: cosine ${o.cosine}, SQNR ${o.sqnrDb} dB, max abs error ${o.maxAbsError}` +

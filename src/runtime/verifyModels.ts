@@ -239,7 +239,10 @@ export async function verifyModels(
     }
     perSample.push(row);
   }
-  result.outputs = worstOverSamples(perSample);
+  result.outputs = pooledOutputs(ort, outputNames, outA, outB).map((o) => ({
+    ...o,
+    dims: perSample[0].find((p) => p.name === o.name)!.dims,
+  }));
   result.metrics = taskMetricsOf(task, samples, outA, outB, perSample);
   result.minCosine = Math.min(...result.outputs.map((o) => o.cosine));
   result.ok = true;
@@ -249,19 +252,37 @@ export async function verifyModels(
 /** Synthesized evaluation samples a verification compares on. */
 export const EVALUATION_SAMPLES = 4;
 
-/** Each output's worst sample (cosine, SQNR), largest error and mean top-1 agreement. */
-function worstOverSamples(perSample: OutputMetrics[][]): OutputMetrics[] {
-  return perSample[0].map((first, k) => {
-    const all = perSample.map((row) => row[k]);
-    const top1 = all.flatMap((o) => (o.top1Agreement === undefined ? [] : [o.top1Agreement]));
-    return {
-      ...first,
-      cosine: Math.min(...all.map((o) => o.cosine)),
-      sqnrDb: Math.min(...all.map((o) => o.sqnrDb)),
-      maxAbsError: Math.max(...all.map((o) => o.maxAbsError)),
-      ...(top1.length ? { top1Agreement: round(top1.reduce((p, q) => p + q, 0) / top1.length, 6) } : {}),
-    };
-  });
+/**
+ * Every output over all samples as one batch (the samples concatenated along axis 0): cosine, SQNR and
+ * top-1 agreement of the pooled values, so a small output (two logits) is not judged on one sample's
+ * chance; the worst and mean sample are in `metrics.outputs`.
+ */
+export function pooledOutputs(
+  ort: Ort,
+  names: readonly string[],
+  outA: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+  outB: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+): OutputMetrics[] {
+  const concat = (ts: OrtTypes.Tensor[]): OrtTypes.Tensor => {
+    if (ts.length === 1) return ts[0];
+    const first = ts[0];
+    const size = ts.reduce((n, t) => n + t.size, 0);
+    type Typed = { set(a: ArrayLike<unknown>, at: number): void };
+    const Ctor = (first.data as object).constructor as new (n: number) => Typed;
+    const data = new Ctor(size);
+    let at = 0;
+    for (const t of ts) {
+      data.set(t.data as ArrayLike<unknown>, at);
+      at += t.size;
+    }
+    const dims = first.dims.length
+      ? [ts.reduce((n, t) => n + (t.dims[0] ?? 1), 0), ...first.dims.slice(1)]
+      : [ts.length];
+    return new ort.Tensor(first.type as 'float32', data as unknown as Float32Array, dims);
+  };
+  return names.map((name) =>
+    compareOutputs(name, concat(outA.map((o) => o[name])), concat(outB.map((o) => o[name]))),
+  );
 }
 
 /** The task's metrics over the samples (LM next-token figures, classifier agreement) and every output. */

@@ -1,3 +1,4 @@
+import { taskMetricLines, taskName } from '../data/formatTaskMetrics';
 import type { ReportVerification, TransformReport } from '../transform/transformReport';
 import type { QuantMethod } from './dataAwareQuantize';
 import type { NodeChange, QuantizedTensorRow } from './planQuantize';
@@ -164,6 +165,12 @@ export function renderVerification(
   }
   lines.push('', '## Verification (onnxruntime-node, CPU)', '');
   if (!v.ok) lines.push(`**Failed:** ${v.error ?? 'unknown error'}`, '');
+  if (v.metrics) {
+    lines.push(`Task: ${taskName(v.metrics)} (${v.metrics.samples} evaluation samples)`, '');
+    for (const l of taskMetricLines(v.metrics)) lines.push(`- ${l}`);
+    lines.push('');
+  }
+  if (v.synthesisNote) lines.push(`Synthesized sizes: ${v.synthesisNote}`, '');
   lines.push(
     `Inputs: ${v.inputs.map((i) => `\`${i.name}\` ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`,
     '',

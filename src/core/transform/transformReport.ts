@@ -1,3 +1,4 @@
+import type { TaskMetrics } from '../data/taskMetrics';
 import type { NodeChange } from '../quant/planQuantize';
 
 /** A file the transform read or wrote. */
@@ -30,6 +31,10 @@ export interface ReportVerification {
   }[];
   original: { bytes: number; loadMs: number; medianMs: number; error?: string };
   candidate: { bytes: number; loadMs: number; medianMs: number; error?: string };
+  /** Task metrics over every evaluation sample: `task` lm | classification | generic, with its figures. */
+  metrics?: TaskMetrics;
+  /** What synthesis chose that the user should know (open dims raised after the original failed). */
+  synthesisNote?: string;
 }
 
 /** The summary every transform report opens with. */
