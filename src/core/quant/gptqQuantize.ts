@@ -1,6 +1,6 @@
 import { type BlockCodes, emptyBlockCodes } from './blockCodes';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
-import { CLIP_RATIOS, clipPairs, searchBlock } from './searchQuantize';
+import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlock, unseenBlocks } from './searchQuantize';
 
 /** GPTQ's dampening: λ = DAMP · mean(diag H) is added to the diagonal. */
 export const GPTQ_DAMP = 0.01;
@@ -36,12 +36,18 @@ export function gptqQuantize(
   const pairs = clipPairs(clip ? CLIP_RATIOS : [1], options.symmetric);
   const f32 = Math.fround;
   const row = bc.kBlocks * bs;
+  // Blocks holding an input channel the calibration never reached take round-to-nearest's range of the
+  // original weights: those channels are never updated (no energy, no coupling), so they keep RTN's codes.
+  const unseen = unseenBlocks(gram, K, bs);
+  const original = unseen.some(Boolean) ? Float64Array.from(columns) : columns;
   for (let k = 0; k < K; k++) {
     const kb = (k / bs) | 0;
     if (k % bs === 0) {
       const k1 = Math.min(K, k + bs);
       for (let n = 0; n < N; n++) {
-        const s = searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
+        const s = unseen[kb]
+          ? searchBlock(bc, original, n, k, k1, gram, RTN_PAIR, scratch)
+          : searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
         // Padding codes encode 0.0.
         for (let j = k1; j < k + bs; j++) bc.codes[n * row + j] = bc.zps[s];
       }
