@@ -35,6 +35,8 @@ export interface CalibrationOptions extends VerifyOptions {
   batches: number;
   /** Rows per row of K the extra batches aim for (default 1; GPTQ wants GPTQ_MIN_ROWS_PER_K). */
   rowsPerK?: number;
+  /** First seed of the synthesized batches (default CALIBRATION_SEED; the held-out rows use the verification's). */
+  seedBase?: number;
 }
 
 /**
@@ -117,7 +119,7 @@ export async function captureActivations(
         ort,
         index,
         session.inputNames,
-        { ...options, seed: CALIBRATION_SEED + b },
+        { ...options, seed: (options.seedBase ?? CALIBRATION_SEED) + b },
         described,
       );
       let out: OrtTypes.InferenceSession.OnnxValueMapType;
@@ -127,7 +129,7 @@ export async function captureActivations(
         throw new ModelError(modelPath, `onnxruntime cannot run the calibration: ${(e as Error).message}`);
       }
       for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name]);
-      if (b === 0 && !options.inputsDir)
+      if (b === 0 && !options.inputsDir && options.seedBase === undefined)
         batches = Math.max(batches, batchesForK([...grams.values()], options.rowsPerK ?? 1));
       control.onBatch?.(b + 1, batches);
     }

@@ -20,6 +20,8 @@ export interface DataAwareRow {
   rows: number;
   /** The method whose codes were kept ('rtn' when the asked method did worse on the layer). */
   kept: QuantMethod;
+  /** 'rtn-heldout': the method lost to RTN on held-out evaluation activations, so the layer is RTN. */
+  fallback?: 'rtn-heldout';
   /** Layer output SQNR on the calibration activations: 10·log10(‖XW‖² / ‖X(W−Q)‖²), RTN's and kept. */
   rtnSqnrDb: number;
   sqnrDb: number;
@@ -126,7 +128,7 @@ function renderDataAware(d: DataAwareSection, lines: string[]): void {
   );
   for (const l of d.layers) {
     lines.push(
-      `| ${cell(l.name)} | ${l.layout} | ${l.K}×${l.N} | ${l.rows} | ${l.kept} | ${num(l.rtnSqnrDb, 2)} | ${num(l.sqnrDb, 2)} | ${signed(l.gainDb)} |`,
+      `| ${cell(l.name)} | ${l.layout} | ${l.K}×${l.N} | ${l.rows} | ${l.kept}${l.fallback ? ` (${l.fallback})` : ''} | ${num(l.rtnSqnrDb, 2)} | ${num(l.sqnrDb, 2)} | ${signed(l.gainDb)} |`,
     );
   }
   if (d.uncovered.length) {
