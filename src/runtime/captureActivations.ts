@@ -6,6 +6,7 @@ import { extraGraphOutputs } from '../core/write/extraGraphOutputs';
 import { concat, planWrite } from '../core/write/planWrite';
 import { openModel } from './openModel';
 import { materialize } from './sensitivity';
+import { constantReaderOf } from './data/synthesizeInputs';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
 
 type Ort = typeof OrtTypes;
@@ -91,6 +92,7 @@ export async function captureActivations(
     wanted.map((t) => [t.name, { name: t.name, K: t.K, rows: 0, gram: new Float64Array(t.K * t.K) }]),
   );
   let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
+  const readConstant = constantReaderOf(model);
   let described: SynthesizedInput[] = [];
   let session: OrtTypes.InferenceSession | undefined;
   try {
@@ -121,6 +123,7 @@ export async function captureActivations(
         session.inputNames,
         { ...options, seed: (options.seedBase ?? CALIBRATION_SEED) + b },
         described,
+        readConstant,
       );
       let out: OrtTypes.InferenceSession.OnnxValueMapType;
       try {

@@ -14,6 +14,7 @@ import { floatOutputs, round } from './layerCandidate';
 import { openModel } from './openModel';
 import { openSensitivityPool, SensitivityCancelledError, type SensitivityPool } from './sensitivityPool';
 import type { LayerMeasurement, SensitivityOutput, SerializedTensor } from './sensitivityProtocol';
+import { constantReaderOf } from './data/synthesizeInputs';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
 
 export { materialize } from './materialize';
@@ -142,7 +143,14 @@ export async function openSensitivity(
     const feeds: SerializedTensor[] = [];
     let reference;
     try {
-      const synthesized = synthesizeFeeds(ort, index, original.inputNames, options, described);
+      const synthesized = synthesizeFeeds(
+        ort,
+        index,
+        original.inputNames,
+        options,
+        described,
+        constantReaderOf(model),
+      );
       for (const [name, t] of Object.entries(synthesized))
         feeds.push({ name, type: t.type, dims: [...t.dims], data: t.data as SerializedTensor['data'] });
       reference = floatOutputs(
