@@ -32,6 +32,7 @@ import {
   parseTarget,
   type ShrinkTarget,
   targetValue,
+  unmeasurable,
 } from '../core/shrink/shrinkTarget';
 import { openCandidateRunner } from '../runtime/candidateRunner';
 import { checkWritable } from '../runtime/checkWritable';
@@ -52,7 +53,8 @@ import {
   whileInterruptible,
 } from './transformRun';
 
-export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" [--max-bytes N] [-o OUT] [--force]
+export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" | "ppl<=+P%" | "kl<=X" | "acc>=POINTS"
+                 [--max-bytes N] [-o OUT] [--force]
                  [--precisions ID,...] [--workers N] [--refine] [--json] [--inputs DIR] [--dims NAME=V,...] [--data PATH]
                  [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
@@ -65,7 +67,11 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
   (.report.json/.md) gives each layer's choice and why, the candidates tried, and every uniform
   configuration for comparison. Exit 1 when only the original model meets the target, or nothing fits
   --max-bytes: no file is written; exit 3 when the written model does not verify to the target.
-  --target         cosine>=X and top1>=X (2-D class-score outputs) in (0, 1]; sqnr>=DB in dB
+  --target         cosine>=X and top1>=X (class scores, or next-token agreement of a language model) in
+                   (0, 1]; sqnr>=DB in dB; ppl<=+P% (perplexity change, or an absolute change without %)
+                   and kl<=X (mean next-token KL, nats) for language models; acc>=POINTS (accuracy change
+                   in points, labelled data). The search measures on calibration samples; the written
+                   model is re-measured on the held-out evaluation samples (exit 3 when they disagree).
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
   --workers N      threads measuring layer losses (default 2)
@@ -144,11 +150,18 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       planMixed(model.index, model.source, model.resolveExternal, search.choices, base, sink),
     nothingToDo: () => 'every layer stays in float.',
     onProgress: args.options.json ? undefined : log,
-    finish: async () => {
+    finish: async (_plan, { verification: v }) => {
       const counts = countPrecisions(search.choices, precisions);
       const last = search.candidates[search.chosen - 1]?.fidelity;
+      const final = v?.ok ? fidelityOf(v.outputs, v.metrics) : undefined;
+      const heldOut = {
+        ...(final ? { value: targetValue(final, target) } : {}),
+        met: !!final && meetsTarget(final, target),
+        samples: v?.metrics?.samples ?? 0,
+      };
       return {
         summary: {
+          heldOut,
           target: target.text,
           achieved: last && targetValue(last, target),
           layers: counts,
@@ -184,7 +197,8 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     },
     render: renderShrinkMarkdown,
   });
-  const met = verification?.ok === true && meetsTarget(fidelityOf(verification.outputs), target);
+  const met =
+    verification?.ok === true && meetsTarget(fidelityOf(verification.outputs, verification.metrics), target);
   if (args.options.json) out(JSON.stringify(report, null, 2));
   else {
     const mix = Object.entries(report.summary.layers)
@@ -200,10 +214,13 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     );
     printTransform(report, `mixed precision for ${target.text}`, verification, out);
   }
-  // A comparison that failed says so itself (transformExitCode); a measured miss of the target is shrink's own.
+  // A comparison that failed says so itself (transformExitCode); a miss of the target on the held-out
+  // evaluation samples (the search met it on the calibration samples) is shrink's own.
+  const heldOut = report.summary.heldOut?.value;
   const missed =
     verification?.ok && !met
-      ? `the written model does not verify to ${target.text} (${target.metric} ${targetValue(fidelityOf(verification.outputs), target)})`
+      ? `the search met ${target.text} on the calibration samples, but the written model does not on the ` +
+        `held-out evaluation samples${heldOut === undefined ? '' : ` (${target.metric} ${heldOut})`}`
       : undefined;
   return transformExitCode(report, verification, missed);
 }
@@ -356,7 +373,7 @@ async function findConfiguration(
       const run = await runner.run(plan.edits);
       return {
         bytes: run.bytes,
-        fidelity: run.error ? undefined : fidelityOf(run.outputs),
+        fidelity: run.error ? undefined : fidelityOf(run.outputs, run.metrics),
         error: run.error,
       };
     };
@@ -370,15 +387,8 @@ async function findConfiguration(
     };
     for (const p of precisions)
       if (p !== 'int4' && p !== 'int8' && p !== 'float') baselines[p] = await uniform(p);
-    if (
-      target.metric === 'top1' &&
-      baselines.uniform4.fidelity &&
-      baselines.uniform4.fidelity.top1 === undefined
-    )
-      throw new ModelError(
-        input,
-        'has no [batch, classes] float output, so top1 cannot be measured: use a cosine or sqnr target',
-      );
+    const cannot = baselines.uniform4.fidelity && unmeasurable(target, baselines.uniform4.fidelity);
+    if (cannot) throw new ModelError(input, cannot);
     log(
       'uniform: ' +
         Object.entries(baselines)

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type DataSection, withDataMarkdown } from '../core/data/dataSection';
 import { RecipeError } from '../core/data/inputRecipe';
+import { taskMetricLines } from '../core/data/formatTaskMetrics';
 import { ModelError } from '../core/errors';
 import type { TensorSink } from '../core/quant/planQuantize';
 import type { TransformPlan } from '../core/transform/transformPlan';
@@ -314,16 +315,31 @@ export function modelInputs(model: OpenedModel): string[] {
   return main.inputs.map((i) => i.name).filter((n) => !initializers.has(n));
 }
 
-/** Verification options from --dims, --fill, --inputs and the data options (--data, --tokenizer, the split). */
+/**
+ * Verification options from --dims, --fill, --inputs and the data options (--data, --tokenizer, the split).
+ * `--dims` takes `NAME=N` (a dim_param, or `INPUT:AXIS=N` / `INPUT.AXIS=N` for one axis of one input) and
+ * `INPUT=AxB…` (a whole shape).
+ */
 export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
+  const shapes: Record<string, number[]> = {};
   const pairs = (name: string): Record<string, number> | undefined => {
     const raw = args.options[name];
     if (raw === undefined) return undefined;
     const out: Record<string, number> = {};
     for (const part of String(raw).split(',')) {
       const eq = part.lastIndexOf('=');
-      const value = Number(part.slice(eq + 1));
-      if (eq <= 0 || !Number.isFinite(value)) throw new UsageError(`--${name} takes NAME=NUMBER,...`);
+      const text = part.slice(eq + 1);
+      if (name === 'dims' && eq > 0 && /^\d+(x\d+)+$/.test(text)) {
+        shapes[part.slice(0, eq)] = text.split('x').map(Number);
+        continue;
+      }
+      const value = Number(text);
+      if (eq <= 0 || !Number.isFinite(value))
+        throw new UsageError(
+          name === 'dims'
+            ? '--dims takes NAME=N (a dim name, or INPUT:AXIS=N) or INPUT=AxB (a whole shape), comma-separated'
+            : `--${name} takes NAME=NUMBER,...`,
+        );
       out[part.slice(0, eq)] = value;
     }
     return out;
@@ -336,7 +352,13 @@ export function verifyOptionsOf(args: ParsedArgs): VerifyOptions {
   const fill = pairs('fill');
   if (inputs !== undefined && args.options.data !== undefined)
     throw new UsageError('--inputs DIR and --data: give one (--data DIR reads a folder of .npy files too)');
-  return { dims, fill, inputsDir: inputs, data: dataOptionsOf(args) };
+  return {
+    dims,
+    ...(Object.keys(shapes).length ? { shapes } : {}),
+    fill,
+    inputsDir: inputs,
+    data: dataOptionsOf(args),
+  };
 }
 
 /** The verification figures, one line per output and per model. */
@@ -348,6 +370,8 @@ export function printVerification(v: VerifyResult, out: (line: string) => void):
         ? '  inputs: synthesized (no --data): the verdict rests on synthetic inputs'
         : `  inputs: ${v.data.evaluation} evaluation sample${v.data.evaluation === 1 ? '' : 's'} of ${v.data.paths.join(', ')}`,
     );
+  if (v.metrics) for (const line of taskMetricLines(v.metrics)) out(`  ${line}`);
+  if (v.synthesisNote) out(`  synthesized sizes: ${v.synthesisNote}`);
   for (const o of v.outputs) {
     out(
       `  ${o.name}: cosine ${o.cosine}, SQNR ${o.sqnrDb} dB, max abs error ${o.maxAbsError}` +

@@ -4,6 +4,7 @@ import type {
   FidelityStatus,
   NodeChangeRow,
   OutputFidelity,
+  TaskFigures,
   PruneFigures,
   PruneSizes,
   ReportEntry,
@@ -158,6 +159,8 @@ export function parseReport(text: string, file: string, label = file): ReportVie
       minCosine: num(v?.minCosine),
       error: v && typeof v.error === 'string' ? v.error : undefined,
       outputs,
+      ...taskOf(v?.metrics),
+      synthetic: !isFilesSource(r.data) && !isFilesSource(v?.data),
       original: timing(v?.original),
       candidate: timing(v?.candidate),
     },
@@ -418,4 +421,31 @@ export class ReportIndex implements vscode.Disposable {
     }
     if (changed.length || created.length) this.onDidChangeEmitter.fire({ changed, created });
   }
+}
+
+/** The report's task metrics (`verification.metrics`), flattened for the panel. */
+function taskOf(m: unknown): { task?: TaskFigures } {
+  if (!isObject(m) || (m.task !== 'lm' && m.task !== 'classification' && m.task !== 'generic')) return {};
+  const task: TaskFigures = { task: m.task, samples: num(m.samples) };
+  const lm = isObject(m.lm) ? m.lm : undefined;
+  const c = isObject(m.classification) ? m.classification : undefined;
+  if (lm) {
+    task.pplOriginal = num(lm.pplOriginal);
+    task.pplCandidate = num(lm.pplCandidate);
+    task.klMean = num(lm.klMean);
+    task.klMax = num(lm.klMax);
+    task.top1Agreement = num(lm.top1Agreement);
+    task.tokens = num(lm.tokens);
+  } else if (c) {
+    task.top1Agreement = num(c.top1Agreement);
+    task.accuracyOriginal = num(c.accuracyOriginal);
+    task.accuracyCandidate = num(c.accuracyCandidate);
+    task.samples = num(c.samples) ?? task.samples;
+  }
+  return { task };
+}
+
+/** True for a `data` section whose source is the user's files. */
+function isFilesSource(data: unknown): boolean {
+  return isObject(data) && data.source === 'files';
 }

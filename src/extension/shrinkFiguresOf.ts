@@ -5,7 +5,7 @@
  * report's `precisionLabels` when it has them.
  */
 import { formatBytes } from '../core/format/formatBytes';
-import { parseTarget, targetValue } from '../core/shrink/shrinkTarget';
+import { parseTarget, targetValue, valueMeets } from '../core/shrink/shrinkTarget';
 import type {
   LayerLoss,
   LayerMove,
@@ -35,8 +35,12 @@ function fidelityOf(x: unknown): ShrinkFidelity | undefined {
   // An identical output has an infinite SQNR, which JSON writes as null.
   const sqnrDb = num(x.sqnrDb) ?? (x.sqnrDb === null ? Infinity : undefined);
   if (cosine === undefined || sqnrDb === undefined) return undefined;
-  const top1 = num(x.top1);
-  return top1 === undefined ? { cosine, sqnrDb } : { cosine, sqnrDb, top1 };
+  const f: ShrinkFidelity = { cosine, sqnrDb };
+  for (const k of ['top1', 'pplDelta', 'pplDeltaPct', 'kl', 'accPoints'] as const) {
+    const v = num(x[k]);
+    if (v !== undefined) f[k] = v;
+  }
+  return f;
 }
 
 function countsOf(x: unknown): Record<string, number> {
@@ -144,7 +148,7 @@ export function shrinkFiguresOf(r: Json): ShrinkFigures {
     metric: goal?.metric,
     min: goal?.min,
     achieved,
-    met: !!chosen && (achieved === undefined || !goal || achieved >= goal.min),
+    met: !!chosen && (achieved === undefined || !goal || valueMeets(achieved, goal)),
     chosenStep: chosen?.step,
     ...(fallback ? { fallback } : {}),
     counts,

@@ -112,6 +112,21 @@ export interface OutputFidelity {
   top1Agreement?: number;
 }
 
+/** The task figures of a verification (report `verification.metrics`), shown before the outputs. */
+export interface TaskFigures {
+  task: 'lm' | 'classification' | 'generic';
+  pplOriginal?: number;
+  pplCandidate?: number;
+  klMean?: number;
+  klMax?: number;
+  top1Agreement?: number;
+  tokens?: number;
+  accuracyOriginal?: number;
+  accuracyCandidate?: number;
+  /** Evaluation samples compared. */
+  samples?: number;
+}
+
 /** One report, shown in full. */
 export interface ReportView extends ReportEntry {
   /** The model the transform read (tensor rows reveal their tensor there) and the one it wrote. */
@@ -125,6 +140,10 @@ export interface ReportView extends ReportEntry {
     minCosine?: number;
     error?: string;
     outputs: OutputFidelity[];
+    /** Task metrics, when the report has them. */
+    task?: TaskFigures;
+    /** True unless the report's `data.source` says the inputs were the user's files. */
+    synthetic: boolean;
     original?: { loadMs: number; medianMs: number };
     candidate?: { loadMs: number; medianMs: number };
   };

@@ -10,6 +10,11 @@ export interface ShrinkFidelity {
   cosine: number;
   sqnrDb: number;
   top1?: number;
+  /** Task figures (language models, labelled classifiers): see core/shrink/shrinkTarget's Fidelity. */
+  pplDelta?: number;
+  pplDeltaPct?: number;
+  kl?: number;
+  accPoints?: number;
 }
 
 /** One layer's measured loss at one precision, alone (the others left in float). */
@@ -70,7 +75,7 @@ export interface ShrinkFigures {
   /** As the report states it: `cosine>=0.999`. */
   target: string;
   /** The metric and bound parsed from it (undefined when the text is not one the panel knows). */
-  metric?: 'cosine' | 'sqnr' | 'top1';
+  metric?: 'cosine' | 'sqnr' | 'top1' | 'ppl' | 'kl' | 'acc';
   min?: number;
   /** The written model's figure on the target's metric. */
   achieved?: number;

@@ -3,22 +3,38 @@ import { FormatError, ModelError } from '../core/errors';
 import type { Edit } from '../core/write/planWrite';
 import { planWrite } from '../core/write/planWrite';
 import type { OpenedModel } from './openModel';
-import { samplesFor, stackFeeds } from './data/sampleFeeds';
+import { samplesFor } from './data/sampleFeeds';
 import { materialize } from './materialize';
+import type { TaskMetrics } from '../core/data/taskMetrics';
+import { detectTask, type DetectedTask } from '../core/data/detectTask';
+import { constantReaderOf } from './data/synthesizeInputs';
+import { planSynthesis, synthesizeSamples } from './data/synthesizeSamples';
 import {
   compareOutputs,
   type Feeds,
   type OutputMetrics,
   type SynthesizedInput,
   synthesizeFeeds,
+  pooledOutputs,
+  taskMetricsOf,
   type VerifyOptions,
 } from './verifyModels';
 import { loadOrt } from './loadOrt';
 
+/** Seeds of the calibration samples the search measures on (the verification's start at 1). */
+export const CALIBRATION_SAMPLE_SEED = 1001;
+/** Synthesized calibration samples per candidate run. */
+export const CALIBRATION_SAMPLES = 4;
+/** The user's calibration samples a candidate runs on at most (each a run of the original and the candidate). */
+const MAX_CALIBRATION_RUNS = 8;
+
 /** A candidate run in memory: its size and every output against the original's. */
 export interface CandidateRun {
   bytes: number;
+  /** Each output's worst calibration sample. */
   outputs: OutputMetrics[];
+  /** Task metrics over the calibration samples. */
+  metrics?: TaskMetrics;
   error?: string;
 }
 
@@ -50,20 +66,42 @@ export async function openCandidateRunner(
     throw new ModelError(model.path, `onnxruntime cannot load it: ${e.message}`);
   });
   const described: SynthesizedInput[] = [];
-  let feeds: Feeds;
-  let reference: OrtTypes.InferenceSession.OnnxValueMapType;
+  let samples: Feeds[];
+  let task: DetectedTask;
+  const reference: OrtTypes.InferenceSession.OnnxValueMapType[] = [];
   const outputNames = [...original.outputNames];
+  const synthesis = { path: model.path, index: model.index, readConstant: constantReaderOf(model) };
   try {
     // The shrink search measures on the calibration samples; the final verdict on the evaluation ones.
-    const samples =
+    const files =
       options.data && !options.inputsDir ? await samplesFor(model.path, model.index, options) : undefined;
-    if (samples?.source === 'files' && samples.calibration.length > 0) {
-      feeds = stackFeeds(ort, model.index, samples.calibration);
-      for (const [name, t] of Object.entries(feeds))
+    if (files?.source === 'files' && files.calibration.length > 0) {
+      task = detectTask(model.index, synthesis.readConstant);
+      samples = files.calibration.slice(0, MAX_CALIBRATION_RUNS);
+      for (const [name, t] of Object.entries(samples[0]))
         described.push({ name, dtype: t.type, dims: [...t.dims], values: 'calibration samples' });
-    } else feeds = synthesizeFeeds(ort, model.index, original.inputNames, options, described);
-    reference = await original.run(feeds);
+    } else if (options.inputsDir) {
+      task = detectTask(model.index, synthesis.readConstant);
+      samples = [
+        synthesizeFeeds(ort, model.index, original.inputNames, options, described, synthesis.readConstant),
+      ];
+    } else {
+      // Calibration samples, never the evaluation ones the final verification measures on.
+      const plan = await planSynthesis(ort, original, synthesis, options);
+      task = plan.task;
+      samples = await synthesizeSamples(
+        ort,
+        original,
+        synthesis,
+        plan,
+        options.evaluationSamples ?? CALIBRATION_SAMPLES,
+        CALIBRATION_SAMPLE_SEED,
+        described,
+      );
+    }
+    for (const feeds of samples) reference.push(await original.run(feeds));
   } catch (e) {
+    if (e instanceof ModelError) throw e;
     throw new ModelError(model.path, `onnxruntime cannot run it: ${(e as Error).message}`);
   } finally {
     await original.release();
@@ -88,14 +126,23 @@ export async function openCandidateRunner(
         return { ...result, error: `the candidate does not load: ${(e as Error).message}` };
       }
       try {
-        const out = await session.run(feeds);
-        for (const name of outputNames) {
-          const x = reference[name];
-          const y = out[name];
-          if (!y || y.dims.join() !== x.dims.join())
-            return { ...result, error: `output ${name} is missing or changed shape` };
-          result.outputs.push(compareOutputs(name, x, y));
+        const outs: OrtTypes.InferenceSession.OnnxValueMapType[] = [];
+        const perSample: OutputMetrics[][] = [];
+        for (const [k, feeds] of samples.entries()) {
+          const out = await session.run(feeds);
+          const row: OutputMetrics[] = [];
+          for (const name of outputNames) {
+            const x = reference[k][name];
+            const y = out[name];
+            if (!y || y.dims.join() !== x.dims.join())
+              return { ...result, error: `output ${name} is missing or changed shape` };
+            row.push(compareOutputs(name, x, y));
+          }
+          outs.push(out);
+          perSample.push(row);
         }
+        result.outputs = pooledOutputs(ort, outputNames, reference, outs);
+        result.metrics = taskMetricsOf(task, samples, reference, outs, perSample);
       } catch (e) {
         return { ...result, error: `the candidate does not run: ${(e as Error).message}` };
       } finally {

@@ -7,6 +7,7 @@ import { concat, planWrite } from '../core/write/planWrite';
 import { openModel } from './openModel';
 import { materialize } from './sensitivity';
 import { samplesFor } from './data/sampleFeeds';
+import { constantReaderOf } from './data/synthesizeInputs';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
 import { loadOrt } from './loadOrt';
 
@@ -35,6 +36,8 @@ export interface CalibrationOptions extends VerifyOptions {
   batches: number;
   /** Rows per row of K the extra batches aim for (default 1; GPTQ wants GPTQ_MIN_ROWS_PER_K). */
   rowsPerK?: number;
+  /** First seed of the synthesized batches (default CALIBRATION_SEED; the held-out rows use the verification's). */
+  seedBase?: number;
 }
 
 /**
@@ -88,6 +91,7 @@ export async function captureActivations(
     wanted.map((t) => [t.name, { name: t.name, K: t.K, rows: 0, gram: new Float64Array(t.K * t.K) }]),
   );
   let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
+  const readConstant = constantReaderOf(model);
   let described: SynthesizedInput[] = [];
   let fromData: string | undefined;
   let session: OrtTypes.InferenceSession | undefined;
@@ -128,8 +132,9 @@ export async function captureActivations(
             ort,
             index,
             session.inputNames,
-            { ...options, seed: CALIBRATION_SEED + b },
+            { ...options, seed: (options.seedBase ?? CALIBRATION_SEED) + b },
             described,
+            readConstant,
           );
       let out: OrtTypes.InferenceSession.OnnxValueMapType;
       try {
@@ -138,7 +143,7 @@ export async function captureActivations(
         throw new ModelError(modelPath, `onnxruntime cannot run the calibration: ${(e as Error).message}`);
       }
       for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name]);
-      if (b === 0 && !options.inputsDir && !real)
+      if (b === 0 && !options.inputsDir && !real && options.seedBase === undefined)
         batches = Math.max(batches, batchesForK([...grams.values()], options.rowsPerK ?? 1));
       control.onBatch?.(b + 1, batches);
     }

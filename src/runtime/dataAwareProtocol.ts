@@ -29,6 +29,8 @@ export interface SolveRequest {
   layout: 'KN' | 'NK';
   alpha: number;
   gram: Float64Array;
+  /** XᵀX of held-out evaluation activations: the layer falls back to RTN when the method loses there. */
+  heldOutGram?: Float64Array;
   /** Calibration rows behind `gram`. */
   rows: number;
   options: BlockwiseOptions;

@@ -59,6 +59,7 @@ port.on('message', (m: ToDataAwareWorker) => {
             post({ type: 'solve/rows', id: m.id, done, total });
           },
           m.rows,
+          m.heldOutGram,
         );
         const w = layer.weight;
         const buffers = [w.b, w.scales, w.scaleBytes, ...(w.zeroPoints ? [w.zeroPoints] : [])].map(

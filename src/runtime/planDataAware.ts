@@ -22,6 +22,9 @@ import { defaultPoolSize } from './workerPool';
 import { workerScript } from './workerScript';
 import { disableOrtTelemetry } from './loadOrt';
 
+/** Synthesized evaluation batches whose activations judge each layer held out (seeds 1, 2, …). */
+const HELD_OUT_BATCHES = 8;
+
 /** The data-aware codes, ready for planQuantize, and what they gained. */
 export interface DataAwarePlan {
   quantizer: WeightQuantizer;
@@ -71,6 +74,20 @@ export async function planDataAware(
   const rowsPerK = method === 'gptq' ? GPTQ_MIN_ROWS_PER_K : 1;
   const captured = await capture(script, model.path, targets, { rowsPerK, ...calibration }, job);
   const grams = new Map(captured.grams.map((g) => [g.name, g]));
+  // Held-out rows: activations of the evaluation inputs (the verification's seeds), never calibrated on.
+  const heldOut = calibration.inputsDir
+    ? new Map<string, ActivationGram>()
+    : new Map(
+        (
+          await capture(
+            script,
+            model.path,
+            targets,
+            { ...calibration, batches: HELD_OUT_BATCHES, seedBase: 1 },
+            job,
+          )
+        ).grams.map((g) => [g.name, g]),
+      );
   const uncovered = [...captured.missing];
 
   // One job per weight and layout (what planQuantize quantizes once).
@@ -106,7 +123,15 @@ export async function planDataAware(
     };
     const { K, N, layout, alpha } = use;
     const rows = gs.reduce((s, g) => s + g.rows, 0);
+    const held = gs.map((g) => heldOut.get(g.name));
+    let heldOutGram: Float64Array | undefined;
+    if (held.every((g) => g && g.K === use.K)) {
+      heldOutGram = Float64Array.from(held[0]!.gram);
+      for (const g of held.slice(1))
+        for (let i = 0; i < heldOutGram.length; i++) heldOutGram[i] += g!.gram[i];
+    }
     requests.push({
+      ...(heldOutGram ? { heldOutGram } : {}),
       type: 'solve',
       id: meta.length,
       weight,
@@ -136,6 +161,7 @@ export async function planDataAware(
       N: use.N,
       rows: n,
       kept: layer.kept,
+      ...(layer.fallback ? { fallback: layer.fallback } : {}),
       rtnSqnrDb,
       sqnrDb,
       gainDb: round(sqnrDb - rtnSqnrDb),

@@ -2,6 +2,7 @@ import type * as OrtTypes from 'onnxruntime-node';
 import { ModelError } from '../core/errors';
 import { decodeFloat16 } from '../core/tensor/float16';
 import type { OpenedModel } from './openModel';
+import { constantReaderOf } from './data/synthesizeInputs';
 import { synthesizeFeeds, type VerifyOptions } from './verifyModels';
 import { loadOrt } from './loadOrt';
 
@@ -39,9 +40,17 @@ export async function seededOutputSqnr(
     const original = await load(model.path);
     sessions.push(original);
     for (const c of candidates) sessions.push(await load(c));
+    const readConstant = constantReaderOf(model);
     const energies = candidates.map(() => new Map<string, { signal: number; error: number }>());
     for (const seed of options.inputsDir ? seeds.slice(0, 1) : seeds) {
-      const feeds = synthesizeFeeds(ort, model.index, original.inputNames, { ...options, seed }, []);
+      const feeds = synthesizeFeeds(
+        ort,
+        model.index,
+        original.inputNames,
+        { ...options, seed },
+        [],
+        readConstant,
+      );
       const x = await original.run(feeds);
       for (const [i, session] of sessions.slice(1).entries()) {
         const y = await session.run(feeds);

@@ -15,6 +15,7 @@ import { floatOutputs, round } from './layerCandidate';
 import { openModel } from './openModel';
 import { openSensitivityPool, SensitivityCancelledError, type SensitivityPool } from './sensitivityPool';
 import type { LayerMeasurement, SensitivityOutput, SerializedTensor } from './sensitivityProtocol';
+import { constantReaderOf } from './data/synthesizeInputs';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
 import { loadOrt } from './loadOrt';
 
@@ -153,7 +154,7 @@ export async function openSensitivity(
       const synthesized =
         samples?.source === 'files' && samples.calibration.length > 0
           ? stackFeeds(ort, index, samples.calibration)
-          : synthesizeFeeds(ort, index, original.inputNames, options, described);
+          : synthesizeFeeds(ort, index, original.inputNames, options, described, constantReaderOf(model));
       if (samples?.source === 'files' && samples.calibration.length > 0)
         for (const [name, t] of Object.entries(synthesized))
           described.push({

@@ -1,23 +1,48 @@
 import * as fs from 'node:fs';
 import type * as OrtTypes from 'onnxruntime-node';
-import type { ModelIndex } from '../core/onnx/modelIndex';
-import { dataTypeName } from '../core/tensor/dataType';
-import { decodeFloat16, encodeFloat16 } from '../core/tensor/float16';
+import { decodeFloat16 } from '../core/tensor/float16';
+import { type DetectedTask, detectTask } from '../core/data/detectTask';
+import {
+  ClassificationAccumulator,
+  LmMetricsAccumulator,
+  summarizeOutputs,
+  type TaskMetrics,
+} from '../core/data/taskMetrics';
+import { ModelError } from '../core/errors';
+import { constantReaderOf, synthesizeFeeds } from './data/synthesizeInputs';
+import {
+  planSynthesis,
+  type SynthesisModel,
+  type SynthesisPlan,
+  synthesizeSamples,
+} from './data/synthesizeSamples';
 import type { DataSection } from '../core/data/dataSection';
 import type { DataOptions } from './data/loadSamples';
 import { describeSamples, samplesFor } from './data/sampleFeeds';
-import { openModel } from './openModel';
-import { type NpyArray, NpyError, readNpy } from './readNpy';
 import { loadOrt } from './loadOrt';
+import { openModel } from './openModel';
+
+// Synthesis and the .npy inputs moved to runtime/data; re-exported so callers keep their imports.
+export { synthesizeFeeds } from './data/synthesizeInputs';
+export { npyFileName, readInputFiles } from './data/npyInputs';
 
 /** How inputs are synthesized. */
 export interface VerifyOptions {
   /** PRNG seed (default 1). */
   seed?: number;
-  /** Values for named symbolic dims (default: names with "batch" 1, "past" 0, first axis 1, others 8). */
+  /**
+   * Values for open dims: by dim_param name, or `INPUT:AXIS` / `INPUT.AXIS` for one axis of one input
+   * (default: names with "batch" 1, "past" 0, first axis 1, others `freeDim`).
+   */
   dims?: Record<string, number>;
+  /** Whole shapes of named inputs (`--dims input=1x512`). */
+  shapes?: Record<string, number[]>;
+  /** The size of open dims nothing else sets (default 8; raised to 64, 512 when the original fails). */
+  freeDim?: number;
   /** A constant fill for named inputs (e.g. a sample rate). */
   fill?: Record<string, number>;
+  /** Synthesized evaluation samples (default 4; one with an inputs folder). */
+  evaluationSamples?: number;
   /** Timed runs per model for the median latency (default 5). */
   runs?: number;
   /**
@@ -25,10 +50,7 @@ export interface VerifyOptions {
    * letters, digits, `.`, `_` and `-` may be written as `_`). Inputs without a file are synthesized.
    */
   inputsDir?: string;
-  /**
-   * The data the samples come from (--data, the recipe beside the model, the split); the verdict is
-   * measured on the evaluation samples. Undefined: synthesized inputs, as before.
-   */
+  /** The user's data (--data, --tokenizer, the split; MODEL.inputs.json): its evaluation samples are compared. */
   data?: DataOptions;
 }
 
@@ -71,6 +93,10 @@ export interface VerifyResult {
   candidate: ModelRun;
   /** The lowest output cosine (1 when identical). */
   minCosine: number;
+  /** Task metrics over every evaluation sample (absent when the comparison failed). */
+  metrics?: TaskMetrics;
+  /** What synthesis chose that the user should know (open dims raised after the original failed). */
+  synthesisNote?: string;
   /** What the comparison ran on: the user's files (evaluation samples) or synthesized inputs. */
   data?: DataSection;
 }
@@ -99,7 +125,8 @@ export class VerifyCancelledError extends Error {
  * (the user's `.npy` files, or synthesized from the declared types and shapes with a fixed seed) and
  * compares every output: cosine, SQNR (dB), max abs error and top-1 agreement for 2-D class scores; also
  * file sizes, session load time (timed after an untimed warm-up load of each model) and median latency. One
- * session at a time (the original is released before the candidate loads), so memory holds one model. A model that fails to load or run makes `ok` false with
+ * session at a time (the original is released before
+ * the candidate loads), so memory holds one model. A model that fails to load or run makes `ok` false with
  * the reason; nothing throws for that.
  */
 export async function verifyModels(
@@ -144,41 +171,72 @@ export async function verifyModels(
     result.error = `original failed to load: ${result.original.error}`;
     return result;
   }
-  let outA: OrtTypes.InferenceSession.OnnxValueMapType | undefined;
-  let feeds: Feeds;
-  // The evaluation samples beyond the first (which also times the runs), from the user's data.
-  let more: Feeds[] = [];
+  let outA: OrtTypes.InferenceSession.OnnxValueMapType[] | undefined;
+  let samples: Feeds[];
+  let task: DetectedTask;
+  let labels: (number | undefined)[] | undefined;
   const outputNames = [...a.outputNames];
   try {
     const model = openModel(original);
     try {
-      const samples =
+      const synthesis: SynthesisModel = {
+        path: original,
+        index: model.index,
+        readConstant: constantReaderOf(model),
+      };
+      const files =
         options.data && !options.inputsDir ? await samplesFor(original, model.index, options) : undefined;
-      if (samples?.source === 'files') {
-        if (samples.evaluation.length === 0)
-          throw new NpyError(
-            samples.section.paths.join(', '),
+      if (files?.source === 'files') {
+        if (files.evaluation.length === 0)
+          throw new ModelError(
+            files.section.paths.join(', '),
             'leaves no evaluation sample (--evaluation 0?)',
           );
-        [feeds, ...more] = samples.evaluation;
-        result.inputs.push(...describeSamples(samples));
-      } else feeds = synthesizeFeeds(ort, model.index, a.inputNames, options, result.inputs);
-      result.data = samples?.section ?? {
+        task = detectTask(model.index, synthesis.readConstant);
+        samples = files.evaluation;
+        labels = files.labels?.evaluation;
+        result.inputs.push(...describeSamples(files));
+      } else if (options.inputsDir) {
+        task = detectTask(model.index, synthesis.readConstant);
+        samples = [
+          synthesizeFeeds(ort, model.index, a.inputNames, options, result.inputs, synthesis.readConstant),
+        ];
+      } else {
+        step('choosing the inputs');
+        let plan: SynthesisPlan;
+        try {
+          plan = await planSynthesis(ort, a, synthesis, options);
+        } catch (e) {
+          if (!(e instanceof ModelError)) throw e;
+          result.original.error = e.reason;
+          result.error = e.reason;
+          return result;
+        }
+        task = plan.task;
+        if (plan.note) result.synthesisNote = plan.note;
+        step(task.task === 'lm' ? 'sampling token sequences from the original' : 'synthesizing the inputs');
+        samples = await synthesizeSamples(
+          ort,
+          a,
+          synthesis,
+          plan,
+          options.evaluationSamples ?? EVALUATION_SAMPLES,
+          options.seed ?? 1,
+          result.inputs,
+        );
+      }
+      result.data = files?.section ?? {
         source: options.inputsDir ? 'files' : 'synthetic',
         paths: options.inputsDir ? [options.inputsDir] : [],
         calibration: 0,
-        evaluation: 1,
+        evaluation: samples.length,
       };
     } finally {
       model.close();
     }
-    outA = await timedRuns(a, feeds, runs, result.original, (i) =>
+    outA = await runAll(a, samples, runs, result.original, (i) =>
       step(`running the original ${i}/${runs + 1}`),
     );
-    if (outA)
-      outA = await runMore(a, outA, more, result.original, (i) =>
-        step(`original: sample ${i + 2}/${more.length + 1}`),
-      );
   } finally {
     await a.release();
   }
@@ -192,15 +250,11 @@ export async function verifyModels(
     result.error = `candidate failed to load: ${result.candidate.error}`;
     return result;
   }
-  let outB: OrtTypes.InferenceSession.OnnxValueMapType | undefined;
+  let outB: OrtTypes.InferenceSession.OnnxValueMapType[] | undefined;
   try {
-    outB = await timedRuns(b, feeds, runs, result.candidate, (i) =>
+    outB = await runAll(b, samples, runs, result.candidate, (i) =>
       step(`running the candidate ${i}/${runs + 1}`),
     );
-    if (outB)
-      outB = await runMore(b, outB, more, result.candidate, (i) =>
-        step(`candidate: sample ${i + 2}/${more.length + 1}`),
-      );
   } finally {
     await b.release();
   }
@@ -209,22 +263,119 @@ export async function verifyModels(
     return result;
   }
   step('comparing outputs');
-  for (const name of outputNames) {
-    const x = outA[name];
-    const y = outB[name];
-    if (!y) {
-      result.error = `candidate has no output ${name}`;
-      return result;
+  const perSample: OutputMetrics[][] = [];
+  for (const [s, x] of outA.entries()) {
+    const y = outB[s];
+    const row: OutputMetrics[] = [];
+    for (const name of outputNames) {
+      if (!y[name]) {
+        result.error = `candidate has no output ${name}`;
+        return result;
+      }
+      if (x[name].dims.join() !== y[name].dims.join()) {
+        result.error = `output ${name} is [${y[name].dims.join(', ')}], the original's is [${x[name].dims.join(', ')}]`;
+        return result;
+      }
+      row.push(compareOutputs(name, x[name], y[name]));
     }
-    if (x.dims.join() !== y.dims.join()) {
-      result.error = `output ${name} is [${y.dims.join(', ')}], the original's is [${x.dims.join(', ')}]`;
-      return result;
-    }
-    result.outputs.push(compareOutputs(name, x, y));
+    perSample.push(row);
   }
+  result.outputs = pooledOutputs(ort, outputNames, outA, outB).map((o) => ({
+    ...o,
+    dims: perSample[0].find((p) => p.name === o.name)!.dims,
+  }));
+  result.metrics = taskMetricsOf(task, samples, outA, outB, perSample, labels);
   result.minCosine = Math.min(...result.outputs.map((o) => o.cosine));
   result.ok = true;
   return result;
+}
+
+/** Synthesized evaluation samples a verification compares on. */
+export const EVALUATION_SAMPLES = 4;
+
+/**
+ * Every output over all samples as one batch (the samples concatenated along axis 0): cosine, SQNR and
+ * top-1 agreement of the pooled values, so a small output (two logits) is not judged on one sample's
+ * chance; the worst and mean sample are in `metrics.outputs`.
+ */
+export function pooledOutputs(
+  ort: Ort,
+  names: readonly string[],
+  outA: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+  outB: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+): OutputMetrics[] {
+  const concat = (ts: OrtTypes.Tensor[]): OrtTypes.Tensor => {
+    if (ts.length === 1) return ts[0];
+    const first = ts[0];
+    const size = ts.reduce((n, t) => n + t.size, 0);
+    type Typed = { set(a: ArrayLike<unknown>, at: number): void };
+    const Ctor = (first.data as object).constructor as new (n: number) => Typed;
+    const data = new Ctor(size);
+    let at = 0;
+    for (const t of ts) {
+      data.set(t.data as ArrayLike<unknown>, at);
+      at += t.size;
+    }
+    const dims = first.dims.length
+      ? [ts.reduce((n, t) => n + (t.dims[0] ?? 1), 0), ...first.dims.slice(1)]
+      : [ts.length];
+    return new ort.Tensor(first.type as 'float32', data as unknown as Float32Array, dims);
+  };
+  return names.map((name) =>
+    compareOutputs(name, concat(outA.map((o) => o[name])), concat(outB.map((o) => o[name]))),
+  );
+}
+
+/** The task's metrics over the samples (LM next-token figures, classifier agreement) and every output. */
+export function taskMetricsOf(
+  task: DetectedTask,
+  samples: readonly Feeds[],
+  outA: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+  outB: readonly OrtTypes.InferenceSession.OnnxValueMapType[],
+  perSample: readonly (readonly OutputMetrics[])[],
+  labels?: readonly (number | undefined)[],
+): TaskMetrics {
+  const metrics: TaskMetrics = {
+    task: task.task,
+    outputs: summarizeOutputs(perSample),
+    samples: samples.length,
+  };
+  if (task.task === 'lm') {
+    const acc = new LmMetricsAccumulator(task.vocab);
+    for (const [s, feeds] of samples.entries()) {
+      const ids = asNumbers(feeds[task.inputIds]);
+      const mask = task.attentionMask ? feeds[task.attentionMask] : undefined;
+      const batch = feeds[task.inputIds].dims[0] ?? 1;
+      const seq = ids.length / batch;
+      const x = asNumbers(outA[s][task.logits]);
+      const y = asNumbers(outB[s][task.logits]);
+      const m = mask && mask.size === ids.length ? asNumbers(mask) : undefined;
+      if (x.length !== ids.length * task.vocab) continue;
+      for (let r = 0; r < batch; r++) {
+        const span = seq * task.vocab;
+        acc.add(
+          x.subarray(r * span, (r + 1) * span),
+          y.subarray(r * span, (r + 1) * span),
+          ids.subarray(r * seq, (r + 1) * seq),
+          m?.subarray(r * seq, (r + 1) * seq),
+        );
+      }
+    }
+    metrics.lm = acc.result();
+  } else if (task.task === 'classification') {
+    const acc = new ClassificationAccumulator(task.classes);
+    for (const [s, out] of outA.entries()) {
+      const x = out[task.scores];
+      if (!x || x.dims[x.dims.length - 1] !== task.classes) continue;
+      acc.add(
+        asNumbers(x),
+        asNumbers(outB[s][task.scores]),
+        labels && labels[s] !== undefined ? [labels[s]] : [],
+      );
+    }
+    metrics.classification = acc.result();
+  }
+  return metrics;
 }
 
 async function load(ort: Ort, file: string, run: ModelRun): Promise<OrtTypes.InferenceSession | undefined> {
@@ -243,353 +394,34 @@ async function load(ort: Ort, file: string, run: ModelRun): Promise<OrtTypes.Inf
   }
 }
 
-async function timedRuns(
+/** Runs every sample once (the first one timed `runs` more times for the median latency). */
+async function runAll(
   session: OrtTypes.InferenceSession,
-  feeds: Feeds,
+  samples: readonly Feeds[],
   runs: number,
   run: ModelRun,
   step: (i: number) => void,
-): Promise<OrtTypes.InferenceSession.OnnxValueMapType | undefined> {
+): Promise<OrtTypes.InferenceSession.OnnxValueMapType[] | undefined> {
   step(1);
   try {
-    const first = await session.run(feeds);
+    const outputs = [await session.run(samples[0])];
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       // A cancellation is not a failed run: let it through.
       step(i + 2);
       const t0 = performance.now();
-      await session.run(feeds);
+      await session.run(samples[0]);
       times.push(performance.now() - t0);
     }
     times.sort((p, q) => p - q);
     run.medianMs = round(times[Math.floor(times.length / 2)] ?? NaN);
-    return first;
+    for (const feeds of samples.slice(1)) outputs.push(await session.run(feeds));
+    return outputs;
   } catch (e) {
     if (e instanceof VerifyCancelledError) throw e;
     run.error = (e as Error).message;
     return undefined;
   }
-}
-
-/**
- * Runs the evaluation samples after the first and joins each output's values to the first run's, along
- * the first axis when the shapes agree (so class scores stay [samples, classes]), else flattened.
- */
-async function runMore(
-  session: OrtTypes.InferenceSession,
-  first: OrtTypes.InferenceSession.OnnxValueMapType,
-  samples: Feeds[],
-  run: ModelRun,
-  step: (i: number) => void,
-): Promise<OrtTypes.InferenceSession.OnnxValueMapType | undefined> {
-  if (samples.length === 0) return first;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
-  const all: OrtTypes.InferenceSession.OnnxValueMapType[] = [first];
-  try {
-    for (let i = 0; i < samples.length; i++) {
-      step(i);
-      all.push(await session.run(samples[i]));
-    }
-  } catch (e) {
-    if (e instanceof VerifyCancelledError) throw e;
-    run.error = (e as Error).message;
-    return undefined;
-  }
-  const joined: Record<string, OrtTypes.Tensor> = {};
-  for (const name of Object.keys(first)) {
-    const parts = all.map((o) => o[name]);
-    const t0 = parts[0];
-    if (t0.type === 'string' || parts.some((p) => !p || p.type !== t0.type)) {
-      joined[name] = t0;
-      continue;
-    }
-    const rest = t0.dims.slice(1).join();
-    const stack =
-      t0.dims.length > 0 &&
-      parts.every((p) => p.dims.length === t0.dims.length && p.dims.slice(1).join() === rest);
-    const total = parts.reduce((s, p) => s + (p.data as ArrayLike<unknown>).length, 0);
-    const Ctor = (
-      t0.data as unknown as { constructor: new (n: number) => { set(a: unknown, o: number): void } }
-    ).constructor;
-    const data = new Ctor(total);
-    let at = 0;
-    for (const p of parts) {
-      data.set(p.data, at);
-      at += (p.data as ArrayLike<unknown>).length;
-    }
-    const dims = stack ? [parts.reduce((s, p) => s + p.dims[0], 0), ...t0.dims.slice(1)] : [total];
-    joined[name] = new ort.Tensor(t0.type as 'float32', data as unknown as Float32Array, dims);
-  }
-  return joined;
-}
-
-/**
- * The inputs a comparison feeds: `.npy` files from `inputsDir` (converted to the input's type where the
- * values fit), the rest synthesized from the graph's declared types and shapes with a fixed seed.
- * `described` receives one entry per input.
- */
-export function synthesizeFeeds(
-  ort: Ort,
-  index: ModelIndex,
-  names: readonly string[],
-  options: VerifyOptions,
-  described: SynthesizedInput[],
-): Feeds {
-  const main = index.graphs[0];
-  const random = mulberry32(options.seed ?? 1);
-  const symbols = new Map<string, number>(Object.entries(options.dims ?? {}));
-  const feeds: Feeds = {};
-  const files = options.inputsDir ? readInputFiles(options.inputsDir, names) : {};
-  // Symbolic dims take their values from the files first, so synthesized inputs agree with them.
-  for (const [name, { array, file }] of Object.entries(files)) {
-    const info = main.inputs.find((i) => i.name === name);
-    if (!info?.shape) continue;
-    if (info.shape.length !== array.shape.length) {
-      throw new NpyError(
-        file,
-        `has shape (${array.shape.join(', ')}); input ${name} has rank ${info.shape.length}`,
-      );
-    }
-    info.shape.forEach((d, axis) => {
-      const n = array.shape[axis];
-      if (typeof d === 'number' && d >= 0) {
-        if (d !== n) throw new NpyError(file, `axis ${axis} is ${n}; input ${name} declares ${d}`);
-        return;
-      }
-      const symbol = typeof d === 'string' && d ? d : `${name}:${axis}`;
-      const bound = symbols.get(symbol);
-      if (bound !== undefined && bound !== n) {
-        throw new NpyError(file, `axis ${axis} (${symbol}) is ${n}, but ${symbol} is ${bound} elsewhere`);
-      }
-      symbols.set(symbol, n);
-    });
-  }
-  for (const name of names) {
-    const info = main.inputs.find((i) => i.name === name);
-    if (!info || info.dtype === undefined) throw new Error(`input ${name} has no declared type`);
-    const given = files[name];
-    if (given) {
-      const { tensor, note } = npyToTensor(ort, given.array, dataTypeName(info.dtype), given.file);
-      feeds[name] = tensor;
-      described.push({
-        name,
-        dtype: dataTypeName(info.dtype),
-        dims: given.array.shape,
-        values: `from ${given.file}${note}`,
-      });
-      continue;
-    }
-    if (!info.shape)
-      throw new Error(`input ${name} has no declared shape: give it in --inputs as ${name}.npy`);
-    const dims = info.shape.map((d, axis) => {
-      if (typeof d === 'number' && d >= 0) return d;
-      const symbol = typeof d === 'string' && d ? d : `${name}:${axis}`;
-      let v = symbols.get(symbol);
-      if (v === undefined) {
-        const lower = symbol.toLowerCase();
-        v = lower.includes('past') ? 0 : lower.includes('batch') || axis === 0 ? 1 : 8;
-        symbols.set(symbol, v);
-      }
-      return v;
-    });
-    const count = dims.reduce((p, q) => p * q, 1);
-    const dtype = dataTypeName(info.dtype);
-    const fill = options.fill?.[name] ?? (/mask/i.test(name) ? 1 : undefined);
-    const rows = fill === undefined ? gatherRows(index, name) : undefined;
-    const intMax = rows ?? 8;
-    let values: string;
-    let tensor: OrtTypes.Tensor;
-    if (dtype === 'float32' || dtype === 'float64' || dtype === 'float16') {
-      const f = Float32Array.from({ length: count }, () => fill ?? random() * 2 - 1);
-      values = fill === undefined ? 'uniform[-1,1]' : `const ${fill}`;
-      tensor =
-        dtype === 'float16'
-          ? new ort.Tensor('float16', encodeFloat16(f), dims)
-          : dtype === 'float64'
-            ? new ort.Tensor('float64', Float64Array.from(f), dims)
-            : new ort.Tensor('float32', f, dims);
-    } else if (dtype === 'bool') {
-      values = fill === undefined ? 'false' : `const ${fill ? 'true' : 'false'}`;
-      tensor = new ort.Tensor('bool', new Uint8Array(count).fill(fill ? 1 : 0), dims);
-    } else {
-      const ints = Array.from({ length: count }, () => fill ?? Math.floor(random() * intMax));
-      values = fill === undefined ? `int[0,${intMax})` : `const ${fill}`;
-      switch (dtype) {
-        case 'int64':
-          tensor = new ort.Tensor(
-            'int64',
-            BigInt64Array.from(ints, (v) => BigInt(v)),
-            dims,
-          );
-          break;
-        case 'int32':
-          tensor = new ort.Tensor('int32', Int32Array.from(ints), dims);
-          break;
-        case 'uint8':
-          tensor = new ort.Tensor('uint8', Uint8Array.from(ints), dims);
-          break;
-        case 'int8':
-          tensor = new ort.Tensor('int8', Int8Array.from(ints), dims);
-          break;
-        default:
-          throw new Error(`cannot synthesize input ${name} of type ${dtype}`);
-      }
-    }
-    feeds[name] = tensor;
-    described.push({ name, dtype, dims, values });
-  }
-  return feeds;
-}
-
-/** A file name for an input name: characters a file name may not hold become `_`. */
-export function npyFileName(input: string): string {
-  return `${input.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`;
-}
-
-/**
- * The `.npy` files of `dir` by input name (`NAME.npy`, or NAME with other characters than letters,
- * digits, `.`, `_` and `-` written as `_`). A file that names no input is an error (a typo would otherwise
- * silently fall back to synthesized values).
- */
-export function readInputFiles(
-  dir: string,
-  inputNames: readonly string[],
-): Record<string, { array: NpyArray; file: string }> {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.npy'));
-  } catch (e) {
-    throw new NpyError(dir, `cannot list the inputs folder: ${(e as Error).message}`);
-  }
-  const out: Record<string, { array: NpyArray; file: string }> = {};
-  const used = new Set<string>();
-  for (const name of inputNames) {
-    const file = [`${name}.npy`, npyFileName(name)].find((f) => entries.includes(f));
-    if (!file) continue;
-    used.add(file);
-    const full = `${dir}/${file}`;
-    out[name] = { array: readNpy(full), file: full };
-  }
-  const stray = entries.filter((f) => !used.has(f));
-  if (stray.length > 0) {
-    throw new NpyError(
-      `${dir}/${stray[0]}`,
-      `names no input of the model (its inputs: ${inputNames.join(', ')}; expected files ${inputNames.map(npyFileName).join(', ')})`,
-    );
-  }
-  return out;
-}
-
-const FLOAT_KINDS = new Set(['float16', 'float32', 'float64']);
-const INT_RANGES: Record<string, [number, number]> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-  uint32: [0, 2 ** 32 - 1],
-};
-
-/**
- * An ORT tensor of the input's type from a .npy array: the same type as is; float to float (rounded,
- * noted); integers and bools to a wider or equal integer type when every value fits; anything else is
- * refused with the reason.
- */
-function npyToTensor(
-  ort: Ort,
-  a: NpyArray,
-  dtype: string,
-  file: string,
-): { tensor: OrtTypes.Tensor; note: string } {
-  const dims = a.shape;
-  const note = a.kind === dtype ? '' : ` (${a.kind} → ${dtype})`;
-  const numbers = (): number[] =>
-    a.kind === 'float16'
-      ? Array.from(decodeFloat16(a.data as Uint16Array))
-      : Array.from(a.data as ArrayLike<number | bigint>, (v) => Number(v));
-  if (a.kind === dtype) {
-    const type = dtype as OrtTypes.Tensor.Type;
-    return { tensor: new ort.Tensor(type, a.data as OrtTypes.Tensor.DataType, dims), note };
-  }
-  if (FLOAT_KINDS.has(dtype)) {
-    if (a.kind === 'bool') throw new NpyError(file, `is bool; input wants ${dtype}`);
-    const f = Float64Array.from(numbers());
-    const tensor =
-      dtype === 'float16'
-        ? new ort.Tensor('float16', encodeFloat16(Float32Array.from(f)), dims)
-        : dtype === 'float32'
-          ? new ort.Tensor('float32', Float32Array.from(f), dims)
-          : new ort.Tensor('float64', f, dims);
-    return { tensor, note };
-  }
-  if (FLOAT_KINDS.has(a.kind))
-    throw new NpyError(file, `is ${a.kind}; input wants ${dtype} (save it with that dtype)`);
-  const values = numbers();
-  if (dtype === 'bool') {
-    if (values.some((v) => v !== 0 && v !== 1))
-      throw new NpyError(file, `holds values other than 0/1; input wants bool`);
-    return { tensor: new ort.Tensor('bool', Uint8Array.from(values), dims), note };
-  }
-  const range = INT_RANGES[dtype];
-  const fits = (v: number) => (range ? v >= range[0] && v <= range[1] : Number.isSafeInteger(v));
-  const bad = values.find((v) => !fits(v));
-  if (bad !== undefined) throw new NpyError(file, `value ${bad} does not fit ${dtype}`);
-  const tensor =
-    dtype === 'int64'
-      ? new ort.Tensor(
-          'int64',
-          BigInt64Array.from(values, (v) => BigInt(v)),
-          dims,
-        )
-      : dtype === 'uint64'
-        ? new ort.Tensor(
-            'uint64',
-            BigUint64Array.from(values, (v) => BigInt(v)),
-            dims,
-          )
-        : dtype === 'int32'
-          ? new ort.Tensor('int32', Int32Array.from(values), dims)
-          : dtype === 'uint32'
-            ? new ort.Tensor('uint32', Uint32Array.from(values), dims)
-            : dtype === 'int16'
-              ? new ort.Tensor('int16', Int16Array.from(values), dims)
-              : dtype === 'uint16'
-                ? new ort.Tensor('uint16', Uint16Array.from(values), dims)
-                : dtype === 'int8'
-                  ? new ort.Tensor('int8', Int8Array.from(values), dims)
-                  : dtype === 'uint8'
-                    ? new ort.Tensor('uint8', Uint8Array.from(values), dims)
-                    : undefined;
-  if (!tensor) throw new NpyError(file, `input type ${dtype} cannot be fed from a .npy file`);
-  return { tensor, note };
-}
-
-/** The smallest embedding table an input indexes (Gather indices, EmbedLayerNormalization ids), if any. */
-function gatherRows(index: ModelIndex, input: string): number | undefined {
-  // Ops that pass ids through unchanged on the way to a Gather.
-  const passThrough = new Set(['Cast', 'Unsqueeze', 'Reshape', 'Squeeze', 'Flatten', 'Identity']);
-  let rows: number | undefined;
-  const seen = new Set<string>();
-  const visit = (name: string) => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    for (const n of index.nodes) {
-      n.inputs.forEach((x, slot) => {
-        if (x !== name) return;
-        let table: string | undefined;
-        if (n.opType === 'Gather' && slot === 1) table = n.inputs[0];
-        if (n.opType === 'EmbedLayerNormalization' && (slot === 0 || slot === 1))
-          table = n.inputs[slot === 0 ? 2 : 4];
-        if (table) {
-          const t = index.tensors.find((x2) => x2.name === table);
-          if (t && t.dims.length >= 1) rows = Math.min(rows ?? Infinity, t.dims[0]);
-        } else if (passThrough.has(n.opType) && slot === 0) visit(n.outputs[0]);
-      });
-    }
-  };
-  visit(input);
-  return rows;
 }
 
 /**
@@ -660,17 +492,6 @@ function modelBytes(file: string): number {
   } catch {
     return fs.existsSync(file) ? fs.statSync(file).size : 0;
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function round(x: number, digits = 3): number {

@@ -8,6 +8,7 @@ import { h, replace } from '../modelEditor/dom';
 import { formatBytes, formatCount } from '../modelEditor/format';
 import { renderPruneFigures } from './pruneFigures';
 import { renderShrinkSummary } from './shrinkSummary';
+import { renderTaskFigures } from './taskFigures';
 
 /** Links of the summary: open the report or one of its models. */
 export type SummaryLink = 'markdown' | 'json' | 'input' | 'output' | 'compare';
@@ -163,6 +164,7 @@ export class SummaryView {
       h('div', { class: 'meter', role: 'presentation' }, meter),
       prune?.element,
       shrink?.element,
+      renderTaskFigures(f.task, f.synthetic),
       h(
         'div',
         { class: 'fidelity', 'data-testid': 'fidelity', 'data-status': f.status },

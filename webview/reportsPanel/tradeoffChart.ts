@@ -18,7 +18,7 @@ import {
   type LegendItem,
   type PointStyle,
 } from 'chart.js';
-import { targetValue } from '../../src/core/shrink/shrinkTarget';
+import { parseTarget, targetValue } from '../../src/core/shrink/shrinkTarget';
 import { candidateChange, changeText } from './candidateChange';
 import { shortBaselineLabel } from './shortLabels';
 import type { ShrinkFidelity, ShrinkFigures } from '../../src/protocol/shrinkFigures';
@@ -39,7 +39,9 @@ type Scatter = Chart<'scatter', Point[]>;
 /** The figure `f` has on the report's target metric (undefined: not measured, or not finite). */
 export function metricOf(s: ShrinkFigures, f: ShrinkFidelity | undefined): number | undefined {
   if (!f || !s.metric) return undefined;
-  const v = targetValue(f, { metric: s.metric, min: s.min ?? 0, text: s.target });
+  const parsed = parseTarget(s.target);
+  const goal = typeof parsed === 'string' ? { metric: s.metric, min: s.min ?? 0, text: s.target } : parsed;
+  const v = targetValue(f, goal);
   return v !== undefined && Number.isFinite(v) ? v : undefined;
 }
 
@@ -48,12 +50,22 @@ export function formatMetric(metric: ShrinkFigures['metric'], v: number | undefi
   if (v === undefined || Number.isNaN(v)) return '';
   if (metric === 'sqnr') return Number.isFinite(v) ? `${v.toFixed(1)} dB` : '∞ dB';
   if (metric === 'top1') return formatPercent(v);
+  if (metric === 'ppl') return `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+  if (metric === 'acc') return `${v >= 0 ? '+' : ''}${v.toFixed(2)} points`;
+  if (metric === 'kl') return v.toPrecision(3);
   return v.toFixed(6);
 }
 
 /** "cosine", "SQNR", "top-1 agreement". */
 export function metricName(metric: ShrinkFigures['metric']): string {
-  return metric === 'sqnr' ? 'SQNR' : metric === 'top1' ? 'top-1 agreement' : (metric ?? 'fidelity');
+  const names: Record<string, string> = {
+    sqnr: 'SQNR',
+    top1: 'top-1 agreement',
+    ppl: 'perplexity change',
+    kl: 'KL divergence',
+    acc: 'accuracy change',
+  };
+  return metric ? (names[metric] ?? metric) : 'fidelity';
 }
 
 export class TradeoffChart {

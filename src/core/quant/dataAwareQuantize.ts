@@ -20,6 +20,14 @@ export interface DataAwareLayer {
   signal: number;
   rtnError: number;
   error: number;
+  /**
+   * 'rtn-heldout': the method beat round-to-nearest on the calibration rows but lost on the held-out
+   * evaluation rows, so the layer fell back to round-to-nearest.
+   */
+  fallback?: 'rtn-heldout';
+  /** ‖X(W−Q_rtn)‖² and ‖X(W−Q_method)‖² on the held-out rows, when given. */
+  heldOutRtnError?: number;
+  heldOutError?: number;
 }
 
 /**
@@ -41,6 +49,7 @@ export function quantizeDataAware(
   method: QuantMethod,
   progress?: RowProgress,
   rows = Infinity,
+  heldOutGram?: Float64Array,
 ): DataAwareLayer {
   // With few calibration rows per input feature, XᵀX is singular or poorly estimated: GPTQ would push the
   // error into directions the calibration never saw (and new inputs do), so such a layer gets the
@@ -64,13 +73,20 @@ export function quantizeDataAware(
       error = e;
     }
   }
-  return {
-    weight: packBlockCodes(chosen, columns),
-    kept: chosen === rtn ? 'rtn' : use,
-    signal,
-    rtnError,
-    error,
-  };
+  const result: Omit<DataAwareLayer, 'weight' | 'kept'> = { signal, rtnError, error };
+  if (heldOutGram && chosen !== rtn) {
+    // Judged again on activations the method never saw: a loss there means it fitted the calibration.
+    const heldRtn = gramError(heldOutGram, K, N, columns, dequantizeBlockCodes(rtn));
+    const held = gramError(heldOutGram, K, N, columns, dequantizeBlockCodes(chosen));
+    result.heldOutRtnError = heldRtn;
+    result.heldOutError = held;
+    if (held > heldRtn) {
+      chosen = rtn;
+      result.error = rtnError;
+      result.fallback = 'rtn-heldout';
+    }
+  }
+  return { weight: packBlockCodes(chosen, columns), kept: chosen === rtn ? 'rtn' : use, ...result };
 }
 
 /** 10·log10(signal / error) in dB (Infinity for no error). */

@@ -1,7 +1,7 @@
 import { type BlockCodes, emptyBlockCodes } from './blockCodes';
 import { PAD_CODE } from '../simd/quantizeKernels';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
-import { CLIP_RATIOS, clipPairs, searchBlock } from './searchQuantize';
+import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlock, unseenBlocks } from './searchQuantize';
 
 /** GPTQ's dampening: λ = DAMP · mean(diag H) is added to the diagonal. */
 export const GPTQ_DAMP = 0.01;
@@ -37,12 +37,17 @@ export function gptqQuantize(
   const pairs = clipPairs(clip ? CLIP_RATIOS : [1], options.symmetric);
   const f32 = Math.fround;
   const row = bc.kBlocks * bs;
+  // Blocks holding an input channel the calibration never reached take round-to-nearest's range of the
+  // original weights: those channels are never updated (no energy, no coupling), so they keep RTN's codes.
+  const unseen = unseenBlocks(gram, K, bs);
+  const original = unseen.some(Boolean) ? Float64Array.from(columns) : columns;
   for (let k = 0; k < K; k++) {
     const kb = (k / bs) | 0;
     if (k % bs === 0) {
       const k1 = Math.min(K, k + bs);
       for (let n = 0; n < N; n++) {
-        searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
+        if (unseen[kb]) searchBlock(bc, original, n, k, k1, gram, RTN_PAIR, scratch);
+        else searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
         bc.codes.fill(PAD_CODE, n * row + k1, n * row + k + bs);
       }
       progress?.(k, K);

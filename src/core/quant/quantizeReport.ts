@@ -1,3 +1,4 @@
+import { taskMetricLines, taskName } from '../data/formatTaskMetrics';
 import type { ReportVerification, TransformReport } from '../transform/transformReport';
 import type { QuantMethod } from './dataAwareQuantize';
 import type { NodeChange, QuantizedTensorRow } from './planQuantize';
@@ -22,6 +23,8 @@ export interface DataAwareRow {
   rows: number;
   /** The method whose codes were kept ('rtn' when the asked method did worse on the layer). */
   kept: QuantMethod;
+  /** 'rtn-heldout': the method lost to RTN on held-out evaluation activations, so the layer is RTN. */
+  fallback?: 'rtn-heldout';
   /** Layer output SQNR on the calibration activations: 10·log10(‖XW‖² / ‖X(W−Q)‖²), RTN's and kept. */
   rtnSqnrDb: number;
   sqnrDb: number;
@@ -141,7 +144,7 @@ function renderDataAware(d: DataAwareSection, lines: string[]): void {
   );
   for (const l of d.layers) {
     lines.push(
-      `| ${cell(l.name)} | ${l.layout} | ${l.K}×${l.N} | ${l.rows} | ${l.kept} | ${num(l.rtnSqnrDb, 2)} | ${num(l.sqnrDb, 2)} | ${signed(l.gainDb)} |`,
+      `| ${cell(l.name)} | ${l.layout} | ${l.K}×${l.N} | ${l.rows} | ${l.kept}${l.fallback ? ` (${l.fallback})` : ''} | ${num(l.rtnSqnrDb, 2)} | ${num(l.sqnrDb, 2)} | ${signed(l.gainDb)} |`,
     );
   }
   if (d.uncovered.length) {
@@ -180,6 +183,12 @@ export function renderVerification(
   }
   lines.push('', '## Verification (onnxruntime-node, CPU)', '');
   if (!v.ok) lines.push(`**Failed:** ${v.error ?? 'unknown error'}`, '');
+  if (v.metrics) {
+    lines.push(`Task: ${taskName(v.metrics)} (${v.metrics.samples} evaluation samples)`, '');
+    for (const l of taskMetricLines(v.metrics)) lines.push(`- ${l}`);
+    lines.push('');
+  }
+  if (v.synthesisNote) lines.push(`Synthesized sizes: ${v.synthesisNote}`, '');
   lines.push(
     `Inputs: ${v.inputs.map((i) => `\`${i.name}\` ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`,
     '',

@@ -28,15 +28,30 @@ export function searchQuantize(
   const bs = options.blockSize;
   const scratch = { tmp: new Float64Array(4), e: new Float64Array(K) };
   const pairs = clipPairs(ratios, options.symmetric);
+  const unseen = unseenBlocks(gram, K, bs);
   for (let n = 0; n < N; n++) {
     for (let kb = 0; kb < bc.kBlocks; kb++) {
       const k0 = kb * bs;
       const k1 = Math.min(K, k0 + bs);
-      const s = searchBlock(bc, columns, n, k0, k1, gram, pairs, scratch);
+      const s = searchBlock(bc, columns, n, k0, k1, gram, unseen[kb] ? RTN_PAIR : pairs, scratch);
       writeBlockCodes(bc, columns, n * K, s, n, k0, k1);
     }
   }
   return bc;
+}
+
+/** Round-to-nearest's range alone. */
+export const RTN_PAIR: readonly number[] = [1, 1];
+
+/**
+ * Per block of K: true when one of its input channels has no calibration energy (a zero diagonal of
+ * H = XᵀX). Such a block keeps round-to-nearest's range, so the unseen channels keep round-to-nearest's
+ * codes: clipping them costs nothing on the calibration rows, but inputs that do reach them would pay.
+ */
+export function unseenBlocks(gram: Float64Array, K: number, blockSize: number): boolean[] {
+  const out = new Array<boolean>(Math.ceil(K / blockSize)).fill(false);
+  for (let k = 0; k < K; k++) if (!(gram[k * K + k] > 0)) out[(k / blockSize) | 0] = true;
+  return out;
 }
 
 /**

@@ -59,6 +59,11 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
     chosenStep?: number;
     /** The uniform configuration the search fell back to and backed off from, when it did. */
     fallback?: string;
+    /**
+     * The target re-measured on the evaluation samples (held out from the calibration samples the search
+     * measured on): the written model's figure and whether it meets the target there.
+     */
+    heldOut?: { value?: number; met: boolean; samples: number };
   };
   layers: ShrinkLayerRow[];
   /** Every configuration tried, in order: the size/fidelity trade-off curve. */
@@ -118,7 +123,11 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
     .join(', ');
   lines.push(`# Big Shrink: shrink report`, '');
   lines.push(
-    `**${s.status.toUpperCase()}** — target \`${s.target}\` reached (${num(s.achieved, s.target.startsWith('sqnr') ? 2 : 6)}): ` +
+    `**${s.status.toUpperCase()}** — target \`${s.target}\` ${s.heldOut && !s.heldOut.met ? 'reached on the calibration samples only' : 'reached'} (${num(s.achieved, s.target.startsWith('sqnr') ? 2 : 6)}` +
+      (s.heldOut
+        ? `; held-out evaluation: ${num(s.heldOut.value, 6)} over ${s.heldOut.samples} samples, ${s.heldOut.met ? 'met' : 'NOT met'}`
+        : '') +
+      `): ` +
       `${kib(s.bytesBefore)} → ${kib(s.bytesAfter)} (${s.ratio.toFixed(3)}×); layers: ${mix}`,
     '',
     `Uniform 4-bit: ${r.baselines.uniform4.bytes} bytes${r.baselines.uniform4.meetsTarget ? ' (meets the target)' : ' (misses the target)'}; ` +

@@ -1,4 +1,5 @@
 import type { DataSection } from '../data/dataSection';
+import type { TaskMetrics } from '../data/taskMetrics';
 import type { NodeChange } from '../quant/planQuantize';
 
 /** A file the transform read or wrote. */
@@ -32,6 +33,10 @@ export interface ReportVerification {
   original: { bytes: number; loadMs: number; medianMs: number; error?: string };
   candidate: { bytes: number; loadMs: number; medianMs: number; error?: string };
   data?: DataSection;
+  /** Task metrics over every evaluation sample: `task` lm | classification | generic, with its figures. */
+  metrics?: TaskMetrics;
+  /** What synthesis chose that the user should know (open dims raised after the original failed). */
+  synthesisNote?: string;
 }
 
 /** The summary every transform report opens with. */

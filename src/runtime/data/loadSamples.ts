@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type * as OrtTypes from 'onnxruntime-node';
 import type { DataInputSummary, DataPreview, DataSection } from '../../core/data/dataSection';
 import { parseRecipe, type RecipeFile, recipeFileName, RecipeError } from '../../core/data/inputRecipe';
 import { splitSamples } from '../../core/data/splitSamples';
@@ -11,6 +10,7 @@ import { fillOtherInputs } from './fillInputs';
 import { type FedInput, fedInputs } from './modelInputs';
 import { DataError, rangeOf, type RawTensor, type SkippedFile } from './rawSample';
 import { toOrtTensor } from './toOrtTensor';
+import { loadOrt } from '../loadOrt';
 
 /** One `--data` argument: a file or folder, for all data inputs or for one named input. */
 export interface DataSpec {
@@ -73,8 +73,6 @@ export interface SampleSet {
 export const SYNTHETIC_CALIBRATION = { count: 16, seed: 1001 };
 export const SYNTHETIC_EVALUATION = { count: 1, seed: 1 };
 
-type Ort = typeof OrtTypes;
-
 /**
  * The samples a model receives: the user's files (`options.data`, else the paths of the recipe
  * `MODEL.inputs.json` beside the model), decoded by kind (.npy/.npz, images, WAV audio, text + tokenizer,
@@ -91,8 +89,7 @@ export async function loadSamples(
   options: DataOptions = {},
   warn?: (line: string) => void,
 ): Promise<SampleSet> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
+  const ort = loadOrt();
   const { recipe, recipeFile } = resolveRecipe(modelPath, options);
   const base = recipeFile ? path.dirname(recipeFile) : path.dirname(modelPath);
   const specs: DataSpec[] = options.data?.length

@@ -3,6 +3,7 @@ import type { ModelIndex } from '../../core/onnx/modelIndex';
 import { type Feeds, synthesizeFeeds, type SynthesizedInput, type VerifyOptions } from '../verifyModels';
 import { type DataOptions, loadSamples, type SampleSet } from './loadSamples';
 import { batchAxis, fedInputs } from './modelInputs';
+import { loadOrt } from '../loadOrt';
 
 type Ort = typeof OrtTypes;
 
@@ -32,8 +33,7 @@ export async function samplesFor(
   options: VerifyOptions & { data?: DataOptions },
   warn?: (line: string) => void,
 ): Promise<SampleSet> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as Ort;
+  const ort = loadOrt();
   const data: DataOptions = {
     ...options.data,
     dims: { ...options.dims, ...options.data?.dims },
