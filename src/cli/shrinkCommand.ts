@@ -66,7 +66,8 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
   --target         cosine>=X and top1>=X (2-D class-score outputs) in (0, 1]; sqnr>=DB in dB
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
-  --workers N      threads measuring layer losses (default 2)
+  --workers N      threads measuring layer losses (default 2; 1 when a second onnxruntime session of the
+                   model would pass the memory bound of big models)
   --refine         after the first configuration that meets the target, lower layers one rung at a time
                    (least measured loss per byte saved first) while the target still holds
   When the mix grows past the smallest uniform configuration that meets the target, that one is taken and
@@ -97,7 +98,10 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       ? [...PRECISIONS]
       : parsePrecisions(String(args.options.precisions));
   if (typeof precisions === 'string') throw new UsageError(precisions);
-  const workers = intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
+  const workers =
+    args.options.workers === undefined
+      ? undefined
+      : intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
   const verify = verifyOptionsOf(args);
   const input = path.resolve(args.positionals[0]);
   if (!fs.existsSync(input)) throw new ModelError(input, 'no such file');
@@ -134,7 +138,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       ...(maxBytes === undefined ? {} : { maxBytes }),
       precisions: precisions.join(','),
       ops: base.ops.join(','),
-      workers,
+      workers: workers ?? search.workers,
       ...(args.options.refine ? { refine: true } : {}),
     },
     plan: (model, sink) =>
@@ -210,11 +214,14 @@ interface SearchSettings {
   verify: VerifyOptions;
   maxBytes?: number;
   precisions: Precision[];
-  workers: number;
+  /** Undefined: as many as the model allows (sensitivityWorkersFor). */
+  workers?: number;
   refine: boolean;
 }
 
 interface Found extends SearchResult {
+  /** The workers that measured layer losses. */
+  workers: number;
   layers: SearchLayer[];
   baselines: ShrinkReport['baselines'];
 }
@@ -322,6 +329,7 @@ async function findConfiguration(
       bytes: sizes.get(r.name)!,
     }));
     const graphOf = new Map(session.rows.map((r) => [r.name, r.graph]));
+    if (session.workersNote) log(session.workersNote);
     const measure = async (wanted: readonly { name: string; precision: Precision }[]) => {
       const ids = [...new Set(wanted.map((w) => w.precision))].join(', ');
       log(`measuring ${wanted.length} layer losses alone (${ids}) on ${session.pool.size} workers…`);
@@ -399,7 +407,7 @@ async function findConfiguration(
         ),
     });
     if (!result.met) throw new ModelError(input, `${result.failure}. No file written.`);
-    return { ...result, layers, baselines };
+    return { ...result, layers, baselines, workers: session.pool.size };
   } finally {
     model.close();
     await session.close();

@@ -1,11 +1,10 @@
 import type * as OrtTypes from 'onnxruntime-node';
-import { FormatError, ModelError } from '../core/errors';
+import { ModelError } from '../core/errors';
 import { accumulateGram, symmetrize } from '../core/quant/gramMatrix';
 import { decodeFloat16 } from '../core/tensor/float16';
 import { extraGraphOutputs } from '../core/write/extraGraphOutputs';
-import { concat, planWrite } from '../core/write/planWrite';
+import { buildCandidate, type CandidateModel } from './candidateModel';
 import { openModel } from './openModel';
-import { materialize } from './sensitivity';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
 
 type Ort = typeof OrtTypes;
@@ -60,8 +59,8 @@ export interface CaptureResult {
 
 /**
  * Runs the model in onnxruntime-node on the calibration inputs with the target activations added as graph
- * outputs (a temporary in-memory copy: the model's bytes, external data brought inline, plus the extra
- * outputs) and accumulates XᵀX per activation, one batch at a time, so no activation outlives its batch.
+ * outputs (a temporary in-memory copy of the message with the extra outputs; external data is read by
+ * onnxruntime from the original's files, see buildCandidate) and accumulates XᵀX per activation, one batch at a time, so no activation outlives its batch.
  * Activations computed inside subgraphs are not reachable that way and are reported missing; one that is a
  * graph input is read from the feeds. `cancelled` is checked between batches (a native run cannot stop).
  */
@@ -91,24 +90,23 @@ export async function captureActivations(
   let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
   let described: SynthesizedInput[] = [];
   let session: OrtTypes.InferenceSession | undefined;
+  let candidate: CandidateModel | undefined;
   try {
-    let bytes: Uint8Array;
-    try {
-      const inline = index.externalLocations.length > 0;
-      bytes = materialize(planWrite(index, model.source, [], { inline }), model);
-    } catch (e) {
-      if (e instanceof FormatError)
-        throw new ModelError(modelPath, `${e.message} (calibration holds the model in memory)`);
-      throw e;
-    }
     const extra = wanted.filter((t) => !inputs.has(t.name) && !outputs.has(t.name));
-    bytes = concat(bytes, extraGraphOutputs(extra.map((t) => ({ name: t.name, elemType: t.elemType }))));
-    session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS).catch((e: Error) => {
-      throw new ModelError(
-        modelPath,
-        `onnxruntime cannot load it with its activations as outputs: ${e.message}`,
-      );
-    });
+    candidate = buildCandidate(
+      model,
+      [],
+      SESSION_OPTIONS,
+      extraGraphOutputs(extra.map((t) => ({ name: t.name, elemType: t.elemType }))),
+    );
+    session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions).catch(
+      (e: Error) => {
+        throw new ModelError(
+          modelPath,
+          `onnxruntime cannot load it with its activations as outputs: ${e.message}`,
+        );
+      },
+    );
     const fetch = wanted.filter((t) => !inputs.has(t.name)).map((t) => t.name);
     for (let b = 0; b < batches; b++) {
       if (control.cancelled?.()) throw new CaptureCancelledError();
@@ -133,6 +131,7 @@ export async function captureActivations(
     }
   } finally {
     await session?.release();
+    candidate?.dispose();
     model.close();
   }
   for (const g of grams.values()) {
