@@ -22,7 +22,7 @@ export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--
   --sparsity F     measure magnitude pruning of each layer to F (0 < F < 1, as prune does) instead
   --workers N      threads measuring candidates at once (default 2; 1 when a second onnxruntime session of
                    the model would pass 2 × its largest weight + 1 GiB)
-  --layers REGEX   measure only the weights whose name or node name matches (e.g. "layers\.1\.mlp")
+  --layers REGEX   measure only the weights whose name or node name matches (e.g. "layers\\.1\\.mlp")
   --inputs DIR     .npy files named after the inputs (others are synthesized with a fixed seed)
   --dims, --fill   synthesized inputs: symbolic dim values, constant inputs`;
 
