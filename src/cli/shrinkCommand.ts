@@ -51,8 +51,8 @@ import {
 } from './transformRun';
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" [--max-bytes N] [-o OUT] [--force]
-                 [--precisions ID,...] [--workers N] [--refine] [--json] [--inputs DIR] [--dims NAME=V,...]
-                 [--fill INPUT=V,...]
+                 [--precisions ID,...] [--layers REGEX] [--workers N] [--refine] [--json] [--inputs DIR]
+                 [--dims NAME=V,...] [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
   weight chooses among int2, int4b128, int4, int8 (MatMulNBits: 2-bit block 32, 4-bit block 128, 4-bit
   block 32, 8-bit block 32), fp16 (float16 storage) and float. Starts with every layer at its smallest
@@ -66,6 +66,7 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
   --target         cosine>=X and top1>=X (2-D class-score outputs) in (0, 1]; sqnr>=DB in dB
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
+  --layers REGEX   search only the weights whose name or node name matches; the others stay in float
   --workers N      threads measuring layer losses (default 2; 1 when a second onnxruntime session of the
                    model would pass the memory bound of big models)
   --refine         after the first configuration that meets the target, lower layers one rung at a time
@@ -80,6 +81,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     'max-bytes': { type: 'number' },
     precisions: { type: 'string' },
     workers: { type: 'number' },
+    layers: { type: 'string' },
     refine: { type: 'flag' },
     output: { type: 'string', alias: '-o' },
     force: { type: 'flag' },
@@ -102,6 +104,14 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     args.options.workers === undefined
       ? undefined
       : intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
+  let layers: RegExp | undefined;
+  if (args.options.layers !== undefined) {
+    try {
+      layers = new RegExp(String(args.options.layers));
+    } catch (e) {
+      throw new UsageError(`--layers takes a regular expression: ${(e as Error).message}`);
+    }
+  }
   const verify = verifyOptionsOf(args);
   const input = path.resolve(args.positionals[0]);
   if (!fs.existsSync(input)) throw new ModelError(input, 'no such file');
@@ -121,7 +131,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     findConfiguration(
       input,
       target,
-      { verify, maxBytes, precisions, workers, refine: Boolean(args.options.refine) },
+      { verify, maxBytes, precisions, workers, layers, refine: Boolean(args.options.refine) },
       log,
       signal,
     ),
@@ -139,6 +149,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       precisions: precisions.join(','),
       ops: base.ops.join(','),
       workers: workers ?? search.workers,
+      ...(layers ? { layers: layers.source } : {}),
       ...(args.options.refine ? { refine: true } : {}),
     },
     plan: (model, sink) =>
@@ -216,6 +227,8 @@ interface SearchSettings {
   precisions: Precision[];
   /** Undefined: as many as the model allows (sensitivityWorkersFor). */
   workers?: number;
+  /** Only these layers are searched; the others stay in float. */
+  layers?: RegExp;
   refine: boolean;
 }
 
@@ -321,14 +334,20 @@ async function findConfiguration(
         input,
         'nothing to shrink: no MatMul/Gemm reads a constant 2-D float weight. No file written.',
       );
-    const sizes = layerBytes(input, session.rows, precisions);
-    const layers: SearchLayer[] = session.rows.map((r) => ({
+    const pick = settings.layers;
+    const rows = pick
+      ? session.rows.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n)))
+      : session.rows;
+    if (rows.length === 0)
+      throw new ModelError(input, `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`);
+    const sizes = layerBytes(input, rows, precisions);
+    const layers: SearchLayer[] = rows.map((r) => ({
       name: r.name,
       op: r.op,
       params: r.dims.reduce((a, b) => a * b, 1),
       bytes: sizes.get(r.name)!,
     }));
-    const graphOf = new Map(session.rows.map((r) => [r.name, r.graph]));
+    const graphOf = new Map(rows.map((r) => [r.name, r.graph]));
     if (session.workersNote) log(session.workersNote);
     const measure = async (wanted: readonly { name: string; precision: Precision }[]) => {
       const ids = [...new Set(wanted.map((w) => w.precision))].join(', ');
