@@ -237,6 +237,9 @@ export function synthesizeFeeds(
   const random = mulberry32(options.seed ?? 1);
   const symbols = new Map<string, number>(Object.entries(options.dims ?? {}));
   const feeds: Feeds = {};
+  const modelSymbols = new Set(
+    main.inputs.flatMap((i) => i.shape ?? []).filter((d) => typeof d === 'string'),
+  );
   const files = options.inputsDir ? readInputFiles(options.inputsDir, names) : {};
   // Symbolic dims take their values from the files first, so synthesized inputs agree with them.
   for (const [name, { array, file }] of Object.entries(files)) {
@@ -285,7 +288,18 @@ export function synthesizeFeeds(
       let v = symbols.get(symbol);
       if (v === undefined) {
         const lower = symbol.toLowerCase();
-        v = lower.includes('past') ? 0 : lower.includes('batch') || axis === 0 ? 1 : 8;
+        // KV-cache models run with an empty past and the full window: the total length (attention_mask of
+        // GenAI exports) is the sequence length given for the window.
+        const window = [...symbols].find(
+          ([k]) => /seq/i.test(k) && !/past|total/i.test(k) && modelSymbols.has(k),
+        )?.[1];
+        v = lower.includes('past')
+          ? 0
+          : lower.includes('total')
+            ? (window ?? 8)
+            : lower.includes('batch') || axis === 0
+              ? 1
+              : 8;
         symbols.set(symbol, v);
       }
       return v;
@@ -310,8 +324,17 @@ export function synthesizeFeeds(
       values = fill === undefined ? 'false' : `const ${fill ? 'true' : 'false'}`;
       tensor = new ort.Tensor('bool', new Uint8Array(count).fill(fill ? 1 : 0), dims);
     } else {
-      const ints = Array.from({ length: count }, () => fill ?? Math.floor(random() * intMax));
-      values = fill === undefined ? `int[0,${intMax})` : `const ${fill}`;
+      // position_ids with an empty past are 0, 1, … along the window (per row), not random positions.
+      const positions = fill === undefined && /position_ids/i.test(name) && dims.length > 0;
+      const last = dims[dims.length - 1] || 1;
+      const ints = positions
+        ? Array.from({ length: count }, (_, i) => i % last)
+        : Array.from({ length: count }, () => fill ?? Math.floor(random() * intMax));
+      values = positions
+        ? `0…${last - 1} per row`
+        : fill === undefined
+          ? `int[0,${intMax})`
+          : `const ${fill}`;
       switch (dtype) {
         case 'int64':
           tensor = new ort.Tensor(
