@@ -2,12 +2,14 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
-// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware (comma-separated) runs only those benches.
+// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware (comma-separated) runs only those benches;
+// BENCH_ONLY=llm (not in the default set: about an hour) runs the ~1.1 B-parameter decoder bench (llmBench.ts).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
 import { benchDataAware } from './dataAwareBench';
+import { benchLlm } from './llmBench';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchSensitivity } from './sensitivityBench';
@@ -61,6 +63,8 @@ const only = new Set(
 );
 
 async function main(): Promise<void> {
+  if (only.has('llm')) await benchLlm();
+  if ([...only].every((o) => o === 'llm')) return;
   const made = makeModel('bench400.onnx', 400);
   const mb = made.bytes / 1e6;
   console.log(
