@@ -177,9 +177,13 @@ function ortQuantizer(ourSeconds: number): void {
       env: { ...process.env, PYTHONPATH: site },
     }).status === 0;
   if (!has()) {
-    spawnSync(python, ['-m', 'pip', 'install', '--quiet', '--target', site, 'onnxruntime==1.30.0', 'onnx'], {
-      stdio: 'inherit',
-    });
+    spawnSync(
+      python,
+      ['-m', 'pip', 'install', '--quiet', '--target', site, 'onnxruntime==1.30.0', 'onnx', 'onnx_ir'],
+      {
+        stdio: 'inherit',
+      },
+    );
   }
   if (!has()) {
     console.log(
