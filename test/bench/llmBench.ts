@@ -89,29 +89,6 @@ export async function benchLlm(): Promise<void> {
   rss('quantize RTN', rtn);
   ortQuantizer(rtn.seconds);
 
-  const gptq = await timedRun(
-    'node',
-    [
-      cli,
-      'quantize',
-      model,
-      '--bits',
-      '4',
-      '--method',
-      'gptq',
-      '--calibration-batches',
-      '32',
-      '-o',
-      out('llm.gptq.onnx'),
-      '--force',
-      '--no-verify',
-      '--json',
-    ],
-    1 << 16,
-  );
-  row('quantize --method gptq (32+ batches)', `${gptq.seconds.toFixed(1)} s`, '', undefined);
-  rss('quantize gptq', gptq);
-
   // Sensitivity of one decoder layer's weights shows the per-candidate cost; the whole model scales with it.
   const sens = await timedRun(
     'node',
@@ -166,6 +143,29 @@ export async function benchLlm(): Promise<void> {
     row('  per candidate', `${(shrinkRun.seconds / Math.max(1, candidates)).toFixed(1)} s`, '', undefined);
     rss('shrink', shrinkRun);
   }
+  // GPTQ last: on the whole model it is the longest part.
+  const gptq = await timedRun(
+    'node',
+    [
+      cli,
+      'quantize',
+      model,
+      '--bits',
+      '4',
+      '--method',
+      'gptq',
+      '--calibration-batches',
+      '32',
+      '-o',
+      out('llm.gptq.onnx'),
+      '--force',
+      '--no-verify',
+      '--json',
+    ],
+    1 << 16,
+  );
+  row('quantize --method gptq (32+ batches)', `${gptq.seconds.toFixed(1)} s`, '', undefined);
+  rss('quantize gptq', gptq);
 }
 
 /** ONNX Runtime's MatMulNBitsQuantizer (RTN, 4-bit, block 32) on the same file, where pip can install it. */
