@@ -164,7 +164,7 @@ describe('big model (~2.8 GB, external data) in bounded memory', { timeout: 40 *
     assert.ok(r.status === 0 || r.status === 3, `exit ${r.status}: ${r.stderr}`);
     assert.ok(fs.existsSync(out));
     const rep = JSON.parse(fs.readFileSync(path.join(dir, 'decoder.shrink.report.json'), 'utf8'));
-    const choices = (rep.sections.layers as { choice: string }[]).map((l) => l.choice);
+    const choices = (rep.layers as { choice: string }[]).map((l) => l.choice);
     assert.equal(choices.length, 2);
     for (const c of choices) assert.ok(['int4', 'int8'].includes(c), c);
     assertRuns(out);
