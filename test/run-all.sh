@@ -4,6 +4,7 @@
 #   unit     node --test dist/test/unit/**/*.test.js       (core, plain Node)
 #   corpus   node --test dist/test/corpus/**/*.test.js     (../shared/models + libonnx-testdata)
 #   fuzz     node --test dist/test/fuzz/**/*.test.js
+#   big      node --test dist/test/big/**/*.test.js: a ~2.8 GB generated model in bounded memory (minutes)
 #   exthost  Mocha suite dist/test/suite/index.js in code-server's extension host (run-ext-tests.js)
 #   package  scripts/package.sh linux-x64: the VSIX the next two install
 #   e2e      every dist/test/e2e/*.e2e.js in Chromium against code-server (test/e2e/CONTRACT.md)
@@ -18,7 +19,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 2
 LIB=$ROOT/test/e2e/lib
-ALL=(unit corpus fuzz exthost package e2e start)
+ALL=(unit corpus fuzz big exthost package e2e start)
 SUITES=("$@")
 [ ${#SUITES[@]} -gt 0 ] || SUITES=("${ALL[@]}")
 for s in "${SUITES[@]}"; do
@@ -67,6 +68,7 @@ node_suite() { # NAME DIR
 want unit && node_suite unit unit
 want corpus && node_suite corpus corpus
 want fuzz && node_suite fuzz fuzz
+want big && node_suite big big
 
 # ---- what the VS Code suites need -------------------------------------------------------------------
 CS=

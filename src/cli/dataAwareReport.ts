@@ -1,10 +1,9 @@
 import type { QuantMethod } from '../core/quant/dataAwareQuantize';
 import { planQuantize, type QuantizeOptions } from '../core/quant/planQuantize';
 import type { DataAwareSection } from '../core/quant/quantizeReport';
-import { planWrite } from '../core/write/planWrite';
+import { buildCandidate } from '../runtime/candidateModel';
 import type { OpenedModel } from '../runtime/openModel';
 import { seededOutputSqnr } from '../runtime/seededOutputSqnr';
-import { materialize } from '../runtime/sensitivity';
 import type { WriteResult } from '../runtime/writeModel';
 import type { DataAwarePlan } from '../runtime/planDataAware';
 import type { VerifyOptions, VerifyResult } from '../runtime/verifyModels';
@@ -14,7 +13,7 @@ const OUTPUT_SEEDS = 8;
 
 /**
  * The report's data-aware section. When the written model was verified, the round-to-nearest model is
- * built in memory and both run on OUTPUT_SEEDS verification batches (the verification's and the next
+ * built (buildCandidate: in memory, reading the original's external data) and both run on OUTPUT_SEEDS verification batches (the verification's and the next
  * seeds, none of them calibration seeds), so the report can say what the method gained at the model's
  * outputs (worst output SQNR, energies summed over the batches), not only per layer on the calibration.
  */
@@ -37,10 +36,15 @@ export async function dataAwareSection(
   };
   if (!verification?.ok) return section;
   const rtnPlan = planQuantize(model.index, model.source, model.resolveExternal, options);
-  const inline = model.index.externalLocations.length > 0;
-  const rtn = materialize(planWrite(model.index, model.source, rtnPlan.edits, { inline }), model);
+  const rtn = buildCandidate(model, rtnPlan.edits, {});
   const seeds = Array.from({ length: OUTPUT_SEEDS }, (_, i) => (verifyOptions.seed ?? 1) + i);
-  const [rtnDb, db] = await seededOutputSqnr(model, [rtn, written.modelPath], verifyOptions, seeds);
+  let rtnDb: number;
+  let db: number;
+  try {
+    [rtnDb, db] = await seededOutputSqnr(model, [rtn, written.modelPath], verifyOptions, seeds);
+  } finally {
+    rtn.dispose();
+  }
   section.outputSeeds = verifyOptions.inputsDir ? 1 : OUTPUT_SEEDS;
   section.rtnOutputSqnrDb = round(rtnDb);
   section.outputSqnrDb = round(db);

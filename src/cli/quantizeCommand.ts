@@ -31,7 +31,7 @@ import {
 export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format nbits|qdq] [--block N] [--sym] [--ops MatMul,Gemm,Conv]
                    [--exclude REGEX] [--only REGEX] [--min-elements N] [--accuracy-level 0|1|2|3|4] [-o OUT] [--force] [--json]
                    [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
-                   [--method rtn|search|gptq] [--calibration-batches N]
+                   [--method rtn|search|gptq] [--calibration-batches N] [--embedding 4|8]
   Weight-only quantization. --format nbits (default): com.microsoft::MatMulNBits for MatMul and Gemm with
   constant 2-D float weights, bit-identical to ONNX Runtime's round-to-nearest; writes MODEL.int4.onnx
   (int2/int8 likewise). --format qdq: standard DequantizeLinear in front of the original MatMul, Gemm and
@@ -51,7 +51,12 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
                    (per-block clipping that minimizes the layer's output error on calibration activations)
                    or gptq (GPTQ error compensation along K); the report gives the gain over rtn
   --calibration-batches N  synthesized calibration batches (default 16, seeds apart from verification's);
-                   with --inputs DIR the calibration runs on those inputs instead`;
+                   with --inputs DIR the calibration runs on those inputs instead
+  --embedding B    also quantize token embeddings (Gather of a float [V, H] table) to B = 4 or 8 bits:
+                   com.microsoft::GatherBlockQuantized, blocks of --block along H (--format nbits); a table
+                   also read by a tied LM head stays float, stored once
+  --accuracy-level MatMulNBits' accuracy_level (default 4: activations quantized to int8 per block inside
+                   the kernel, ONNX Runtime's fast CPU path; 0 keeps float activations)`;
 
 export const verifyUsage = `big-shrink verify ORIGINAL CANDIDATE [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
   Runs both models in onnxruntime-node on the same inputs: per output cosine, SQNR, max abs error, top-1
@@ -73,6 +78,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
     ops: { type: 'string' },
     exclude: { type: 'string' },
     only: { type: 'string' },
+    embedding: { type: 'number' },
     'min-elements': { type: 'number' },
     'accuracy-level': { type: 'number' },
     output: { type: 'string', alias: '-o' },
@@ -101,6 +107,12 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
     throw new UsageError('--block takes a power of two from 16 to 256');
   const exclude = regexOption(args, 'exclude');
   const only = regexOption(args, 'only');
+  const embeddingArg = args.options.embedding as number | undefined;
+  if (embeddingArg !== undefined && embeddingArg !== 4 && embeddingArg !== 8)
+    throw new UsageError('--embedding takes 4 or 8 (bits of the token embedding)');
+  if (embeddingArg !== undefined && format === 'qdq')
+    throw new UsageError('--embedding needs --format nbits (GatherBlockQuantized is an ONNX Runtime op)');
+  const embedding = embeddingArg as 4 | 8 | undefined;
   const ops = String(args.options.ops ?? (format === 'qdq' ? 'MatMul,Gemm,Conv' : 'MatMul,Gemm'))
     .split(',')
     .map((s) => s.trim())
@@ -118,6 +130,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
     exclude,
     only,
     minElements: intOption(args, 'min-elements', 0, 0, Number.MAX_SAFE_INTEGER),
+    ...(embedding ? { embedding } : {}),
   };
   const verifyOptions = verifyOptionsOf(args);
 
@@ -150,6 +163,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       exclude: exclude?.source ?? '',
       ...(only ? { only: only.source } : {}),
       minElements: options.minElements,
+      ...(embedding ? { embedding } : {}),
       method,
       ...(method !== 'rtn' ? { calibrationBatches: verifyOptions.inputsDir ? 1 : batches } : {}),
     },

@@ -8,18 +8,21 @@ import {
 import { intOption, parseArgs, UsageError } from './args';
 import { VERIFY_OPTIONS, verifyOptionsOf, whileInterruptible } from './transformRun';
 
-export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--block N] [--sparsity F] [--workers N] [--inputs DIR]
-                      [--dims NAME=V,...] [--fill INPUT=V,...] [--json]
+export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--block N] [--sparsity F] [--workers N] [--layers REGEX]
+                      [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--json]
   Per-layer sensitivity: quantizes one MatMul/Gemm weight at a time (MatMulNBits, round-to-nearest, as
   quantize does), runs each candidate in onnxruntime-node on the same inputs as the original and ranks the
   layers by the output SQNR they cost (most sensitive first). Also a data-free sweep per weight: weight
-  SQNR at 2/3/4/8 bits and at 25/50/75% magnitude sparsity. Candidates are built in memory (external data
-  is brought inline: models up to 2 GiB) and measured on two worker threads at once (one onnxruntime
-  thread each). Progress on stderr; Ctrl+C cancels. Exit 1 when no MatMul/Gemm weight is there to measure.
+  SQNR at 2/3/4/8 bits and at 25/50/75% magnitude sparsity. Candidates hold only the changed weight as new
+  bytes (onnxruntime reads the rest from the original's external data, so models past 2 GiB work) and are
+  measured on two worker threads at once (one onnxruntime thread each; one on big models). Progress on
+  stderr; Ctrl+C cancels. Exit 1 when no MatMul/Gemm weight is there to measure.
   --bits N         bits of the measured quantization (default 4)
   --block N        block size along K: 16, 32 (default), 64, 128 or 256
   --sparsity F     measure magnitude pruning of each layer to F (0 < F < 1, as prune does) instead
-  --workers N      threads measuring candidates at once (default 2)
+  --workers N      threads measuring candidates at once (default 2; 1 when a second onnxruntime session of
+                   the model would pass 2 × its largest weight + 1 GiB)
+  --layers REGEX   measure only the weights whose name or node name matches (e.g. "layers\\.1\\.mlp")
   --inputs DIR     .npy files named after the inputs (others are synthesized with a fixed seed)
   --dims, --fill   synthesized inputs: symbolic dim values, constant inputs
   --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
@@ -33,6 +36,7 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
     block: { type: 'number' },
     sparsity: { type: 'number' },
     workers: { type: 'number' },
+    layers: { type: 'string' },
     ...VERIFY_OPTIONS,
     json: { type: 'flag' },
   });
@@ -47,8 +51,19 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
     throw new UsageError('--sparsity takes a fraction between 0 and 1, e.g. 0.5');
   if (sparsity !== undefined && args.options.bits !== undefined)
     throw new UsageError('--sparsity and --bits measure different changes: give one');
-  const workers = intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
+  const workers =
+    args.options.workers === undefined
+      ? undefined
+      : intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
   const model = args.positionals[0];
+  let layers: RegExp | undefined;
+  if (args.options.layers !== undefined) {
+    try {
+      layers = new RegExp(String(args.options.layers));
+    } catch (e) {
+      throw new UsageError(`--layers takes a regular expression: ${(e as Error).message}`);
+    }
+  }
 
   const started = Date.now();
   let lastLine = 0;
@@ -57,7 +72,7 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
     report = await whileInterruptible((signal) =>
       measureSensitivity(
         model,
-        { bits, blockSize, sparsity, workers, ...verifyOptionsOf(args) },
+        { bits, blockSize, sparsity, workers, layers, ...verifyOptionsOf(args) },
         {
           signal,
           onProgress(done, total, layer) {
@@ -104,6 +119,7 @@ export async function sensitivityCommand(argv: string[], out: (line: string) => 
 /** The ranked table: one row per weight, most sensitive first. */
 export function printSensitivity(r: SensitivityReport, out: (line: string) => void): void {
   out(`${r.model}: ${r.layers.length} layers, each alone at ${r.change} (${r.workers} workers)`);
+  if (r.workersNote) out(r.workersNote);
   out(`inputs: ${r.inputs.join('; ')}${r.inlined ? ' (external data inlined in memory)' : ''}`);
   const head = [
     '#',

@@ -55,8 +55,8 @@ import {
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" | "ppl<=+P%" | "kl<=X" | "acc>=POINTS"
                  [--max-bytes N] [-o OUT] [--force]
-                 [--precisions ID,...] [--workers N] [--refine] [--json] [--inputs DIR] [--dims NAME=V,...] [--data PATH]
-                 [--fill INPUT=V,...]
+                 [--precisions ID,...] [--layers REGEX] [--workers N] [--refine] [--json] [--inputs DIR]
+                 [--dims NAME=V,...] [--data PATH] [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
   weight chooses among int2, int4b128, int4, int8 (MatMulNBits: 2-bit block 32, 4-bit block 128, 4-bit
   block 32, 8-bit block 32), fp16 (float16 storage) and float. Starts with every layer at its smallest
@@ -74,7 +74,9 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
                    model is re-measured on the held-out evaluation samples (exit 3 when they disagree).
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
-  --workers N      threads measuring layer losses (default 2)
+  --layers REGEX   search only the weights whose name or node name matches; the others stay in float
+  --workers N      threads measuring layer losses (default 2; 1 when a second onnxruntime session of the
+                   model would pass the memory bound of big models)
   --refine         after the first configuration that meets the target, lower layers one rung at a time
                    (least measured loss per byte saved first) while the target still holds
   When the mix grows past the smallest uniform configuration that meets the target, that one is taken and
@@ -87,6 +89,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     'max-bytes': { type: 'number' },
     precisions: { type: 'string' },
     workers: { type: 'number' },
+    layers: { type: 'string' },
     refine: { type: 'flag' },
     output: { type: 'string', alias: '-o' },
     force: { type: 'flag' },
@@ -105,7 +108,18 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       ? [...PRECISIONS]
       : parsePrecisions(String(args.options.precisions));
   if (typeof precisions === 'string') throw new UsageError(precisions);
-  const workers = intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
+  const workers =
+    args.options.workers === undefined
+      ? undefined
+      : intOption(args, 'workers', defaultSensitivityWorkers(), 1, 64);
+  let layers: RegExp | undefined;
+  if (args.options.layers !== undefined) {
+    try {
+      layers = new RegExp(String(args.options.layers));
+    } catch (e) {
+      throw new UsageError(`--layers takes a regular expression: ${(e as Error).message}`);
+    }
+  }
   const verify = verifyOptionsOf(args);
   const input = path.resolve(args.positionals[0]);
   if (!fs.existsSync(input)) throw new ModelError(input, 'no such file');
@@ -126,7 +140,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     findConfiguration(
       input,
       target,
-      { verify, maxBytes, precisions, workers, refine: Boolean(args.options.refine) },
+      { verify, maxBytes, precisions, workers, layers, refine: Boolean(args.options.refine) },
       log,
       signal,
     ),
@@ -143,7 +157,8 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       ...(maxBytes === undefined ? {} : { maxBytes }),
       precisions: precisions.join(','),
       ops: base.ops.join(','),
-      workers,
+      workers: workers ?? search.workers,
+      ...(layers ? { layers: layers.source } : {}),
       ...(args.options.refine ? { refine: true } : {}),
     },
     plan: (model, sink) =>
@@ -229,11 +244,16 @@ interface SearchSettings {
   verify: VerifyOptions;
   maxBytes?: number;
   precisions: Precision[];
-  workers: number;
+  /** Undefined: as many as the model allows (sensitivityWorkersFor). */
+  workers?: number;
+  /** Only these layers are searched; the others stay in float. */
+  layers?: RegExp;
   refine: boolean;
 }
 
 interface Found extends SearchResult {
+  /** The workers that measured layer losses. */
+  workers: number;
   layers: SearchLayer[];
   baselines: ShrinkReport['baselines'];
 }
@@ -333,14 +353,21 @@ async function findConfiguration(
         input,
         'no MatMul/Gemm weights to shrink: no MatMul or Gemm reads a constant 2-D float weight. No file written.',
       );
-    const sizes = layerBytes(input, session.rows, precisions);
-    const layers: SearchLayer[] = session.rows.map((r) => ({
+    const pick = settings.layers;
+    const rows = pick
+      ? session.rows.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n)))
+      : session.rows;
+    if (rows.length === 0)
+      throw new ModelError(input, `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`);
+    const sizes = layerBytes(input, rows, precisions);
+    const layers: SearchLayer[] = rows.map((r) => ({
       name: r.name,
       op: r.op,
       params: r.dims.reduce((a, b) => a * b, 1),
       bytes: sizes.get(r.name)!,
     }));
-    const graphOf = new Map(session.rows.map((r) => [r.name, r.graph]));
+    const graphOf = new Map(rows.map((r) => [r.name, r.graph]));
+    if (session.workersNote) log(session.workersNote);
     const measure = async (wanted: readonly { name: string; precision: Precision }[]) => {
       const ids = [...new Set(wanted.map((w) => w.precision))].join(', ');
       log(`measuring ${wanted.length} layer losses alone (${ids}) on ${session.pool.size} workers…`);
@@ -411,7 +438,7 @@ async function findConfiguration(
         ),
     });
     if (!result.met) throw new ModelError(input, `${result.failure}. No file written.`);
-    return { ...result, layers, baselines };
+    return { ...result, layers, baselines, workers: session.pool.size };
   } finally {
     model.close();
     await session.close();

@@ -1,14 +1,13 @@
 import type * as OrtTypes from 'onnxruntime-node';
-import { FormatError, ModelError } from '../core/errors';
+import { ModelError } from '../core/errors';
 import type { Edit } from '../core/write/planWrite';
-import { planWrite } from '../core/write/planWrite';
 import type { OpenedModel } from './openModel';
 import { samplesFor } from './data/sampleFeeds';
-import { materialize } from './materialize';
 import type { TaskMetrics } from '../core/data/taskMetrics';
 import { detectTask, type DetectedTask } from '../core/data/detectTask';
 import { constantReaderOf } from './data/synthesizeInputs';
 import { planSynthesis, synthesizeSamples } from './data/synthesizeSamples';
+import { buildCandidate } from './candidateModel';
 import {
   compareOutputs,
   type Feeds,
@@ -48,7 +47,8 @@ export interface CandidateRunner {
 /**
  * Loads the original in onnxruntime-node (CPU, all optimizations), runs it once on the inputs verifyModels
  * would use (the same `.npy` files or the same synthesized values), keeps its outputs and returns a runner
- * that builds each candidate in memory (external data brought inline, as sensitivity does), runs it on the
+ * that builds each candidate (buildCandidate: only changed tensors are new bytes; onnxruntime reads the
+ * untouched external data from the original's files), runs it on the
  * same feeds and compares every output exactly as verifyModels does — so the figures of the chosen
  * candidate are those the final verification of the written file reports.
  */
@@ -106,23 +106,16 @@ export async function openCandidateRunner(
   } finally {
     await original.release();
   }
-  const inline = model.index.externalLocations.length > 0;
   return {
     inputs: described.map((i) => `${i.name}: ${i.dtype}[${i.dims.join(',')}] ${i.values}`),
     async run(edits) {
-      let bytes: Uint8Array;
-      try {
-        bytes = materialize(planWrite(model.index, model.source, edits, { inline }), model);
-      } catch (e) {
-        if (e instanceof FormatError)
-          throw new ModelError(model.path, `${e.message} (shrink holds each candidate in memory)`);
-        throw e;
-      }
-      const result: CandidateRun = { bytes: bytes.length, outputs: [] };
+      const candidate = buildCandidate(model, edits, sessionOptions);
+      const result: CandidateRun = { bytes: candidate.totalBytes, outputs: [] };
       let session: OrtTypes.InferenceSession;
       try {
-        session = await ort.InferenceSession.create(bytes, sessionOptions);
+        session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions);
       } catch (e) {
+        candidate.dispose();
         return { ...result, error: `the candidate does not load: ${(e as Error).message}` };
       }
       try {
@@ -147,6 +140,7 @@ export async function openCandidateRunner(
         return { ...result, error: `the candidate does not run: ${(e as Error).message}` };
       } finally {
         await session.release();
+        candidate.dispose();
       }
       return result;
     },

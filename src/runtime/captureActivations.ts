@@ -1,11 +1,10 @@
 import type * as OrtTypes from 'onnxruntime-node';
-import { FormatError, ModelError } from '../core/errors';
+import { ModelError } from '../core/errors';
 import { accumulateGram, symmetrize } from '../core/quant/gramMatrix';
 import { decodeFloat16 } from '../core/tensor/float16';
 import { extraGraphOutputs } from '../core/write/extraGraphOutputs';
-import { concat, planWrite } from '../core/write/planWrite';
+import { buildCandidate, type CandidateModel } from './candidateModel';
 import { openModel } from './openModel';
-import { materialize } from './sensitivity';
 import { samplesFor } from './data/sampleFeeds';
 import { constantReaderOf } from './data/synthesizeInputs';
 import { type SynthesizedInput, synthesizeFeeds, type VerifyOptions } from './verifyModels';
@@ -63,8 +62,8 @@ export interface CaptureResult {
 
 /**
  * Runs the model in onnxruntime-node on the calibration inputs with the target activations added as graph
- * outputs (a temporary in-memory copy: the model's bytes, external data brought inline, plus the extra
- * outputs) and accumulates XᵀX per activation, one batch at a time, so no activation outlives its batch.
+ * outputs (a temporary in-memory copy of the message with the extra outputs; external data is read by
+ * onnxruntime from the original's files, see buildCandidate) and accumulates XᵀX per activation, one batch at a time, so no activation outlives its batch.
  * Activations computed inside subgraphs are not reachable that way and are reported missing; one that is a
  * graph input is read from the feeds. `cancelled` is checked between batches (a native run cannot stop).
  */
@@ -95,33 +94,35 @@ export async function captureActivations(
   let described: SynthesizedInput[] = [];
   let fromData: string | undefined;
   let session: OrtTypes.InferenceSession | undefined;
+  let candidate: CandidateModel | undefined;
   try {
-    let bytes: Uint8Array;
-    try {
-      const inline = index.externalLocations.length > 0;
-      bytes = materialize(planWrite(index, model.source, [], { inline }), model);
-    } catch (e) {
-      if (e instanceof FormatError)
-        throw new ModelError(modelPath, `${e.message} (calibration holds the model in memory)`);
-      throw e;
-    }
     const extra = wanted.filter((t) => !inputs.has(t.name) && !outputs.has(t.name));
-    bytes = concat(bytes, extraGraphOutputs(extra.map((t) => ({ name: t.name, elemType: t.elemType }))));
-    session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS).catch((e: Error) => {
-      throw new ModelError(
-        modelPath,
-        `onnxruntime cannot load it with its activations as outputs: ${e.message}`,
-      );
-    });
+    candidate = buildCandidate(
+      model,
+      [],
+      SESSION_OPTIONS,
+      extraGraphOutputs(extra.map((t) => ({ name: t.name, elemType: t.elemType }))),
+    );
+    session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions).catch(
+      (e: Error) => {
+        throw new ModelError(
+          modelPath,
+          `onnxruntime cannot load it with its activations as outputs: ${e.message}`,
+        );
+      },
+    );
     const fetch = wanted.filter((t) => !inputs.has(t.name)).map((t) => t.name);
-    // The user's calibration samples, one run each, when there are some; else synthesized batches.
+    // The user's calibration samples, one run each, when there are some (their evaluation samples for a
+    // held-out capture, seedBase set); else synthesized batches.
     const samples =
       options.data && !options.inputsDir ? await samplesFor(modelPath, index, options) : undefined;
-    const real =
-      samples?.source === 'files' && samples.calibration.length > 0 ? samples.calibration : undefined;
+    const heldOut = options.seedBase !== undefined;
+    const pool =
+      samples?.source === 'files' ? (heldOut ? samples.evaluation : samples.calibration) : undefined;
+    const real = pool && pool.length > 0 ? pool : undefined;
     if (real) {
       batches = real.length;
-      fromData = `${real.length} calibration sample${real.length === 1 ? '' : 's'} of ${samples!.section.paths.join(', ')}`;
+      fromData = `${real.length} ${heldOut ? 'evaluation' : 'calibration'} sample${real.length === 1 ? '' : 's'} of ${samples!.section.paths.join(', ')}`;
     }
     for (let b = 0; b < batches; b++) {
       if (control.cancelled?.()) throw new CaptureCancelledError();
@@ -149,6 +150,7 @@ export async function captureActivations(
     }
   } finally {
     await session?.release();
+    candidate?.dispose();
     model.close();
   }
   for (const g of grams.values()) {

@@ -1,13 +1,11 @@
 import type * as OrtTypes from 'onnxruntime-node';
-import { FormatError, ModelError } from '../core/errors';
 import type { ModelIndex, TensorInfo } from '../core/onnx/modelIndex';
 import { readFloat32, type QuantizeOptions } from '../core/quant/planQuantize';
 import { planOneWeight } from '../core/sensitivity/planOneWeight';
 import { weightSweep } from '../core/sensitivity/weightSweep';
 import { DataType } from '../core/tensor/dataType';
 import { decodeFloat16 } from '../core/tensor/float16';
-import { planWrite } from '../core/write/planWrite';
-import { materialize } from './materialize';
+import { buildCandidate } from './candidateModel';
 import type { OpenedModel } from './openModel';
 import type { LayerMeasurement, MeasureJob, ReferenceOutput } from './sensitivityProtocol';
 import type { Feeds } from './verifyModels';
@@ -15,10 +13,10 @@ import type { Feeds } from './verifyModels';
 type Ort = typeof OrtTypes;
 
 /**
- * Builds the model with only the job's weight changed (in memory; external data brought inline when the
- * model has some), runs it on `feeds` and compares each float output with the original's. A candidate
- * that cannot be planned, loaded or run is a result with an `error` (it sorts last), not a failure of the
- * run; a model past protobuf's 2 GiB limit is a ModelError.
+ * Builds the model with only the job's weight changed (buildCandidate: in memory, untouched external data
+ * read by onnxruntime from the original's files), runs it on `feeds` and compares each float output with
+ * the original's. A candidate that cannot be planned, loaded or run is a result with an `error` (it sorts
+ * last), not a failure of the run.
  */
 export async function measureCandidate(
   ort: Ort,
@@ -57,19 +55,12 @@ export async function measureCandidate(
   if (!plan.row) return done(plan.error);
   result.afterBytes = plan.row.afterBytes;
   result.weightSqnrDb = plan.row.weightSqnrDb;
-  let bytes: Uint8Array;
-  try {
-    const inline = index.externalLocations.length > 0;
-    bytes = materialize(planWrite(index, source, plan.edits, { inline }), model);
-  } catch (e) {
-    if (e instanceof FormatError)
-      throw new ModelError(model.path, `${e.message} (sensitivity holds each candidate in memory)`);
-    throw e;
-  }
+  const candidate = buildCandidate(model, plan.edits, sessionOptions);
   let session: OrtTypes.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, sessionOptions);
+    session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions);
   } catch (e) {
+    candidate.dispose();
     return done(`the candidate does not load: ${(e as Error).message}`);
   }
   try {
@@ -84,6 +75,7 @@ export async function measureCandidate(
     return done(`the candidate does not run: ${(e as Error).message}`);
   } finally {
     await session.release();
+    candidate.dispose();
   }
   result.outputSqnrDb = Math.min(...result.outputs.map((o) => o.sqnrDb));
   result.cosine = Math.min(...result.outputs.map((o) => o.cosine));

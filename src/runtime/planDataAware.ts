@@ -17,13 +17,10 @@ import {
 import { DataType } from '../core/tensor/dataType';
 import type { ActivationGram, CalibrationOptions, CaptureResult } from './captureActivations';
 import type { FromDataAwareWorker, SolveRequest, ToDataAwareWorker } from './dataAwareProtocol';
+import { disableOrtTelemetry } from './loadOrt';
 import type { OpenedModel } from './openModel';
 import { defaultPoolSize } from './workerPool';
 import { workerScript } from './workerScript';
-import { disableOrtTelemetry } from './loadOrt';
-
-/** Synthesized evaluation batches whose activations judge each layer held out (seeds 1, 2, …). */
-const HELD_OUT_BATCHES = 8;
 
 /** The data-aware codes, ready for planQuantize, and what they gained. */
 export interface DataAwarePlan {
@@ -52,7 +49,9 @@ export interface DataAwareJob {
 /**
  * Chooses data-aware codes for every weight `quantize` would turn into MatMulNBits: collects XᵀX of the
  * activations each one multiplies on the calibration inputs (one worker thread running onnxruntime-node),
- * then quantizes the layers with `method` on a few worker threads (both cores), the largest first. A
+ * then quantizes the layers with `method` on a few worker threads (both cores), the largest first. On a
+ * big model this runs in groups of activations (gramGroups: at most GRAM_BUDGET_BYTES of XᵀX at once),
+ * each captured in its own calibration pass and solved and released before the next. A
  * weight read by several nodes gets the sum of their Gram matrices (its error shows in each). Weights whose
  * activation could not be collected stay round-to-nearest and are listed. `signal` stops the capture
  * between batches and the solves at once (the promise then rejects with DataAwareCancelledError).
@@ -72,23 +71,130 @@ export async function planDataAware(
     ).values(),
   ];
   const rowsPerK = method === 'gptq' ? GPTQ_MIN_ROWS_PER_K : 1;
-  const captured = await capture(script, model.path, targets, { rowsPerK, ...calibration }, job);
+  const uncovered: DataAwarePlan['uncovered'] = [];
+  const byKey = new Map<string, DataAwareLayer>();
+  const rows: DataAwareRow[] = [];
+  let calibrationText = '';
+  const groups = gramGroups(targets, uses, GRAM_BUDGET_BYTES);
+  for (const [g, group] of groups.entries()) {
+    if (groups.length > 1)
+      job.onProgress?.(`calibration pass ${g + 1}/${groups.length} (${group.length} activations)`);
+    const captured = await capture(script, model.path, group, { rowsPerK, ...calibration }, job);
+    // Held-out rows: activations of the evaluation inputs, never calibrated on (none with an inputs folder,
+    // whose files are both sets).
+    const heldOut = calibration.inputsDir
+      ? new Map<string, ActivationGram>()
+      : new Map(
+          (
+            await capture(
+              script,
+              model.path,
+              group,
+              { ...calibration, batches: HELD_OUT_BATCHES, seedBase: 1 },
+              job,
+            )
+          ).grams.map((h) => [h.name, h]),
+        );
+    calibrationText ||= captured.calibration;
+    if (groups.length > 1 && g === groups.length - 1)
+      calibrationText += ` (in ${groups.length} passes, XᵀX of at most ${GRAM_BUDGET_BYTES / 2 ** 20} MiB at once)`;
+    const inGroup = new Set(group.map((t) => t.name));
+    await solveGroup(
+      model,
+      options,
+      method,
+      script,
+      uses.filter((u) => inGroup.has(u.activation)),
+      captured,
+      heldOut,
+      job,
+      { byKey, rows, uncovered },
+    );
+  }
+  return {
+    quantizer: (t, layout, alpha) => byKey.get(keyOf(t.id, layout, alpha))?.weight,
+    rows,
+    calibration: calibrationText,
+    uncovered,
+  };
+}
+
+/**
+ * XᵀX matrices (float64) held at once at most: activations are captured in groups (graph order, so
+ * roughly block by block) of at most this many bytes of Gram matrices, each group in its own calibration
+ * pass, and its layers are solved and its matrices released before the next. A small model is one group
+ * (one pass, as before). One activation larger than the budget is a group of its own.
+ */
+export const GRAM_BUDGET_BYTES = 1024 * 2 ** 20;
+
+/** Evaluation batches whose activations judge each layer held out (seeds 1, 2, …, or the user's evaluation samples). */
+const HELD_OUT_BATCHES = 8;
+
+/**
+ * Targets split into groups of at most `budget` bytes of Gram matrices, in the order the model reads
+ * them; the activations of one weight (read by several nodes) always share a group.
+ */
+export function gramGroups<T extends { name: string; K: number }>(
+  targets: T[],
+  uses: readonly MatMulNBitsUse[],
+  budget: number,
+): T[][] {
+  // Units: activations linked through a weight that multiplies each of them (union-find).
+  const parent = new Map(targets.map((t) => [t.name, t.name]));
+  const find = (x: string): string => {
+    while (parent.get(x) !== x) x = parent.get(x)!;
+    return x;
+  };
+  const first = new Map<number, string>();
+  for (const u of uses) {
+    const other = first.get(u.tensor.id);
+    if (other === undefined) first.set(u.tensor.id, u.activation);
+    else if (parent.has(other) && parent.has(u.activation)) parent.set(find(u.activation), find(other));
+  }
+  const units = new Map<string, T[]>();
+  for (const t of targets) {
+    const root = find(t.name);
+    units.set(root, [...(units.get(root) ?? []), t]);
+  }
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const unit of units.values()) {
+    const b = unit.reduce((a, t) => a + t.K * t.K * 8, 0);
+    if (current.length > 0 && bytes + b > budget) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(...unit);
+    bytes += b;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/**
+ * Solves the layers whose activations were captured in this pass: each weight is read (a float32 copy)
+ * only when a worker is free for it, and a Gram matrix that only one weight uses is handed over rather
+ * than copied, so at most one weight and one matrix per worker exist beside the group's matrices.
+ */
+async function solveGroup(
+  model: OpenedModel,
+  options: QuantizeOptions,
+  method: QuantMethod,
+  script: string,
+  uses: MatMulNBitsUse[],
+  captured: CaptureResult,
+  heldOut: ReadonlyMap<string, ActivationGram>,
+  job: DataAwareJob,
+  into: {
+    byKey: Map<string, DataAwareLayer>;
+    rows: DataAwareRow[];
+    uncovered: DataAwarePlan['uncovered'];
+  },
+): Promise<void> {
   const grams = new Map(captured.grams.map((g) => [g.name, g]));
-  // Held-out rows: activations of the evaluation inputs (the verification's seeds), never calibrated on.
-  const heldOut = calibration.inputsDir
-    ? new Map<string, ActivationGram>()
-    : new Map(
-        (
-          await capture(
-            script,
-            model.path,
-            targets,
-            { ...calibration, batches: HELD_OUT_BATCHES, seedBase: 1 },
-            job,
-          )
-        ).grams.map((g) => [g.name, g]),
-      );
-  const uncovered = [...captured.missing];
+  into.uncovered.push(...captured.missing);
 
   // One job per weight and layout (what planQuantize quantizes once).
   const jobs = new Map<string, { use: MatMulNBitsUse; grams: ActivationGram[] }>();
@@ -97,7 +203,7 @@ export async function planDataAware(
     const g = grams.get(u.activation);
     const key = keyOf(u.tensor.id, u.layout, u.alpha);
     if (!g || g.K !== u.K) {
-      uncovered.push({ name: u.tensor.name, reason: `activation ${u.activation} was not collected` });
+      into.uncovered.push({ name: u.tensor.name, reason: `activation ${u.activation} was not collected` });
       partial.add(key);
       continue;
     }
@@ -105,24 +211,28 @@ export async function planDataAware(
     if (!entry.grams.includes(g)) entry.grams.push(g);
     jobs.set(key, entry);
   }
-  const requests: SolveRequest[] = [];
-  const meta: { key: string; use: MatMulNBitsUse; rows: number }[] = [];
+  const usersOf = new Map<ActivationGram, number>();
+  for (const [key, j] of jobs)
+    if (!partial.has(key)) for (const g of j.grams) usersOf.set(g, (usersOf.get(g) ?? 0) + 1);
+  const meta: { key: string; use: MatMulNBitsUse; grams: ActivationGram[]; rows: number }[] = [];
   for (const [key, { use, grams: gs }] of jobs) {
     if (partial.has(key)) continue; // one of its readers' activations is unknown: round to nearest
+    meta.push({ key, use, grams: gs, rows: gs.reduce((s, g) => s + g.rows, 0) });
+  }
+  const make = (id: number): SolveRequest | undefined => {
+    const { use, grams: gs, rows } = meta[id];
     const values = readFloat32(use.tensor, model.source, model.resolveExternal);
-    if (!values) continue; // NaN or infinite: planQuantize skips it
+    if (!values) return undefined; // NaN or infinite: planQuantize skips it
     // A copy: the reader may hand out a buffer it reuses for the next large tensor.
     const weight = Float32Array.from(values);
-    const gram = Float64Array.from(gs[0].gram);
-    for (const g of gs.slice(1)) for (let i = 0; i < gram.length; i++) gram[i] += g.gram[i];
-    const blockwise = {
-      bits: options.bits,
-      blockSize: options.blockSize,
-      symmetric: options.symmetric,
-      scaleType: use.tensor.dtype === DataType.FLOAT16 ? ('float16' as const) : ('float32' as const),
-    };
-    const { K, N, layout, alpha } = use;
-    const rows = gs.reduce((s, g) => s + g.rows, 0);
+    let gram: Float64Array;
+    if (gs.length === 1 && usersOf.get(gs[0]) === 1) {
+      gram = gs[0].gram; // its only user: handed over (transferred), not copied
+      grams.delete(gs[0].name);
+    } else {
+      gram = Float64Array.from(gs[0].gram);
+      for (const g of gs.slice(1)) for (let i = 0; i < gram.length; i++) gram[i] += g.gram[i];
+    }
     const held = gs.map((g) => heldOut.get(g.name));
     let heldOutGram: Float64Array | undefined;
     if (held.every((g) => g && g.K === use.K)) {
@@ -130,10 +240,11 @@ export async function planDataAware(
       for (const g of held.slice(1))
         for (let i = 0; i < heldOutGram.length; i++) heldOutGram[i] += g!.gram[i];
     }
-    requests.push({
+    const { K, N, layout, alpha } = use;
+    return {
       ...(heldOutGram ? { heldOutGram } : {}),
       type: 'solve',
-      id: meta.length,
+      id,
       weight,
       K,
       N,
@@ -141,38 +252,36 @@ export async function planDataAware(
       alpha,
       gram,
       rows,
-      options: blockwise,
+      options: {
+        bits: options.bits,
+        blockSize: options.blockSize,
+        symmetric: options.symmetric,
+        scaleType: use.tensor.dtype === DataType.FLOAT16 ? 'float16' : 'float32',
+      },
       method,
-    });
-    meta.push({ key, use, rows });
-  }
-  const layers = await solveAll(script, requests, job, (id) => meta[id].use.tensor.name);
-  const byKey = new Map<string, DataAwareLayer>();
-  const rows: DataAwareRow[] = [];
+    };
+  };
+  const sizes = meta.map((m) => m.use.K * m.use.K * m.use.N);
+  const layers = await solveAll(script, sizes, make, job, (id) => meta[id].use.tensor.name);
   layers.forEach((layer, id) => {
+    if (!layer) return;
     const { key, use, rows: n } = meta[id];
-    byKey.set(key, layer);
+    into.byKey.set(key, layer);
     const rtnSqnrDb = round(layerSqnrDb(layer.signal, layer.rtnError));
     const sqnrDb = round(layerSqnrDb(layer.signal, layer.error));
-    rows.push({
+    into.rows.push({
       name: use.tensor.name,
       layout: use.layout,
       K: use.K,
       N: use.N,
       rows: n,
       kept: layer.kept,
-      ...(layer.fallback ? { fallback: layer.fallback } : {}),
       rtnSqnrDb,
       sqnrDb,
       gainDb: round(sqnrDb - rtnSqnrDb),
+      ...(layer.fallback ? { fallback: layer.fallback } : {}),
     });
   });
-  return {
-    quantizer: (t, layout, alpha) => byKey.get(keyOf(t.id, layout, alpha))?.weight,
-    rows,
-    calibration: captured.calibration,
-    uncovered,
-  };
 }
 
 function keyOf(tensorId: number, layout: string, alpha: number): string {
@@ -217,20 +326,23 @@ function capture(
 }
 
 /**
- * Solves every layer on up to defaultPoolSize() worker threads, the largest (K²·N) first so the last to
- * finish is a small one; answers in request order.
+ * Solves every layer on up to defaultPoolSize() worker threads, the largest (`sizes`: K²·N) first so the
+ * last to finish is a small one; a request is made (`make`) only when a worker takes it, and a layer
+ * `make` skips has no answer. Answers in id order.
  */
 async function solveAll(
   script: string,
-  requests: SolveRequest[],
+  sizes: number[],
+  make: (id: number) => SolveRequest | undefined,
   job: DataAwareJob,
   nameOf: (id: number) => string,
-): Promise<DataAwareLayer[]> {
-  const results: DataAwareLayer[] = new Array(requests.length);
-  const queue = [...requests].sort((a, b) => b.K * b.K * b.N - a.K * a.K * a.N);
+): Promise<(DataAwareLayer | undefined)[]> {
+  const results: (DataAwareLayer | undefined)[] = new Array(sizes.length);
+  const queue = sizes.map((_, id) => id).sort((a, b) => sizes[b] - sizes[a]);
   const size = Math.min(defaultPoolSize(), queue.length);
   const workers: Worker[] = [];
   let done = 0;
+  let expected = 0;
   let failure: Error | undefined;
   const stop = () => {
     failure ??= new DataAwareCancelledError();
@@ -241,23 +353,25 @@ async function solveAll(
   const runWorker = (worker: Worker) =>
     new Promise<void>((resolve) => {
       const next = () => {
-        const request = failure ? undefined : queue.shift();
+        let request: SolveRequest | undefined;
+        while (!failure && !request && queue.length > 0) request = make(queue.shift()!);
         if (!request) {
           void worker.terminate();
           return resolve();
         }
+        expected++;
         const transfer = [request.weight.buffer as ArrayBuffer, request.gram.buffer as ArrayBuffer];
         worker.postMessage(request, transfer);
       };
       worker.on('message', (m: FromDataAwareWorker) => {
         if (m.type === 'solve/rows')
           job.onProgress?.(
-            `quantizing ${nameOf(m.id)}: row ${m.done}/${m.total} (${done}/${requests.length} layers done)`,
+            `quantizing ${nameOf(m.id)}: row ${m.done}/${m.total} (${done}/${sizes.length} layers done)`,
           );
         else if (m.type === 'solve/result') {
           results[m.id] = m.layer;
           done++;
-          job.onProgress?.(`quantized ${done}/${requests.length} layers (${nameOf(m.id)})`);
+          job.onProgress?.(`quantized ${done}/${sizes.length} layers (${nameOf(m.id)})`);
           next();
         } else if (m.type === 'error') {
           failure ??= errorOf(m);
@@ -281,7 +395,7 @@ async function solveAll(
     job.signal?.removeEventListener('abort', stop);
   }
   if (failure) throw failure;
-  if (done !== requests.length) throw new Error(`${requests.length - done} layers got no answer`);
+  if (done !== expected) throw new Error(`${expected - done} layers got no answer`);
   return results;
 }
 

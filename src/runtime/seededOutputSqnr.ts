@@ -1,13 +1,14 @@
 import type * as OrtTypes from 'onnxruntime-node';
 import { ModelError } from '../core/errors';
 import { decodeFloat16 } from '../core/tensor/float16';
+import type { CandidateModel } from './candidateModel';
 import type { OpenedModel } from './openModel';
 import { constantReaderOf } from './data/synthesizeInputs';
 import { synthesizeFeeds, type VerifyOptions } from './verifyModels';
 import { loadOrt } from './loadOrt';
 
 /**
- * The worst output's SQNR (dB) of each candidate (a file or the model's bytes) against the original, over
+ * The worst output's SQNR (dB) of each candidate (a file or a model built by buildCandidate) against the original, over
  * several synthesized input seeds, each output's signal and error energies summed over the seeds before
  * the ratio is taken. One verification batch can make a small output (two logits, one score) look much
  * better or worse by chance; summed energies over a few batches compare two quantizations fairly. With an
@@ -15,7 +16,7 @@ import { loadOrt } from './loadOrt';
  */
 export async function seededOutputSqnr(
   model: OpenedModel,
-  candidates: (string | Uint8Array)[],
+  candidates: (string | CandidateModel)[],
   options: VerifyOptions,
   seeds: readonly number[],
 ): Promise<number[]> {
@@ -25,10 +26,10 @@ export async function seededOutputSqnr(
     graphOptimizationLevel: 'all',
     logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
   };
-  const load = (m: string | Uint8Array) =>
+  const load = (m: string | CandidateModel) =>
     (typeof m === 'string'
       ? ort.InferenceSession.create(m, sessionOptions)
-      : ort.InferenceSession.create(m, sessionOptions)
+      : ort.InferenceSession.create(m.bytes, { ...sessionOptions, ...m.sessionOptions })
     ).catch((e: Error): never => {
       throw new ModelError(
         typeof m === 'string' ? m : model.path,

@@ -1,5 +1,6 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import type { DataSection } from '../core/data/dataSection';
+import { rawByteLength } from '../core/tensor/dataType';
 import { ModelError } from '../core/errors';
 import {
   DEFAULT_QUANTIZE_OPTIONS,
@@ -12,7 +13,7 @@ import { describePerturbation, type Perturbation } from '../core/sensitivity/pla
 import type { WeightSweep } from '../core/sensitivity/sweepPoints';
 import { samplesFor, stackFeeds } from './data/sampleFeeds';
 import { floatOutputs, round } from './layerCandidate';
-import { openModel } from './openModel';
+import { type OpenedModel, openModel } from './openModel';
 import { openSensitivityPool, SensitivityCancelledError, type SensitivityPool } from './sensitivityPool';
 import type { LayerMeasurement, SensitivityOutput, SerializedTensor } from './sensitivityProtocol';
 import { constantReaderOf } from './data/synthesizeInputs';
@@ -32,6 +33,8 @@ export interface SensitivityOptions extends VerifyOptions {
   ops?: string[];
   /** Measure magnitude pruning of this fraction per layer instead of quantization (`--sparsity`). */
   sparsity?: number;
+  /** Measure only the weights whose name (or a reading node's name) matches (`--layers REGEX`). */
+  layers?: RegExp;
   /** Worker threads measuring candidates in parallel (default: 2, or 1 on a one-core machine). */
   workers?: number;
 }
@@ -75,12 +78,17 @@ export interface SensitivityReport {
   change: string;
   /** Worker threads that measured the candidates (one onnxruntime intra-op thread each). */
   workers: number;
+  /** Why one worker: e.g. a second session of a big model would pass the memory bound. */
+  workersNote?: string;
   /** One line per input: name, type, shape, where the values came from. */
   inputs: string[];
   /** Most sensitive first (lowest output SQNR). */
   layers: LayerSensitivity[];
   skipped: SkippedTarget[];
-  /** True when external data was brought into the in-memory candidates. */
+  /**
+   * True when external data was brought into the in-memory candidates (no longer done: candidates read the
+   * original's data files; kept false for readers of older reports).
+   */
   inlined: boolean;
   /** What the candidates ran on: the calibration samples of the user's data, or synthesized inputs. */
   data?: DataSection;
@@ -100,6 +108,37 @@ export function defaultSensitivityWorkers(): number {
   return Math.min(2, availableParallelism());
 }
 
+const GIB = 2 ** 30;
+
+/**
+ * How many candidates of this model may run at once: two (defaultSensitivityWorkers) unless a second
+ * onnxruntime session of the model would break the memory bound of big models — peak memory within
+ * 2 × the largest weight + 1 GiB on top of one session of the original — or not fit in free memory; then
+ * one at a time, and `note` says why.
+ */
+export function sensitivityWorkersFor(model: OpenedModel): { workers: number; note?: string } {
+  const cores = defaultSensitivityWorkers();
+  if (cores < 2) return { workers: cores };
+  const total = model.file.bytes + model.file.externalFiles.reduce((a, f) => a + f.bytes, 0);
+  let largest = 0;
+  for (const t of model.index.tensors) largest = Math.max(largest, rawByteLength(t.dtype, t.count));
+  const bound = 2 * largest + GIB;
+  const gib = (n: number) => `${(n / GIB).toFixed(2)} GiB`;
+  if (total > bound)
+    return {
+      workers: 1,
+      note:
+        `one candidate at a time: a second onnxruntime session of this ${gib(total)} model would pass the ` +
+        `memory bound (2 × the largest weight + 1 GiB = ${gib(bound)} beyond one session)`,
+    };
+  if (2 * total > freemem())
+    return {
+      workers: 1,
+      note: `one candidate at a time: two sessions of ${gib(total)} do not fit in free memory`,
+    };
+  return { workers: cores };
+}
+
 /** A model opened for sensitivity: the measurable layers, the inputs, and the pool that measures them. */
 export interface SensitivitySession {
   /** The MatMul/Gemm weights the whole-model quantization would change, one row per weight. */
@@ -111,6 +150,8 @@ export interface SensitivitySession {
   /** What the measurements ran on (the calibration samples, or synthesized inputs). */
   data?: DataSection;
   pool: SensitivityPool;
+  /** Why the workers are fewer than the cores (one candidate at a time on a big model). */
+  workersNote?: string;
   close(): Promise<void>;
 }
 
@@ -127,10 +168,11 @@ export async function openSensitivity(
   const t0 = performance.now();
   const ort = loadOrt();
   const model = openModel(modelPath);
+  const auto = sensitivityWorkersFor(model);
   // Workers load onnxruntime and open the model while this thread runs the original.
   const pool = openSensitivityPool(
     { modelPath: model.path, base, threads: 1 },
-    options.workers ?? defaultSensitivityWorkers(),
+    options.workers ?? auto.workers,
   );
   try {
     const { index, source, resolveExternal } = model;
@@ -180,10 +222,11 @@ export async function openSensitivity(
       rows: uniqueByName(full.tensors),
       skipped: full.skipped,
       inputs: described.map((i) => `${i.name}: ${i.dtype}[${i.dims.join(',')}] ${i.values}`),
-      inlined: index.externalLocations.length > 0,
+      inlined: false,
       originalMs,
       data,
       pool,
+      ...(options.workers === undefined && auto.note ? { workersNote: auto.note } : {}),
       close: () => pool.close(),
     };
   } catch (e) {
@@ -228,7 +271,12 @@ export async function measureSensitivity(
   check();
   const session = await openSensitivity(modelPath, options, base);
   try {
-    const { rows } = session;
+    const pick = options.layers;
+    const rows = pick
+      ? session.rows.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n)))
+      : session.rows;
+    if (rows.length === 0)
+      throw new ModelError(modelPath, `no MatMul/Gemm weight matches --layers ${pick?.source ?? ''}`);
     const report: SensitivityReport = {
       model: modelPath,
       bits: options.bits,
@@ -237,6 +285,7 @@ export async function measureSensitivity(
       ...(options.sparsity === undefined ? {} : { sparsity: options.sparsity }),
       change: describePerturbation(perturbation),
       workers: session.pool.size,
+      ...(session.workersNote ? { workersNote: session.workersNote } : {}),
       inputs: session.inputs,
       layers: [],
       skipped: session.skipped,

@@ -3,7 +3,8 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
-// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware,graph (comma-separated) runs only those benches.
+// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware,graph (comma-separated) runs only those benches;
+// BENCH_ONLY=llm (not in the default set: about an hour) runs the ~1.1 B-parameter decoder bench (llmBench.ts).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +12,7 @@ import { openModel } from '../../src/runtime/openModel';
 import { absoluteRow, row, speedupRows } from './benchRows';
 import { benchDataAware } from './dataAwareBench';
 import { benchGraph } from './graphBench';
+import { benchLlm } from './llmBench';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchSensitivity } from './sensitivityBench';
@@ -59,9 +61,10 @@ const only = new Set(
 );
 
 async function main(): Promise<void> {
-  // The graph bench makes its own small models: it needs no 400 MB model.
+  // The graph and llm benches make their own models: they need no 400 MB model.
   if (only.has('graph')) await benchGraph();
-  if ([...only].every((p) => p === 'graph')) return;
+  if (only.has('llm')) await benchLlm();
+  if ([...only].every((p) => p === 'graph' || p === 'llm')) return;
   const made = makeModel('bench400.onnx', 400);
   const mb = made.bytes / 1e6;
   console.log(

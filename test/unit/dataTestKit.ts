@@ -3,11 +3,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type * as OrtTypes from 'onnxruntime-node';
 import { type DataOptions, loadSamples, type SampleSet } from '../../src/runtime/data/loadSamples';
 import { defaultSynthesizer } from '../../src/runtime/data/sampleFeeds';
 import { openModel } from '../../src/runtime/openModel';
 import { REPO_ROOT } from '../testModels';
+import { loadOrt } from '../../src/runtime/loadOrt';
 
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
@@ -43,8 +43,7 @@ export function hasTool(name: string): boolean {
 
 /** loadSamples on a model file with the default synthesizer. */
 export async function samplesOf(model: string, options: DataOptions): Promise<SampleSet> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof OrtTypes;
+  const ort = loadOrt();
   const opened = openModel(model);
   try {
     return await loadSamples(model, opened.index, {

@@ -15,9 +15,9 @@ import { openModel } from '../../src/runtime/openModel';
 import { type Feeds, verifyModels } from '../../src/runtime/verifyModels';
 import { testModel } from '../testModels';
 import { bigramLm, byteClassifier, fixedLengthModel } from './dataFixtures';
+import { loadOrt } from '../../src/runtime/loadOrt';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ort = require('onnxruntime-node') as typeof OrtTypes;
+const ort = loadOrt();
 const CLI = path.resolve(__dirname, '..', '..', 'cli.js');
 const SILERO = testModel('silero_vad_legacy.onnx');
 const GPT2 = testModel('ortgenai_tiny_random_gpt2_fp32_past.onnx');

@@ -11,6 +11,7 @@ import type { Piece } from '../write/pieces';
 import type { NewNode } from '../write/protoEncode';
 import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlockwise';
 import type { QuantMethod } from './dataAwareQuantize';
+import { planEmbeddingQuantize } from './planEmbedding';
 import { quantTargets } from './quantTargets';
 import { weightReader } from './weightReader';
 import type { WeightRows } from '../simd/quantizeKernels';
@@ -31,6 +32,11 @@ export interface QuantizeOptions {
   only?: RegExp;
   /** Weights with fewer elements are left in float (default 0). */
   minElements: number;
+  /**
+   * Token embeddings (Gather of a float [V, H] initializer) to com.microsoft::GatherBlockQuantized at
+   * these bits (`--embedding 4|8`), block `blockSize`; undefined leaves them in float.
+   */
+  embedding?: 4 | 8;
 }
 
 export const DEFAULT_QUANTIZE_OPTIONS: QuantizeOptions = {
@@ -307,7 +313,20 @@ export function planQuantize(
   }
   // A Gemm's C folded into a new bias is no longer read: drop it too.
   dropUnreadBiases(index, plan, removedTensors);
-  if (plan.nodes.length > 0 && !index.opsets.some((o) => o.domain === 'com.microsoft')) {
+  if (options.embedding)
+    planEmbeddingQuantize(
+      index,
+      source,
+      resolveExternal,
+      plan,
+      { bits: options.embedding, blockSize: options.blockSize },
+      sink,
+    );
+  if (
+    plan.nodes.length > 0 &&
+    !index.opsets.some((o) => o.domain === 'com.microsoft') &&
+    !plan.opsetChanges.includes('com.microsoft 1 added')
+  ) {
     plan.edits.push({ kind: 'setOpset', domain: 'com.microsoft', version: 1 });
     plan.opsetChanges.push('com.microsoft 1 added');
   }

@@ -166,7 +166,29 @@ export function renderFilesAndOptions(r: TransformReport, lines: string[]): void
   for (const f of r.output.files) lines.push(`| output | ${cell(f.path)} | ${f.bytes} | \`${f.sha256}\` |`);
   lines.push('', '## Options', '', '| option | value |', '|---|---|');
   for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
+  const level = r.options.accuracyLevel;
+  if (level !== undefined)
+    lines.push(
+      '',
+      `accuracy_level ${cell(String(level))}: ${ACCURACY_LEVELS[Number(level)] ?? 'unknown level'}.`,
+    );
+  if (r.options.embedding !== undefined)
+    lines.push(
+      '',
+      `Token embeddings: ${cell(String(r.options.embedding))}-bit com.microsoft::GatherBlockQuantized (see Nodes).`,
+    );
 }
+
+/** What MatMulNBits' accuracy_level asks of ONNX Runtime's CPU kernels. */
+const ACCURACY_LEVELS: Record<number, string> = {
+  0: 'unset: ONNX Runtime chooses (float activations)',
+  1: 'float32 activations',
+  2: 'float16 activations',
+  3: 'bfloat16 activations',
+  4:
+    'activations quantized to int8 per block inside the MatMulNBits kernel (the fast CPU path; ' +
+    'weights stay as stored, outputs in float)',
+};
 
 /**
  * The Verification section of a report (or "Not verified."): inputs, per-output fidelity, and both models'

@@ -41,7 +41,16 @@ export type Edit =
 
 export interface WriteOptions {
   /** Store every tensor whose raw size is at least `threshold` bytes in a new external data file. */
-  externalData?: { location: string; threshold: number; alignment?: number };
+  externalData?: {
+    location: string;
+    threshold: number;
+    alignment?: number;
+    /**
+     * Only new tensor contents go to the new file; untouched tensors keep their place (inline, or in the
+     * input's external files, which the new model then refers to, like a candidate beside its original).
+     */
+    onlyNew?: boolean;
+  };
   /** Bring every external tensor back into the model file. */
   inline?: boolean;
 }
@@ -100,7 +109,7 @@ class Planner {
 
   plan(edits: Edit[]): WritePlan {
     for (const e of edits) this.apply(e);
-    if (this.options.externalData || this.options.inline) {
+    if ((this.options.externalData && !this.options.externalData.onlyNew) || this.options.inline) {
       for (const t of this.index.tensors) if (!this.touched.has(t.id)) this.relocate(t);
     }
     const model = applySplices(this.index.size, this.splices);

@@ -80,6 +80,12 @@ export function resolveDim(
   const hint = metadataHints(index).get(symbol);
   if (hint !== undefined) return { value: hint, symbol, free: false };
   const lower = symbol.toLowerCase();
+  // KV-cache models run with an empty past and the full window: the total length (the attention_mask of
+  // GenAI exports) is the window's length.
+  if (lower.includes('total')) {
+    const window = [...symbols].find(([k]) => /seq/i.test(k) && !/past|total/i.test(k))?.[1];
+    return { value: window ?? freeDim, symbol, free: window === undefined };
+  }
   if (lower.includes('past')) return { value: 0, symbol, free: false };
   if (lower.includes('batch') || (axis === 0 && !LENGTH_NAMES.test(lower)))
     return { value: 1, symbol, free: false };
