@@ -1,5 +1,6 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
+import { compactCommand, compactUsage } from './compactCommand';
 import { convertCommand, convertUsage } from './convertCommand';
 import { inspectCommand, inspectUsage } from './inspectCommand';
 import { pruneCommand, pruneUsage } from './pruneCommand';
@@ -12,10 +13,10 @@ import { disableOrtTelemetry } from '../runtime/loadOrt';
 const VERSION = '0.1.0';
 
 const EXIT_CODES = `exit codes:
-  0  done; for quantize, convert, prune, shrink and verify the fidelity verdict is pass or warn
+  0  done; for quantize, convert, prune, shrink, compact and verify the fidelity verdict is pass or warn
   1  error, nothing written: the message names the file and the reason
   2  bad usage: run 'big-shrink CMD --help' for a command's options
-  3  quantize, convert, prune, shrink: the output was written, but its fidelity is FAIL (shrink: it misses
+  3  quantize, convert, prune, shrink, compact: the output was written, but its fidelity is FAIL (shrink: it misses
      its target) or the models could not be compared; the report says why, a 'big-shrink: FAIL:' line
      says so. verify: FAIL or not comparable. sensitivity: no layer's candidate could be run`;
 
@@ -38,6 +39,8 @@ usage:
 
   ${shrinkUsage.split('\n').join('\n  ')}
 
+  ${compactUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 ${EXIT_CODES}`;
@@ -52,6 +55,7 @@ const commands: Record<string, Command> = {
   verify: verifyCommand,
   sensitivity: sensitivityCommand,
   shrink: shrinkCommand,
+  compact: compactCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */
