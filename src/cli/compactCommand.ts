@@ -8,6 +8,7 @@ import {
   magnitudeImportance,
   planCompact,
 } from '../core/compact/planCompact';
+import { planLowRank, type RankOption } from '../core/compact/planLowRank';
 import { weightCache } from '../core/compact/readWeight';
 import type { OpenedModel } from '../runtime/openModel';
 import { unitStatistics } from '../runtime/unitStatistics';
@@ -21,7 +22,7 @@ import {
   verifyOptionsOf,
 } from './transformRun';
 
-export const compactUsage = `big-shrink compact MODEL --units 0.25 [--method activation|magnitude] [--keep-first-last]
+export const compactUsage = `big-shrink compact MODEL --units 0.25 | --rank 0.5|N [--method activation|magnitude] [--keep-first-last]
                   [--samples 64] [-o OUT] [--force] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
   Removes the least important hidden units for real, so the model is smaller and faster: MLP blocks
   (MatMul/Gemm up, and gate, → elementwise activation → MatMul/Gemm down) lose columns of the up/gate
@@ -32,12 +33,17 @@ export const compactUsage = `big-shrink compact MODEL --units 0.25 [--method act
   --units F           fraction of each layer's hidden units to remove (0 < F < 1)
   --method activation rank units by mean |activation| × the norm of the weights reading it, measured on
                       --samples synthesized samples (default); magnitude: ‖up column‖·‖down row‖
+  --rank F|N          instead: low-rank factorization; each MatMul/Gemm weight [K,N] becomes [K,r]·[r,N]
+                      (truncated SVD), r = F·min(K,N) for a fraction F < 1 or N singular values, only where
+                      r·(K+N) < K·N; writes MODEL.rank50.onnx (F) or MODEL.r16.onnx (N); the report gives
+                      per layer the rank and the energy kept
   --keep-first-last   leave the first and the last compactable layer whole`;
 
 /** `big-shrink compact`: returns the exit code. */
 export async function compactCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const args = parseArgs(argv, {
     units: { type: 'number' },
+    rank: { type: 'number' },
     method: { type: 'string' },
     'keep-first-last': { type: 'flag' },
     samples: { type: 'number' },
@@ -49,10 +55,22 @@ export async function compactCommand(argv: string[], out: (line: string) => void
   });
   if (args.positionals.length !== 1) throw new UsageError('compact takes one MODEL');
   const o = args.options;
-  if (o.units === undefined)
-    throw new UsageError('compact needs --units (the fraction of hidden units to remove)');
-  const units = Number(o.units);
-  if (!(units > 0 && units < 1)) throw new UsageError('--units takes a fraction between 0 and 1, e.g. 0.25');
+  if ((o.units === undefined) === (o.rank === undefined))
+    throw new UsageError(
+      'compact needs --units (the fraction of hidden units to remove) or --rank, not both',
+    );
+  const units = o.units === undefined ? 0 : Number(o.units);
+  if (o.units !== undefined && !(units > 0 && units < 1))
+    throw new UsageError('--units takes a fraction between 0 and 1, e.g. 0.25');
+  let rank: RankOption | undefined;
+  if (o.rank !== undefined) {
+    const r = Number(o.rank);
+    if (r > 0 && r < 1) rank = { fraction: r };
+    else if (Number.isInteger(r) && r >= 1) rank = { count: r };
+    else throw new UsageError('--rank takes a fraction between 0 and 1 or a whole number of singular values');
+    if (o.method !== undefined || o.samples !== undefined)
+      throw new UsageError('--method and --samples go with --units');
+  }
   const method = (o.method as string | undefined) ?? 'activation';
   if (method !== 'activation' && method !== 'magnitude')
     throw new UsageError('--method takes activation or magnitude');
@@ -62,10 +80,15 @@ export async function compactCommand(argv: string[], out: (line: string) => void
   if (o.samples !== undefined && method !== 'activation')
     throw new UsageError('--samples goes with --method activation');
   const input = args.positionals[0];
-  const label = String(+(units * 100).toFixed(1));
+  const percent = (x: number) => String(+(x * 100).toFixed(1));
+  const suffix = !rank
+    ? `compact${percent(units)}`
+    : 'fraction' in rank
+      ? `rank${percent(rank.fraction)}`
+      : `r${rank.count}`;
   const outPath = path.resolve(
     (o.output as string | undefined) ??
-      path.join(path.dirname(input), `${path.basename(input).replace(/\.onnx$/i, '')}.compact${label}.onnx`),
+      path.join(path.dirname(input), `${path.basename(input).replace(/\.onnx$/i, '')}.${suffix}.onnx`),
   );
   const options: CompactOptions = { units, method, keepFirstLast: Boolean(o['keep-first-last']) };
   const verify = o['no-verify'] ? undefined : verifyOptionsOf(args);
@@ -75,6 +98,7 @@ export async function compactCommand(argv: string[], out: (line: string) => void
     force: Boolean(o.force),
     verify,
     options,
+    rank,
     samples,
     calibrate: verifyOptionsOf(args),
     onProgress: o.json ? undefined : (m) => process.stderr.write(`${m}\n`),
@@ -90,6 +114,8 @@ interface CompactRun {
   force: boolean;
   verify?: VerifyOptions;
   options: CompactOptions;
+  /** Low-rank factorization instead of removing units. */
+  rank?: RankOption;
   samples: number;
   /** --dims/--fill/--inputs for the activation measurement. */
   calibrate: VerifyOptions;
@@ -108,6 +134,7 @@ export async function runCompact(
   const prepare = async (model: OpenedModel) => {
     read = weightCache(model.source, model.resolveExternal);
     const r = read;
+    if (run.rank) return;
     found = findUnitGroups(model.index, (t) => (t.count === 1 ? r(t)[0] : undefined));
     if (run.options.method === 'magnitude') {
       for (const g of found.groups) importance.set(g.name, magnitudeImportance(model.index, g, r));
@@ -134,13 +161,15 @@ export async function runCompact(
     outPath: run.outPath,
     force: run.force,
     verify: run.verify,
-    options: {
-      units: run.options.units,
-      method: run.options.method,
-      keepFirstLast: run.options.keepFirstLast,
-    },
+    options: run.rank
+      ? {
+          rank: 'fraction' in run.rank ? run.rank.fraction : run.rank.count,
+          keepFirstLast: run.options.keepFirstLast,
+        }
+      : { units: run.options.units, method: run.options.method, keepFirstLast: run.options.keepFirstLast },
     prepare,
     plan: (model, sink) => {
+      if (run.rank) return planLowRank(model.index, run.rank, run.options.keepFirstLast, read!, sink);
       const plan = planCompact(
         model.index,
         found!.groups,
@@ -154,7 +183,9 @@ export async function runCompact(
       return plan;
     },
     nothingToDo: (plan) =>
-      `nothing to compact: no MLP block or Conv pair whose hidden units can be removed` +
+      (run.rank
+        ? 'nothing to factorize: no MatMul/Gemm weight that a lower rank makes smaller'
+        : `nothing to compact: no MLP block or Conv pair whose hidden units can be removed`) +
       (plan.skipped.length
         ? `; left whole: ${plan.skipped
             .slice(0, 5)
@@ -196,7 +227,12 @@ function printCompact(r: CompactReport, v: VerifyResult | undefined, out: (line:
     `${r.tensors.length} layers compacted: ${s.unitsBefore} → ${s.unitsAfter} hidden units, their weights ` +
       `${s.layerBytesBefore} → ${s.layerBytesAfter} bytes; file ${s.bytesBefore} → ${s.bytesAfter} bytes (${s.ratio.toFixed(3)}×)`,
   );
-  for (const l of r.tensors) out(`  ${l.name} (${l.op}): ${l.unitsBefore} → ${l.unitsAfter} units`);
+  for (const l of r.tensors)
+    out(
+      l.kind === 'lowrank'
+        ? `  ${l.name} (${l.op}): rank ${l.rank} of ${l.unitsBefore}, energy kept ${l.energyKept!.toFixed(6)}`
+        : `  ${l.name} (${l.op}): ${l.unitsBefore} → ${l.unitsAfter} units`,
+    );
   for (const k of r.skipped) out(`  left whole: ${k.name} (${k.op}): ${k.reason}`);
   for (const w of r.warnings) out(`warning: ${w}`);
   if (v) printVerification(v, out);

@@ -35,7 +35,7 @@ export function renderCompactMarkdown(r: CompactReport): string {
       ? `; median latency ${num(s.medianMsBefore, 3)} → ${num(s.medianMsAfter, 3)} ms`
       : '';
   lines.push(
-    `**${s.status.toUpperCase()}** — ${r.tensors.length} layers compacted, ${s.unitsBefore} → ${s.unitsAfter} hidden units; ` +
+    `**${s.status.toUpperCase()}** — ${r.tensors.length} layers compacted, ${s.unitsBefore} → ${s.unitsAfter} ${r.tensors.some((l) => l.kind === 'lowrank') ? 'rank' : 'hidden units'}; ` +
       `file ${s.bytesBefore} → ${s.bytesAfter} bytes (${num(s.ratio, 4)}×)${latency}` +
       (r.verification?.ok ? `; min output cosine ${num(r.verification.minCosine, 6)}` : ''),
     '',
@@ -54,7 +54,7 @@ export function renderCompactMarkdown(r: CompactReport): string {
     '',
     '## Layers',
     '',
-    '| layer | op | units before | units after | removed | bytes before | bytes after | importance kept | tensors |',
+    '| layer | op | units before | units after | removed | bytes before | bytes after | importance (lowrank: energy) kept | tensors |',
     '|---|---|---:|---:|---:|---:|---:|---:|---|',
   );
   for (const l of r.tensors) {

@@ -25,7 +25,8 @@ export interface CompactTensorRow {
 /** One compacted layer (a unit group) for the report. */
 export interface CompactLayerRow {
   name: string;
-  kind: 'mlp' | 'conv';
+  /** mlp/conv: hidden units removed; lowrank: the weight factorized (units = rank). */
+  kind: 'mlp' | 'conv' | 'lowrank';
   op: string;
   unitsBefore: number;
   unitsAfter: number;
@@ -35,6 +36,9 @@ export interface CompactLayerRow {
   bytesAfter: number;
   /** Share of the summed importance carried by the units kept. */
   importanceKept: number;
+  /** lowrank: the rank kept and the share of the weight's energy (Σσ²) it keeps. */
+  rank?: number;
+  energyKept?: number;
   tensors: CompactTensorRow[];
 }
 
