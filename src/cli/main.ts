@@ -1,5 +1,6 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
+import { activationsCommand, activationsUsage } from './activationsCommand';
 import { compactCommand, compactUsage } from './compactCommand';
 import { convertCommand, convertUsage } from './convertCommand';
 import { inspectCommand, inspectUsage } from './inspectCommand';
@@ -41,6 +42,8 @@ usage:
 
   ${compactUsage.split('\n').join('\n  ')}
 
+  ${activationsUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 ${EXIT_CODES}`;
@@ -56,6 +59,7 @@ const commands: Record<string, Command> = {
   sensitivity: sensitivityCommand,
   shrink: shrinkCommand,
   compact: compactCommand,
+  activations: activationsCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */
