@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
 import { absoluteRow, row, speedupRows } from './benchRows';
+import { benchCompact } from './compactBench';
 import { benchDataAware } from './dataAwareBench';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
@@ -52,7 +53,7 @@ const timed = (cmd: string, args: string[]) => timedRun(cmd, args, 1 << 16);
 
 /** The benches BENCH_ONLY names (all when unset). */
 const only = new Set(
-  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware')
+  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware,compact')
     .split(',')
     .map((s) => s.trim()),
 );
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   if (only.has('sensitivity')) await benchSensitivity();
   if (only.has('sweep')) await benchSweep(made.path);
   if (only.has('dataaware')) await benchDataAware();
+  if (only.has('compact')) await benchCompact();
 }
 
 /** inspect --json against the onnx + numpy baseline, the index alone, computeStats in memory, peak RSS. */
