@@ -28,7 +28,7 @@ const scalar = (name: string, v: number) => floatTensor(name, [], [v]);
  * x[2,3,16] → four blocks with residuals: (1) MatMul+Add bias → Relu → MatMul+Add; (2) MatMul+Add → GELU
  * written out (0.5·x·(1+erf(x/√2))) → MatMul; (3) SwiGLU: gate and up MatMuls, x·sigmoid(x) · up → MatMul;
  * (4) MatMul → Relu → Reshape (constant [2,3,32]) → MatMul → y[2,3,8], which must be left whole. In block 1
- * a few units get a bias of -50: they never fire.
+ * a few units get a bias of -50: they never fire. Some intermediate shapes are declared (value_info).
  */
 export function mlpFixture(): CompactFixture {
   const w = random(7);
@@ -98,6 +98,13 @@ export function mlpFixture(): CompactFixture {
       initializer,
       input: [valueInfo('x', [2, 3, 16])],
       output: [valueInfo('y', [2, 3, 8])],
+      // Declared intermediate shapes, as shape inference leaves them: the hidden ones must go, d1 stays.
+      valueInfo: [
+        valueInfo('u1b', [2, 3, 32]),
+        valueInfo('a1', [2, 3, 32]),
+        valueInfo('a3', [2, 3, 24]),
+        valueInfo('d1', [2, 3, 16]),
+      ],
     },
   }).finish();
   return {

@@ -20,7 +20,7 @@ import sys, onnx
 m = onnx.load(sys.argv[1])
 onnx.checker.check_model(m, full_check=True)
 onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
-print("ok")
+print(" ".join(sorted(v.name for v in m.graph.value_info)))
 `;
 
 function cli(...args: string[]) {
@@ -72,7 +72,7 @@ async function compactAndCompare(
   fixture: CompactFixture,
   shapes: Record<string, number[]>,
   method: string,
-): Promise<CompactReport> {
+): Promise<CompactReport & { declared: string }> {
   const model = path.join(tmp, `${name}.onnx`);
   fs.writeFileSync(model, fixture.bytes);
   const r = cli('compact', model, '--units', '0.25', '--method', method, '--json', '--force');
@@ -105,13 +105,13 @@ async function compactAndCompare(
     const original = await run(fixture.bytes, shapes, seed);
     assert.ok(a.some((v, i) => relativeError(v, original[i]) > 1e-4));
   }
-  // The file is smaller by the removed weight bytes (a few bytes of protobuf lengths aside).
+  // The file is smaller by the removed weight bytes (protobuf lengths and the dropped value_info aside).
   const removedBytes = report.summary.layerBytesBefore - report.summary.layerBytesAfter;
   const saved = fixture.bytes.length - compacted.length;
   assert.ok(removedBytes > 0);
-  assert.ok(Math.abs(saved - removedBytes) <= 32, `saved ${saved}, removed ${removedBytes}`);
-  assert.equal(execFileSync('/usr/bin/python3', ['-c', CHECK, out]).toString().trim(), 'ok');
-  return report;
+  assert.ok(saved >= removedBytes && saved - removedBytes <= 128, `saved ${saved}, removed ${removedBytes}`);
+  const declared = execFileSync('/usr/bin/python3', ['-c', CHECK, out]).toString().trim();
+  return Object.assign(report, { declared });
 }
 
 describe('big-shrink compact', () => {
@@ -127,6 +127,8 @@ describe('big-shrink compact', () => {
     assert.ok(report.calibration);
     assert.equal(report.summary.unitsBefore, 32 + 40 + 24);
     assert.ok(report.summary.medianMsBefore! > 0 && report.summary.medianMsAfter! > 0);
+    // The declared shapes that changed were dropped; the one that did not stays.
+    assert.equal(report.declared, 'd1');
   });
 
   it('removes Gemm units and Conv channels (with the BatchNormalization and the next Conv) by magnitude', async () => {

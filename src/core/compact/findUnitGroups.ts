@@ -30,6 +30,8 @@ export interface UnitGroup {
   hiddenAxis: 'last' | 1;
   /** Position of the reading layer in the graph (for --keep-first-last). */
   order: number;
+  /** Values between the projections and the reading layer: their declared shapes change. */
+  values: string[];
 }
 
 /** A layer left whole, and why. */
@@ -160,6 +162,7 @@ export function findUnitGroups(
       hidden: down.inputs[0],
       hiddenAxis: reader.kind === 'mlp' ? 'last' : 1,
       order,
+      values: [...walk.nodes, ...walk.projections.map((p) => index.nodes[p.nodeId])].map((n) => n.outputs[0]),
     });
   }
   return { groups, leftWhole };

@@ -70,6 +70,7 @@ export function planCompact(
   // cuts are applied in one replacement.
   const cuts = new Map<number, { axis: number; keep: number[] }[]>();
   const layers: { row: CompactLayerRow; touched: number[] }[] = [];
+  const changed: string[] = [];
   const orders = groups.map((g) => g.order);
   const first = Math.min(...orders);
   const last = Math.max(...orders);
@@ -119,6 +120,7 @@ export function planCompact(
     for (const id of g.perUnit) cut(id, unitAxisOf(index.tensors[id], g.units));
     cut(g.down.weight, g.down.unitAxis);
     layers.push({ row, touched });
+    changed.push(...g.values);
   }
   const after = new Map<number, number[]>();
   for (const [id, list] of cuts) {
@@ -132,6 +134,10 @@ export function planCompact(
       tensor: { dtype: t.dtype, dims: sliced.dims, data: sink(new Uint8Array(sliced.values.buffer)) },
     } satisfies Edit);
   }
+  // Declared shapes of what changed (values between, cut constants such as Constant nodes' outputs) would
+  // contradict the new ones: ONNX Runtime refuses such a model.
+  for (const id of cuts.keys()) changed.push(index.tensors[id].name);
+  if (layers.length > 0) plan.edits.push({ kind: 'removeValueInfo', graph: 'main', names: changed });
   for (const { row, touched } of layers) {
     row.tensors = touched.map((id) => {
       const t = index.tensors[id];
