@@ -141,12 +141,39 @@ describe('big-shrink compact', () => {
     assert.deepEqual(c2.dimsAfter, [5, 6, 3, 3]);
   });
 
+  it('leaves the first and the last block whole with --keep-first-last', () => {
+    const model = path.join(tmp, 'keep.onnx');
+    fs.writeFileSync(model, mlpFixture().bytes);
+    const r = cli(
+      'compact',
+      model,
+      '--units',
+      '0.5',
+      '--method',
+      'magnitude',
+      '--keep-first-last',
+      '--no-verify',
+      '--json',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as CompactReport;
+    assert.deepEqual(
+      report.tensors.map((l) => [l.name, l.unitsAfter]),
+      [['down2_mm', 20]],
+    );
+    for (const name of ['down1_mm', 'down3_mm'])
+      assert.match(report.skipped.find((s) => s.name === name)!.reason, /--keep-first-last/);
+    assert.equal(report.summary.status, 'unverified');
+  });
+
   it('refuses bad usage and a model with nothing to compact', () => {
     const model = path.join(tmp, 'usage.onnx');
     fs.writeFileSync(model, mlpFixture().bytes);
     assert.equal(cli('compact', model).status, 2);
     assert.equal(cli('compact', model, '--units', '1.5').status, 2);
     assert.equal(cli('compact', model, '--units', '0.25', '--method', 'random').status, 2);
+    assert.equal(cli('compact', model, '--units', '0.25', '--rank', '0.5').status, 2);
+    assert.equal(cli('compact', model, '--rank', '0.5', '--method', 'magnitude').status, 2);
     const plain = path.join(tmp, 'plain.onnx');
     fs.writeFileSync(plain, fs.readFileSync(path.join(tmp, 'usage.onnx')).subarray(0, 0));
     assert.equal(cli('compact', plain, '--units', '0.25').status, 1);

@@ -2,9 +2,13 @@ import type { ByteSource, ExternalDataResolver } from '../io/byteSource';
 import type { TensorInfo } from '../onnx/modelIndex';
 import { tensorValues } from '../tensor/tensorValues';
 
+/** Tensors up to this many elements are kept once read; larger ones are read again when needed. */
+const CACHE_ELEMENTS = 1 << 16;
+
 /**
- * A tensor's values as one float32 array, read once and kept for the plan's later steps (the
- * finder's scalars, the importance, the slicing all read the same few weights).
+ * A tensor's values as one float32 array. Small ones (scalars, biases, per-unit constants, which the finder,
+ * the importance and the slicing all read) are kept; a large weight is read again, so memory holds a few
+ * weights at a time, not the model.
  */
 export function weightCache(
   source: ByteSource,
@@ -21,7 +25,7 @@ export function weightCache(
       else for (let i = 0; i < chunk.length; i++) out[at + i] = Number(chunk[i]);
       at += chunk.length;
     }
-    cache.set(t.id, out);
+    if (t.count <= CACHE_ELEMENTS) cache.set(t.id, out);
     return out;
   };
 }
