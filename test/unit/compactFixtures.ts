@@ -248,3 +248,59 @@ export function zeroUnits(
   }
   return onnx.ModelProto.encode(model).finish();
 }
+
+/**
+ * x[2,8] → two blocks MatMul → Add bias → Relu → MatMul, whose biases are one deduplicated initializer
+ * `bias` when `shared` (as optimizers leave equal tensors), or two equal ones `biasA`, `biasB` otherwise.
+ */
+export function sharedBiasFixture(shared: boolean): CompactFixture {
+  const w = random(23);
+  const bias = w(12, 0.1);
+  const [a, b] = shared ? ['bias', 'bias'] : ['biasA', 'biasB'];
+  const nodes: onnx.INodeProto[] = [
+    { opType: 'MatMul', input: ['x', 'upA'], output: ['uA'], name: 'upA_mm' },
+    { opType: 'Add', input: ['uA', a], output: ['ubA'], name: 'addA' },
+    { opType: 'Relu', input: ['ubA'], output: ['rA'], name: 'reluA' },
+    { opType: 'MatMul', input: ['rA', 'downA'], output: ['h'], name: 'downA_mm' },
+    { opType: 'MatMul', input: ['h', 'upB'], output: ['uB'], name: 'upB_mm' },
+    { opType: 'Add', input: ['uB', b], output: ['ubB'], name: 'addB' },
+    { opType: 'Relu', input: ['ubB'], output: ['rB'], name: 'reluB' },
+    { opType: 'MatMul', input: ['rB', 'downB'], output: ['y'], name: 'downB_mm' },
+  ];
+  const initializer = [
+    floatTensor('upA', [8, 12], w(96, 0.3)),
+    floatTensor('downA', [12, 8], w(96, 0.3)),
+    floatTensor('upB', [8, 12], w(96, 0.3)),
+    floatTensor('downB', [12, 8], w(96, 0.3)),
+    ...(shared
+      ? [floatTensor('bias', [12], bias)]
+      : [floatTensor('biasA', [12], bias), floatTensor('biasB', [12], bias)]),
+  ];
+  const bytes = onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ version: 17 }],
+    graph: {
+      name: 'shared_bias',
+      node: nodes,
+      initializer,
+      input: [valueInfo('x', [2, 8])],
+      output: [valueInfo('y', [2, 8])],
+    },
+  }).finish();
+  return {
+    bytes,
+    units: {
+      downA_mm: [
+        { name: 'upA', axis: 1 },
+        { name: 'biasA', axis: 0 },
+      ],
+      // The 8 values between downA and upB are units too (a linear pair: a zero unit passes on zero).
+      upB_mm: [{ name: 'downA', axis: 1 }],
+      downB_mm: [
+        { name: 'upB', axis: 1 },
+        { name: 'biasB', axis: 0 },
+      ],
+    },
+    whole: [],
+  };
+}

@@ -6,7 +6,13 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CompactReport } from '../../src/core/compact/compactReport';
 import { loadOrt } from '../../src/runtime/loadOrt';
-import { type CompactFixture, convGemmFixture, mlpFixture, zeroUnits } from './compactFixtures';
+import {
+  type CompactFixture,
+  convGemmFixture,
+  mlpFixture,
+  sharedBiasFixture,
+  zeroUnits,
+} from './compactFixtures';
 import { normal, rng } from './tensorFixtures';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -139,6 +145,38 @@ describe('big-shrink compact', () => {
     // c2 is cut twice: its output channels (conv3's units) and its input channels (conv2's).
     const c2 = conv2.tensors.find((t) => t.name === 'c2')!;
     assert.deepEqual(c2.dimsAfter, [5, 6, 3, 3]);
+  });
+
+  it('gives blocks that share a deduplicated bias their own cut copies, and drops the shared one', async () => {
+    const model = path.join(tmp, 'shared.onnx');
+    const sharedModel = sharedBiasFixture(true);
+    fs.writeFileSync(model, sharedModel.bytes);
+    const r = cli('compact', model, '--units', '0.25', '--method', 'magnitude', '--json');
+    assert.ok(r.status === 0 || r.status === 3, r.stderr);
+    const report = JSON.parse(r.stdout) as CompactReport;
+    assert.deepEqual(report.leftWhole, []);
+    assert.deepEqual(
+      report.tensors.map((l) => [l.name, l.unitsAfter]),
+      [
+        ['downA_mm', 9],
+        ['upB_mm', 6],
+        ['downB_mm', 9],
+      ],
+    );
+    // The same cut of the model with two equal biases, zeroed instead, computes the same.
+    const separate = sharedBiasFixture(false);
+    const removed = Object.fromEntries(report.tensors.map((l) => [l.name, l.removed]));
+    const zeroed = zeroUnits(separate.bytes, separate.units, removed);
+    const out = path.join(tmp, 'shared.compact25.onnx');
+    const compacted = new Uint8Array(fs.readFileSync(out));
+    const [a, b] = [await run(compacted, { x: [2, 8] }, 9), await run(zeroed, { x: [2, 8] }, 9)];
+    assert.ok(relativeError(a[0], b[0]) <= 1e-5, String(relativeError(a[0], b[0])));
+    const names = execFileSync('/usr/bin/python3', [
+      '-c',
+      'import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print(" ".join(sorted(t.name for t in m.graph.initializer)))',
+      out,
+    ]).toString();
+    assert.equal(names.trim(), 'bias_compact bias_compact_1 downA downB upA upB');
   });
 
   it('leaves the first and the last block whole with --keep-first-last', () => {

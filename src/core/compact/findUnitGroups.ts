@@ -32,6 +32,13 @@ export interface UnitGroup {
   order: number;
   /** Values between the projections and the reading layer: their declared shapes change. */
   values: string[];
+  /** The projections and the ops between (not the reading layer). */
+  nodes: number[];
+  /**
+   * Biases and per-unit constants (of `perUnit` and the projections' `bias`) that nodes outside the group
+   * read too: the group gets its own cut copy instead.
+   */
+  shared: number[];
 }
 
 /** A layer left whole, and why. */
@@ -163,6 +170,8 @@ export function findUnitGroups(
       hiddenAxis: reader.kind === 'mlp' ? 'last' : 1,
       order,
       values: [...walk.nodes, ...walk.projections.map((p) => index.nodes[p.nodeId])].map((n) => n.outputs[0]),
+      nodes: [...walk.nodes.map((n) => n.id), ...walk.projections.map((p) => p.nodeId)],
+      shared: sharedConstants(index, down, walk, readers),
     });
   }
   return { groups, leftWhole };
@@ -277,8 +286,9 @@ function walkBack(start: string, kind: 'mlp' | 'conv', units: number, scope: Sco
       }
       if (c.count === 1 && !(bn && i > 0)) continue;
       // BatchNormalization's parameters are [C]; other per-channel constants broadcast as [C,1,1].
-      if (perUnit(c) || (bn && c.count === units && c.dims.length === 1)) walk.perUnit.push(c.id);
-      else return fail(`${input} (${n.opType} ${n.name}) is neither one value nor one per unit`);
+      if (perUnit(c) || (bn && c.count === units && c.dims.length === 1)) {
+        if (!walk.perUnit.includes(c.id)) walk.perUnit.push(c.id);
+      } else return fail(`${input} (${n.opType} ${n.name}) is neither one value nor one per unit`);
     }
   };
   visit(start);
@@ -295,9 +305,7 @@ function sharing(
   outputs: Set<string>,
 ): string | undefined {
   const own = new Set([down.id, ...walk.nodes.map((n) => n.id), ...walk.projections.map((p) => p.nodeId)]);
-  const tensors = [downWeight, ...walk.perUnit, ...walk.projections.flatMap((p) => [p.weight, p.bias ?? -1])];
-  for (const id of tensors) {
-    if (id < 0) continue;
+  for (const id of [downWeight, ...walk.projections.map((p) => p.weight)]) {
     const t = index.tensors[id];
     if ((readers.get(t.name) ?? []).length !== 1) return `${t.name} is shared with other nodes`;
   }
@@ -310,6 +318,21 @@ function sharing(
       if (!own.has(r)) return `${v} is also read by ${index.nodes[r].opType} ${index.nodes[r].name}`;
   }
   return undefined;
+}
+
+/** The group's biases and per-unit constants that nodes outside it read too (deduplicated initializers). */
+function sharedConstants(
+  index: ModelIndex,
+  down: NodeInfo,
+  walk: Walk,
+  readers: Map<string, number[]>,
+): number[] {
+  const own = new Set([down.id, ...walk.nodes.map((n) => n.id), ...walk.projections.map((p) => p.nodeId)]);
+  const constants = [
+    ...walk.perUnit,
+    ...walk.projections.flatMap((p) => (p.bias === undefined ? [] : [p.bias])),
+  ];
+  return constants.filter((id) => (readers.get(index.tensors[id].name) ?? []).some((r) => !own.has(r)));
 }
 
 /** Why a removed unit would not reach the reading layer as zero (an op like Sigmoid alone, Add 1). */

@@ -1,7 +1,9 @@
 import type { ModelIndex, TensorInfo } from '../onnx/modelIndex';
 import type { TensorSink } from '../quant/planQuantize';
 import { emptyPlan, type TransformPlan } from '../transform/transformPlan';
+import { nodeFromInfo, uniqueName, usedNames } from '../write/newNames';
 import type { Edit } from '../write/planWrite';
+import type { NewNode } from '../write/protoEncode';
 import type { LeftWhole, UnitGroup } from './findUnitGroups';
 
 /** How many units go, and how they are ranked. */
@@ -69,7 +71,9 @@ export function planCompact(
   // A tensor may be cut by two layers (a Conv that reads one group's units and makes the next's): all its
   // cuts are applied in one replacement.
   const cuts = new Map<number, { axis: number; keep: number[] }[]>();
-  const layers: { row: CompactLayerRow; touched: number[] }[] = [];
+  const layers: { row: CompactLayerRow; touched: number[]; copies: CompactTensorRow[] }[] = [];
+  const names = usedNames(index);
+  const renames = new Map<number, Map<string, string>>();
   const changed: string[] = [];
   const orders = groups.map((g) => g.order);
   const first = Math.min(...orders);
@@ -113,13 +117,50 @@ export function planCompact(
       touched.push(id);
     };
     const touched: number[] = [];
+    // A constant other nodes read too stays; this group reads a cut copy of it.
+    const shared = new Set(g.shared);
+    const copies: CompactTensorRow[] = [];
+    const ownCopy = (id: number) => {
+      const t = index.tensors[id];
+      const sliced = sliceAxis(read(t), t.dims, unitAxisOf(t, g.units), keep);
+      const name = uniqueName(names, `${t.name}_compact`);
+      plan.edits.push({
+        kind: 'addTensor',
+        graph: 'main',
+        name,
+        tensor: { dtype: t.dtype, dims: sliced.dims, data: sink(new Uint8Array(sliced.values.buffer)) },
+      });
+      for (const nodeId of g.nodes)
+        if (index.nodes[nodeId].inputs.includes(t.name)) {
+          const map = renames.get(nodeId) ?? new Map<string, string>();
+          map.set(t.name, name);
+          renames.set(nodeId, map);
+        }
+      copies.push({
+        name,
+        dimsBefore: t.dims,
+        dimsAfter: sliced.dims,
+        bytesBefore: 0,
+        bytesAfter: sliced.values.length * 4,
+      });
+    };
+    const cutOrCopy = (id: number) =>
+      shared.has(id) ? ownCopy(id) : cut(id, unitAxisOf(index.tensors[id], g.units));
+    const unencodable = g.nodes
+      .filter((id) => g.shared.some((s) => index.nodes[id].inputs.includes(index.tensors[s].name)))
+      .map((id) => nodeFromInfo(index.nodes[id]))
+      .find((n): n is string => typeof n === 'string');
+    if (unencodable) {
+      plan.skipped.push({ name: g.name, op, reason: `a shared constant needs a copy, but ${unencodable}` });
+      continue;
+    }
     for (const p of g.projections) {
       cut(p.weight, p.unitAxis);
-      if (p.bias !== undefined) cut(p.bias, unitAxisOf(index.tensors[p.bias], g.units));
+      if (p.bias !== undefined) cutOrCopy(p.bias);
     }
-    for (const id of g.perUnit) cut(id, unitAxisOf(index.tensors[id], g.units));
+    for (const id of g.perUnit) cutOrCopy(id);
     cut(g.down.weight, g.down.unitAxis);
-    layers.push({ row, touched });
+    layers.push({ row, touched, copies });
     changed.push(...g.values);
   }
   const after = new Map<number, number[]>();
@@ -138,7 +179,21 @@ export function planCompact(
   // contradict the new ones: ONNX Runtime refuses such a model.
   for (const id of cuts.keys()) changed.push(index.tensors[id].name);
   if (layers.length > 0) plan.edits.push({ kind: 'removeValueInfo', graph: 'main', names: changed });
-  for (const { row, touched } of layers) {
+  const copied = new Map<string, number>();
+  for (const [nodeId, map] of renames) {
+    const node = nodeFromInfo(index.nodes[nodeId]) as NewNode;
+    node.inputs = node.inputs.map((i) => map.get(i) ?? i);
+    plan.edits.push({ kind: 'replaceNode', nodeId, nodes: [node] });
+    for (const name of map.keys()) copied.set(name, (copied.get(name) ?? 0) + 1);
+  }
+  // A shared constant whose every reader now reads a copy is gone from the model.
+  for (const [name, count] of copied) {
+    const readers = index.nodes.reduce((s, n) => s + n.inputs.filter((i) => i === name).length, 0);
+    const t = index.tensors.find((x) => x.name === name && x.graph === 'main');
+    if (t && readers === count && !index.graphs[0].outputs.some((o) => o.name === name))
+      plan.edits.push({ kind: 'removeTensor', tensorId: t.id });
+  }
+  for (const { row, touched, copies } of layers) {
     row.tensors = touched.map((id) => {
       const t = index.tensors[id];
       const dims = after.get(id)!;
@@ -150,6 +205,7 @@ export function planCompact(
         bytesAfter: dims.reduce((a, b) => a * b, 1) * 4,
       };
     });
+    row.tensors.push(...copies);
     row.bytesBefore = row.tensors.reduce((s, t) => s + t.bytesBefore, 0);
     row.bytesAfter = row.tensors.reduce((s, t) => s + t.bytesAfter, 0);
     plan.tensors.push(row);
