@@ -1,5 +1,7 @@
 import { ModelError } from '../core/errors';
 import { UsageError } from './args';
+import { activationsCommand, activationsUsage } from './activationsCommand';
+import { compactCommand, compactUsage } from './compactCommand';
 import { convertCommand, convertUsage } from './convertCommand';
 import { dataCommand, dataUsage } from './dataCommand';
 import { diffCommand, diffUsage } from './diffCommand';
@@ -14,10 +16,10 @@ import { disableOrtTelemetry } from '../runtime/loadOrt';
 const VERSION = '0.1.0';
 
 const EXIT_CODES = `exit codes:
-  0  done; for quantize, convert, prune, shrink and verify the fidelity verdict is pass or warn
+  0  done; for quantize, convert, prune, shrink, compact and verify the fidelity verdict is pass or warn
   1  error, nothing written: the message names the file and the reason
   2  bad usage: run 'big-shrink CMD --help' for a command's options
-  3  quantize, convert, prune, shrink: the output was written, but its fidelity is FAIL (shrink: it misses
+  3  quantize, convert, prune, shrink, compact: the output was written, but its fidelity is FAIL (shrink: it misses
      its target) or the models could not be compared; the report says why, a 'big-shrink: FAIL:' line
      says so. verify: FAIL or not comparable. sensitivity: no layer's candidate could be run`;
 
@@ -44,6 +46,10 @@ usage:
 
   ${dataUsage.split('\n').join('\n  ')}
 
+  ${compactUsage.split('\n').join('\n  ')}
+
+  ${activationsUsage.split('\n').join('\n  ')}
+
   big-shrink --version | --help
 
 ${EXIT_CODES}`;
@@ -60,6 +66,8 @@ const commands: Record<string, Command> = {
   shrink: shrinkCommand,
   diff: diffCommand,
   data: dataCommand,
+  compact: compactCommand,
+  activations: activationsCommand,
 };
 
 /** Runs one command line and returns the exit code; never throws. */

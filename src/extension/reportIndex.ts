@@ -31,6 +31,19 @@ export function variantOf(transform: string, o: Json): string {
     return parts.join(', ');
   }
   if (transform === 'shrink') return shrinkVariant(o);
+  if (transform === 'compact') {
+    const rank = num(o.rank);
+    const units = num(o.units);
+    const what =
+      rank !== undefined
+        ? rank < 1
+          ? `low-rank, ${Number((rank * 100).toFixed(1))}% of full rank`
+          : `low-rank, rank ${rank}`
+        : units !== undefined
+          ? `${Number((units * 100).toFixed(1))}% of hidden units removed, by ${str(o.method, 'activation')}`
+          : 'compact';
+    return [what, o.keepFirstLast === true ? 'first/last whole' : ''].filter(Boolean).join(', ');
+  }
   if (transform === 'convert') return `${o.to === 'float16' ? 'fp16' : str(o.to, 'converted')} weights`;
   if (transform === 'prune') {
     const pct = (x: number) => `${Number((x <= 1 ? x * 100 : x).toFixed(1))}%`;

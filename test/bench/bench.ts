@@ -3,13 +3,14 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
-// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware,graph (comma-separated) runs only those benches;
+// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware,graph,compact (comma-separated) runs only those benches;
 // BENCH_ONLY=llm (not in the default set: about an hour) runs the ~1.1 B-parameter decoder bench (llmBench.ts).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openModel } from '../../src/runtime/openModel';
 import { absoluteRow, row, speedupRows } from './benchRows';
+import { benchCompact } from './compactBench';
 import { benchDataAware } from './dataAwareBench';
 import { benchGraph } from './graphBench';
 import { benchLlm } from './llmBench';
@@ -55,7 +56,7 @@ const timed = (cmd: string, args: string[]) => timedRun(cmd, args, 1 << 16);
 
 /** The benches BENCH_ONLY names (all when unset). */
 const only = new Set(
-  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware,graph')
+  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware,graph,compact')
     .split(',')
     .map((s) => s.trim()),
 );
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
   if (only.has('sensitivity')) await benchSensitivity();
   if (only.has('sweep')) await benchSweep(made.path);
   if (only.has('dataaware')) await benchDataAware();
+  if (only.has('compact')) await benchCompact();
 }
 
 /** inspect --json against the onnx + numpy baseline, the index alone, computeStats in memory, peak RSS. */

@@ -66,7 +66,7 @@ export interface SkippedRow {
  */
 export interface TransformReport<Row = unknown> {
   tool: { name: 'big-shrink'; version: string };
-  transform: 'quantize' | 'convert' | 'prune' | 'shrink';
+  transform: 'quantize' | 'convert' | 'prune' | 'shrink' | 'compact';
   createdAt: string;
   input: { files: ReportFile[] };
   output: { files: ReportFile[] };

@@ -37,7 +37,9 @@ export type Edit =
    * Stores a graph initializer as a GraphProto.sparse_initializer (SparseTensorProto) of the same name and
    * dims: `values` [NNZ] of the tensor's type, `indices` int64 [NNZ] (linear) or [NNZ, rank], ascending.
    */
-  | { kind: 'replaceWithSparse'; tensorId: number; values: TensorData; indices: TensorData };
+  | { kind: 'replaceWithSparse'; tensorId: number; values: TensorData; indices: TensorData }
+  /** Drops a graph's value_info entries (declared intermediate shapes) of these names: shapes that changed. */
+  | { kind: 'removeValueInfo'; graph: string; names: string[] };
 
 export interface WriteOptions {
   /** Store every tensor whose raw size is at least `threshold` bytes in a new external data file. */
@@ -73,6 +75,8 @@ const M_IR_VERSION = 1;
 const TENSOR_DATA_FIELDS = new Set([1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 14]);
 /** GraphProto.sparse_initializer; SparseTensorProto.values, .indices, .dims. */
 const G_SPARSE_INITIALIZER = 15;
+/** GraphProto.value_info. */
+const G_VALUE_INFO = 13;
 const SPARSE_VALUES = 1;
 const SPARSE_INDICES = 2;
 const SPARSE_DIMS = 3;
@@ -224,6 +228,26 @@ class Planner {
           end: t.field.end,
           pieces: this.encodeSparse(t, e.values, e.indices),
           ancestors: t.ancestors,
+        });
+        return;
+      }
+      case 'removeValueInfo': {
+        const g = this.graph(e.graph);
+        if (g.kind !== 'graph') return;
+        const names = new Set(e.names);
+        this.reader.fields(g.field.valueStart, g.field.end, (h) => {
+          if (h.field !== G_VALUE_INFO || h.wire !== 2) return;
+          let name: string | undefined;
+          this.reader.fields(h.valueStart, h.end, (f) => {
+            if (f.field === 1 && f.wire === 2) name = this.reader.string(f);
+          });
+          if (name !== undefined && names.has(name))
+            this.splices.push({
+              start: h.start,
+              end: h.end,
+              pieces: [],
+              ancestors: [...g.ancestors, g.field],
+            });
         });
         return;
       }

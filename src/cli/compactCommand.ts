@@ -1,0 +1,241 @@
+import * as path from 'node:path';
+import { type CompactReport, renderCompactMarkdown } from '../core/compact/compactReport';
+import { findUnitGroups, type LeftWhole, type UnitGroup } from '../core/compact/findUnitGroups';
+import {
+  activationImportance,
+  type CompactOptions,
+  type CompactPlan,
+  magnitudeImportance,
+  planCompact,
+} from '../core/compact/planCompact';
+import { planLowRank, type RankOption } from '../core/compact/planLowRank';
+import { weightCache } from '../core/compact/readWeight';
+import type { OpenedModel } from '../runtime/openModel';
+import { unitStatistics } from '../runtime/unitStatistics';
+import type { VerifyOptions, VerifyResult } from '../runtime/verifyModels';
+import { parseArgs, UsageError } from './args';
+import {
+  printVerification,
+  runTransform,
+  transformExitCode,
+  VERIFY_OPTIONS,
+  verifyOptionsOf,
+} from './transformRun';
+
+export const compactUsage = `big-shrink compact MODEL --units 0.25 | --rank 0.5|N [--method activation|magnitude] [--keep-first-last]
+                  [--samples 64] [-o OUT] [--force] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
+  Removes the least important hidden units for real, so the model is smaller and faster: MLP blocks
+  (MatMul/Gemm up, and gate, → elementwise activation → MatMul/Gemm down) lose columns of the up/gate
+  weights and their bias entries and rows of the down weight; Conv → [BatchNormalization] → activation →
+  Conv (group 1) loses output channels and the next Conv's input channels. A layer behind a Reshape/Slice/
+  Split, with a shared weight or a graph output in between is left whole and listed with the reason.
+  Writes MODEL.compact25.onnx and .report.json/.md; verified in onnxruntime-node (fidelity and latency).
+  --units F           fraction of each layer's hidden units to remove (0 < F < 1)
+  --method activation rank units by mean |activation| × the norm of the weights reading it, measured on
+                      --samples synthesized samples (default); magnitude: ‖up column‖·‖down row‖
+  --rank F|N          instead: low-rank factorization; each MatMul/Gemm weight [K,N] becomes [K,r]·[r,N]
+                      (truncated SVD), r = F·min(K,N) for a fraction F < 1 or N singular values, only where
+                      r·(K+N) < K·N; writes MODEL.rank50.onnx (F) or MODEL.r16.onnx (N); the report gives
+                      per layer the rank and the energy kept
+  --keep-first-last   leave the first and the last compactable layer whole`;
+
+/** `big-shrink compact`: returns the exit code. */
+export async function compactCommand(argv: string[], out: (line: string) => void): Promise<number> {
+  const args = parseArgs(argv, {
+    units: { type: 'number' },
+    rank: { type: 'number' },
+    method: { type: 'string' },
+    'keep-first-last': { type: 'flag' },
+    samples: { type: 'number' },
+    output: { type: 'string', alias: '-o' },
+    force: { type: 'flag' },
+    json: { type: 'flag' },
+    ...VERIFY_OPTIONS,
+    'no-verify': { type: 'flag' },
+  });
+  if (args.positionals.length !== 1) throw new UsageError('compact takes one MODEL');
+  const o = args.options;
+  if ((o.units === undefined) === (o.rank === undefined))
+    throw new UsageError(
+      'compact needs --units (the fraction of hidden units to remove) or --rank, not both',
+    );
+  const units = o.units === undefined ? 0 : Number(o.units);
+  if (o.units !== undefined && !(units > 0 && units < 1))
+    throw new UsageError('--units takes a fraction between 0 and 1, e.g. 0.25');
+  let rank: RankOption | undefined;
+  if (o.rank !== undefined) {
+    const r = Number(o.rank);
+    if (r > 0 && r < 1) rank = { fraction: r };
+    else if (Number.isInteger(r) && r >= 1) rank = { count: r };
+    else throw new UsageError('--rank takes a fraction between 0 and 1 or a whole number of singular values');
+    if (o.method !== undefined || o.samples !== undefined)
+      throw new UsageError('--method and --samples go with --units');
+  }
+  const method = (o.method as string | undefined) ?? 'activation';
+  if (method !== 'activation' && method !== 'magnitude')
+    throw new UsageError('--method takes activation or magnitude');
+  const samples = o.samples === undefined ? 64 : Number(o.samples);
+  if (!(Number.isInteger(samples) && samples >= 1))
+    throw new UsageError('--samples takes a whole number ≥ 1');
+  if (o.samples !== undefined && method !== 'activation')
+    throw new UsageError('--samples goes with --method activation');
+  const input = args.positionals[0];
+  const percent = (x: number) => String(+(x * 100).toFixed(1));
+  const suffix = !rank
+    ? `compact${percent(units)}`
+    : 'fraction' in rank
+      ? `rank${percent(rank.fraction)}`
+      : `r${rank.count}`;
+  const outPath = path.resolve(
+    (o.output as string | undefined) ??
+      path.join(path.dirname(input), `${path.basename(input).replace(/\.onnx$/i, '')}.${suffix}.onnx`),
+  );
+  const options: CompactOptions = { units, method, keepFirstLast: Boolean(o['keep-first-last']) };
+  const verify = o['no-verify'] ? undefined : verifyOptionsOf(args);
+  const { report, verification } = await runCompact({
+    input,
+    outPath,
+    force: Boolean(o.force),
+    verify,
+    options,
+    rank,
+    samples,
+    calibrate: verifyOptionsOf(args),
+    onProgress: o.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+  });
+  if (o.json) out(JSON.stringify(report, null, 2));
+  else printCompact(report, verification, out);
+  return transformExitCode(report, verification);
+}
+
+interface CompactRun {
+  input: string;
+  outPath: string;
+  force: boolean;
+  verify?: VerifyOptions;
+  options: CompactOptions;
+  /** Low-rank factorization instead of removing units. */
+  rank?: RankOption;
+  samples: number;
+  /** --dims/--fill/--inputs for the activation measurement. */
+  calibrate: VerifyOptions;
+  onProgress?(message: string): void;
+}
+
+/** Compacts through the transform pipeline (transformRun.ts): plan, write, verify, report. */
+export async function runCompact(
+  run: CompactRun,
+): Promise<{ report: CompactReport; verification?: VerifyResult }> {
+  let found: { groups: UnitGroup[]; leftWhole: LeftWhole[] } | undefined;
+  let read: ReturnType<typeof weightCache> | undefined;
+  const importance = new Map<string, Float64Array>();
+  let calibration: string | undefined;
+  const warnings: string[] = [];
+  const prepare = async (model: OpenedModel) => {
+    read = weightCache(model.source, model.resolveExternal);
+    const r = read;
+    if (run.rank) return;
+    found = findUnitGroups(model.index, (t) => (t.count === 1 ? r(t)[0] : undefined));
+    if (run.options.method === 'magnitude') {
+      for (const g of found.groups) importance.set(g.name, magnitudeImportance(model.index, g, r));
+      return;
+    }
+    if (found.groups.length === 0) return;
+    run.onProgress?.(`measuring ${found.groups.length} layers' activations in onnxruntime-node…`);
+    const measured = await unitStatistics(
+      model.path,
+      found.groups.map((g) => ({ name: g.hidden, units: g.units, axis: g.hiddenAxis })),
+      { ...run.calibrate, samples: run.samples },
+    );
+    calibration = measured.calibration;
+    for (const m of measured.missing) warnings.push(`${m.name}: not measured (${m.reason})`);
+    const byName = new Map(measured.stats.map((s) => [s.name, s]));
+    for (const g of found.groups) {
+      const s = byName.get(g.hidden);
+      if (s) importance.set(g.name, activationImportance(model.index, g, s.meanAbs, r));
+    }
+  };
+  return runTransform<CompactReport, CompactPlan>({
+    transform: 'compact',
+    input: run.input,
+    outPath: run.outPath,
+    force: run.force,
+    verify: run.verify,
+    options: run.rank
+      ? {
+          rank: 'fraction' in run.rank ? run.rank.fraction : run.rank.count,
+          keepFirstLast: run.options.keepFirstLast,
+        }
+      : { units: run.options.units, method: run.options.method, keepFirstLast: run.options.keepFirstLast },
+    prepare,
+    plan: (model, sink) => {
+      if (run.rank) return planLowRank(model.index, run.rank, run.options.keepFirstLast, read!, sink);
+      const plan = planCompact(
+        model.index,
+        found!.groups,
+        found!.leftWhole,
+        importance,
+        run.options,
+        read!,
+        sink,
+      );
+      plan.warnings.push(...warnings);
+      return plan;
+    },
+    nothingToDo: (plan) =>
+      (run.rank
+        ? 'nothing to factorize: no MatMul/Gemm weight that a lower rank makes smaller'
+        : `nothing to compact: no MLP block or Conv pair whose hidden units can be removed`) +
+      (plan.skipped.length
+        ? `; left whole: ${plan.skipped
+            .slice(0, 5)
+            .map((s) => `${s.name} (${s.reason})`)
+            .join(', ')}`
+        : '') +
+      '.',
+    finish: async (plan, { verification }) => {
+      const sum = (k: 'unitsBefore' | 'unitsAfter') => plan.tensors.reduce((s, l) => s + l[k], 0);
+      // A tensor two layers cut (a Conv between two groups) counts once.
+      const unique = new Map(plan.tensors.flatMap((l) => l.tensors.map((t) => [t.name, t] as const)));
+      const bytes = (k: 'bytesBefore' | 'bytesAfter') => [...unique.values()].reduce((s, t) => s + t[k], 0);
+      const ok = verification?.ok;
+      return {
+        summary: {
+          unitsBefore: sum('unitsBefore'),
+          unitsAfter: sum('unitsAfter'),
+          layerBytesBefore: bytes('bytesBefore'),
+          layerBytesAfter: bytes('bytesAfter'),
+          ...(ok
+            ? {
+                medianMsBefore: verification!.original.medianMs,
+                medianMsAfter: verification!.candidate.medianMs,
+              }
+            : {}),
+        },
+        sections: { leftWhole: plan.leftWhole, ...(calibration ? { calibration } : {}) },
+      };
+    },
+    onProgress: run.onProgress,
+    render: renderCompactMarkdown,
+  });
+}
+
+function printCompact(r: CompactReport, v: VerifyResult | undefined, out: (line: string) => void): void {
+  const s = r.summary;
+  out(`wrote ${r.output.files.map((f) => `${f.path} (${f.bytes} bytes)`).join(', ')}`);
+  out(
+    `${r.tensors.length} layers compacted: ${s.unitsBefore} → ${s.unitsAfter} hidden units, their weights ` +
+      `${s.layerBytesBefore} → ${s.layerBytesAfter} bytes; file ${s.bytesBefore} → ${s.bytesAfter} bytes (${s.ratio.toFixed(3)}×)`,
+  );
+  for (const l of r.tensors)
+    out(
+      l.kind === 'lowrank'
+        ? `  ${l.name} (${l.op}): rank ${l.rank} of ${l.unitsBefore}, energy kept ${l.energyKept!.toFixed(6)}`
+        : `  ${l.name} (${l.op}): ${l.unitsBefore} → ${l.unitsAfter} units`,
+    );
+  for (const k of r.skipped) out(`  left whole: ${k.name} (${k.op}): ${k.reason}`);
+  for (const w of r.warnings) out(`warning: ${w}`);
+  if (v) printVerification(v, out);
+  if (s.medianMsBefore !== undefined) out(`median latency ${s.medianMsBefore} → ${s.medianMsAfter} ms`);
+  out(`fidelity: ${s.status}; report: ${r.output.files[0].path.replace(/\.onnx$/i, '.report.md')}`);
+}
