@@ -11,9 +11,10 @@ t=$(date +%s)
 took() { echo "[setup] $1 took $(( $(date +%s) - t ))s"; t=$(date +%s); }
 
 # Debian packages: libonnx-testdata (corpus), python3-onnx + python3-numpy (the statistics oracle),
-# python3-pil (the image-decoding oracle), espeak-ng + sox (speech WAVs for the audio tests),
+# python3-pil (the image-decoding oracle), espeak-ng + sox (speech WAVs for the audio tests), time
+# (/usr/bin/time: peak memory of the big suite),
 # chromium (end-to-end tests), build-essential + libkrb5-dev + ripgrep (code-server's install).
-PKGS=(libonnx-testdata python3-onnx python3-numpy python3-pil espeak-ng sox chromium build-essential libkrb5-dev ripgrep)
+PKGS=(libonnx-testdata python3-onnx python3-numpy python3-pil espeak-ng sox time chromium build-essential libkrb5-dev ripgrep)
 SUDO=()
 [ "$(id -u)" = 0 ] || SUDO=(sudo)
 missing=()
