@@ -6,7 +6,7 @@ import { FormatError, ModelError } from '../core/errors';
 import { rawByteLength } from '../core/tensor/dataType';
 import { piecesLength, type Piece } from '../core/write/pieces';
 import { concat, type Edit, planWrite, type WritePlan } from '../core/write/planWrite';
-import { materialize } from './materialize';
+import { copyPieces, materialize } from './materialize';
 import type { OpenedModel } from './openModel';
 
 type SessionOptions = OrtTypes.InferenceSession.SessionOptions;
@@ -133,21 +133,7 @@ function keptExternalBytes(model: OpenedModel, edits: Edit[]): number {
 function writePieces(file: string, pieces: Piece[], model: OpenedModel): void {
   const fd = fs.openSync(file, 'wx');
   try {
-    let at = 0;
-    for (const p of pieces) {
-      if (p.kind === 'bytes') {
-        fs.writeSync(fd, p.bytes, 0, p.bytes.length, at);
-        at += p.bytes.length;
-        continue;
-      }
-      const from = p.kind === 'source' ? model.source : model.resolveExternal(p.location);
-      const chunk = 8 << 20;
-      for (let o = 0; o < p.length; o += chunk) {
-        const part = from.read(p.offset + o, Math.min(chunk, p.length - o));
-        fs.writeSync(fd, part, 0, part.length, at);
-        at += part.length;
-      }
-    }
+    const at = copyPieces(pieces, model, (bytes, offset) => fs.writeSync(fd, bytes, 0, bytes.length, offset));
     if (at !== piecesLength(pieces)) throw new Error(`wrote ${at} bytes of ${piecesLength(pieces)}`);
   } finally {
     fs.closeSync(fd);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type * as OrtTypes from 'onnxruntime-node';
 import { decodeFloat16, encodeFloat16 } from '../../core/tensor/float16';
 import { type NpyArray, NpyError, readNpy } from '../readNpy';
+import { INT_RANGES } from './toOrtTensor';
 
 type Ort = typeof OrtTypes;
 
@@ -45,14 +46,6 @@ export function readInputFiles(
 }
 
 const FLOAT_KINDS = new Set(['float16', 'float32', 'float64']);
-const INT_RANGES: Record<string, [number, number]> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-  uint32: [0, 2 ** 32 - 1],
-};
 
 /**
  * An ORT tensor of the input's type from a .npy array: the same type as is; float to float (rounded,

@@ -5,7 +5,8 @@ import { DataError, type RawTensor } from './rawSample';
 
 type Ort = typeof OrtTypes;
 
-const INT_RANGES: Record<string, [number, number]> = {
+/** The value range of each integer type narrower than 64 bits. */
+export const INT_RANGES: Record<string, [number, number]> = {
   int8: [-128, 127],
   uint8: [0, 255],
   int16: [-32768, 32767],
