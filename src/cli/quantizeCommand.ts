@@ -46,7 +46,7 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
   --dims, --fill   synthesized verification inputs: symbolic dim values, constant inputs
   --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
                    part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
-                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model
+                   --resample: see big-shrink help data). Default: MODEL.inputs.json beside the model
   --method M       how codes are chosen (--format nbits): rtn (default, round-to-nearest, as ORT), search
                    (per-block clipping that minimizes the layer's output error on calibration activations)
                    or gptq (GPTQ error compensation along K); the report gives the gain over rtn
@@ -66,7 +66,7 @@ export const verifyUsage = `big-shrink verify ORIGINAL CANDIDATE [--json] [--inp
   --dims, --fill   synthesized inputs (fixed seed): symbolic dim values, constant inputs
   --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
                    part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
-                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model`;
+                   --resample: see big-shrink help data). Default: MODEL.inputs.json beside the model`;
 
 /** `big-shrink quantize`: returns the exit code. */
 export async function quantizeCommand(argv: string[], out: (line: string) => void): Promise<number> {

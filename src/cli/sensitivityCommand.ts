@@ -27,7 +27,7 @@ export const sensitivityUsage = `big-shrink sensitivity MODEL [--bits 2|4|8] [--
   --dims, --fill   synthesized inputs: symbolic dim values, constant inputs
   --data PATH      the model's real inputs (file or folder; repeat as INPUT=PATH); calibration uses one
                    part, the verdict the other (--calibration N, --evaluation N, --split F, --tokenizer FILE,
-                   --resample: see big-shrink data --help). Default: MODEL.inputs.json beside the model`;
+                   --resample: see big-shrink help data). Default: MODEL.inputs.json beside the model`;
 
 /** `big-shrink sensitivity`: returns the exit code. */
 export async function sensitivityCommand(argv: string[], out: (line: string) => void): Promise<number> {

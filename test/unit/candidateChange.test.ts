@@ -2,7 +2,7 @@
 // from reports through shrinkFiguresOf: a real `--refine` report of tiny BERT (raised steps, then lowered
 // ones while backing off) and a report of a search that fell back to a uniform configuration.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,7 +24,12 @@ describe('candidateChange', () => {
   it('a --refine report: start, the layers raised, then the layers lowered while backing off', () => {
     const model = path.join(tmp, 'bert.onnx');
     fs.copyFileSync(path.join(MODELS, 'tiny_bert_random_inline.onnx'), model);
-    execFileSync('node', [CLI, 'shrink', model, '--target', 'sqnr>=40', '--refine'], { stdio: 'ignore' });
+    // Exit 3 when the held-out evaluation samples miss what the calibration samples met: the report is
+    // written either way, and it is what this test reads.
+    const run = spawnSync('node', [CLI, 'shrink', model, '--target', 'sqnr>=40', '--refine'], {
+      stdio: 'ignore',
+    });
+    assert.ok(run.status === 0 || run.status === 3, `shrink exit ${run.status}`);
     const r = JSON.parse(fs.readFileSync(path.join(tmp, 'bert.shrink.report.json'), 'utf8')) as Json;
     const s = shrinkFiguresOf(r);
     const raw = r.candidates as Json[];

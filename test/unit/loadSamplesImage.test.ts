@@ -123,8 +123,10 @@ onnx.save(m, sys.argv[1])`,
     assert.equal(verified.status, 0, verified.stderr);
     const v = JSON.parse(verified.stdout);
     assert.equal(v.data.evaluation, FILES.length);
-    // Every evaluation image was run: the class scores are [images, 2].
-    assert.deepEqual(v.outputs[0].dims, [FILES.length, 2]);
+    // Every evaluation image was run and compared (the figures pool them; dims are one image's scores).
+    assert.equal(v.metrics.samples, FILES.length);
+    assert.equal(v.metrics.task, 'classification');
+    assert.deepEqual(v.outputs[0].dims, [1, 2]);
     assert.ok(v.outputs[0].cosine > 0.999);
   });
 
