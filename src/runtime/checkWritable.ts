@@ -29,10 +29,9 @@ export function checkWritable(files: readonly string[]): void {
     }
     if (!folder.isDirectory())
       throw new ModelError(file, `cannot be written: ${dir} is a file, not a folder`);
-    const probe = path.join(
-      dir,
-      `.big-shrink-probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    );
+    // Named like the output's own temporary files (`<file>.tmp-<pid>-…`), so a run killed between the
+    // two calls leaves nothing the extension's clean-up after a cancel does not remove.
+    const probe = `${abs}.tmp-${process.pid}-probe${Math.random().toString(36).slice(2, 8)}`;
     try {
       fs.closeSync(fs.openSync(probe, 'wx'));
     } catch (e) {

@@ -1,6 +1,6 @@
 // Shared helpers of the extension-host suites (bundled into each *.test.js).
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -175,12 +175,14 @@ export function reportsState<Current>(): Thenable<ReportsState<Current>> {
 }
 
 /** Run the extension's Node script `script` (e.g. `dist/cli.js`) with `args`, on VS Code's own Node. */
-export function runExtensionScript(script: string, args: string[]): void {
+export function runExtensionScript(script: string, args: string[], okCodes: readonly number[] = [0]): void {
   const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-  execFileSync(process.execPath, [path.join(ext.extensionPath, script), ...args], {
-    stdio: 'ignore',
+  const r = spawnSync(process.execPath, [path.join(ext.extensionPath, script), ...args], {
+    encoding: 'utf8',
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
   });
+  if (r.status === null || !okCodes.includes(r.status))
+    throw new Error(`${script} ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
 }
 
 /** `file`: a generated model of about `megabytes` of MatMul/Gemm weights (scripts/make-sample-model.js). */

@@ -153,7 +153,8 @@ suite('Shrink to Target and the side panel', () => {
   test('a --refine report from the CLI: the panel shows the lowered steps and the candidate the engine wrote', async function () {
     this.timeout(120000);
     const { dir, model } = copyModel();
-    runExtensionScript('dist/cli.js', ['shrink', model, '--target', 'sqnr>=40', '--refine']);
+    // Exit 3 when the held-out evaluation samples miss what the calibration samples met: written either way.
+    runExtensionScript('dist/cli.js', ['shrink', model, '--target', 'sqnr>=40', '--refine'], [0, 3]);
     const json = path.join(dir, 'bert.shrink.report.json');
     const report = readReport(json);
     const lowered = report.candidates.filter((c) => c.lowered);
