@@ -481,6 +481,7 @@ function writeModel(o) {
 
 /** Runs one window of 8 tokens with an empty past; checks the shapes and that logits are finite. */
 async function check(file, o, s) {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1'; // else ORT writes .ses and mat-debug-*.log into the temp folder
   const ort = require('onnxruntime-node');
   const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
   const S = 8;

@@ -202,6 +202,7 @@ function largeModel(megabytes, dataFile) {
 }
 
 async function check(file) {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1'; // else ORT writes .ses and mat-debug-*.log into the temp folder
   const ort = require('onnxruntime-node');
   const session = await ort.InferenceSession.create(file);
   const meta = session.inputNames.map((n) => n);

@@ -39,6 +39,7 @@ function measured(args: string[], cwd: string) {
 
 /** A child script: loads a model in onnxruntime-node, runs one 16-token window with an empty past. */
 const RUNNER = `
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
 const ort = require(${JSON.stringify(require.resolve('onnxruntime-node'))});
 (async () => {
   const [file, kvHeads, headSize] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
