@@ -275,8 +275,9 @@ export async function measureSensitivity(
     const rows = pick
       ? session.rows.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n)))
       : session.rows;
-    if (rows.length === 0)
-      throw new ModelError(modelPath, `no MatMul/Gemm weight matches --layers ${pick?.source ?? ''}`);
+    // No weight at all is the caller's "nothing to measure"; none left by --layers is this error.
+    if (pick && rows.length === 0 && session.rows.length > 0)
+      throw new ModelError(modelPath, `no MatMul/Gemm weight matches --layers ${pick.source}`);
     const report: SensitivityReport = {
       model: modelPath,
       bits: options.bits,
