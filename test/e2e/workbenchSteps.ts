@@ -204,8 +204,12 @@ export async function openPanelFromActivityBar(page: Page): Promise<void> {
 export async function openExplorer(page: Page): Promise<void> {
   const item = page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first();
   const checked = page.locator('.activitybar .action-item.checked a[aria-label^="Explorer"]');
-  if (!(await checked.count())) await item.click();
-  await checked.first().waitFor({ timeout: 10000 });
+  // A transform's reveal of the Big Shrink view can take the side bar back right after the click: retry.
+  for (let attempt = 1; ; attempt++) {
+    if (!(await checked.count())) await item.click();
+    if (await succeeds(checked.first().waitFor({ timeout: 5000 }))) return;
+    if (attempt >= 3) throw new Error('the Explorer did not open (3 clicks on its activity bar item)');
+  }
 }
 
 /**

@@ -95,7 +95,16 @@ export async function closeAll(): Promise<void> {
 }
 
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.mkdirSync(suiteTempRoot(), { recursive: true });
+  return fs.mkdtempSync(path.join(suiteTempRoot(), prefix));
+}
+
+/**
+ * The one folder every temporary folder of the suite lives in (named after the extension host's pid, so
+ * each test bundle finds the same one); index.ts removes it when the run ends, passed or failed.
+ */
+export function suiteTempRoot(): string {
+  return path.join(os.tmpdir(), `big-shrink-suite-${process.pid}`);
 }
 
 /** A fresh folder `prefix…` holding a copy of test model `name` (tiny BERT) as `as`. */

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import Mocha from 'mocha';
+import { suiteTempRoot } from './helpers';
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60000, reporter: 'spec' });
@@ -15,6 +16,7 @@ export function run(): Promise<void> {
   const results: { title: string; state: string; err?: string }[] = [];
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
+      fs.rmSync(suiteTempRoot(), { recursive: true, force: true });
       const summary = {
         passed: results.filter((r) => r.state === 'passed').length,
         failed: failures,
