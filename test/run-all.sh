@@ -148,9 +148,9 @@ if want start; then
 fi
 
 # ---- tmp: nothing left behind --------------------------------------------------------------------------
-# code-server leaves its IPC sockets (vscode-ipc-*.sock) when its process group is stopped: they are its,
-# not the tests', and go with it.
-rm -f "$TEST_TMP"/vscode-ipc-*.sock
+# code-server leaves its IPC sockets (vscode-ipc-*.sock) and the built-in TypeScript extension's folder
+# (vscode-typescript*) when its process group is stopped: they are VS Code's, not the tests', and go with it.
+rm -rf "$TEST_TMP"/vscode-ipc-*.sock "$TEST_TMP"/vscode-typescript*
 t=$(now)
 left=$(find "$TEST_TMP" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort)
 if [ -z "$left" ]; then record tmp 1 0 0 "$t"
