@@ -130,14 +130,14 @@ async function checkInProcess(model: string): Promise<string[]> {
 
 describe('corpus', () => {
   test('the corpus is all there', () => {
-    const shared = testModels();
-    assert.ok(shared.length >= 25, `expected at least 25 test models, found ${shared.length}`);
+    const models = testModels();
+    assert.ok(models.length >= 25, `expected at least 25 test models, found ${models.length}`);
     assert.ok(
-      shared.some((m) => m.endsWith('tiny_bert_random_extdata.onnx')),
+      models.some((m) => m.endsWith('tiny_bert_random_extdata.onnx')),
       'the external-data model is missing',
     );
     assert.ok(
-      shared.some((m) => m.includes(`${path.sep}onnx-backend${path.sep}`)),
+      models.some((m) => m.includes(`${path.sep}onnx-backend${path.sep}`)),
       'onnx-backend models are missing',
     );
     const lib = libonnxGroups().reduce((n, g) => n + g.models.length, 0);

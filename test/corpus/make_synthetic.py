@@ -3,7 +3,7 @@
 
 Usage: /usr/bin/python3 test/corpus/make_synthetic.py OUTDIR
 
-The real corpus (../shared/models, libonnx-testdata) has no sparse initializers, no model-local functions,
+The real corpus (test/models, libonnx-testdata) has no sparse initializers, no model-local functions,
 no typed fp16/int8 payloads, no float8/int4/bfloat16, no strings and no external data beyond one file.
 Each model here isolates one of those so that a disagreement with the oracle points at one decoder:
 

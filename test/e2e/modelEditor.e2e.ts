@@ -1,6 +1,6 @@
 // End-to-end test of the model editor in a real VS Code (code-server) and Chromium, run by
 // test/e2e/lib/run-e2e.js (see test/e2e/CONTRACT.md):
-//   - three shared models: tensor names and statistics read from inside the webview equal
+//   - three test models: tensor names and statistics read from inside the webview equal
 //     `big-shrink inspect --json` (1e-9 relative);
 //   - selecting a tensor draws the detail histogram; arrow keys move the selection;
 //   - an invalid file shows the error view;
@@ -367,27 +367,23 @@ export async function run(ctx: E2eContext): Promise<void> {
   const page = await openWorkbench(ctx, 'Big Shrink: Show Compaction Reports');
   ctx.log('workbench ready, extension contributions registered');
 
-  // The generated model first (no ../shared needed).
+  // The generated model first, then the test models.
   await checkModel(ctx, page, path.join(ctx.workspace, 'sample-mlp.onnx'), 'dark-sample');
 
   const selected = new Map<string, string>();
-  if (ctx.testModels) {
-    const models = [
-      'tiny_bert_random_inline.onnx',
-      'tiny_bert_random_extdata.onnx',
-      'ortgenai_tiny_random_gpt2_fp16_past.onnx',
-    ];
-    for (const m of models) {
-      const left = await checkModel(
-        ctx,
-        page,
-        path.join(ctx.workspace, 'models', m),
-        m.startsWith('ortgenai') ? 'dark-gpt2-fp16' : undefined,
-      );
-      selected.set(m, left);
-    }
-  } else {
-    ctx.log('no ../shared/models: the shared-model checks are skipped');
+  const models = [
+    'tiny_bert_random_inline.onnx',
+    'tiny_bert_random_extdata.onnx',
+    'ortgenai_tiny_random_gpt2_fp16_past.onnx',
+  ];
+  for (const m of models) {
+    const left = await checkModel(
+      ctx,
+      page,
+      path.join(ctx.workspace, 'models', m),
+      m.startsWith('ortgenai') ? 'dark-gpt2-fp16' : undefined,
+    );
+    selected.set(m, left);
   }
 
   // The error view.

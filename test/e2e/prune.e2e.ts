@@ -239,46 +239,44 @@ export async function run(ctx: E2eContext): Promise<void> {
   );
 
   // ---- the model editor's title bar: Prune… -> Magnitude, global… -> 90% -> sparse_initializer ----
-  if (ctx.testModels) {
-    const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Prune');
-    ctx.check('the model editor title bar has "Prune…"', !!action);
-    if (action) {
-      await page.waitForTimeout(500);
-      await action.click();
-      await choose(page, 'Magnitude, global…');
-      await pickRow(page, '90%').waitFor({ timeout: 15000 });
-      await screenshot(ctx, page, 'prune-sparsity-pick-dark');
-      await choose(page, '90%');
-      await pickRow(page, 'sparse_initializer').waitFor({ timeout: 15000 });
-      await screenshot(ctx, page, 'prune-storage-pick-dark');
-      await choose(page, 'sparse_initializer');
-      const sparseJson = path.join(
-        ctx.workspace,
-        'models',
-        'tiny_bert_random_inline.sparse90.sparseinit.report.json',
+  const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Prune');
+  ctx.check('the model editor title bar has "Prune…"', !!action);
+  if (action) {
+    await page.waitForTimeout(500);
+    await action.click();
+    await choose(page, 'Magnitude, global…');
+    await pickRow(page, '90%').waitFor({ timeout: 15000 });
+    await screenshot(ctx, page, 'prune-sparsity-pick-dark');
+    await choose(page, '90%');
+    await pickRow(page, 'sparse_initializer').waitFor({ timeout: 15000 });
+    await screenshot(ctx, page, 'prune-storage-pick-dark');
+    await choose(page, 'sparse_initializer');
+    const sparseJson = path.join(
+      ctx.workspace,
+      'models',
+      'tiny_bert_random_inline.sparse90.sparseinit.report.json',
+    );
+    const ok = await waitForFiles([sparseJson, sparseJson.replace('.report.json', '.onnx')]);
+    ctx.check('the title bar flow writes tiny_bert_random_inline.sparse90.sparseinit.onnx', ok);
+    if (ok) {
+      const r = readReport(sparseJson);
+      ctx.check(
+        'the report says global 90%, sparse storage, and the file is smaller',
+        r.options.scope === 'global' &&
+          r.options.sparsity === 0.9 &&
+          r.options.storage === 'sparse' &&
+          r.sizes.outputBytes < r.sizes.inputBytes,
+        JSON.stringify({ options: r.options, sizes: r.sizes }),
       );
-      const ok = await waitForFiles([sparseJson, sparseJson.replace('.report.json', '.onnx')]);
-      ctx.check('the title bar flow writes tiny_bert_random_inline.sparse90.sparseinit.onnx', ok);
-      if (ok) {
-        const r = readReport(sparseJson);
-        ctx.check(
-          'the report says global 90%, sparse storage, and the file is smaller',
-          r.options.scope === 'global' &&
-            r.options.sparsity === 0.9 &&
-            r.options.storage === 'sparse' &&
-            r.sizes.outputBytes < r.sizes.inputBytes,
-          JSON.stringify({ options: r.options, sizes: r.sizes }),
-        );
-        frame = await panelFrame(ctx, page, sparseJson);
-        const checked = await checkPrunePanel(ctx, frame, sparseJson, 'tiny_bert.sparse90');
-        ctx.check(
-          'rows stored as sparse_initializer say so',
-          checked.rows.some((x) => x.storage === 'sparse_initializer'),
-          checked.rows.map((x) => x.storage).join(', '),
-        );
-        await clearToasts(page);
-        await screenshot(ctx, page, 'panel-sparse-and-editor-dark');
-      }
+      frame = await panelFrame(ctx, page, sparseJson);
+      const checked = await checkPrunePanel(ctx, frame, sparseJson, 'tiny_bert.sparse90');
+      ctx.check(
+        'rows stored as sparse_initializer say so',
+        checked.rows.some((x) => x.storage === 'sparse_initializer'),
+        checked.rows.map((x) => x.storage).join(', '),
+      );
+      await clearToasts(page);
+      await screenshot(ctx, page, 'panel-sparse-and-editor-dark');
     }
   }
 

@@ -285,55 +285,52 @@ export async function run(ctx: E2eContext): Promise<void> {
   }
 
   // ---- Quantize… quick pick: 8-bit on tiny BERT ----
-  if (ctx.testModels) {
-    const bert = 'tiny_bert_random_inline.onnx';
-    await clickExplorerItem(ctx, page, 'models');
-    await ctx.web.explorerItem(page, bert).waitFor({ timeout: 15000 });
-    await contextCommand(ctx, page, bert, 'Quantize…');
-    const picker = page.locator('.quick-input-widget');
-    await picker
-      .locator('.quick-input-list .monaco-list-row', { hasText: '8-bit MatMulNBits' })
-      .first()
-      .waitFor();
-    await screenshot(ctx, page, 'quantize-quick-pick-dark');
-    await picker
-      .locator('.quick-input-list .monaco-list-row', { hasText: '8-bit MatMulNBits' })
-      .first()
-      .click();
-    await picker.locator('.quick-input-list .monaco-list-row', { hasText: '128' }).first().waitFor();
-    await picker.locator('.quick-input-list .monaco-list-row', { hasText: '128' }).first().click();
-    const bertReport = path.join(ctx.workspace, 'models', 'tiny_bert_random_inline.int8.report.json');
-    const ok = await waitForFiles([bertReport, bertReport.replace('.report.json', '.onnx')]);
-    ctx.check('Quantize… -> 8-bit MatMulNBits, block 128 writes tiny_bert_random_inline.int8.onnx', ok);
-    if (ok) {
-      const options = (
-        JSON.parse(fs.readFileSync(bertReport, 'utf8')) as { options: Record<string, unknown> }
-      ).options;
-      ctx.check(
-        'the report says 8 bits, block 128',
-        options.bits === 8 && options.blockSize === 128,
-        JSON.stringify(options),
-      );
-      frame = await panelFrame(ctx, page, bertReport);
-      // The panel was hidden behind the Explorer meanwhile: its webview restored the sort (getState).
-      const sort = await frame.getAttribute('[data-testid="tensor-table"] th[data-col="sqnr"]', 'aria-sort');
-      ctx.check('hidden and shown again, the panel keeps its sort by SQNR', sort === 'descending', `${sort}`);
-      await checkPanel(ctx, frame, bertReport, 'tiny_bert.int8');
-      const history = await frame.evaluate(() =>
-        [...document.querySelectorAll('[data-testid="history"] [data-report]')].map((e) => e.dataset.report),
-      );
-      ctx.check(
-        'the history lists both reports, newest first',
-        history[0] === bertReport && history.includes(reportJson),
-        history.join(', '),
-      );
-      await clearToasts(page);
-      await screenshot(ctx, page, 'panel-pass-dark');
-      // Pick the older report in the history: the diff above follows.
-      await frame.click(`[data-testid="history"] [data-report="${reportJson}"]`);
-      await panelFrame(ctx, page, reportJson);
-      ctx.check('a click in the history shows that report', true);
-    }
+  const bert = 'tiny_bert_random_inline.onnx';
+  await clickExplorerItem(ctx, page, 'models');
+  await ctx.web.explorerItem(page, bert).waitFor({ timeout: 15000 });
+  await contextCommand(ctx, page, bert, 'Quantize…');
+  const picker = page.locator('.quick-input-widget');
+  await picker
+    .locator('.quick-input-list .monaco-list-row', { hasText: '8-bit MatMulNBits' })
+    .first()
+    .waitFor();
+  await screenshot(ctx, page, 'quantize-quick-pick-dark');
+  await picker
+    .locator('.quick-input-list .monaco-list-row', { hasText: '8-bit MatMulNBits' })
+    .first()
+    .click();
+  await picker.locator('.quick-input-list .monaco-list-row', { hasText: '128' }).first().waitFor();
+  await picker.locator('.quick-input-list .monaco-list-row', { hasText: '128' }).first().click();
+  const bertReport = path.join(ctx.workspace, 'models', 'tiny_bert_random_inline.int8.report.json');
+  const ok = await waitForFiles([bertReport, bertReport.replace('.report.json', '.onnx')]);
+  ctx.check('Quantize… -> 8-bit MatMulNBits, block 128 writes tiny_bert_random_inline.int8.onnx', ok);
+  if (ok) {
+    const options = (JSON.parse(fs.readFileSync(bertReport, 'utf8')) as { options: Record<string, unknown> })
+      .options;
+    ctx.check(
+      'the report says 8 bits, block 128',
+      options.bits === 8 && options.blockSize === 128,
+      JSON.stringify(options),
+    );
+    frame = await panelFrame(ctx, page, bertReport);
+    // The panel was hidden behind the Explorer meanwhile: its webview restored the sort (getState).
+    const sort = await frame.getAttribute('[data-testid="tensor-table"] th[data-col="sqnr"]', 'aria-sort');
+    ctx.check('hidden and shown again, the panel keeps its sort by SQNR', sort === 'descending', `${sort}`);
+    await checkPanel(ctx, frame, bertReport, 'tiny_bert.int8');
+    const history = await frame.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="history"] [data-report]')].map((e) => e.dataset.report),
+    );
+    ctx.check(
+      'the history lists both reports, newest first',
+      history[0] === bertReport && history.includes(reportJson),
+      history.join(', '),
+    );
+    await clearToasts(page);
+    await screenshot(ctx, page, 'panel-pass-dark');
+    // Pick the older report in the history: the diff above follows.
+    await frame.click(`[data-testid="history"] [data-report="${reportJson}"]`);
+    await panelFrame(ctx, page, reportJson);
+    ctx.check('a click in the history shows that report', true);
   }
 
   // ---- themes ----

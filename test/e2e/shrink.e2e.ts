@@ -450,31 +450,29 @@ export async function run(ctx: E2eContext): Promise<void> {
   }
 
   // ---- the model editor's title bar: Shrink to Target… -> Custom… (checked as typed) -> at most 1 MB ----
-  if (ctx.testModels) {
-    // A model without [batch, classes] outputs, open in the editor: no top-1 target is offered.
-    await openExplorer(page);
-    await focusWorkbench(page);
-    await ctx.web.quickOpen(page, 'dtln_model_2.onnx');
-    await editorFrame(page, 'dtln_model_2.onnx', 60000);
-    const dtlnAction = page
-      .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
-      .first();
-    await dtlnAction.waitFor({ timeout: 30000 });
-    await page.waitForTimeout(500);
-    await dtlnAction.click();
-    await pickRow(page, 'sqnr>=30').waitFor({ timeout: 15000 });
-    const rows = (await quickPickRows(page)).rows;
-    ctx.check(
-      'for dtln_model_2 (3-D outputs), open in the editor, the targets leave out top1>=0.99',
-      rows.some((r) => r.startsWith('sqnr>=30')) && !rows.some((r) => r.startsWith('top1')),
-      rows.map((r) => r.split(',')[0]).join(' | '),
-    );
-    await page.keyboard.press('Escape');
+  // A model without [batch, classes] outputs, open in the editor: no top-1 target is offered.
+  await openExplorer(page);
+  await focusWorkbench(page);
+  await ctx.web.quickOpen(page, 'dtln_model_2.onnx');
+  await editorFrame(page, 'dtln_model_2.onnx', 60000);
+  const dtlnAction = page
+    .locator('.part.editor .editor-actions .action-label[aria-label^="Shrink to Target"]')
+    .first();
+  await dtlnAction.waitFor({ timeout: 30000 });
+  await page.waitForTimeout(500);
+  await dtlnAction.click();
+  await pickRow(page, 'sqnr>=30').waitFor({ timeout: 15000 });
+  const rows = (await quickPickRows(page)).rows;
+  ctx.check(
+    'for dtln_model_2 (3-D outputs), open in the editor, the targets leave out top1>=0.99',
+    rows.some((r) => r.startsWith('sqnr>=30')) && !rows.some((r) => r.startsWith('top1')),
+    rows.map((r) => r.split(',')[0]).join(' | '),
+  );
+  await page.keyboard.press('Escape');
 
-    const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Shrink to Target');
-    ctx.check('the model editor title bar has "Shrink to Target…"', !!action);
-    if (action) await shrinkBertFromTitleBar(ctx, page, action);
-  }
+  const action = await editorTitleAction(ctx, page, 'tiny_bert_random_inline.onnx', 'Shrink to Target');
+  ctx.check('the model editor title bar has "Shrink to Target…"', !!action);
+  if (action) await shrinkBertFromTitleBar(ctx, page, action);
 
   // ---- a --refine shrink from the CLI: the panel lists the steps lowered while backing off ----
   await focusWorkbench(page);
@@ -485,7 +483,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   await focusWorkbench(page);
   await openPanelFromActivityBar(page);
   await ctx.setColorTheme(page, 'Default Light Modern');
-  // The panel shows the last shrink (tiny BERT's when the shared models are there).
+  // The panel shows the last shrink (tiny BERT's).
   frame = await panelFrame(ctx, page);
   await frame
     .waitForFunction(() =>
