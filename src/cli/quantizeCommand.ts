@@ -10,6 +10,7 @@ import {
 import { QUANT_METHODS, type QuantMethod } from '../core/quant/dataAwareQuantize';
 import { type QuantizeReport, renderQuantizeMarkdown } from '../core/quant/quantizeReport';
 import { stayedFloat } from '../core/quant/stayedFloat';
+import type { LmHeadPrecision } from '../core/quant/lmHead';
 import { DataAwareCancelledError, type DataAwarePlan, planDataAware } from '../runtime/planDataAware';
 import { quantizeAlongside } from '../runtime/quantizeAlongside';
 import { verifyInWorker } from '../runtime/verifyInWorker';
@@ -31,7 +32,7 @@ import {
 export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format nbits|qdq] [--block N] [--sym] [--ops MatMul,Gemm,Conv]
                    [--exclude REGEX] [--only REGEX] [--min-elements N] [--accuracy-level 0|1|2|3|4] [-o OUT] [--force] [--json]
                    [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
-                   [--method rtn|search|gptq] [--calibration-batches N] [--embedding 4|8]
+                   [--method rtn|search|gptq] [--calibration-batches N] [--embedding 4|8] [--lm-head 2|4|8|float]
   Weight-only quantization. --format nbits (default): com.microsoft::MatMulNBits for MatMul and Gemm with
   constant 2-D float weights, bit-identical to ONNX Runtime's round-to-nearest; writes MODEL.int4.onnx
   (int2/int8 likewise). --format qdq: standard DequantizeLinear in front of the original MatMul, Gemm and
@@ -55,6 +56,9 @@ export const quantizeUsage = `big-shrink quantize MODEL --bits 2|4|8 [--format n
   --embedding B    also quantize token embeddings (Gather of a float [V, H] table) to B = 4 or 8 bits:
                    com.microsoft::GatherBlockQuantized, blocks of --block along H (--format nbits); a table
                    also read by a tied LM head stays float, stored once
+  --lm-head P      a language model's head (the MatMul/Gemm making the logits: a graph output named
+                   *logits*, or as many outputs as the token embedding has rows) at 2, 4 or 8 bits or left
+                   float; default 8 when --bits is 2 or 4 (a 4-bit head can make an LM repeat itself)
   --accuracy-level MatMulNBits' accuracy_level (default 4: activations quantized to int8 per block inside
                    the kernel, ONNX Runtime's fast CPU path; 0 keeps float activations)`;
 
@@ -79,6 +83,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
     exclude: { type: 'string' },
     only: { type: 'string' },
     embedding: { type: 'number' },
+    'lm-head': { type: 'string' },
     'min-elements': { type: 'number' },
     'accuracy-level': { type: 'number' },
     output: { type: 'string', alias: '-o' },
@@ -113,6 +118,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
   if (embeddingArg !== undefined && format === 'qdq')
     throw new UsageError('--embedding needs --format nbits (GatherBlockQuantized is an ONNX Runtime op)');
   const embedding = embeddingArg as 4 | 8 | undefined;
+  const lmHead = lmHeadOption(args.options['lm-head'] as string | undefined, bits, format);
   const ops = String(args.options.ops ?? (format === 'qdq' ? 'MatMul,Gemm,Conv' : 'MatMul,Gemm'))
     .split(',')
     .map((s) => s.trim())
@@ -131,6 +137,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
     only,
     minElements: intOption(args, 'min-elements', 0, 0, Number.MAX_SAFE_INTEGER),
     ...(embedding ? { embedding } : {}),
+    ...(lmHead !== undefined ? { lmHead } : {}),
   };
   const verifyOptions = verifyOptionsOf(args);
 
@@ -164,6 +171,7 @@ export async function quantizeCommand(argv: string[], out: (line: string) => voi
       ...(only ? { only: only.source } : {}),
       minElements: options.minElements,
       ...(embedding ? { embedding } : {}),
+      ...(lmHead !== undefined ? { lmHead } : {}),
       method,
       ...(method !== 'rtn' ? { calibrationBatches: verifyOptions.inputsDir ? 1 : batches } : {}),
     },
@@ -287,4 +295,17 @@ export async function verifyCommand(argv: string[], out: (line: string) => void)
   if (why === undefined) return 0;
   process.stderr.write(`big-shrink: FAIL: ${b}: ${why}\n`);
   return 3;
+}
+
+/**
+ * `--lm-head`: the head's precision, by default 8 bits under a 2- or 4-bit MatMulNBits quantization
+ * (LM_HEAD_REASON); undefined when the head is quantized like the rest.
+ */
+function lmHeadOption(text: string | undefined, bits: number, format: string): LmHeadPrecision | undefined {
+  if (text === undefined) return format === 'nbits' && bits < 8 ? 8 : undefined;
+  if (format !== 'nbits') throw new UsageError('--lm-head goes with --format nbits');
+  if (text === 'float') return 'float';
+  const b = Number(text);
+  if (b !== 2 && b !== 4 && b !== 8) throw new UsageError('--lm-head takes 2, 4, 8 or float');
+  return b === bits ? undefined : b;
 }

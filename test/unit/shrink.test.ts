@@ -361,10 +361,11 @@ const HELD_OUT_SEEDS = [7, 501];
 const HELD_OUT_SLACK_DB = 1;
 
 describe('big-shrink shrink', () => {
-  /** Uniform `quantize --bits N` of the model, written to tmp: its size. */
+  /** Uniform `quantize --bits N` of the model (an LM head too), written to tmp: its size. */
   const uniformBytes = (model: string, bits: number) => {
     const out = path.join(tmp, `${path.basename(model, '.onnx')}.u${bits}.onnx`);
-    const r = cli('quantize', model, '--bits', String(bits), '-o', out, '--no-verify', '--force');
+    const b = String(bits);
+    const r = cli('quantize', model, '--bits', b, '--lm-head', b, '-o', out, '--no-verify', '--force');
     assert.equal(r.status, 0, r.stderr);
     return { bytes: fs.statSync(out).size, file: out };
   };

@@ -13,6 +13,7 @@ import { quantizeBlockwise, sqnrDb, type BlockwiseWeight } from './quantizeBlock
 import type { QuantMethod } from './dataAwareQuantize';
 import { planEmbeddingQuantize } from './planEmbedding';
 import { quantTargets } from './quantTargets';
+import { type LmHeadPrecision, lmHeadWeights } from './lmHead';
 import { weightReader } from './weightReader';
 import type { WeightRows } from '../simd/quantizeKernels';
 
@@ -37,6 +38,11 @@ export interface QuantizeOptions {
    * these bits (`--embedding 4|8`), block `blockSize`; undefined leaves them in float.
    */
   embedding?: 4 | 8;
+  /**
+   * A language model's head (lmHeadWeights) at other bits, or left in float (`--lm-head`); undefined
+   * quantizes it like the other weights.
+   */
+  lmHead?: LmHeadPrecision;
 }
 
 export const DEFAULT_QUANTIZE_OPTIONS: QuantizeOptions = {
@@ -67,6 +73,8 @@ export interface QuantizedTensorRow {
   /** With --method search|gptq: the method whose codes were kept, and its layer gain over RTN (dB). */
   method?: QuantMethod;
   layerGainDb?: number;
+  /** The language model's head, quantized at its own precision (`--lm-head`). */
+  lmHead?: true;
 }
 
 /** One node the plan rewrites. */
@@ -138,11 +146,12 @@ export interface MatMulNBitsUse {
 export function matMulNBitsUses(index: ModelIndex, options: QuantizeOptions): MatMulNBitsUse[] {
   const ops = new Set(options.ops);
   const out: MatMulNBitsUse[] = [];
+  const heads = ownPrecision(index, options);
   for (const { tensor, uses } of quantTargets(
     index,
     options,
     [],
-    (node) => asUse(index, node, ops),
+    (node, t) => (heads.has(t.id) ? undefined : asUse(index, node, ops)),
     notDense2D,
   )) {
     for (const u of uses) {
@@ -208,8 +217,16 @@ export function planQuantize(
     notDense2D,
   );
 
+  const heads = ownPrecision(index, options);
   for (const { tensor: t, uses, others, skip, row } of targets) {
-    const elsewhere = hooks.finite?.(t);
+    const head = heads.get(t.id);
+    if (head === 'float') {
+      skip(`${t.name} is the LM head: left in float (--lm-head float)`);
+      continue;
+    }
+    // The head at its own bits is rounded to nearest here: the other threads' codes are at options.bits.
+    const o = head === undefined ? options : { ...options, bits: head };
+    const elsewhere = head === undefined ? hooks.finite?.(t) : undefined;
     const values = elsewhere === undefined ? readWeight(t) : undefined;
     // One quantization per layout: a weight read as MatMul B [K, N] and as Gemm transB=1 B [N, K] is two.
     // All are made before any edit, as a weight read while it is quantized can turn out to hold a NaN.
@@ -221,8 +238,8 @@ export function planQuantize(
         const [K, N] = u.layout === 'KN' ? t.dims : [t.dims[1], t.dims[0]];
         quantized.set(
           key,
-          hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) ??
-            roundToNearest(values ?? missing(t), t, options, u.layout, u.alpha, K, N),
+          (head === undefined ? hooks.quantizeWeight?.(t, u.layout, u.alpha, K, N) : undefined) ??
+            roundToNearest(values ?? missing(t), t, o, u.layout, u.alpha, K, N),
         );
         if (!quantized.get(key)) break;
       }
@@ -243,7 +260,7 @@ export function planQuantize(
         const base = byKey.size === 0 ? t.name : `${t.name}_${u.layout}`;
         entry = {
           q,
-          b: unique(names, `${base}_Q${options.bits}`),
+          b: unique(names, `${base}_Q${o.bits}`),
           scales: unique(names, `${base}_scales`),
           zp: q.zeroPoints ? unique(names, `${base}_zp`) : undefined,
         };
@@ -255,7 +272,7 @@ export function planQuantize(
             name: entry.b,
             tensor: {
               dtype: DataType.UINT8,
-              dims: [N, q.kBlocks, (options.blockSize * options.bits) / 8],
+              dims: [N, q.kBlocks, (o.blockSize * o.bits) / 8],
               data: sink(q.b),
             },
           },
@@ -278,7 +295,7 @@ export function planQuantize(
         }
         rowQ ??= q;
       }
-      const { nodes, note, biasTensor } = rewriteNode(index, u, entry, K, N, options, names, t.dtype, read);
+      const { nodes, note, biasTensor } = rewriteNode(index, u, entry, K, N, o, names, t.dtype, read);
       plan.edits.push({ kind: 'replaceNode', nodeId: u.node.id, nodes });
       if (biasTensor) {
         plan.edits.push({
@@ -304,11 +321,12 @@ export function planQuantize(
     }
     plan.tensors.push({
       ...row,
-      afterDtype: `uint${options.bits} (MatMulNBits, block ${options.blockSize}${options.symmetric ? ', symmetric' : ''})`,
+      afterDtype: `uint${o.bits} (MatMulNBits, block ${o.blockSize}${o.symmetric ? ', symmetric' : ''})`,
       beforeBytes: rawByteLength(t.dtype, t.count),
       afterBytes,
       weightSqnrDb: rowQ ? round3(sqnrDb(rowQ.signalEnergy, rowQ.errorEnergy)) : NaN,
       removed,
+      ...(head === undefined ? {} : { lmHead: true as const }),
     });
   }
   // A Gemm's C folded into a new bias is no longer read: drop it too.
@@ -376,6 +394,13 @@ function asUse(index: ModelIndex, node: NodeInfo, ops: Set<string>): Use | strin
     return 'Gemm with beta != 1 and a computed C is left in float';
   }
   return { node, layout: attr('transB', 0) ? 'NK' : 'KN', alpha: Math.fround(alpha) };
+}
+
+/** The LM head weights that take a precision of their own (none when `--lm-head` equals `--bits`). */
+function ownPrecision(index: ModelIndex, options: QuantizeOptions): Map<number, LmHeadPrecision> {
+  const p = options.lmHead;
+  if (p === undefined || p === options.bits) return new Map();
+  return new Map(lmHeadWeights(index).map((t) => [t.id, p]));
 }
 
 /** The MatMulNBits node (and an Add for a Gemm bias that is not N values) replacing one reader. */

@@ -1,3 +1,4 @@
+import { LM_HEAD_REASON } from './lmHead';
 import { taskMetricLines, taskName } from '../data/formatTaskMetrics';
 import type { ReportVerification, TransformReport } from '../transform/transformReport';
 import type { QuantMethod } from './dataAwareQuantize';
@@ -71,6 +72,7 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
   );
   if (r.stayedFloat?.tensors) lines.push(`${r.stayedFloat.summary}.`, '');
   renderFilesAndOptions(r, lines);
+  renderLmHead(r, lines);
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
   }
@@ -87,6 +89,23 @@ export function renderQuantizeMarkdown(r: QuantizeReport): string {
   if (r.stayedFloat?.tensors) renderStayedFloat(r.stayedFloat, lines);
   renderTimings(r, lines);
   return lines.join('\n');
+}
+
+/** Which weights were taken for the LM head and at what precision, when `--lm-head` set one. */
+function renderLmHead(r: QuantizeReport, lines: string[]): void {
+  const head = r.options.lmHead;
+  if (head === undefined) return;
+  const rows = r.tensors.filter((t) => t.lmHead).map((t) => `${cell(t.name)} (${cell(t.afterDtype)})`);
+  const left = r.skipped
+    .filter((s) => s.reason.includes('is the LM head'))
+    .map((s) => cell(s.tensor ?? s.name));
+  const found = [...rows, ...left];
+  lines.push(
+    '',
+    found.length
+      ? `LM head at ${head === 'float' ? 'float' : `${String(head)} bits`}: ${found.join(', ')} — ${LM_HEAD_REASON}.`
+      : `LM head: none found (no MatMul/Gemm makes a *logits* output or projects to the token vocabulary), so --lm-head ${String(head)} changed nothing.`,
+  );
 }
 
 /** Every learned weight still in float, by group (largest first), then one row each. */
