@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openLossEstimator, type LossEstimator } from '../runtime/estimateLayerLosses';
 import { ModelError } from '../core/errors';
 import { DEFAULT_QUANTIZE_OPTIONS, planQuantize, type QuantizePlan } from '../core/quant/planQuantize';
 import { planMixed } from '../core/shrink/planMixed';
@@ -22,6 +23,7 @@ import {
   type Evaluation,
   type Fallback,
   type Loss,
+  type LossRequest,
   type SearchLayer,
   type SearchResult,
   searchShrink,
@@ -36,7 +38,7 @@ import {
 } from '../core/shrink/shrinkTarget';
 import { openCandidateRunner } from '../runtime/candidateRunner';
 import { checkWritable } from '../runtime/checkWritable';
-import { openModel } from '../runtime/openModel';
+import { type OpenedModel, openModel } from '../runtime/openModel';
 import {
   defaultSensitivityWorkers,
   openSensitivity,
@@ -55,7 +57,8 @@ import {
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" | "ppl<=+P%" | "kl<=X" | "acc>=POINTS"
                  [--max-bytes N] [-o OUT] [--force]
-                 [--precisions ID,...] [--layers REGEX] [--workers N] [--refine] [--json] [--inputs DIR]
+                 [--precisions ID,...] [--layers REGEX] [--workers N] [--refine] [--losses measured|estimated]
+                 [--json] [--inputs DIR]
                  [--dims NAME=V,...] [--data PATH] [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
   weight chooses among int2, int4b128, int4, int8 (MatMulNBits: 2-bit block 32, 4-bit block 128, 4-bit
@@ -79,6 +82,10 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
                    model would pass the memory bound of big models)
   --refine         after the first configuration that meets the target, lower layers one rung at a time
                    (least measured loss per byte saved first) while the target still holds
+  --losses M       how a layer's loss alone is found: measured (one onnxruntime run of the model per
+                   layer and precision) or estimated (one calibration pass; the layer's own output noise
+                   from its inputs' energy per channel, no run per layer). Default: estimated for models
+                   of 1 GiB and more, where a run costs seconds; every candidate is still run in full
   When the mix grows past the smallest uniform configuration that meets the target, that one is taken and
   backed off from the same way, so the result is never larger than it (e.g. uniform 8-bit).`;
 
@@ -91,6 +98,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     workers: { type: 'number' },
     layers: { type: 'string' },
     refine: { type: 'flag' },
+    losses: { type: 'string' },
     output: { type: 'string', alias: '-o' },
     force: { type: 'flag' },
     json: { type: 'flag' },
@@ -120,6 +128,9 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       throw new UsageError(`--layers takes a regular expression: ${(e as Error).message}`);
     }
   }
+  const lossesArg = args.options.losses as string | undefined;
+  if (lossesArg !== undefined && lossesArg !== 'measured' && lossesArg !== 'estimated')
+    throw new UsageError('--losses takes measured or estimated');
   const verify = verifyOptionsOf(args);
   const input = path.resolve(args.positionals[0]);
   if (!fs.existsSync(input)) throw new ModelError(input, 'no such file');
@@ -140,7 +151,15 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     findConfiguration(
       input,
       target,
-      { verify, maxBytes, precisions, workers, layers, refine: Boolean(args.options.refine) },
+      {
+        verify,
+        maxBytes,
+        precisions,
+        workers,
+        layers,
+        refine: Boolean(args.options.refine),
+        losses: lossesArg as LossSource | undefined,
+      },
       log,
       signal,
     ),
@@ -158,6 +177,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       precisions: precisions.join(','),
       ops: base.ops.join(','),
       workers: workers ?? search.workers,
+      losses: search.lossSource,
       ...(layers ? { layers: layers.source } : {}),
       ...(args.options.refine ? { refine: true } : {}),
     },
@@ -183,6 +203,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
           uniform8Bytes: search.baselines.uniform8.bytes,
           uniform4Bytes: search.baselines.uniform4.bytes,
           measurements: search.measured,
+          losses: search.lossSource,
           chosenStep: search.chosen,
           ...(search.fallback ? { fallback: search.fallback } : {}),
         },
@@ -249,11 +270,20 @@ interface SearchSettings {
   /** Only these layers are searched; the others stay in float. */
   layers?: RegExp;
   refine: boolean;
+  /** Undefined: estimated from ESTIMATE_FROM_BYTES up, else measured. */
+  losses?: LossSource;
 }
+
+/** How the search found each layer's loss alone (`--losses`, `summary.losses`). */
+type LossSource = 'measured' | 'estimated';
+
+/** From this size on, a model's layer losses are estimated by default: one session load costs seconds. */
+const ESTIMATE_FROM_BYTES = 2 ** 30;
 
 interface Found extends SearchResult {
   /** The workers that measured layer losses. */
   workers: number;
+  lossSource: LossSource;
   layers: SearchLayer[];
   baselines: ShrinkReport['baselines'];
 }
@@ -367,8 +397,23 @@ async function findConfiguration(
       bytes: sizes.get(r.name)!,
     }));
     const graphOf = new Map(rows.map((r) => [r.name, r.graph]));
-    if (session.workersNote) log(session.workersNote);
-    const measure = async (wanted: readonly { name: string; precision: Precision }[]) => {
+    const lossSource =
+      settings.losses ?? (modelBytes(model) >= ESTIMATE_FROM_BYTES ? 'estimated' : 'measured');
+    let estimator: LossEstimator | undefined;
+    if (lossSource === 'estimated') {
+      log(`estimating layer losses: one calibration pass for ${rows.length} layers' input energy…`);
+      estimator = await openLossEstimator(
+        model,
+        rows.map((r) => r.name),
+        verify,
+        signal,
+      );
+      if (estimator.unweighted.length)
+        log(
+          `${estimator.unweighted.length} layers' inputs could not be captured: their weight error alone counts`,
+        );
+    } else if (session.workersNote) log(session.workersNote);
+    const measured = async (wanted: readonly { name: string; precision: Precision }[]) => {
       const ids = [...new Set(wanted.map((w) => w.precision))].join(', ');
       log(`measuring ${wanted.length} layer losses alone (${ids}) on ${session.pool.size} workers…`);
       const jobs = wanted.map((w) => {
@@ -386,6 +431,12 @@ async function findConfiguration(
         throw e;
       }
     };
+    const measure = estimator
+      ? (wanted: readonly LossRequest[]) => {
+          log(`estimating ${wanted.length} layer losses alone from their inputs' energy…`);
+          return estimator.estimate(wanted, signal);
+        }
+      : measured;
     const runner = await openCandidateRunner(model, verify);
     const evaluate = async (choices: ReadonlyMap<string, Precision>): Promise<Evaluation> => {
       if (signal.aborted) throw new ModelError(input, 'shrink cancelled');
@@ -438,9 +489,14 @@ async function findConfiguration(
         ),
     });
     if (!result.met) throw new ModelError(input, `${result.failure}. No file written.`);
-    return { ...result, layers, baselines, workers: session.pool.size };
+    return { ...result, layers, baselines, workers: session.pool.size, lossSource };
   } finally {
     model.close();
     await session.close();
   }
+}
+
+/** The model's bytes with its external data files. */
+function modelBytes(model: OpenedModel): number {
+  return model.file.bytes + model.file.externalFiles.reduce((a, f) => a + f.bytes, 0);
 }

@@ -18,7 +18,7 @@ export interface ActivationTarget {
   elemType: number;
 }
 
-/** XᵀX over every calibration row of one activation. */
+/** XᵀX over every calibration row of one activation (its diagonal only with `diagonal`). */
 export interface ActivationGram {
   name: string;
   K: number;
@@ -37,6 +37,8 @@ export interface CalibrationOptions extends VerifyOptions {
   rowsPerK?: number;
   /** First seed of the synthesized batches (default CALIBRATION_SEED; the held-out rows use the verification's). */
   seedBase?: number;
+  /** Collect only the diagonal of XᵀX (Σ x_k², K numbers): `gram` then holds K values. */
+  diagonal?: boolean;
 }
 
 /**
@@ -87,7 +89,10 @@ export async function captureActivations(
     else missing.push({ name: t.name, reason: 'computed inside a subgraph (or a constant)' });
   }
   const grams = new Map(
-    wanted.map((t) => [t.name, { name: t.name, K: t.K, rows: 0, gram: new Float64Array(t.K * t.K) }]),
+    wanted.map((t) => [
+      t.name,
+      { name: t.name, K: t.K, rows: 0, gram: new Float64Array(options.diagonal ? t.K : t.K * t.K) },
+    ]),
   );
   let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
   const readConstant = constantReaderOf(model);
@@ -143,7 +148,7 @@ export async function captureActivations(
       } catch (e) {
         throw new ModelError(modelPath, `onnxruntime cannot run the calibration: ${(e as Error).message}`);
       }
-      for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name]);
+      for (const g of grams.values()) addRows(g, out[g.name] ?? feeds[g.name], options.diagonal);
       if (b === 0 && !options.inputsDir && !real && options.seedBase === undefined)
         batches = Math.max(batches, batchesForK([...grams.values()], options.rowsPerK ?? 1));
       control.onBatch?.(b + 1, batches);
@@ -154,7 +159,7 @@ export async function captureActivations(
     model.close();
   }
   for (const g of grams.values()) {
-    symmetrize(g.gram, g.K);
+    if (!options.diagonal) symmetrize(g.gram, g.K);
     if (g.rows === 0) missing.push({ name: g.name, reason: `no rows of ${g.K} values` });
   }
   const from = fromData
@@ -182,13 +187,14 @@ function batchesForK(grams: ActivationGram[], perK: number): number {
   return Math.min(MAX_CALIBRATION_BATCHES, need);
 }
 
-/** Adds an activation tensor's rows of K values to its Gram matrix (float16 decoded). */
-function addRows(g: ActivationGram, t: OrtTypes.Tensor | undefined): void {
+/** Adds an activation tensor's rows of K values to its Gram matrix, or its diagonal (float16 decoded). */
+function addRows(g: ActivationGram, t: OrtTypes.Tensor | undefined, diagonal = false): void {
   if (!t || (t.type !== 'float32' && t.type !== 'float16')) return;
   const values = t.type === 'float16' ? decodeFloat16(t.data as Uint16Array) : (t.data as Float32Array);
   if (values.length % g.K !== 0) return;
   const rows = values.length / g.K;
-  accumulateGram(g.gram, g.K, values, rows);
+  if (diagonal) for (let i = 0; i < values.length; i++) g.gram[i % g.K] += values[i] * values[i];
+  else accumulateGram(g.gram, g.K, values, rows);
   g.rows += rows;
 }
 

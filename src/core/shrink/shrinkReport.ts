@@ -53,8 +53,13 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
     layers: Record<string, number>;
     uniform8Bytes: number;
     uniform4Bytes: number;
-    /** (layer, precision) losses measured for the search. */
+    /** (layer, precision) losses measured (or estimated) for the search. */
     measurements?: number;
+    /**
+     * How layer losses were found: `measured` (the model's outputs with that layer changed alone) or
+     * `estimated` (the layer's own output noise from its inputs' energy per channel, `--losses`).
+     */
+    losses?: 'measured' | 'estimated';
     /** The step of the candidate written (the last that met the target). */
     chosenStep?: number;
     /** The uniform configuration the search fell back to and backed off from, when it did. */
@@ -139,8 +144,12 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
     '',
     '## Layers',
     '',
-    'Losses are measured: the worst model output with only that layer changed (`big-shrink sensitivity`); ' +
-      `only the precisions the search needed are measured (${s.measurements ?? '?'} measurements).`,
+    s.losses === 'estimated'
+      ? "Losses are estimated: each layer's own output noise under that precision, weighted by its inputs' " +
+          'energy per channel on the calibration samples (no model run per layer; every candidate was run in ' +
+          `full). ${s.measurements ?? '?'} estimates.`
+      : 'Losses are measured: the worst model output with only that layer changed (`big-shrink sensitivity`); ' +
+          `only the precisions the search needed are measured (${s.measurements ?? '?'} measurements).`,
     '',
     '| layer | op | params | choice | measured alone: SQNR dB | why |',
     '|---|---|---:|---|---|---|',
