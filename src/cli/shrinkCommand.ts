@@ -19,6 +19,7 @@ import {
   type ShrinkReport,
 } from '../core/shrink/shrinkReport';
 import {
+  countChoices,
   type Evaluation,
   type Fallback,
   type Loss,
@@ -26,6 +27,14 @@ import {
   type SearchResult,
   searchShrink,
 } from '../core/shrink/shrinkSearch';
+import { choiceLabel, type Objective, parseStructures, type Structure } from '../core/shrink/shrinkChoices';
+import {
+  findStructured,
+  structuredLayerRows,
+  structuredPlan,
+  structuredReason,
+  type StructuredFound,
+} from './shrinkStructured';
 import {
   fidelityOf,
   meetsTarget,
@@ -36,7 +45,7 @@ import {
 } from '../core/shrink/shrinkTarget';
 import { openCandidateRunner } from '../runtime/candidateRunner';
 import { checkWritable } from '../runtime/checkWritable';
-import { openModel } from '../runtime/openModel';
+import { type OpenedModel, openModel } from '../runtime/openModel';
 import {
   defaultSensitivityWorkers,
   openSensitivity,
@@ -55,7 +64,8 @@ import {
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" | "ppl<=+P%" | "kl<=X" | "acc>=POINTS"
                  [--max-bytes N] [-o OUT] [--force]
-                 [--precisions ID,...] [--layers REGEX] [--workers N] [--refine] [--json] [--inputs DIR]
+                 [--precisions ID,...] [--choices rank50,width25] [--objective size|latency]
+                 [--layers REGEX] [--workers N] [--refine] [--json] [--inputs DIR]
                  [--dims NAME=V,...] [--data PATH] [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
   weight chooses among int2, int4b128, int4, int8 (MatMulNBits: 2-bit block 32, 4-bit block 128, 4-bit
@@ -74,6 +84,12 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
                    model is re-measured on the held-out evaluation samples (exit 3 when they disagree).
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
+  --choices        structural choices beside the precisions, each also combined with every precision:
+                   rankP (a weight becomes low-rank factors [K,r]·[r,N], r = P% of min(K,N), only where
+                   that is smaller) and widthP (an MLP block loses P% of its hidden units: its up, gate and
+                   down weights change together, one decision); e.g. rank50,width25
+  --objective      size (default: the fewest bytes) or latency (the lowest estimated median latency in
+                   onnxruntime-node: each choice timed on the whole model, shared out by parameters)
   --layers REGEX   search only the weights whose name or node name matches; the others stay in float
   --workers N      threads measuring layer losses (default 2; 1 when a second onnxruntime session of the
                    model would pass the memory bound of big models)
@@ -88,6 +104,8 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     target: { type: 'string' },
     'max-bytes': { type: 'number' },
     precisions: { type: 'string' },
+    choices: { type: 'string' },
+    objective: { type: 'string' },
     workers: { type: 'number' },
     layers: { type: 'string' },
     refine: { type: 'flag' },
@@ -108,6 +126,13 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       ? [...PRECISIONS]
       : parsePrecisions(String(args.options.precisions));
   if (typeof precisions === 'string') throw new UsageError(precisions);
+  const structures: Structure[] | string =
+    args.options.choices === undefined ? [] : parseStructures(String(args.options.choices));
+  if (typeof structures === 'string') throw new UsageError(structures);
+  const objective = String(args.options.objective ?? 'size');
+  if (objective !== 'size' && objective !== 'latency')
+    throw new UsageError(`--objective takes size or latency, not ${objective}`);
+  const structured = structures.length > 0 || objective === 'latency';
   const workers =
     args.options.workers === undefined
       ? undefined
@@ -136,15 +161,51 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   checkWritable([outPath, `${stem}.report.json`, `${stem}.report.md`]);
   const log = args.options.json ? () => undefined : (m: string) => process.stderr.write(`${m}\n`);
 
-  const search = await whileInterruptible((signal) =>
-    findConfiguration(
-      input,
-      target,
-      { verify, maxBytes, precisions, workers, layers, refine: Boolean(args.options.refine) },
-      log,
-      signal,
-    ),
-  );
+  const settings: SearchSettings = {
+    verify,
+    maxBytes,
+    precisions,
+    workers,
+    layers,
+    refine: Boolean(args.options.refine),
+    structures,
+    objective,
+  };
+  const searchModel = structured ? openModel(input) : undefined;
+  try {
+    const found = await whileInterruptible<Found | StructuredFound>((signal) =>
+      searchModel
+        ? findStructuredConfiguration(searchModel, target, settings, log, signal)
+        : findConfiguration(input, target, settings, log, signal),
+    );
+    return await writeShrink(
+      found,
+      { input, outPath, force, target, settings, json: !!args.options.json, log },
+      out,
+    );
+  } finally {
+    searchModel?.close();
+  }
+}
+
+/** Writes, verifies and reports the configuration found; returns the exit code. */
+async function writeShrink(
+  search: Found | StructuredFound,
+  run: {
+    input: string;
+    outPath: string;
+    force: boolean;
+    target: ShrinkTarget;
+    settings: SearchSettings;
+    json: boolean;
+    log: (m: string) => void;
+  },
+  out: (line: string) => void,
+): Promise<number> {
+  const { input, outPath, force, target, log } = run;
+  const { verify, maxBytes, precisions, workers, layers } = run.settings;
+  const structured = 'final' in search ? search : undefined;
+  const args = { options: { json: run.json, refine: run.settings.refine } };
   const base = DEFAULT_QUANTIZE_OPTIONS;
   const { report, verification } = await runTransform<ShrinkReport, QuantizePlan>({
     transform: 'shrink',
@@ -156,17 +217,26 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       target: target.text,
       ...(maxBytes === undefined ? {} : { maxBytes }),
       precisions: precisions.join(','),
+      ...(run.settings.structures.length
+        ? { choices: run.settings.structures.map((x) => x.id).join(',') }
+        : {}),
+      objective: run.settings.objective,
       ops: base.ops.join(','),
-      workers: workers ?? search.workers,
+      workers: workers ?? ('workers' in search ? search.workers : 1),
       ...(layers ? { layers: layers.source } : {}),
       ...(args.options.refine ? { refine: true } : {}),
     },
+    ...(structured ? { stage: () => structured.final.model } : {}),
     plan: (model, sink) =>
-      planMixed(model.index, model.source, model.resolveExternal, search.choices, base, sink),
+      structured
+        ? structuredPlan(structured, model, sink)
+        : planMixed(model.index, model.source, model.resolveExternal, (search as Found).choices, base, sink),
     nothingToDo: () => 'every layer stays in float.',
     onProgress: args.options.json ? undefined : log,
-    finish: async (_plan, { verification: v }) => {
-      const counts = countPrecisions(search.choices, precisions);
+    finish: async (plan, { verification: v, model: original }) => {
+      const counts = structured
+        ? countChoices(structured.choices, structured.ids)
+        : countPrecisions((search as Found).choices, precisions);
       const last = search.candidates[search.chosen - 1]?.fidelity;
       const final = v?.ok ? fidelityOf(v.outputs, v.metrics) : undefined;
       const heldOut = {
@@ -185,28 +255,56 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
           measurements: search.measured,
           chosenStep: search.chosen,
           ...(search.fallback ? { fallback: search.fallback } : {}),
+          objective: run.settings.objective,
+          ...(run.settings.structures.length
+            ? { choices: run.settings.structures.map((x) => x.id).join(',') }
+            : {}),
+          ...(v?.ok && Number.isFinite(v.original.medianMs) && Number.isFinite(v.candidate.medianMs)
+            ? {
+                latency: {
+                  originalMs: v.original.medianMs,
+                  candidateMs: v.candidate.medianMs,
+                  runs: verify.runs ?? 5,
+                },
+              }
+            : {}),
         },
         sections: {
-          layers: search.layers.map((l) => {
-            const choice = search.choices.get(l.name)!;
-            const losses = search.losses.get(l.name)!;
-            const measured = (p: Precision) => losses.get(p);
-            return {
-              name: l.name,
-              op: l.op,
-              params: l.params,
-              choice,
-              int4: measured('int4'),
-              int8: measured('int8'),
-              losses: [...losses].flatMap(([p, x]) => (x ? [{ choice: p, ...x }] : [])),
-              why: search.fallback
-                ? fallbackReason(search.fallback, choice, measured(choice), search.lowered.get(l.name))
-                : layerReason(choice, search.ladders.get(l.name)!, losses, search.raisedAt.get(l.name)),
-            };
-          }),
+          layers: structured
+            ? structuredLayerRows(structured, plan, original).map((row) => ({
+                ...row,
+                losses: [...(structured.losses.get(row.name) ?? [])].flatMap(([p, x]) =>
+                  x ? [{ choice: p, ...x }] : [],
+                ),
+                why: structuredReason(structured, row.name),
+              }))
+            : (search as Found).layers.map((l) => {
+                const choice = (search as Found).choices.get(l.name)!;
+                const losses = (search as Found).losses.get(l.name)!;
+                const measured = (p: Precision) => losses.get(p);
+                return {
+                  name: l.name,
+                  op: l.op,
+                  params: l.params,
+                  choice,
+                  int4: measured('int4'),
+                  int8: measured('int8'),
+                  losses: [...losses].flatMap(([p, x]) => (x ? [{ choice: p, ...x }] : [])),
+                  why: search.fallback
+                    ? fallbackReason(search.fallback, choice, measured(choice), search.lowered.get(l.name))
+                    : layerReason(
+                        choice,
+                        (search as Found).ladders.get(l.name)!,
+                        losses,
+                        search.raisedAt.get(l.name),
+                      ),
+                };
+              }),
           candidates: search.candidates,
           baselines: search.baselines,
-          precisionLabels: { ...PRECISION_LABELS },
+          precisionLabels: structured
+            ? Object.fromEntries(structured.ids.map((id) => [id, choiceLabel(id)]))
+            : { ...PRECISION_LABELS },
         },
       };
     },
@@ -228,6 +326,8 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       `uniform 4-bit ${search.baselines.uniform4.bytes} bytes, uniform 8-bit ${search.baselines.uniform8.bytes} bytes, shrink ${report.summary.bytesAfter} bytes`,
     );
     printTransform(report, `mixed precision for ${target.text}`, verification, out);
+    const l = report.summary.latency;
+    if (l) out(`median latency ${l.originalMs} → ${l.candidateMs} ms (objective: ${run.settings.objective})`);
   }
   // A comparison that failed says so itself (transformExitCode); a miss of the target on the held-out
   // evaluation samples (the search met it on the calibration samples) is shrink's own.
@@ -242,6 +342,9 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
 
 interface SearchSettings {
   verify: VerifyOptions;
+  /** Structural choices beside the precisions (`--choices`). */
+  structures: Structure[];
+  objective: Objective;
   maxBytes?: number;
   precisions: Precision[];
   /** Undefined: as many as the model allows (sensitivityWorkersFor). */
@@ -443,4 +546,34 @@ async function findConfiguration(
     model.close();
     await session.close();
   }
+}
+
+/** The searchable weights (as --layers picks them) and the structured search over them. */
+async function findStructuredConfiguration(
+  model: OpenedModel,
+  target: ShrinkTarget,
+  settings: SearchSettings,
+  log: (m: string) => void,
+  signal: AbortSignal,
+): Promise<StructuredFound> {
+  const seen = new Set<string>();
+  const all = planQuantize(
+    model.index,
+    model.source,
+    model.resolveExternal,
+    DEFAULT_QUANTIZE_OPTIONS,
+  ).tensors.filter((r) => !seen.has(r.name) && seen.add(r.name));
+  if (all.length === 0)
+    throw new ModelError(
+      model.path,
+      'no MatMul/Gemm weights to shrink: no MatMul or Gemm reads a constant 2-D float weight. No file written.',
+    );
+  const pick = settings.layers;
+  const rows = pick ? all.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n))) : all;
+  if (rows.length === 0)
+    throw new ModelError(
+      model.path,
+      `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`,
+    );
+  return findStructured(model, rows, target, settings, log, signal);
 }

@@ -41,7 +41,13 @@ export interface CandidateRun {
 export interface CandidateRunner {
   /** The inputs, one line each (name, type, shape, where the values came from). */
   inputs: string[];
-  run(edits: Edit[]): Promise<CandidateRun>;
+  /** `on`: the model the edits apply to, when not the original (shrink's structurally staged model). */
+  run(edits: Edit[], on?: OpenedModel): Promise<CandidateRun>;
+  /**
+   * The candidate's median latency (ms) over `runs` timed runs on the first calibration sample, after two
+   * untimed warm-up runs (undefined: it does not load or run).
+   */
+  time(edits: Edit[], runs: number, on?: OpenedModel): Promise<number | undefined>;
 }
 
 /**
@@ -108,8 +114,30 @@ export async function openCandidateRunner(
   }
   return {
     inputs: described.map((i) => `${i.name}: ${i.dtype}[${i.dims.join(',')}] ${i.values}`),
-    async run(edits) {
-      const candidate = buildCandidate(model, edits, sessionOptions);
+    async time(edits, runs, on) {
+      const candidate = buildCandidate(on ?? model, edits, sessionOptions);
+      try {
+        const session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions);
+        try {
+          for (let i = 0; i < 2; i++) await session.run(samples[0]);
+          const times: number[] = [];
+          for (let i = 0; i < runs; i++) {
+            const t0 = performance.now();
+            await session.run(samples[0]);
+            times.push(performance.now() - t0);
+          }
+          return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+        } finally {
+          await session.release();
+        }
+      } catch {
+        return undefined;
+      } finally {
+        candidate.dispose();
+      }
+    },
+    async run(edits, on) {
+      const candidate = buildCandidate(on ?? model, edits, sessionOptions);
       const result: CandidateRun = { bytes: candidate.totalBytes, outputs: [] };
       let session: OrtTypes.InferenceSession;
       try {

@@ -32,6 +32,26 @@ export interface ShrinkLayerRow {
   /** Every loss measured for this layer (the search measures lazily: not every precision). */
   losses?: LayerLossRow[];
   why: string;
+  /**
+   * With `--choices` or `--objective latency`: the layer's tensors (a weight, its low-rank factors, or an MLP
+   * group's cut weights) with dims and bytes before and after, and their sums.
+   */
+  tensors?: {
+    name: string;
+    dimsBefore: number[];
+    dimsAfter: number[];
+    bytesBefore: number;
+    bytesAfter: number;
+  }[];
+  bytesBefore?: number;
+  bytesAfter?: number;
+}
+
+/** Whole-model median latency (ms) of the original and the written model: `runs` timed runs after a warm-up. */
+export interface ShrinkLatency {
+  originalMs: number;
+  candidateMs: number;
+  runs: number;
 }
 
 /** A uniform configuration of the same model, run the same way, for comparison. */
@@ -64,10 +84,16 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
      * measured on): the written model's figure and whether it meets the target there.
      */
     heldOut?: { value?: number; met: boolean; samples: number };
+    /** What the search minimized among configurations meeting the target (`size` unless --objective). */
+    objective?: 'size' | 'latency';
+    /** The structural choices offered (`--choices`), e.g. `rank50,width25`. */
+    choices?: string;
+    /** Measured by the verification on the evaluation inputs. */
+    latency?: ShrinkLatency;
   };
   layers: ShrinkLayerRow[];
   /** Every configuration tried, in order: the size/fidelity trade-off curve. */
-  candidates: Candidate[];
+  candidates: Candidate<string>[];
   /** Every layer at one precision: uniform4, uniform8, and one per other allowed precision (`int2`, …). */
   baselines: { uniform4: Baseline; uniform8: Baseline } & Record<string, Baseline>;
   /** Precision id → label ("4-bit (block 128)"), for every id the report uses. */
@@ -134,6 +160,18 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
       `uniform 8-bit: ${r.baselines.uniform8.bytes} bytes${r.baselines.uniform8.meetsTarget ? ' (meets the target)' : ' (misses the target)'}.`,
     '',
   );
+  if (s.objective || s.latency) {
+    const l = s.latency;
+    lines.push(
+      `Objective: smallest ${s.objective === 'latency' ? 'latency' : 'size'}` +
+        (s.choices ? ` (structural choices: ${s.choices})` : '') +
+        (l
+          ? `; median latency ${num(l.originalMs, 3)} → ${num(l.candidateMs, 3)} ms (${l.runs} runs after a warm-up, evaluation inputs)`
+          : '') +
+        '.',
+      '',
+    );
+  }
   renderFilesAndOptions(r, lines);
   lines.push(
     '',
@@ -150,6 +188,22 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
     lines.push(
       `| ${cell(l.name)} | ${l.op} | ${l.params} | ${label(l.choice)} | ${cell(measured)} | ${cell(l.why)} |`,
     );
+  }
+  const shaped = r.layers.filter((l) => l.tensors?.length);
+  if (shaped.length) {
+    lines.push(
+      '',
+      '## Layer shapes and bytes',
+      '',
+      '| layer | choice | tensor | dims before | dims after | bytes before | bytes after |',
+    );
+    lines.push('|---|---|---|---|---|---:|---:|');
+    const dims = (d: number[]) => (d.length ? d.join('×') : '—');
+    for (const l of shaped)
+      for (const t of l.tensors!)
+        lines.push(
+          `| ${cell(l.name)} | ${label(l.choice)} | ${cell(t.name)} | ${dims(t.dimsBefore)} | ${dims(t.dimsAfter)} | ${t.bytesBefore} | ${t.bytesAfter} |`,
+        );
   }
   lines.push(
     '',
