@@ -302,6 +302,15 @@ async function writeShrink(
               }),
           candidates: search.candidates,
           baselines: search.baselines,
+          ...(structured?.latencyMs
+            ? {
+                latencySearch: {
+                  choicesMs: structured.latencyMs,
+                  finalists: structured.finalistsMs ?? [],
+                  picked: structured.picked ?? '',
+                },
+              }
+            : {}),
           precisionLabels: structured
             ? Object.fromEntries(structured.ids.map((id) => [id, choiceLabel(id)]))
             : { ...PRECISION_LABELS },

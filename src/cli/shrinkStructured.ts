@@ -41,6 +41,8 @@ import type { VerifyOptions } from '../runtime/verifyModels';
 
 /** Timed runs per configuration when the latency objective estimates its costs. */
 export const LATENCY_RUNS = 15;
+/** Timed runs per finalist (interleaved) when the latency objective picks among them. */
+export const FINALIST_RUNS = 30;
 
 /** What the structured search found: the choices, the staged result and the figures for the report. */
 export interface StructuredFound extends SearchResult<string> {
@@ -49,8 +51,12 @@ export interface StructuredFound extends SearchResult<string> {
   final: StagedConfiguration;
   baselines: { uniform4: Baseline; uniform8: Baseline } & Record<string, Baseline>;
   ids: string[];
-  /** Latency objective: the measured median per uniform configuration (ms), `original` first. */
+  /** Latency objective: the measured median per uniform configuration (ms), and the original's. */
   latencyMs?: Record<string, number>;
+  /** Latency objective: the configurations meeting the target, timed side by side, fastest first. */
+  finalistsMs?: { label: string; medianMs: number }[];
+  /** Latency objective: the finalist written (`latency search`, `size search`, `uniform8`, …). */
+  picked?: string;
 }
 
 /**
@@ -126,57 +132,151 @@ export async function findStructured(
 
   let cost: Map<string, Record<string, number>> | undefined;
   let latencyMs: Record<string, number> | undefined;
+  const timeds = (configs: ReadonlyMap<string, string>[], runs: number) => {
+    const planned = configs.map((c) => planOf(c));
+    return runner.time(
+      planned.map(({ staged, plan }) => ({
+        edits: plan.blockers.length ? [] : plan.edits,
+        on: staged.model,
+      })),
+      runs,
+    );
+  };
   if (settings.objective === 'latency') {
-    const time = async (choices: ReadonlyMap<string, string>) => {
-      const { staged, plan } = planOf(choices);
-      return plan.blockers.length ? undefined : runner.time(plan.edits, LATENCY_RUNS, staged.model);
-    };
-    const original = await time(new Map());
-    if (original === undefined) throw new ModelError(model.path, 'the original model could not be timed');
-    latencyMs = { original: round(original) };
+    // Each choice timed on the whole model (every layer that can take it), interleaved with the original so
+    // both see the same load; the difference is shared out over the layers by parameters.
+    latencyMs = {};
     const total = setup.items.reduce((s, i) => s + i.params, 0);
-    cost = new Map(setup.items.map((i) => [i.name, { float: (original * i.params) / total }]));
+    let original: number | undefined;
+    const estimates = new Map<string, number>();
     for (const id of ids) {
       if (id === 'float') continue;
       const having = setup.items.filter((i) => setup.bytes.get(i.name)![id] !== undefined);
       if (having.length === 0) continue;
       log(`timing every layer at ${choiceLabel(id)}…`);
-      const ms = await time(new Map(having.map((i) => [i.name, id])));
+      const [base, ms] = await timeds([new Map(), new Map(having.map((i) => [i.name, id]))], LATENCY_RUNS);
+      if (base === undefined) throw new ModelError(model.path, 'the original model could not be timed');
+      original = original === undefined ? base : Math.min(original, base);
       if (ms === undefined) continue;
       latencyMs[id] = round(ms);
+      estimates.set(id, ms - base);
       const share = having.reduce((s, i) => s + i.params, 0);
-      for (const i of having)
-        cost.get(i.name)![id] = (original * i.params) / total + ((ms - original) * i.params) / share;
+      for (const i of having) estimates.set(`${i.name}\u0000${id}`, ((ms - base) * i.params) / share);
     }
+    const o = original ?? 0;
+    latencyMs.original = round(o);
+    cost = new Map(
+      setup.items.map((i) => {
+        const c: Record<string, number> = { float: (o * i.params) / total };
+        for (const id of ids) {
+          const d = estimates.get(`${i.name}\u0000${id}`);
+          if (d !== undefined) c[id] = c.float + d;
+        }
+        return [i.name, c];
+      }),
+    );
   }
-  const layers: SearchLayer<string>[] = setup.items.map((i) => {
-    const bytes = setup.bytes.get(i.name)!;
-    const c = cost?.get(i.name);
-    return {
-      name: i.name,
-      op: i.op,
-      params: i.params,
-      bytes,
-      ladder: structuralLadder(ids, bytes, c),
-      ...(c ? { cost: c } : {}),
-    };
-  });
-  const result = await searchShrink<string>(layers, target, evaluate, {
-    measure,
-    precisions: ids,
-    maxBytes: settings.maxBytes,
-    refine: settings.refine,
-    onStep: (c) =>
-      log(
-        `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to})` : ''}` +
-          `${c.lowered ? ` (${c.lowered.name} ${c.lowered.from}→${c.lowered.to})` : ''}: ` +
-          `${c.bytes} bytes, ${target.metric} ${c.fidelity ? targetValue(c.fidelity, target) : c.error}` +
-          `${c.met ? ' — meets the target' : ''}`,
-      ),
-  });
-  if (!result.met) throw new ModelError(model.path, `${result.failure}. No file written.`);
+  const layersBy = (c?: Map<string, Record<string, number>>): SearchLayer<string>[] =>
+    setup.items.map((i) => {
+      const bytes = setup.bytes.get(i.name)!;
+      const own = c?.get(i.name);
+      return {
+        name: i.name,
+        op: i.op,
+        params: i.params,
+        bytes,
+        ladder: structuralLadder(ids, bytes, own),
+        ...(own ? { cost: own } : {}),
+      };
+    });
+  // Size: never larger than the smallest uniform precision that meets the target (as without --choices).
+  const meeting = Object.entries(baselines)
+    .filter(([k, b]) => b.meetsTarget && !b.error && precisions.includes(baselinePrecision(k)))
+    .sort((a, b) => a[1].bytes - b[1].bytes);
+  const uniformOf = (key: string) =>
+    new Map(setup.items.map((i) => [i.name, baselinePrecision(key) as string]));
+  const fallback = meeting[0]
+    ? { label: meeting[0][0], choices: uniformOf(meeting[0][0]), evaluation: meeting[0][1] }
+    : undefined;
+  // Losses are shared by the two searches of the latency objective.
+  const known = new Map<string, Loss | undefined>();
+  const cached = async (wanted: readonly { name: string; precision: string }[]) => {
+    const key = (w: { name: string; precision: string }) => `${w.name}\u0000${w.precision}`;
+    const missing = wanted.filter((w) => !known.has(key(w)));
+    const got = missing.length ? await measure(missing) : [];
+    missing.forEach((w, i) => known.set(key(w), got[i]));
+    return wanted.map((w) => known.get(key(w)));
+  };
+  const search = (layers: SearchLayer<string>[], guard: boolean) =>
+    searchShrink<string>(layers, target, evaluate, {
+      measure: cached,
+      precisions: ids,
+      maxBytes: settings.maxBytes,
+      refine: settings.refine,
+      ...(guard ? { fallback } : {}),
+      onStep: (c) =>
+        log(
+          `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to})` : ''}` +
+            `${c.lowered ? ` (${c.lowered.name} ${c.lowered.from}→${c.lowered.to})` : ''}` +
+            `${c.fallback ? ` (falls back to ${c.fallback})` : ''}: ` +
+            `${c.bytes} bytes, ${target.metric} ${c.fidelity ? targetValue(c.fidelity, target) : c.error}` +
+            `${c.met ? ' — meets the target' : ''}`,
+        ),
+    });
+  const bySize = layersBy();
+  if (settings.objective === 'size') {
+    const result = await search(bySize, true);
+    if (!result.met) throw new ModelError(model.path, `${result.failure}. No file written.`);
+    const final = setup.stage(result.choices);
+    return { ...result, layers: bySize, structures: setup, final, baselines, ids };
+  }
+  // Latency: the search along estimated milliseconds (no size guard: a bigger model may be the faster),
+  // then the finalists — its result, the size search's, the uniform precisions that meet the target —
+  // timed side by side, and the fastest kept.
+  log('searching by estimated latency…');
+  const byTime = layersBy(cost);
+  const fast = await search(byTime, false);
+  log('searching by size, for comparison…');
+  const small = await search(bySize, true);
+  const finalists: { label: string; choices: ReadonlyMap<string, string>; result?: SearchResult<string> }[] =
+    [];
+  const same = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>) =>
+    [...a].every(([k, v]) => (b.get(k) ?? 'float') === v) &&
+    [...b].every(([k, v]) => (a.get(k) ?? 'float') === v);
+  const add = (label: string, choices: ReadonlyMap<string, string>, result?: SearchResult<string>) => {
+    if (!finalists.some((f) => same(f.choices, choices))) finalists.push({ label, choices, result });
+  };
+  if (fast.met) add('latency search', fast.choices, fast);
+  if (small.met) add('size search', small.choices, small);
+  for (const [key] of meeting) add(key, uniformOf(key));
+  if (finalists.length === 0) throw new ModelError(model.path, `${fast.failure}. No file written.`);
+  log(`timing ${finalists.length} configurations that meet the target side by side…`);
+  const ms = await timeds(
+    finalists.map((f) => f.choices),
+    FINALIST_RUNS,
+  );
+  const order = finalists.map((f, i) => ({ ...f, ms: ms[i] ?? Infinity })).sort((a, b) => a.ms - b.ms);
+  const best = order[0];
+  const finalistsMs = order.map((f) => ({ label: f.label, medianMs: round(f.ms) }));
+  const result: SearchResult<string> = best.result ?? {
+    ...(small.met ? small : fast),
+    choices: new Map(best.choices),
+    raisedAt: new Map(),
+    lowered: new Map(),
+    met: true,
+  };
   const final = setup.stage(result.choices);
-  return { ...result, layers, structures: setup, final, baselines, ids, ...(latencyMs ? { latencyMs } : {}) };
+  return {
+    ...result,
+    layers: best.result === small && best.result !== fast ? bySize : byTime,
+    structures: setup,
+    final,
+    baselines,
+    ids,
+    latencyMs,
+    finalistsMs,
+    picked: best.label,
+  };
 }
 
 /** The write plan of the found configuration on its staged model, with rows for structural-only changes. */
@@ -258,10 +358,25 @@ export function structuredReason(found: StructuredFound, name: string): string {
   const loss = found.losses.get(name)?.get(choice);
   const here =
     choice === 'float' ? 'no loss' : loss ? `${loss.sqnrDb.toFixed(1)} dB output SQNR alone` : 'not measured';
+  if (found.picked && found.picked !== 'latency search' && found.picked !== 'size search')
+    return `${choiceLabel(choice)}: the ${found.picked} configuration, which meets the target, ran fastest of the configurations timed side by side`;
+  if (found.fallback) {
+    const lowered = found.lowered.get(name);
+    return (
+      `the search grew past ${found.fallback} (which meets the target) before meeting it and backed off from it: ` +
+      (lowered === undefined
+        ? `kept at ${choiceLabel(choice)}`
+        : `lowered to ${choiceLabel(choice)} at candidate ${lowered} (${here}), still meeting the target`)
+    );
+  }
   if (at === undefined)
     return `${choiceLabel(choice)} (${here}): the cheapest of its ${ladder.length} choices that could be measured`;
   const per = found.layers[0]?.cost ? 'estimated millisecond' : 'byte';
   return `raised to ${choiceLabel(choice)} at candidate ${at} (${here}), the step that bought the most fidelity per ${per} then`;
 }
+
+/** The precision a baseline key stands for (`uniform4` → int4). */
+const baselinePrecision = (key: string): Precision =>
+  key === 'uniform4' ? 'int4' : key === 'uniform8' ? 'int8' : (key as Precision);
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -235,6 +235,19 @@ describe('shrink --choices / --objective on a wide MLP', () => {
     assert.ok(lat.originalMs > 0 && Number.isFinite(lat.originalMs));
     assert.ok(lat.candidateMs > 0 && Number.isFinite(lat.candidateMs));
     assert.equal(lat.runs, 5);
+    // The search's own timings: every choice's whole-model median, then the finalists side by side.
+    const ls = l.report.latencySearch!;
+    assert.ok(ls.choicesMs.original > 0);
+    assert.ok(Object.keys(ls.choicesMs).some((id) => id.startsWith('width25')));
+    assert.ok(ls.finalists.length >= 1);
+    assert.ok(ls.finalists.some((f) => f.label === ls.picked));
+    const ms = ls.finalists.map((f) => f.medianMs);
+    assert.deepEqual(
+      ms,
+      [...ms].sort((a, b) => a - b),
+      'fastest first',
+    );
+    assert.equal(reports.choices.report.latencySearch, undefined);
     assert.equal(l.report.summary.heldOut?.met, true);
     assert.ok((await heldOutCosine(l.out)) >= 0.99);
     // Every layer's choice is one the latency ladder offered it (what is slower than float is not).

@@ -96,6 +96,16 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
   candidates: Candidate<string>[];
   /** Every layer at one precision: uniform4, uniform8, and one per other allowed precision (`int2`, …). */
   baselines: { uniform4: Baseline; uniform8: Baseline } & Record<string, Baseline>;
+  /**
+   * `--objective latency`: the median latency (ms) of the model with every layer that can take it at each
+   * choice (`original`: unchanged), from which each layer's choices were ordered; then the configurations
+   * that meet the target timed side by side (fastest first) and the one written.
+   */
+  latencySearch?: {
+    choicesMs: Record<string, number>;
+    finalists: { label: string; medianMs: number }[];
+    picked: string;
+  };
   /** Precision id → label ("4-bit (block 128)"), for every id the report uses. */
   precisionLabels: Record<string, string>;
 }
@@ -141,7 +151,10 @@ const fid = (f?: Fidelity) =>
 export function renderShrinkMarkdown(r: ShrinkReport): string {
   const s = r.summary;
   const label = (id: string) => r.precisionLabels[id] ?? id;
-  const ids = Object.keys(s.layers);
+  // With structural choices there are many ids: the tables keep those some candidate used.
+  const ids = Object.keys(s.layers).filter(
+    (id) => !s.choices || s.layers[id] > 0 || r.candidates.some((c) => (c.counts[id] ?? 0) > 0),
+  );
   const lines: string[] = [];
   const mix = ids
     .filter((id) => s.layers[id] > 0)
@@ -240,6 +253,19 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
   }
   const chosen = r.candidates[(s.chosenStep ?? r.candidates.length) - 1];
   lines.push(`| **shrink** (candidate ${chosen?.step}) | ${s.bytesAfter} | ${fid(chosen?.fidelity)} | yes |`);
+  if (r.latencySearch) {
+    const ls = r.latencySearch;
+    lines.push('', '## Latency search', '', '| every layer that can take it at | median ms |', '|---|---:|');
+    for (const [id, ms] of Object.entries(ls.choicesMs))
+      lines.push(`| ${id === 'original' ? 'original' : label(id)} | ${num(ms, 3)} |`);
+    lines.push(
+      '',
+      '| configuration meeting the target (timed side by side) | median ms | written |',
+      '|---|---:|---|',
+    );
+    for (const f of ls.finalists)
+      lines.push(`| ${f.label} | ${num(f.medianMs, 3)} | ${f.label === ls.picked ? 'yes' : ''} |`);
+  }
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
   }
