@@ -81,10 +81,12 @@ export async function benchShrinkObjective(): Promise<void> {
     );
     console.log(
       absoluteRow(
+        // Two medians of one machine shared with other work differ by a few percent run to run: "not
+        // slower" allows that much.
         '--objective latency: faster than size by',
         (1 - ms[3] / ms[2]) * 100,
         '%',
-        { atLeast: 0 },
+        { atLeast: -5 },
         1,
       ),
     );
