@@ -256,6 +256,39 @@ describe('shrink --choices / --objective on a wide MLP', () => {
     assert.equal(reports.precisions.report.summary.objective, 'size');
   });
 
+  it('with rank choices alone factorizes weights: two factors [K,r]·[r,N] at half the full rank, quantized', () => {
+    const out = path.join(tmp, 'rank.onnx');
+    const r = cli(
+      'shrink',
+      model,
+      '--target',
+      'cosine>=0.5',
+      '--choices',
+      'rank50',
+      '--precisions',
+      'int4',
+      '-o',
+      out,
+      '--json',
+    );
+    // A loose target can leave the written model below the verification's own FAIL line (exit 3): still written.
+    assert.ok(r.status === 0 || r.status === 3, r.stderr);
+    const report = JSON.parse(r.stdout) as ShrinkReport;
+    const ranked = report.layers.filter((l) => l.choice.startsWith('rank50'));
+    assert.ok(ranked.length > 0, JSON.stringify(report.summary.layers));
+    for (const l of ranked) {
+      const [w, a, b] = l.tensors!;
+      const [K, N] = w.dimsBefore;
+      const rank = Math.round(0.5 * Math.min(K, N));
+      assert.deepEqual([w.dimsAfter, a.dimsAfter, b.dimsAfter], [[], [K, rank], [rank, N]], l.name);
+      assert.equal(w.bytesAfter, 0);
+      // 4-bit factors: far below their float bytes.
+      assert.ok(a.bytesAfter + b.bytesAfter < (rank * (K + N) * 4) / 4, l.name);
+      assert.equal(l.choice, 'rank50+int4');
+    }
+    assert.ok(fs.existsSync(out));
+  });
+
   it('refuses bad --choices and --objective with exit 2', () => {
     for (const bad of [
       ['--choices', 'sparse24'],
