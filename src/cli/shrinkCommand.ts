@@ -29,7 +29,7 @@ import {
 } from '../core/shrink/shrinkSearch';
 import { choiceLabel, type Objective, parseStructures, type Structure } from '../core/shrink/shrinkChoices';
 import {
-  findStructured,
+  findStructuredIn,
   structuredLayerRows,
   structuredPlan,
   structuredReason,
@@ -45,7 +45,7 @@ import {
 } from '../core/shrink/shrinkTarget';
 import { openCandidateRunner } from '../runtime/candidateRunner';
 import { checkWritable } from '../runtime/checkWritable';
-import { type OpenedModel, openModel } from '../runtime/openModel';
+import { openModel } from '../runtime/openModel';
 import {
   defaultSensitivityWorkers,
   openSensitivity,
@@ -92,7 +92,8 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
                    onnxruntime-node: each choice timed on the whole model, shared out by parameters)
   --layers REGEX   search only the weights whose name or node name matches; the others stay in float
   --workers N      threads measuring layer losses (default 2; 1 when a second onnxruntime session of the
-                   model would pass the memory bound of big models)
+                   model would pass the memory bound of big models; with --choices or --objective latency
+                   the candidates run one at a time)
   --refine         after the first configuration that meets the target, lower layers one rung at a time
                    (least measured loss per byte saved first) while the target still holds
   When the mix grows past the smallest uniform configuration that meets the target, that one is taken and
@@ -175,7 +176,7 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   try {
     const found = await whileInterruptible<Found | StructuredFound>((signal) =>
       searchModel
-        ? findStructuredConfiguration(searchModel, target, settings, log, signal)
+        ? findStructuredIn(searchModel, target, settings, log, signal)
         : findConfiguration(input, target, settings, log, signal),
     );
     return await writeShrink(
@@ -555,34 +556,4 @@ async function findConfiguration(
     model.close();
     await session.close();
   }
-}
-
-/** The searchable weights (as --layers picks them) and the structured search over them. */
-async function findStructuredConfiguration(
-  model: OpenedModel,
-  target: ShrinkTarget,
-  settings: SearchSettings,
-  log: (m: string) => void,
-  signal: AbortSignal,
-): Promise<StructuredFound> {
-  const seen = new Set<string>();
-  const all = planQuantize(
-    model.index,
-    model.source,
-    model.resolveExternal,
-    DEFAULT_QUANTIZE_OPTIONS,
-  ).tensors.filter((r) => !seen.has(r.name) && seen.add(r.name));
-  if (all.length === 0)
-    throw new ModelError(
-      model.path,
-      'no MatMul/Gemm weights to shrink: no MatMul or Gemm reads a constant 2-D float weight. No file written.',
-    );
-  const pick = settings.layers;
-  const rows = pick ? all.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n))) : all;
-  if (rows.length === 0)
-    throw new ModelError(
-      model.path,
-      `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`,
-    );
-  return findStructured(model, rows, target, settings, log, signal);
 }

@@ -1,6 +1,7 @@
 import { ModelError } from '../core/errors';
 import {
   DEFAULT_QUANTIZE_OPTIONS,
+  planQuantize,
   type QuantizePlan,
   type QuantizedTensorRow,
 } from '../core/quant/planQuantize';
@@ -380,3 +381,33 @@ const baselinePrecision = (key: string): Precision =>
   key === 'uniform4' ? 'int4' : key === 'uniform8' ? 'int8' : (key as Precision);
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The searchable weights (as --layers picks them) and the structured search over them. */
+export async function findStructuredIn(
+  model: OpenedModel,
+  target: ShrinkTarget,
+  settings: Parameters<typeof findStructured>[3] & { layers?: RegExp },
+  log: (m: string) => void,
+  signal: AbortSignal,
+): Promise<StructuredFound> {
+  const seen = new Set<string>();
+  const all = planQuantize(
+    model.index,
+    model.source,
+    model.resolveExternal,
+    DEFAULT_QUANTIZE_OPTIONS,
+  ).tensors.filter((r) => !seen.has(r.name) && seen.add(r.name));
+  if (all.length === 0)
+    throw new ModelError(
+      model.path,
+      'no MatMul/Gemm weights to shrink: no MatMul or Gemm reads a constant 2-D float weight. No file written.',
+    );
+  const pick = settings.layers;
+  const rows = pick ? all.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n))) : all;
+  if (rows.length === 0)
+    throw new ModelError(
+      model.path,
+      `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`,
+    );
+  return findStructured(model, rows, target, settings, log, signal);
+}
