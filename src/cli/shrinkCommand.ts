@@ -1,11 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type LmHeadPrecision, lmHeadWeights } from '../core/quant/lmHead';
 import { openLossEstimator, type LossEstimator } from '../runtime/estimateLayerLosses';
 import { ModelError } from '../core/errors';
 import { DEFAULT_QUANTIZE_OPTIONS, planQuantize, type QuantizePlan } from '../core/quant/planQuantize';
 import { planMixed } from '../core/shrink/planMixed';
 import {
   countPrecisions,
+  ladderOf,
   type Precision,
   PRECISION_LABELS,
   PRECISION_SPECS,
@@ -20,6 +22,7 @@ import {
   type ShrinkReport,
 } from '../core/shrink/shrinkReport';
 import {
+  countChoices,
   type Evaluation,
   type Fallback,
   type Loss,
@@ -28,6 +31,14 @@ import {
   type SearchResult,
   searchShrink,
 } from '../core/shrink/shrinkSearch';
+import { choiceLabel, type Objective, parseStructures, type Structure } from '../core/shrink/shrinkChoices';
+import {
+  findStructuredIn,
+  structuredLayerRows,
+  structuredPlan,
+  structuredReason,
+  type StructuredFound,
+} from './shrinkStructured';
 import {
   fidelityOf,
   meetsTarget,
@@ -57,7 +68,8 @@ import {
 
 export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr>=DB" | "top1>=X" | "ppl<=+P%" | "kl<=X" | "acc>=POINTS"
                  [--max-bytes N] [-o OUT] [--force]
-                 [--precisions ID,...] [--layers REGEX] [--workers N] [--refine] [--losses measured|estimated]
+                 [--precisions ID,...] [--choices rank50,width25] [--objective size|latency]
+                 [--layers REGEX] [--workers N] [--refine] [--losses measured|estimated] [--lm-head 2|4|8|float]
                  [--json] [--inputs DIR]
                  [--dims NAME=V,...] [--data PATH] [--fill INPUT=V,...]
   Goal-driven mixed precision: the smallest model whose worst output still meets the target. Each MatMul/Gemm
@@ -77,15 +89,24 @@ export const shrinkUsage = `big-shrink shrink MODEL --target "cosine>=X" | "sqnr
                    model is re-measured on the held-out evaluation samples (exit 3 when they disagree).
   --max-bytes N    fail instead of growing the model beyond N bytes
   --precisions     the precision ids allowed (default all; float always is), e.g. int4,int8
+  --choices        structural choices beside the precisions, each also combined with every precision:
+                   rankP (a weight becomes low-rank factors [K,r]·[r,N], r = P% of min(K,N), only where
+                   that is smaller) and widthP (an MLP block loses P% of its hidden units: its up, gate and
+                   down weights change together, one decision); e.g. rank50,width25
+  --objective      size (default: the fewest bytes) or latency (the lowest estimated median latency in
+                   onnxruntime-node: each choice timed on the whole model, shared out by parameters)
   --layers REGEX   search only the weights whose name or node name matches; the others stay in float
   --workers N      threads measuring layer losses (default 2; 1 when a second onnxruntime session of the
-                   model would pass the memory bound of big models)
+                   model would pass the memory bound of big models; with --choices or --objective latency
+                   the candidates run one at a time)
   --refine         after the first configuration that meets the target, lower layers one rung at a time
                    (least measured loss per byte saved first) while the target still holds
   --losses M       how a layer's loss alone is found: measured (one onnxruntime run of the model per
                    layer and precision) or estimated (one calibration pass; the layer's own output noise
                    from its inputs' energy per channel, no run per layer). Default: estimated for models
                    of 1 GiB and more, where a run costs seconds; every candidate is still run in full
+  --lm-head B      the fewest bits a language model's head may take (as quantize finds it): 8 (default:
+                   int8, fp16 or float), 4, 2, or float to leave it as it is
   When the mix grows past the smallest uniform configuration that meets the target, that one is taken and
   backed off from the same way, so the result is never larger than it (e.g. uniform 8-bit).`;
 
@@ -95,10 +116,13 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
     target: { type: 'string' },
     'max-bytes': { type: 'number' },
     precisions: { type: 'string' },
+    choices: { type: 'string' },
+    objective: { type: 'string' },
     workers: { type: 'number' },
     layers: { type: 'string' },
     refine: { type: 'flag' },
     losses: { type: 'string' },
+    'lm-head': { type: 'string' },
     output: { type: 'string', alias: '-o' },
     force: { type: 'flag' },
     json: { type: 'flag' },
@@ -116,6 +140,13 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       ? [...PRECISIONS]
       : parsePrecisions(String(args.options.precisions));
   if (typeof precisions === 'string') throw new UsageError(precisions);
+  const structures: Structure[] | string =
+    args.options.choices === undefined ? [] : parseStructures(String(args.options.choices));
+  if (typeof structures === 'string') throw new UsageError(structures);
+  const objective = String(args.options.objective ?? 'size');
+  if (objective !== 'size' && objective !== 'latency')
+    throw new UsageError(`--objective takes size or latency, not ${objective}`);
+  const structured = structures.length > 0 || objective === 'latency';
   const workers =
     args.options.workers === undefined
       ? undefined
@@ -131,6 +162,14 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   const lossesArg = args.options.losses as string | undefined;
   if (lossesArg !== undefined && lossesArg !== 'measured' && lossesArg !== 'estimated')
     throw new UsageError('--losses takes measured or estimated');
+  const lmHeadArg = (args.options['lm-head'] as string | undefined) ?? '8';
+  if (!['2', '4', '8', 'float'].includes(lmHeadArg))
+    throw new UsageError('--lm-head takes 2, 4, 8 or float (the fewest bits the LM head may take)');
+  const lmHead: LmHeadPrecision = lmHeadArg === 'float' ? 'float' : (Number(lmHeadArg) as 2 | 4 | 8);
+  if (structured && lossesArg === 'estimated')
+    throw new UsageError(
+      '--losses estimated goes with the precision search: --choices and --objective latency measure each choice',
+    );
   const verify = verifyOptionsOf(args);
   const input = path.resolve(args.positionals[0]);
   if (!fs.existsSync(input)) throw new ModelError(input, 'no such file');
@@ -147,23 +186,54 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
   checkWritable([outPath, `${stem}.report.json`, `${stem}.report.md`]);
   const log = args.options.json ? () => undefined : (m: string) => process.stderr.write(`${m}\n`);
 
-  const search = await whileInterruptible((signal) =>
-    findConfiguration(
-      input,
-      target,
-      {
-        verify,
-        maxBytes,
-        precisions,
-        workers,
-        layers,
-        refine: Boolean(args.options.refine),
-        losses: lossesArg as LossSource | undefined,
-      },
-      log,
-      signal,
-    ),
-  );
+  const settings: SearchSettings = {
+    verify,
+    maxBytes,
+    precisions,
+    workers,
+    layers,
+    refine: Boolean(args.options.refine),
+    structures,
+    objective,
+    losses: lossesArg as LossSource | undefined,
+    lmHead,
+  };
+  const searchModel = structured ? openModel(input) : undefined;
+  try {
+    const found = await whileInterruptible<Found | StructuredFound>((signal) =>
+      searchModel
+        ? findStructuredIn(searchModel, target, settings, log, signal)
+        : findConfiguration(input, target, settings, log, signal),
+    );
+    return await writeShrink(
+      found,
+      { input, outPath, force, target, settings, json: !!args.options.json, log },
+      out,
+    );
+  } finally {
+    searchModel?.close();
+  }
+}
+
+/** Writes, verifies and reports the configuration found; returns the exit code. */
+async function writeShrink(
+  search: Found | StructuredFound,
+  run: {
+    input: string;
+    outPath: string;
+    force: boolean;
+    target: ShrinkTarget;
+    settings: SearchSettings;
+    json: boolean;
+    log: (m: string) => void;
+  },
+  out: (line: string) => void,
+): Promise<number> {
+  const { input, outPath, force, target, log } = run;
+  const { verify, maxBytes, precisions, workers, layers } = run.settings;
+  const structured = 'final' in search ? search : undefined;
+  const lossSource = 'lossSource' in search ? search.lossSource : 'measured';
+  const args = { options: { json: run.json, refine: run.settings.refine } };
   const base = DEFAULT_QUANTIZE_OPTIONS;
   const { report, verification } = await runTransform<ShrinkReport, QuantizePlan>({
     transform: 'shrink',
@@ -175,18 +245,28 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       target: target.text,
       ...(maxBytes === undefined ? {} : { maxBytes }),
       precisions: precisions.join(','),
+      ...(run.settings.structures.length
+        ? { choices: run.settings.structures.map((x) => x.id).join(',') }
+        : {}),
+      objective: run.settings.objective,
       ops: base.ops.join(','),
-      workers: workers ?? search.workers,
-      losses: search.lossSource,
+      workers: workers ?? ('workers' in search ? search.workers : 1),
+      losses: lossSource,
+      lmHead: run.settings.lmHead,
       ...(layers ? { layers: layers.source } : {}),
       ...(args.options.refine ? { refine: true } : {}),
     },
+    ...(structured ? { stage: () => structured.final.model } : {}),
     plan: (model, sink) =>
-      planMixed(model.index, model.source, model.resolveExternal, search.choices, base, sink),
+      structured
+        ? structuredPlan(structured, model, sink)
+        : planMixed(model.index, model.source, model.resolveExternal, (search as Found).choices, base, sink),
     nothingToDo: () => 'every layer stays in float.',
     onProgress: args.options.json ? undefined : log,
-    finish: async (_plan, { verification: v }) => {
-      const counts = countPrecisions(search.choices, precisions);
+    finish: async (plan, { verification: v, model: original }) => {
+      const counts = structured
+        ? countChoices(structured.choices, structured.ids)
+        : countPrecisions((search as Found).choices, precisions);
       const last = search.candidates[search.chosen - 1]?.fidelity;
       const final = v?.ok ? fidelityOf(v.outputs, v.metrics) : undefined;
       const heldOut = {
@@ -203,31 +283,68 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
           uniform8Bytes: search.baselines.uniform8.bytes,
           uniform4Bytes: search.baselines.uniform4.bytes,
           measurements: search.measured,
-          losses: search.lossSource,
+          losses: lossSource,
           chosenStep: search.chosen,
           ...(search.fallback ? { fallback: search.fallback } : {}),
+          objective: run.settings.objective,
+          ...(run.settings.structures.length
+            ? { choices: run.settings.structures.map((x) => x.id).join(',') }
+            : {}),
+          ...(v?.ok && Number.isFinite(v.original.medianMs) && Number.isFinite(v.candidate.medianMs)
+            ? {
+                latency: {
+                  originalMs: v.original.medianMs,
+                  candidateMs: v.candidate.medianMs,
+                  runs: verify.runs ?? 5,
+                },
+              }
+            : {}),
         },
         sections: {
-          layers: search.layers.map((l) => {
-            const choice = search.choices.get(l.name)!;
-            const losses = search.losses.get(l.name)!;
-            const measured = (p: Precision) => losses.get(p);
-            return {
-              name: l.name,
-              op: l.op,
-              params: l.params,
-              choice,
-              int4: measured('int4'),
-              int8: measured('int8'),
-              losses: [...losses].flatMap(([p, x]) => (x ? [{ choice: p, ...x }] : [])),
-              why: search.fallback
-                ? fallbackReason(search.fallback, choice, measured(choice), search.lowered.get(l.name))
-                : layerReason(choice, search.ladders.get(l.name)!, losses, search.raisedAt.get(l.name)),
-            };
-          }),
+          layers: structured
+            ? structuredLayerRows(structured, plan, original).map((row) => ({
+                ...row,
+                losses: [...(structured.losses.get(row.name) ?? [])].flatMap(([p, x]) =>
+                  x ? [{ choice: p, ...x }] : [],
+                ),
+                why: structuredReason(structured, row.name),
+              }))
+            : (search as Found).layers.map((l) => {
+                const choice = (search as Found).choices.get(l.name)!;
+                const losses = (search as Found).losses.get(l.name)!;
+                const measured = (p: Precision) => losses.get(p);
+                return {
+                  name: l.name,
+                  op: l.op,
+                  params: l.params,
+                  choice,
+                  int4: measured('int4'),
+                  int8: measured('int8'),
+                  losses: [...losses].flatMap(([p, x]) => (x ? [{ choice: p, ...x }] : [])),
+                  why: search.fallback
+                    ? fallbackReason(search.fallback, choice, measured(choice), search.lowered.get(l.name))
+                    : layerReason(
+                        choice,
+                        (search as Found).ladders.get(l.name)!,
+                        losses,
+                        search.raisedAt.get(l.name),
+                      ),
+                };
+              }),
           candidates: search.candidates,
           baselines: search.baselines,
-          precisionLabels: { ...PRECISION_LABELS },
+          ...(structured?.latencyMs
+            ? {
+                latencySearch: {
+                  choicesMs: structured.latencyMs,
+                  finalists: structured.finalistsMs ?? [],
+                  picked: structured.picked ?? '',
+                },
+              }
+            : {}),
+          precisionLabels: structured
+            ? Object.fromEntries(structured.ids.map((id) => [id, choiceLabel(id)]))
+            : { ...PRECISION_LABELS },
         },
       };
     },
@@ -249,6 +366,8 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
       `uniform 4-bit ${search.baselines.uniform4.bytes} bytes, uniform 8-bit ${search.baselines.uniform8.bytes} bytes, shrink ${report.summary.bytesAfter} bytes`,
     );
     printTransform(report, `mixed precision for ${target.text}`, verification, out);
+    const l = report.summary.latency;
+    if (l) out(`median latency ${l.originalMs} → ${l.candidateMs} ms (objective: ${run.settings.objective})`);
   }
   // A comparison that failed says so itself (transformExitCode); a miss of the target on the held-out
   // evaluation samples (the search met it on the calibration samples) is shrink's own.
@@ -263,6 +382,9 @@ export async function shrinkCommand(argv: string[], out: (line: string) => void)
 
 interface SearchSettings {
   verify: VerifyOptions;
+  /** Structural choices beside the precisions (`--choices`). */
+  structures: Structure[];
+  objective: Objective;
   maxBytes?: number;
   precisions: Precision[];
   /** Undefined: as many as the model allows (sensitivityWorkersFor). */
@@ -272,7 +394,17 @@ interface SearchSettings {
   refine: boolean;
   /** Undefined: estimated from ESTIMATE_FROM_BYTES up, else measured. */
   losses?: LossSource;
+  /** The fewest bits (or float) a language model's head may take (`--lm-head`, default 8). */
+  lmHead: LmHeadPrecision;
 }
+
+/** The lowest rung of an LM head's ladder per `--lm-head`. */
+const LM_HEAD_FLOORS: Record<LmHeadPrecision, Precision> = {
+  2: 'int2',
+  4: 'int4b128',
+  8: 'int8',
+  float: 'float',
+};
 
 /** How the search found each layer's loss alone (`--losses`, `summary.losses`). */
 type LossSource = 'measured' | 'estimated';
@@ -348,7 +480,12 @@ function smallestMeeting(
   layers: readonly SearchLayer[],
 ): Fallback | undefined {
   const meeting = Object.entries(baselines)
-    .filter(([k, b]) => b.meetsTarget && !b.error && precisions.includes(BASELINE_PRECISION(k)))
+    .filter(([k, b]) => {
+      const p = BASELINE_PRECISION(k);
+      // Only a configuration every layer may take (an LM head has a floor of its own).
+      const allowed = layers.every((l) => !l.ladder || l.ladder.includes(p));
+      return b.meetsTarget && !b.error && precisions.includes(p) && allowed;
+    })
     .sort((a, b) => a[1].bytes - b[1].bytes);
   if (meeting.length === 0) return undefined;
   const [key, b] = meeting[0];
@@ -390,12 +527,24 @@ async function findConfiguration(
     if (rows.length === 0)
       throw new ModelError(input, `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`);
     const sizes = layerBytes(input, rows, precisions);
+    const heads = new Set(lmHeadWeights(model.index).map((t) => t.name));
+    const headLadder = (bytes: Partial<Record<Precision, number>>) =>
+      ladderOf(
+        precisions.filter(
+          (p) => PRECISIONS.indexOf(p) >= PRECISIONS.indexOf(LM_HEAD_FLOORS[settings.lmHead]),
+        ),
+        bytes,
+      );
     const layers: SearchLayer[] = rows.map((r) => ({
       name: r.name,
       op: r.op,
       params: r.dims.reduce((a, b) => a * b, 1),
       bytes: sizes.get(r.name)!,
+      ...(heads.has(r.name) ? { ladder: headLadder(sizes.get(r.name)!) } : {}),
     }));
+    for (const r of rows)
+      if (heads.has(r.name) && settings.lmHead !== 2)
+        log(`${r.name} is the LM head: it takes ${LM_HEAD_FLOORS[settings.lmHead]} or more (--lm-head)`);
     const graphOf = new Map(rows.map((r) => [r.name, r.graph]));
     const lossSource =
       settings.losses ?? (modelBytes(model) >= ESTIMATE_FROM_BYTES ? 'estimated' : 'measured');

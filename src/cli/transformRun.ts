@@ -83,6 +83,11 @@ export interface TransformRun<R extends TransformReport, P extends TransformPlan
   check?(): void;
   /** Async work on the opened model before planning (data-aware quantization's calibration). */
   prepare?(model: OpenedModel): Promise<void>;
+  /**
+   * The model the plan edits and the writer copies from, when not the input: the input with a structural
+   * change already applied in memory (shrink's compaction choices). Verification still compares with the input.
+   */
+  stage?(model: OpenedModel): OpenedModel;
   /** Writes the extra outputs once the model is written. */
   afterWrite?(plan: P): void;
   /**
@@ -167,7 +172,8 @@ export async function runTransform<R extends TransformReport, P extends Transfor
       spill = openSpillFile(run.outPath, forced !== undefined ? Number(forced) || 0 : undefined);
     }
     const tPlan = performance.now();
-    const plan = run.plan(model, spill ? spill.sink : (bytes) => bytes);
+    const staged = run.stage ? run.stage(model) : model;
+    const plan = run.plan(staged, spill ? spill.sink : (bytes) => bytes);
     timings.plan = performance.now() - tPlan;
     if (plan.blockers.length > 0)
       throw new ModelError(run.blockersAbout ?? run.input, `${plan.blockers.join('; ')}. No file written.`);
@@ -178,15 +184,15 @@ export async function runTransform<R extends TransformReport, P extends Transfor
     const external = { location: `${path.basename(run.outPath)}.data`, threshold: 1024 };
     let writePlan: WritePlan;
     try {
-      writePlan = planWrite(model.index, model.source, plan.edits, {
-        externalData: model.index.externalLocations.length > 0 ? external : undefined,
+      writePlan = planWrite(staged.index, staged.source, plan.edits, {
+        externalData: staged.index.externalLocations.length > 0 ? external : undefined,
       });
     } catch (e) {
       // Over protobuf's 2 GiB limit: move the large tensors out.
       if (!/2 GiB/.test((e as Error).message)) throw e;
-      writePlan = planWrite(model.index, model.source, plan.edits, { externalData: external });
+      writePlan = planWrite(staged.index, staged.source, plan.edits, { externalData: external });
     }
-    const unspilled = spill ? spill.wrap(model) : model;
+    const unspilled = spill ? spill.wrap(staged) : staged;
     const input = run.lazy
       ? { ...unspilled, resolveExternal: run.lazy.resolver(unspilled.resolveExternal) }
       : unspilled;

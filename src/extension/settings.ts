@@ -113,10 +113,16 @@ export const DEFAULT_SHRINK_TARGET = 'cosine>=0.999';
 export interface ShrinkSettings {
   /** The fidelity target offered first, as `big-shrink shrink --target` takes it (checked by the caller). */
   target: string;
+  /** What the search minimizes (`--objective`). */
+  objective?: 'size' | 'latency';
+  /** Structural choices beside the precisions (`--choices`, e.g. `rank50,width25`); empty: none. */
+  choices?: string;
 }
 
 export function readShrinkSettings(): ShrinkSettings {
   const config = vscode.workspace.getConfiguration('bigShrink.shrink');
   const target = String(config.get<string>('target', DEFAULT_SHRINK_TARGET) ?? '').trim();
-  return { target: target || DEFAULT_SHRINK_TARGET };
+  const objective = config.get<string>('objective', 'size') === 'latency' ? 'latency' : 'size';
+  const choices = String(config.get<string>('choices', '') ?? '').replace(/\s+/g, '');
+  return { target: target || DEFAULT_SHRINK_TARGET, objective, choices };
 }

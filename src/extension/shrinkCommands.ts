@@ -224,8 +224,11 @@ export class ShrinkCommands {
       void vscode.window.showErrorMessage(`Big Shrink cannot shrink ${path.basename(input)}: ${reason}`);
       return { status: 'skipped', model: input, error: { file: input, reason } };
     }
-    const { target, maxBytes } = choice;
-    const limit = maxBytes === undefined ? '' : `, at most ${formatBytes(maxBytes)}`;
+    const { target, maxBytes, objective, choices } = choice;
+    const limit =
+      (maxBytes === undefined ? '' : `, at most ${formatBytes(maxBytes)}`) +
+      (objective === 'latency' ? ', fastest' : '') +
+      (choices ? ` (${choices})` : '');
     return this.execute({
       input,
       output: `${input.replace(/\.onnx$/i, '')}.shrink.onnx`,
@@ -235,6 +238,8 @@ export class ShrinkCommands {
         '--target',
         target.text,
         ...(maxBytes ? ['--max-bytes', String(maxBytes)] : []),
+        ...(objective === 'latency' ? ['--objective', 'latency'] : []),
+        ...(choices ? ['--choices', choices] : []),
       ],
       verb: 'shrink',
       title: `Shrinking ${path.basename(input)} to ${target.text}${limit}`,

@@ -141,6 +141,13 @@ export function shrinkFiguresOf(r: Json): ShrinkFigures {
       ? candidates.find((c) => c.step === chosenStep)
       : [...candidates].reverse().find((c) => c.met);
   const fallback = str(summary.fallback);
+  const objective =
+    summary.objective === 'latency' || summary.objective === 'size' ? summary.objective : undefined;
+  const lat = isObject(summary.latency) ? summary.latency : undefined;
+  const latency =
+    lat && num(lat.originalMs) !== undefined && num(lat.candidateMs) !== undefined
+      ? { originalMs: num(lat.originalMs)!, candidateMs: num(lat.candidateMs)!, runs: num(lat.runs) ?? 0 }
+      : undefined;
   const achieved =
     num(summary.achieved) ?? (goal && chosen?.fidelity ? targetValue(chosen.fidelity, goal) : undefined);
   return {
@@ -156,5 +163,7 @@ export function shrinkFiguresOf(r: Json): ShrinkFigures {
     layers,
     candidates,
     baselines,
+    ...(objective ? { objective } : {}),
+    ...(latency ? { latency } : {}),
   };
 }

@@ -1,13 +1,16 @@
 /**
  * The choices of "Shrink to Target…": the fidelity target (a quick pick of common targets, the
  * `bigShrink.shrink.target` setting first, or "Custom…" checked by the CLI's own parser) and an optional
- * size limit. The result maps one to one onto `big-shrink shrink --target … [--max-bytes N]`.
+ * size limit; the objective and structural choices from the request or the `bigShrink.shrink.objective` and
+ * `.choices` settings. The result maps one to one onto `big-shrink shrink --target … [--max-bytes N]
+ * [--objective latency] [--choices …]`.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { formatBytes } from '../core/format/formatBytes';
 import { parseBytes } from '../core/format/parseBytes';
+import { parseStructures } from '../core/shrink/shrinkChoices';
 import { parseTarget, type ShrinkTarget } from '../core/shrink/shrinkTarget';
 import { DEFAULT_SHRINK_TARGET, type ShrinkSettings } from './settings';
 import { pick } from './shrinkPresets';
@@ -20,12 +23,20 @@ export interface ShrinkTargetRequest {
   maxBytes?: number;
   /** Overwrite existing outputs without asking. */
   force?: boolean;
+  /** `--objective` instead of the `bigShrink.shrink.objective` setting. */
+  objective?: 'size' | 'latency';
+  /** `--choices` instead of the `bigShrink.shrink.choices` setting (`''`: precisions only). */
+  choices?: string;
 }
 
 /** A complete choice: everything `big-shrink shrink` needs. */
 export interface TargetChoice {
   target: ShrinkTarget;
   maxBytes?: number;
+  /** `--objective latency` (size is the CLI's default and is not passed). */
+  objective?: 'size' | 'latency';
+  /** `--choices`, when any. */
+  choices?: string;
 }
 
 /** One target of the quick pick. */
@@ -132,13 +143,23 @@ export async function chooseTarget(
   classScores: boolean | undefined,
 ): Promise<TargetChoice | { refused: string } | undefined> {
   const name = path.basename(model.fsPath);
+  // The objective and the structural choices come from the request or the settings: no extra step.
+  const objective = request.objective ?? settings.objective;
+  if (objective !== undefined && objective !== 'size' && objective !== 'latency')
+    return { refused: `--objective takes size or latency, not ${String(objective)}` };
+  const choices = request.choices ?? settings.choices ?? '';
+  if (choices) {
+    const parsed = parseStructures(choices);
+    if (typeof parsed === 'string') return { refused: parsed };
+  }
+  const how = { ...(objective === 'latency' ? { objective } : {}), ...(choices ? { choices } : {}) };
   if (request.target !== undefined) {
     const target = parseTarget(request.target);
     if (typeof target === 'string') return { refused: target };
     const max = request.maxBytes;
     if (max !== undefined && !(Number.isSafeInteger(max) && max > 0))
       return { refused: `--max-bytes takes a whole number of bytes above 0, not ${max}` };
-    return { target, maxBytes: max };
+    return { target, maxBytes: max, ...how };
   }
 
   const title = `Shrink ${name} to a target`;
@@ -177,5 +198,5 @@ export async function chooseTarget(
   }
   const limit = await chooseLimit(`${title}: ${target.text}`, modelBytes);
   if (limit === undefined) return undefined;
-  return { target, maxBytes: limit ?? undefined };
+  return { target, maxBytes: limit ?? undefined, ...how };
 }

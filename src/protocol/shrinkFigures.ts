@@ -92,4 +92,8 @@ export interface ShrinkFigures {
   layers: ShrinkLayer[];
   candidates: ShrinkCandidate[];
   baselines: ShrinkBaseline[];
+  /** What the search minimized (`summary.objective`; older reports: size). */
+  objective?: 'size' | 'latency';
+  /** Whole-model median latency before/after, measured by the verification (`summary.latency`). */
+  latency?: { originalMs: number; candidateMs: number; runs: number };
 }

@@ -7,7 +7,7 @@ import type { TaskMetrics } from '../core/data/taskMetrics';
 import { detectTask, type DetectedTask } from '../core/data/detectTask';
 import { constantReaderOf } from './data/synthesizeInputs';
 import { planSynthesis, synthesizeSamples } from './data/synthesizeSamples';
-import { buildCandidate } from './candidateModel';
+import { buildCandidate, type CandidateModel } from './candidateModel';
 import {
   compareOutputs,
   type Feeds,
@@ -41,7 +41,14 @@ export interface CandidateRun {
 export interface CandidateRunner {
   /** The inputs, one line each (name, type, shape, where the values came from). */
   inputs: string[];
-  run(edits: Edit[]): Promise<CandidateRun>;
+  /** `on`: the model the edits apply to, when not the original (shrink's structurally staged model). */
+  run(edits: Edit[], on?: OpenedModel): Promise<CandidateRun>;
+  /**
+   * Each candidate's median latency (ms) over `runs` timed runs on the first calibration sample, after two
+   * untimed warm-up runs, the candidates' runs interleaved so a busy machine slows them alike (undefined: it
+   * does not load or run). All their sessions are open at once.
+   */
+  time(candidates: { edits: Edit[]; on?: OpenedModel }[], runs: number): Promise<(number | undefined)[]>;
 }
 
 /**
@@ -108,8 +115,44 @@ export async function openCandidateRunner(
   }
   return {
     inputs: described.map((i) => `${i.name}: ${i.dtype}[${i.dims.join(',')}] ${i.values}`),
-    async run(edits) {
-      const candidate = buildCandidate(model, edits, sessionOptions);
+    async time(candidates, runs) {
+      type Timed = { session: OrtTypes.InferenceSession; times: number[]; failed?: boolean };
+      const opened: (Timed | undefined)[] = [];
+      const built: CandidateModel[] = [];
+      try {
+        for (const c of candidates) {
+          const b = buildCandidate(c.on ?? model, c.edits, sessionOptions);
+          built.push(b);
+          try {
+            const session = await ort.InferenceSession.create(b.bytes, b.sessionOptions);
+            opened.push({ session, times: [] });
+            for (let i = 0; i < 2; i++) await session.run(samples[0]);
+          } catch {
+            if (opened.length === built.length) opened[opened.length - 1]!.failed = true;
+            else opened.push(undefined);
+          }
+        }
+        for (let r = 0; r < runs; r++)
+          for (const o of opened) {
+            if (!o || o.failed) continue;
+            const t0 = performance.now();
+            try {
+              await o.session.run(samples[0]);
+              o.times.push(performance.now() - t0);
+            } catch {
+              o.failed = true;
+            }
+          }
+        return opened.map((o) =>
+          !o || o.failed ? undefined : o.times.sort((a, b) => a - b)[Math.floor(o.times.length / 2)],
+        );
+      } finally {
+        for (const o of opened) await o?.session.release();
+        for (const b of built) b.dispose();
+      }
+    },
+    async run(edits, on) {
+      const candidate = buildCandidate(on ?? model, edits, sessionOptions);
       const result: CandidateRun = { bytes: candidate.totalBytes, outputs: [] };
       let session: OrtTypes.InferenceSession;
       try {

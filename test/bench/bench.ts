@@ -3,7 +3,8 @@
 // Generates the transformer-like benchmark model (≥400 MB of float32 weights in external data) under .bench/,
 // then times `big-shrink inspect --json` against the onnx + numpy baseline, the index alone, and peak RSS.
 // BENCH_BIG=1 adds the ≥2.5 GB external-data model for the RSS bound (needs ~3 GB of disk and a few minutes).
-// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware,graph,compact (comma-separated) runs only those benches;
+// BENCH_ONLY=inspect,quantize,prune,sensitivity,sweep,dataaware,graph,compact,shrinkobjective (comma-separated) runs
+// only those benches;
 // BENCH_ONLY=llm (not in the default set: about an hour) runs the ~1.1 B-parameter decoder bench (llmBench.ts).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,6 +18,7 @@ import { benchLlm } from './llmBench';
 import { benchPrune } from './pruneBench';
 import { benchQuantize } from './quantBench';
 import { benchSensitivity } from './sensitivityBench';
+import { benchShrinkObjective } from './shrinkObjectiveBench';
 import { benchStats } from './statsBench';
 import { benchSweep } from './sweepBench';
 import { timedRun } from './timedRun';
@@ -56,7 +58,10 @@ const timed = (cmd: string, args: string[]) => timedRun(cmd, args, 1 << 16);
 
 /** The benches BENCH_ONLY names (all when unset). */
 const only = new Set(
-  (process.env.BENCH_ONLY ?? 'inspect,quantize,prune,sensitivity,sweep,dataaware,graph,compact')
+  (
+    process.env.BENCH_ONLY ??
+    'inspect,quantize,prune,sensitivity,sweep,dataaware,graph,compact,shrinkobjective'
+  )
     .split(',')
     .map((s) => s.trim()),
 );
@@ -65,7 +70,8 @@ async function main(): Promise<void> {
   // The graph and llm benches make their own models: they need no 400 MB model.
   if (only.has('graph')) await benchGraph();
   if (only.has('llm')) await benchLlm();
-  if ([...only].every((p) => p === 'graph' || p === 'llm')) return;
+  if (only.has('shrinkobjective')) await benchShrinkObjective();
+  if ([...only].every((p) => p === 'graph' || p === 'llm' || p === 'shrinkobjective')) return;
   const made = makeModel('bench400.onnx', 400);
   const mb = made.bytes / 1e6;
   console.log(

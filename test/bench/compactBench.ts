@@ -40,7 +40,7 @@ function tensor(name: string, dims: number[], values: Float32Array): onnx.ITenso
  * as trained MLPs do: a unit's up column and down row are both scaled by 0.05 + 0.95·z² (z standard
  * normal), so many units carry little of the output and a few carry much.
  */
-function wideMlp(): Uint8Array {
+export function wideMlp(): Uint8Array {
   const n = normals(15);
   const nodes: onnx.INodeProto[] = [];
   const initializer: onnx.ITensorProto[] = [];
@@ -91,7 +91,7 @@ function wideMlp(): Uint8Array {
 }
 
 /** Median latency of each model over `runs` interleaved runs after a warm-up, one session per model. */
-async function medians(files: string[], runs: number): Promise<number[]> {
+export async function medians(files: string[], runs: number): Promise<number[]> {
   const ort = loadOrt();
   const sessions = await Promise.all(
     files.map((f) => ort.InferenceSession.create(f, { executionProviders: ['cpu'], logSeverityLevel: 4 })),

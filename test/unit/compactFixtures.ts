@@ -304,3 +304,59 @@ export function sharedBiasFixture(shared: boolean): CompactFixture {
     whole: [],
   };
 }
+
+/**
+ * A wide MLP as the shrink choices need it: x[1,tokens,d] → `blocks` residual blocks x + down(relu(up(x) +
+ * b_up)) + b_down → y. Units have a spread of strengths (up column and down row both scaled by 0.05 +
+ * 0.95·z², as trained MLPs have many weak units and a few strong ones), so cutting the weakest costs little.
+ */
+export function wideMlpFixture(d = 32, h = 128, blocks = 2, tokens = 8): Uint8Array {
+  const r = rng(15);
+  const n = () => normal(r);
+  const nodes: onnx.INodeProto[] = [];
+  const initializer: onnx.ITensorProto[] = [];
+  let x = 'x';
+  for (let b = 0; b < blocks; b++) {
+    const strength = Array.from({ length: h }, () => 0.05 + 0.95 * n() ** 2);
+    const up: number[] = [];
+    for (let i = 0; i < d; i++) for (let j = 0; j < h; j++) up.push((n() / Math.sqrt(d)) * strength[j]);
+    const down: number[] = [];
+    for (let j = 0; j < h; j++) for (let i = 0; i < d; i++) down.push((n() / Math.sqrt(h)) * strength[j]);
+    initializer.push(
+      floatTensor(`up${b}`, [d, h], up),
+      floatTensor(
+        `up${b}_b`,
+        [h],
+        Array.from({ length: h }, () => 0.02 * n()),
+      ),
+      floatTensor(`down${b}`, [h, d], down),
+      floatTensor(
+        `down${b}_b`,
+        [d],
+        Array.from({ length: d }, () => 0.02 * n()),
+      ),
+    );
+    const out = b === blocks - 1 ? 'y' : `h${b}`;
+    nodes.push(
+      { opType: 'MatMul', input: [x, `up${b}`], output: [`u${b}`], name: `up${b}_mm` },
+      { opType: 'Add', input: [`u${b}`, `up${b}_b`], output: [`ub${b}`], name: `up${b}_add` },
+      { opType: 'Relu', input: [`ub${b}`], output: [`a${b}`], name: `act${b}` },
+      { opType: 'MatMul', input: [`a${b}`, `down${b}`], output: [`d${b}`], name: `down${b}_mm` },
+      { opType: 'Add', input: [`d${b}`, `down${b}_b`], output: [`db${b}`], name: `down${b}_add` },
+      { opType: 'Add', input: [x, `db${b}`], output: [out], name: `res${b}` },
+    );
+    x = out;
+  }
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'big-shrink tests',
+    opsetImport: [{ version: 17 }],
+    graph: {
+      name: 'wide_mlp',
+      node: nodes,
+      initializer,
+      input: [valueInfo('x', [1, tokens, d])],
+      output: [valueInfo('y', [1, tokens, d])],
+    },
+  }).finish();
+}

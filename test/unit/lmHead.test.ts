@@ -96,6 +96,43 @@ describe('the LM head keeps 8 bits under 4-bit quantization (--lm-head)', () => 
     assert.match(gptq.tensors.find((t) => t.lmHead)!.afterDtype, /^uint8 /);
   });
 
+  it('shrink keeps the head at 8 bits or more unless --lm-head lowers its floor', () => {
+    const choiceOf = (extra: string[], name: string) => {
+      const out = path.join(dir, `${name}.onnx`);
+      const r = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'shrink',
+          untied,
+          '--target',
+          'cosine>=0.5',
+          '--precisions',
+          'int4,int8',
+          '-o',
+          out,
+          '--json',
+          ...extra,
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const rep = JSON.parse(r.stdout) as {
+        options: Record<string, unknown>;
+        layers: { name: string; choice: string }[];
+      };
+      return { head: rep.layers.find((l) => l.name === 'lm_head.weight')!.choice, rep };
+    };
+    // A loose target: every other layer stays at 4 bits, the head at its floor.
+    const byDefault = choiceOf([], 'shrink-default');
+    assert.equal(byDefault.head, 'int8');
+    assert.equal(byDefault.rep.options.lmHead, 8);
+    assert.ok(
+      byDefault.rep.layers.filter((l) => l.name !== 'lm_head.weight').every((l) => l.choice === 'int4'),
+    );
+    assert.equal(choiceOf(['--lm-head', '4'], 'shrink-four').head, 'int4');
+  });
+
   it('refuses --lm-head with the portable format or a bad value (exit 2)', () => {
     for (const extra of [
       ['--format', 'qdq', '--lm-head', '8'],

@@ -63,6 +63,10 @@ describe('shrinkFiguresOf', () => {
         r.baselines[id].fidelity,
       ]),
     );
+    // The objective and the verification's whole-model latency, as the summary gives them.
+    assert.equal(s.objective, 'size');
+    assert.deepEqual(s.latency, r.summary.latency);
+    assert.ok(s.latency!.originalMs > 0 && s.latency!.runs > 0);
     assert.equal(s.layers.length, r.layers.length);
     s.layers.forEach((l, i) => {
       const raw = r.layers[i] as Json;

@@ -112,6 +112,25 @@ export function renderShrinkSummary(
     `Layers: ${describeCounts(s) || 'none'} · ${s.candidates.length} candidate${s.candidates.length === 1 ? '' : 's'} tried`,
     fallbackNote(s),
   );
+  const l = s.latency;
+  const latency =
+    l || s.objective === 'latency'
+      ? h(
+          'div',
+          {
+            class: 'shrink-latency muted',
+            'data-testid': 'shrink-latency',
+            'data-objective': s.objective ?? 'size',
+            'data-original-ms': l?.originalMs,
+            'data-candidate-ms': l?.candidateMs,
+            title: l
+              ? `Whole-model median latency in onnxruntime-node, ${l.runs} runs after a warm-up, evaluation inputs`
+              : undefined,
+          },
+          `Objective: ${s.objective === 'latency' ? 'lowest latency' : 'smallest size'}`,
+          l ? ` · median ${formatMs(l.originalMs)} → ${formatMs(l.candidateMs)} ms` : '',
+        )
+      : null;
   const cell = (text: string, title?: string, extra = '') => h('td', { class: `num${extra}`, title }, text);
   const table = h(
     'table',
@@ -199,7 +218,12 @@ export function renderShrinkSummary(
     ),
   );
   return {
-    element: h('div', { class: 'shrink-figures' }, target, counts, table),
+    element: h('div', { class: 'shrink-figures' }, target, counts, latency, table),
     drawn: rows.map((r) => r.id),
   };
+}
+
+/** `4.31`, `0.152`: three significant digits for milliseconds. */
+function formatMs(ms: number): string {
+  return ms >= 100 ? ms.toFixed(0) : ms.toPrecision(3);
 }

@@ -14,7 +14,7 @@ export type RankOption = { fraction: number } | { count: number };
  * Plans low-rank factorization: each MatMul/Gemm weight W [K, N] (float32, read by that node only) whose
  * kept rank r makes it smaller (r·(K+N) < K·N) becomes A [K, r] and B [r, N], the node two: MatMul(X, A)
  * then MatMul (or, for Gemm, Gemm with the same C, alpha and beta) by B. Weights it would not shrink are
- * listed as skipped.
+ * listed as skipped. `pick` limits it to the weights it accepts (shrink factorizes one weight at a time).
  */
 export function planLowRank(
   index: ModelIndex,
@@ -22,6 +22,7 @@ export function planLowRank(
   keepFirstLast: boolean,
   read: ReadWeight,
   sink: TensorSink = (b) => b,
+  pick?: (weight: string) => boolean,
 ): CompactPlan {
   const plan: CompactPlan = { ...emptyPlan<CompactLayerRow>(), leftWhole: [] };
   const names = usedNames(index);
@@ -37,6 +38,7 @@ export function planLowRank(
       (t) => t.name === n.inputs[1] && t.graph === 'main' && t.where !== 'sparse_initializer',
     );
     if (!w || w.dims.length !== 2) continue;
+    if (pick && !pick(w.name)) continue;
     candidates.push(n);
   }
   for (const [i, n] of candidates.entries()) {

@@ -32,6 +32,26 @@ export interface ShrinkLayerRow {
   /** Every loss measured for this layer (the search measures lazily: not every precision). */
   losses?: LayerLossRow[];
   why: string;
+  /**
+   * With `--choices` or `--objective latency`: the layer's tensors (a weight, its low-rank factors, or an MLP
+   * group's cut weights) with dims and bytes before and after, and their sums.
+   */
+  tensors?: {
+    name: string;
+    dimsBefore: number[];
+    dimsAfter: number[];
+    bytesBefore: number;
+    bytesAfter: number;
+  }[];
+  bytesBefore?: number;
+  bytesAfter?: number;
+}
+
+/** Whole-model median latency (ms) of the original and the written model: `runs` timed runs after a warm-up. */
+export interface ShrinkLatency {
+  originalMs: number;
+  candidateMs: number;
+  runs: number;
 }
 
 /** A uniform configuration of the same model, run the same way, for comparison. */
@@ -69,12 +89,28 @@ export interface ShrinkReport extends TransformReport<QuantizedTensorRow> {
      * measured on): the written model's figure and whether it meets the target there.
      */
     heldOut?: { value?: number; met: boolean; samples: number };
+    /** What the search minimized among configurations meeting the target (`size` unless --objective). */
+    objective?: 'size' | 'latency';
+    /** The structural choices offered (`--choices`), e.g. `rank50,width25`. */
+    choices?: string;
+    /** Measured by the verification on the evaluation inputs. */
+    latency?: ShrinkLatency;
   };
   layers: ShrinkLayerRow[];
   /** Every configuration tried, in order: the size/fidelity trade-off curve. */
-  candidates: Candidate[];
+  candidates: Candidate<string>[];
   /** Every layer at one precision: uniform4, uniform8, and one per other allowed precision (`int2`, …). */
   baselines: { uniform4: Baseline; uniform8: Baseline } & Record<string, Baseline>;
+  /**
+   * `--objective latency`: the median latency (ms) of the model with every layer that can take it at each
+   * choice (`original`: unchanged), from which each layer's choices were ordered; then the configurations
+   * that meet the target timed side by side (fastest first) and the one written.
+   */
+  latencySearch?: {
+    choicesMs: Record<string, number>;
+    finalists: { label: string; medianMs: number }[];
+    picked: string;
+  };
   /** Precision id → label ("4-bit (block 128)"), for every id the report uses. */
   precisionLabels: Record<string, string>;
 }
@@ -120,7 +156,10 @@ const fid = (f?: Fidelity) =>
 export function renderShrinkMarkdown(r: ShrinkReport): string {
   const s = r.summary;
   const label = (id: string) => r.precisionLabels[id] ?? id;
-  const ids = Object.keys(s.layers);
+  // With structural choices there are many ids: the tables keep those some candidate used.
+  const ids = Object.keys(s.layers).filter(
+    (id) => !s.choices || s.layers[id] > 0 || r.candidates.some((c) => (c.counts[id] ?? 0) > 0),
+  );
   const lines: string[] = [];
   const mix = ids
     .filter((id) => s.layers[id] > 0)
@@ -139,6 +178,18 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
       `uniform 8-bit: ${r.baselines.uniform8.bytes} bytes${r.baselines.uniform8.meetsTarget ? ' (meets the target)' : ' (misses the target)'}.`,
     '',
   );
+  if (s.objective || s.latency) {
+    const l = s.latency;
+    lines.push(
+      `Objective: smallest ${s.objective === 'latency' ? 'latency' : 'size'}` +
+        (s.choices ? ` (structural choices: ${s.choices})` : '') +
+        (l
+          ? `; median latency ${num(l.originalMs, 3)} → ${num(l.candidateMs, 3)} ms (${l.runs} runs after a warm-up, evaluation inputs)`
+          : '') +
+        '.',
+      '',
+    );
+  }
   renderFilesAndOptions(r, lines);
   lines.push(
     '',
@@ -159,6 +210,22 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
     lines.push(
       `| ${cell(l.name)} | ${l.op} | ${l.params} | ${label(l.choice)} | ${cell(measured)} | ${cell(l.why)} |`,
     );
+  }
+  const shaped = r.layers.filter((l) => l.tensors?.length);
+  if (shaped.length) {
+    lines.push(
+      '',
+      '## Layer shapes and bytes',
+      '',
+      '| layer | choice | tensor | dims before | dims after | bytes before | bytes after |',
+    );
+    lines.push('|---|---|---|---|---|---:|---:|');
+    const dims = (d: number[]) => (d.length ? d.join('×') : '—');
+    for (const l of shaped)
+      for (const t of l.tensors!)
+        lines.push(
+          `| ${cell(l.name)} | ${label(l.choice)} | ${cell(t.name)} | ${dims(t.dimsBefore)} | ${dims(t.dimsAfter)} | ${t.bytesBefore} | ${t.bytesAfter} |`,
+        );
   }
   lines.push(
     '',
@@ -195,6 +262,19 @@ export function renderShrinkMarkdown(r: ShrinkReport): string {
   }
   const chosen = r.candidates[(s.chosenStep ?? r.candidates.length) - 1];
   lines.push(`| **shrink** (candidate ${chosen?.step}) | ${s.bytesAfter} | ${fid(chosen?.fidelity)} | yes |`);
+  if (r.latencySearch) {
+    const ls = r.latencySearch;
+    lines.push('', '## Latency search', '', '| every layer that can take it at | median ms |', '|---|---:|');
+    for (const [id, ms] of Object.entries(ls.choicesMs))
+      lines.push(`| ${id === 'original' ? 'original' : label(id)} | ${num(ms, 3)} |`);
+    lines.push(
+      '',
+      '| configuration meeting the target (timed side by side) | median ms | written |',
+      '|---|---:|---|',
+    );
+    for (const f of ls.finalists)
+      lines.push(`| ${f.label} | ${num(f.medianMs, 3)} | ${f.label === ls.picked ? 'yes' : ''} |`);
+  }
   if (r.opsetChanges.length) {
     lines.push('', '## Opset and IR changes', '', ...r.opsetChanges.map((c) => `- ${cell(c)}`));
   }

@@ -1,4 +1,4 @@
-import { countPrecisions, ladderOf, type Precision, PRECISIONS } from './precisions';
+import { ladderOf, type Precision, PRECISIONS } from './precisions';
 import { type Fidelity, meetsTarget, type ShrinkTarget } from './shrinkTarget';
 
 /** What changing one layer alone costs at the model's outputs (measured): worst output SQNR and cosine. */
@@ -8,28 +8,37 @@ export interface Loss {
 }
 
 /** One layer the search may change, with the bytes its weight takes at each precision it can take. */
-export interface SearchLayer {
+export interface SearchLayer<C extends string = Precision> {
   name: string;
   op: string;
   params: number;
   /** Bytes of the weight per precision (`float`: as it is); a precision without a figure is not offered. */
-  bytes: Partial<Record<Precision, number>>;
+  bytes: Partial<Record<C, number>>;
+  /** The choices in the order the search raises the layer, `float` last (default: ladderOf the precisions). */
+  ladder?: C[];
+  /**
+   * What the objective minimizes per choice, in place of `bytes` when raising and lowering (the latency
+   * objective's estimated milliseconds).
+   */
+  cost?: Partial<Record<C, number>>;
 }
 
 /** One (layer, precision) whose loss the search needs. */
-export interface LossRequest {
+export interface LossRequest<C extends string = Precision> {
   name: string;
-  precision: Precision;
+  precision: C;
 }
 
 /** Measures the losses asked for (undefined: that candidate could not be built or run). */
-export type MeasureLosses = (wanted: readonly LossRequest[]) => Promise<(Loss | undefined)[]>;
+export type MeasureLosses<C extends string = Precision> = (
+  wanted: readonly LossRequest<C>[],
+) => Promise<(Loss | undefined)[]>;
 
 /** One configuration the search built and ran. */
-export interface Candidate {
+export interface Candidate<C extends string = Precision> {
   step: number;
   /** The layer raised to make it from the previous candidate (none for the first). */
-  raised?: { name: string; from: Precision; to: Precision };
+  raised?: { name: string; from: C; to: C };
   /** Layers per precision id (every allowed id present). */
   counts: Record<string, number>;
   /** Size of the candidate model (bytes). */
@@ -41,7 +50,7 @@ export interface Candidate {
   /** Not a step of the search: the uniform configuration it fell back to (`uniform8`, …). */
   fallback?: string;
   /** Backing off from the fallback: the layer lowered one rung to make it from the chosen one so far. */
-  lowered?: { name: string; from: Precision; to: Precision };
+  lowered?: { name: string; from: C; to: C };
 }
 
 /** How a candidate fared when run. */
@@ -52,15 +61,15 @@ export interface Evaluation {
 }
 
 /** The outcome: the choices of the first candidate that met the target, or why none did. */
-export interface SearchResult {
-  choices: Map<string, Precision>;
-  candidates: Candidate[];
+export interface SearchResult<C extends string = Precision> {
+  choices: Map<string, C>;
+  candidates: Candidate<C>[];
   /** Step at which each layer was raised last (for the report's reasons). */
   raisedAt: Map<string, number>;
   /** Every loss measured, per layer and precision (undefined: not measurable). */
-  losses: Map<string, Map<Precision, Loss | undefined>>;
+  losses: Map<string, Map<C, Loss | undefined>>;
   /** Each layer's ladder: the precisions it could take, lowest first. */
-  ladders: Map<string, Precision[]>;
+  ladders: Map<string, C[]>;
   /** How many (layer, precision) losses were measured. */
   measured: number;
   met: boolean;
@@ -74,29 +83,29 @@ export interface SearchResult {
 }
 
 /** A configuration known to meet the target, run already: the smallest uniform one that does. */
-export interface Fallback {
+export interface Fallback<C extends string = Precision> {
   label: string;
-  choices: ReadonlyMap<string, Precision>;
+  choices: ReadonlyMap<string, C>;
   evaluation: Evaluation;
 }
 
-export interface SearchOptions {
-  measure: MeasureLosses;
-  /** The precisions allowed (default all); `float` is always allowed. */
-  precisions?: readonly Precision[];
+export interface SearchOptions<C extends string = Precision> {
+  measure: MeasureLosses<C>;
+  /** The precisions allowed (default all; with layers' own ladders: every choice id); `float` always is. */
+  precisions?: readonly C[];
   maxBytes?: number;
   /**
    * Taken as soon as a candidate grows past its bytes (met or not): the greedy trusts losses measured one
    * layer at a time, and layers that interact can lead it past a uniform configuration that already meets
    * the target — shrink must never end larger than that.
    */
-  fallback?: Fallback;
+  fallback?: Fallback<C>;
   /**
    * After the first candidate that meets the target, back off from it layer by layer while the target
    * still holds (as after a fallback): more runs, sometimes a smaller model (`--refine`).
    */
   refine?: boolean;
-  onStep?(c: Candidate): void;
+  onStep?(c: Candidate<C>): void;
 }
 
 /** The output noise a loss stands for, relative to the signal (what adds up when layers combine). */
@@ -122,17 +131,26 @@ export function noiseOf(loss: Loss | undefined): number {
  * candidate exceeds `maxBytes` (raising only adds bytes) or when only the original (every layer in float)
  * would be left.
  */
-export async function searchShrink(
-  layers: readonly SearchLayer[],
+export async function searchShrink<C extends string = Precision>(
+  layers: readonly SearchLayer<C>[],
   target: ShrinkTarget,
-  evaluate: (choices: ReadonlyMap<string, Precision>) => Promise<Evaluation>,
-  options: SearchOptions,
-): Promise<SearchResult> {
-  const allowed = options.precisions ?? PRECISIONS;
-  const ladders = new Map(layers.map((l) => [l.name, ladderOf(allowed, l.bytes)]));
+  evaluate: (choices: ReadonlyMap<string, C>) => Promise<Evaluation>,
+  options: SearchOptions<C>,
+): Promise<SearchResult<C>> {
+  const allowed = options.precisions ?? (PRECISIONS as readonly string[] as readonly C[]);
+  const ladders = new Map(
+    layers.map((l) => [
+      l.name,
+      l.ladder ??
+        (ladderOf(
+          allowed as readonly string[] as readonly Precision[],
+          l.bytes as Partial<Record<Precision, number>>,
+        ) as string[] as C[]),
+    ]),
+  );
   const byName = new Map(layers.map((l) => [l.name, l]));
-  const losses = new Map<string, Map<Precision, Loss | undefined>>(layers.map((l) => [l.name, new Map()]));
-  const result: SearchResult = {
+  const losses = new Map<string, Map<C, Loss | undefined>>(layers.map((l) => [l.name, new Map()]));
+  const result: SearchResult<C> = {
     choices: new Map(),
     candidates: [],
     raisedAt: new Map(),
@@ -143,10 +161,10 @@ export async function searchShrink(
     measured: 0,
     met: false,
   };
-  const known = (name: string, p: Precision) => p === 'float' || losses.get(name)!.has(p);
-  const lossOf = (name: string, p: Precision): Loss | undefined =>
+  const known = (name: string, p: C) => p === 'float' || losses.get(name)!.has(p);
+  const lossOf = (name: string, p: C): Loss | undefined =>
     p === 'float' ? { sqnrDb: Infinity, cosine: 1 } : losses.get(name)!.get(p);
-  const ensure = async (wanted: LossRequest[]) => {
+  const ensure = async (wanted: LossRequest<C>[]) => {
     const missing = wanted.filter((w) => !known(w.name, w.precision));
     if (missing.length === 0) return;
     const got = await options.measure(missing);
@@ -158,9 +176,9 @@ export async function searchShrink(
    * also better than that layer's current loss (a measured loss that does not improve — 4-bit at block 32
    * no better than at block 128 on some layer — is a rung not worth its bytes: the raise skips it).
    */
-  const settle = async (at: Map<string, number>, above?: ReadonlyMap<string, Precision>) => {
+  const settle = async (at: Map<string, number>, above?: ReadonlyMap<string, C>) => {
     for (;;) {
-      const wanted: LossRequest[] = [];
+      const wanted: LossRequest<C>[] = [];
       for (const [name, i] of at) {
         const p = ladders.get(name)![i];
         if (!known(name, p)) wanted.push({ name, precision: p });
@@ -184,15 +202,11 @@ export async function searchShrink(
   const rung = new Map(layers.map((l) => [l.name, 0]));
   await settle(rung);
   for (const [name, i] of rung) result.choices.set(name, ladders.get(name)![i]);
-  const run = async (
-    choices: ReadonlyMap<string, Precision>,
-    how: Partial<Candidate>,
-    given?: Evaluation,
-  ) => {
+  const run = async (choices: ReadonlyMap<string, C>, how: Partial<Candidate<C>>, given?: Evaluation) => {
     const e = given ?? (await evaluate(choices));
-    const counts = countPrecisions(choices, allowed);
+    const counts = countChoices(choices, allowed);
     const met = !e.error && e.fidelity !== undefined && meetsTarget(e.fidelity, target);
-    const c: Candidate = {
+    const c: Candidate<C> = {
       step: result.candidates.length + 1,
       ...how,
       counts,
@@ -205,7 +219,7 @@ export async function searchShrink(
     options.onStep?.(c);
     return c;
   };
-  let raised: Candidate['raised'];
+  let raised: Candidate<C>['raised'];
   for (;;) {
     if ([...result.choices.values()].every((p) => p === 'float')) {
       result.failure = `${target.text} is met by no candidate: only with every layer in float (the original model)`;
@@ -250,7 +264,7 @@ export async function searchShrink(
   }
 
   /** Measures, for each layer, the loss at the rung below its current one (for the descent). */
-  async function settleBelow(below: ReadonlyMap<string, Precision>) {
+  async function settleBelow(below: ReadonlyMap<string, C>) {
     await ensure([...below].map(([name, precision]) => ({ name, precision })));
   }
 }
@@ -261,28 +275,29 @@ export async function searchShrink(
  * run again; kept when it still meets the target, else undone and that layer left where it is. Ends when
  * no layer can go lower; the last candidate that met the target is the choice.
  */
-async function descend(
-  result: SearchResult,
-  layers: readonly SearchLayer[],
-  ladders: ReadonlyMap<string, Precision[]>,
-  lossOf: (name: string, p: Precision) => Loss | undefined,
-  settleBelow: (below: ReadonlyMap<string, Precision>) => Promise<void>,
-  run: (choices: ReadonlyMap<string, Precision>, how: Partial<Candidate>) => Promise<Candidate>,
+async function descend<C extends string>(
+  result: SearchResult<C>,
+  layers: readonly SearchLayer<C>[],
+  ladders: ReadonlyMap<string, C[]>,
+  lossOf: (name: string, p: C) => Loss | undefined,
+  settleBelow: (below: ReadonlyMap<string, C>) => Promise<void>,
+  run: (choices: ReadonlyMap<string, C>, how: Partial<Candidate<C>>) => Promise<Candidate<C>>,
 ): Promise<void> {
   const fixed = new Set<string>();
-  const bytes = new Map(layers.map((l) => [l.name, l.bytes]));
+  const byName = new Map(layers.map((l) => [l.name, l]));
   for (;;) {
-    const below = new Map<string, Precision>();
+    const below = new Map<string, C>();
     for (const [name, p] of result.choices) {
       const i = ladders.get(name)!.indexOf(p);
       if (!fixed.has(name) && i > 0) below.set(name, ladders.get(name)![i - 1]);
     }
     await settleBelow(below);
-    let best: { name: string; to: Precision; cost: number } | undefined;
+    let best: { name: string; to: C; cost: number } | undefined;
     for (const [name, to] of below) {
       const from = result.choices.get(name)!;
       const added = noiseOf(lossOf(name, to)) - noiseOf(lossOf(name, from));
-      const saved = Math.max(1, (bytes.get(name)![from] ?? 0) - (bytes.get(name)![to] ?? 0));
+      const l = byName.get(name)!;
+      const saved = Math.max(floorOf(l), costOf(l, from) - costOf(l, to));
       const cost = added / saved;
       if (!best || cost < best.cost || (cost === best.cost && name < best.name)) best = { name, to, cost };
     }
@@ -302,21 +317,21 @@ async function descend(
  * The raise that buys the most noise reduction per added byte; an unmeasurable current loss first, then
  * ties to the noisier layer, then by name (so runs are reproducible).
  */
-export function bestRaise(
-  choices: ReadonlyMap<string, Precision>,
+export function bestRaise<C extends string = Precision>(
+  choices: ReadonlyMap<string, C>,
   next: ReadonlyMap<string, number>,
-  ladders: ReadonlyMap<string, Precision[]>,
-  layers: ReadonlyMap<string, SearchLayer>,
-  lossOf: (name: string, p: Precision) => Loss | undefined,
-): { name: string; to: Precision } | undefined {
-  let best: { name: string; to: Precision; score: number; noise: number } | undefined;
+  ladders: ReadonlyMap<string, C[]>,
+  layers: ReadonlyMap<string, SearchLayer<C>>,
+  lossOf: (name: string, p: C) => Loss | undefined,
+): { name: string; to: C } | undefined {
+  let best: { name: string; to: C; score: number; noise: number } | undefined;
   for (const [name, i] of next) {
     const from = choices.get(name)!;
     const to = ladders.get(name)![i];
-    const bytes = layers.get(name)!.bytes;
+    const l = layers.get(name)!;
     const noise = noiseOf(lossOf(name, from));
     const gain = noise - noiseOf(lossOf(name, to));
-    const added = Math.max(1, (bytes[to] ?? 0) - (bytes[from] ?? 0));
+    const added = Math.max(floorOf(l), costOf(l, to) - costOf(l, from));
     const score = noise === Infinity ? Infinity : gain / added;
     if (
       !best ||
@@ -326,4 +341,24 @@ export function bestRaise(
       best = { name, to, score, noise };
   }
   return best && { name: best.name, to: best.to };
+}
+
+/** What a choice costs a layer under the objective: its `cost` when given, else its bytes. */
+function costOf<C extends string>(l: SearchLayer<C>, c: C): number {
+  return (l.cost ? l.cost[c] : l.bytes[c]) ?? 0;
+}
+
+/** The least a step may cost when scoring it: one byte, or (estimated milliseconds) next to nothing. */
+function floorOf<C extends string>(l: SearchLayer<C>): number {
+  return l.cost ? 1e-9 : 1;
+}
+
+/** Layers per choice id, with every id of `ids` present (0 when unused). */
+export function countChoices<C extends string>(
+  choices: ReadonlyMap<string, C>,
+  ids: readonly C[],
+): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(ids.map((p) => [p, 0]));
+  for (const p of choices.values()) counts[p] = (counts[p] ?? 0) + 1;
+  return counts;
 }
