@@ -7,6 +7,7 @@ import {
   type InputLayer,
 } from '../core/compact/activationSummary';
 import { findUnitGroups } from '../core/compact/findUnitGroups';
+import type { DataSection } from '../core/data/dataSection';
 import { weightCache } from '../core/compact/readWeight';
 import type { ModelIndex } from '../core/onnx/modelIndex';
 import { openModel } from '../runtime/openModel';
@@ -14,18 +15,25 @@ import { type UnitTarget, unitStatistics } from '../runtime/unitStatistics';
 import { parseArgs, UsageError } from './args';
 import { VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
 
-export const activationsUsage = `big-shrink activations MODEL [--samples 64] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
-  Runs the model in onnxruntime-node on synthesized samples (or --inputs) and shows the part that does the
-  work: per MatMul/Gemm/Conv the mean |x| of each input channel and the share of samples where it is
-  non-zero; per MLP/Conv hidden unit how often it fires (> 0 after the activation), its importance (mean
-  |activation| × norm of the weights reading it), the units that never fire, and the share of units that
-  carries 90%/99% of the output energy. Writes nothing.
-  --samples N         samples (rows, or positions for Conv) to measure at least (default 64)`;
+export const activationsUsage = `big-shrink activations MODEL [--samples 64] [--json] [--data PATH] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
+  Runs the model in onnxruntime-node on the calibration samples of its data (else synthesized samples, or
+  --inputs) and shows the part that does the work: per MatMul/Gemm/Conv the mean |x| of each input channel
+  and the share of samples where it is non-zero; per MLP/Conv hidden unit how often it fires (> 0 after the
+  activation), its importance (mean |activation| × norm of the weights reading it), the units that never
+  fire, and the share of units that carries 90%/99% of the output energy. Writes nothing.
+  --samples N         synthesized samples (rows, or positions for Conv) to measure at least (default 64)
+  --data PATH         the model's real inputs (file or folder; repeat as INPUT=PATH): every calibration
+                      sample is measured, the evaluation samples are left out (--calibration N,
+                      --evaluation N, --split F, --tokenizer FILE, --resample: see big-shrink help data).
+                      Default: MODEL.inputs.json beside the model, else synthesized inputs`;
 
 /** What `activations --json` prints. */
 export interface ActivationsReport {
   model: string;
+  /** What the figures were measured on, in words. */
   calibration: string;
+  /** The data section, as in every report: the user's files (calibration samples measured) or synthetic. */
+  data?: DataSection;
   inputs: InputChannelsRow[];
   units: HiddenUnitsRow[];
   missing: { name: string; reason: string }[];
@@ -52,11 +60,24 @@ export async function activationsCommand(argv: string[], out: (line: string) => 
     for (const g of groups) targets.set(g.hidden, { name: g.hidden, units: g.units, axis: g.hiddenAxis });
     if (!args.options.json)
       process.stderr.write(`measuring ${targets.size} activations in onnxruntime-node…\n`);
-    const measured = await unitStatistics(model.path, [...targets.values()], { ...verify, samples });
+    let last = 0;
+    const measured = await unitStatistics(model.path, [...targets.values()], {
+      ...verify,
+      samples,
+      warn: (line) => process.stderr.write(`big-shrink: ${line}\n`),
+      // About once a second, and the last: the editor's progress reads these lines.
+      onProgress(done, total) {
+        const now = Date.now();
+        if (done !== total && now - last < 1000) return;
+        last = now;
+        process.stderr.write(`activations: ${done}/${total} runs\n`);
+      },
+    });
     const stats = new Map<string, ChannelStats>(measured.stats.map((s) => [s.name, s]));
     const report: ActivationsReport = {
       model: model.path,
       calibration: measured.calibration,
+      ...(measured.data ? { data: measured.data } : {}),
       inputs: inputChannelRows(layers, stats),
       units: hiddenUnitRows(model.index, groups, stats, read),
       missing: measured.missing,
@@ -105,6 +126,8 @@ function inputLayers(index: ModelIndex): InputLayer[] {
 function printActivations(r: ActivationsReport, out: (line: string) => void): void {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   out(`${r.model}: measured on ${r.calibration}`);
+  if (r.data?.source === 'synthetic')
+    out('(synthesized inputs: no --data and no recipe beside the model; real inputs may fire other units)');
   if (r.units.length) out('hidden units:');
   for (const u of r.units) {
     out(

@@ -304,3 +304,42 @@ export function sharedBiasFixture(shared: boolean): CompactFixture {
     whole: [],
   };
 }
+
+/** The hidden unit of dataOnlyUnitFixture that fires only when x[..., 0] passes DATA_ONLY_THRESHOLD. */
+export const DATA_ONLY_UNIT = 5;
+export const DATA_ONLY_THRESHOLD = 10;
+
+/**
+ * x[batch,8] → MatMul up [8,16] → Add bias → Relu → MatMul down [16,8] → y. Hidden unit DATA_ONLY_UNIT reads
+ * only channel 0 (weight 1) with a bias of −DATA_ONLY_THRESHOLD: synthesized inputs (uniform in [−1, 1])
+ * never make it fire, real inputs with x[..., 0] above the threshold do, and then its activation is
+ * x[..., 0] − DATA_ONLY_THRESHOLD exactly.
+ */
+export function dataOnlyUnitFixture(): Uint8Array {
+  const w = random(31);
+  const up = w(8 * 16, 0.3);
+  for (let k = 0; k < 8; k++) up[k * 16 + DATA_ONLY_UNIT] = k === 0 ? 1 : 0;
+  const bias = w(16, 0.05, 0.2);
+  bias[DATA_ONLY_UNIT] = -DATA_ONLY_THRESHOLD;
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'big-shrink tests',
+    opsetImport: [{ version: 17 }],
+    graph: {
+      name: 'data_only_unit',
+      node: [
+        { opType: 'MatMul', input: ['x', 'up'], output: ['u'], name: 'up_mm' },
+        { opType: 'Add', input: ['u', 'up_b'], output: ['ub'], name: 'up_add' },
+        { opType: 'Relu', input: ['ub'], output: ['a'], name: 'relu' },
+        { opType: 'MatMul', input: ['a', 'down'], output: ['y'], name: 'down_mm' },
+      ],
+      initializer: [
+        floatTensor('up', [8, 16], up),
+        floatTensor('up_b', [16], bias),
+        floatTensor('down', [16, 8], w(16 * 8, 0.3)),
+      ],
+      input: [valueInfo('x', ['batch', 8])],
+      output: [valueInfo('y', ['batch', 8])],
+    },
+  }).finish();
+}
