@@ -1,13 +1,11 @@
 import {
+  type ActivationsReport,
   type ChannelStats,
   hiddenUnitRows,
-  type HiddenUnitsRow,
   inputChannelRows,
-  type InputChannelsRow,
   type InputLayer,
 } from '../core/compact/activationSummary';
 import { findUnitGroups } from '../core/compact/findUnitGroups';
-import type { DataSection } from '../core/data/dataSection';
 import { weightCache } from '../core/compact/readWeight';
 import type { ModelIndex } from '../core/onnx/modelIndex';
 import { openModel } from '../runtime/openModel';
@@ -27,17 +25,7 @@ export const activationsUsage = `big-shrink activations MODEL [--samples 64] [--
                       --evaluation N, --split F, --tokenizer FILE, --resample: see big-shrink help data).
                       Default: MODEL.inputs.json beside the model, else synthesized inputs`;
 
-/** What `activations --json` prints. */
-export interface ActivationsReport {
-  model: string;
-  /** What the figures were measured on, in words. */
-  calibration: string;
-  /** The data section, as in every report: the user's files (calibration samples measured) or synthetic. */
-  data?: DataSection;
-  inputs: InputChannelsRow[];
-  units: HiddenUnitsRow[];
-  missing: { name: string; reason: string }[];
-}
+export type { ActivationsReport };
 
 /** `big-shrink activations`: returns the exit code. */
 export async function activationsCommand(argv: string[], out: (line: string) => void): Promise<number> {

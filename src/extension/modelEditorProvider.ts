@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type {
+  CoreState,
   DataCardState,
   EditorCommand,
   FromWebview,
@@ -12,6 +13,7 @@ import { assertNever, Messenger } from '../protocol/messaging';
 import { GraphLayoutWorker } from '../runtime/graphLayoutWorker';
 import type { WorkerPool } from '../runtime/workerPool';
 import { dataCardAction, loadDataCard } from './dataCard';
+import { FunctionalCore } from './functionalCore';
 import { excludeFromQuantization, lastReportOf, quantizeOnly } from './graphActions';
 import { ModelDocument } from './modelDocument';
 import { webviewHtml, webviewRoots } from './webviewHtml';
@@ -48,6 +50,12 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   /** The Data card's state per document (read through the CLI child once, then after each action). */
   private readonly dataStates = new WeakMap<ModelDocument, DataCardState>();
   private readonly onDataEmitter = new vscode.EventEmitter<ModelDocument>();
+  /** The Functional core tab's measurements, by model path. */
+  readonly core = new FunctionalCore(
+    () => this.cli,
+    (model) => this.onCoreEmitter.fire(model),
+  );
+  private readonly onCoreEmitter = new vscode.EventEmitter<string>();
   private active: ModelDocument | undefined;
   /** Lays out the Graph tab (started on first use). */
   private graphWorker: GraphLayoutWorker | undefined;
@@ -68,7 +76,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       supportsMultipleEditorsPerDocument: true,
     });
     const graphWorker = { dispose: () => provider.graphWorker?.dispose() };
-    return { provider, registration: vscode.Disposable.from(registration, graphWorker) };
+    const core = { dispose: () => provider.core.dispose() };
+    return { provider, registration: vscode.Disposable.from(registration, graphWorker, core) };
   }
 
   /** The document of the focused model editor (or the last one focused). */
@@ -141,6 +150,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           const data = this.dataStates.get(document);
           if (data) messenger.post({ type: 'data/state', state: data });
           else void this.refreshData(document);
+          const core = this.core.stateOf(document.uri.fsPath);
+          if (core) messenger.post({ type: 'core/state', state: core });
           return;
         }
         messenger.receive(message);
@@ -157,6 +168,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         if (changed === document && state && ready && panel.visible)
           messenger.post({ type: 'data/state', state });
       }),
+      this.onCoreEmitter.event((model) => {
+        const state = this.core.stateOf(model);
+        if (model === document.uri.fsPath && state && ready && panel.visible)
+          messenger.post({ type: 'core/state', state });
+      }),
       panel.onDidChangeViewState(() => {
         // A hidden webview is destroyed (no retainContextWhenHidden); it says `ready` again when shown.
         if (!panel.visible) ready = false;
@@ -168,6 +184,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       messenger.close();
       subscriptions.forEach((s) => s.dispose());
     });
+  }
+
+  /** Test-only: the Functional core tab's last state for `uri`. */
+  coreStateFor(uri: vscode.Uri): CoreState | undefined {
+    return this.core.stateOf(uri.fsPath);
   }
 
   /** Test-only: the Data card's last state for `uri`. */
@@ -278,6 +299,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         return;
       case 'data/action':
         void this.dataAction(document, message);
+        return;
+      case 'core/action':
+        if (message.action === 'measure') void this.core.measure(document.uri.fsPath);
+        else if (message.action === 'cancel') this.core.cancel(document.uri.fsPath);
+        else void vscode.commands.executeCommand('bigShrink.compact', document.uri, { units: message.units });
         return;
       default:
         return assertNever(message);

@@ -1,3 +1,4 @@
+import type { DataSection } from '../data/dataSection';
 import type { ModelIndex } from '../onnx/modelIndex';
 import type { UnitGroup } from './findUnitGroups';
 import { axisNorms, type ReadWeight } from './planCompact';
@@ -50,6 +51,18 @@ export interface HiddenUnitsRow {
   /** Fewest units (largest contributions first) that carry 90% / 99% of the output energy, as shares. */
   share90: number;
   share99: number;
+}
+
+/** What `big-shrink activations --json` prints. */
+export interface ActivationsReport {
+  model: string;
+  /** What the figures were measured on, in words. */
+  calibration: string;
+  /** The data section, as in every report: the user's files (calibration samples measured) or synthetic. */
+  data?: DataSection;
+  inputs: InputChannelsRow[];
+  units: HiddenUnitsRow[];
+  missing: { name: string; reason: string }[];
 }
 
 /** The input-channel rows of the measured layers. */
