@@ -58,14 +58,16 @@ export class FunctionalCore {
     const controller = new AbortController();
     this.runs.set(model, controller);
     // The last figures stay on screen while the new ones are measured.
-    const view = this.states.get(model)?.view;
-    this.set(model, { status: 'running', view });
+    const { view, measured = 0 } = this.states.get(model) ?? {};
+    const kept = view ? { view, measured } : {};
+    this.set(model, { status: 'running', ...kept });
     try {
       const next = await measureActivations(this.cli(), model, {
         signal: controller.signal,
-        onProgress: (done, total) => this.set(model, { status: 'running', progress: { done, total }, view }),
+        onProgress: (done, total) =>
+          this.set(model, { status: 'running', progress: { done, total }, ...kept }),
       });
-      this.set(model, next.view || !view ? next : { ...next, view });
+      this.set(model, next.view ? { ...next, measured: measured + 1 } : { ...next, ...kept });
     } finally {
       this.runs.delete(model);
     }

@@ -165,6 +165,8 @@ export interface CoreState {
   progress?: { done: number; total: number };
   /** The last measurement (kept while a new one runs). */
   view?: FunctionalCoreView;
+  /** Which measurement `view` is (counts up per model): the webview redraws its charts when it changes. */
+  measured?: number;
   /** Why the measurement failed (status error): the CLI's message. */
   error?: string;
 }

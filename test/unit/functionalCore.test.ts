@@ -96,6 +96,9 @@ describe('FunctionalCore', () => {
     const cancelled = await again;
     assert.equal(cancelled.status, 'cancelled');
     assert.equal(cancelled.view, first.view, 'the last figures stay');
+    assert.equal(cancelled.measured, first.measured);
+    const third = await core.measure(model);
+    assert.equal(third.measured, first.measured! + 1, 'a new measurement counts up');
 
     const junk = path.join(dir, 'junk.onnx');
     fs.writeFileSync(junk, 'not a model');

@@ -123,7 +123,8 @@ export class CoreTab {
   }
 
   set(state: CoreState): void {
-    const viewChanged = state.view !== this.state.view;
+    // Progress messages carry the last view again (postMessage copies it): redraw only a new measurement.
+    const viewChanged = state.measured !== this.state.measured || !state.view !== !this.state.view;
     this.state = state;
     this.renderStatus();
     if (!viewChanged) return;
