@@ -197,7 +197,7 @@ export class CoreTab {
     fill.style.width = `${l.units ? (100 * l.firing) / l.units : 0}%`;
     const canvas = h('canvas', {
       role: 'img',
-      'aria-label': `${l.name}: importance of the ${l.units} units, sorted largest first`,
+      'aria-label': `${l.name}: importance of the ${l.units} units, sorted largest first; dashed: the shares carrying 90% and 99% of the output energy`,
     });
     const card = h(
       'section',
@@ -239,6 +239,19 @@ export class CoreTab {
     const line = themeColor('--vscode-charts-blue', '#3794ff');
     const font = { family: getComputedStyle(document.body).fontFamily, size: 10 };
     const points = l.curve.rank.map((x, i) => ({ x: 100 * x, y: l.curve.importance[i] }));
+    const marker = themeColor('--vscode-charts-orange', '#d18616');
+    // Where 90% and 99% of the output energy is reached: dashed verticals at those shares of the units.
+    const shareLine = (share: number) => ({
+      data: [
+        { x: 100 * share, y: 0 },
+        { x: 100 * share, y: 1 },
+      ],
+      borderColor: marker,
+      borderDash: share === l.share90 ? [4, 3] : [1, 2],
+      borderWidth: 1,
+      pointRadius: 0,
+      fill: false,
+    });
     return new Chart(canvas, {
       type: 'line',
       data: {
@@ -251,6 +264,8 @@ export class CoreTab {
             borderWidth: 1.5,
             pointRadius: 0,
           },
+          shareLine(l.share90),
+          shareLine(l.share99),
         ],
       },
       options: {
@@ -280,6 +295,7 @@ export class CoreTab {
         },
         plugins: {
           tooltip: {
+            filter: (item) => item.datasetIndex === 0,
             callbacks: {
               label: (item) =>
                 `top ${formatPercent((item.parsed.x ?? 0) / 100)} of units: ${(item.parsed.y ?? 0).toFixed(3)} × the largest (${l.maxImportance.toPrecision(3)})`,
