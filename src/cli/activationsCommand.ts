@@ -1,10 +1,12 @@
 import {
   type ActivationsReport,
   type ChannelStats,
+  headRows,
   hiddenUnitRows,
   inputChannelRows,
   type InputLayer,
 } from '../core/compact/activationSummary';
+import { findHeadGroups } from '../core/compact/findHeads';
 import { findUnitGroups } from '../core/compact/findUnitGroups';
 import { weightCache } from '../core/compact/readWeight';
 import type { ModelIndex } from '../core/onnx/modelIndex';
@@ -18,11 +20,12 @@ export const activationsUsage = `big-shrink activations MODEL [--samples 64] [--
   --inputs) and shows the part that does the work: per MatMul/Gemm/Conv the mean |x| of each input channel
   and the share of samples where it is non-zero; per MLP/Conv hidden unit how often it fires (> 0 after the
   activation), its importance (mean |activation| × norm of the weights reading it), the units that never
-  fire, and the share of units that carries 90%/99% of the output energy. Writes nothing.
+  fire, and the share of units that carries 90%/99% of the output energy; per attention block (where the
+  graph shows heads: Reshape to [B,S,H,D] → Transpose → MatMul) each head's importance. Writes nothing.
   --samples N         synthesized samples (rows, or positions for Conv) to measure at least (default 64)
   --data PATH         the model's real inputs (file or folder; repeat as INPUT=PATH): every calibration
                       sample is measured, the evaluation samples are left out (--calibration N,
-                      --evaluation N, --split F, --tokenizer FILE, --resample: see big-shrink help data).
+                      --evaluation N, --split F, --tokenizer FILE, --resample, as for every command).
                       Default: MODEL.inputs.json beside the model, else synthesized inputs`;
 
 export type { ActivationsReport };
@@ -43,6 +46,7 @@ export async function activationsCommand(argv: string[], out: (line: string) => 
     read = weightCache(model.source, model.resolveExternal);
     groups = findUnitGroups(model.index, (t) => (t.count === 1 ? read(t)[0] : undefined)).groups;
     layers = inputLayers(model.index);
+    const heads = findHeadGroups(model.index, read);
     const targets = new Map<string, UnitTarget>();
     for (const l of layers) targets.set(l.input, { name: l.input, units: l.channels, axis: l.axis });
     for (const g of groups) targets.set(g.hidden, { name: g.hidden, units: g.units, axis: g.hiddenAxis });
@@ -68,6 +72,7 @@ export async function activationsCommand(argv: string[], out: (line: string) => 
       ...(measured.data ? { data: measured.data } : {}),
       inputs: inputChannelRows(layers, stats),
       units: hiddenUnitRows(model.index, groups, stats, read),
+      heads: headRows(model.index, heads, stats, read),
       missing: measured.missing,
     };
     if (args.options.json) out(JSON.stringify(report, null, 2));
@@ -123,6 +128,15 @@ function printActivations(r: ActivationsReport, out: (line: string) => void): vo
         `${pct(u.share90)} of the units carry 90% of the output energy, ${pct(u.share99)} carry 99%`,
     );
   }
+  if (r.heads?.length) out('attention heads (importance per head, largest = 1):');
+  for (const h of r.heads ?? []) {
+    const top = Math.max(...h.importance);
+    const rel = h.importance.map((v) => (top > 0 ? v / top : 0).toFixed(2)).join(' ');
+    out(
+      `  ${h.name} (${h.op}): ${h.heads} heads × ${h.headDim}: ${rel}; ${pct(h.share90)} of the heads carry 90% of the output energy, ${pct(h.share99)} carry 99%`,
+    );
+  }
+  if (r.heads?.length) out(`  (${r.heads[0].leftWhole})`);
   if (r.inputs.length) out('input channels (mean |x|, share non-zero):');
   for (const l of r.inputs) {
     const mean = l.meanAbs.reduce((a, b) => a + b, 0) / l.channels;

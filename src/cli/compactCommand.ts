@@ -37,8 +37,8 @@ export const compactUsage = `big-shrink compact MODEL --units 0.25 | --rank 0.5|
                       default method); magnitude: ‖up column‖·‖down row‖
   --data PATH         the model's real inputs (file or folder; repeat as INPUT=PATH): the importance is
                       measured on the calibration samples, the verdict on the evaluation samples
-                      (--calibration N, --evaluation N, --split F, --tokenizer FILE, --resample: see
-                      big-shrink help data). Default: MODEL.inputs.json beside the model
+                      (--calibration N, --evaluation N, --split F, --tokenizer FILE, --resample, as
+                      for every command). Default: MODEL.inputs.json beside the model
   --rank F|N          instead: low-rank factorization; each MatMul/Gemm weight [K,N] becomes [K,r]·[r,N]
                       (truncated SVD), r = F·min(K,N) for a fraction F < 1 or N singular values, only where
                       r·(K+N) < K·N; writes MODEL.rank50.onnx (F) or MODEL.r16.onnx (N); the report gives

@@ -343,3 +343,66 @@ export function dataOnlyUnitFixture(): Uint8Array {
     },
   }).finish();
 }
+
+/** The attention head of attentionFixture whose value weights are zero: it adds nothing. */
+export const SILENT_HEAD = 2;
+
+/**
+ * Self-attention with 4 heads of 4: x[1,4,16] → Q, K, V MatMuls → Reshape [1,4,4,4] (constant) →
+ * Transpose (Q, V: [0,2,1,3]; K: [0,2,3,1]) → MatMul → Softmax → MatMul V → Transpose [0,2,1,3] →
+ * Reshape [1,4,16] → MatMul out → y. `perm` replaces the merge Transpose's permutation (a graph that does
+ * not show heads). The value columns of head SILENT_HEAD are zero.
+ */
+export function attentionFixture(perm = [0, 2, 1, 3]): Uint8Array {
+  const w = random(41);
+  const wv = w(16 * 16, 0.3);
+  for (let k = 0; k < 16; k++) for (let d = 0; d < 4; d++) wv[k * 16 + SILENT_HEAD * 4 + d] = 0;
+  const ints = (name: string, v: number[]): onnx.ITensorProto => ({
+    name,
+    dims: [v.length],
+    dataType: INT64,
+    rawData: new Uint8Array(new BigInt64Array(v.map(BigInt)).buffer),
+  });
+  const transpose = (input: string, output: string, p: number[]): onnx.INodeProto => ({
+    opType: 'Transpose',
+    input: [input],
+    output: [output],
+    name: `${output}_t`,
+    attribute: [{ name: 'perm', type: 7, ints: p }],
+  });
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'big-shrink tests',
+    opsetImport: [{ version: 17 }],
+    graph: {
+      name: 'attention',
+      node: [
+        { opType: 'MatMul', input: ['x', 'wq'], output: ['q'], name: 'q_mm' },
+        { opType: 'MatMul', input: ['x', 'wk'], output: ['k'], name: 'k_mm' },
+        { opType: 'MatMul', input: ['x', 'wv'], output: ['v'], name: 'v_mm' },
+        { opType: 'Reshape', input: ['q', 'split'], output: ['qr'], name: 'q_split' },
+        { opType: 'Reshape', input: ['k', 'split'], output: ['kr'], name: 'k_split' },
+        { opType: 'Reshape', input: ['v', 'split'], output: ['vr'], name: 'v_split' },
+        transpose('qr', 'qt', [0, 2, 1, 3]),
+        transpose('kr', 'kt', [0, 2, 3, 1]),
+        transpose('vr', 'vt', [0, 2, 1, 3]),
+        { opType: 'MatMul', input: ['qt', 'kt'], output: ['s'], name: 'scores' },
+        { opType: 'Softmax', input: ['s'], output: ['p'], name: 'softmax' },
+        { opType: 'MatMul', input: ['p', 'vt'], output: ['c'], name: 'context' },
+        transpose('c', 'ct', perm),
+        { opType: 'Reshape', input: ['ct', 'merge'], output: ['cm'], name: 'merge_heads' },
+        { opType: 'MatMul', input: ['cm', 'wo'], output: ['y'], name: 'out_mm' },
+      ],
+      initializer: [
+        floatTensor('wq', [16, 16], w(256, 0.3)),
+        floatTensor('wk', [16, 16], w(256, 0.3)),
+        floatTensor('wv', [16, 16], wv),
+        floatTensor('wo', [16, 16], w(256, 0.3)),
+        ints('split', [1, 4, 4, 4]),
+        ints('merge', [1, 4, 16]),
+      ],
+      input: [valueInfo('x', [1, 4, 16])],
+      output: [valueInfo('y', [1, 4, 16])],
+    },
+  }).finish();
+}

@@ -40,6 +40,19 @@ describe('functionalCoreView', () => {
         },
       ],
       units: [row('mlp0', big), row('conv1', [3, 0, 1], 'conv')],
+      heads: [
+        {
+          name: 'attn_out',
+          op: 'MatMul',
+          heads: 4,
+          headDim: 16,
+          samples: 64,
+          importance: [2, 4, 0, 1],
+          share90: 0.5,
+          share99: 0.75,
+          leftWhole: 'why',
+        },
+      ],
       missing: [{ name: 'h', reason: 'computed inside a subgraph (or a constant)' }],
     };
     const view = functionalCoreView(report);
@@ -56,6 +69,10 @@ describe('functionalCoreView', () => {
     assert.equal(view.alwaysZeroInputs, 2);
     assert.deepEqual(view.missing, ['h (computed inside a subgraph (or a constant))']);
     assert.equal(mlp.share90, 0.3);
+    assert.deepEqual(view.heads, [
+      { name: 'attn_out', heads: 4, headDim: 16, importance: [0.5, 1, 0, 0.25], share90: 0.5, share99: 0.75 },
+    ]);
+    assert.equal(view.headsLeftWhole, 'why');
     // The curve: at most CURVE_POINTS points, largest first, relative to the largest, ranks up to 1.
     assert.ok(mlp.curve.rank.length <= CURVE_POINTS && mlp.curve.rank.length > 100);
     assert.equal(mlp.curve.rank.length, mlp.curve.importance.length);
@@ -81,6 +98,8 @@ describe('functionalCoreView', () => {
       missing: [],
     });
     assert.equal(view.source, 'inputs');
+    assert.deepEqual(view.heads, []);
+    assert.equal(view.headsLeftWhole, undefined);
     assert.deepEqual(view.layers[0].curve.importance, [0, 0]);
     assert.equal(view.layers[0].maxImportance, 0);
   });

@@ -8,8 +8,9 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import { Chart, Filler, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
-import type { CoreLayerView } from '../../src/core/compact/functionalCoreView';
+import type { CoreHeadsView, CoreLayerView } from '../../src/core/compact/functionalCoreView';
 import type { CoreState } from '../../src/protocol/modelEditor';
+import { drawBars } from './barChart';
 import { h, replace, themeColor } from './dom';
 import { formatCount, formatPercent } from './format';
 
@@ -40,7 +41,7 @@ export class CoreTab {
   private readonly cancelButton: HTMLElement;
   private readonly compactButton: HTMLElement;
   private readonly list: HTMLElement;
-  private charts: CurveChart[] = [];
+  private charts: { destroy(): void }[] = [];
   private state: CoreState = { status: 'none' };
   private visible = false;
   private dirty = true;
@@ -187,7 +188,12 @@ export class CoreTab {
     for (const c of this.charts) c.destroy();
     this.charts = [];
     const layers = this.state.view?.layers ?? [];
-    replace(this.list, ...layers.map((l) => this.layerCard(l)));
+    const heads = this.state.view?.heads ?? [];
+    replace(
+      this.list,
+      ...layers.map((l) => this.layerCard(l)),
+      ...heads.map((g) => this.headsCard(g, this.state.view?.headsLeftWhole)),
+    );
     this.element.dataset.layers = String(layers.length);
     this.actions.rendered(layers.length);
   }
@@ -230,6 +236,45 @@ export class CoreTab {
       h('div', { class: 'curve-box' }, canvas),
     );
     this.charts.push(this.drawCurve(canvas, l));
+    return card;
+  }
+
+  /** An attention block: importance per head as bars (relative to the strongest head). */
+  private headsCard(g: CoreHeadsView, leftWhole: string | undefined): HTMLElement {
+    const canvas = h('canvas', {
+      role: 'img',
+      'aria-label': `${g.name}: importance of each of its ${g.heads} attention heads`,
+    });
+    const card = h(
+      'section',
+      { class: 'card core-layer', 'data-testid': 'core-heads', 'data-layer': g.name },
+      h(
+        'h3',
+        {},
+        g.name,
+        h('span', { class: 'chart-caption' }, ` · ${g.heads} attention heads × ${g.headDim}`),
+      ),
+      h(
+        'p',
+        { class: 'energy-text' },
+        `${formatPercent(g.share90)} of the heads carry 90% of the output energy, ${formatPercent(g.share99)} carry 99%`,
+      ),
+      h('div', { class: 'curve-box' }, canvas),
+      leftWhole
+        ? h('p', { class: 'energy-text' }, `Compact leaves heads whole: ${leftWhole.replace(/^.*?: /, '')}.`)
+        : null,
+    );
+    const top = Math.max(...g.importance);
+    this.charts.push(
+      drawBars(canvas, undefined, {
+        labels: g.importance.map((_, i) => `head ${i}`),
+        values: g.importance,
+        colors: g.importance.map((v) => (v === 0 ? 'red' : v < 0.1 * top ? 'orange' : 'blue')),
+        unit: '',
+        hideLabels: g.importance.length > 32,
+        tooltip: (i) => `head ${i}: ${g.importance[i].toFixed(3)} × the strongest head`,
+      }),
+    );
     return card;
   }
 

@@ -32,6 +32,19 @@ export interface CoreLayerView {
   maxImportance: number;
 }
 
+/** One attention block's heads as the editor shows them. */
+export interface CoreHeadsView {
+  /** The output projection reading the heads. */
+  name: string;
+  heads: number;
+  headDim: number;
+  /** Per head (at most CURVE_POINTS heads, evenly picked), relative to the largest. */
+  importance: number[];
+  /** Fewest heads carrying 90% / 99% of the output energy, as shares of the heads. */
+  share90: number;
+  share99: number;
+}
+
 /** What the Functional core tab shows of one `activations --json` answer. */
 export interface FunctionalCoreView {
   model: string;
@@ -40,6 +53,10 @@ export interface FunctionalCoreView {
   /** The report's own words ("8 calibration samples of /data/x: x float32[1,8] npy"). */
   calibration: string;
   layers: CoreLayerView[];
+  /** Attention heads, where the graph shows them. */
+  heads: CoreHeadsView[];
+  /** Why compact leaves attention heads whole (when there are some). */
+  headsLeftWhole?: string;
   /** Over every layer: hidden units, and those that never fired. */
   units: number;
   neverFire: number;
@@ -75,11 +92,24 @@ export function functionalCoreView(report: ActivationsReport, points = CURVE_POI
       maxImportance: top,
     };
   });
+  const heads = (report.heads ?? []).map((h): CoreHeadsView => {
+    const top = Math.max(0, ...h.importance);
+    return {
+      name: h.name,
+      heads: h.heads,
+      headDim: h.headDim,
+      importance: curveIndices(h.importance.length, points).map((i) => (top > 0 ? h.importance[i] / top : 0)),
+      share90: h.share90,
+      share99: h.share99,
+    };
+  });
   return {
     model: report.model,
     source: report.data?.source ?? 'inputs',
     calibration: report.calibration,
     layers,
+    heads,
+    ...(report.heads?.length ? { headsLeftWhole: report.heads[0].leftWhole } : {}),
     units: layers.reduce((s, l) => s + l.units, 0),
     neverFire: layers.reduce((s, l) => s + l.neverFire, 0),
     inputLayers: report.inputs.length,
