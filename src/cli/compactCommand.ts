@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { type CompactReport, renderCompactMarkdown } from '../core/compact/compactReport';
+import { findHeadGroups, HEADS_LEFT_WHOLE } from '../core/compact/findHeads';
 import { findUnitGroups, type LeftWhole, type UnitGroup } from '../core/compact/findUnitGroups';
 import {
   activationImportance,
@@ -142,6 +143,13 @@ export async function runCompact(
     const r = read;
     if (run.rank) return;
     found = findUnitGroups(model.index, (t) => (t.count === 1 ? r(t)[0] : undefined));
+    // Attention heads are found (activations measures them) but not removed: listed, with the reason.
+    for (const g of findHeadGroups(model.index, r))
+      found.leftWhole.push({
+        name: g.name,
+        op: g.op,
+        reason: `${g.heads} attention heads × ${g.headDim}: ${HEADS_LEFT_WHOLE}`,
+      });
     if (run.options.method === 'magnitude') {
       for (const g of found.groups) importance.set(g.name, magnitudeImportance(model.index, g, r));
       return;

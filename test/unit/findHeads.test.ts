@@ -54,8 +54,8 @@ describe('attention heads', () => {
   it('activations measures each head: the one whose values are zero carries nothing', () => {
     const r = cli(['activations', model, '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const report = JSON.parse(r.stdout) as ActivationsReport;
-    const [h] = report.heads!;
+    const measured = JSON.parse(r.stdout) as ActivationsReport;
+    const [h] = measured.heads!;
     assert.equal(h.name, 'out_mm');
     assert.equal(h.heads, 4);
     assert.equal(h.importance.length, 4);
@@ -64,8 +64,25 @@ describe('attention heads', () => {
     assert.ok(h.share90 > 0 && h.share90 <= h.share99 && h.share99 <= 0.75);
     assert.equal(h.leftWhole, HEADS_LEFT_WHOLE);
     // The head's channels are the output projection's input channels: zero there too.
-    const input = report.inputs.find((l) => l.name === 'out_mm')!;
+    const input = measured.inputs.find((l) => l.name === 'out_mm')!;
     assert.equal(input.alwaysZero, 4);
+    // compact lists them as left whole, with the reason.
+    const compact = cli(['compact', model, '--units', '0.25', '-o', path.join(dir, 'c.onnx'), '--json']);
+    assert.equal(compact.status, 1);
+    assert.match(
+      compact.stderr,
+      /nothing to compact.*left whole: out_mm \(4 attention heads × 4: attention heads are measured, not removed/,
+    );
+    const bert = path.join(dir, 'bert.onnx');
+    fs.copyFileSync(testModel('tiny_bert_random_inline.onnx'), bert);
+    const kept = cli(['compact', bert, '--units', '0.25', '--no-verify', '--json']);
+    assert.equal(kept.status, 0, kept.stderr);
+    const report = JSON.parse(kept.stdout) as { leftWhole: { name: string; reason: string }[] };
+    assert.deepEqual(
+      report.leftWhole.map((l) => l.name),
+      ['/layers.0/attn_out/MatMul', '/layers.1/attn_out/MatMul'],
+    );
+    assert.match(report.leftWhole[0].reason, /^4 attention heads × 16: /);
     const text = cli(['activations', model]);
     assert.match(text.stdout, /out_mm \(MatMul\): 4 heads × 4: [\d. ]+; \d+\.\d% of the heads carry 90%/);
   });
