@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type {
+  CoreActionMessage,
   CoreState,
   DataCardState,
   EditorCommand,
@@ -186,6 +187,17 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     });
   }
 
+  /**
+   * A Functional core action (the tab's buttons; tests through `bigShrink._test.coreAction`): the state
+   * after a measurement, whether a cancel found one running, or the outcome of "Compact…".
+   */
+  async coreAction(document: ModelDocument, message: CoreActionMessage): Promise<unknown> {
+    const model = document.uri.fsPath;
+    if (message.action === 'measure') return this.core.measure(model);
+    if (message.action === 'cancel') return this.core.cancel(model);
+    return vscode.commands.executeCommand('bigShrink.compact', document.uri, { units: message.units });
+  }
+
   /** Test-only: the Functional core tab's last state for `uri`. */
   coreStateFor(uri: vscode.Uri): CoreState | undefined {
     return this.core.stateOf(uri.fsPath);
@@ -301,9 +313,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         void this.dataAction(document, message);
         return;
       case 'core/action':
-        if (message.action === 'measure') void this.core.measure(document.uri.fsPath);
-        else if (message.action === 'cancel') this.core.cancel(document.uri.fsPath);
-        else void vscode.commands.executeCommand('bigShrink.compact', document.uri, { units: message.units });
+        void this.coreAction(document, message);
         return;
       default:
         return assertNever(message);
