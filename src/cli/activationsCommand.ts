@@ -1,11 +1,12 @@
 import {
+  type ActivationsReport,
   type ChannelStats,
+  headRows,
   hiddenUnitRows,
-  type HiddenUnitsRow,
   inputChannelRows,
-  type InputChannelsRow,
   type InputLayer,
 } from '../core/compact/activationSummary';
+import { findHeadGroups } from '../core/compact/findHeads';
 import { findUnitGroups } from '../core/compact/findUnitGroups';
 import { weightCache } from '../core/compact/readWeight';
 import type { ModelIndex } from '../core/onnx/modelIndex';
@@ -14,22 +15,20 @@ import { type UnitTarget, unitStatistics } from '../runtime/unitStatistics';
 import { parseArgs, UsageError } from './args';
 import { VERIFY_OPTIONS, verifyOptionsOf } from './transformRun';
 
-export const activationsUsage = `big-shrink activations MODEL [--samples 64] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
-  Runs the model in onnxruntime-node on synthesized samples (or --inputs) and shows the part that does the
-  work: per MatMul/Gemm/Conv the mean |x| of each input channel and the share of samples where it is
-  non-zero; per MLP/Conv hidden unit how often it fires (> 0 after the activation), its importance (mean
-  |activation| × norm of the weights reading it), the units that never fire, and the share of units that
-  carries 90%/99% of the output energy. Writes nothing.
-  --samples N         samples (rows, or positions for Conv) to measure at least (default 64)`;
+export const activationsUsage = `big-shrink activations MODEL [--samples 64] [--json] [--data PATH] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
+  Runs the model in onnxruntime-node on the calibration samples of its data (else synthesized samples, or
+  --inputs) and shows the part that does the work: per MatMul/Gemm/Conv the mean |x| of each input channel
+  and the share of samples where it is non-zero; per MLP/Conv hidden unit how often it fires (> 0 after the
+  activation), its importance (mean |activation| × norm of the weights reading it), the units that never
+  fire, and the share of units that carries 90%/99% of the output energy; per attention block (where the
+  graph shows heads: Reshape to [B,S,H,D] → Transpose → MatMul) each head's importance. Writes nothing.
+  --samples N         synthesized samples (rows, or positions for Conv) to measure at least (default 64)
+  --data PATH         the model's real inputs (file or folder; repeat as INPUT=PATH): every calibration
+                      sample is measured, the evaluation samples are left out (--calibration N,
+                      --evaluation N, --split F, --tokenizer FILE, --resample, as for every command).
+                      Default: MODEL.inputs.json beside the model, else synthesized inputs`;
 
-/** What `activations --json` prints. */
-export interface ActivationsReport {
-  model: string;
-  calibration: string;
-  inputs: InputChannelsRow[];
-  units: HiddenUnitsRow[];
-  missing: { name: string; reason: string }[];
-}
+export type { ActivationsReport };
 
 /** `big-shrink activations`: returns the exit code. */
 export async function activationsCommand(argv: string[], out: (line: string) => void): Promise<number> {
@@ -47,18 +46,33 @@ export async function activationsCommand(argv: string[], out: (line: string) => 
     read = weightCache(model.source, model.resolveExternal);
     groups = findUnitGroups(model.index, (t) => (t.count === 1 ? read(t)[0] : undefined)).groups;
     layers = inputLayers(model.index);
+    const heads = findHeadGroups(model.index, read);
     const targets = new Map<string, UnitTarget>();
     for (const l of layers) targets.set(l.input, { name: l.input, units: l.channels, axis: l.axis });
     for (const g of groups) targets.set(g.hidden, { name: g.hidden, units: g.units, axis: g.hiddenAxis });
     if (!args.options.json)
       process.stderr.write(`measuring ${targets.size} activations in onnxruntime-node…\n`);
-    const measured = await unitStatistics(model.path, [...targets.values()], { ...verify, samples });
+    let last = 0;
+    const measured = await unitStatistics(model.path, [...targets.values()], {
+      ...verify,
+      samples,
+      warn: (line) => process.stderr.write(`big-shrink: ${line}\n`),
+      // About once a second, and the last: the editor's progress reads these lines.
+      onProgress(done, total) {
+        const now = Date.now();
+        if (done !== total && now - last < 1000) return;
+        last = now;
+        process.stderr.write(`activations: ${done}/${total} runs\n`);
+      },
+    });
     const stats = new Map<string, ChannelStats>(measured.stats.map((s) => [s.name, s]));
     const report: ActivationsReport = {
       model: model.path,
       calibration: measured.calibration,
+      ...(measured.data ? { data: measured.data } : {}),
       inputs: inputChannelRows(layers, stats),
       units: hiddenUnitRows(model.index, groups, stats, read),
+      heads: headRows(model.index, heads, stats, read),
       missing: measured.missing,
     };
     if (args.options.json) out(JSON.stringify(report, null, 2));
@@ -105,6 +119,8 @@ function inputLayers(index: ModelIndex): InputLayer[] {
 function printActivations(r: ActivationsReport, out: (line: string) => void): void {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   out(`${r.model}: measured on ${r.calibration}`);
+  if (r.data?.source === 'synthetic')
+    out('(synthesized inputs: no --data and no recipe beside the model; real inputs may fire other units)');
   if (r.units.length) out('hidden units:');
   for (const u of r.units) {
     out(
@@ -112,6 +128,15 @@ function printActivations(r: ActivationsReport, out: (line: string) => void): vo
         `${pct(u.share90)} of the units carry 90% of the output energy, ${pct(u.share99)} carry 99%`,
     );
   }
+  if (r.heads?.length) out('attention heads (importance per head, largest = 1):');
+  for (const h of r.heads ?? []) {
+    const top = Math.max(...h.importance);
+    const rel = h.importance.map((v) => (top > 0 ? v / top : 0).toFixed(2)).join(' ');
+    out(
+      `  ${h.name} (${h.op}): ${h.heads} heads × ${h.headDim}: ${rel}; ${pct(h.share90)} of the heads carry 90% of the output energy, ${pct(h.share99)} carry 99%`,
+    );
+  }
+  if (r.heads?.length) out(`  (${r.heads[0].leftWhole})`);
   if (r.inputs.length) out('input channels (mean |x|, share non-zero):');
   for (const l of r.inputs) {
     const mean = l.meanAbs.reduce((a, b) => a + b, 0) / l.channels;

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { type CompactReport, renderCompactMarkdown } from '../core/compact/compactReport';
+import { findHeadGroups, HEADS_LEFT_WHOLE } from '../core/compact/findHeads';
 import { findUnitGroups, type LeftWhole, type UnitGroup } from '../core/compact/findUnitGroups';
 import {
   activationImportance,
@@ -23,7 +24,8 @@ import {
 } from './transformRun';
 
 export const compactUsage = `big-shrink compact MODEL --units 0.25 | --rank 0.5|N [--method activation|magnitude] [--keep-first-last]
-                  [--samples 64] [-o OUT] [--force] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify]
+                  [--samples 64] [--data PATH] [-o OUT] [--force] [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...]
+                  [--no-verify]
   Removes the least important hidden units for real, so the model is smaller and faster: MLP blocks
   (MatMul/Gemm up, and gate, → elementwise activation → MatMul/Gemm down) lose columns of the up/gate
   weights and their bias entries and rows of the down weight; Conv → [BatchNormalization] → activation →
@@ -32,7 +34,12 @@ export const compactUsage = `big-shrink compact MODEL --units 0.25 | --rank 0.5|
   Writes MODEL.compact25.onnx and .report.json/.md; verified in onnxruntime-node (fidelity and latency).
   --units F           fraction of each layer's hidden units to remove (0 < F < 1)
   --method activation rank units by mean |activation| × the norm of the weights reading it, measured on
-                      --samples synthesized samples (default); magnitude: ‖up column‖·‖down row‖
+                      the calibration samples of --data (else --samples synthesized samples; the
+                      default method); magnitude: ‖up column‖·‖down row‖
+  --data PATH         the model's real inputs (file or folder; repeat as INPUT=PATH): the importance is
+                      measured on the calibration samples, the verdict on the evaluation samples
+                      (--calibration N, --evaluation N, --split F, --tokenizer FILE, --resample, as
+                      for every command). Default: MODEL.inputs.json beside the model
   --rank F|N          instead: low-rank factorization; each MatMul/Gemm weight [K,N] becomes [K,r]·[r,N]
                       (truncated SVD), r = F·min(K,N) for a fraction F < 1 or N singular values, only where
                       r·(K+N) < K·N; writes MODEL.rank50.onnx (F) or MODEL.r16.onnx (N); the report gives
@@ -117,7 +124,7 @@ interface CompactRun {
   /** Low-rank factorization instead of removing units. */
   rank?: RankOption;
   samples: number;
-  /** --dims/--fill/--inputs for the activation measurement. */
+  /** --dims/--fill/--inputs/--data for the activation measurement (its calibration samples). */
   calibrate: VerifyOptions;
   onProgress?(message: string): void;
 }
@@ -136,6 +143,13 @@ export async function runCompact(
     const r = read;
     if (run.rank) return;
     found = findUnitGroups(model.index, (t) => (t.count === 1 ? r(t)[0] : undefined));
+    // Attention heads are found (activations measures them) but not removed: listed, with the reason.
+    for (const g of findHeadGroups(model.index, r))
+      found.leftWhole.push({
+        name: g.name,
+        op: g.op,
+        reason: `${g.heads} attention heads × ${g.headDim}: ${HEADS_LEFT_WHOLE}`,
+      });
     if (run.options.method === 'magnitude') {
       for (const g of found.groups) importance.set(g.name, magnitudeImportance(model.index, g, r));
       return;
@@ -145,7 +159,11 @@ export async function runCompact(
     const measured = await unitStatistics(
       model.path,
       found.groups.map((g) => ({ name: g.hidden, units: g.units, axis: g.hiddenAxis })),
-      { ...run.calibrate, samples: run.samples },
+      {
+        ...run.calibrate,
+        samples: run.samples,
+        warn: run.onProgress ? (line) => run.onProgress!(`big-shrink: ${line}`) : undefined,
+      },
     );
     calibration = measured.calibration;
     for (const m of measured.missing) warnings.push(`${m.name}: not measured (${m.reason})`);

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { DataActionMessage } from '../protocol/modelEditor';
+import type { CoreActionMessage, DataActionMessage } from '../protocol/modelEditor';
 import type { ModelDocument } from './modelDocument';
 import type { ModelEditorProvider } from './modelEditorProvider';
 import { reportWithStats, statisticsCsv } from './exportStatistics';
@@ -193,6 +193,7 @@ export function registerTestCommands(
         sweeps: snapshot.sweeps,
         sensitivity: snapshot.sensitivity,
         data: provider.dataStateFor(document.uri),
+        core: provider.coreStateFor(document.uri),
         ...provider.probeFor(document),
       };
     }),
@@ -202,6 +203,13 @@ export function registerTestCommands(
         const document = provider.documentFor(uri);
         if (document) await provider.dataAction(document, { type: 'data/action', action }, picked);
         return provider.dataStateFor(uri);
+      },
+    ),
+    vscode.commands.registerCommand(
+      'bigShrink._test.coreAction',
+      async (uri: vscode.Uri, action: CoreActionMessage['action'], units?: number) => {
+        const document = provider.documentFor(uri);
+        return document && provider.coreAction(document, { type: 'core/action', action, units });
       },
     ),
   ];

@@ -8,8 +8,7 @@ import * as path from 'path';
 import type { DataPreview, DataSection } from '../core/data/dataSection';
 import { parseRecipe, type RecipeFile, recipeFileName, serializeRecipe } from '../core/data/inputRecipe';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
-import { parseCliError } from './shrinkRunner';
-import { startCliChild } from './startCliChild';
+import { runCliJson } from './runCliJson';
 
 /** What `big-shrink data --json` answers, or why it failed. */
 export interface DataRunResult {
@@ -26,33 +25,17 @@ export async function runDataCommand(
   extra: string[] = [],
   signal?: AbortSignal,
 ): Promise<DataRunResult> {
-  let run;
-  try {
-    run = await startCliChild([cli, 'data', model, '--json', '--preview', ...extra], path.dirname(model), {
-      signal,
-    });
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
-  }
-  const stdout: Buffer[] = [];
-  let stderr = '';
-  run.child.stdout!.on('data', (c: Buffer) => stdout.push(c));
-  run.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const { exitCode, cancelled } = await run.closed;
-  if (cancelled) return { ok: false, error: 'cancelled' };
-  if (exitCode !== 0) {
-    const e = parseCliError(stderr, exitCode);
+  const r = await runCliJson<{ data: DataSection; preview?: DataPreview }>(
+    cli,
+    ['data', model, '--json', '--preview', ...extra],
+    { cwd: path.dirname(model), signal },
+  );
+  if (r.status === 'cancelled') return { ok: false, error: 'cancelled' };
+  if (r.status === 'failed') {
+    const e = r.error!;
     return { ok: false, error: e.file ? `${e.file}: ${e.reason}` : e.reason };
   }
-  try {
-    const out = JSON.parse(Buffer.concat(stdout).toString('utf8')) as {
-      data: DataSection;
-      preview?: DataPreview;
-    };
-    return { ok: true, section: out.data, preview: out.preview };
-  } catch (e) {
-    return { ok: false, error: `the command line answered no JSON: ${(e as Error).message}` };
-  }
+  return { ok: true, section: r.value!.data, preview: r.value!.preview };
 }
 
 /** The recipe beside the model (a fresh one when there is none, or when it cannot be read). */

@@ -5,9 +5,7 @@
  * file). No `vscode` here (the command and the view live in compareCommand.ts and comparePanel.ts).
  */
 import * as path from 'path';
-import * as readline from 'readline';
-import { parseCliError } from './shrinkRunner';
-import { startCliChild, type CliChild } from './startCliChild';
+import { runCliJson } from './runCliJson';
 
 export interface DiffRunResult {
   status: 'done' | 'failed' | 'cancelled';
@@ -36,29 +34,21 @@ export async function runDiff(
   b: string,
   options: DiffRunOptions,
 ): Promise<DiffRunResult> {
-  const t0 = Date.now();
-  const end = (r: Omit<DiffRunResult, 'elapsedMs'>) => ({ ...r, elapsedMs: Date.now() - t0 });
-  if (options.signal?.aborted) return end({ status: 'cancelled', exitCode: null });
-  const args = [cli, 'diff', a, b, '--json'];
+  const args = ['diff', a, b, '--json'];
   if (options.bins > 0) args.push('--bins', String(options.bins));
-  let run: CliChild;
-  try {
-    run = await startCliChild(args, path.dirname(a), options);
-  } catch (e) {
-    return end({ status: 'failed', exitCode: null, error: { file: cli, reason: (e as Error).message } });
-  }
-  const { child } = run;
-  const pid = child.pid;
-  const stdout: Buffer[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
-  let stderr = '';
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => {
-    stderr += `${line}\n`;
-    const m = PROGRESS.exec(line);
-    if (m) options.onProgress?.(Number(m[1]), Number(m[2]));
+  const r = await runCliJson(cli, args, {
+    cwd: path.dirname(a),
+    signal: options.signal,
+    killGraceMs: options.killGraceMs,
+    progress: PROGRESS,
+    onProgress: options.onProgress && ((done, total) => options.onProgress!(done, total)),
   });
-  const { exitCode, cancelled } = await run.closed;
-  if (cancelled) return end({ status: 'cancelled', exitCode, pid });
-  if (exitCode !== 0) return end({ status: 'failed', exitCode, pid, error: parseCliError(stderr, exitCode) });
-  return end({ status: 'done', exitCode, pid, json: Buffer.concat(stdout).toString('utf8') });
+  return {
+    status: r.status,
+    exitCode: r.exitCode,
+    pid: r.pid,
+    json: r.json,
+    error: r.error,
+    elapsedMs: r.elapsedMs,
+  };
 }

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
 import type {
+  CoreActionMessage,
+  CoreState,
   DataCardState,
   EditorCommand,
   FromWebview,
@@ -12,6 +14,7 @@ import { assertNever, Messenger } from '../protocol/messaging';
 import { GraphLayoutWorker } from '../runtime/graphLayoutWorker';
 import type { WorkerPool } from '../runtime/workerPool';
 import { dataCardAction, loadDataCard } from './dataCard';
+import { FunctionalCore } from './functionalCore';
 import { excludeFromQuantization, lastReportOf, quantizeOnly } from './graphActions';
 import { ModelDocument } from './modelDocument';
 import { webviewHtml, webviewRoots } from './webviewHtml';
@@ -48,6 +51,12 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   /** The Data card's state per document (read through the CLI child once, then after each action). */
   private readonly dataStates = new WeakMap<ModelDocument, DataCardState>();
   private readonly onDataEmitter = new vscode.EventEmitter<ModelDocument>();
+  /** The Functional core tab's measurements, by model path. */
+  readonly core = new FunctionalCore(
+    () => this.cli,
+    (model) => this.onCoreEmitter.fire(model),
+  );
+  private readonly onCoreEmitter = new vscode.EventEmitter<string>();
   private active: ModelDocument | undefined;
   /** Lays out the Graph tab (started on first use). */
   private graphWorker: GraphLayoutWorker | undefined;
@@ -68,7 +77,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       supportsMultipleEditorsPerDocument: true,
     });
     const graphWorker = { dispose: () => provider.graphWorker?.dispose() };
-    return { provider, registration: vscode.Disposable.from(registration, graphWorker) };
+    const core = { dispose: () => provider.core.dispose() };
+    return { provider, registration: vscode.Disposable.from(registration, graphWorker, core) };
   }
 
   /** The document of the focused model editor (or the last one focused). */
@@ -141,6 +151,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           const data = this.dataStates.get(document);
           if (data) messenger.post({ type: 'data/state', state: data });
           else void this.refreshData(document);
+          const core = this.core.stateOf(document.uri.fsPath);
+          if (core) messenger.post({ type: 'core/state', state: core });
           return;
         }
         messenger.receive(message);
@@ -157,6 +169,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         if (changed === document && state && ready && panel.visible)
           messenger.post({ type: 'data/state', state });
       }),
+      this.onCoreEmitter.event((model) => {
+        const state = this.core.stateOf(model);
+        if (model === document.uri.fsPath && state && ready && panel.visible)
+          messenger.post({ type: 'core/state', state });
+      }),
       panel.onDidChangeViewState(() => {
         // A hidden webview is destroyed (no retainContextWhenHidden); it says `ready` again when shown.
         if (!panel.visible) ready = false;
@@ -168,6 +185,22 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       messenger.close();
       subscriptions.forEach((s) => s.dispose());
     });
+  }
+
+  /**
+   * A Functional core action (the tab's buttons; tests through `bigShrink._test.coreAction`): the state
+   * after a measurement, whether a cancel found one running, or the outcome of "Compact…".
+   */
+  async coreAction(document: ModelDocument, message: CoreActionMessage): Promise<unknown> {
+    const model = document.uri.fsPath;
+    if (message.action === 'measure') return this.core.measure(model);
+    if (message.action === 'cancel') return this.core.cancel(model);
+    return vscode.commands.executeCommand('bigShrink.compact', document.uri, { units: message.units });
+  }
+
+  /** Test-only: the Functional core tab's last state for `uri`. */
+  coreStateFor(uri: vscode.Uri): CoreState | undefined {
+    return this.core.stateOf(uri.fsPath);
   }
 
   /** Test-only: the Data card's last state for `uri`. */
@@ -278,6 +311,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         return;
       case 'data/action':
         void this.dataAction(document, message);
+        return;
+      case 'core/action':
+        void this.coreAction(document, message);
         return;
       default:
         return assertNever(message);

@@ -5,9 +5,7 @@
  * so nothing is left behind. No `vscode` here (the command lives in sensitivityCommand.ts).
  */
 import * as path from 'path';
-import * as readline from 'readline';
-import { parseCliError } from './shrinkRunner';
-import { startCliChild, type CliChild } from './startCliChild';
+import { runCliJson } from './runCliJson';
 
 export interface SensitivityRunResult {
   status: 'done' | 'failed' | 'cancelled';
@@ -37,32 +35,23 @@ export async function runSensitivity(
   model: string,
   options: SensitivityRunOptions,
 ): Promise<SensitivityRunResult> {
-  const t0 = Date.now();
-  const end = (r: Omit<SensitivityRunResult, 'elapsedMs'>) => ({ ...r, elapsedMs: Date.now() - t0 });
-  if (options.signal?.aborted) return end({ status: 'cancelled', exitCode: null });
-  const args = [cli, 'sensitivity', model, '--json', '--bits', String(options.bits)];
+  const args = ['sensitivity', model, '--json', '--bits', String(options.bits)];
   args.push('--block', String(options.blockSize));
-  let run: CliChild;
-  try {
-    run = await startCliChild(args, path.dirname(model), options);
-  } catch (e) {
-    return end({ status: 'failed', exitCode: null, error: { file: cli, reason: (e as Error).message } });
-  }
-  const { child } = run;
-  const pid = child.pid;
-
-  const stdout: Buffer[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
-  let stderr = '';
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => {
-    stderr += `${line}\n`;
-    const m = PROGRESS.exec(line);
-    if (m) options.onProgress?.(Number(m[1]), Number(m[2]), line);
+  const r = await runCliJson(cli, args, {
+    cwd: path.dirname(model),
+    signal: options.signal,
+    killGraceMs: options.killGraceMs,
+    progress: PROGRESS,
+    onProgress: options.onProgress,
+    // Exit 3: measured, but no layer's candidate ran; the report holds each layer's error.
+    answerCodes: [3],
   });
-  const { exitCode, cancelled } = await run.closed;
-  if (cancelled) return end({ status: 'cancelled', exitCode, pid });
-  // Exit 3: measured, but no layer's candidate ran; the report holds each layer's error.
-  if (exitCode !== 0 && exitCode !== 3)
-    return end({ status: 'failed', exitCode, pid, error: parseCliError(stderr, exitCode) });
-  return end({ status: 'done', exitCode, pid, json: Buffer.concat(stdout).toString('utf8') });
+  return {
+    status: r.status,
+    exitCode: r.exitCode,
+    pid: r.pid,
+    json: r.json,
+    error: r.error,
+    elapsedMs: r.elapsedMs,
+  };
 }

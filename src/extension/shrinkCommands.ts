@@ -64,7 +64,7 @@ interface TransformSpec {
   output: string;
   /** CLI arguments without `-o` and `--force`. */
   args: string[];
-  verb: 'quantize' | 'convert' | 'prune' | 'shrink';
+  verb: 'quantize' | 'convert' | 'prune' | 'shrink' | 'compact';
   /** "Quantizing bert.onnx (4-bit MatMulNBits, block 32)". */
   title: string;
   /** Overwrite without asking. */
@@ -101,6 +101,9 @@ export class ShrinkCommands {
       ),
       vscode.commands.registerCommand('bigShrink.prune', (resource?: unknown, request?: unknown) =>
         this.prune(resource, request),
+      ),
+      vscode.commands.registerCommand('bigShrink.compact', (resource?: unknown, request?: unknown) =>
+        this.compact(resource, request),
       ),
       vscode.commands.registerCommand('bigShrink.shrinkToTarget', (resource?: unknown, request?: unknown) =>
         this.shrinkToTarget(resource, request),
@@ -198,6 +201,46 @@ export class ShrinkCommands {
       args: pruneArgs(input, choice),
       verb: 'prune',
       title: `Pruning ${path.basename(input)} (${describeChoice(choice)})`,
+      force: request.force === true,
+    });
+  }
+
+  /**
+   * "Compact…" (and the model editor's Functional core tab): removes the least important share of each
+   * MLP/Conv layer's hidden units for real (`big-shrink compact MODEL --units F`, measured on the model's
+   * data when the recipe beside it names some), writing MODEL.compactNN.onnx.
+   */
+  private async compact(resource: unknown, arg?: unknown): Promise<ShrinkOutcome> {
+    const request = requestOf<{ units?: number; force?: boolean }>(arg);
+    const model = await this.targetModel(resource);
+    if (!model) return { status: 'skipped' };
+    let units = request.units;
+    if (units === undefined) {
+      const picked = await vscode.window.showQuickPick(
+        [0.1, 0.25, 0.5].map((u) => ({
+          label: `Remove ${percent(u)} of the hidden units`,
+          description: `compact --units ${u}`,
+          units: u,
+        })),
+        {
+          title: `Compact ${path.basename(model.fsPath)}`,
+          placeHolder: 'Share of each layer’s hidden units to remove',
+        },
+      );
+      if (!picked) return { status: 'skipped', model: model.fsPath };
+      units = picked.units;
+    }
+    if (!(typeof units === 'number' && units > 0 && units < 1)) {
+      void vscode.window.showErrorMessage('Big Shrink: compact takes a share of units between 0 and 1.');
+      return { status: 'skipped', model: model.fsPath };
+    }
+    const input = model.fsPath;
+    return this.execute({
+      input,
+      output: `${input.replace(/\.onnx$/i, '')}.compact${Number((units * 100).toFixed(1))}.onnx`,
+      args: ['compact', input, '--units', String(units)],
+      verb: 'compact',
+      title: `Compacting ${path.basename(input)} (${percent(units)} of the hidden units removed)`,
       force: request.force === true,
     });
   }

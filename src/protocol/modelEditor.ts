@@ -9,6 +9,7 @@
  * sensitivity in `sensitivity/report`. postMessage is JSON: an infinite SQNR arrives as null.
  * The webview receives summaries (stats, histograms, 7 sweep figures) and never tensor data.
  */
+import type { FunctionalCoreView } from '../core/compact/functionalCoreView';
 import type { DataPreview, DataSection } from '../core/data/dataSection';
 import type { GraphModel } from '../core/graph/graphModel';
 import type { GraphLayout } from '../core/graph/layoutGraph';
@@ -154,6 +155,30 @@ export interface DataStateMessage {
   inReplyTo?: number;
 }
 
+/**
+ * The Functional core tab: the model's measured activations (`big-shrink activations MODEL --json` in the
+ * CLI child, on the data of the recipe beside the model, else synthesized inputs), as a summary.
+ */
+export interface CoreState {
+  status: 'none' | 'running' | 'ready' | 'error' | 'cancelled';
+  /** Model runs done and planned (status running; planned grows while synthesizing). */
+  progress?: { done: number; total: number };
+  /** The last measurement (kept while a new one runs). */
+  view?: FunctionalCoreView;
+  /** Which measurement `view` is (counts up per model): the webview redraws its charts when it changes. */
+  measured?: number;
+  /** Why the measurement failed (status error): the CLI's message. */
+  error?: string;
+}
+
+/** The Functional core tab's state changed (after `ready`, and as a measurement runs). */
+export interface CoreStateMessage {
+  type: 'core/state';
+  state: CoreState;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 /** One weight of the newest transform report of this model: its precision after and its error. */
 export interface GraphReportLayer {
   name: string;
@@ -178,6 +203,7 @@ export interface GraphViewMessage {
 }
 
 export type ToWebview =
+  | CoreStateMessage
   | DataStateMessage
   | GraphViewMessage
   | SweepRowsMessage
@@ -257,8 +283,11 @@ export interface GraphActionMessage {
 export interface RenderedMessage {
   type: 'view/rendered';
   /** `graph`: rows = nodes in the accessible node list. */
-  view: 'overview' | 'rows' | 'error' | 'sweep' | 'sensitivity' | 'graph';
-  /** Rows with statistics now in the table (sweep: tensors with a sweep; sensitivity: measured rows shown). */
+  view: 'overview' | 'rows' | 'error' | 'sweep' | 'sensitivity' | 'graph' | 'core';
+  /**
+   * Rows with statistics now in the table (sweep: tensors with a sweep; sensitivity: measured rows shown;
+   * core: layers shown in the Functional core tab).
+   */
   rows: number;
   messageId?: number;
   inReplyTo?: number;
@@ -277,7 +306,21 @@ export interface DataActionMessage {
   inReplyTo?: number;
 }
 
+/**
+ * Functional core actions: measure the activations (again), cancel the measurement, or compact the model
+ * (`big-shrink compact --units F`, run as the other transforms run).
+ */
+export interface CoreActionMessage {
+  type: 'core/action';
+  action: 'measure' | 'cancel' | 'compact';
+  /** compact: the share of each layer's hidden units to remove (0 < units < 1). */
+  units?: number;
+  messageId?: number;
+  inReplyTo?: number;
+}
+
 export type FromWebview =
+  | CoreActionMessage
   | DataActionMessage
   | GraphRequestMessage
   | GraphActionMessage

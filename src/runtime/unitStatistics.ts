@@ -1,9 +1,13 @@
 import type * as OrtTypes from 'onnxruntime-node';
+import type { DataSection } from '../core/data/dataSection';
 import { FormatError, ModelError } from '../core/errors';
 import { decodeFloat16 } from '../core/tensor/float16';
 import { extraGraphOutputs } from '../core/write/extraGraphOutputs';
 import { concat, planWrite } from '../core/write/planWrite';
 import { CALIBRATION_SEED } from './captureActivations';
+import { DataError, RecipeError } from './data/loadSamples';
+import { samplesFor } from './data/sampleFeeds';
+import { constantReaderOf } from './data/synthesizeInputs';
 import { loadOrt } from './loadOrt';
 import { openModel } from './openModel';
 import { materialize } from './sensitivity';
@@ -36,18 +40,30 @@ export interface UnitStatsResult {
   missing: { name: string; reason: string }[];
   /** What the measurement ran on, for the report. */
   calibration: string;
+  /**
+   * The data section of the run: the user's files (the calibration samples were measured), or the
+   * synthesized batches (calibration: how many ran). Absent with an inputs folder.
+   */
+  data?: DataSection;
 }
 
 export interface UnitStatsOptions extends VerifyOptions {
   /** Synthesized batches are run until every activation has this many samples (at most `maxBatches`). */
   samples: number;
   maxBatches?: number;
+  /** Data files skipped (and why), one line each. */
+  warn?(line: string): void;
+  /** After each run of the model: runs done and the runs planned (grows while synthesizing). */
+  onProgress?(done: number, total: number): void;
 }
 
 /**
- * Runs the model in onnxruntime-node on synthesized calibration inputs (seeds from CALIBRATION_SEED, away
- * from the verification's) with the target activations added as graph outputs, as captureActivations does,
- * and accumulates per channel mean |x|, how often it is > 0 and non-zero, and its mean square.
+ * Runs the model in onnxruntime-node with the target activations added as graph outputs, as
+ * captureActivations does, and accumulates per channel mean |x|, how often it is > 0 and non-zero, and its
+ * mean square. The inputs: the calibration samples of the user's data (`options.data`, or the recipe
+ * beside the model), one run each and every one of them, as GPTQ and sensitivity measure (the evaluation
+ * samples are left to the verdict); else synthesized batches (seeds from CALIBRATION_SEED, away from the
+ * verification's) until every activation has `samples` samples; one run of `inputsDir`.
  */
 export async function unitStatistics(
   modelPath: string,
@@ -83,9 +99,34 @@ export async function unitStatistics(
   );
   let described: SynthesizedInput[] = [];
   let session: OrtTypes.InferenceSession | undefined;
-  const maxBatches = options.inputsDir ? 1 : (options.maxBatches ?? 64);
+  let maxBatches = options.inputsDir ? 1 : (options.maxBatches ?? 64);
   let batches = 0;
+  let data: DataSection | undefined;
+  let fromData: string | undefined;
+  let real: Record<string, OrtTypes.Tensor>[] | undefined;
   try {
+    // The user's calibration samples when there are some (the recipe beside the model counts).
+    const samples =
+      options.data && !options.inputsDir
+        ? await samplesFor(modelPath, index, options, options.warn).catch((e: unknown) => {
+            if (e instanceof DataError) throw new ModelError(e.file, e.reason);
+            if (e instanceof RecipeError)
+              throw new ModelError(e.file, `is not a valid input recipe: ${e.problems.join('; ')}`);
+            throw e;
+          })
+        : undefined;
+    if (samples?.source === 'files') {
+      if (samples.calibration.length === 0)
+        throw new ModelError(
+          modelPath,
+          `the data leaves no calibration sample to measure on (--calibration 0?); ${samples.section.evaluation} evaluation samples`,
+        );
+      real = samples.calibration;
+      maxBatches = real.length;
+      data = samples.section;
+      fromData = `${real.length} calibration sample${real.length === 1 ? '' : 's'} of ${samples.section.paths.join(', ')}`;
+    } else if (samples) data = { ...samples.section, inputs: undefined };
+    const readConstant = constantReaderOf(model);
     let bytes: Uint8Array;
     try {
       bytes = materialize(
@@ -108,13 +149,16 @@ export async function unitStatistics(
     const fetch = [...wanted.keys()].filter((n) => !inputs.has(n));
     while (batches < maxBatches) {
       described = [];
-      const feeds = synthesizeFeeds(
-        ort,
-        index,
-        session.inputNames,
-        { ...options, seed: CALIBRATION_SEED + batches },
-        described,
-      );
+      const feeds = real
+        ? real[batches]
+        : synthesizeFeeds(
+            ort,
+            index,
+            session.inputNames,
+            { ...options, seed: CALIBRATION_SEED + batches },
+            described,
+            readConstant,
+          );
       let out: OrtTypes.InferenceSession.OnnxValueMapType;
       try {
         out = fetch.length ? await session.run(feeds, fetch) : {};
@@ -123,7 +167,9 @@ export async function unitStatistics(
       }
       batches++;
       for (const s of acc.values()) add(s, wanted.get(s.name)!.axis, out[s.name] ?? feeds[s.name]);
-      if ([...acc.values()].every((s) => s.samples >= options.samples)) break;
+      const enough = !real && [...acc.values()].every((s) => s.samples >= options.samples);
+      options.onProgress?.(batches, enough ? batches : maxBatches);
+      if (enough) break;
     }
   } finally {
     await session?.release();
@@ -139,11 +185,30 @@ export async function unitStatistics(
       for (let u = 0; u < s.units; u++) a[u] /= s.samples;
     stats.push(s);
   }
-  const from = options.inputsDir
-    ? `inputs ${options.inputsDir}`
-    : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
-  const calibration = `${from}: ${described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`;
-  return { stats, missing, calibration };
+  const from = fromData
+    ? fromData
+    : options.inputsDir
+      ? `inputs ${options.inputsDir}`
+      : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
+  const fed = real
+    ? (data?.inputs ?? []).map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.source}`)
+    : described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`);
+  const calibration = `${from}: ${fed.join('; ')}`;
+  // Synthesized: the section counts the batches that ran (no evaluation here) and describes their inputs.
+  if (data && !real)
+    data = {
+      ...data,
+      calibration: batches,
+      evaluation: 0,
+      inputs: described.map((i) => ({
+        name: i.name,
+        dtype: i.dtype,
+        dims: i.dims,
+        source: 'synthetic',
+        note: i.values,
+      })),
+    };
+  return { stats, missing, calibration, ...(data ? { data } : {}) };
 }
 
 const SESSION_OPTIONS: OrtTypes.InferenceSession.SessionOptions = {

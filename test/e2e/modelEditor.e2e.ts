@@ -5,7 +5,10 @@
 //   - selecting a tensor draws the detail histogram; arrow keys move the selection;
 //   - an invalid file shows the error view;
 //   - screenshots in a dark and a light theme under test-results/e2e/modelEditor/;
+//   - the Functional core tab: "Measure activations" shows per layer what `big-shrink activations --json`
+//     says (units that never fire), with the importance curves drawn;
 //   - timings on a ~100 MB model: open -> overview visible, open -> all statistics.
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
@@ -118,7 +121,7 @@ async function waitStatus(frame: Frame, status: string, timeoutMs = 120000): Pro
   );
 }
 
-async function showTab(frame: Frame, tab: 'overview' | 'layers' | 'charts'): Promise<void> {
+async function showTab(frame: Frame, tab: 'overview' | 'layers' | 'charts' | 'core'): Promise<void> {
   await frame.click(`vscode-tab-header[data-tab="${tab}"]`);
   await frame.waitForTimeout(150);
 }
@@ -362,6 +365,47 @@ async function setTheme(
   }
 }
 
+/**
+ * The Functional core tab: "Measure activations" runs in the CLI child; each layer then says how many of
+ * its units never fire, as `big-shrink activations --json` does, and its importance curve is drawn.
+ */
+async function checkCore(ctx: E2eContext, page: Page, frame: Frame, model: string): Promise<void> {
+  const name = path.basename(model);
+  const cli = JSON.parse(
+    execFileSync(process.execPath, [ctx.cli, 'activations', model, '--json'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'], // its progress lines stay out of the test's log
+    }),
+  ) as { units: { name: string; units: number; samples: number; neverFire: number[] }[] };
+  await showTab(frame, 'core');
+  await frame.click('[data-testid="measure-activations"]');
+  const ready = await succeeds(
+    frame.waitForSelector('[data-testid="core"][data-status="ready"]', { timeout: 120000 }),
+  );
+  ctx.check(`${name}: Measure activations finishes in the Functional core tab`, ready);
+  if (!ready) return;
+  await frame.waitForTimeout(300);
+  const shown = await frame.evaluate(() =>
+    [...document.querySelectorAll('[data-testid="core-layer"]')].map((card) => ({
+      layer: card.dataset.layer ?? '',
+      text: card.querySelector('[data-testid="fire-text"]')?.textContent ?? '',
+    })),
+  );
+  const expected = cli.units.map((u) => ({
+    layer: u.name,
+    text: `${u.neverFire.length} of ${u.units} hidden units never fire on ${u.samples} samples`,
+  }));
+  ctx.check(
+    `${name}: every layer says how many of its units never fire, as big-shrink activations does`,
+    JSON.stringify(shown) === JSON.stringify(expected),
+    `${JSON.stringify(shown)} vs ${JSON.stringify(expected)}`,
+  );
+  const curve = await paintedPixels(frame, '[data-testid="core-layer"] canvas');
+  ctx.check(`${name}: the importance curve is drawn`, curve.painted > 200, `${curve.painted} pixels`);
+  await page.screenshot({ path: path.join(ctx.resultsDir, 'dark-core.png') });
+  await showTab(frame, 'layers');
+}
+
 export async function run(ctx: E2eContext): Promise<void> {
   // Start dark (code-server's default is light; read at start-up), then switch to light and high contrast.
   const page = await openWorkbench(ctx, 'Big Shrink: Show Compaction Reports');
@@ -429,6 +473,7 @@ export async function run(ctx: E2eContext): Promise<void> {
   frame = await setTheme(ctx, page, themed, 'Default High Contrast', 'vscode-high-contrast');
   await page.screenshot({ path: path.join(ctx.resultsDir, 'high-contrast-layers.png') });
   frame = await setTheme(ctx, page, themed, 'Default Dark Modern', 'vscode-dark');
+  await checkCore(ctx, page, frame, path.join(ctx.workspace, 'models', themed));
 
   // Timings on a ~100 MB model.
   const big = path.join(ctx.workspace, 'bench-100mb.onnx');

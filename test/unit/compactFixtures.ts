@@ -360,3 +360,105 @@ export function wideMlpFixture(d = 32, h = 128, blocks = 2, tokens = 8): Uint8Ar
     },
   }).finish();
 }
+
+/** The hidden unit of dataOnlyUnitFixture that fires only when x[..., 0] passes DATA_ONLY_THRESHOLD. */
+export const DATA_ONLY_UNIT = 5;
+export const DATA_ONLY_THRESHOLD = 10;
+
+/**
+ * x[batch,8] → MatMul up [8,16] → Add bias → Relu → MatMul down [16,8] → y. Hidden unit DATA_ONLY_UNIT reads
+ * only channel 0 (weight 1) with a bias of −DATA_ONLY_THRESHOLD: synthesized inputs (uniform in [−1, 1])
+ * never make it fire, real inputs with x[..., 0] above the threshold do, and then its activation is
+ * x[..., 0] − DATA_ONLY_THRESHOLD exactly.
+ */
+export function dataOnlyUnitFixture(): Uint8Array {
+  const w = random(31);
+  const up = w(8 * 16, 0.3);
+  for (let k = 0; k < 8; k++) up[k * 16 + DATA_ONLY_UNIT] = k === 0 ? 1 : 0;
+  const bias = w(16, 0.05, 0.2);
+  bias[DATA_ONLY_UNIT] = -DATA_ONLY_THRESHOLD;
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'big-shrink tests',
+    opsetImport: [{ version: 17 }],
+    graph: {
+      name: 'data_only_unit',
+      node: [
+        { opType: 'MatMul', input: ['x', 'up'], output: ['u'], name: 'up_mm' },
+        { opType: 'Add', input: ['u', 'up_b'], output: ['ub'], name: 'up_add' },
+        { opType: 'Relu', input: ['ub'], output: ['a'], name: 'relu' },
+        { opType: 'MatMul', input: ['a', 'down'], output: ['y'], name: 'down_mm' },
+      ],
+      initializer: [
+        floatTensor('up', [8, 16], up),
+        floatTensor('up_b', [16], bias),
+        floatTensor('down', [16, 8], w(16 * 8, 0.3)),
+      ],
+      input: [valueInfo('x', ['batch', 8])],
+      output: [valueInfo('y', ['batch', 8])],
+    },
+  }).finish();
+}
+
+/** The attention head of attentionFixture whose value weights are zero: it adds nothing. */
+export const SILENT_HEAD = 2;
+
+/**
+ * Self-attention with 4 heads of 4: x[1,4,16] → Q, K, V MatMuls → Reshape [1,4,4,4] (constant) →
+ * Transpose (Q, V: [0,2,1,3]; K: [0,2,3,1]) → MatMul → Softmax → MatMul V → Transpose [0,2,1,3] →
+ * Reshape [1,4,16] → MatMul out → y. `perm` replaces the merge Transpose's permutation (a graph that does
+ * not show heads). The value columns of head SILENT_HEAD are zero.
+ */
+export function attentionFixture(perm = [0, 2, 1, 3]): Uint8Array {
+  const w = random(41);
+  const wv = w(16 * 16, 0.3);
+  for (let k = 0; k < 16; k++) for (let d = 0; d < 4; d++) wv[k * 16 + SILENT_HEAD * 4 + d] = 0;
+  const ints = (name: string, v: number[]): onnx.ITensorProto => ({
+    name,
+    dims: [v.length],
+    dataType: INT64,
+    rawData: new Uint8Array(new BigInt64Array(v.map(BigInt)).buffer),
+  });
+  const transpose = (input: string, output: string, p: number[]): onnx.INodeProto => ({
+    opType: 'Transpose',
+    input: [input],
+    output: [output],
+    name: `${output}_t`,
+    attribute: [{ name: 'perm', type: 7, ints: p }],
+  });
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'big-shrink tests',
+    opsetImport: [{ version: 17 }],
+    graph: {
+      name: 'attention',
+      node: [
+        { opType: 'MatMul', input: ['x', 'wq'], output: ['q'], name: 'q_mm' },
+        { opType: 'MatMul', input: ['x', 'wk'], output: ['k'], name: 'k_mm' },
+        { opType: 'MatMul', input: ['x', 'wv'], output: ['v'], name: 'v_mm' },
+        { opType: 'Reshape', input: ['q', 'split'], output: ['qr'], name: 'q_split' },
+        { opType: 'Reshape', input: ['k', 'split'], output: ['kr'], name: 'k_split' },
+        { opType: 'Reshape', input: ['v', 'split'], output: ['vr'], name: 'v_split' },
+        transpose('qr', 'qt', [0, 2, 1, 3]),
+        transpose('kr', 'kt', [0, 2, 3, 1]),
+        transpose('vr', 'vt', [0, 2, 1, 3]),
+        { opType: 'MatMul', input: ['qt', 'kt'], output: ['s'], name: 'scores' },
+        { opType: 'Softmax', input: ['s'], output: ['p'], name: 'softmax' },
+        { opType: 'MatMul', input: ['p', 'vt'], output: ['c'], name: 'context' },
+        transpose('c', 'ct', perm),
+        { opType: 'Reshape', input: ['ct', 'merge'], output: ['cm'], name: 'merge_heads' },
+        { opType: 'MatMul', input: ['cm', 'wo'], output: ['y'], name: 'out_mm' },
+      ],
+      initializer: [
+        floatTensor('wq', [16, 16], w(256, 0.3)),
+        floatTensor('wk', [16, 16], w(256, 0.3)),
+        floatTensor('wv', [16, 16], wv),
+        floatTensor('wo', [16, 16], w(256, 0.3)),
+        ints('split', [1, 4, 4, 4]),
+        ints('merge', [1, 4, 16]),
+      ],
+      input: [valueInfo('x', [1, 4, 16])],
+      output: [valueInfo('y', [1, 4, 16])],
+    },
+  }).finish();
+}

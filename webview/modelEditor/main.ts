@@ -6,7 +6,6 @@
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
-import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
@@ -25,22 +24,24 @@ import type {
   EditorSnapshot,
   EditorStatus,
   FromWebview,
-  StatsProgress,
   TensorRowStats,
   TensorSweepRow,
   ToWebview,
 } from '../../src/protocol/modelEditor';
 import { DEFAULT_GRAPH_STATE, GraphView, type GraphUiState } from '../graph/graphView';
 import { ChartsView } from './charts';
+import { CoreTab } from './coreTab';
 import { DetailView, type DetailState } from './detail';
 import { renderErrorView } from './errorView';
 import { SensitivityView } from './sensitivityView';
 import { h } from './dom';
-import { formatBytes, formatCompact, formatCount, formatMs } from './format';
+import { formatBytes, formatCompact, formatCount } from './format';
 import { LayersTable } from './layersTable';
 import { LayersToolbar } from './layersToolbar';
 import { DataCardView } from './dataCard';
 import { OverviewView } from './overview';
+import { makeSash } from './sash';
+import { StatusView } from './statusView';
 import {
   buildItems,
   groupOf,
@@ -78,6 +79,7 @@ const TAB_OVERVIEW = 0;
 const TAB_LAYERS = 1;
 const TAB_CHARTS = 2;
 const TAB_GRAPH = 3;
+const TAB_CORE = 4;
 const TEXT_COLUMNS: ColumnId[] = ['name', 'op', 'dtype', 'shape', 'order'];
 const STATS_COLUMNS: ColumnId[] = ['sparsity', 'min', 'max', 'mean', 'std'];
 /** SQNR columns sort lowest first on the first click: the riskiest layers on top. */
@@ -104,7 +106,6 @@ const ui: UiState = {
 let report: InspectReport | undefined;
 let rows: Row[] = [];
 let status: EditorStatus = 'indexing';
-let progress: StatsProgress | undefined;
 let fileName = '';
 let timings: EditorSnapshot['timings'] = {};
 let sensitivity: SensitivitySummary | undefined;
@@ -120,6 +121,12 @@ const sensitivityView = new SensitivityView(
   () => post({ type: 'command/run', command: 'measureSensitivity' }),
   (name) => reveal(name),
 );
+const coreTab = new CoreTab({
+  measure: () => post({ type: 'core/action', action: 'measure' }),
+  cancel: () => post({ type: 'core/action', action: 'cancel' }),
+  compact: (units) => post({ type: 'core/action', action: 'compact', units }),
+  rendered: (layers) => post({ type: 'view/rendered', view: 'core', rows: layers }),
+});
 const detail = new DetailView(ui.detail, saveState);
 const charts = new ChartsView((row) => {
   ui.filter = matches(row, ui.show, ui.filter) ? ui.filter : '';
@@ -185,21 +192,18 @@ window.addEventListener('message', (e: MessageEvent<ToWebview>) => messenger.rec
 // ---- layout ----
 const titleEl = h('h1', { class: 'file-name', 'data-testid': 'file-name' });
 const subtitleEl = h('div', { class: 'subtitle', 'data-testid': 'subtitle' });
-const statusText = h('span', { class: 'status-text', 'data-testid': 'status-text' });
-const statusEl = h('div', { class: 'status', 'data-testid': 'status', role: 'status' }, statusText);
-const progressBar = h('vscode-progress-bar', {
-  class: 'progress',
-  'data-testid': 'progress',
-  'aria-label': 'Statistics progress',
-});
+const statusView = new StatusView();
 const layersBadge = h('vscode-badge', { variant: 'counter', slot: 'content-after' });
 
 const toolbar = new LayersToolbar(ui, rebuild);
-const sash = h('div', {
-  class: 'sash',
-  role: 'separator',
-  'aria-orientation': 'horizontal',
-  title: 'Drag to resize',
+// Drag the sash to give the table or the detail more room.
+const sash = makeSash({
+  get: () => ui.detailHeight,
+  set: (px) => {
+    ui.detailHeight = px;
+    layout();
+  },
+  done: () => saveState(),
 });
 const layersEl = h(
   'section',
@@ -221,7 +225,9 @@ const tabs = h(
   h('vscode-tab-panel', {}, charts.element),
   h('vscode-tab-header', { slot: 'header', 'data-tab': 'graph' }, 'Graph'),
   h('vscode-tab-panel', { class: 'graph-panel' }, graphView.element),
-  h('div', { slot: 'addons', class: 'addons' }, statusEl),
+  h('vscode-tab-header', { slot: 'header', 'data-tab': 'core' }, 'Functional core'),
+  h('vscode-tab-panel', {}, coreTab.element),
+  h('div', { slot: 'addons', class: 'addons' }, statusView.element),
 );
 tabs.addEventListener('vsc-tabs-select', (e) => {
   ui.tab = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
@@ -236,29 +242,11 @@ const errorView = h('section', {
 });
 const app = document.getElementById('app')!;
 app.append(
-  progressBar,
+  statusView.progressBar,
   h('header', { class: 'topbar' }, h('div', { class: 'title-block' }, titleEl, subtitleEl)),
   tabs,
   errorView,
 );
-
-// Drag the sash to give the table or the detail more room.
-sash.addEventListener('pointerdown', (e) => {
-  const startY = e.clientY;
-  const start = ui.detailHeight;
-  sash.setPointerCapture(e.pointerId);
-  const move = (m: PointerEvent) => {
-    ui.detailHeight = Math.max(140, Math.min(window.innerHeight - 200, start - (m.clientY - startY)));
-    layout();
-  };
-  const up = () => {
-    sash.removeEventListener('pointermove', move);
-    sash.removeEventListener('pointerup', up);
-    saveState();
-  };
-  sash.addEventListener('pointermove', move);
-  sash.addEventListener('pointerup', up);
-});
 
 // ---- state changes ----
 
@@ -277,6 +265,7 @@ function onTabShown(): void {
   charts.setVisible(ui.tab === TAB_CHARTS);
   sensitivityView.setVisible(ui.tab === TAB_OVERVIEW);
   graphView.setVisible(ui.tab === TAB_GRAPH);
+  coreTab.setVisible(ui.tab === TAB_CORE);
   layout();
   saveState();
 }
@@ -464,47 +453,9 @@ function statsCount(): number {
   return rows.reduce((n, r) => n + (r.stats ? 1 : 0), 0);
 }
 
-function setStatus(next: EditorStatus, p?: StatsProgress): void {
+function setStatus(next: EditorStatus, p?: EditorSnapshot['progress']): void {
   status = next;
-  progress = p ?? progress;
-  statusEl.dataset.status = next;
-  const pr = progress;
-  const bar = progressBar as HTMLElement & { value?: number; max: number; indeterminate: boolean };
-  switch (next) {
-    case 'indexing':
-      statusText.textContent = 'Reading model…';
-      bar.hidden = false;
-      bar.indeterminate = true;
-      break;
-    case 'computing':
-      statusText.textContent = pr
-        ? `Statistics: ${formatCount(pr.done)} of ${formatCount(pr.total)} tensors`
-        : 'Computing statistics…';
-      bar.hidden = false;
-      bar.indeterminate = false;
-      bar.max = 100;
-      bar.value = pr && pr.bytesTotal > 0 ? (100 * pr.bytesDone) / pr.bytesTotal : 0;
-      break;
-    case 'done':
-      statusText.textContent = pr
-        ? `Statistics of ${formatCount(pr.total)} tensors in ${formatMs(timings.statsMs ?? pr.elapsedMs)}`
-        : '';
-      bar.hidden = true;
-      break;
-    case 'cancelled':
-      statusText.textContent = pr
-        ? `Statistics stopped at ${formatCount(pr.done)} of ${formatCount(pr.total)} tensors`
-        : 'Stopped';
-      bar.hidden = true;
-      break;
-    case 'error':
-      statusText.textContent = '';
-      bar.hidden = true;
-      break;
-    default:
-      assertNever(next);
-  }
-  statusEl.title = timings.indexMs !== undefined ? `Index ${formatMs(timings.indexMs)}` : '';
+  statusView.set(next, timings, p);
 }
 
 function showError(e: EditorError): void {
@@ -582,6 +533,9 @@ function handle(message: ToWebview): void {
     case 'data/state':
       dataCard.set(message.state);
       return;
+    case 'core/state':
+      coreTab.set(message.state);
+      return;
     case 'graph/view':
       return; // answers to graph/request (see GraphView)
     default:
@@ -617,6 +571,7 @@ new MutationObserver(() => {
   charts.themeChanged();
   sensitivityView.themeChanged();
   graphView.themeChanged();
+  coreTab.themeChanged();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 // ---- start ----

@@ -1,4 +1,6 @@
+import type { DataSection } from '../data/dataSection';
 import type { ModelIndex } from '../onnx/modelIndex';
+import { HEADS_LEFT_WHOLE, type HeadGroup } from './findHeads';
 import type { UnitGroup } from './findUnitGroups';
 import { axisNorms, type ReadWeight } from './planCompact';
 
@@ -50,6 +52,37 @@ export interface HiddenUnitsRow {
   /** Fewest units (largest contributions first) that carry 90% / 99% of the output energy, as shares. */
   share90: number;
   share99: number;
+}
+
+/** What `big-shrink activations --json` prints. */
+export interface ActivationsReport {
+  model: string;
+  /** What the figures were measured on, in words. */
+  calibration: string;
+  /** The data section, as in every report: the user's files (calibration samples measured) or synthetic. */
+  data?: DataSection;
+  inputs: InputChannelsRow[];
+  units: HiddenUnitsRow[];
+  /** Attention heads, where the graph shows them (absent in reports of older versions). */
+  heads?: HeadsRow[];
+  missing: { name: string; reason: string }[];
+}
+
+/** One attention block's heads, as its output projection reads them. */
+export interface HeadsRow {
+  /** The output projection. */
+  name: string;
+  op: string;
+  heads: number;
+  headDim: number;
+  samples: number;
+  /** Per head: Σ over its channels of mean |x| × the norm of the projection's weights reading it. */
+  importance: number[];
+  /** Fewest heads (largest first) that carry 90% / 99% of the projection's output energy, as shares. */
+  share90: number;
+  share99: number;
+  /** Why compact leaves them whole. */
+  leftWhole: string;
 }
 
 /** The input-channel rows of the measured layers. */
@@ -104,6 +137,44 @@ export function hiddenUnitRows(
       neverFire: fireRate.flatMap((f, u) => (f === 0 ? [u] : [])),
       share90: energyShare(energy, 0.9),
       share99: energyShare(energy, 0.99),
+    });
+  }
+  return rows;
+}
+
+/**
+ * The heads rows: per head the importance and energy of its channels of the output projection's input
+ * (energy: mean square × squared weight norm, as for hidden units).
+ */
+export function headRows(
+  index: ModelIndex,
+  groups: readonly HeadGroup[],
+  stats: ReadonlyMap<string, ChannelStats>,
+  read: ReadWeight,
+): HeadsRow[] {
+  const rows: HeadsRow[] = [];
+  for (const g of groups) {
+    const s = stats.get(g.input);
+    if (!s || s.units !== g.heads * g.headDim) continue;
+    const w = index.tensors[g.weight];
+    const norms = axisNorms(read(w), w.dims, g.channelAxis);
+    const importance = new Array<number>(g.heads).fill(0);
+    const energy = new Array<number>(g.heads).fill(0);
+    for (let c = 0; c < s.units; c++) {
+      const h = Math.floor(c / g.headDim);
+      importance[h] += s.meanAbs[c] * norms[c];
+      energy[h] += s.meanSquare[c] * norms[c] * norms[c];
+    }
+    rows.push({
+      name: g.name,
+      op: g.op,
+      heads: g.heads,
+      headDim: g.headDim,
+      samples: s.samples,
+      importance,
+      share90: energyShare(energy, 0.9),
+      share99: energyShare(energy, 0.99),
+      leftWhole: HEADS_LEFT_WHOLE,
     });
   }
   return rows;
