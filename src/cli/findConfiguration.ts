@@ -1,0 +1,285 @@
+import { ModelError } from '../core/errors';
+import { type LmHeadPrecision, lmHeadWeights } from '../core/quant/lmHead';
+import { DEFAULT_QUANTIZE_OPTIONS, planQuantize } from '../core/quant/planQuantize';
+import { planMixed } from '../core/shrink/planMixed';
+import { ladderOf, type Precision, PRECISION_SPECS, PRECISIONS } from '../core/shrink/precisions';
+import type { Baseline, ShrinkReport } from '../core/shrink/shrinkReport';
+import {
+  type Evaluation,
+  type Fallback,
+  type Loss,
+  type LossRequest,
+  type SearchLayer,
+  type SearchResult,
+  searchShrink,
+} from '../core/shrink/shrinkSearch';
+import type { Objective, Structure } from '../core/shrink/shrinkChoices';
+import {
+  fidelityOf,
+  meetsTarget,
+  type ShrinkTarget,
+  targetValue,
+  unmeasurable,
+} from '../core/shrink/shrinkTarget';
+import { openCandidateRunner } from '../runtime/candidateRunner';
+import { openLossEstimator, type LossEstimator } from '../runtime/estimateLayerLosses';
+import { type OpenedModel, openModel } from '../runtime/openModel';
+import { openSensitivity, SensitivityCancelledError } from '../runtime/sensitivity';
+import type { VerifyOptions } from '../runtime/verifyModels';
+
+export interface SearchSettings {
+  verify: VerifyOptions;
+  /** Structural choices beside the precisions (`--choices`). */
+  structures: Structure[];
+  objective: Objective;
+  maxBytes?: number;
+  precisions: Precision[];
+  /** Undefined: as many as the model allows (sensitivityWorkersFor). */
+  workers?: number;
+  /** Only these layers are searched; the others stay in float. */
+  layers?: RegExp;
+  refine: boolean;
+  /** Undefined: estimated from ESTIMATE_FROM_BYTES up, else measured. */
+  losses?: LossSource;
+  /** The fewest bits (or float) a language model's head may take (`--lm-head`, default 8). */
+  lmHead: LmHeadPrecision;
+}
+
+/** The lowest rung of an LM head's ladder per `--lm-head`. */
+const LM_HEAD_FLOORS: Record<LmHeadPrecision, Precision> = {
+  2: 'int2',
+  4: 'int4b128',
+  8: 'int8',
+  float: 'float',
+};
+
+/** How the search found each layer's loss alone (`--losses`, `summary.losses`). */
+export type LossSource = 'measured' | 'estimated';
+
+/** From this size on, a model's layer losses are estimated by default: one session load costs seconds. */
+const ESTIMATE_FROM_BYTES = 2 ** 30;
+
+export interface Found extends SearchResult {
+  /** The workers that measured layer losses. */
+  workers: number;
+  lossSource: LossSource;
+  layers: SearchLayer[];
+  baselines: ShrinkReport['baselines'];
+}
+
+/**
+ * Each layer's bytes at every allowed precision, from the planners themselves (one whole-model plan per
+ * MatMulNBits precision; float16 halves a float32 weight), so the search trades real bytes.
+ */
+function layerBytes(
+  input: string,
+  rows: readonly { name: string; beforeBytes: number; beforeDtype: string }[],
+  precisions: readonly Precision[],
+): Map<string, Partial<Record<Precision, number>>> {
+  const bytes = new Map(
+    rows.map((r) => [r.name, { float: r.beforeBytes } as Partial<Record<Precision, number>>]),
+  );
+  const model = openModel(input);
+  try {
+    for (const p of precisions) {
+      const spec = PRECISION_SPECS[p];
+      if (spec.kind === 'fp16') {
+        for (const r of rows) if (r.beforeDtype === 'float32') bytes.get(r.name)!.fp16 = r.beforeBytes / 2;
+      }
+      if (spec.kind !== 'nbits') continue;
+      const plan = planQuantize(model.index, model.source, model.resolveExternal, {
+        ...DEFAULT_QUANTIZE_OPTIONS,
+        bits: spec.bits,
+        blockSize: spec.blockSize,
+      });
+      for (const t of plan.tensors) {
+        const b = bytes.get(t.name);
+        if (b) b[p] = t.afterBytes;
+      }
+    }
+  } finally {
+    model.close();
+  }
+  return bytes;
+}
+
+/** The precision each baseline key stands for. */
+const BASELINE_PRECISION = (key: string): Precision =>
+  key === 'uniform4' ? 'int4' : key === 'uniform8' ? 'int8' : (key as Precision);
+
+/** The smallest uniform configuration of an allowed precision that meets the target, as a search fallback. */
+function smallestMeeting(
+  baselines: Found['baselines'],
+  precisions: readonly Precision[],
+  layers: readonly SearchLayer[],
+): Fallback | undefined {
+  const meeting = Object.entries(baselines)
+    .filter(([k, b]) => {
+      const p = BASELINE_PRECISION(k);
+      // Only a configuration every layer may take (an LM head has a floor of its own).
+      const allowed = layers.every((l) => !l.ladder || l.ladder.includes(p));
+      return b.meetsTarget && !b.error && precisions.includes(p) && allowed;
+    })
+    .sort((a, b) => a[1].bytes - b[1].bytes);
+  if (meeting.length === 0) return undefined;
+  const [key, b] = meeting[0];
+  return {
+    label: key,
+    choices: new Map(layers.map((l) => [l.name, BASELINE_PRECISION(key)])),
+    evaluation: b,
+  };
+}
+
+/**
+ * Opens the model for measurements, runs the uniform baselines and searches; throws when no file should
+ * be written.
+ */
+export async function findConfiguration(
+  input: string,
+  target: ShrinkTarget,
+  settings: SearchSettings,
+  log: (m: string) => void,
+  signal: AbortSignal,
+): Promise<Found> {
+  const { verify, precisions } = settings;
+  const session = await openSensitivity(
+    input,
+    { bits: 4, ...verify, workers: settings.workers },
+    DEFAULT_QUANTIZE_OPTIONS,
+  );
+  const model = openModel(input);
+  try {
+    if (session.rows.length === 0)
+      throw new ModelError(
+        input,
+        'no MatMul/Gemm weights to shrink: no MatMul or Gemm reads a constant 2-D float weight. No file written.',
+      );
+    const pick = settings.layers;
+    const rows = pick
+      ? session.rows.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n)))
+      : session.rows;
+    if (rows.length === 0)
+      throw new ModelError(input, `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`);
+    const sizes = layerBytes(input, rows, precisions);
+    const heads = new Set(lmHeadWeights(model.index).map((t) => t.name));
+    const headLadder = (bytes: Partial<Record<Precision, number>>) =>
+      ladderOf(
+        precisions.filter(
+          (p) => PRECISIONS.indexOf(p) >= PRECISIONS.indexOf(LM_HEAD_FLOORS[settings.lmHead]),
+        ),
+        bytes,
+      );
+    const layers: SearchLayer[] = rows.map((r) => ({
+      name: r.name,
+      op: r.op,
+      params: r.dims.reduce((a, b) => a * b, 1),
+      bytes: sizes.get(r.name)!,
+      ...(heads.has(r.name) ? { ladder: headLadder(sizes.get(r.name)!) } : {}),
+    }));
+    for (const r of rows)
+      if (heads.has(r.name) && settings.lmHead !== 2)
+        log(`${r.name} is the LM head: it takes ${LM_HEAD_FLOORS[settings.lmHead]} or more (--lm-head)`);
+    const graphOf = new Map(rows.map((r) => [r.name, r.graph]));
+    const lossSource =
+      settings.losses ?? (modelBytes(model) >= ESTIMATE_FROM_BYTES ? 'estimated' : 'measured');
+    let estimator: LossEstimator | undefined;
+    if (lossSource === 'estimated') {
+      log(`estimating layer losses: one calibration pass for ${rows.length} layers' input energy…`);
+      estimator = await openLossEstimator(
+        model,
+        rows.map((r) => r.name),
+        verify,
+        signal,
+      );
+      if (estimator.unweighted.length)
+        log(
+          `${estimator.unweighted.length} layers' inputs could not be captured: their weight error alone counts`,
+        );
+    } else if (session.workersNote) log(session.workersNote);
+    const measured = async (wanted: readonly { name: string; precision: Precision }[]) => {
+      const ids = [...new Set(wanted.map((w) => w.precision))].join(', ');
+      log(`measuring ${wanted.length} layer losses alone (${ids}) on ${session.pool.size} workers…`);
+      const jobs = wanted.map((w) => {
+        const spec = PRECISION_SPECS[w.precision];
+        if (spec.kind === 'float') throw new Error('unreachable: float needs no measurement');
+        return { name: w.name, graph: graphOf.get(w.name)!, perturbation: spec };
+      });
+      try {
+        const got = await session.pool.measure(jobs, { signal });
+        return got.map((m): Loss | undefined =>
+          m.error ? undefined : { sqnrDb: m.outputSqnrDb, cosine: m.cosine },
+        );
+      } catch (e) {
+        if (e instanceof SensitivityCancelledError) throw new ModelError(input, 'shrink cancelled');
+        throw e;
+      }
+    };
+    const measure = estimator
+      ? (wanted: readonly LossRequest[]) => {
+          log(`estimating ${wanted.length} layer losses alone from their inputs' energy…`);
+          return estimator.estimate(wanted, signal);
+        }
+      : measured;
+    const runner = await openCandidateRunner(model, verify);
+    const evaluate = async (choices: ReadonlyMap<string, Precision>): Promise<Evaluation> => {
+      if (signal.aborted) throw new ModelError(input, 'shrink cancelled');
+      const plan = planMixed(
+        model.index,
+        model.source,
+        model.resolveExternal,
+        choices,
+        DEFAULT_QUANTIZE_OPTIONS,
+      );
+      if (plan.blockers.length) return { bytes: NaN, error: plan.blockers.join('; ') };
+      const run = await runner.run(plan.edits);
+      return {
+        bytes: run.bytes,
+        fidelity: run.error ? undefined : fidelityOf(run.outputs, run.metrics),
+        error: run.error,
+      };
+    };
+    const uniform = async (p: Precision): Promise<Baseline> => {
+      const e = await evaluate(new Map(layers.map((l) => [l.name, p])));
+      return { ...e, meetsTarget: !e.error && !!e.fidelity && meetsTarget(e.fidelity, target) };
+    };
+    const baselines: Found['baselines'] = {
+      uniform4: await uniform('int4'),
+      uniform8: await uniform('int8'),
+    };
+    for (const p of precisions)
+      if (p !== 'int4' && p !== 'int8' && p !== 'float') baselines[p] = await uniform(p);
+    const cannot = baselines.uniform4.fidelity && unmeasurable(target, baselines.uniform4.fidelity);
+    if (cannot) throw new ModelError(input, cannot);
+    log(
+      'uniform: ' +
+        Object.entries(baselines)
+          .map(([k, b]) => `${k} ${b.bytes} bytes`)
+          .join(', '),
+    );
+    const result = await searchShrink(layers, target, evaluate, {
+      measure,
+      precisions,
+      maxBytes: settings.maxBytes,
+      fallback: smallestMeeting(baselines, precisions, layers),
+      refine: settings.refine,
+      onStep: (c) =>
+        log(
+          `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to})` : ''}` +
+            `${c.lowered ? ` (${c.lowered.name} ${c.lowered.from}→${c.lowered.to})` : ''}` +
+            `${c.fallback ? ` (falls back to ${c.fallback})` : ''}: ` +
+            `${c.bytes} bytes, ${target.metric} ${c.fidelity ? targetValue(c.fidelity, target) : c.error}` +
+            `${c.met ? ' — meets the target' : ''}`,
+        ),
+    });
+    if (!result.met) throw new ModelError(input, `${result.failure}. No file written.`);
+    return { ...result, layers, baselines, workers: session.pool.size, lossSource };
+  } finally {
+    model.close();
+    await session.close();
+  }
+}
+
+/** The model's bytes with its external data files. */
+function modelBytes(model: OpenedModel): number {
+  return model.file.bytes + model.file.externalFiles.reduce((a, f) => a + f.bytes, 0);
+}
