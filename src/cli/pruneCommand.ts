@@ -266,7 +266,11 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
   const quantize = run.quantize;
   const o = run.options;
   let dataAware: DataAwarePrunePlan | undefined;
-  const decided = (t: TensorInfo) => dataAware?.layers.get(t.id);
+  // Layers whose method lost to magnitude held out are not in `layers`: planPrune prunes them by magnitude.
+  const decided = (t: TensorInfo) => {
+    const l = dataAware?.layers.get(t.id);
+    return l && l.method !== 'magnitude' ? { values: l.values, keep: l.keep, method: l.method } : undefined;
+  };
   // Dense weights are pruned as the writer reaches them: one weight in memory at a time.
   const lazy = new LazyTensors();
   return runTransform<PruneReport, PrunePlan & { quantized?: QuantizedTensorRow[] }>({

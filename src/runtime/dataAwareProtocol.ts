@@ -48,6 +48,10 @@ export interface PruneSolveRequest {
   N: number;
   layout: 'KN' | 'NK';
   gram: Float64Array;
+  /** Calibration rows behind `gram`. */
+  rows: number;
+  /** XᵀX of held-out activations: the layer falls back to magnitude when the method loses there. */
+  heldOutGram?: Float64Array;
   method: DataAwarePruneMethod;
   rule: PruneRule;
 }

@@ -89,6 +89,8 @@ port.on('message', (m: ToDataAwareWorker) => {
             last = now;
             post({ type: 'solve/rows', id: m.id, done, total });
           },
+          m.rows,
+          m.heldOutGram,
         );
         post({ type: 'prune/result', id: m.id, layer }, [
           layer.values.buffer as ArrayBuffer,

@@ -78,6 +78,22 @@ export async function planDataAwarePrune(
     if (groups.length > 1)
       job.onProgress?.(`calibration pass ${g + 1}/${groups.length} (${group.length} activations)`);
     const captured = await capture(script, model.path, group, { rowsPerK, ...calibration }, job);
+    // Held-out rows that judge each layer against magnitude: synthesized seeds apart from both the
+    // calibration's and the verification's, or the user's evaluation samples (none with an inputs folder,
+    // whose files are both sets).
+    const heldOut = calibration.inputsDir
+      ? new Map<string, ActivationGram>()
+      : new Map(
+          (
+            await capture(
+              script,
+              model.path,
+              group,
+              { ...calibration, batches: HELD_OUT_BATCHES, seedBase: HELD_OUT_SEED },
+              job,
+            )
+          ).grams.map((h) => [h.name, h]),
+        );
     calibrationText ||= captured.calibration;
     const grams = new Map(captured.grams.map((x) => [x.name, x]));
     const inGroup = new Set(group.map((t) => t.name));
@@ -105,9 +121,14 @@ export async function planDataAwarePrune(
       const { use, grams: gs } = meta[id];
       const values = readFloat32(use.tensor, model.source, model.resolveExternal);
       if (!values) return undefined;
-      const gram = Float64Array.from(gs[0].gram);
-      for (const x of gs.slice(1)) for (let i = 0; i < gram.length; i++) gram[i] += x.gram[i];
+      const gram = sumGrams(gs);
+      const held = gs.map((g) => heldOut.get(g.name));
+      const heldOutGram = held.every((g) => g && g.K === use.K)
+        ? sumGrams(held as ActivationGram[])
+        : undefined;
       return {
+        ...(heldOutGram ? { heldOutGram } : {}),
+        rows: gs.reduce((sum, x) => sum + x.rows, 0),
         type: 'prune',
         id,
         weight: Float32Array.from(values),
@@ -134,11 +155,26 @@ export async function planDataAwarePrune(
         fallback.push({ name: use.tensor.name, reason: 'NaN or infinite values: magnitude' });
         return;
       }
-      layers.set(use.tensor.id, layer);
+      if (layer.method === 'magnitude') fallback.push({ name: use.tensor.name, reason: layer.fallback! });
+      else layers.set(use.tensor.id, layer);
       const sqnrDb = round(db(layer.signal, layer.error));
       const magnitudeSqnrDb = round(db(layer.signal, layer.magnitudeError));
+      const heldOut =
+        layer.heldOutError !== undefined
+          ? {
+              heldOutGainDb: round(
+                db(layer.heldOutMagnitudeError!, layer.heldOutError) === Infinity
+                  ? Infinity
+                  : 10 * Math.log10(layer.heldOutMagnitudeError! / layer.heldOutError),
+              ),
+            }
+          : {};
       rows.push({
         name: use.tensor.name,
+        method: layer.method,
+        ...(layer.group ? { group: layer.group } : {}),
+        ...(layer.fallback ? { note: layer.fallback } : {}),
+        ...heldOut,
         layout: use.layout,
         K: use.K,
         N: use.N,
@@ -152,6 +188,19 @@ export async function planDataAwarePrune(
   if (groups.length > 1)
     calibrationText += ` (in ${groups.length} passes, XᵀX of at most ${GRAM_BUDGET_BYTES / 2 ** 20} MiB at once)`;
   return { layers, rows, calibration: calibrationText, fallback };
+}
+
+/** Held-out batches whose activations judge each layer (synthesized: seeds HELD_OUT_SEED, +1, …). */
+const HELD_OUT_BATCHES = 16;
+
+/** Seeds of the held-out batches: apart from the calibration's (1001+) and the verification's (1+). */
+const HELD_OUT_SEED = 2001;
+
+/** The sum of one weight's readers' Gram matrices (a new array). */
+function sumGrams(gs: readonly ActivationGram[]): Float64Array {
+  const gram = Float64Array.from(gs[0].gram);
+  for (const x of gs.slice(1)) for (let i = 0; i < gram.length; i++) gram[i] += x.gram[i];
+  return gram;
 }
 
 function db(signal: number, error: number): number {

@@ -1,5 +1,6 @@
 import { weightColumns } from '../quant/blockCodes';
 import { gptqFactor, type RowProgress } from '../quant/gptqQuantize';
+import { GPTQ_MIN_ROWS_PER_K } from '../quant/dataAwareQuantize';
 import { gramError } from '../quant/gramMatrix';
 
 /** Pruning methods that weigh each weight by the activations it multiplies (issue 15). */
@@ -19,6 +20,17 @@ export const SPARSEGPT_BLOCK = 128;
 
 /** One weight pruned with its calibration activations, and how well it reproduces the layer there. */
 export interface DataAwarePrunedLayer {
+  /**
+   * The method that chose it: the one asked for, wanda for sparsegpt with too few calibration rows, or
+   * magnitude when the method lost to magnitude on the held-out activations (`fallback` says why).
+   */
+  method: DataAwarePruneMethod | 'magnitude';
+  fallback?: string;
+  /**
+   * Wanda, unstructured: the comparison group whose mask rebuilt the layer better on the calibration rows,
+   * per output unit (Wanda's choice for LLMs) or across the whole layer (its choice for image models).
+   */
+  group?: WandaGroup;
   /** The pruned values in the weight's stored layout (float32; pruned positions exactly 0). */
   values: Float32Array;
   /** 1 = kept, in the stored layout. */
@@ -27,7 +39,13 @@ export interface DataAwarePrunedLayer {
   signal: number;
   error: number;
   magnitudeError: number;
+  /** The same errors on held-out activations (XᵀX of rows the choice never saw), when given. */
+  heldOutError?: number;
+  heldOutMagnitudeError?: number;
 }
+
+/** Where Wanda's scores compete: among each output unit's K weights, or among all of the layer's. */
+export type WandaGroup = 'unit' | 'layer';
 
 /** A pruned `[N, K]` weight (one row per output unit) and its keep-mask in the same order. */
 interface PrunedColumns {
@@ -45,7 +63,10 @@ interface PrunedColumns {
  *   Cholesky factor of (H + λI)⁻¹, as GPTQ), and each pruned weight's error is spread over the weights
  *   not yet visited (the OBS update w_j −= w_k/U_kk · U_kj), so the kept weights rebuild the layer's
  *   output on the calibration activations.
- * The magnitude figure is what `--method magnitude` (one cut per weight) or `nm` would leave.
+ * The magnitude figure is what `--method magnitude` (one cut per weight) or `nm` would leave. SparseGPT
+ * with fewer than GPTQ_MIN_ROWS_PER_K·K calibration `rows` would fit the calibration rows' subspace (XᵀX
+ * is singular), so such a layer gets wanda. With `heldOutGram`, a layer whose method loses to magnitude
+ * on those held-out rows is answered with `method` 'magnitude' (planPrune then prunes it by magnitude).
  */
 export function pruneDataAware(
   method: DataAwarePruneMethod,
@@ -56,13 +77,30 @@ export function pruneDataAware(
   gram: Float64Array,
   rule: PruneRule,
   progress?: RowProgress,
+  rows = Infinity,
+  heldOutGram?: Float64Array,
 ): DataAwarePrunedLayer {
   checkRule(rule);
   const original = weightColumns(weight, K, N, layout);
-  const pruned =
-    method === 'wanda'
-      ? wandaColumns(original, K, N, gram, rule)
-      : sparseGptColumns(original, K, N, gram, rule, progress);
+  const use: DataAwarePruneMethod =
+    method === 'sparsegpt' && rows < GPTQ_MIN_ROWS_PER_K * K ? 'wanda' : method;
+  let fallback =
+    use !== method
+      ? `sparsegpt needs ${GPTQ_MIN_ROWS_PER_K}·K = ${GPTQ_MIN_ROWS_PER_K * K} calibration rows, had ${rows}: wanda`
+      : undefined;
+  let group: WandaGroup | undefined;
+  let pruned: PrunedColumns;
+  if (use === 'sparsegpt') pruned = sparseGptColumns(original, K, N, gram, rule, progress);
+  else if (rule.n !== undefined) pruned = wandaColumns(original, K, N, gram, rule);
+  else {
+    // Unstructured: per output unit unless the whole-layer group rebuilds the calibration output better.
+    const unit = wandaColumns(original, K, N, gram, rule, 'unit');
+    const layer = wandaColumns(original, K, N, gram, rule, 'layer');
+    const better =
+      gramError(gram, K, N, original, layer.columns) < gramError(gram, K, N, original, unit.columns);
+    group = better ? 'layer' : 'unit';
+    pruned = better ? layer : unit;
+  }
   const values = new Float32Array(K * N);
   const keep = new Uint8Array(K * N);
   for (let n = 0; n < N; n++) {
@@ -73,13 +111,29 @@ export function pruneDataAware(
     }
   }
   const written = weightColumns(values, K, N, layout);
-  return {
+  const magnitude = magnitudeColumns(original, K, N, rule);
+  const layer: DataAwarePrunedLayer = {
+    method: use,
+    ...(group ? { group } : {}),
     values,
     keep,
     signal: gramError(gram, K, N, original),
     error: gramError(gram, K, N, original, written),
-    magnitudeError: gramError(gram, K, N, original, magnitudeColumns(original, K, N, rule)),
+    magnitudeError: gramError(gram, K, N, original, magnitude),
   };
+  if (heldOutGram) {
+    // Judged again on activations the choice never saw: a loss there means it fitted the calibration.
+    layer.heldOutError = gramError(heldOutGram, K, N, original, written);
+    layer.heldOutMagnitudeError = gramError(heldOutGram, K, N, original, magnitude);
+    if (layer.heldOutError > layer.heldOutMagnitudeError) {
+      const ratio = 10 * Math.log10(layer.heldOutError / layer.heldOutMagnitudeError);
+      const lost = `${use} lost to magnitude on held-out activations by ${ratio.toFixed(2)} dB: magnitude`;
+      fallback = fallback ? `${fallback}; ${lost}` : lost;
+      layer.method = 'magnitude';
+    }
+  }
+  if (fallback) layer.fallback = fallback;
+  return layer;
 }
 
 function checkRule(rule: PruneRule): void {
@@ -114,6 +168,25 @@ function pruneLowest(
   for (let i = 0; i < count && i < order.length; i++) keep[base + order[i]] = 0;
 }
 
+/**
+ * Marks in `keep` (0) the `count` lowest scores of the whole array; equal scores prune the lower index
+ * first (a typed-array sort finds the cut, so a layer of millions of weights needs no index array).
+ */
+function pruneLowestOverall(score: Float64Array, keep: Uint8Array, count: number): void {
+  if (count <= 0) return;
+  const cut = Float64Array.from(score).sort()[Math.min(count, score.length) - 1];
+  let below = 0;
+  for (let i = 0; i < score.length; i++) if (score[i] < cut) below++;
+  let ties = count - below;
+  for (let i = 0; i < score.length; i++) {
+    if (score[i] < cut) keep[i] = 0;
+    else if (score[i] === cut && ties > 0) {
+      keep[i] = 0;
+      ties--;
+    }
+  }
+}
+
 /** Keeps the N highest scores of every group of M along K (a short last group keeps at most N). */
 function keepNofM(
   score: Float64Array,
@@ -128,13 +201,17 @@ function keepNofM(
   pruneLowest(score, keep, base, from, to, to - from - Math.min(n, to - from));
 }
 
-/** Wanda's mask: per output unit the lowest |w_k|·‖x_k‖ go (or N:M groups by the same score). */
+/**
+ * Wanda's mask: the lowest |w_k|·‖x_k‖ go, per output unit (`group` unit: round(s·K) of each) or across the
+ * layer (round(s·N·K) in all); N:M groups along K by the same score.
+ */
 export function wandaColumns(
   columns: Float64Array,
   K: number,
   N: number,
   gram: Float64Array,
   rule: PruneRule,
+  group: WandaGroup = 'unit',
 ): PrunedColumns {
   const norms = new Float64Array(K);
   for (let k = 0; k < K; k++) norms[k] = Math.sqrt(Math.max(0, gram[k * K + k]));
@@ -143,10 +220,13 @@ export function wandaColumns(
   for (let n = 0; n < N; n++) {
     const base = n * K;
     for (let k = 0; k < K; k++) score[base + k] = Math.abs(columns[base + k]) * norms[k];
+    if (group === 'layer' && rule.n === undefined) continue;
     if (rule.n !== undefined)
       for (let g = 0; g < K; g += rule.m!) keepNofM(score, keep, base, g, K, rule.n, rule.m!);
     else pruneLowest(score, keep, base, 0, K, prunedPerUnit(K, rule.sparsity));
   }
+  if (group === 'layer' && rule.n === undefined)
+    pruneLowestOverall(score, keep, Math.round(rule.sparsity * N * K));
   const out = Float64Array.from(columns);
   for (let i = 0; i < out.length; i++) if (!keep[i]) out[i] = 0;
   return { columns: out, keep };
@@ -216,7 +296,7 @@ export function magnitudeColumns(columns: Float64Array, K: number, N: number, ru
   if (rule.n !== undefined) {
     for (let n = 0; n < N; n++)
       for (let g = 0; g < K; g += rule.m!) keepNofM(score, keep, n * K, g, K, rule.n, rule.m!);
-  } else pruneLowest(score, keep, 0, 0, N * K, Math.round(rule.sparsity * N * K));
+  } else pruneLowestOverall(score, keep, Math.round(rule.sparsity * N * K));
   for (let i = 0; i < out.length; i++) if (!keep[i]) out[i] = 0;
   return out;
 }

@@ -114,7 +114,9 @@ export interface PruneHooks {
    * wanda, sparsegpt: a weight's pruned values (float32, stored layout, pruned positions 0) and keep-mask
    * chosen on data, or undefined to prune it by magnitude (nm with `semiStructured`).
    */
-  decided?(t: TensorInfo): { values: Float32Array; keep: Uint8Array } | undefined;
+  decided?(
+    t: TensorInfo,
+  ): { values: Float32Array; keep: Uint8Array; method: DataAwarePruneMethod } | undefined;
   onPruned?(t: TensorInfo, values: Float32Array): void;
   /**
    * Receives, once planned, a way to have one weight pruned now, as a fresh float32 array (undefined for a
@@ -251,7 +253,7 @@ export function planPrune(
       row.method = x.mask
         ? 'mask'
         : decided
-          ? (options.method as DataAwarePruneMethod)
+          ? decided.method
           : nm
             ? 'nm'
             : options.method === 'channel'

@@ -9,7 +9,7 @@ import {
   renderVerification,
 } from '../quant/quantizeReport';
 import type { QuantizedTensorRow } from '../quant/planQuantize';
-import type { DataAwarePruneMethod } from './dataAwarePrune';
+import type { DataAwarePruneMethod, WandaGroup } from './dataAwarePrune';
 import type { PrunedTensorRow } from './planPrune';
 
 /** The size effects of pruning, stated honestly (DESIGN.md "Sparsity"). */
@@ -59,6 +59,14 @@ export interface PruneReport extends TransformReport<PrunedTensorRow> {
 /** One weight pruned on its calibration activations (wanda, sparsegpt). */
 export interface DataAwarePruneRow {
   name: string;
+  /**
+   * What pruned it: the method, wanda (sparsegpt with too few calibration rows) or magnitude (the method
+   * lost to magnitude on held-out activations); `note` says why.
+   */
+  method: DataAwarePruneMethod | 'magnitude';
+  /** Wanda, unstructured: the comparison group kept (per output unit, or across the layer). */
+  group?: WandaGroup;
+  note?: string;
   layout: 'KN' | 'NK';
   K: number;
   N: number;
@@ -71,6 +79,8 @@ export interface DataAwarePruneRow {
   magnitudeSqnrDb: number;
   sqnrDb: number;
   gainDb: number;
+  /** The method's gain over magnitude on held-out activations (before any fallback), dB. */
+  heldOutGainDb?: number;
 }
 
 /** --method wanda|sparsegpt: what ran on data and what fell back to magnitude. */
@@ -206,7 +216,7 @@ export function renderPruneMarkdown(r: PruneReport): string {
 function renderDataAware(d: DataAwarePruneSection, lines: string[]): void {
   lines.push('', `## Data-aware pruning: ${d.method}`, '');
   lines.push(
-    `${d.layers.length} MatMul/Gemm weights were pruned by ${d.method} on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs (no --data)' : 'the calibration data'}: ${cell(d.calibration)}. ` +
+    `${d.layers.filter((l) => l.method !== 'magnitude').length} MatMul/Gemm weights were pruned on data (${d.method}) on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs (no --data)' : 'the calibration data'}: ${cell(d.calibration)}. ` +
       `Mean layer gain over magnitude pruning on the calibration activations: ${num(d.meanLayerGainDb, 2)} dB. ` +
       (d.fallback.length
         ? `${d.fallback.length} weights fell back to magnitude pruning (listed below).`
@@ -215,12 +225,12 @@ function renderDataAware(d: DataAwarePruneSection, lines: string[]): void {
   if (d.layers.length) {
     lines.push(
       '',
-      '| weight | layout | K | N | calibration rows | magnitude layer SQNR dB | layer SQNR dB | gain dB |',
-      '|---|---|---:|---:|---:|---:|---:|---:|',
+      '| weight | method | layout | K | N | calibration rows | magnitude layer SQNR dB | layer SQNR dB | gain dB | held-out gain dB | note |',
+      '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const l of d.layers)
       lines.push(
-        `| ${cell(l.name)} | ${l.layout} | ${l.K} | ${l.N} | ${l.rows} | ${db(l.magnitudeSqnrDb)} | ${db(l.sqnrDb)} | ${db(l.gainDb)} |`,
+        `| ${cell(l.name)} | ${l.method}${l.group ? ` (per ${l.group})` : ''} | ${l.layout} | ${l.K} | ${l.N} | ${l.rows} | ${db(l.magnitudeSqnrDb)} | ${db(l.sqnrDb)} | ${db(l.gainDb)} | ${l.heldOutGainDb === undefined ? '' : db(l.heldOutGainDb)} | ${cell(l.note ?? '')} |`,
       );
   }
   if (d.fallback.length) {
