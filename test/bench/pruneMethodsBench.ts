@@ -51,7 +51,11 @@ export interface MethodFigures {
   wanda: number;
   sparsegpt: number;
   onData: { wanda: number; sparsegpt: number };
+  /** MatMul/Gemm weights each data-aware run solved (dataAware.layers). */
+  layers: { wanda: number; sparsegpt: number };
   weights: number;
+  /** The data-aware reports, by method. */
+  reports: { wanda?: PruneReport; sparsegpt?: PruneReport };
 }
 
 /** Prunes `model` three ways with `pattern` and measures each on the held-out seeds. */
@@ -67,12 +71,16 @@ export async function compareMethods(
     wanda: 0,
     sparsegpt: 0,
     onData: { wanda: 0, sparsegpt: 0 },
+    layers: { wanda: 0, sparsegpt: 0 },
     weights: mag.report.tensors.length,
+    reports: {},
   };
   for (const method of ['wanda', 'sparsegpt'] as const) {
     const r = pruneTo(model, ['--method', method, ...pattern.extra], `${stem}.${method}.onnx`);
     figures[method] = await heldOutSqnrDb(model, r.out);
     figures.onData[method] = r.report.tensors.filter((t) => t.method === method).length;
+    figures.layers[method] = r.report.dataAware?.layers.length ?? 0;
+    figures.reports[method] = r.report;
   }
   return figures;
 }
