@@ -9,7 +9,7 @@ import type { PruneReport } from '../../src/core/prune/pruneReport';
 import { parseSafetensors } from '../../src/core/prune/safetensors';
 import { collectValues } from '../../src/core/tensor/valueStream';
 import { openModel } from '../../src/runtime/openModel';
-import { compareMethods, PATTERNS, pruneTo } from '../bench/pruneMethodsBench';
+import { compareMethods, PATTERNS } from '../bench/pruneMethodsBench';
 import { TEST_MODELS } from '../testModels';
 import { FIXTURES, LLAMA_TOKENIZER, python } from './dataTestKit';
 
