@@ -409,11 +409,13 @@ function dataAwareSection(
   return {
     method,
     calibration: d.calibration,
-    calibrationSource: run.calibration?.inputsDir
-      ? 'inputs'
-      : /^\d+ calibration samples? of /.test(d.calibration)
-        ? 'files'
-        : 'synthesized',
+    calibrationSource: d.calibration.startsWith('none')
+      ? 'none'
+      : run.calibration?.inputsDir
+        ? 'inputs'
+        : /^\d+ calibration samples? of /.test(d.calibration)
+          ? 'files'
+          : 'synthesized',
     layers: d.rows,
     fallback: d.fallback,
     meanLayerGainDb: Math.round((gains.reduce((s, g) => s + g, 0) / Math.max(1, gains.length)) * 1000) / 1000,
@@ -470,7 +472,7 @@ function printPrune(
   const d = r.dataAware;
   if (d)
     out(
-      `${d.method}: ${d.layers.length} weights pruned on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs' : 'calibration data'}, mean layer gain over magnitude ${d.meanLayerGainDb} dB; ` +
+      `${d.method}: ${d.layers.filter((l) => l.method !== 'magnitude').length} weights pruned on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs' : d.calibrationSource === 'none' ? 'data (none qualified)' : 'calibration data'}, mean layer gain over magnitude ${d.meanLayerGainDb} dB; ` +
         `${d.fallback.length} fell back to magnitude${
           d.fallback.length
             ? ` (${d.fallback

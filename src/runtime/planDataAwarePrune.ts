@@ -53,9 +53,12 @@ export async function planDataAwarePrune(
   for (const t of tensors) {
     const us = usesOf.get(t.id) ?? [];
     const others = t.consumers.filter((c) => !us.some((u) => u.node.id === c.nodeId && c.input === 1));
+    const ops = [...new Set(t.consumers.map((c) => index.nodes[c.nodeId].opType))];
     const reason =
       us.length === 0
-        ? `read by ${[...new Set(t.consumers.map((c) => index.nodes[c.nodeId].opType))].join(', ')}, not as a MatMul/Gemm weight`
+        ? ops.every((op) => op === 'MatMul' || op === 'Gemm')
+          ? 'not a dense 2-D float32/float16 MatMul/Gemm weight (B input)'
+          : `read by ${ops.join(', ')}, not as a MatMul/Gemm weight`
         : others.length > 0
           ? `also read by ${[...new Set(others.map((c) => index.nodes[c.nodeId].opType))].join(', ')}`
           : us.some((u) => u.layout !== us[0].layout)
@@ -162,11 +165,7 @@ export async function planDataAwarePrune(
       const heldOut =
         layer.heldOutError !== undefined
           ? {
-              heldOutGainDb: round(
-                db(layer.heldOutMagnitudeError!, layer.heldOutError) === Infinity
-                  ? Infinity
-                  : 10 * Math.log10(layer.heldOutMagnitudeError! / layer.heldOutError),
-              ),
+              heldOutGainDb: round(db(layer.heldOutMagnitudeError!, layer.heldOutError)),
             }
           : {};
       rows.push({
@@ -185,6 +184,7 @@ export async function planDataAwarePrune(
       });
     });
   }
+  if (uses.length === 0) calibrationText = 'none: no MatMul/Gemm weight to prune on data';
   if (groups.length > 1)
     calibrationText += ` (in ${groups.length} passes, XᵀX of at most ${GRAM_BUDGET_BYTES / 2 ** 20} MiB at once)`;
   return { layers, rows, calibration: calibrationText, fallback };

@@ -88,7 +88,8 @@ export interface DataAwarePruneSection {
   method: DataAwarePruneMethod;
   /** What the calibration ran on: the --data calibration samples, an inputs folder or synthesized batches. */
   calibration: string;
-  calibrationSource: 'files' | 'inputs' | 'synthesized';
+  /** `none` when no weight qualified for data (no calibration ran). */
+  calibrationSource: 'files' | 'inputs' | 'synthesized' | 'none';
   layers: DataAwarePruneRow[];
   /** Pruned weights that got magnitude pruning (N:M by magnitude with --n/--m) instead, and why. */
   fallback: { name: string; reason: string }[];
@@ -216,7 +217,7 @@ export function renderPruneMarkdown(r: PruneReport): string {
 function renderDataAware(d: DataAwarePruneSection, lines: string[]): void {
   lines.push('', `## Data-aware pruning: ${d.method}`, '');
   lines.push(
-    `${d.layers.filter((l) => l.method !== 'magnitude').length} MatMul/Gemm weights were pruned on data (${d.method}) on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs (no --data)' : 'the calibration data'}: ${cell(d.calibration)}. ` +
+    `${d.layers.filter((l) => l.method !== 'magnitude').length} MatMul/Gemm weights were pruned on data (${d.method}) on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs (no --data)' : d.calibrationSource === 'none' ? 'no calibration (nothing qualified)' : 'the calibration data'}: ${cell(d.calibration)}. ` +
       `Mean layer gain over magnitude pruning on the calibration activations: ${num(d.meanLayerGainDb, 2)} dB. ` +
       (d.fallback.length
         ? `${d.fallback.length} weights fell back to magnitude pruning (listed below).`
