@@ -10,6 +10,7 @@ import {
   runtimeMemoryNote,
 } from '../core/prune/pruneReport';
 import { OPTIONAL_KINDS, type OptionalKind } from '../core/prune/pruneTargets';
+import type { DataAwarePruneSection } from '../core/prune/pruneReport';
 import { planPruneInt4 } from '../core/prune/planPruneInt4';
 import { LazyTensors } from '../core/write/lazyTensors';
 import { encodeSafetensors, type KeepMask, parseSafetensors } from '../core/prune/safetensors';
@@ -24,6 +25,12 @@ import { describeFile } from '../runtime/describeFiles';
 import { openModel } from '../runtime/openModel';
 import type { VerifyOptions, VerifyResult } from '../runtime/verifyModels';
 import { writeFileAtomic } from '../runtime/writeFileAtomic';
+import type { CalibrationOptions } from '../runtime/captureActivations';
+import { DataAwareCancelledError } from '../runtime/planDataAware';
+import { type DataAwarePrunePlan, planDataAwarePrune } from '../runtime/planDataAwarePrune';
+import type { DataAwarePruneMethod } from '../core/prune/dataAwarePrune';
+import type { TensorInfo } from '../core/onnx/modelIndex';
+import { selectTargets } from '../core/prune/pruneTargets';
 import { intOption, parseArgs, regexOption, UsageError } from './args';
 import {
   printVerification,
@@ -31,10 +38,14 @@ import {
   VERIFY_OPTIONS,
   transformExitCode,
   verifyOptionsOf,
+  whileInterruptible,
 } from './transformRun';
 
-export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel [--sparsity 0.5] [--scope layer|global]
-                [--n 2 --m 4] [--keep-first-last] [--include bias,norm,embedding,constant] [--exclude REGEX]
+/** The --method choices. */
+const METHODS = ['magnitude', 'nm', 'channel', 'wanda', 'sparsegpt'] as const;
+
+export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel|wanda|sparsegpt [--sparsity 0.5] [--scope layer|global]
+                [--n 2 --m 4] [--calibration-batches N] [--keep-first-last] [--include bias,norm,embedding,constant] [--exclude REGEX]
                 [--storage dense|sparse|int4] [--block N] [--sym] [--save-mask F.safetensors] [--mask F.safetensors] [-o OUT] [--force]
                 [--json] [--inputs DIR] [--dims NAME=V,...] [--fill INPUT=V,...] [--no-verify] [--data PATH]
   Zeroes weights of MatMul/Gemm/Conv/attention/recurrent layers (biases, norms, embeddings and fixed
@@ -45,6 +56,17 @@ export const pruneUsage = `big-shrink prune MODEL --method magnitude|nm|channel 
                       4:8 …); writes MODEL.2of4.onnx
   --method channel    zero the --sparsity fraction of output channels with the smallest L2 norm (indices in
                       the report); writes MODEL.channels50.onnx
+  --method wanda      data-aware: runs the model on calibration inputs and, per output unit of each MatMul/
+                      Gemm weight, zeroes the --sparsity share with the smallest |w|·‖x‖ (x: the input channel
+                      the weight multiplies); with --n 2 --m 4 N:M by the same score (sparsity 1 - N/M);
+                      writes MODEL.wanda50.onnx or MODEL.wanda2of4.onnx
+  --method sparsegpt  data-aware: SparseGPT, the mask chosen on XᵀX of the calibration activations and the
+                      kept weights updated to rebuild each layer's output; unstructured or --n/--m as wanda;
+                      writes MODEL.sparsegpt50.onnx or MODEL.sparsegpt2of4.onnx. With wanda and sparsegpt,
+                      weights that are not MatMul/Gemm weights (Conv, recurrent, …) or whose activation
+                      could not be collected get magnitude pruning (N:M by magnitude with --n/--m), listed
+                      in the report; calibration on the --data calibration samples, else synthesized
+                      batches (--calibration-batches N, default 16, seeds apart from the verification's)
   --keep-first-last   leave the first and the last layer dense
   --storage sparse    store pruned initializers as sparse_initializer where that is smaller (values + int64
                       indices); adds .sparseinit to the name. ONNX Runtime densifies them at load.
@@ -62,6 +84,7 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     scope: { type: 'string' },
     n: { type: 'number' },
     m: { type: 'number' },
+    'calibration-batches': { type: 'number' },
     'keep-first-last': { type: 'flag' },
     include: { type: 'string' },
     exclude: { type: 'string' },
@@ -83,22 +106,32 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
   if (maskFile) {
     for (const k of ['method', 'sparsity', 'scope', 'n', 'm', 'keep-first-last', 'include', 'exclude'])
       if (o[k] !== undefined) throw new UsageError(`--mask decides what to prune: --${k} does not apply`);
-  } else if (method !== 'magnitude' && method !== 'nm' && method !== 'channel') {
-    throw new UsageError('--method takes magnitude, nm or channel (or give --mask)');
+  } else if (!METHODS.includes(method as (typeof METHODS)[number])) {
+    throw new UsageError(`--method takes ${METHODS.join(', ')} (or give --mask)`);
   }
+  const dataAware = method === 'wanda' || method === 'sparsegpt';
+  // wanda and sparsegpt take N:M when --n or --m is given.
+  const semiStructured = dataAware && (o.n !== undefined || o.m !== undefined);
   const sparsity = (o.sparsity as number | undefined) ?? 0.5;
   if (!(sparsity >= 0 && sparsity <= 1)) throw new UsageError('--sparsity takes a fraction from 0 to 1');
-  if (method === 'nm' && o.sparsity !== undefined)
-    throw new UsageError('--method nm: the sparsity is 1 - N/M');
-  if (method !== 'nm' && (o.n !== undefined || o.m !== undefined))
-    throw new UsageError('--n and --m go with --method nm');
+  if ((method === 'nm' || semiStructured) && o.sparsity !== undefined)
+    throw new UsageError(
+      `--method ${method} with --n/--m: the sparsity is 1 - N/M (give --sparsity or --n/--m)`,
+    );
+  if (method !== 'nm' && !dataAware && (o.n !== undefined || o.m !== undefined))
+    throw new UsageError('--n and --m go with --method nm, wanda or sparsegpt');
+  if (!dataAware && o['calibration-batches'] !== undefined)
+    throw new UsageError('--calibration-batches goes with --method wanda or sparsegpt');
+  const batches = intOption(args, 'calibration-batches', 16, 1, 1024);
   const n = intOption(args, 'n', 2, 1, 254);
   const m = intOption(args, 'm', 4, 2, 255);
   if (n >= m) throw new UsageError('--n must be smaller than --m');
   const scope = (o.scope as string | undefined) ?? 'layer';
   if (scope !== 'layer' && scope !== 'global') throw new UsageError('--scope takes layer or global');
   if (scope === 'global' && method !== 'magnitude')
-    throw new UsageError('--scope global goes with --method magnitude (N:M and channels are per layer)');
+    throw new UsageError(
+      '--scope global goes with --method magnitude (N:M, channels, wanda and sparsegpt are per layer)',
+    );
   const storage = (o.storage as string | undefined) ?? 'dense';
   if (storage !== 'dense' && storage !== 'sparse' && storage !== 'int4')
     throw new UsageError('--storage takes dense, sparse or int4');
@@ -119,7 +152,8 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     if (!OPTIONAL_KINDS.includes(k))
       throw new UsageError(`--include: unknown kind ${k} (${OPTIONAL_KINDS.join(', ')})`);
   const exclude = regexOption(args, 'exclude');
-  const verify = o['no-verify'] ? undefined : verifyOptionsOf(args);
+  const verifyOptions = verifyOptionsOf(args);
+  const verify = o['no-verify'] ? undefined : verifyOptions;
   const input = args.positionals[0];
   const label = (x: number) => String(+(x * 100).toFixed(1));
   const suffix = maskFile
@@ -128,7 +162,9 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
       ? `${n}of${m}`
       : method === 'channel'
         ? `channels${label(sparsity)}`
-        : `sparse${label(sparsity)}`;
+        : dataAware
+          ? `${method}${semiStructured ? `${n}of${m}` : label(sparsity)}`
+          : `sparse${label(sparsity)}`;
   const outPath = path.resolve(
     (o.output as string | undefined) ??
       path.join(
@@ -140,7 +176,8 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
   const options: PruneOptions = {
     ...DEFAULT_PRUNE_OPTIONS,
     method: (method ?? 'magnitude') as PruneOptions['method'],
-    sparsity,
+    sparsity: semiStructured ? 1 - n / m : sparsity,
+    semiStructured,
     scope,
     n,
     m,
@@ -156,8 +193,9 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     ? { mask: maskFile, storage, ...int4Options, saveMask: saveMask ?? '' }
     : {
         method,
-        ...(method === 'nm' ? { n, m } : { sparsity }),
+        ...(method === 'nm' || semiStructured ? { n, m } : { sparsity }),
         ...(method === 'magnitude' ? { scope } : {}),
+        ...(dataAware ? { calibrationBatches: verifyOptions.inputsDir ? 1 : batches } : {}),
         keepFirstLast: options.keepFirstLast,
         include: include.join(','),
         exclude: exclude?.source ?? '',
@@ -177,6 +215,7 @@ export async function pruneCommand(argv: string[], out: (line: string) => void):
     quantize,
     reportOptions,
     onProgress: progress,
+    ...(dataAware ? { calibration: { ...verifyOptions, batches } } : {}),
   });
   if (o.json) out(JSON.stringify(report, null, 2));
   else printPrune(report, verification, out);
@@ -213,6 +252,8 @@ interface PruneRun {
   quantize?: QuantizeOptions;
   reportOptions: Record<string, unknown>;
   onProgress?(message: string): void;
+  /** --method wanda|sparsegpt: the calibration inputs (synthesized batches, --inputs or --data samples). */
+  calibration?: CalibrationOptions;
 }
 
 /**
@@ -223,6 +264,13 @@ interface PruneRun {
 export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verification?: VerifyResult }> {
   const saveMask = run.saveMask;
   const quantize = run.quantize;
+  const o = run.options;
+  let dataAware: DataAwarePrunePlan | undefined;
+  // Layers whose method lost to magnitude held out are not in `layers`: planPrune prunes them by magnitude.
+  const decided = (t: TensorInfo) => {
+    const l = dataAware?.layers.get(t.id);
+    return l && l.method !== 'magnitude' ? { values: l.values, keep: l.keep, method: l.method } : undefined;
+  };
   // Dense weights are pruned as the writer reaches them: one weight in memory at a time.
   const lazy = new LazyTensors();
   return runTransform<PruneReport, PrunePlan & { quantized?: QuantizedTensorRow[] }>({
@@ -243,13 +291,45 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
       try {
         const { index, source, resolveExternal } = model;
         return quantize
-          ? planPruneInt4(index, source, resolveExternal, run.options, quantize, sink, lazy)
-          : planPrune(index, source, resolveExternal, run.options, sink, { lazy });
+          ? planPruneInt4(index, source, resolveExternal, run.options, quantize, sink, lazy, decided)
+          : planPrune(index, source, resolveExternal, run.options, sink, { lazy, decided });
       } catch (e) {
         if (e instanceof RangeError || e instanceof FormatError) throw new ModelError(run.input, e.message);
         throw e;
       }
     },
+    prepare:
+      (o.method === 'wanda' || o.method === 'sparsegpt') && run.calibration
+        ? async (model) => {
+            const method = o.method as DataAwarePruneMethod;
+            const { targets } = selectTargets(model.index, {
+              include: o.include,
+              keepFirstLast: o.keepFirstLast,
+              exclude: o.exclude,
+              needsLayout: Boolean(o.semiStructured),
+              nmN: o.semiStructured ? o.n : undefined,
+            });
+            const rule = o.semiStructured
+              ? { sparsity: o.sparsity, n: o.n, m: o.m }
+              : { sparsity: o.sparsity };
+            try {
+              dataAware = await whileInterruptible((signal) =>
+                planDataAwarePrune(
+                  model,
+                  targets.map((x) => x.tensor),
+                  method,
+                  rule,
+                  run.calibration!,
+                  { signal, onProgress: run.onProgress },
+                ),
+              );
+            } catch (e) {
+              if (e instanceof DataAwareCancelledError)
+                throw new ModelError(run.input, 'pruning cancelled during calibration; nothing written');
+              throw e;
+            }
+          }
+        : undefined,
     blockersAbout: run.maskFile,
     nothingToDo: (plan) => {
       const why = plan.skipped.length
@@ -307,6 +387,9 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
             ? { masks: { ...(saved ? { saved } : {}), ...(applied ? { applied } : {}) } }
             : {}),
           ...(plan.quantized ? { quantized: plan.quantized } : {}),
+          ...(dataAware
+            ? { dataAware: dataAwareSection(dataAware, o.method as DataAwarePruneMethod, run) }
+            : {}),
         },
       };
     },
@@ -314,6 +397,29 @@ export function runPrune(run: PruneRun): Promise<{ report: PruneReport; verifica
     onProgress: run.onProgress,
     render: renderPruneMarkdown,
   });
+}
+
+/** The report's data-aware section: the calibration, the layers pruned on data and the fallbacks. */
+function dataAwareSection(
+  d: DataAwarePrunePlan,
+  method: DataAwarePruneMethod,
+  run: PruneRun,
+): DataAwarePruneSection {
+  const gains = d.rows.map((r) => r.gainDb).filter(Number.isFinite);
+  return {
+    method,
+    calibration: d.calibration,
+    calibrationSource: d.calibration.startsWith('none')
+      ? 'none'
+      : run.calibration?.inputsDir
+        ? 'inputs'
+        : /^\d+ calibration samples? of /.test(d.calibration)
+          ? 'files'
+          : 'synthesized',
+    layers: d.rows,
+    fallback: d.fallback,
+    meanLayerGainDb: Math.round((gains.reduce((s, g) => s + g, 0) / Math.max(1, gains.length)) * 1000) / 1000,
+  };
 }
 
 /** Whether some gzip sizes are estimates, and the smallest share of a file that was compressed. */
@@ -362,6 +468,19 @@ function printPrune(
   if (z.quantizedBytes !== undefined)
     out(
       `4-bit: ${r.quantized?.length ?? 0} pruned weights → MatMulNBits, ${z.quantizedDenseBytes} → ${z.quantizedBytes} bytes (codes + scales + zero points, also in memory); ${s.nodes} nodes rewritten`,
+    );
+  const d = r.dataAware;
+  if (d)
+    out(
+      `${d.method}: ${d.layers.filter((l) => l.method !== 'magnitude').length} weights pruned on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs' : d.calibrationSource === 'none' ? 'data (none qualified)' : 'calibration data'}, mean layer gain over magnitude ${d.meanLayerGainDb} dB; ` +
+        `${d.fallback.length} fell back to magnitude${
+          d.fallback.length
+            ? ` (${d.fallback
+                .slice(0, 3)
+                .map((f) => f.name)
+                .join(', ')}${d.fallback.length > 3 ? ', …' : ''})`
+            : ''
+        }`,
     );
   for (const w of r.warnings) out(`warning: ${w}`);
   if (verification) printVerification(verification, out);

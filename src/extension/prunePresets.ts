@@ -1,6 +1,7 @@
 /**
- * The choices of "Prune…": the method (magnitude per layer or global, 2:4, 4:8, output channels), then,
- * for the methods marked "…", the sparsity and the storage. Defaults come from the `bigShrink.prune.*`
+ * The choices of "Prune…": the method (magnitude per layer or global, 2:4, 4:8, output channels, and the
+ * data-aware Wanda 50%, SparseGPT 50% and SparseGPT 2:4), then, for the methods marked "…", the sparsity
+ * and the storage. Defaults come from the `bigShrink.prune.*`
  * settings; the result maps one to one onto `big-shrink prune` options and its output name.
  */
 import * as path from 'path';
@@ -10,14 +11,31 @@ import { pick } from './shrinkPresets';
 
 /** One method of the first quick pick. */
 export interface PrunePreset {
-  id: 'magnitude-layer' | 'magnitude-global' | 'nm-2:4' | 'nm-4:8' | 'channel';
-  method: 'magnitude' | 'nm' | 'channel';
+  id:
+    | 'magnitude-layer'
+    | 'magnitude-global'
+    | 'nm-2:4'
+    | 'nm-4:8'
+    | 'channel'
+    | 'wanda-50'
+    | 'sparsegpt-50'
+    | 'sparsegpt-2:4';
+  method: 'magnitude' | 'nm' | 'channel' | 'wanda' | 'sparsegpt';
   scope?: 'layer' | 'global';
+  /** N:M (nm, and wanda/sparsegpt with --n/--m). */
   n?: number;
   m?: number;
-  /** The `bigShrink.prune.method` value this preset stands for. */
-  setting: PruneMethod;
+  /** A sparsity the preset fixes (wanda/sparsegpt 50%). */
+  sparsity?: number;
+  /** The `bigShrink.prune.method` value this preset stands for (none for the data-aware presets). */
+  setting?: PruneMethod;
 }
+
+/** Wanda and SparseGPT choose what to cut on calibration activations (`big-shrink prune --method wanda|sparsegpt`). */
+const dataAware = (p: PrunePreset) => p.method === 'wanda' || p.method === 'sparsegpt';
+
+/** The sparsity a preset runs at without asking: 1 − N/M, or the one it fixes. */
+const fixedSparsity = (p: PrunePreset) => (p.n !== undefined ? 1 - p.n / p.m! : p.sparsity);
 
 export const PRUNE_PRESETS: readonly PrunePreset[] = [
   { id: 'magnitude-layer', method: 'magnitude', scope: 'layer', setting: 'magnitude' },
@@ -25,6 +43,9 @@ export const PRUNE_PRESETS: readonly PrunePreset[] = [
   { id: 'nm-2:4', method: 'nm', n: 2, m: 4, setting: '2:4' },
   { id: 'nm-4:8', method: 'nm', n: 4, m: 8, setting: '4:8' },
   { id: 'channel', method: 'channel', setting: 'channel' },
+  { id: 'wanda-50', method: 'wanda', sparsity: 0.5 },
+  { id: 'sparsegpt-50', method: 'sparsegpt', sparsity: 0.5 },
+  { id: 'sparsegpt-2:4', method: 'sparsegpt', n: 2, m: 4 },
 ];
 
 /** What "Prune…" can be told instead of asking (tests, keybindings). */
@@ -63,8 +84,9 @@ export const percentLabel = (x: number): string => String(+(x * 100).toFixed(1))
 /** For people: "magnitude 50%, per layer", "2:4 semi-structured", "25% of output channels". */
 export function describeChoice(c: PruneChoice): string {
   const p = c.preset;
-  const what =
-    p.method === 'nm'
+  const what = dataAware(p)
+    ? `${p.method === 'wanda' ? 'Wanda' : 'SparseGPT'} ${p.n !== undefined ? `${p.n}:${p.m}` : `${percentLabel(c.sparsity)}%`} on calibration data`
+    : p.method === 'nm'
       ? `${p.n}:${p.m} semi-structured`
       : p.method === 'channel'
         ? `${percentLabel(c.sparsity)}% of output channels`
@@ -76,12 +98,13 @@ export function describeChoice(c: PruneChoice): string {
 
 /**
  * The output `big-shrink prune` would choose itself: MODEL.sparse50.onnx, MODEL.2of4.onnx,
- * MODEL.channels25.sparseinit.onnx, MODEL.sparse50.int4.onnx.
+ * MODEL.channels25.sparseinit.onnx, MODEL.sparse50.int4.onnx, MODEL.wanda50.onnx, MODEL.sparsegpt2of4.onnx.
  */
 export function pruneOutput(input: string, c: PruneChoice): string {
   const p = c.preset;
-  const suffix =
-    p.method === 'nm'
+  const suffix = dataAware(p)
+    ? `${p.method}${p.n !== undefined ? `${p.n}of${p.m}` : percentLabel(c.sparsity)}`
+    : p.method === 'nm'
       ? `${p.n}of${p.m}`
       : p.method === 'channel'
         ? `channels${percentLabel(c.sparsity)}`
@@ -94,7 +117,7 @@ export function pruneOutput(input: string, c: PruneChoice): string {
 export function pruneArgs(input: string, c: PruneChoice): string[] {
   const p = c.preset;
   const args = ['prune', input, '--method', p.method];
-  if (p.method === 'nm') args.push('--n', String(p.n), '--m', String(p.m));
+  if (p.n !== undefined) args.push('--n', String(p.n), '--m', String(p.m));
   else args.push('--sparsity', String(c.sparsity));
   if (p.method === 'magnitude') args.push('--scope', p.scope ?? 'layer');
   if (c.storage !== 'dense') args.push('--storage', c.storage);
@@ -108,7 +131,7 @@ export function pruneArgs(input: string, c: PruneChoice): string[] {
  * sparse_initializer is never smaller than dense).
  */
 export function asksMore(preset: PrunePreset, settings: PruneSettings): boolean {
-  if (preset.method === 'nm') return false;
+  if (fixedSparsity(preset) !== undefined) return false;
   if (preset.method === 'channel') return true;
   return preset.scope !== settings.scope;
 }
@@ -159,6 +182,21 @@ function presetItem(preset: PrunePreset, settings: PruneSettings, isDefault: boo
         description: tail('structured: whole channels'),
         detail: 'Zeroes the output channels with the smallest L2 norm; the report lists which',
       };
+    case 'wanda':
+    case 'sparsegpt': {
+      const name = preset.method === 'wanda' ? 'Wanda' : 'SparseGPT';
+      const amount =
+        preset.n !== undefined ? `${preset.n}:${preset.m}` : `${percentLabel(preset.sparsity!)}%`;
+      return {
+        preset,
+        label: `${name} ${amount}`,
+        description: tail('data-aware: runs the model on calibration inputs first'),
+        detail:
+          preset.method === 'wanda'
+            ? 'Zeroes the weights with the smallest |w|·‖x‖ (x: the activation they multiply) per output unit; Conv and other weights get magnitude'
+            : 'Chooses the mask on the calibration activations and updates the kept weights to rebuild each MatMul/Gemm output; Conv and other weights get magnitude',
+      };
+    }
   }
 }
 
@@ -261,8 +299,7 @@ export async function choosePrune(
     return undefined;
   }
   if (preset) {
-    const sparsity =
-      preset.method === 'nm' ? 1 - preset.n! / preset.m! : (request.sparsity ?? settings.sparsity);
+    const sparsity = fixedSparsity(preset) ?? request.sparsity ?? settings.sparsity;
     if (!(sparsity > 0 && sparsity < 1)) {
       void vscode.window.showErrorMessage(`Big Shrink: sparsity ${sparsity} is not between 0 and 1.`);
       return undefined;
@@ -287,8 +324,8 @@ export async function choosePrune(
   });
   if (!picked) return undefined;
   preset = picked.preset;
-  if (preset.method === 'nm')
-    return { preset, sparsity: 1 - preset.n! / preset.m!, storage: settings.storage, keepFirstLast };
+  const fixed = fixedSparsity(preset);
+  if (fixed !== undefined) return { preset, sparsity: fixed, storage: settings.storage, keepFirstLast };
   if (!asksMore(preset, settings))
     return { preset, sparsity: settings.sparsity, storage: settings.storage, keepFirstLast };
   const label = picked.label.replace(/…$/, '');

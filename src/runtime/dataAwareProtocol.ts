@@ -7,6 +7,7 @@
  * and the host terminates it when done or cancelled (pure JavaScript: safe to stop at any point). Large
  * arrays travel as transferables. (Beside the runtime because they carry runtime types.)
  */
+import type { DataAwarePruneMethod, DataAwarePrunedLayer, PruneRule } from '../core/prune/dataAwarePrune';
 import type { DataAwareLayer, QuantMethod } from '../core/quant/dataAwareQuantize';
 import type { BlockwiseOptions } from '../core/quant/quantizeBlockwise';
 import type { ActivationTarget, CalibrationOptions, CaptureResult } from './captureActivations';
@@ -37,12 +38,31 @@ export interface SolveRequest {
   method: QuantMethod;
 }
 
-export type ToDataAwareWorker = CaptureRequest | SolveRequest;
+/** Prunes one layer with its Gram matrix (wanda, sparsegpt): answered by `prune/result`. */
+export interface PruneSolveRequest {
+  type: 'prune';
+  id: number;
+  /** As stored (`layout`), float32. */
+  weight: Float32Array;
+  K: number;
+  N: number;
+  layout: 'KN' | 'NK';
+  gram: Float64Array;
+  /** Calibration rows behind `gram`. */
+  rows: number;
+  /** XᵀX of held-out activations: the layer falls back to magnitude when the method loses there. */
+  heldOutGram?: Float64Array;
+  method: DataAwarePruneMethod;
+  rule: PruneRule;
+}
+
+export type ToDataAwareWorker = CaptureRequest | SolveRequest | PruneSolveRequest;
 
 export type FromDataAwareWorker =
   | { type: 'capture/batch'; done: number; total: number }
   | { type: 'capture/result'; result: CaptureResult }
   | { type: 'solve/rows'; id: number; done: number; total: number }
   | { type: 'solve/result'; id: number; layer: DataAwareLayer }
+  | { type: 'prune/result'; id: number; layer: DataAwarePrunedLayer }
   | { type: 'cancelled' }
   | { type: 'error'; file: string; reason: string };

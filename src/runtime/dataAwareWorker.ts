@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { ModelError } from '../core/errors';
+import { pruneDataAware } from '../core/prune/dataAwarePrune';
 import { quantizeDataAware } from '../core/quant/dataAwareQuantize';
 import { CaptureCancelledError, captureActivations } from './captureActivations';
 import type { FromDataAwareWorker, ToDataAwareWorker } from './dataAwareProtocol';
@@ -66,6 +67,35 @@ port.on('message', (m: ToDataAwareWorker) => {
           (a) => a.buffer as ArrayBuffer,
         );
         post({ type: 'solve/result', id: m.id, layer }, [...new Set(buffers)]);
+      } catch (e) {
+        fail(e);
+      }
+      return;
+    }
+    case 'prune': {
+      try {
+        let last = 0;
+        const layer = pruneDataAware(
+          m.method,
+          m.weight,
+          m.K,
+          m.N,
+          m.layout,
+          m.gram,
+          m.rule,
+          (done, total) => {
+            const now = Date.now();
+            if (now - last < 500) return;
+            last = now;
+            post({ type: 'solve/rows', id: m.id, done, total });
+          },
+          m.rows,
+          m.heldOutGram,
+        );
+        post({ type: 'prune/result', id: m.id, layer }, [
+          layer.values.buffer as ArrayBuffer,
+          layer.keep.buffer as ArrayBuffer,
+        ]);
       } catch (e) {
         fail(e);
       }

@@ -16,7 +16,12 @@ import {
 } from '../core/quant/planQuantize';
 import { DataType } from '../core/tensor/dataType';
 import type { ActivationGram, CalibrationOptions, CaptureResult } from './captureActivations';
-import type { FromDataAwareWorker, SolveRequest, ToDataAwareWorker } from './dataAwareProtocol';
+import type {
+  FromDataAwareWorker,
+  PruneSolveRequest,
+  SolveRequest,
+  ToDataAwareWorker,
+} from './dataAwareProtocol';
 import { disableOrtTelemetry } from './loadOrt';
 import type { OpenedModel } from './openModel';
 import { defaultPoolSize } from './workerPool';
@@ -288,8 +293,8 @@ function keyOf(tensorId: number, layout: string, alpha: number): string {
   return `${tensorId}:${layout}:${alpha}`;
 }
 
-/** Runs the capture on its own worker thread. */
-function capture(
+/** Runs the capture on its own worker thread (also data-aware pruning's: planDataAwarePrune). */
+export function capture(
   script: string,
   modelPath: string,
   targets: { name: string; K: number; elemType: number }[],
@@ -328,16 +333,18 @@ function capture(
 /**
  * Solves every layer on up to defaultPoolSize() worker threads, the largest (`sizes`: K²·N) first so the
  * last to finish is a small one; a request is made (`make`) only when a worker takes it, and a layer
- * `make` skips has no answer. Answers in id order.
+ * `make` skips has no answer. Answers in id order. Quantization's `solve` requests answer with
+ * DataAwareLayer, pruning's `prune` requests (`verb` 'pruning') with DataAwarePrunedLayer.
  */
-async function solveAll(
+export async function solveAll<L = DataAwareLayer>(
   script: string,
   sizes: number[],
-  make: (id: number) => SolveRequest | undefined,
+  make: (id: number) => SolveRequest | PruneSolveRequest | undefined,
   job: DataAwareJob,
   nameOf: (id: number) => string,
-): Promise<(DataAwareLayer | undefined)[]> {
-  const results: (DataAwareLayer | undefined)[] = new Array(sizes.length);
+  verb: 'quantizing' | 'pruning' = 'quantizing',
+): Promise<(L | undefined)[]> {
+  const results: (L | undefined)[] = new Array(sizes.length);
   const queue = sizes.map((_, id) => id).sort((a, b) => sizes[b] - sizes[a]);
   const size = Math.min(defaultPoolSize(), queue.length);
   const workers: Worker[] = [];
@@ -353,7 +360,7 @@ async function solveAll(
   const runWorker = (worker: Worker) =>
     new Promise<void>((resolve) => {
       const next = () => {
-        let request: SolveRequest | undefined;
+        let request: SolveRequest | PruneSolveRequest | undefined;
         while (!failure && !request && queue.length > 0) request = make(queue.shift()!);
         if (!request) {
           void worker.terminate();
@@ -366,12 +373,14 @@ async function solveAll(
       worker.on('message', (m: FromDataAwareWorker) => {
         if (m.type === 'solve/rows')
           job.onProgress?.(
-            `quantizing ${nameOf(m.id)}: row ${m.done}/${m.total} (${done}/${sizes.length} layers done)`,
+            `${verb} ${nameOf(m.id)}: row ${m.done}/${m.total} (${done}/${sizes.length} layers done)`,
           );
-        else if (m.type === 'solve/result') {
-          results[m.id] = m.layer;
+        else if (m.type === 'solve/result' || m.type === 'prune/result') {
+          results[m.id] = m.layer as L;
           done++;
-          job.onProgress?.(`quantized ${done}/${sizes.length} layers (${nameOf(m.id)})`);
+          job.onProgress?.(
+            `${verb === 'pruning' ? 'pruned' : 'quantized'} ${done}/${sizes.length} layers (${nameOf(m.id)})`,
+          );
           next();
         } else if (m.type === 'error') {
           failure ??= errorOf(m);

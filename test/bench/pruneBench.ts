@@ -1,6 +1,7 @@
 // Prune benchmark, called by the bench runner (test/bench/bench.ts): global 50% magnitude pruning of the
 // benchmark model by `big-shrink prune` against the numpy implementation of the same selection, run in the
-// same process tree — figures and ratios, not a test.
+// same process tree — figures and ratios, not a test; then magnitude, Wanda and SparseGPT side by side on
+// held-out data (pruneMethodsBench.ts).
 // Run alone: bundle this file with esbuild (onnxruntime-node external) and call benchPrune('.bench/bench400.onnx').
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,6 +9,7 @@ import * as path from 'node:path';
 import { rawByteLength } from '../../src/core/tensor/dataType';
 import { openModel } from '../../src/runtime/openModel';
 import { absoluteRow, row, speedupRows } from './benchRows';
+import { benchPruneMethods } from './pruneMethodsBench';
 import { timedRun } from './timedRun';
 
 const root = path.resolve(__dirname, '../../..');
@@ -154,4 +156,5 @@ export async function benchPrune(modelPath: string): Promise<void> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+  await benchPruneMethods();
 }

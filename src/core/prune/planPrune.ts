@@ -20,11 +20,18 @@ import {
   selectTargets,
 } from './pruneTargets';
 import type { KeepMask } from './safetensors';
+import type { DataAwarePruneMethod } from './dataAwarePrune';
 
 /** How to prune (DESIGN.md "Sparsity"; issue 5). */
 export interface PruneOptions {
-  /** magnitude: unstructured; nm: N of every M along the reduction axis; channel: whole output channels. */
-  method: 'magnitude' | 'nm' | 'channel';
+  /**
+   * magnitude: unstructured; nm: N of every M along the reduction axis; channel: whole output channels;
+   * wanda, sparsegpt: chosen on calibration activations by the runtime (hooks.decided), unstructured or N:M
+   * (`semiStructured`); the weights it did not decide get magnitude (or nm) pruning.
+   */
+  method: 'magnitude' | 'nm' | 'channel' | DataAwarePruneMethod;
+  /** wanda, sparsegpt: N of every M (`n`, `m`) along the reduction axis instead of `sparsity`. */
+  semiStructured?: boolean;
   /** magnitude: the fraction of weights to zero; channel: the fraction of output channels. */
   sparsity: number;
   /** magnitude only: the same fraction in every weight, or one threshold across all of them. */
@@ -59,8 +66,10 @@ export const DEFAULT_PRUNE_OPTIONS: PruneOptions = {
 };
 
 /** One pruned weight, for the report (a quantize row plus sparsity and storage figures). */
-export interface PrunedTensorRow extends QuantizedTensorRow {
+export interface PrunedTensorRow extends Omit<QuantizedTensorRow, 'method' | 'layerGainDb'> {
   kind: PruneKind | 'masked';
+  /** How its mask was chosen: wanda/sparsegpt on data, or magnitude/nm (also a data-aware run's fallback), channel, mask. */
+  method?: 'magnitude' | 'nm' | 'channel' | 'mask' | DataAwarePruneMethod;
   count: number;
   zerosBefore: number;
   zerosAfter: number;
@@ -101,6 +110,13 @@ export interface PrunePlan extends TransformPlan<PrunedTensorRow> {
 /** How a caller takes part in planning: see planPrune. */
 export interface PruneHooks {
   lazy?: LazyTensors;
+  /**
+   * wanda, sparsegpt: a weight's pruned values (float32, stored layout, pruned positions 0) and keep-mask
+   * chosen on data, or undefined to prune it by magnitude (nm with `semiStructured`).
+   */
+  decided?(
+    t: TensorInfo,
+  ): { values: Float32Array; keep: Uint8Array; method: DataAwarePruneMethod } | undefined;
   onPruned?(t: TensorInfo, values: Float32Array): void;
   /**
    * Receives, once planned, a way to have one weight pruned now, as a fresh float32 array (undefined for a
@@ -141,6 +157,9 @@ export function planPrune(
   };
   const names = maskNames(index);
   let targets: (PruneTarget & { mask?: KeepMask })[];
+  const dataAware = options.method === 'wanda' || options.method === 'sparsegpt';
+  /** N of every M along the reduction axis: nm, or wanda/sparsegpt with N:M (and their magnitude fallback). */
+  const nm = options.method === 'nm' || (dataAware && Boolean(options.semiStructured));
   if (options.masks) {
     targets = matchMasks(index, options.masks, names, plan.blockers);
     if (plan.blockers.length > 0) return plan;
@@ -149,12 +168,12 @@ export function planPrune(
       include: options.include,
       keepFirstLast: options.keepFirstLast,
       exclude: options.exclude,
-      needsLayout: options.method !== 'magnitude',
-      nmN: options.method === 'nm' ? options.n : undefined,
+      needsLayout: options.method === 'channel' || nm,
+      nmN: nm ? options.n : undefined,
     });
     targets = selected.targets;
     plan.skipped.push(...selected.skipped);
-    plan.summary.target = options.method === 'nm' ? 1 - options.n / options.m : options.sparsity;
+    plan.summary.target = nm ? 1 - options.n / options.m : options.sparsity;
   }
   // Streamed: each weight is read, pruned and handed to the writer as the writer reaches it (one reused
   // buffer); a sparse_initializer needs its size now, and onPruned keeps the values, so those plan eagerly.
@@ -230,8 +249,21 @@ export function planPrune(
     const prune = (values: Float32Array): ZeroCounts => {
       let c: ZeroCounts;
       let keep: Uint8Array | undefined;
+      const decided = dataAware && !x.mask ? hooks.decided?.(t) : undefined;
+      row.method = x.mask
+        ? 'mask'
+        : decided
+          ? decided.method
+          : nm
+            ? 'nm'
+            : options.method === 'channel'
+              ? 'channel'
+              : 'magnitude';
       if (x.mask) c = zeroDropped(values, (keep = x.mask.data));
-      else if (options.method === 'nm') {
+      else if (decided) {
+        c = replacePruned(values, decided.values, (keep = decided.keep));
+        if (nm) row.pattern = `${options.n}:${options.m} along axis ${x.layout!.reductionAxis}`;
+      } else if (nm) {
         keep = nmKeepMask(values, t.dims, x.layout!.reductionAxis, options.n, options.m);
         c = zeroDropped(values, keep);
         row.pattern = `${options.n}:${options.m} along axis ${x.layout!.reductionAxis}`;
@@ -268,7 +300,7 @@ export function planPrune(
       const notes: string[] = [];
       if (
         !x.mask &&
-        options.method === 'magnitude' &&
+        row.method === 'magnitude' &&
         !global &&
         c.zerosBefore > Math.round(options.sparsity * t.count)
       )
@@ -349,7 +381,7 @@ export function planPrune(
     );
   if (options.storage === 'sparse')
     plan.warnings.push('ONNX Runtime densifies sparse initializers at load: runtime memory does not shrink');
-  if (!options.masks && options.method === 'nm')
+  if (!options.masks && nm)
     plan.warnings.push(
       `${options.n}:${options.m} sparsity speeds up only runtimes with sparse kernels (e.g. TensorRT on sparse tensor cores); ONNX Runtime CPU computes it dense`,
     );
@@ -360,12 +392,41 @@ function checkOptions(o: PruneOptions): void {
   if (!(o.sparsity >= 0 && o.sparsity <= 1))
     throw new RangeError(`sparsity must be in [0, 1], got ${o.sparsity}`);
   if (
-    o.method === 'nm' &&
+    (o.method === 'nm' || ((o.method === 'wanda' || o.method === 'sparsegpt') && o.semiStructured)) &&
     !(Number.isInteger(o.n) && Number.isInteger(o.m) && o.n >= 1 && o.n < o.m && o.m <= 255)
   )
     throw new RangeError(`N:M needs whole numbers 1 <= N < M <= 255, got ${o.n}:${o.m}`);
   if (o.method === 'channel' && o.scope === 'global')
     throw new RangeError('channel pruning is per layer (a channel count has no meaning across layers)');
+}
+
+/**
+ * Puts a data-aware pruning's values in place (pruned positions 0, kept ones as chosen: SparseGPT changes
+ * them) and measures it: the weight SQNR's error is Σ (w − ŵ)², not only the pruned w².
+ */
+function replacePruned(values: Float32Array, chosen: Float32Array, keep: Uint8Array): ZeroCounts {
+  if (chosen.length !== values.length || keep.length !== values.length)
+    throw new RangeError(`pruned values of ${chosen.length} elements for a weight of ${values.length}`);
+  let zerosBefore = 0;
+  let nnz = 0;
+  let energy = 0;
+  let error = 0;
+  let changed = false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const w = keep[i] ? chosen[i] : 0;
+    if (v === 0) zerosBefore++;
+    if (Number.isFinite(v)) {
+      energy += v * v;
+      error += (v - w) * (v - w);
+    }
+    if (w !== 0) nnz++;
+    if (!Object.is(v, w)) {
+      values[i] = w;
+      changed = true;
+    }
+  }
+  return { zerosBefore, nnz, energy, error, changed };
 }
 
 /** Mask names: the weight's name, or `graph/name` where several graphs use the name. */

@@ -9,7 +9,7 @@ import {
   type TensorSink,
 } from '../quant/planQuantize';
 import { allFinite } from '../tensor/allFinite';
-import { planPrune, type PrunePlan, type PruneOptions } from './planPrune';
+import { planPrune, type PruneHooks, type PrunePlan, type PruneOptions } from './planPrune';
 
 /** A prune plan whose MatMul/Gemm weights are then stored as 4-bit MatMulNBits. */
 export interface PruneInt4Plan extends PrunePlan {
@@ -28,7 +28,8 @@ export interface PruneInt4Plan extends PrunePlan {
  * One weight at a time: each is pruned when the quantizer reads it and dropped once its codes are made.
  * With `lazy`, the weights that stay pruned dense (and the pruned float copy a quantized weight keeps for
  * other readers) are pruned again as the writer reaches them, so memory holds no more than a weight and
- * the 4-bit codes; their report rows are complete once the model is written.
+ * the 4-bit codes; their report rows are complete once the model is written. `decided`: wanda/sparsegpt's
+ * pruned values (planPrune's hook), quantized like any pruned weight, so their pruned zeros stay 0 too.
  */
 export function planPruneInt4(
   index: ModelIndex,
@@ -38,10 +39,12 @@ export function planPruneInt4(
   quantize: QuantizeOptions,
   sink: TensorSink = (b) => b,
   lazy?: LazyTensors,
+  decided?: PruneHooks['decided'],
 ): PruneInt4Plan {
   let prunedValues: (t: TensorInfo) => Float32Array | undefined = () => undefined;
   const plan = planPrune(index, source, resolveExternal, { ...prune, storage: 'dense' }, sink, {
     lazy,
+    decided,
     onPlanned: (f) => (prunedValues = f),
   });
   if (plan.blockers.length > 0 || plan.tensors.length === 0) return { ...plan, quantized: [] };

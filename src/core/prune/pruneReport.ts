@@ -9,6 +9,7 @@ import {
   renderVerification,
 } from '../quant/quantizeReport';
 import type { QuantizedTensorRow } from '../quant/planQuantize';
+import type { DataAwarePruneMethod, WandaGroup } from './dataAwarePrune';
 import type { PrunedTensorRow } from './planPrune';
 
 /** The size effects of pruning, stated honestly (DESIGN.md "Sparsity"). */
@@ -51,6 +52,49 @@ export interface PruneReport extends TransformReport<PrunedTensorRow> {
   masks?: { saved?: ReportFile; applied?: ReportFile };
   /** --storage int4: the pruned weights quantized to MatMulNBits, as the quantize report lists them. */
   quantized?: QuantizedTensorRow[];
+  /** --method wanda|sparsegpt: the calibration, the layers pruned on data, the fallbacks. */
+  dataAware?: DataAwarePruneSection;
+}
+
+/** One weight pruned on its calibration activations (wanda, sparsegpt). */
+export interface DataAwarePruneRow {
+  name: string;
+  /**
+   * What pruned it: the method, wanda (sparsegpt with too few calibration rows) or magnitude (the method
+   * lost to magnitude on held-out activations); `note` says why.
+   */
+  method: DataAwarePruneMethod | 'magnitude';
+  /** Wanda, unstructured: the comparison group kept (per output unit, or across the layer). */
+  group?: WandaGroup;
+  note?: string;
+  layout: 'KN' | 'NK';
+  K: number;
+  N: number;
+  /** Calibration rows behind its Gram matrix. */
+  rows: number;
+  /**
+   * Layer output SQNR on the calibration activations, 10·log10(‖XW‖² / ‖X(W−Ŵ)‖²): of magnitude pruning at
+   * the same sparsity (or N:M) and of the method, and the gain.
+   */
+  magnitudeSqnrDb: number;
+  sqnrDb: number;
+  gainDb: number;
+  /** The method's gain over magnitude on held-out activations (before any fallback), dB. */
+  heldOutGainDb?: number;
+}
+
+/** --method wanda|sparsegpt: what ran on data and what fell back to magnitude. */
+export interface DataAwarePruneSection {
+  method: DataAwarePruneMethod;
+  /** What the calibration ran on: the --data calibration samples, an inputs folder or synthesized batches. */
+  calibration: string;
+  /** `none` when no weight qualified for data (no calibration ran). */
+  calibrationSource: 'files' | 'inputs' | 'synthesized' | 'none';
+  layers: DataAwarePruneRow[];
+  /** Pruned weights that got magnitude pruning (N:M by magnitude with --n/--m) instead, and why. */
+  fallback: { name: string; reason: string }[];
+  /** Mean layer gain over magnitude (dB) on the calibration activations. */
+  meanLayerGainDb: number;
 }
 
 /** What the prune summary adds. */
@@ -126,17 +170,18 @@ export function renderPruneMarkdown(r: PruneReport): string {
   for (const [k, v] of Object.entries(r.options)) lines.push(`| ${k} | ${cell(String(v))} |`);
   if (r.warnings.length) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${cell(w)}`));
   renderVerification(r.verification, 'pruned', lines);
+  if (r.dataAware) renderDataAware(r.dataAware, lines);
   lines.push(
     '',
     '## Weights',
     '',
-    '| weight | kind | op | dims | dtype | storage | sparsity before | sparsity after | dense bytes | sparse bytes | weight SQNR dB | note |',
-    '|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|',
+    '| weight | kind | op | dims | dtype | method | storage | sparsity before | sparsity after | dense bytes | sparse bytes | weight SQNR dB | note |',
+    '|---|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|',
   );
   for (const t of r.tensors) {
     const note = [t.pattern, t.note].filter(Boolean).join('; ');
     lines.push(
-      `| ${cell(t.name)} | ${t.kind} | ${cell(t.op)} | ${t.dims.join('×')} | ${t.beforeDtype} | ${t.storage} | ${pct(t.sparsityBefore)} | ${pct(t.sparsityAfter)} | ${t.denseBytes} | ${t.sparseBytes} | ${db(t.weightSqnrDb)} | ${cell(note)} |`,
+      `| ${cell(t.name)} | ${t.kind} | ${cell(t.op)} | ${t.dims.join('×')} | ${t.beforeDtype} | ${t.method ?? ''} | ${t.storage} | ${pct(t.sparsityBefore)} | ${pct(t.sparsityAfter)} | ${t.denseBytes} | ${t.sparseBytes} | ${db(t.weightSqnrDb)} | ${cell(note)} |`,
     );
   }
   if (r.quantized?.length) {
@@ -166,4 +211,31 @@ export function renderPruneMarkdown(r: PruneReport): string {
   }
   renderTimings(r, lines);
   return lines.join('\n');
+}
+
+/** What ran on data, on what calibration, what it gained per layer, and what fell back to magnitude. */
+function renderDataAware(d: DataAwarePruneSection, lines: string[]): void {
+  lines.push('', `## Data-aware pruning: ${d.method}`, '');
+  lines.push(
+    `${d.layers.filter((l) => l.method !== 'magnitude').length} MatMul/Gemm weights were pruned on data (${d.method}) on ${d.calibrationSource === 'synthesized' ? 'synthesized calibration inputs (no --data)' : d.calibrationSource === 'none' ? 'no calibration (nothing qualified)' : 'the calibration data'}: ${cell(d.calibration)}. ` +
+      `Mean layer gain over magnitude pruning on the calibration activations: ${num(d.meanLayerGainDb, 2)} dB. ` +
+      (d.fallback.length
+        ? `${d.fallback.length} weights fell back to magnitude pruning (listed below).`
+        : 'No weight fell back to magnitude pruning.'),
+  );
+  if (d.layers.length) {
+    lines.push(
+      '',
+      '| weight | method | layout | K | N | calibration rows | magnitude layer SQNR dB | layer SQNR dB | gain dB | held-out gain dB | note |',
+      '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    );
+    for (const l of d.layers)
+      lines.push(
+        `| ${cell(l.name)} | ${l.method}${l.group ? ` (per ${l.group})` : ''} | ${l.layout} | ${l.K} | ${l.N} | ${l.rows} | ${db(l.magnitudeSqnrDb)} | ${db(l.sqnrDb)} | ${db(l.gainDb)} | ${l.heldOutGainDb === undefined ? '' : db(l.heldOutGainDb)} | ${cell(l.note ?? '')} |`,
+      );
+  }
+  if (d.fallback.length) {
+    lines.push('', '### Fell back to magnitude', '', '| weight | reason |', '|---|---|');
+    for (const f of d.fallback) lines.push(`| ${cell(f.name)} | ${cell(f.reason)} |`);
+  }
 }

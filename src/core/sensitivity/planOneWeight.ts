@@ -69,5 +69,6 @@ export function planOneWeight(
         : `the one-weight plan changed ${plan.tensors.length} weights`,
     };
   }
-  return { edits: plan.edits, row: rows[0] };
+  // A prune row's `method` says how its mask was chosen, not a quantization method.
+  return { edits: plan.edits, row: { ...rows[0], method: undefined } };
 }
