@@ -5,17 +5,10 @@
  * file). No `vscode` here (the command and the view live in compareCommand.ts and comparePanel.ts).
  */
 import * as path from 'path';
-import { runCliJson } from './runCliJson';
+import { type CliJsonResult, runCliJson } from './runCliJson';
 
-export interface DiffRunResult {
-  status: 'done' | 'failed' | 'cancelled';
-  exitCode: number | null;
-  pid?: number;
-  /** The comparison's JSON text (status done). */
-  json?: string;
-  error?: { file: string; reason: string };
-  elapsedMs: number;
-}
+/** The comparison's run: its JSON text in `json` (status done). */
+export type DiffRunResult = Omit<CliJsonResult<unknown>, 'value'>;
 
 export interface DiffRunOptions {
   /** Histogram bins per changed tensor (0: none). */
@@ -43,12 +36,6 @@ export async function runDiff(
     progress: PROGRESS,
     onProgress: options.onProgress && ((done, total) => options.onProgress!(done, total)),
   });
-  return {
-    status: r.status,
-    exitCode: r.exitCode,
-    pid: r.pid,
-    json: r.json,
-    error: r.error,
-    elapsedMs: r.elapsedMs,
-  };
+  const { value: _value, ...result } = r;
+  return result;
 }

@@ -5,18 +5,10 @@
  * so nothing is left behind. No `vscode` here (the command lives in sensitivityCommand.ts).
  */
 import * as path from 'path';
-import { runCliJson } from './runCliJson';
+import { type CliJsonResult, runCliJson } from './runCliJson';
 
-export interface SensitivityRunResult {
-  status: 'done' | 'failed' | 'cancelled';
-  exitCode: number | null;
-  /** The child's process id (its group is killed on cancel). */
-  pid?: number;
-  /** The report's JSON text (status done). */
-  json?: string;
-  error?: { file: string; reason: string };
-  elapsedMs: number;
-}
+/** The sensitivity run: the report's JSON text in `json` (status done). */
+export type SensitivityRunResult = Omit<CliJsonResult<unknown>, 'value'>;
 
 export interface SensitivityRunOptions {
   bits: number;
@@ -46,12 +38,6 @@ export async function runSensitivity(
     // Exit 3: measured, but no layer's candidate ran; the report holds each layer's error.
     answerCodes: [3],
   });
-  return {
-    status: r.status,
-    exitCode: r.exitCode,
-    pid: r.pid,
-    json: r.json,
-    error: r.error,
-    elapsedMs: r.elapsedMs,
-  };
+  const { value: _value, ...result } = r;
+  return result;
 }

@@ -23,6 +23,17 @@ function fail(e: unknown): void {
   else post({ type: 'error', file: '', reason: (e as Error)?.message ?? String(e) });
 }
 
+/** A solver's row progress for job `id`, posted at most every half second. */
+function rowProgress(id: number): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (now - last < 500) return;
+    last = now;
+    post({ type: 'solve/rows', id, done, total });
+  };
+}
+
 port.on('message', (m: ToDataAwareWorker) => {
   switch (m.type) {
     case 'capture': {
@@ -43,7 +54,6 @@ port.on('message', (m: ToDataAwareWorker) => {
     }
     case 'solve': {
       try {
-        let last = 0;
         const layer = quantizeDataAware(
           m.weight,
           m.K,
@@ -53,12 +63,7 @@ port.on('message', (m: ToDataAwareWorker) => {
           m.alpha,
           m.gram,
           m.method,
-          (done, total) => {
-            const now = Date.now();
-            if (now - last < 500) return;
-            last = now;
-            post({ type: 'solve/rows', id: m.id, done, total });
-          },
+          rowProgress(m.id),
           m.rows,
           m.heldOutGram,
         );
@@ -74,7 +79,6 @@ port.on('message', (m: ToDataAwareWorker) => {
     }
     case 'prune': {
       try {
-        let last = 0;
         const layer = pruneDataAware(
           m.method,
           m.weight,
@@ -83,12 +87,7 @@ port.on('message', (m: ToDataAwareWorker) => {
           m.layout,
           m.gram,
           m.rule,
-          (done, total) => {
-            const now = Date.now();
-            if (now - last < 500) return;
-            last = now;
-            post({ type: 'solve/rows', id: m.id, done, total });
-          },
+          rowProgress(m.id),
           m.rows,
           m.heldOutGram,
         );

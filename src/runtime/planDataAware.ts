@@ -70,39 +70,21 @@ export async function planDataAware(
 ): Promise<DataAwarePlan> {
   const script = job.workerScript ?? workerScript('dataAwareWorker.js');
   const uses = matMulNBitsUses(model.index, options);
-  const targets = [
-    ...new Map(
-      uses.map((u) => [u.activation, { name: u.activation, K: u.K, elemType: u.tensor.dtype }]),
-    ).values(),
-  ];
   const rowsPerK = method === 'gptq' ? GPTQ_MIN_ROWS_PER_K : 1;
   const uncovered: DataAwarePlan['uncovered'] = [];
   const byKey = new Map<string, DataAwareLayer>();
   const rows: DataAwareRow[] = [];
   let calibrationText = '';
-  const groups = gramGroups(targets, uses, GRAM_BUDGET_BYTES);
-  for (const [g, group] of groups.entries()) {
-    if (groups.length > 1)
-      job.onProgress?.(`calibration pass ${g + 1}/${groups.length} (${group.length} activations)`);
-    const captured = await capture(script, model.path, group, { rowsPerK, ...calibration }, job);
-    // Held-out rows: activations of the evaluation inputs, never calibrated on (none with an inputs folder,
-    // whose files are both sets).
-    const heldOut = calibration.inputsDir
-      ? new Map<string, ActivationGram>()
-      : new Map(
-          (
-            await capture(
-              script,
-              model.path,
-              group,
-              { ...calibration, batches: HELD_OUT_BATCHES, seedBase: 1 },
-              job,
-            )
-          ).grams.map((h) => [h.name, h]),
-        );
-    calibrationText ||= captured.calibration;
-    if (groups.length > 1 && g === groups.length - 1)
-      calibrationText += ` (in ${groups.length} passes, XᵀX of at most ${GRAM_BUDGET_BYTES / 2 ** 20} MiB at once)`;
+  // Held-out rows: activations of the evaluation inputs (seeds 1, …), never calibrated on.
+  for await (const { group, captured, heldOut, calibration: text } of capturedGroups(
+    script,
+    model,
+    uses,
+    { rowsPerK, ...calibration },
+    { batches: HELD_OUT_BATCHES, seedBase: 1 },
+    job,
+  )) {
+    calibrationText = text;
     const inGroup = new Set(group.map((t) => t.name));
     await solveGroup(
       model,
@@ -122,6 +104,55 @@ export async function planDataAware(
     calibration: calibrationText,
     uncovered,
   };
+}
+
+/** One group of activations (gramGroups) captured on the calibration inputs and held out. */
+export interface CapturedGroup {
+  group: { name: string; K: number; elemType: number }[];
+  captured: CaptureResult;
+  /** XᵀX of the held-out rows by activation (none with an inputs folder, whose files are both sets). */
+  heldOut: Map<string, ActivationGram>;
+  /** What the calibration ran on so far, for the report (the passes named after the last group). */
+  calibration: string;
+}
+
+/**
+ * The activations `uses` multiply, captured group by group (at most GRAM_BUDGET_BYTES of XᵀX at once, one
+ * calibration pass each, then one held-out pass of `heldOut.batches` from `heldOut.seedBase`, or the user's
+ * evaluation samples): the caller solves and releases each group before asking for the next.
+ */
+export async function* capturedGroups(
+  script: string,
+  model: OpenedModel,
+  uses: readonly MatMulNBitsUse[],
+  calibration: CalibrationOptions & { rowsPerK: number },
+  heldOut: { batches: number; seedBase: number },
+  job: DataAwareJob,
+): AsyncGenerator<CapturedGroup> {
+  const targets = [
+    ...new Map(
+      uses.map((u) => [u.activation, { name: u.activation, K: u.K, elemType: u.tensor.dtype }]),
+    ).values(),
+  ];
+  let text = '';
+  const groups = gramGroups(targets, uses, GRAM_BUDGET_BYTES);
+  for (const [g, group] of groups.entries()) {
+    if (groups.length > 1)
+      job.onProgress?.(`calibration pass ${g + 1}/${groups.length} (${group.length} activations)`);
+    const captured = await capture(script, model.path, group, calibration, job);
+    const held = calibration.inputsDir
+      ? new Map<string, ActivationGram>()
+      : new Map(
+          (await capture(script, model.path, group, { ...calibration, ...heldOut }, job)).grams.map((h) => [
+            h.name,
+            h,
+          ]),
+        );
+    text ||= captured.calibration;
+    if (groups.length > 1 && g === groups.length - 1)
+      text += ` (in ${groups.length} passes, XᵀX of at most ${GRAM_BUDGET_BYTES / 2 ** 20} MiB at once)`;
+    yield { group, captured, heldOut: held, calibration: text };
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import {
 import type { ActivationGram, CalibrationOptions } from './captureActivations';
 import type { PruneSolveRequest } from './dataAwareProtocol';
 import type { OpenedModel } from './openModel';
-import { capture, type DataAwareJob, GRAM_BUDGET_BYTES, gramGroups, solveAll } from './planDataAware';
+import { capturedGroups, type DataAwareJob, solveAll } from './planDataAware';
 import { workerScript } from './workerScript';
 
 /** The data-aware pruning of a model's MatMul/Gemm weights, ready for planPrune, and what it gained. */
@@ -67,37 +67,21 @@ export async function planDataAwarePrune(
     if (reason) fallback.push({ name: t.name, reason: `${reason}: magnitude` });
     else uses.push(...us);
   }
-  const targets = [
-    ...new Map(
-      uses.map((u) => [u.activation, { name: u.activation, K: u.K, elemType: u.tensor.dtype }]),
-    ).values(),
-  ];
   const rowsPerK = method === 'sparsegpt' ? GPTQ_MIN_ROWS_PER_K : 1;
   const layers = new Map<number, DataAwarePrunedLayer>();
   const rows: DataAwarePruneRow[] = [];
   let calibrationText = '';
-  const groups = gramGroups(targets, uses, GRAM_BUDGET_BYTES);
-  for (const [g, group] of groups.entries()) {
-    if (groups.length > 1)
-      job.onProgress?.(`calibration pass ${g + 1}/${groups.length} (${group.length} activations)`);
-    const captured = await capture(script, model.path, group, { rowsPerK, ...calibration }, job);
-    // Held-out rows that judge each layer against magnitude: synthesized seeds apart from both the
-    // calibration's and the verification's, or the user's evaluation samples (none with an inputs folder,
-    // whose files are both sets).
-    const heldOut = calibration.inputsDir
-      ? new Map<string, ActivationGram>()
-      : new Map(
-          (
-            await capture(
-              script,
-              model.path,
-              group,
-              { ...calibration, batches: HELD_OUT_BATCHES, seedBase: HELD_OUT_SEED },
-              job,
-            )
-          ).grams.map((h) => [h.name, h]),
-        );
-    calibrationText ||= captured.calibration;
+  // Held-out rows that judge each layer against magnitude: synthesized seeds apart from both the
+  // calibration's and the verification's, or the user's evaluation samples.
+  for await (const { group, captured, heldOut, calibration: text } of capturedGroups(
+    script,
+    model,
+    uses,
+    { rowsPerK, ...calibration },
+    { batches: HELD_OUT_BATCHES, seedBase: HELD_OUT_SEED },
+    job,
+  )) {
+    calibrationText = text;
     const grams = new Map(captured.grams.map((x) => [x.name, x]));
     const inGroup = new Set(group.map((t) => t.name));
     // One job per weight, with the Gram matrices of every node that reads it.
@@ -185,8 +169,6 @@ export async function planDataAwarePrune(
     });
   }
   if (uses.length === 0) calibrationText = 'none: no MatMul/Gemm weight to prune on data';
-  if (groups.length > 1)
-    calibrationText += ` (in ${groups.length} passes, XᵀX of at most ${GRAM_BUDGET_BYTES / 2 ** 20} MiB at once)`;
   return { layers, rows, calibration: calibrationText, fallback };
 }
 

@@ -2,9 +2,12 @@
 // agreement are known in closed form, including zeros, NaN, one-element, float16 and int64 outputs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import { numberToFloat16Bits } from '../../src/core/tensor/float16';
 import { compareOutputs } from '../../src/runtime/verifyModels';
+import { loadOrt } from '../../src/runtime/loadOrt';
+
+// Through loadOrt: its telemetry off, so no session leaves files in the temp folder.
+const ort = loadOrt();
 
 const f32 = (values: number[], dims = [1, values.length]) =>
   new ort.Tensor('float32', Float32Array.from(values), dims);

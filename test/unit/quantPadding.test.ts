@@ -11,7 +11,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { quantizeDataAware } from '../../src/core/quant/dataAwareQuantize';
 import {
@@ -21,6 +20,10 @@ import {
 } from '../../src/core/quant/quantizeBlockwise';
 import { FLOAT, valueInfo } from './modelFixtures';
 import { normal, rng } from './tensorFixtures';
+import { loadOrt } from '../../src/runtime/loadOrt';
+
+// Through loadOrt: its telemetry off, so no session leaves files in the temp folder.
+const ort = loadOrt();
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ORACLE = path.join(REPO, 'test', 'oracle', 'quant_oracle.py');
