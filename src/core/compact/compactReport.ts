@@ -8,6 +8,9 @@ export interface CompactSummary {
   /** Hidden units of the compacted layers, before and after. */
   unitsBefore: number;
   unitsAfter: number;
+  /** Attention heads of the blocks compacted, before and after (with --heads). */
+  headsBefore?: number;
+  headsAfter?: number;
   /** Bytes of the compacted layers' tensors, before and after. */
   layerBytesBefore: number;
   layerBytesAfter: number;
