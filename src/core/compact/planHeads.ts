@@ -51,7 +51,7 @@ export function planHeads(
       plan.skipped.push({ name, op, reason });
       plan.leftWhole.push({ name, op, reason });
     };
-    if (options.keepFirstLast && blocks.length > 1 && (b.order === first || b.order === last)) {
+    if (options.keepFirstLast && (b.order === first || b.order === last)) {
       plan.skipped.push({ name, op, reason: 'first or last attention block (--keep-first-last)' });
       continue;
     }
