@@ -9,7 +9,7 @@ import type { CompactReport } from '../../src/core/compact/compactReport';
 import { loadOrt } from '../../src/runtime/loadOrt';
 import { testModel } from '../testModels';
 import { attentionFixture, SILENT_HEAD, type UnitTensor, zeroUnits } from './compactFixtures';
-import { valueInfo } from './modelFixtures';
+import { floatTensor, INT64, valueInfo } from './modelFixtures';
 import { cli, python, tempDir } from './dataTestKit';
 import { normal, rng } from './tensorFixtures';
 
@@ -286,6 +286,69 @@ describe('compact --heads', () => {
     assert.match(
       c.stderr,
       /left whole: out_mm \(4 attention heads × 4 left whole: vr is read outside the attention pattern/,
+    );
+  });
+
+  it('gives the block its own copy of a split shape other nodes read too', async () => {
+    const model = onnx.ModelProto.decode(attentionFixture());
+    model.graph!.node!.push({ opType: 'Reshape', input: ['x', 'split'], output: ['xs'], name: 'other' });
+    model.graph!.output!.push(valueInfo('xs', [1, 4, 4, 4]));
+    const bytes = onnx.ModelProto.encode(model).finish();
+    await compactAndCompare(
+      dir,
+      'shared',
+      bytes,
+      FIXTURE_BLOCK,
+      [floatFeeds(6)],
+      ['--heads', '0.25', '--no-verify'],
+      'heads25',
+    );
+    const names = python([
+      '-c',
+      'import sys, onnx; m = onnx.load(sys.argv[1]); print(" ".join(sorted(t.name for t in m.graph.initializer)))',
+      path.join(dir, 'shared.heads25.onnx'),
+    ]);
+    assert.equal(names.trim(), 'merge split split_heads wk wo wq wv');
+  });
+
+  it('leaves whole a block with fewer K heads (GQA) or a per-head score bias', () => {
+    const variant = (name: string, edit: (g: onnx.IGraphProto) => void) => {
+      const model = onnx.ModelProto.decode(attentionFixture());
+      edit(model.graph!);
+      const file = path.join(dir, `${name}.onnx`);
+      fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+      const r = cli(['compact', file, '--heads', '0.25', '--method', 'magnitude', '--no-verify']);
+      assert.equal(r.status, 1, r.stderr);
+      return r.stderr;
+    };
+    const gqa = variant('gqa', (g) => {
+      g.initializer!.push({
+        name: 'split_k',
+        dims: [4],
+        dataType: INT64,
+        rawData: new Uint8Array(new BigInt64Array([1n, 4n, 2n, 8n]).buffer),
+      });
+      g.node!.find((n) => n.name === 'k_split')!.input![1] = 'split_k';
+    });
+    assert.match(
+      gqa,
+      /left whole: out_mm \(4 attention heads × 4 left whole: the split shape split_k \[1,4,2,8\] does not hold 4 heads × 4/,
+    );
+    const alibi = variant('alibi', (g) => {
+      g.initializer!.push(
+        floatTensor(
+          'bias',
+          [1, 4, 4, 4],
+          Array.from({ length: 64 }, (_, i) => i / 64),
+        ),
+      );
+      const softmax = g.node!.findIndex((n) => n.name === 'softmax');
+      g.node![softmax].input![0] = 'sb';
+      g.node!.splice(softmax, 0, { opType: 'Add', input: ['s', 'bias'], output: ['sb'], name: 'alibi' });
+    });
+    assert.match(
+      alibi,
+      /Add alibi between the scores and the Softmax reads a tensor that may differ per head/,
     );
   });
 
