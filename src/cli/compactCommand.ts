@@ -179,7 +179,7 @@ export async function runCompact(
     } else {
       const matched = findHeadBlocks(model.index, headGroups, r);
       blocks = matched.blocks;
-      found.leftWhole.push(...matched.leftWhole, ...headlessAttention(model, headGroups));
+      found.leftWhole.push(...matched.leftWhole);
     }
     if (run.options.method === 'magnitude') {
       for (const g of found.groups) importance.set(g.name, magnitudeImportance(model.index, g, r));
@@ -325,34 +325,4 @@ function printCompact(r: CompactReport, v: VerifyResult | undefined, out: (line:
   if (v) printVerification(v, out);
   if (s.medianMsBefore !== undefined) out(`median latency ${s.medianMsBefore} → ${s.medianMsAfter} ms`);
   out(`fidelity: ${s.status}; report: ${r.output.files[0].path.replace(/\.onnx$/i, '.report.md')}`);
-}
-
-/**
- * Output projections that read `Reshape ← Transpose ← MatMul` (the shape of merged heads) but that findHeads
- * does not see as heads: listed under --heads so the user learns why nothing was removed there.
- */
-function headlessAttention(model: OpenedModel, found: readonly { name: string }[]): LeftWhole[] {
-  const { index } = model;
-  const main = index.graphs[0];
-  const producer = new Map<string, (typeof index.nodes)[number]>();
-  for (const id of main.nodeIds) for (const o of index.nodes[id].outputs) producer.set(o, index.nodes[id]);
-  const constant = new Set(index.tensors.filter((t) => t.graph === 'main').map((t) => t.name));
-  const seen = new Set(found.map((f) => f.name));
-  const out: LeftWhole[] = [];
-  for (const id of main.nodeIds) {
-    const n = index.nodes[id];
-    if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !constant.has(n.inputs[1] ?? '')) continue;
-    const merge = producer.get(n.inputs[0]);
-    const back = merge?.opType === 'Reshape' ? producer.get(merge.inputs[0]) : undefined;
-    const context = back?.opType === 'Transpose' ? producer.get(back.inputs[0]) : undefined;
-    const name = n.name || n.inputs[1];
-    if (context?.opType !== 'MatMul' || seen.has(name)) continue;
-    const perm = back!.attributes.find((a) => a.name === 'perm')?.ints ?? [];
-    out.push({
-      name,
-      op: n.opType,
-      reason: `the graph does not show heads here: the merge Transpose [${perm.join(',')}] and Reshape do not undo a split of V to [B,S,H,D] by Transpose [0,2,1,3] and a constant shape`,
-    });
-  }
-  return out;
 }

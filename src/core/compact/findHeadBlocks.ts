@@ -81,6 +81,24 @@ export function findHeadBlocks(
       });
   }
 
+  // Output projections that read `Reshape ← Transpose ← MatMul` (merged heads' shape) where findHeads sees no
+  // heads: listed, so the user learns why nothing was removed there.
+  const seen = new Set(groups.map((g) => g.name));
+  for (const id of main.nodeIds) {
+    const n = index.nodes[id];
+    if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !constants.has(n.inputs[1] ?? '')) continue;
+    const merge = producer.get(n.inputs[0]);
+    const back = merge?.opType === 'Reshape' ? producer.get(merge.inputs[0]) : undefined;
+    const context = back?.opType === 'Transpose' ? producer.get(back.inputs[0]) : undefined;
+    const name = n.name || n.inputs[1];
+    if (context?.opType !== 'MatMul' || seen.has(name)) continue;
+    leftWhole.push({
+      name,
+      op: n.opType,
+      reason: `the graph does not show heads here: the merge Transpose [${(ints(back!, 'perm') ?? []).join(',')}] and Reshape do not undo a split of V to [B,S,H,D] by Transpose [0,2,1,3] and a constant shape`,
+    });
+  }
+
   for (const g of groups) {
     const wName = index.tensors[g.weight].name;
     const out = main.nodeIds
