@@ -293,6 +293,8 @@ describe('compact --heads', () => {
     const model = onnx.ModelProto.decode(attentionFixture());
     model.graph!.node!.push({ opType: 'Reshape', input: ['x', 'split'], output: ['xs'], name: 'other' });
     model.graph!.output!.push(valueInfo('xs', [1, 4, 4, 4]));
+    // Declared shapes of per-head values: they must go, or ONNX Runtime refuses the narrower model.
+    model.graph!.valueInfo = [valueInfo('vr', [1, 4, 4, 4]), valueInfo('cm', [1, 4, 16])];
     const bytes = onnx.ModelProto.encode(model).finish();
     await compactAndCompare(
       dir,

@@ -181,7 +181,11 @@ export function planHeads(
     row.bytesAfter = row.tensors.reduce((s, t) => s + t.bytesAfter, 0);
     plan.tensors.push(row);
   }
-  if (changed.length > 0) plan.edits.push({ kind: 'removeValueInfo', graph: 'main', names: changed });
+  if (changed.length === 0) return;
+  // One removal per graph: the unit plan's, if any, gets these names too (two would splice the same bytes).
+  const units = plan.edits.find((e) => e.kind === 'removeValueInfo' && e.graph === 'main');
+  if (units?.kind === 'removeValueInfo') units.names = [...new Set([...units.names, ...changed])];
+  else plan.edits.push({ kind: 'removeValueInfo', graph: 'main', names: [...new Set(changed)] });
 }
 
 /** Magnitude importance per head: ‖V columns of the head‖ · ‖output projection rows of the head‖. */
