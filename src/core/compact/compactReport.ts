@@ -8,6 +8,9 @@ export interface CompactSummary {
   /** Hidden units of the compacted layers, before and after. */
   unitsBefore: number;
   unitsAfter: number;
+  /** Attention heads of the blocks compacted, before and after (with --heads). */
+  headsBefore?: number;
+  headsAfter?: number;
   /** Bytes of the compacted layers' tensors, before and after. */
   layerBytesBefore: number;
   layerBytesAfter: number;
@@ -35,7 +38,9 @@ export function renderCompactMarkdown(r: CompactReport): string {
       ? `; median latency ${num(s.medianMsBefore, 3)} → ${num(s.medianMsAfter, 3)} ms`
       : '';
   lines.push(
-    `**${s.status.toUpperCase()}** — ${r.tensors.length} layers compacted, ${s.unitsBefore} → ${s.unitsAfter} ${r.tensors.some((l) => l.kind === 'lowrank') ? 'rank' : 'hidden units'}; ` +
+    `**${s.status.toUpperCase()}** — ${r.tensors.length} layers compacted, ${s.unitsBefore} → ${s.unitsAfter} ${r.tensors.some((l) => l.kind === 'lowrank') ? 'rank' : 'hidden units'}` +
+      (s.headsBefore !== undefined ? `, ${s.headsBefore} → ${s.headsAfter} attention heads` : '') +
+      '; ' +
       `file ${s.bytesBefore} → ${s.bytesAfter} bytes (${num(s.ratio, 4)}×)${latency}` +
       (r.verification?.ok ? `; min output cosine ${num(r.verification.minCosine, 6)}` : ''),
     '',

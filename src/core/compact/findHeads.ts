@@ -3,8 +3,8 @@
  * reads the heads merged back, `Reshape ← Transpose [0,2,1,3] ← MatMul(scores, V)`, and V was split into
  * heads by `Transpose [0,2,1,3] ← Reshape` to [B, S, H, D] (a constant shape, or a Concat whose last two
  * parts are constants, as exporters write it). Then input channel c of the projection belongs to head
- * ⌊c / D⌋, and per-channel activations give per-head figures. Found for measuring only: compact does not
- * rewrite attention (the Reshape/Split constants that encode the head count), so heads are never removed.
+ * ⌊c / D⌋, and per-channel activations give per-head figures. `compact --heads` removes heads only where
+ * the whole block matches exactly (findHeadBlocks.ts); without it they are measured and left whole.
  */
 import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
 
@@ -24,7 +24,7 @@ export interface HeadGroup {
 
 /** Why compact leaves heads whole (said wherever heads are reported). */
 export const HEADS_LEFT_WHOLE =
-  'attention heads are measured, not removed: compact does not rewrite the Reshape/Split constants that encode the head count';
+  'attention heads are measured, not removed: compact removes them only with --heads, where the Reshape/Concat constants that encode the head count can be rewritten safely';
 
 /** Every output projection of the main graph that reads merged attention heads. */
 export function findHeadGroups(index: ModelIndex, read: (t: TensorInfo) => Float32Array): HeadGroup[] {

@@ -27,8 +27,8 @@ export interface CompactTensorRow {
 /** One compacted layer (a unit group) for the report. */
 export interface CompactLayerRow {
   name: string;
-  /** mlp/conv: hidden units removed; lowrank: the weight factorized (units = rank). */
-  kind: 'mlp' | 'conv' | 'lowrank';
+  /** mlp/conv: hidden units removed; heads: attention heads removed; lowrank: the weight factorized (units = rank). */
+  kind: 'mlp' | 'conv' | 'heads' | 'lowrank';
   op: string;
   unitsBefore: number;
   unitsAfter: number;
