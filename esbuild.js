@@ -93,7 +93,15 @@ async function main() {
       ...node,
       entryPoints: { cli: 'src/cli/main.ts' },
       outdir: 'dist',
-      banner: { js: '#!/usr/bin/env node' },
+      // A shell script first, JavaScript after: run as a program, sh exports glibc's settings that return
+      // freed memory (src/runtime/returnFreedMemory.ts; a user's own values kept) and execs node on this
+      // file; node skips the first line and reads the second as a string directive and a comment.
+      banner: {
+        js: [
+          '#!/bin/sh',
+          `':' //; export MALLOC_MMAP_THRESHOLD_="\${MALLOC_MMAP_THRESHOLD_:-131072}" MALLOC_TRIM_THRESHOLD_="\${MALLOC_TRIM_THRESHOLD_:-131072}"; exec node "$0" "$@"`,
+        ].join('\n'),
+      },
     }),
     bundle('webviews', {
       platform: 'browser',

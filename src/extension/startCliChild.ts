@@ -5,6 +5,7 @@
  * start and cancel alike. No `vscode` here.
  */
 import { spawn, type ChildProcess } from 'child_process';
+import { returningFreedMemory } from '../runtime/returnFreedMemory';
 
 /** A way to start Node: VS Code's own runtime first (Electron as Node), then `node` on PATH. */
 export interface NodeRuntime {
@@ -18,8 +19,8 @@ export interface NodeRuntime {
  */
 export function nodeRuntimes(): NodeRuntime[] {
   return [
-    { command: process.execPath, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
-    { command: 'node', env: { ...process.env } },
+    { command: process.execPath, env: returningFreedMemory({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }) },
+    { command: 'node', env: returningFreedMemory({ ...process.env }) },
   ];
 }
 

@@ -76,13 +76,13 @@ export async function benchLlm(): Promise<void> {
     );
 
   const out = (name: string) => path.join(benchDir, name);
-  const inspect = await timedRun('node', [cli, 'inspect', model, '--json'], 1 << 16);
+  const inspect = await timedRun(cli, ['inspect', model, '--json'], 1 << 16);
   row('inspect --json', `${inspect.seconds.toFixed(1)} s`, '', undefined);
   rss('inspect', inspect);
 
   const rtn = await timedRun(
-    'node',
-    [cli, 'quantize', model, '--bits', '4', '-o', out('llm.int4.onnx'), '--force', '--no-verify', '--json'],
+    cli,
+    ['quantize', model, '--bits', '4', '-o', out('llm.int4.onnx'), '--force', '--no-verify', '--json'],
     1 << 16,
   );
   row('quantize --bits 4 (RTN, no verify)', `${rtn.seconds.toFixed(1)} s`, '', undefined);
@@ -91,8 +91,8 @@ export async function benchLlm(): Promise<void> {
 
   // Sensitivity of one decoder layer's weights shows the per-candidate cost; the whole model scales with it.
   const sens = await timedRun(
-    'node',
-    [cli, 'sensitivity', model, '--layers', '^model\\.layers\\.0\\.', '--json'],
+    cli,
+    ['sensitivity', model, '--layers', '^model\\.layers\\.0\\.', '--json'],
     1 << 24,
   );
   const report = JSON.parse(sens.stdout) as { layers: unknown[]; workers: number; workersNote?: string };
@@ -110,9 +110,8 @@ export async function benchLlm(): Promise<void> {
   rss('sensitivity', sens);
 
   const shrinkRun = await timedRun(
-    'node',
+    cli,
     [
-      cli,
       'shrink',
       model,
       '--target',
@@ -145,9 +144,8 @@ export async function benchLlm(): Promise<void> {
   }
   // GPTQ last: on the whole model it is the longest part.
   const gptq = await timedRun(
-    'node',
+    cli,
     [
-      cli,
       'quantize',
       model,
       '--bits',

@@ -22,7 +22,9 @@ const SHAPE = ['--hidden', '2048', '--layers', '2', '--vocab', '151936', '--dtyp
 /** Runs `node args…` under /usr/bin/time; its exit status, output, seconds and peak RSS in bytes. */
 function measured(args: string[], cwd: string) {
   const t0 = Date.now();
-  const r = spawnSync(TIME, ['-f', 'BIG_SHRINK_MAXRSS_KB=%M', process.execPath, ...args], {
+  // The CLI runs as a program, as `big-shrink` does (its launcher sets glibc's memory settings).
+  const command = args[0] === CLI ? args : [process.execPath, ...args];
+  const r = spawnSync(TIME, ['-f', 'BIG_SHRINK_MAXRSS_KB=%M', ...command], {
     cwd,
     encoding: 'utf8',
     maxBuffer: 64 << 20,

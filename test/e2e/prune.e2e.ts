@@ -201,8 +201,17 @@ export async function run(ctx: E2eContext): Promise<void> {
   await checkPickOrder(
     ctx,
     page,
-    ['Magnitude, 50% per layer', 'Magnitude, global…', '2:4', '4:8', 'Output channels…'],
-    'the quick pick offers magnitude 50% per layer, global…, 2:4, 4:8 and channels…, in that order',
+    [
+      'Magnitude, 50% per layer',
+      'Magnitude, global…',
+      '2:4',
+      '4:8',
+      'Output channels…',
+      'Wanda 50%',
+      'SparseGPT 50%',
+      'SparseGPT 2:4',
+    ],
+    'the quick pick offers magnitude 50% per layer, global…, 2:4, 4:8, channels…, Wanda 50%, SparseGPT 50% and 2:4, in that order',
     'magnitude 50% per layer is the active (default) item',
   );
   await screenshot(ctx, page, 'prune-quick-pick-dark');
