@@ -262,9 +262,12 @@ export async function findConfiguration(
       maxBytes: settings.maxBytes,
       fallback: smallestMeeting(baselines, precisions, layers),
       refine: settings.refine,
+      // Estimated losses are for models where every run costs minutes: raise many layers per run.
+      batch: lossSource === 'estimated',
       onStep: (c) =>
         log(
-          `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to})` : ''}` +
+          `candidate ${c.step}${c.raised ? ` (${c.raised.name} ${c.raised.from}→${c.raised.to}` : ''}` +
+            `${c.raised ? `${c.alsoRaised ? ` and ${c.alsoRaised} more layers` : ''})` : ''}` +
             `${c.lowered ? ` (${c.lowered.name} ${c.lowered.from}→${c.lowered.to})` : ''}` +
             `${c.fallback ? ` (falls back to ${c.fallback})` : ''}: ` +
             `${c.bytes} bytes, ${target.metric} ${c.fidelity ? targetValue(c.fidelity, target) : c.error}` +

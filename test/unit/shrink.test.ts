@@ -126,6 +126,41 @@ describe('shrink search', () => {
     for (let i = 1; i < bytes.length; i++) assert.ok(bytes[i] > bytes[i - 1], 'raising adds bytes');
   });
 
+  it('with batch, raises as many layers per run as the losses say the target needs: far fewer runs, target met', async () => {
+    // 40 layers; the model makes every layer's noise 3× what its loss alone says (the scale the batch
+    // step learns from the measured candidate).
+    const many: SearchLayer[] = Array.from({ length: 40 }, (_, i) => ({
+      name: `l${String(i).padStart(2, '0')}`,
+      op: 'MatMul',
+      params: 1000,
+      bytes: { int2: 300, int4: 600 + i, int8: 1100, float: 4000 },
+    }));
+    const db = (name: string, p: Precision) =>
+      ({ int2: 20 + (Number(name.slice(1)) % 7), int4: 34, int8: 55 })[p as 'int2' | 'int4' | 'int8'];
+    const run = async (choices: ReadonlyMap<string, Precision>) => {
+      let n = 0;
+      let bytes = 0;
+      for (const [name, p] of choices) {
+        bytes += many.find((l) => l.name === name)!.bytes[p]!;
+        if (p !== 'float') n += 3 * noise(db(name, p));
+      }
+      return { bytes, fidelity: { cosine: 1 / Math.sqrt(1 + n), sqnrDb: -10 * Math.log10(n) } };
+    };
+    const measure = async (wanted: readonly { name: string; precision: Precision }[]) =>
+      wanted.map((w) => ({ sqnrDb: db(w.name, w.precision), cosine: 1 }));
+    const options = { measure, precisions: ['int2', 'int4', 'int8', 'float'] as Precision[] };
+    const one = await searchShrink(many, target('sqnr>=20'), run, options);
+    const batch = await searchShrink(many, target('sqnr>=20'), run, { ...options, batch: true });
+    assert.equal(one.met, true);
+    assert.equal(batch.met, true);
+    assert.ok(
+      batch.candidates.length * 4 <= one.candidates.length,
+      `batch ${batch.candidates.length} runs, one at a time ${one.candidates.length}`,
+    );
+    for (const c of batch.candidates.slice(1)) assert.ok((c.alsoRaised ?? 0) > 0, `step ${c.step}`);
+    assert.ok(batch.candidates.at(-1)!.fidelity!.sqnrDb >= 20);
+  });
+
   it('raises the layer that buys the most fidelity per added byte first (the small sensitive one)', async () => {
     const { measure } = fake();
     const r = await searchShrink(layers, target('sqnr>=25'), evaluate, { measure });

@@ -39,6 +39,8 @@ export interface Candidate<C extends string = Precision> {
   step: number;
   /** The layer raised to make it from the previous candidate (none for the first). */
   raised?: { name: string; from: C; to: C };
+  /** With SearchOptions.batch: how many more layers were raised with it in the same step. */
+  alsoRaised?: number;
   /** Layers per precision id (every allowed id present). */
   counts: Record<string, number>;
   /** Size of the candidate model (bytes). */
@@ -106,6 +108,22 @@ export interface SearchOptions<C extends string = Precision> {
    */
   refine?: boolean;
   onStep?(c: Candidate<C>): void;
+  /**
+   * Raise as many layers per step as the losses say the target needs, for models where every run costs
+   * minutes: the layers' noise ratios are taken to add up, scaled to the last candidate's measured noise,
+   * and the best raises per byte are taken until the prediction reaches the target with 20% to spare (one
+   * rung per layer per step). Only for cosine and SQNR targets; after a fallback the model is not lowered
+   * again layer by layer (each lowering would be another run).
+   */
+  batch?: boolean;
+}
+
+/** The noise ratio a cosine or SQNR target allows, or a candidate's, on that target's metric. */
+function noiseOnMetric(target: ShrinkTarget, value: number): number | undefined {
+  if (target.metric === 'sqnr') return 10 ** (-value / 10);
+  // cosine = 1/√(1 + noise) for an error uncorrelated with the signal.
+  if (target.metric === 'cosine') return value > 0 ? 1 / (value * value) - 1 : undefined;
+  return undefined;
 }
 
 /** The output noise a loss stands for, relative to the signal (what adds up when layers combine). */
@@ -220,12 +238,13 @@ export async function searchShrink<C extends string = Precision>(
     return c;
   };
   let raised: Candidate<C>['raised'];
+  let alsoRaised = 0;
   for (;;) {
     if ([...result.choices.values()].every((p) => p === 'float')) {
       result.failure = `${target.text} is met by no candidate: only with every layer in float (the original model)`;
       return result;
     }
-    const c = await run(result.choices, raised ? { raised } : {});
+    const c = await run(result.choices, raised ? { raised, ...(alsoRaised ? { alsoRaised } : {}) } : {});
     if (options.maxBytes !== undefined && c.bytes > options.maxBytes) {
       result.failure =
         `${target.text} is not met within --max-bytes ${options.maxBytes}: ` +
@@ -240,7 +259,7 @@ export async function searchShrink<C extends string = Precision>(
       result.fallback = fb.label;
       result.chosen = result.candidates.length;
       result.met = true;
-      await descend(result, layers, ladders, lossOf, settleBelow, run);
+      if (!options.batch) await descend(result, layers, ladders, lossOf, settleBelow, run);
       return result;
     }
     if (c.met) {
@@ -258,9 +277,41 @@ export async function searchShrink<C extends string = Precision>(
     const best = bestRaise(result.choices, next, ladders, byName, lossOf);
     if (!best) throw new Error('unreachable: a layer below float remains');
     const from = result.choices.get(best.name)!;
-    result.choices.set(best.name, best.to);
-    result.raisedAt.set(best.name, c.step + 1);
+    const more = options.batch ? batchRaises(c, best, next) : [];
+    for (const r of [best, ...more]) {
+      result.choices.set(r.name, r.to);
+      result.raisedAt.set(r.name, c.step + 1);
+    }
     raised = { name: best.name, from, to: best.to };
+    alsoRaised = more.length;
+  }
+
+  /**
+   * With `batch`: the raises beyond `best` that bring the predicted noise of the model (the layers' noise
+   * ratios summed, scaled to candidate `c`'s measured noise) to 80% of what the target allows.
+   */
+  function batchRaises(c: Candidate<C>, best: { name: string; to: C }, next: Map<string, number>) {
+    const value = c.fidelity && (target.metric === 'sqnr' ? c.fidelity.sqnrDb : c.fidelity.cosine);
+    const allowedNoise = noiseOnMetric(target, target.min);
+    const measured = value === undefined ? undefined : noiseOnMetric(target, value);
+    const noise = (choices: ReadonlyMap<string, C>) =>
+      [...choices].reduce((sum, [name, p]) => sum + noiseOf(lossOf(name, p)), 0);
+    const now = noise(result.choices);
+    if (allowedNoise === undefined || measured === undefined || !(now > 0 && Number.isFinite(now))) return [];
+    const scale = measured / now;
+    const work = new Map(result.choices);
+    work.set(best.name, best.to);
+    const rest = new Map(next);
+    rest.delete(best.name);
+    const more: { name: string; to: C }[] = [];
+    while (scale * noise(work) > 0.8 * allowedNoise) {
+      const r = bestRaise(work, rest, ladders, byName, lossOf);
+      if (!r) break;
+      work.set(r.name, r.to);
+      rest.delete(r.name);
+      more.push(r);
+    }
+    return more;
   }
 
   /** Measures, for each layer, the loss at the rung below its current one (for the descent). */
