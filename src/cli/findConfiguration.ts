@@ -23,7 +23,7 @@ import {
 } from '../core/shrink/shrinkTarget';
 import { openCandidateRunner } from '../runtime/candidateRunner';
 import { openLossEstimator, type LossEstimator } from '../runtime/estimateLayerLosses';
-import { type OpenedModel, openModel } from '../runtime/openModel';
+import { modelBytesOf, openModel } from '../runtime/openModel';
 import { openSensitivity, SensitivityCancelledError } from '../runtime/sensitivity';
 import type { VerifyOptions } from '../runtime/verifyModels';
 
@@ -181,7 +181,7 @@ export async function findConfiguration(
         log(`${r.name} is the LM head: it takes ${LM_HEAD_FLOORS[settings.lmHead]} or more (--lm-head)`);
     const graphOf = new Map(rows.map((r) => [r.name, r.graph]));
     const lossSource =
-      settings.losses ?? (modelBytes(model) >= ESTIMATE_FROM_BYTES ? 'estimated' : 'measured');
+      settings.losses ?? (modelBytesOf(model) >= ESTIMATE_FROM_BYTES ? 'estimated' : 'measured');
     let estimator: LossEstimator | undefined;
     if (lossSource === 'estimated') {
       log(`estimating layer losses: one calibration pass for ${rows.length} layers' input energy…`);
@@ -280,9 +280,4 @@ export async function findConfiguration(
     model.close();
     await session.close();
   }
-}
-
-/** The model's bytes with its external data files. */
-function modelBytes(model: OpenedModel): number {
-  return model.file.bytes + model.file.externalFiles.reduce((a, f) => a + f.bytes, 0);
 }

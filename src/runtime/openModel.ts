@@ -17,6 +17,11 @@ export interface OpenedModel {
   close(): void;
 }
 
+/** The model's bytes with its external data files. */
+export function modelBytesOf(model: OpenedModel): number {
+  return model.file.bytes + model.file.externalFiles.reduce((a, f) => a + f.bytes, 0);
+}
+
 /**
  * Opens and indexes a model. Every problem (missing file, not ONNX, truncated, external data that is
  * missing or leaves the model's folder) becomes a ModelError naming the file and the reason.

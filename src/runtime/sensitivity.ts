@@ -13,7 +13,7 @@ import { describePerturbation, type Perturbation } from '../core/sensitivity/pla
 import type { WeightSweep } from '../core/sensitivity/sweepPoints';
 import { samplesFor, stackFeeds } from './data/sampleFeeds';
 import { floatOutputs, round } from './layerCandidate';
-import { type OpenedModel, openModel } from './openModel';
+import { modelBytesOf, type OpenedModel, openModel } from './openModel';
 import { openSensitivityPool, SensitivityCancelledError, type SensitivityPool } from './sensitivityPool';
 import type { LayerMeasurement, SensitivityOutput, SerializedTensor } from './sensitivityProtocol';
 import { constantReaderOf } from './data/synthesizeInputs';
@@ -127,7 +127,7 @@ export const SESSION_LOAD_PEAK = 1.3;
 export function sensitivityWorkersFor(model: OpenedModel): { workers: number; note?: string } {
   const cores = defaultSensitivityWorkers();
   if (cores < 2) return { workers: cores };
-  const total = model.file.bytes + model.file.externalFiles.reduce((a, f) => a + f.bytes, 0);
+  const total = modelBytesOf(model);
   let largest = 0;
   for (const t of model.index.tensors) largest = Math.max(largest, rawByteLength(t.dtype, t.count));
   const bound = 2 * largest + GIB;

@@ -20,7 +20,7 @@ import type { DataSection } from '../core/data/dataSection';
 import type { DataOptions } from './data/loadSamples';
 import { describeSamples, samplesFor } from './data/sampleFeeds';
 import { loadOrt } from './loadOrt';
-import { openModel } from './openModel';
+import { modelBytesOf, openModel } from './openModel';
 
 // Synthesis and the .npy inputs moved to runtime/data; re-exported so callers keep their imports.
 export { synthesizeFeeds } from './data/synthesizeInputs';
@@ -485,7 +485,7 @@ function modelBytes(file: string): number {
   try {
     const model = openModel(file);
     try {
-      return model.file.bytes + model.file.externalFiles.reduce((s, f) => s + f.bytes, 0);
+      return modelBytesOf(model);
     } finally {
       model.close();
     }
