@@ -10,6 +10,7 @@
  */
 import type { ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
 import { DataType } from '../tensor/dataType';
+import { graphTables } from './graphTables';
 import type { HeadGroup } from './findHeads';
 import type { LeftWhole } from './findUnitGroups';
 
@@ -51,17 +52,7 @@ export function findHeadBlocks(
   groups: readonly HeadGroup[],
   read: (t: TensorInfo) => Float32Array,
 ): { blocks: HeadBlock[]; leftWhole: LeftWhole[] } {
-  const main = index.graphs[0];
-  const producer = new Map<string, NodeInfo>();
-  for (const id of main.nodeIds) for (const o of index.nodes[id].outputs) producer.set(o, index.nodes[id]);
-  const readers = new Map<string, number[]>();
-  for (const n of index.nodes)
-    for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n.id]);
-  const constants = new Map<string, TensorInfo>();
-  for (const t of index.tensors)
-    if (t.graph === 'main' && t.where !== 'sparse_initializer') constants.set(t.name, t);
-  const outputs = new Set(main.outputs.map((o) => o.name));
-  const inputs = new Map(main.inputs.map((i) => [i.name, i]));
+  const { main, producer, readers, constants, inputs, outputs } = graphTables(index);
   const opset = index.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 1;
   const standard = (n: NodeInfo | undefined): n is NodeInfo =>
     !!n && (n.domain === '' || n.domain === 'ai.onnx');

@@ -1,5 +1,6 @@
 import type { AttributeInfo, ModelIndex, NodeInfo, TensorInfo } from '../onnx/modelIndex';
 import { DataType } from '../tensor/dataType';
+import { graphTables } from './graphTables';
 import { valueAtZero } from './valueAtZero';
 
 /** A projection whose output units are the hidden units (an MLP's up or gate, the first Conv). */
@@ -115,17 +116,7 @@ export function findUnitGroups(
   index: ModelIndex,
   scalarOf: ScalarOf,
 ): { groups: UnitGroup[]; leftWhole: LeftWhole[] } {
-  const main = index.graphs[0];
-  const producer = new Map<string, NodeInfo>();
-  for (const id of main.nodeIds) for (const o of index.nodes[id].outputs) producer.set(o, index.nodes[id]);
-  const readers = new Map<string, number[]>();
-  for (const n of index.nodes)
-    for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n.id]);
-  const constants = new Map<string, TensorInfo>();
-  for (const t of index.tensors)
-    if (t.graph === 'main' && t.where !== 'sparse_initializer') constants.set(t.name, t);
-  const inputs = new Set(main.inputs.map((i) => i.name));
-  const outputs = new Set(main.outputs.map((o) => o.name));
+  const { main, producer, readers, constants, inputs, outputs } = graphTables(index);
   const groups: UnitGroup[] = [];
   const leftWhole: LeftWhole[] = [];
 
@@ -230,7 +221,7 @@ export interface Walk {
 interface Scope {
   producer: Map<string, NodeInfo>;
   constants: Map<string, TensorInfo>;
-  inputs: Set<string>;
+  inputs: ReadonlyMap<string, unknown>;
 }
 
 /** Walks back from `start` through elementwise ops to the projections that make the units. */
