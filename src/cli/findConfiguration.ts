@@ -1,6 +1,7 @@
 import { ModelError } from '../core/errors';
 import { type LmHeadPrecision, lmHeadWeights } from '../core/quant/lmHead';
-import { DEFAULT_QUANTIZE_OPTIONS, planQuantize } from '../core/quant/planQuantize';
+import { DEFAULT_QUANTIZE_OPTIONS } from '../core/quant/planQuantize';
+import { addNbitsBytes } from '../core/shrink/nbitsBytes';
 import { planMixed } from '../core/shrink/planMixed';
 import { ladderOf, type Precision, PRECISION_SPECS, PRECISIONS } from '../core/shrink/precisions';
 import type { Baseline, ShrinkReport } from '../core/shrink/shrinkReport';
@@ -79,24 +80,11 @@ function layerBytes(
   const bytes = new Map(
     rows.map((r) => [r.name, { float: r.beforeBytes } as Partial<Record<Precision, number>>]),
   );
+  if (precisions.includes('fp16'))
+    for (const r of rows) if (r.beforeDtype === 'float32') bytes.get(r.name)!.fp16 = r.beforeBytes / 2;
   const model = openModel(input);
   try {
-    for (const p of precisions) {
-      const spec = PRECISION_SPECS[p];
-      if (spec.kind === 'fp16') {
-        for (const r of rows) if (r.beforeDtype === 'float32') bytes.get(r.name)!.fp16 = r.beforeBytes / 2;
-      }
-      if (spec.kind !== 'nbits') continue;
-      const plan = planQuantize(model.index, model.source, model.resolveExternal, {
-        ...DEFAULT_QUANTIZE_OPTIONS,
-        bits: spec.bits,
-        blockSize: spec.blockSize,
-      });
-      for (const t of plan.tensors) {
-        const b = bytes.get(t.name);
-        if (b) b[p] = t.afterBytes;
-      }
-    }
+    addNbitsBytes(model, precisions, bytes);
   } finally {
     model.close();
   }

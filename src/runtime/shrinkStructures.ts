@@ -9,13 +9,9 @@ import {
 import { planLowRank } from '../core/compact/planLowRank';
 import { weightCache } from '../core/compact/readWeight';
 import { indexModel } from '../core/onnx/indexModel';
-import {
-  DEFAULT_QUANTIZE_OPTIONS,
-  planQuantize,
-  type NodeChange,
-  type QuantizedTensorRow,
-} from '../core/quant/planQuantize';
-import { type Precision, PRECISION_SPECS, PRECISIONS } from '../core/shrink/precisions';
+import type { NodeChange, QuantizedTensorRow } from '../core/quant/planQuantize';
+import { addNbitsBytes } from '../core/shrink/nbitsBytes';
+import { type Precision, PRECISIONS } from '../core/shrink/precisions';
 import { choiceId, splitChoice, type Structure } from '../core/shrink/shrinkChoices';
 import { DataType, rawByteLength } from '../core/tensor/dataType';
 import { type Edit, planWrite } from '../core/write/planWrite';
@@ -248,19 +244,7 @@ export async function setupStructures(
       const b = rawByteLength(t.dtype, t.count);
       tensorBytes.set(t.name, { float: b, ...(t.dtype === DataType.FLOAT ? { fp16: b / 2 } : {}) });
     }
-    for (const p of PRECISIONS) {
-      const spec = PRECISION_SPECS[p];
-      if (spec.kind !== 'nbits' || !precisions.includes(p)) continue;
-      const plan = planQuantize(staged.model.index, staged.model.source, staged.model.resolveExternal, {
-        ...DEFAULT_QUANTIZE_OPTIONS,
-        bits: spec.bits,
-        blockSize: spec.blockSize,
-      });
-      for (const r of plan.tensors) {
-        const b = tensorBytes.get(r.name);
-        if (b) b[p] = r.afterBytes;
-      }
-    }
+    addNbitsBytes(staged.model, precisions, tensorBytes);
     for (const [item, tensors] of names) {
       for (const p of PRECISIONS) {
         if (p !== 'float' && !precisions.includes(p)) continue;
