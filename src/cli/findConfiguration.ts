@@ -1,6 +1,6 @@
 import { ModelError } from '../core/errors';
 import { type LmHeadPrecision, lmHeadWeights } from '../core/quant/lmHead';
-import { DEFAULT_QUANTIZE_OPTIONS } from '../core/quant/planQuantize';
+import { DEFAULT_QUANTIZE_OPTIONS, type QuantizedTensorRow } from '../core/quant/planQuantize';
 import { addNbitsBytes } from '../core/shrink/nbitsBytes';
 import { planMixed } from '../core/shrink/planMixed';
 import { ladderOf, type Precision, PRECISION_SPECS, PRECISIONS } from '../core/shrink/precisions';
@@ -24,8 +24,8 @@ import {
 } from '../core/shrink/shrinkTarget';
 import { openCandidateRunner } from '../runtime/candidateRunner';
 import { openLossEstimator, type LossEstimator } from '../runtime/estimateLayerLosses';
-import { modelBytesOf, openModel } from '../runtime/openModel';
-import { openSensitivity, SensitivityCancelledError } from '../runtime/sensitivity';
+import { modelBytesOf, type OpenedModel, openModel } from '../runtime/openModel';
+import { openSensitivity, SensitivityCancelledError, type SensitivitySession } from '../runtime/sensitivity';
 import type { VerifyOptions } from '../runtime/verifyModels';
 
 export interface SearchSettings {
@@ -61,7 +61,7 @@ export type LossSource = 'measured' | 'estimated';
 const ESTIMATE_FROM_BYTES = 2 ** 30;
 
 export interface Found extends SearchResult {
-  /** The workers that measured layer losses. */
+  /** The workers that measured layer losses (0: they were estimated, no worker ran). */
   workers: number;
   lossSource: LossSource;
   layers: SearchLayer[];
@@ -69,26 +69,23 @@ export interface Found extends SearchResult {
 }
 
 /**
- * Each layer's bytes at every allowed precision, from the planners themselves (one whole-model plan per
- * MatMulNBits precision; float16 halves a float32 weight), so the search trades real bytes.
+ * The weights shrink may change and each one's bytes at every allowed precision, from the planners
+ * themselves (one whole-model plan per MatMulNBits precision; float16 halves a float32 weight), so the
+ * search trades real bytes.
  */
-function layerBytes(
-  input: string,
-  rows: readonly { name: string; beforeBytes: number; beforeDtype: string }[],
+function plannedLayers(
+  model: OpenedModel,
   precisions: readonly Precision[],
-): Map<string, Partial<Record<Precision, number>>> {
-  const bytes = new Map(
-    rows.map((r) => [r.name, { float: r.beforeBytes } as Partial<Record<Precision, number>>]),
-  );
-  if (precisions.includes('fp16'))
-    for (const r of rows) if (r.beforeDtype === 'float32') bytes.get(r.name)!.fp16 = r.beforeBytes / 2;
-  const model = openModel(input);
-  try {
-    addNbitsBytes(model, precisions, bytes);
-  } finally {
-    model.close();
+): { rows: QuantizedTensorRow[]; bytes: Map<string, Partial<Record<Precision, number>>> } {
+  const bytes = new Map<string, Partial<Record<Precision, number>>>();
+  const rows = addNbitsBytes(model, precisions, bytes);
+  for (const r of rows) {
+    const b = bytes.get(r.name) ?? {};
+    b.float = r.beforeBytes;
+    if (precisions.includes('fp16') && r.beforeDtype === 'float32') b.fp16 = r.beforeBytes / 2;
+    bytes.set(r.name, b);
   }
-  return bytes;
+  return { rows, bytes };
 }
 
 /** The precision each baseline key stands for. */
@@ -130,25 +127,24 @@ export async function findConfiguration(
   signal: AbortSignal,
 ): Promise<Found> {
   const { verify, precisions } = settings;
-  const session = await openSensitivity(
-    input,
-    { bits: 4, ...verify, workers: settings.workers },
-    DEFAULT_QUANTIZE_OPTIONS,
-  );
   const model = openModel(input);
+  let session: SensitivitySession | undefined;
   try {
-    if (session.rows.length === 0)
+    const lossSource =
+      settings.losses ?? (modelBytesOf(model) >= ESTIMATE_FROM_BYTES ? 'estimated' : 'measured');
+    const planned = plannedLayers(model, precisions);
+    if (planned.rows.length === 0)
       throw new ModelError(
         input,
         'no MatMul/Gemm weights to shrink: no MatMul or Gemm reads a constant 2-D float weight. No file written.',
       );
     const pick = settings.layers;
     const rows = pick
-      ? session.rows.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n)))
-      : session.rows;
+      ? planned.rows.filter((r) => pick.test(r.name) || r.nodes.some((n) => pick.test(n)))
+      : planned.rows;
     if (rows.length === 0)
       throw new ModelError(input, `no MatMul/Gemm weight matches --layers ${pick?.source}. No file written.`);
-    const sizes = layerBytes(input, rows, precisions);
+    const sizes = planned.bytes;
     const heads = new Set(lmHeadWeights(model.index).map((t) => t.name));
     const headLadder = (bytes: Partial<Record<Precision, number>>) =>
       ladderOf(
@@ -168,8 +164,6 @@ export async function findConfiguration(
       if (heads.has(r.name) && settings.lmHead !== 2)
         log(`${r.name} is the LM head: it takes ${LM_HEAD_FLOORS[settings.lmHead]} or more (--lm-head)`);
     const graphOf = new Map(rows.map((r) => [r.name, r.graph]));
-    const lossSource =
-      settings.losses ?? (modelBytesOf(model) >= ESTIMATE_FROM_BYTES ? 'estimated' : 'measured');
     let estimator: LossEstimator | undefined;
     if (lossSource === 'estimated') {
       log(`estimating layer losses: one calibration pass for ${rows.length} layers' input energy…`);
@@ -183,8 +177,17 @@ export async function findConfiguration(
         log(
           `${estimator.unweighted.length} layers' inputs could not be captured: their weight error alone counts`,
         );
-    } else if (session.workersNote) log(session.workersNote);
+    } else {
+      // Measured losses: the original runs once and the workers run one candidate per layer and precision.
+      session = await openSensitivity(
+        input,
+        { bits: 4, ...verify, workers: settings.workers },
+        DEFAULT_QUANTIZE_OPTIONS,
+      );
+      if (session.workersNote) log(session.workersNote);
+    }
     const measured = async (wanted: readonly { name: string; precision: Precision }[]) => {
+      if (!session) throw new Error('unreachable: measured losses without a sensitivity session');
       const ids = [...new Set(wanted.map((w) => w.precision))].join(', ');
       log(`measuring ${wanted.length} layer losses alone (${ids}) on ${session.pool.size} workers…`);
       const jobs = wanted.map((w) => {
@@ -263,9 +266,9 @@ export async function findConfiguration(
         ),
     });
     if (!result.met) throw new ModelError(input, `${result.failure}. No file written.`);
-    return { ...result, layers, baselines, workers: session.pool.size, lossSource };
+    return { ...result, layers, baselines, workers: session?.pool.size ?? 0, lossSource };
   } finally {
     model.close();
-    await session.close();
+    await session?.close();
   }
 }
