@@ -105,7 +105,7 @@ export async function captureActivations(
     candidate = buildCandidate(
       model,
       [],
-      SESSION_OPTIONS,
+      CAPTURE_SESSION_OPTIONS,
       extraGraphOutputs(extra.map((t) => ({ name: t.name, elemType: t.elemType }))),
     );
     session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions).catch(
@@ -171,7 +171,8 @@ export async function captureActivations(
   return { grams: [...grams.values()].filter((g) => g.rows > 0), missing, calibration };
 }
 
-const SESSION_OPTIONS: OrtTypes.InferenceSession.SessionOptions = {
+/** How a calibration session runs: CPU, all graph optimizations, onnxruntime's own log quiet. */
+export const CAPTURE_SESSION_OPTIONS: OrtTypes.InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
   graphOptimizationLevel: 'all',
   logSeverityLevel: 4, // fatal only: ORT's own log lines stay off the terminal (errors reach us)
@@ -188,7 +189,7 @@ function batchesForK(grams: ActivationGram[], perK: number): number {
 }
 
 /** Adds an activation tensor's rows of K values to its Gram matrix, or its diagonal (float16 decoded). */
-function addRows(g: ActivationGram, t: OrtTypes.Tensor | undefined, diagonal = false): void {
+export function addRows(g: ActivationGram, t: OrtTypes.Tensor | undefined, diagonal = false): void {
   if (!t || (t.type !== 'float32' && t.type !== 'float16')) return;
   const values = t.type === 'float16' ? decodeFloat16(t.data as Uint16Array) : (t.data as Float32Array);
   if (values.length % g.K !== 0) return;

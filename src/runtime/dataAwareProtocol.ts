@@ -3,7 +3,7 @@
  *
  * `capture` runs the model on the calibration inputs and answers with the activations' Gram matrices
  * (one per worker, which then closes; a shared flag cancels between batches, since a native run cannot be
- * interrupted). `solve` quantizes one layer with its Gram matrix; a solve worker takes one after another
+ * interrupted); `captureSegments` does so part by part for several groups, one answer per part. `solve` quantizes one layer with its Gram matrix; a solve worker takes one after another
  * and the host terminates it when done or cancelled (pure JavaScript: safe to stop at any point). Large
  * arrays travel as transferables. (Beside the runtime because they carry runtime types.)
  */
@@ -11,12 +11,27 @@ import type { DataAwarePruneMethod, DataAwarePrunedLayer, PruneRule } from '../c
 import type { DataAwareLayer, QuantMethod } from '../core/quant/dataAwareQuantize';
 import type { BlockwiseOptions } from '../core/quant/quantizeBlockwise';
 import type { ActivationTarget, CalibrationOptions, CaptureResult } from './captureActivations';
+import type { SegmentCapture } from './captureInSegments';
 
 export interface CaptureRequest {
   type: 'capture';
   modelPath: string;
   targets: ActivationTarget[];
   options: CalibrationOptions;
+  /** Int32Array over it: element 0 becomes 1 to cancel. */
+  cancelFlag: SharedArrayBuffer;
+}
+
+/**
+ * Captures several groups of activations part by part (captureInSegments): the worker answers each part
+ * with `captureSegments/part` and waits for `captureSegments/next` before running the next one.
+ */
+export interface CaptureSegmentsRequest {
+  type: 'captureSegments';
+  modelPath: string;
+  groups: ActivationTarget[][];
+  options: CalibrationOptions;
+  heldOut?: { batches: number; seedBase: number };
   /** Int32Array over it: element 0 becomes 1 to cancel. */
   cancelFlag: SharedArrayBuffer;
 }
@@ -56,11 +71,19 @@ export interface PruneSolveRequest {
   rule: PruneRule;
 }
 
-export type ToDataAwareWorker = CaptureRequest | SolveRequest | PruneSolveRequest;
+export type ToDataAwareWorker =
+  | CaptureRequest
+  | CaptureSegmentsRequest
+  | { type: 'captureSegments/next' }
+  | SolveRequest
+  | PruneSolveRequest;
 
 export type FromDataAwareWorker =
-  | { type: 'capture/batch'; done: number; total: number }
+  | { type: 'capture/batch'; done: number; total: number; part?: number; parts?: number }
   | { type: 'capture/result'; result: CaptureResult }
+  | { type: 'captureSegments/part'; capture: SegmentCapture }
+  | { type: 'captureSegments/done' }
+  | { type: 'captureSegments/unsupported'; reason: string }
   | { type: 'solve/rows'; id: number; done: number; total: number }
   | { type: 'solve/result'; id: number; layer: DataAwareLayer }
   | { type: 'prune/result'; id: number; layer: DataAwarePrunedLayer }

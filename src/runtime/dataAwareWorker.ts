@@ -8,6 +8,7 @@ import { ModelError } from '../core/errors';
 import { pruneDataAware } from '../core/prune/dataAwarePrune';
 import { quantizeDataAware } from '../core/quant/dataAwareQuantize';
 import { CaptureCancelledError, captureActivations } from './captureActivations';
+import { captureInSegments, SegmentsUnsupportedError } from './captureInSegments';
 import type { FromDataAwareWorker, ToDataAwareWorker } from './dataAwareProtocol';
 import { NpyError } from './readNpy';
 
@@ -34,8 +35,45 @@ function rowProgress(id: number): (done: number, total: number) => void {
   };
 }
 
+/** The part-by-part capture this worker runs, resumed by each `captureSegments/next`. */
+let nextPart: (() => void) | undefined;
+
 port.on('message', (m: ToDataAwareWorker) => {
   switch (m.type) {
+    case 'captureSegments': {
+      const flag = new Int32Array(m.cancelFlag);
+      const parts = captureInSegments(m.modelPath, m.groups, m.options, m.heldOut, {
+        cancelled: () => Atomics.load(flag, 0) !== 0,
+        onBatch: (done, total, part, count) =>
+          post({ type: 'capture/batch', done, total, part, parts: count }),
+      });
+      nextPart = () =>
+        void parts
+          .next()
+          .then((r) => {
+            if (r.done) {
+              post({ type: 'captureSegments/done' });
+              port.close();
+              return;
+            }
+            const grams = [...r.value.captured.grams, ...r.value.heldOut];
+            post(
+              { type: 'captureSegments/part', capture: r.value },
+              grams.map((g) => g.gram.buffer as ArrayBuffer),
+            );
+          })
+          .catch((e: unknown) => {
+            if (e instanceof SegmentsUnsupportedError)
+              post({ type: 'captureSegments/unsupported', reason: e.reason });
+            else fail(e);
+            port.close();
+          });
+      nextPart();
+      return;
+    }
+    case 'captureSegments/next':
+      nextPart?.();
+      return;
     case 'capture': {
       const flag = new Int32Array(m.cancelFlag);
       captureActivations(m.modelPath, m.targets, m.options, {

@@ -1,5 +1,4 @@
 import { Worker } from 'node:worker_threads';
-import { ModelError } from '../core/errors';
 import {
   type DataAwareLayer,
   GPTQ_MIN_ROWS_PER_K,
@@ -22,10 +21,15 @@ import type {
   SolveRequest,
   ToDataAwareWorker,
 } from './dataAwareProtocol';
+import { SegmentsUnsupportedError } from './captureInSegments';
+import { captureSegmentsOnWorker } from './captureSegmentsOnWorker';
+import { DataAwareCancelledError, errorOf } from './dataAwareErrors';
 import { disableOrtTelemetry } from './loadOrt';
 import type { OpenedModel } from './openModel';
 import { defaultPoolSize } from './workerPool';
 import { workerScript } from './workerScript';
+
+export { DataAwareCancelledError };
 
 /** The data-aware codes, ready for planQuantize, and what they gained. */
 export interface DataAwarePlan {
@@ -37,18 +41,13 @@ export interface DataAwarePlan {
   uncovered: { name: string; reason: string }[];
 }
 
-export class DataAwareCancelledError extends Error {
-  constructor() {
-    super('data-aware quantization cancelled');
-    this.name = 'DataAwareCancelledError';
-  }
-}
-
 export interface DataAwareJob {
   signal?: AbortSignal;
   onProgress?(message: string): void;
   /** The worker script (default: dist/dataAwareWorker.js beside the running bundle). */
   workerScript?: string;
+  /** XᵀX bytes held at once (default GRAM_BUDGET_BYTES): smaller makes more groups (tests). */
+  gramBudget?: number;
 }
 
 /**
@@ -56,7 +55,7 @@ export interface DataAwareJob {
  * activations each one multiplies on the calibration inputs (one worker thread running onnxruntime-node),
  * then quantizes the layers with `method` on a few worker threads (both cores), the largest first. On a
  * big model this runs in groups of activations (gramGroups: at most GRAM_BUDGET_BYTES of XᵀX at once),
- * each captured in its own calibration pass and solved and released before the next. A
+ * captured part by part (capturedGroups) and each solved and released before the next. A
  * weight read by several nodes gets the sum of their Gram matrices (its error shows in each). Weights whose
  * activation could not be collected stay round-to-nearest and are listed. `signal` stops the capture
  * between batches and the solves at once (the promise then rejects with DataAwareCancelledError).
@@ -117,9 +116,11 @@ export interface CapturedGroup {
 }
 
 /**
- * The activations `uses` multiply, captured group by group (at most GRAM_BUDGET_BYTES of XᵀX at once, one
- * calibration pass each, then one held-out pass of `heldOut.batches` from `heldOut.seedBase`, or the user's
- * evaluation samples): the caller solves and releases each group before asking for the next.
+ * The activations `uses` multiply, captured group by group (at most GRAM_BUDGET_BYTES of XᵀX at once) with
+ * their held-out rows (`heldOut.batches` from `heldOut.seedBase`, or the user's evaluation samples): several
+ * groups part by part (captureInSegments: the model runs once, each part loaded alone), or — when the graph
+ * cannot be cut — one whole-model calibration pass and one held-out pass per group. The caller solves and
+ * releases each group before asking for the next.
  */
 export async function* capturedGroups(
   script: string,
@@ -135,7 +136,36 @@ export async function* capturedGroups(
     ).values(),
   ];
   let text = '';
-  const groups = gramGroups(targets, uses, GRAM_BUDGET_BYTES);
+  const groups = gramGroups(targets, uses, job.gramBudget ?? GRAM_BUDGET_BYTES);
+  if (groups.length > 1) {
+    // Part by part: the model runs once in all, each part loaded alone (captureInSegments).
+    let started = false;
+    try {
+      for await (const part of captureSegmentsOnWorker(
+        script,
+        model.path,
+        groups,
+        calibration,
+        calibration.inputsDir ? undefined : heldOut,
+        job,
+      )) {
+        started = true;
+        text ||= part.captured.calibration;
+        if (part.part === part.parts - 1)
+          text += ` (in ${part.parts} parts of the model, run one after another, XᵀX of at most ${mib(job.gramBudget ?? GRAM_BUDGET_BYTES)} at once)`;
+        yield {
+          group: groups[part.part],
+          captured: part.captured,
+          heldOut: new Map(part.heldOut.map((h) => [h.name, h])),
+          calibration: text,
+        };
+      }
+      return;
+    } catch (e) {
+      if (!(e instanceof SegmentsUnsupportedError) || started) throw e;
+      job.onProgress?.(`${e.message}: one calibration pass per group instead`);
+    }
+  }
   for (const [g, group] of groups.entries()) {
     if (groups.length > 1)
       job.onProgress?.(`calibration pass ${g + 1}/${groups.length} (${group.length} activations)`);
@@ -150,7 +180,7 @@ export async function* capturedGroups(
         );
     text ||= captured.calibration;
     if (groups.length > 1 && g === groups.length - 1)
-      text += ` (in ${groups.length} passes, XᵀX of at most ${GRAM_BUDGET_BYTES / 2 ** 20} MiB at once)`;
+      text += ` (in ${groups.length} passes, XᵀX of at most ${mib(job.gramBudget ?? GRAM_BUDGET_BYTES)} at once)`;
     yield { group, captured, heldOut: held, calibration: text };
   }
 }
@@ -439,8 +469,10 @@ export async function solveAll<L = DataAwareLayer>(
   return results;
 }
 
-function errorOf(m: { file: string; reason: string }): Error {
-  return m.file ? new ModelError(m.file, m.reason) : new Error(m.reason);
+/** `1024 MiB`, `0.19 MiB`. */
+function mib(bytes: number): string {
+  const m = bytes / 2 ** 20;
+  return `${Number.isInteger(m) ? m : m.toFixed(2)} MiB`;
 }
 
 function round(x: number): number {

@@ -65,6 +65,12 @@ export function dataTypeName(code: DataTypeCode): string {
   return INFO[code]?.name ?? (code === 0 ? 'undefined' : `dtype${code}`);
 }
 
+/** The code of a numpy-style name (`float32`, `int64`: onnxruntime's tensor types too); undefined if unknown. */
+export function dataTypeCodeOf(name: string): DataTypeCode | undefined {
+  for (const [code, info] of Object.entries(INFO)) if (info.name === name) return Number(code);
+  return undefined;
+}
+
 export function isKnownDataType(code: DataTypeCode): boolean {
   return INFO[code] !== undefined;
 }

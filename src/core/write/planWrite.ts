@@ -39,7 +39,9 @@ export type Edit =
    */
   | { kind: 'replaceWithSparse'; tensorId: number; values: TensorData; indices: TensorData }
   /** Drops a graph's value_info entries (declared intermediate shapes) of these names: shapes that changed. */
-  | { kind: 'removeValueInfo'; graph: string; names: string[] };
+  | { kind: 'removeValueInfo'; graph: string; names: string[] }
+  /** Drops a graph's outputs of these names (a part of the model cut out to run alone). */
+  | { kind: 'removeGraphOutputs'; graph: string; names: string[] };
 
 export interface WriteOptions {
   /** Store every tensor whose raw size is at least `threshold` bytes in a new external data file. */
@@ -76,6 +78,7 @@ const TENSOR_DATA_FIELDS = new Set([1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 14]);
 /** GraphProto.sparse_initializer; SparseTensorProto.values, .indices, .dims. */
 const G_SPARSE_INITIALIZER = 15;
 /** GraphProto.value_info. */
+const G_OUTPUT = 12;
 const G_VALUE_INFO = 13;
 const SPARSE_VALUES = 1;
 const SPARSE_INDICES = 2;
@@ -231,12 +234,14 @@ class Planner {
         });
         return;
       }
-      case 'removeValueInfo': {
+      case 'removeValueInfo':
+      case 'removeGraphOutputs': {
         const g = this.graph(e.graph);
         if (g.kind !== 'graph') return;
         const names = new Set(e.names);
+        const field = e.kind === 'removeValueInfo' ? G_VALUE_INFO : G_OUTPUT;
         this.reader.fields(g.field.valueStart, g.field.end, (h) => {
-          if (h.field !== G_VALUE_INFO || h.wire !== 2) return;
+          if (h.field !== field || h.wire !== 2) return;
           let name: string | undefined;
           this.reader.fields(h.valueStart, h.end, (f) => {
             if (f.field === 1 && f.wire === 2) name = this.reader.string(f);
