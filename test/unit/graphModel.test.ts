@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { exactAny, exactPattern, withExcluded } from '../../src/core/graph/excludePattern';
-import { DagreRuns, findChains } from '../../src/core/graph/dagreRuns';
+import { DagreRuns, findBypasses, findChains } from '../../src/core/graph/dagreRuns';
 import { blockKeyOf, findBlocks } from '../../src/core/graph/findBlocks';
 import { buildGraph, type GraphModel } from '../../src/core/graph/graphModel';
 import { layoutGraph } from '../../src/core/graph/layoutGraph';
@@ -313,6 +313,39 @@ describe('graph layout', () => {
     assert.equal(runs.made, 1);
     assert.deepEqual(runs.layout(items, edges), laid);
     assert.equal(runs.made, 1, 'the same boxes and edges are laid out once');
+  });
+
+  it('stacks a residual stack in one column, each residual edge drawn beside the run it skips', () => {
+    // a → x1 → x2 → b → y → c, with residual edges a → b and b → c; if z reads a too, a → b skips no run.
+    const edges: [string, string][] = [
+      ['a', 'x1'],
+      ['x1', 'x2'],
+      ['x2', 'b'],
+      ['a', 'b'],
+      ['b', 'y'],
+      ['y', 'c'],
+      ['b', 'c'],
+    ];
+    assert.deepEqual(findBypasses(edges), [
+      { from: 'a', to: 'b', around: ['x1', 'x2'] },
+      { from: 'b', to: 'c', around: ['y'] },
+    ]);
+    assert.deepEqual(findBypasses([...edges, ['a', 'z']]), [{ from: 'b', to: 'c', around: ['y'] }]);
+    // x1 also reads into c: neither run is one to one any more.
+    assert.deepEqual(findBypasses([...edges, ['x1', 'c']]), []);
+    const ids = ['a', 'x1', 'x2', 'b', 'y', 'c'];
+    const items = ids.map((id, i) => ({ id, width: 96 + 8 * i, height: 44 }));
+    const laid = new DagreRuns().layout(items, edges);
+    const c = (id: string) => laid.centers.get(id)!;
+    ids.forEach((id, i) => i === 0 || assert.equal(c(id).y - c(ids[i - 1]).y, 44 + 34));
+    assert.ok(ids.every((id) => c(id).x === c('a').x));
+    const side = laid.points.get('a->b')!;
+    assert.equal(side.length, 8);
+    // Beside x1 and x2, inside the laid-out width.
+    const right = c('x2').x + items[2].width / 2;
+    assert.ok(side[2] > right && side[2] === side[4] && side[2] < laid.width, `${side[2]} beside ${right}`);
+    assert.deepEqual([side[3], side[5]], [c('x1').y - 22, c('x2').y + 22]);
+    for (const [u, v] of edges) assert.ok(laid.points.get(`${u}->${v}`)!.length >= 4, `${u}->${v}`);
   });
 
   it('lays out only what changed when one more section is expanded, as a fresh layout would', () => {

@@ -19,6 +19,8 @@ export interface Laid {
 
 /** Above this many boxes a dagre run keeps its first (depth-first) order instead of sweeping for fewer crossings. */
 const ORDER_SWEEP_MAX = 40;
+/** Room on each side of a run a bypass goes around (its line runs in the middle of one side). */
+const BYPASS_SPACE = 24;
 /** Space between ranks; a chain's members are stacked this far apart, as dagre stacks consecutive ranks. */
 const RANK_SEP = 34;
 
@@ -79,6 +81,53 @@ export function findChains(items: readonly RunItem[], edges: readonly [string, s
   return chains;
 }
 
+/** A direct edge around a run of items (a residual connection), drawn beside the run's column. */
+export interface Bypass {
+  from: string;
+  to: string;
+  /** The run it goes around, in order: `from` → around[0] → … → `to`. */
+  around: string[];
+}
+
+/**
+ * Edges `a → b` that go around a run of items linked one to one, where `a` leads only to the run and to
+ * `b`, and `b` is reached only from the run and from `a` (a residual Add over its layer). Without the
+ * edge, `a`, the run and `b` make one chain; the edge is drawn beside it, as dagre would route it.
+ */
+export function findBypasses(edges: readonly [string, string][]): Bypass[] {
+  const outs = new Map<string, Set<string>>();
+  const ins = new Map<string, Set<string>>();
+  for (const [a, b] of edges) {
+    if (a === b) continue;
+    (outs.get(a) ?? outs.set(a, new Set()).get(a)!).add(b);
+    (ins.get(b) ?? ins.set(b, new Set()).get(b)!).add(a);
+  }
+  const found: Bypass[] = [];
+  const starts = new Set<string>();
+  const ends = new Set<string>();
+  for (const [a, to] of outs) {
+    if (to.size !== 2) continue;
+    for (const b of to) {
+      // One bypass from and one to a node (two could only meet in a cycle, which a top level can make).
+      if (ins.get(b)!.size !== 2 || starts.has(a) || ends.has(b)) continue;
+      const around: string[] = [];
+      // The run: one edge in, one edge out each (so it cannot loop back), ending at `b`.
+      for (let v = [...to].find((x) => x !== b)!; ins.get(v)!.size === 1 && outs.get(v)?.size === 1; ) {
+        around.push(v);
+        const [w] = outs.get(v)!;
+        if (w === b) {
+          found.push({ from: a, to: b, around });
+          starts.add(a);
+          ends.add(b);
+          break;
+        }
+        v = w;
+      }
+    }
+  }
+  return found;
+}
+
 /** What dagre placed: centers of its boxes and points of its edges (keyed `from->to`). */
 interface Placed {
   width: number;
@@ -125,11 +174,12 @@ function runDagre(boxes: readonly RunItem[], edges: readonly [string, string][],
 /**
  * Dagre runs, remembered by what dagre was given (the last `max` of them, most recently used last), so
  * blocks of one structure share a run and a block expanded or collapsed lays out only what changed. Chains
- * go to dagre as one box each (their members stacked in a column, as dagre itself places a chain), which
- * leaves about a third of a typical export's nodes and edges to dagre.
+ * go to dagre as one box each (their members stacked in a column, as dagre itself places a chain), and so
+ * does a chain with residual edges around parts of it (each drawn beside the part it skips): a typical
+ * export leaves dagre a third of its nodes or fewer, and a plain residual stack none.
  */
 export class DagreRuns {
-  /** Dagre runs made (the others were found). */
+  /** Layouts made (the others were found); a single column needs no dagre, but counts. */
   made = 0;
   private readonly known = new Map<string, Placed>();
 
@@ -139,8 +189,14 @@ export class DagreRuns {
   layout(items: readonly RunItem[], edges: readonly [string, string][]): Laid {
     const unique = new Map<string, [string, string]>();
     for (const [a, b] of edges) if (a !== b) unique.set(`${a}->${b}`, [a, b]);
+    const bypasses = findBypasses([...unique.values()]);
+    for (const b of bypasses) unique.delete(`${b.from}->${b.to}`);
     const links = [...unique.values()];
+    /** Sizes, those of items a bypass goes around widened on both sides for its line. */
     const size = new Map(items.map((it) => [it.id, it]));
+    const inColumn = new Map(items.map((it) => [it.id, it.width]));
+    for (const b of bypasses)
+      for (const v of b.around) inColumn.set(v, size.get(v)!.width + 2 * BYPASS_SPACE);
     /** The dagre box standing for an item: its chain's first member, or itself. */
     const rep = new Map<string, string>();
     const chainOf = new Map<string, string[]>();
@@ -159,7 +215,7 @@ export class DagreRuns {
       const members = chain.map((v) => size.get(v)!);
       boxes.push({
         id: it.id,
-        width: Math.max(...members.map((m) => m.width)),
+        width: Math.max(...chain.map((v) => inColumn.get(v)!)),
         height: members.reduce((h, m) => h + m.height, 0) + RANK_SEP * (members.length - 1),
       });
     }
@@ -178,7 +234,15 @@ export class DagreRuns {
     if (placed) this.known.delete(key);
     else {
       this.made++;
-      placed = runDagre(boxes, boxEdges, sweep);
+      placed =
+        boxes.length === 1 // one column: nothing for dagre to do
+          ? {
+              width: boxes[0].width,
+              height: boxes[0].height,
+              centers: new Map([[boxes[0].id, { x: boxes[0].width / 2, y: boxes[0].height / 2 }]]),
+              points: new Map(),
+            }
+          : runDagre(boxes, boxEdges, sweep);
       if (this.known.size >= this.max) this.known.delete(this.known.keys().next().value!);
     }
     this.known.set(key, placed);
@@ -201,6 +265,22 @@ export class DagreRuns {
       });
     }
     for (const [key, pts] of placed.points) points.set(across.get(key)!, pts);
+    for (const { from, to, around } of bypasses) {
+      const x = centers.get(from)!.x;
+      const side = x + Math.max(...around.map((v) => size.get(v)!.width)) / 2 + BYPASS_SPACE / 2;
+      const top = (v: string) => centers.get(v)!.y - size.get(v)!.height / 2;
+      const bottom = (v: string) => centers.get(v)!.y + size.get(v)!.height / 2;
+      points.set(`${from}->${to}`, [
+        x,
+        bottom(from),
+        side,
+        top(around[0]),
+        side,
+        bottom(around.at(-1)!),
+        x,
+        top(to),
+      ]);
+    }
     return { width: placed.width, height: placed.height, centers, points };
   }
 }
