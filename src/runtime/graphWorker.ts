@@ -1,26 +1,28 @@
 /**
  * Entry of the graph layout worker thread (bundled to dist/graphWorker.js): builds the graph model of a
  * model's graph and lays it out with dagre, so a layout of thousands of nodes never blocks the extension
- * host. The last model opened stays open (a block expanded or collapsed asks again for the same file).
+ * host. The last model opened stays open (a block expanded or collapsed asks again for the same file), with
+ * the dagre runs made for it.
  */
 import { statSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { ModelError } from '../core/errors';
 import { buildGraph, type GraphModel } from '../core/graph/graphModel';
+import { DagreRuns } from '../core/graph/dagreRuns';
 import { layoutGraph } from '../core/graph/layoutGraph';
 import { Messenger } from '../protocol/messaging';
 import type { FromGraphWorker, GraphLayoutRequest, ToGraphWorker } from '../protocol/graphWorker';
 import { openModel, type OpenedModel } from './openModel';
 
 let opened:
-  | { path: string; mtimeMs: number; model: OpenedModel; graphs: Map<string, GraphModel> }
+  | { path: string; mtimeMs: number; model: OpenedModel; graphs: Map<string, GraphModel>; dagre: DagreRuns }
   | undefined;
 
 function graphOf(path: string, graph: string, mtimeMs: number): GraphModel {
   if (!opened || opened.path !== path || opened.mtimeMs !== mtimeMs) {
     opened?.model.close();
     opened = undefined;
-    opened = { path, mtimeMs, model: openModel(path), graphs: new Map() };
+    opened = { path, mtimeMs, model: openModel(path), graphs: new Map(), dagre: new DagreRuns() };
   }
   let model = opened.graphs.get(graph);
   if (!model) {
@@ -43,7 +45,9 @@ function layout(request: GraphLayoutRequest): void {
     const t0 = performance.now();
     const model = request.model ?? graphOf(request.path, request.graph, mtimeOf(request.path));
     const t1 = performance.now();
-    const laid = layoutGraph(model, { expanded: request.expanded });
+    // Dagre runs are remembered for the open model: expanding one more block lays out only that block.
+    const dagre = request.model ? undefined : opened?.dagre;
+    const laid = layoutGraph(model, { expanded: request.expanded, dagre });
     const t2 = performance.now();
     messenger.reply(request, {
       type: 'graph/laidOut',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { exactAny, exactPattern, withExcluded } from '../../src/core/graph/excludePattern';
+import { DagreRuns, findBypasses, findChains } from '../../src/core/graph/dagreRuns';
 import { blockKeyOf, findBlocks } from '../../src/core/graph/findBlocks';
 import { buildGraph, type GraphModel } from '../../src/core/graph/graphModel';
 import { layoutGraph } from '../../src/core/graph/layoutGraph';
@@ -260,6 +261,104 @@ describe('graph layout', () => {
     assert.equal(all.nodes.filter(Boolean).length, drawable(graph));
     // A small graph gets no sections.
     assert.ok(!graphOf('tiny_bert_random_inline.onnx').graph.blocks.some((b) => b.family === 'section:'));
+  });
+
+  it('joins chains (one edge out, one edge in) into one dagre box, stacked in a column', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const items = ids.map((id, i) => ({ id, width: 90 + 10 * i, height: id === 'b' ? 30 : 44 }));
+    const edges: [string, string][] = [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['c', 'e'],
+      ['d', 'f'],
+      ['e', 'f'],
+      ['f', 'g'],
+      ['f', 'g'],
+    ];
+    assert.deepEqual(findChains(items, edges), [
+      ['a', 'b', 'c'],
+      ['f', 'g'],
+    ]);
+    // A ring of links (blocks of a top level can make one) has no head: single boxes, still laid out.
+    const ring: [string, string][] = [
+      ['x', 'y'],
+      ['y', 'x'],
+    ];
+    const pair = ['x', 'y'].map((id) => ({ id, width: 100, height: 44 }));
+    assert.deepEqual(findChains(pair, ring), []);
+    const round = new DagreRuns().layout(pair, ring);
+    assert.ok(round.points.get('x->y')!.length >= 4 && round.points.get('y->x')!.length >= 4);
+    const runs = new DagreRuns();
+    const laid = runs.layout(items, edges);
+    const c = (id: string) => laid.centers.get(id)!;
+    const size = (id: string) => items.find((it) => it.id === id)!;
+    for (const [u, v] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['f', 'g'],
+    ]) {
+      assert.equal(c(u).x, c(v).x);
+      assert.equal(c(v).y - c(u).y, size(u).height / 2 + 34 + size(v).height / 2);
+    }
+    assert.ok(c('d').y > c('c').y && c('e').y > c('c').y && c('d').x !== c('e').x);
+    for (const [u, v] of edges) {
+      const pts = laid.points.get(`${u}->${v}`);
+      assert.ok(pts && pts.length >= 4 && pts.every(Number.isFinite), `${u}->${v} has points`);
+    }
+    for (const id of ids) {
+      const p = c(id);
+      assert.ok(p.x - size(id).width / 2 >= 0 && p.x + size(id).width / 2 <= laid.width, id);
+    }
+    assert.equal(runs.made, 1);
+    assert.deepEqual(runs.layout(items, edges), laid);
+    assert.equal(runs.made, 1, 'the same boxes and edges are laid out once');
+  });
+
+  it('stacks a residual stack in one column, each residual edge drawn beside the run it skips', () => {
+    // a → x1 → x2 → b → y → c, with residual edges a → b and b → c; if z reads a too, a → b skips no run.
+    const edges: [string, string][] = [
+      ['a', 'x1'],
+      ['x1', 'x2'],
+      ['x2', 'b'],
+      ['a', 'b'],
+      ['b', 'y'],
+      ['y', 'c'],
+      ['b', 'c'],
+    ];
+    assert.deepEqual(findBypasses(edges), [
+      { from: 'a', to: 'b', around: ['x1', 'x2'] },
+      { from: 'b', to: 'c', around: ['y'] },
+    ]);
+    assert.deepEqual(findBypasses([...edges, ['a', 'z']]), [{ from: 'b', to: 'c', around: ['y'] }]);
+    // x1 also reads into c: neither run is one to one any more.
+    assert.deepEqual(findBypasses([...edges, ['x1', 'c']]), []);
+    const ids = ['a', 'x1', 'x2', 'b', 'y', 'c'];
+    const items = ids.map((id, i) => ({ id, width: 96 + 8 * i, height: 44 }));
+    const laid = new DagreRuns().layout(items, edges);
+    const c = (id: string) => laid.centers.get(id)!;
+    ids.forEach((id, i) => i === 0 || assert.equal(c(id).y - c(ids[i - 1]).y, 44 + 34));
+    assert.ok(ids.every((id) => c(id).x === c('a').x));
+    const side = laid.points.get('a->b')!;
+    assert.equal(side.length, 8);
+    // Beside x1 and x2, inside the laid-out width.
+    const right = c('x2').x + items[2].width / 2;
+    assert.ok(side[2] > right && side[2] === side[4] && side[2] < laid.width, `${side[2]} beside ${right}`);
+    assert.deepEqual([side[3], side[5]], [c('x1').y - 22, c('x2').y + 22]);
+    for (const [u, v] of edges) assert.ok(laid.points.get(`${u}->${v}`)!.length >= 4, `${u}->${v}`);
+  });
+
+  it('lays out only what changed when one more section is expanded, as a fresh layout would', () => {
+    const { graph } = graphOf('ch_ppocr_mobile_v2.0_cls_infer.onnx');
+    const dagre = new DagreRuns();
+    const one = layoutGraph(graph, { expanded: [2], dagre });
+    assert.equal(one.runs, 2);
+    const two = layoutGraph(graph, { expanded: [2, 3], dagre });
+    assert.equal(two.runs, 2, 'section 4 and the top level');
+    const fresh = layoutGraph(graph, { expanded: [2, 3] });
+    assert.equal(fresh.runs, 3);
+    assert.deepEqual({ ...two, runs: 0 }, { ...fresh, runs: 0 });
+    assert.equal(layoutGraph(graph, { expanded: [2], dagre }).runs, 0);
   });
 });
 

@@ -4,16 +4,18 @@
  * readers, keyboard users and tests. Selection follows the layers table both ways; repeated blocks
  * collapse into one box; a search box jumps to a node or tensor; overlays colour nodes by their weights.
  */
-import type { GraphModel, GraphNode } from '../../src/core/graph/graphModel';
+import type { GraphModel } from '../../src/core/graph/graphModel';
 import type { GraphLayout } from '../../src/core/graph/layoutGraph';
 import type { GraphReportLayer, GraphViewMessage } from '../../src/protocol/modelEditor';
 import { h, replace } from '../modelEditor/dom';
 import { formatCount, formatMs } from '../modelEditor/format';
 import type { Row } from '../modelEditor/rows';
 import { GraphCanvas, type Hit } from './graphCanvas';
-import { GraphMenu, type MenuItem } from './graphMenu';
+import { GraphMenu } from './graphMenu';
 import { legendOf, OVERLAYS, overlayValue, type OverlayId, type OverlaySource } from './graphOverlay';
 import { renderNodeInfo } from './nodeInfo';
+import { biggestWeight, nodeMenuItems } from './nodeMenuItems';
+import { nodeOptions } from './nodeOptions';
 
 /** What the Graph tab keeps across hide/show (part of the editor's UI state). */
 export interface GraphUiState {
@@ -308,37 +310,7 @@ export class GraphView {
 
   /** The accessible node list: one option per node, named by op type and name; selection is roving. */
   private renderList(): void {
-    const m = this.model!;
-    const layout = this.layout!;
-    this.options = m.nodes.map((n) => {
-      const box = layout.nodes[n.index];
-      const block = n.block !== undefined ? m.blocks[n.block] : undefined;
-      const hidden = !box && block ? `, in collapsed block ${block.label}` : '';
-      const weights = n.weights.length
-        ? `, weights ${n.weights.map((w) => w.name).join(', ')}`
-        : n.folded !== undefined
-          ? `, weight ${n.outputs[0]} shown on ${m.nodes[n.folded].name}`
-          : '';
-      const label =
-        n.kind === 'op'
-          ? `${n.opType} ${n.name}${weights}${hidden}`
-          : `${n.kind === 'input' ? 'Input' : 'Output'} ${n.name}`;
-      const li = h('li', {
-        role: 'option',
-        id: `graph-node-${n.index}`,
-        tabindex: -1,
-        'aria-label': label,
-        'aria-selected': 'false',
-        'data-index': n.index,
-        'data-kind': n.kind,
-        'data-op': n.opType,
-        'data-name': n.name,
-        'data-weights': n.weights.map((w) => w.name).join('\n'),
-        'data-box': box ? `${box.x},${box.y},${box.width},${box.height}` : undefined,
-      });
-      li.textContent = label;
-      return li;
-    });
+    this.options = nodeOptions(this.model!, this.layout!);
     replace(this.list, ...this.options);
     const first = this.options[this.selected?.kind === 'node' ? this.selected.index : 0];
     if (first) first.tabIndex = 0;
@@ -426,7 +398,7 @@ export class GraphView {
     const box = this.layout.nodes[index];
     if (box && (how.center || !how.fromUser)) this.canvas.reveal(box, how.center ?? false);
     this.renderInfo();
-    if (how.fromUser && node.weights.length) this.host.selectWeight(biggest(node, this.host).name);
+    if (how.fromUser && node.weights.length) this.host.selectWeight(biggestWeight(node, this.host).name);
   }
 
   private activate(hit: Hit | undefined): void {
@@ -439,7 +411,7 @@ export class GraphView {
     }
     const n = m.nodes[hit.index];
     if (n.subgraphs.length) this.openGraph(n.subgraphs[0]);
-    else if (n.weights.length) this.host.openDetail(biggest(n, this.host).name);
+    else if (n.weights.length) this.host.openDetail(biggestWeight(n, this.host).name);
   }
 
   private neighbours(index: number, down: boolean): number[] {
@@ -551,56 +523,11 @@ export class GraphView {
   private openMenu(hit: Hit | undefined, x: number, y: number): void {
     const m = this.model;
     if (!m || !hit) return this.menu.close();
-    const items: MenuItem[] = [];
-    if (hit.kind === 'block') {
-      const collapsed = this.layout?.blocks[hit.index].collapsed;
-      items.push({
-        label: collapsed ? 'Expand block' : 'Collapse block',
-        run: () => void this.setBlock(hit.index, !!collapsed),
-        testid: 'graph-menu-block',
-      });
-    } else {
-      const n = m.nodes[hit.index];
-      const names = n.weights.map((w) => w.name);
-      if (names.length)
-        items.push(
-          {
-            label: 'Exclude from quantization (keep in float)',
-            run: () => this.host.action('exclude', names),
-            testid: 'graph-menu-exclude',
-          },
-          {
-            label: 'Quantize only this layer…',
-            run: () => this.host.action('quantizeOnly', names),
-            testid: 'graph-menu-only',
-          },
-          {
-            label: 'Show in table',
-            run: () => this.host.showInTable(biggest(n, this.host).name),
-            testid: 'graph-menu-table',
-          },
-        );
-      for (const g of n.subgraphs)
-        items.push({
-          label: `Open subgraph ${g}`,
-          run: () => this.openGraph(g),
-          testid: 'graph-menu-subgraph',
-        });
-      if (n.block !== undefined)
-        items.push({
-          label: `Collapse block ${m.blocks[n.block].label}`,
-          run: () => void this.setBlock(n.block!, false),
-          testid: 'graph-menu-block',
-        });
-    }
+    const items = nodeMenuItems(hit, m, this.layout, {
+      setBlock: (block, expand) => void this.setBlock(block, expand),
+      openGraph: (path) => this.openGraph(path),
+      host: this.host,
+    });
     this.menu.open(items, x, y, () => this.options[hit.kind === 'node' ? hit.index : 0]?.focus());
   }
-}
-
-/** A node's largest weight (the one its row in the table stands for). */
-function biggest(node: GraphNode, host: Pick<GraphViewHost, 'row'>): { name: string } {
-  let best = node.weights[0];
-  for (const w of node.weights)
-    if ((host.row(w.name)?.tensor.bytes ?? 0) > (host.row(best.name)?.tensor.bytes ?? 0)) best = w;
-  return best;
 }

@@ -1,4 +1,4 @@
-import { Graph, layout } from '@dagrejs/dagre';
+import { DagreRuns, type Laid, type RunItem } from './dagreRuns';
 import type { GraphModel, GraphNode } from './graphModel';
 
 /** A box in layout coordinates (top-left corner, pixels at zoom 1). */
@@ -35,7 +35,7 @@ export interface GraphLayout {
   edges: LaidOutEdge[];
   /** Blocks shown expanded. */
   expanded: number[];
-  /** Dagre runs (segments of a long graph and distinct expanded blocks). */
+  /** Dagre runs made (segments of a long graph and distinct expanded blocks not laid out before). */
   runs: number;
 }
 
@@ -44,13 +44,16 @@ export interface LayoutOptions {
   expanded?: readonly number[];
   /** Top-level items per dagre run (dagre's ordering step grows with the square of a graph's depth). */
   segmentSize?: number;
+  /**
+   * Dagre runs of earlier layouts, found again by what was laid out: a block expanded or collapsed lays
+   * out only what changed (the layout worker keeps one per model).
+   */
+  dagre?: DagreRuns;
 }
 
 /** Beyond this many nodes the first view shows every repeated block (and section) collapsed. */
 export const AUTO_COLLAPSE_NODES = 250;
 const SEGMENT_SIZE = 60;
-/** Above this many items a dagre run keeps its first (depth-first) order instead of sweeping for fewer crossings. */
-const ORDER_SWEEP_MAX = 40;
 const NODE_HEIGHT = 44;
 const IO_HEIGHT = 30;
 const BLOCK_WIDTH = 210;
@@ -76,83 +79,18 @@ export function nodeSize(node: GraphNode): { width: number; height: number } {
   return { width, height: node.kind === 'op' ? NODE_HEIGHT : IO_HEIGHT };
 }
 
-interface Laid {
-  width: number;
-  height: number;
-  /** Center of each member, relative to the top-left of the laid-out group. */
-  centers: Map<string, { x: number; y: number }>;
-  /** Points of each edge `from->to`, relative likewise. */
-  points: Map<string, number[]>;
-}
-
-/**
- * Dagre's initial order (nodes by rank, each layer filled depth-first from the sources, as its
- * `initOrder` does) in one linear pass, without the per-rank layer graphs and sweeps.
- */
-function depthFirstOrder(g: Graph): void {
-  const rankOf = (v: string) => (g.node(v) as { rank?: number }).rank ?? 0;
-  const layers: string[][] = [];
-  const seen = new Set<string>();
-  const start = g.nodes().sort((a, b) => rankOf(a) - rankOf(b));
-  for (const root of start) {
-    const stack = [root];
-    while (stack.length) {
-      const v = stack.pop()!;
-      if (seen.has(v)) continue;
-      seen.add(v);
-      (layers[rankOf(v)] ??= []).push(v);
-      const next = (g.successors(v) ?? []) as string[];
-      for (let i = next.length - 1; i >= 0; i--) if (!seen.has(next[i])) stack.push(next[i]);
-    }
-  }
-  for (const layer of layers) layer?.forEach((v, i) => ((g.node(v) as { order?: number }).order = i));
-}
-
-/** One dagre run over `items` (ids with sizes) and `edges` between them. */
-function dagreRun(items: { id: string; width: number; height: number }[], edges: [string, string][]): Laid {
-  const g = new Graph({ multigraph: false });
-  g.setGraph({
-    rankdir: 'TB',
-    nodesep: 22,
-    ranksep: 34,
-    edgesep: 8,
-    marginx: 0,
-    marginy: 0,
-    ...(items.length > ORDER_SWEEP_MAX ? { ranker: 'longest-path' } : {}),
-  });
-  g.setDefaultEdgeLabel(() => ({}));
-  for (const it of items) g.setNode(it.id, { width: it.width, height: it.height });
-  for (const [a, b] of edges) if (a !== b) g.setEdge(a, b);
-  // Dagre's ordering step (layer graphs per rank, crossing-reduction sweeps) is most of its time and grows
-  // with nodes × ranks; a long segment of a big graph keeps the first depth-first order instead.
-  layout(g, items.length > ORDER_SWEEP_MAX ? { customOrder: depthFirstOrder } : {});
-  const centers = new Map<string, { x: number; y: number }>();
-  for (const it of items) {
-    const n = g.node(it.id) as { x: number; y: number };
-    centers.set(it.id, { x: n.x, y: n.y });
-  }
-  const points = new Map<string, number[]>();
-  for (const e of g.edges()) {
-    const label = g.edge(e) as { points?: { x: number; y: number }[] };
-    points.set(
-      `${e.v}->${e.w}`,
-      (label.points ?? []).flatMap((p) => [p.x, p.y]),
-    );
-  }
-  const info = g.graph() as { width?: number; height?: number };
-  return { width: info.width ?? 0, height: info.height ?? 0, centers, points };
-}
-
 /**
  * Lays out a graph model with dagre. Collapsed blocks are one box; an expanded block is laid out on its
  * own (once per distinct structure: transformer layers repeat) and placed as one box, so the top level
  * stays small. A top level longer than `segmentSize` items is cut, in model order, into segments laid
- * out one after another and stacked, which keeps a 2,000-node export within a couple of seconds.
+ * out one after another and stacked. Each run goes through `DagreRuns` (chains joined, runs remembered),
+ * which keeps a 2,000-node export, every node drawn, well within a second.
  */
 export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): GraphLayout {
   const expanded = new Set(options.expanded ?? defaultExpanded(model));
   const segmentSize = Math.max(4, options.segmentSize ?? SEGMENT_SIZE);
-  let runs = 0;
+  const dagre = options.dagre ?? new DagreRuns();
+  const madeBefore = dagre.made;
   const itemOf = (n: GraphNode): string =>
     n.block === undefined ? `n${n.index}` : expanded.has(n.block) ? `B${n.block}` : `b${n.block}`;
   const sizes = model.nodes.map(nodeSize);
@@ -160,38 +98,32 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
   // Folded Constants (their weight is on the consumer) are listed, not drawn.
   const drawn = (n: number) => model.nodes[n].folded === undefined;
   const edgesDrawn = model.edges.filter((e) => drawn(e.from) && drawn(e.to));
-  // Expanded blocks: laid out alone, reused for blocks of the same structure.
-  const inner = new Map<number, Laid>();
   const members = model.blocks.map((b) => b.nodes.filter(drawn));
-  const bySignature = new Map<string, Laid>();
+  /** Each drawn node's place among its block's drawn members. */
+  const slot = new Map<number, number>();
+  for (const list of members) list.forEach((n, i) => slot.set(n, i));
+  // Expanded blocks: laid out alone (by each member's place, so blocks of one structure share a run).
+  const innerEdges = model.blocks.map((): [string, string][] => []);
+  for (const e of edgesDrawn) {
+    const b = model.nodes[e.from].block;
+    if (b !== undefined && b === model.nodes[e.to].block && expanded.has(b))
+      innerEdges[b].push([String(slot.get(e.from)), String(slot.get(e.to))]);
+  }
+  const inner = new Map<number, Laid>();
   for (const b of model.blocks) {
     if (!expanded.has(b.index) || members[b.index].length === 0) continue;
-    const local = new Map(members[b.index].map((n, i) => [n, i]));
-    const innerEdges = edgesDrawn.filter((e) => local.has(e.from) && local.has(e.to));
-    const signature = [
-      members[b.index].map((n) => `${model.nodes[n].opType}:${sizes[n].width}`).join(','),
-      innerEdges.map((e) => `${local.get(e.from)}>${local.get(e.to)}`).join(','),
-    ].join('|');
-    let laid = bySignature.get(signature);
-    if (!laid) {
-      runs++;
-      laid = dagreRun(
-        members[b.index].map((n) => ({ id: String(local.get(n)), ...sizes[n] })),
-        innerEdges.map((e) => [String(local.get(e.from)), String(local.get(e.to))]),
-      );
-      bySignature.set(signature, laid);
-    }
-    inner.set(b.index, laid);
+    const items = members[b.index].map((n) => ({ id: String(slot.get(n)), ...sizes[n] }));
+    inner.set(b.index, dagre.layout(items, innerEdges[b.index]));
   }
 
-  // Top-level items in model order (ONNX nodes are topologically sorted).
-  const items: { id: string; width: number; height: number }[] = [];
-  const seen = new Set<string>();
+  // Top-level items in model order (ONNX nodes are topologically sorted), cut into segments.
+  const items: RunItem[] = [];
+  const segmentOf = new Map<string, number>();
   for (const n of model.nodes) {
     if (n.folded !== undefined) continue;
     const id = itemOf(n);
-    if (seen.has(id)) continue;
-    seen.add(id);
+    if (segmentOf.has(id)) continue;
+    segmentOf.set(id, Math.floor(items.length / segmentSize));
     if (id[0] === 'n') items.push({ id, ...sizes[n.index] });
     else if (id[0] === 'b') items.push({ id, width: BLOCK_WIDTH, height: BLOCK_HEIGHT });
     else {
@@ -199,11 +131,13 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
       items.push({ id, width: laid.width + 2 * PAD, height: laid.height + 2 * PAD + 16 });
     }
   }
-  const itemEdges = new Map<string, [string, string]>();
+  const segmentEdges = new Map<number, Map<string, [string, string]>>();
   for (const e of edgesDrawn) {
     const a = itemOf(model.nodes[e.from]);
     const b = itemOf(model.nodes[e.to]);
-    if (a !== b) itemEdges.set(`${a}->${b}`, [a, b]);
+    const s = segmentOf.get(a)!;
+    if (a === b || s !== segmentOf.get(b)) continue;
+    (segmentEdges.get(s) ?? segmentEdges.set(s, new Map()).get(s)!).set(`${a}->${b}`, [a, b]);
   }
 
   // Segments, stacked; each centred on x = 0 first, shifted right at the end.
@@ -214,10 +148,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
   let maxX = 0;
   for (let s = 0; s * segmentSize < items.length; s++) {
     const part = items.slice(s * segmentSize, (s + 1) * segmentSize);
-    const ids = new Set(part.map((it) => it.id));
-    const edges = [...itemEdges.values()].filter(([a, b]) => ids.has(a) && ids.has(b));
-    runs++;
-    const laid = dagreRun(part, edges);
+    const laid = dagre.layout(part, [...(segmentEdges.get(s)?.values() ?? [])]);
     const dx = -laid.width / 2;
     for (const it of part) {
       const c = laid.centers.get(it.id)!;
@@ -291,9 +222,7 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
     const ib = itemOf(model.nodes[e.to]);
     if (ia === ib && ia[0] === 'B') {
       const blockBox = blocks[Number(ia.slice(1))];
-      const local = members[Number(ia.slice(1))];
-      const pts =
-        inner.get(Number(ia.slice(1)))!.points.get(`${local.indexOf(e.from)}->${local.indexOf(e.to)}`) ?? [];
+      const pts = inner.get(Number(ia.slice(1)))!.points.get(`${slot.get(e.from)}->${slot.get(e.to)}`) ?? [];
       middle = pts.slice(2, -2).map((v, i) => v + (i % 2 ? blockBox.y + PAD + 16 : blockBox.x + PAD));
     } else {
       const pts = segmentPoints.get(`${ia}->${ib}`);
@@ -316,6 +245,6 @@ export function layoutGraph(model: GraphModel, options: LayoutOptions = {}): Gra
     blocks,
     edges: [...lines.values()],
     expanded: [...expanded].sort((a, b) => a - b),
-    runs,
+    runs: dagre.made - madeBefore,
   };
 }
