@@ -1,8 +1,8 @@
 import type * as OrtTypes from 'onnxruntime-node';
 import { ModelError } from '../core/errors';
-import { planCaptureSegments } from '../core/quant/captureSegments';
+import { gramEdits, gramOutputs, planCaptureSegments } from '../core/quant/captureSegments';
 import { symmetrize } from '../core/quant/gramMatrix';
-import { dataTypeCodeOf } from '../core/tensor/dataType';
+import { DataType, dataTypeCodeOf } from '../core/tensor/dataType';
 import { extraGraphOutputs } from '../core/write/extraGraphOutputs';
 import type { Edit } from '../core/write/planWrite';
 import { buildCandidate } from './candidateModel';
@@ -13,9 +13,10 @@ import {
   CALIBRATION_SEED,
   type CalibrationOptions,
   CAPTURE_SESSION_OPTIONS,
+  batchesForK,
+  calibrationSynthesis,
   CaptureCancelledError,
   type CaptureResult,
-  MAX_CALIBRATION_BATCHES,
 } from './captureActivations';
 import { samplesFor } from './data/sampleFeeds';
 import { constantReaderOf } from './data/synthesizeInputs';
@@ -41,6 +42,14 @@ export class SegmentsUnsupportedError extends Error {
   }
 }
 
+/** A part of the model loaded in onnxruntime, ready to run batches. */
+interface OpenPart {
+  /** Undefined: the part runs no node (its activations were all made earlier). */
+  session?: OrtTypes.InferenceSession;
+  inputNames: Set<string>;
+  close(): Promise<void>;
+}
+
 /**
  * captureActivations block by block for several groups of activations (planCaptureSegments): the model is
  * cut into one part per group; part k alone is loaded in onnxruntime-node (only its nodes and the
@@ -48,8 +57,9 @@ export class SegmentsUnsupportedError extends Error {
  * calibration and held-out batch runs through it, the group's XᵀX is accumulated batch by batch and
  * yielded, and the next part starts when the caller asks for it (after solving and releasing the group).
  * So the model runs once in all instead of once per group, a session holds one part's weights, and the
- * nodes after the last activation (an LM head) never run. The batch count is settled on the first part's
- * first batch: enough rows for `rowsPerK`·K of the widest activation of any group. Throws
+ * nodes after the last activation (an LM head) never run. Each group gets every batch earlier parts ran,
+ * and more when its activations need them (`rowsPerK`·K rows, settled on its first batch as
+ * captureActivations does): the extra batches are then first run through the earlier parts. Throws
  * SegmentsUnsupportedError before any run when the graph cannot be cut.
  */
 export async function* captureInSegments(
@@ -85,11 +95,12 @@ export async function* captureInSegments(
     const files = samples?.source === 'files' ? samples : undefined;
     const realCalibration = files && files.calibration.length > 0 ? files.calibration : undefined;
     const realHeldOut = files && files.evaluation.length > 0 ? files.evaluation : undefined;
-    let calibrationBatches = options.inputsDir
-      ? 1
-      : (realCalibration?.length ?? Math.max(1, options.batches));
+    const synthesized = !options.inputsDir && !realCalibration;
+    /** Calibration batches run through the parts so far (more when a group needs more rows). */
+    let ran = options.inputsDir ? 1 : (realCalibration?.length ?? Math.max(1, options.batches));
     const heldOutBatches = options.inputsDir || !heldOut ? 0 : (realHeldOut?.length ?? heldOut.batches);
     let described: SynthesizedInput[] = [];
+    let synthesis = calibrationSynthesis(index, readConstant, options);
     const feedsOf = (held: boolean, b: number): Feeds => {
       const real = held ? realHeldOut : realCalibration;
       if (real) return real[b];
@@ -98,22 +109,132 @@ export async function* captureInSegments(
         ort,
         index,
         inputNames,
-        { ...options, seed: (held ? heldOut!.seedBase : (options.seedBase ?? CALIBRATION_SEED)) + b },
+        { ...synthesis, seed: (held ? heldOut!.seedBase : (options.seedBase ?? CALIBRATION_SEED)) + b },
         into,
         readConstant,
       );
       if (!held && b === 0) described = into;
       return feeds;
     };
-    // Values kept between parts, per batch (calibration batches, then held-out ones).
-    const kept: Map<string, OrtTypes.Tensor>[] = [];
-    const keptOf = (slot: number) => (kept[slot] ??= new Map());
-    const widest = Math.max(...groups.flat().map((t) => t.K));
+    // Values kept between parts, per batch ('c3': calibration batch 3, 'h0': held-out batch 0).
+    const kept = new Map<string, Map<string, OrtTypes.Tensor>>();
+    const keptOf = (slot: string) => kept.get(slot) ?? kept.set(slot, new Map()).get(slot)!;
+    /** The element type of each kept value (a later part declares it as an input). */
+    const types = new Map<string, number>();
 
-    for (const [k, part] of segments.entries()) {
-      const targets = groups[k];
+    const open = async (k: number): Promise<OpenPart> => {
+      const part = segments[k];
+      if (part.nodeIds.length === 0) return { inputNames: new Set(), close: async () => {} };
+      const inPart = new Set(part.nodeIds);
+      const edits: Edit[] = [
+        ...main.nodeIds
+          .filter((id) => !inPart.has(id))
+          .map((nodeId): Edit => ({ kind: 'removeNode', nodeId })),
+        ...part.unusedTensorIds.map((tensorId): Edit => ({ kind: 'removeTensor', tensorId })),
+        { kind: 'removeGraphOutputs', graph: main.path, names: main.outputs.map((o) => o.name) },
+      ];
+      // XᵀX of the activations this part makes is computed by onnxruntime (gramEdits): fetched instead.
+      const made = new Set(part.nodeIds.flatMap((id) => index.nodes[id].outputs));
+      const inSession = options.diagonal ? [] : groups[k].filter((t) => made.has(t.name));
+      const outputs = new Set(part.outputs);
+      for (const t of inSession) {
+        edits.push(...gramEdits(main.path, t.name, t.K, t.elemType));
+        if (!part.kept.includes(t.name)) outputs.delete(t.name);
+      }
+      const typeOf = (name: string) => {
+        const code = types.get(name);
+        if (code === undefined) throw new Error(`no kept value of ${name} for part ${k + 1}`);
+        return code;
+      };
+      const elemType = new Map(groups[k].map((t) => [t.name, t.elemType]));
+      const candidate = buildCandidate(
+        model,
+        edits,
+        CAPTURE_SESSION_OPTIONS,
+        extraGraphOutputs(
+          [
+            ...[...outputs].map((name) => ({ name, elemType: elemType.get(name) })),
+            ...inSession.flatMap((t) => {
+              const o = gramOutputs(t.name);
+              return [
+                { name: o.gram, elemType: DataType.FLOAT },
+                { name: o.shape, elemType: DataType.INT64 },
+              ];
+            }),
+          ],
+          part.inputs.map((name) => ({ name, elemType: typeOf(name) })),
+        ),
+      );
+      const session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions).catch(
+        (e: Error) => {
+          candidate.dispose();
+          if (k === 0)
+            throw new SegmentsUnsupportedError(`onnxruntime cannot load its first part: ${e.message}`);
+          throw new ModelError(
+            modelPath,
+            `onnxruntime cannot load part ${k + 1} of ${segments.length} of it for the calibration: ${e.message}`,
+          );
+        },
+      );
+      return {
+        session,
+        inputNames: new Set(session.inputNames),
+        close: async () => {
+          await session.release();
+          candidate.dispose();
+        },
+      };
+    };
+    /** Runs one batch through part k: its feeds, its outputs; the values later parts need are kept. */
+    const run = async (k: number, p: OpenPart, held: boolean, b: number) => {
+      if (control.cancelled?.()) throw new CaptureCancelledError();
+      const part = segments[k];
+      const feeds = feedsOf(held, b);
+      const values = keptOf(`${held ? 'h' : 'c'}${b}`);
+      let out: OrtTypes.InferenceSession.OnnxValueMapType = {};
+      if (p.session) {
+        const given: Feeds = {};
+        for (const [name, t] of Object.entries(feeds)) if (p.inputNames.has(name)) given[name] = t;
+        for (const name of part.inputs) given[name] = values.get(name)!;
+        try {
+          out = await p.session.run(given);
+        } catch (e) {
+          throw new ModelError(
+            modelPath,
+            `onnxruntime cannot run the calibration (part ${k + 1} of ${segments.length}): ${(e as Error).message}`,
+          );
+        }
+      }
+      for (const name of part.kept) {
+        values.set(name, out[name]);
+        const code = dataTypeCodeOf(out[name]?.type ?? '');
+        if (code !== undefined) types.set(name, code);
+      }
+      return (name: string) => out[name] ?? values.get(name) ?? feeds[name];
+    };
+    const release = (k: number, slots: Iterable<string>) => {
+      for (const slot of slots) for (const name of segments[k].release) kept.get(slot)?.delete(name);
+    };
+    /** Calibration batches `from`…`to`-1 through parts 0…k-1, so part k can run them. */
+    const catchUp = async (k: number, from: number, to: number) => {
+      const slots = Array.from({ length: to - from }, (_, i) => from + i);
+      for (let j = 0; j < k; j++) {
+        const p = await open(j);
+        try {
+          for (const b of slots) await run(j, p, false, b);
+        } finally {
+          await p.close();
+        }
+        release(
+          j,
+          slots.map((b) => `c${b}`),
+        );
+      }
+    };
+
+    for (let k = 0; k < segments.length; k++) {
       const missing: CaptureResult['missing'] = [];
-      const wanted = targets.filter((t) => {
+      const wanted = groups[k].filter((t) => {
         const ok = produced.has(t.name) || inputNames.includes(t.name);
         if (!ok) missing.push({ name: t.name, reason: 'computed inside a subgraph (or a constant)' });
         return ok;
@@ -127,86 +248,40 @@ export async function* captureInSegments(
         );
       const grams = gramsOf();
       const held = gramsOf();
-      let session: OrtTypes.InferenceSession | undefined;
-      let dispose = () => {};
+      // Every batch earlier parts ran flows through this part (later parts need its values), and counts.
+      let batches = ran;
+      const p = await open(k);
       try {
-        if (part.nodeIds.length > 0) {
-          const inPart = new Set(part.nodeIds);
-          const edits: Edit[] = [
-            ...main.nodeIds
-              .filter((id) => !inPart.has(id))
-              .map((nodeId): Edit => ({ kind: 'removeNode', nodeId })),
-            ...part.unusedTensorIds.map((tensorId): Edit => ({ kind: 'removeTensor', tensorId })),
-            { kind: 'removeGraphOutputs', graph: main.path, names: main.outputs.map((o) => o.name) },
-          ];
-          const typeOf = (name: string) => {
-            const t = kept[0]?.get(name);
-            const code = t && dataTypeCodeOf(t.type);
-            if (code === undefined) throw new Error(`no kept value of ${name} for part ${k + 1}`);
-            return code;
-          };
-          const elemType = new Map(targets.map((t) => [t.name, t.elemType]));
-          const candidate = buildCandidate(
-            model,
-            edits,
-            CAPTURE_SESSION_OPTIONS,
-            extraGraphOutputs(
-              part.outputs.map((name) => ({ name, elemType: elemType.get(name) })),
-              part.inputs.map((name) => ({ name, elemType: typeOf(name) })),
-            ),
-          );
-          dispose = candidate.dispose;
-          session = await ort.InferenceSession.create(candidate.bytes, candidate.sessionOptions).catch(
-            (e: Error) => {
-              if (k === 0)
-                throw new SegmentsUnsupportedError(`onnxruntime cannot load its first part: ${e.message}`);
-              throw new ModelError(
-                modelPath,
-                `onnxruntime cannot load part ${k + 1} of ${segments.length} of it for the calibration: ${e.message}`,
-              );
-            },
-          );
+        for (let b = 0; b < batches; b++) {
+          if (b >= ran) {
+            await catchUp(k, ran, batches);
+            ran = batches;
+          }
+          let valueOf;
+          try {
+            valueOf = await run(k, p, false, b);
+          } catch (e) {
+            // A language model that does not take LM_CALIBRATION_WINDOW tokens: its declared sizes then.
+            if (k > 0 || b > 0 || synthesis === options || !(e instanceof ModelError)) throw e;
+            synthesis = options;
+            kept.clear();
+            valueOf = await run(k, p, false, b);
+          }
+          for (const g of grams.values()) addCaptured(g, valueOf, options.diagonal);
+          // The first batch settles how many this group needs, as captureActivations does.
+          if (b === 0 && synthesized)
+            batches = Math.max(batches, batchesForK([...grams.values()], options.rowsPerK ?? 1));
+          control.onBatch?.(b + 1, batches + heldOutBatches, k, segments.length);
         }
-        const names = new Set(session?.inputNames ?? []);
-        const total = () => calibrationBatches + heldOutBatches;
-        for (let slot = 0; slot < total(); slot++) {
-          if (control.cancelled?.()) throw new CaptureCancelledError();
-          const isHeld = slot >= calibrationBatches;
-          const feeds = feedsOf(isHeld, isHeld ? slot - calibrationBatches : slot);
-          const values = keptOf(slot);
-          let out: OrtTypes.InferenceSession.OnnxValueMapType = {};
-          if (session) {
-            const run: Feeds = {};
-            for (const [name, t] of Object.entries(feeds)) if (names.has(name)) run[name] = t;
-            for (const name of part.inputs) run[name] = values.get(name)!;
-            try {
-              out = await session.run(run);
-            } catch (e) {
-              throw new ModelError(
-                modelPath,
-                `onnxruntime cannot run the calibration (part ${k + 1} of ${segments.length}): ${(e as Error).message}`,
-              );
-            }
-          }
-          for (const g of (isHeld ? held : grams).values())
-            addRows(g, out[g.name] ?? values.get(g.name) ?? feeds[g.name], options.diagonal);
-          for (const name of part.kept) values.set(name, out[name]);
-          // The first batch settles how many the calibration needs (the widest activation of any group).
-          if (k === 0 && slot === 0 && !options.inputsDir && !realCalibration) {
-            const perBatch = Math.min(...[...grams.values()].filter((g) => g.rows > 0).map((g) => g.rows));
-            if (Number.isFinite(perBatch))
-              calibrationBatches = Math.min(
-                MAX_CALIBRATION_BATCHES,
-                Math.max(calibrationBatches, Math.ceil(((options.rowsPerK ?? 1) * widest) / perBatch)),
-              );
-          }
-          control.onBatch?.(slot + 1, total(), k, segments.length);
+        for (let b = 0; b < heldOutBatches; b++) {
+          const valueOf = await run(k, p, true, b);
+          for (const g of held.values()) addCaptured(g, valueOf, options.diagonal);
+          control.onBatch?.(batches + b + 1, batches + heldOutBatches, k, segments.length);
         }
       } finally {
-        await session?.release();
-        dispose();
+        await p.close();
       }
-      for (const values of kept) for (const name of part.release) values?.delete(name);
+      release(k, kept.keys());
       for (const g of [...grams.values(), ...held.values()]) if (!options.diagonal) symmetrize(g.gram, g.K);
       for (const g of grams.values())
         if (g.rows === 0) missing.push({ name: g.name, reason: `no rows of ${g.K} values` });
@@ -214,7 +289,7 @@ export async function* captureInSegments(
         ? `${realCalibration.length} calibration sample${realCalibration.length === 1 ? '' : 's'} of ${files!.section.paths.join(', ')}`
         : options.inputsDir
           ? `inputs ${options.inputsDir}`
-          : `${calibrationBatches} synthesized batch${calibrationBatches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + calibrationBatches - 1})`;
+          : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
       yield {
         part: k,
         parts: segments.length,
@@ -229,4 +304,22 @@ export async function* captureInSegments(
   } finally {
     model.close();
   }
+}
+
+/** Adds a batch's rows of an activation: its XᵀX as the part computed it (gramEdits), else the rows. */
+function addCaptured(
+  g: ActivationGram,
+  valueOf: (name: string) => OrtTypes.Tensor | undefined,
+  diagonal: boolean | undefined,
+): void {
+  const names = gramOutputs(g.name);
+  const xtx = valueOf(names.gram);
+  const shape = valueOf(names.shape);
+  if (!xtx || !shape) {
+    addRows(g, valueOf(g.name), diagonal);
+    return;
+  }
+  const data = xtx.data as Float32Array;
+  for (let i = 0; i < data.length; i++) g.gram[i] += data[i];
+  g.rows += Number((shape.data as BigInt64Array)[0]);
 }

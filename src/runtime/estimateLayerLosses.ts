@@ -10,7 +10,17 @@ import { lossOfNoise, type WeightedNoise, weightedNoise } from '../core/quant/we
 import { PRECISION_SPECS } from '../core/shrink/precisions';
 import type { Loss, LossRequest } from '../core/shrink/shrinkSearch';
 import { decodeFloat16, encodeFloat16 } from '../core/tensor/float16';
-import { CaptureCancelledError, captureActivations } from './captureActivations';
+import { inGraphOrder } from '../core/quant/captureSegments';
+import { rawByteLength } from '../core/tensor/dataType';
+import {
+  type ActivationTarget,
+  type CalibrationOptions,
+  CaptureCancelledError,
+  captureActivations,
+  type CaptureResult,
+} from './captureActivations';
+import { captureInSegments, SegmentsUnsupportedError } from './captureInSegments';
+import { gramGroups } from './planDataAware';
 import type { OpenedModel } from './openModel';
 import type { VerifyOptions } from './verifyModels';
 
@@ -33,12 +43,14 @@ export interface LossEstimator {
  * numbers each — captureActivations with `diagonal`), then a loss is the layer's own output noise ratio
  * under round-to-nearest at that precision (weightedNoise), with no model run. It is a ranking of layers,
  * not the whole model's figure: the search still runs every candidate in onnxruntime before it takes it.
+ * `partWeightBytes`: the weights one part of the calibration loads at most (captureEnergy).
  */
 export async function openLossEstimator(
   model: OpenedModel,
   names: readonly string[],
   verify: VerifyOptions,
   signal?: AbortSignal,
+  partWeightBytes = PART_WEIGHT_BYTES,
 ): Promise<LossEstimator> {
   const wanted = new Set(names);
   const uses = new Map<string, MatMulNBitsUse[]>();
@@ -49,11 +61,13 @@ export async function openLossEstimator(
     for (const u of list) targets.set(u.activation, { name: u.activation, K: u.K, elemType: u.tensor.dtype });
   let capture;
   try {
-    capture = await captureActivations(
-      model.path,
+    capture = await captureEnergy(
+      model,
+      [...uses.values()].flat(),
       [...targets.values()],
       { ...verify, batches: ESTIMATE_BATCHES, rowsPerK: 0, diagonal: true },
-      { cancelled: () => signal?.aborted ?? false },
+      partWeightBytes,
+      signal,
     );
   } catch (e) {
     if (e instanceof CaptureCancelledError) throw new ModelError(model.path, 'shrink cancelled');
@@ -147,4 +161,51 @@ function float16Noise(values: Float32Array, u: MatMulNBitsUse, diag: Float64Arra
     }
   }
   return { signal, noise };
+}
+
+/** Weights one part of the estimator's calibration loads at most: a big model runs part by part. */
+const PART_WEIGHT_BYTES = 512 * 2 ** 20;
+
+/**
+ * The diagonal of each activation's XᵀX: part by part (captureInSegments, parts of at most
+ * PART_WEIGHT_BYTES of the weights the activations multiply) when that makes several parts — a session
+ * then holds one part of a big model, not all of it — else, or when the graph cannot be cut, in one run.
+ */
+async function captureEnergy(
+  model: OpenedModel,
+  uses: readonly MatMulNBitsUse[],
+  targets: ActivationTarget[],
+  options: CalibrationOptions,
+  partWeightBytes: number,
+  signal?: AbortSignal,
+): Promise<CaptureResult> {
+  const weightBytes = new Map<string, number>();
+  const counted = new Set<string>();
+  for (const u of uses) {
+    if (counted.has(`${u.activation}\n${u.tensor.id}`)) continue;
+    counted.add(`${u.activation}\n${u.tensor.id}`);
+    const bytes = rawByteLength(u.tensor.dtype, u.tensor.count);
+    weightBytes.set(u.activation, (weightBytes.get(u.activation) ?? 0) + bytes);
+  }
+  const groups = gramGroups(
+    inGraphOrder(model.index, targets),
+    uses,
+    partWeightBytes,
+    (t) => weightBytes.get(t.name) ?? 0,
+  );
+  const control = { cancelled: () => signal?.aborted ?? false };
+  if (groups.length > 1) {
+    try {
+      const result: CaptureResult = { grams: [], missing: [], calibration: '' };
+      for await (const part of captureInSegments(model.path, groups, options, undefined, control)) {
+        result.grams.push(...part.captured.grams);
+        result.missing.push(...part.captured.missing);
+        result.calibration ||= `${part.captured.calibration} (in ${part.parts} parts of the model)`;
+      }
+      return result;
+    } catch (e) {
+      if (!(e instanceof SegmentsUnsupportedError)) throw e;
+    }
+  }
+  return captureActivations(model.path, targets, options, control);
 }

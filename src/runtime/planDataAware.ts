@@ -13,6 +13,7 @@ import {
   readFloat32,
   type WeightQuantizer,
 } from '../core/quant/planQuantize';
+import { inGraphOrder } from '../core/quant/captureSegments';
 import { DataType } from '../core/tensor/dataType';
 import type { ActivationGram, CalibrationOptions, CaptureResult } from './captureActivations';
 import type {
@@ -130,11 +131,11 @@ export async function* capturedGroups(
   heldOut: { batches: number; seedBase: number },
   job: DataAwareJob,
 ): AsyncGenerator<CapturedGroup> {
-  const targets = [
+  const targets = inGraphOrder(model.index, [
     ...new Map(
       uses.map((u) => [u.activation, { name: u.activation, K: u.K, elemType: u.tensor.dtype }]),
     ).values(),
-  ];
+  ]);
   let text = '';
   const groups = gramGroups(targets, uses, job.gramBudget ?? GRAM_BUDGET_BYTES);
   if (groups.length > 1) {
@@ -197,13 +198,14 @@ export const GRAM_BUDGET_BYTES = 1024 * 2 ** 20;
 const HELD_OUT_BATCHES = 8;
 
 /**
- * Targets split into groups of at most `budget` bytes of Gram matrices, in the order the model reads
- * them; the activations of one weight (read by several nodes) always share a group.
+ * Targets split into groups of at most `budget` bytes of Gram matrices (or of `cost`), in the order given
+ * (inGraphOrder); the activations of one weight (read by several nodes) always share a group.
  */
 export function gramGroups<T extends { name: string; K: number }>(
   targets: T[],
   uses: readonly MatMulNBitsUse[],
   budget: number,
+  cost: (t: T) => number = (t) => t.K * t.K * 8,
 ): T[][] {
   // Units: activations linked through a weight that multiplies each of them (union-find).
   const parent = new Map(targets.map((t) => [t.name, t.name]));
@@ -226,7 +228,7 @@ export function gramGroups<T extends { name: string; K: number }>(
   let current: T[] = [];
   let bytes = 0;
   for (const unit of units.values()) {
-    const b = unit.reduce((a, t) => a + t.K * t.K * 8, 0);
+    const b = unit.reduce((a, t) => a + cost(t), 0);
     if (current.length > 0 && bytes + b > budget) {
       groups.push(current);
       current = [];

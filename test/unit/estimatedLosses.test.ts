@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { matMulNBitsValues } from '../../src/core/quant/matMulNBitsValues';
+import { DEFAULT_QUANTIZE_OPTIONS, matMulNBitsUses } from '../../src/core/quant/planQuantize';
 import { type BlockwiseWeight, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
 import { lossOfNoise, weightedNoise } from '../../src/core/quant/weightedNoise';
 import type { ShrinkReport } from '../../src/core/shrink/shrinkReport';
@@ -131,6 +132,28 @@ describe('shrink --losses estimated', () => {
     console.log(
       `estimated vs measured int4 layer losses on tiny_bert: Spearman ${rho.toFixed(3)} over ${n} layers`,
     );
+  });
+
+  it('gives the same estimates when its calibration runs part by part', async () => {
+    const model = openModel(BERT);
+    try {
+      const names = matMulNBitsUses(model.index, DEFAULT_QUANTIZE_OPTIONS).map((u) => u.tensor.name);
+      const wanted = [...new Set(names)].map((name) => ({ name, precision: 'int4' as const }));
+      const whole = await openLossEstimator(model, names, {});
+      const parts = await openLossEstimator(model, names, {}, undefined, 64 * 1024);
+      assert.match(parts.calibration, /\(in \d+ parts of the model\)$/);
+      assert.doesNotMatch(whole.calibration, /parts of the model/);
+      const a = await whole.estimate(wanted);
+      const b = await parts.estimate(wanted);
+      assert.equal(a.length, wanted.length);
+      for (const [i, x] of a.entries())
+        assert.ok(
+          Math.abs(x!.sqnrDb - b[i]!.sqnrDb) < 1e-3,
+          `${wanted[i].name}: ${x!.sqnrDb} vs ${b[i]!.sqnrDb}`,
+        );
+    } finally {
+      model.close();
+    }
   });
 
   it('meets the target on held-out inputs, and says the losses were estimated', async () => {

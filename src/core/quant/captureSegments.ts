@@ -1,4 +1,6 @@
 import type { ModelIndex } from '../onnx/modelIndex';
+import { DataType } from '../tensor/dataType';
+import type { Edit } from '../write/planWrite';
 
 /** One part of the main graph that runs alone during a block-by-block calibration. */
 export interface CaptureSegment {
@@ -16,6 +18,16 @@ export interface CaptureSegment {
   release: string[];
   /** Initializers no node of this part reads: left out of its model. */
   unusedTensorIds: number[];
+}
+
+/**
+ * `targets` sorted by where the main graph makes each (graph inputs and anything unmade first), so groups
+ * taken in this order are cut into parts that each run a stretch of the graph once.
+ */
+export function inGraphOrder<T extends { name: string }>(index: ModelIndex, targets: readonly T[]): T[] {
+  const at = new Map<string, number>();
+  index.graphs[0].nodeIds.forEach((id, i) => index.nodes[id].outputs.forEach((o) => o && at.set(o, i)));
+  return [...targets].sort((a, b) => (at.get(a.name) ?? -1) - (at.get(b.name) ?? -1));
 }
 
 /**
@@ -96,4 +108,37 @@ export function planCaptureSegments(
     s.unusedTensorIds = initializers.filter((t) => !read.has(t.name)).map((t) => t.id);
   });
   return segments;
+}
+
+/** The names under which a part of the model answers XᵀX of activation `name` and its rows. */
+export function gramOutputs(name: string): { gram: string; shape: string } {
+  return { gram: `${name}/big_shrink_xtx`, shape: `${name}/big_shrink_rows` };
+}
+
+/**
+ * Edits that make a model compute XᵀX of activation `name` (rows of K values, float32 or float16) itself:
+ * Reshape to [rows, K] (float16 cast to float32 first), Transpose, MatMul → [K, K] float32, and the
+ * [rows, K] shape — onnxruntime's GEMM does in one call what a loop over rows would in JavaScript.
+ */
+export function gramEdits(graph: string, name: string, K: number, elemType: number): Edit[] {
+  const out = gramOutputs(name);
+  const p = (s: string) => `${name}/big_shrink_${s}`;
+  const shape = new Uint8Array(new BigInt64Array([-1n, BigInt(K)]).buffer);
+  const x = elemType === DataType.FLOAT16 ? p('f32') : name;
+  return [
+    { kind: 'addTensor', graph, name: p('dims'), tensor: { dtype: DataType.INT64, dims: [2], data: shape } },
+    {
+      kind: 'insertNodes',
+      graph,
+      nodes: [
+        ...(x === name
+          ? []
+          : [{ opType: 'Cast', inputs: [name], outputs: [x], attributes: [{ name: 'to', i: 1 }] }]),
+        { opType: 'Reshape', inputs: [x, p('dims')], outputs: [p('rows2d')] },
+        { opType: 'Transpose', inputs: [p('rows2d')], outputs: [p('t')] },
+        { opType: 'MatMul', inputs: [p('t'), p('rows2d')], outputs: [out.gram] },
+        { opType: 'Shape', inputs: [p('rows2d')], outputs: [out.shape] },
+      ],
+    },
+  ];
 }
