@@ -17,6 +17,7 @@ import { captureInSegments, SegmentsUnsupportedError } from '../../src/runtime/c
 import { openModel } from '../../src/runtime/openModel';
 import { gramGroups, planDataAware } from '../../src/runtime/planDataAware';
 import { REPO_ROOT, testModel } from '../testModels';
+import { relativeError } from './relativeError';
 
 const SCRIPT = path.join(REPO_ROOT, 'dist', 'dataAwareWorker.js');
 const MAKER = path.join(REPO_ROOT, 'scripts', 'make-llm-model.js');
@@ -37,17 +38,6 @@ function groupsOf(file: string, budget: number): ActivationTarget[][] {
   }
 }
 
-/** Largest |a - b| over the largest |a|. */
-function relativeDiff(a: Float64Array, b: Float64Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]));
-  }
-  return diff / scale;
-}
-
 function assertSameGrams(parts: ActivationGram[], whole: ActivationGram[], what: string): void {
   assert.deepEqual(
     parts.map((g) => [g.name, g.rows]),
@@ -55,7 +45,7 @@ function assertSameGrams(parts: ActivationGram[], whole: ActivationGram[], what:
     what,
   );
   for (const [i, g] of parts.entries())
-    assert.ok(relativeDiff(g.gram, whole[i].gram) < 1e-4, `${what}: ${g.name} XᵀX differs`);
+    assert.ok(relativeError(g.gram, whole[i].gram) < 1e-4, `${what}: ${g.name} XᵀX differs`);
 }
 
 describe('captureInSegments (calibration part by part)', () => {

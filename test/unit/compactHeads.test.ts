@@ -12,6 +12,7 @@ import { attentionFixture, SILENT_HEAD, type UnitTensor, zeroUnits } from './com
 import { floatTensor, INT64, valueInfo } from './modelFixtures';
 import { cli, python, tempDir } from './dataTestKit';
 import { normal, rng } from './tensorFixtures';
+import { relativeError } from './relativeError';
 
 const CHECK = `
 import sys, onnx
@@ -39,18 +40,6 @@ async function run(bytes: Uint8Array, feeds: Feeds): Promise<Float32Array[]> {
   const result = session.outputNames.map((n) => out[n].data as Float32Array);
   await session.release();
   return result;
-}
-
-/** max |a - b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 /** The channels of the removed heads (head h holds channels h·D … h·D + D − 1). */

@@ -14,6 +14,7 @@ import {
   zeroUnits,
 } from './compactFixtures';
 import { normal, rng } from './tensorFixtures';
+import { relativeError } from './relativeError';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -59,18 +60,6 @@ async function run(
   const result = session.outputNames.map((n) => out[n].data as Float32Array);
   await session.release();
   return result;
-}
-
-/** max |a - b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 async function compactAndCompare(

@@ -47,13 +47,11 @@ function depthFirstOrder(g: Graph): void {
   for (const layer of layers) layer?.forEach((v, i) => ((g.node(v) as { order?: number }).order = i));
 }
 
-/**
- * Chains of items: maximal runs `a → b → …` where each link is `a`'s only edge out and `b`'s only edge
- * in (a MatMul, its Add, an activation…). Dagre would give each member a rank of its own and put them in
- * one column; a chain goes to dagre as one box instead. Singletons are left out; self-edges and repeats
- * do not count.
- */
-export function findChains(items: readonly RunItem[], edges: readonly [string, string][]): string[][] {
+/** Each item's distinct successors and predecessors (self-edges and repeats do not count). */
+function adjacency(edges: readonly [string, string][]): {
+  outs: Map<string, Set<string>>;
+  ins: Map<string, Set<string>>;
+} {
   const outs = new Map<string, Set<string>>();
   const ins = new Map<string, Set<string>>();
   for (const [a, b] of edges) {
@@ -61,6 +59,17 @@ export function findChains(items: readonly RunItem[], edges: readonly [string, s
     (outs.get(a) ?? outs.set(a, new Set()).get(a)!).add(b);
     (ins.get(b) ?? ins.set(b, new Set()).get(b)!).add(a);
   }
+  return { outs, ins };
+}
+
+/**
+ * Chains of items: maximal runs `a → b → …` where each link is `a`'s only edge out and `b`'s only edge
+ * in (a MatMul, its Add, an activation…). Dagre would give each member a rank of its own and put them in
+ * one column; a chain goes to dagre as one box instead. Singletons are left out; self-edges and repeats
+ * do not count.
+ */
+export function findChains(items: readonly RunItem[], edges: readonly [string, string][]): string[][] {
+  const { outs, ins } = adjacency(edges);
   const next = new Map<string, string>();
   const hasPrev = new Set<string>();
   for (const [a, to] of outs) {
@@ -95,13 +104,7 @@ export interface Bypass {
  * edge, `a`, the run and `b` make one chain; the edge is drawn beside it, as dagre would route it.
  */
 export function findBypasses(edges: readonly [string, string][]): Bypass[] {
-  const outs = new Map<string, Set<string>>();
-  const ins = new Map<string, Set<string>>();
-  for (const [a, b] of edges) {
-    if (a === b) continue;
-    (outs.get(a) ?? outs.set(a, new Set()).get(a)!).add(b);
-    (ins.get(b) ?? ins.set(b, new Set()).get(b)!).add(a);
-  }
+  const { outs, ins } = adjacency(edges);
   const found: Bypass[] = [];
   const starts = new Set<string>();
   const ends = new Set<string>();
