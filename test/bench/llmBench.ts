@@ -164,6 +164,17 @@ export async function benchLlm(): Promise<void> {
   );
   row('quantize --method gptq (32+ batches)', `${gptq.seconds.toFixed(1)} s`, '', undefined);
   rss('quantize gptq', gptq);
+  const section = (
+    JSON.parse(fs.readFileSync(out('llm.gptq.report.json'), 'utf8')) as {
+      dataAware?: { calibration: string; layers?: { kept: string; rows: number; K: number }[] };
+    }
+  ).dataAware;
+  if (section) {
+    const kept = new Map<string, number>();
+    for (const l of section.layers ?? []) kept.set(l.kept, (kept.get(l.kept) ?? 0) + 1);
+    console.log(`  calibration: ${section.calibration}`);
+    console.log(`  layers kept: ${[...kept].map(([m, n]) => `${m} ${n}`).join(', ')}`);
+  }
 }
 
 /** ONNX Runtime's MatMulNBitsQuantizer (RTN, 4-bit, block 32) on the same file, where pip can install it. */
