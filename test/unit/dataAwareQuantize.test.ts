@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { dequantizeBlockCodes, packBlockCodes, weightColumns } from '../../src/core/quant/blockCodes';
 import { quantizeDataAware } from '../../src/core/quant/dataAwareQuantize';
-import { gptqQuantize } from '../../src/core/quant/gptqQuantize';
+import { GPTQ_DAMP, gptqFactor, gptqQuantize } from '../../src/core/quant/gptqQuantize';
 import { accumulateGram, gramError, quadraticForm, symmetrize } from '../../src/core/quant/gramMatrix';
 import { type BlockwiseOptions, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
 import { searchQuantize } from '../../src/core/quant/searchQuantize';
@@ -230,4 +230,42 @@ describe('GPTQ (without clipping) against an independent numpy implementation (t
       assert.ok(same >= 0.99 * N * K, `${same} of ${N * K} codes agree`);
     });
   }
+});
+
+describe('gptqFactor', () => {
+  it('is the upper Cholesky factor of the damped inverse: UᵀU (H + λI) = I, zeros below the diagonal', () => {
+    const random = rng(7);
+    for (const [K, rows] of [
+      [7, 40],
+      [48, 200],
+      [48, 10], // rank-deficient: the damping alone makes it invertible
+    ]) {
+      const x = Float32Array.from({ length: rows * K }, () => normal(random));
+      const gram = new Float64Array(K * K);
+      accumulateGram(gram, K, x, rows);
+      symmetrize(gram, K);
+      const u = gptqFactor(gram, K);
+      let trace = 0;
+      for (let i = 0; i < K; i++) trace += gram[i * K + i];
+      const h = Float64Array.from(gram);
+      for (let i = 0; i < K; i++) h[i * K + i] += (GPTQ_DAMP * trace) / K;
+      let worst = 0;
+      for (let i = 0; i < K; i++) {
+        for (let j = 0; j < i; j++) assert.equal(u[i * K + j], 0, `U[${i}][${j}]`);
+        assert.ok(u[i * K + i] > 0);
+        for (let j = 0; j < K; j++) {
+          // (UᵀU H)[i][j] = Σ_a U[a][i] Σ_b U[a][b] H[b][j]
+          let s = 0;
+          for (let a = 0; a < K; a++) {
+            if (u[a * K + i] === 0) continue;
+            let t = 0;
+            for (let b = 0; b < K; b++) t += u[a * K + b] * h[b * K + j];
+            s += u[a * K + i] * t;
+          }
+          worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
+        }
+      }
+      assert.ok(worst < 1e-9, `K=${K}, ${rows} rows: |UᵀU H − I| = ${worst}`);
+    }
+  });
 });
