@@ -84,28 +84,40 @@ export function gptqFactor(gram: Float64Array, K: number): Float64Array {
   for (let i = 0; i < K; i++)
     for (let j = 0, src = (K - 1 - i) * K + K - 1; j < K; j++) reversed[i * K + j] = gram[src - j];
   for (let i = 0; i < K; i++) reversed[i * K + i] += damp;
-  // invT = (L̃⁻¹)ᵀ: invT[b·K + a] is L̃⁻¹[a][b]; U[i][j] = L̃⁻¹[K-1-i][K-1-j].
-  const invT = invertLowerTransposed(cholesky(reversed, K), K);
-  const out = new Float64Array(K * K);
+  // u = (L̃⁻¹)ᵀ: u[b·K + a] is L̃⁻¹[a][b], and U[i][j] = L̃⁻¹[K-1-i][K-1-j] = u[(K-1-j)·K + K-1-i]: that
+  // map is its own inverse, so swapping each pair turns u into U in place (two K×K arrays at most: a
+  // K = 5632 layer's is 254 MB each, and two layers are solved at once).
+  const u = invertLowerTransposed(choleskyInPlace(reversed, K), K);
   for (let i = 0; i < K; i++)
-    for (let j = i; j < K; j++) out[i * K + j] = invT[(K - 1 - j) * K + (K - 1 - i)];
-  return out;
+    for (let j = 0; j < K; j++) {
+      const a = i * K + j;
+      const b = (K - 1 - j) * K + (K - 1 - i);
+      if (a < b) {
+        const t = u[a];
+        u[a] = u[b];
+        u[b] = t;
+      }
+    }
+  return u;
 }
 
-/** Lower Cholesky factor of a symmetric positive-definite `[K, K]` matrix (a new array). */
-export function cholesky(a: Float64Array, K: number): Float64Array {
-  const l = new Float64Array(K * K);
+/**
+ * The lower Cholesky factor of a symmetric positive-definite `[K, K]` matrix, written over it (each entry is read before its own factor entry is
+ * written; the upper triangle is zeroed last): no second K×K array.
+ */
+function choleskyInPlace(a: Float64Array, K: number): Float64Array {
   for (let i = 0; i < K; i++) {
     for (let j = 0; j <= i; j++) {
       let s = a[i * K + j];
-      for (let m = 0; m < j; m++) s -= l[i * K + m] * l[j * K + m];
+      for (let m = 0; m < j; m++) s -= a[i * K + m] * a[j * K + m];
       if (i === j) {
         if (!(s > 0)) throw new RangeError(`matrix is not positive definite at row ${i}`);
-        l[i * K + i] = Math.sqrt(s);
-      } else l[i * K + j] = s / l[j * K + j];
+        a[i * K + i] = Math.sqrt(s);
+      } else a[i * K + j] = s / a[j * K + j];
     }
   }
-  return l;
+  for (let i = 0; i < K; i++) a.fill(0, i * K + i + 1, (i + 1) * K);
+  return a;
 }
 
 /**
