@@ -11,10 +11,20 @@ export interface TimedRun {
   cpuSeconds: number;
   /** Its stdout, up to `maxStdout` characters. */
   stdout: string;
+  /** It was interrupted (SIGINT) at `limitSeconds`: the figures are those up to then. */
+  stopped?: boolean;
 }
 
-/** Runs a command (stderr passes through) and rejects when it exits with a nonzero code. */
-export function timedRun(cmd: string, args: string[], maxStdout = 1 << 24): Promise<TimedRun> {
+/**
+ * Runs a command (stderr passes through) and rejects when it exits with a nonzero code — unless it ran
+ * past `limitSeconds`: it is then interrupted (SIGINT) and resolves with `stopped`.
+ */
+export function timedRun(
+  cmd: string,
+  args: string[],
+  maxStdout = 1 << 24,
+  limitSeconds = Infinity,
+): Promise<TimedRun> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -37,11 +47,20 @@ export function timedRun(cmd: string, args: string[], maxStdout = 1 << 24): Prom
         // exited between polls
       }
     }, 20);
+    let stopped = false;
+    const limit = Number.isFinite(limitSeconds)
+      ? setTimeout(() => {
+          stopped = true;
+          child.kill('SIGINT');
+        }, limitSeconds * 1000)
+      : undefined;
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(poll);
+      clearTimeout(limit);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
+      if (stopped) resolve({ seconds, peakRssMb: peak, cpuSeconds: cpu, stdout, stopped });
+      else if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
       else resolve({ seconds, peakRssMb: peak, cpuSeconds: cpu, stdout });
     });
   });
