@@ -1,5 +1,6 @@
 import { type BlockCodes, emptyBlockCodes } from './blockCodes';
 import { PAD_CODE } from '../simd/quantizeKernels';
+import { dot } from './gramMatrix';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlock, unseenBlocks } from './searchQuantize';
 
@@ -108,8 +109,7 @@ export function gptqFactor(gram: Float64Array, K: number): Float64Array {
 function choleskyInPlace(a: Float64Array, K: number): Float64Array {
   for (let i = 0; i < K; i++) {
     for (let j = 0; j <= i; j++) {
-      let s = a[i * K + j];
-      for (let m = 0; m < j; m++) s -= a[i * K + m] * a[j * K + m];
+      const s = a[i * K + j] - dot(a, i * K, a, j * K, j);
       if (i === j) {
         if (!(s > 0)) throw new RangeError(`matrix is not positive definite at row ${i}`);
         a[i * K + i] = Math.sqrt(s);
@@ -130,9 +130,7 @@ function invertLowerTransposed(l: Float64Array, K: number): Float64Array {
     const row = j * K;
     out[row + j] = 1 / l[j * K + j];
     for (let i = j + 1; i < K; i++) {
-      let s = 0;
-      for (let m = j, li = i * K; m < i; m++) s += l[li + m] * out[row + m];
-      out[row + i] = -s / l[i * K + i];
+      out[row + i] = -dot(l, i * K + j, out, row + j, i - j) / l[i * K + i];
     }
   }
   return out;

@@ -32,11 +32,43 @@ export function gramError(
   a: Float64Array,
   b?: Float64Array,
 ): number {
-  const e = new Float64Array(K);
+  const errorOf = (n: number, into: Float64Array) => {
+    for (let k = 0; k < K; k++) into[k] = b ? a[n * K + k] - b[n * K + k] : a[n * K + k];
+  };
+  // Four columns at a time: each row of H (far beyond the caches on a wide layer) is read once for four
+  // quadratic forms, in four independent sums.
+  const [e0, e1, e2, e3] = [0, 1, 2, 3].map(() => new Float64Array(K));
   let total = 0;
-  for (let n = 0; n < N; n++) {
-    for (let k = 0; k < K; k++) e[k] = b ? a[n * K + k] - b[n * K + k] : a[n * K + k];
-    total += quadraticForm(gram, K, e, 0, K);
+  let n = 0;
+  for (; n + 3 < N; n += 4) {
+    errorOf(n, e0);
+    errorOf(n + 1, e1);
+    errorOf(n + 2, e2);
+    errorOf(n + 3, e3);
+    for (let i = 0; i < K; i++) {
+      const gi = i * K;
+      let r0 = 0;
+      let r1 = 0;
+      let r2 = 0;
+      let r3 = 0;
+      for (let j = 0; j < i; j++) {
+        const h = gram[gi + j];
+        r0 += h * e0[j];
+        r1 += h * e1[j];
+        r2 += h * e2[j];
+        r3 += h * e3[j];
+      }
+      const hii = gram[gi + i];
+      total +=
+        e0[i] * (2 * r0 + hii * e0[i]) +
+        e1[i] * (2 * r1 + hii * e1[i]) +
+        e2[i] * (2 * r2 + hii * e2[i]) +
+        e3[i] * (2 * r3 + hii * e3[i]);
+    }
+  }
+  for (; n < N; n++) {
+    errorOf(n, e0);
+    total += quadraticForm(gram, K, e0, 0, K);
   }
   return total;
 }
@@ -53,10 +85,29 @@ export function quadraticForm(
   for (let i = from; i < to; i++) {
     const ei = e[i];
     if (ei === 0) continue;
-    let row = 0;
     const gi = i * K;
-    for (let j = from; j < i; j++) row += gram[gi + j] * e[j];
-    total += ei * (2 * row + gram[gi + i] * ei);
+    total += ei * (2 * dot(gram, gi + from, e, from, i - from) + gram[gi + i] * ei);
   }
   return total;
+}
+
+/**
+ * Σ a[ai + m]·b[bi + m] for m < n, in four independent sums: one running sum waits on each add before the
+ * next (a few cycles each), four keep the loads busy — the inner loop of XᵀX quadratic forms, Cholesky
+ * factors and triangular inverses, K³ or K²·N times on a large layer.
+ */
+export function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let m = 0;
+  for (; m + 3 < n; m += 4) {
+    s0 += a[ai + m] * b[bi + m];
+    s1 += a[ai + m + 1] * b[bi + m + 1];
+    s2 += a[ai + m + 2] * b[bi + m + 2];
+    s3 += a[ai + m + 3] * b[bi + m + 3];
+  }
+  for (; m < n; m++) s0 += a[ai + m] * b[bi + m];
+  return s0 + s1 + s2 + s3;
 }
