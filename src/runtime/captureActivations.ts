@@ -125,12 +125,7 @@ export async function captureActivations(
     if (inputs.has(t.name) || produced.has(t.name)) wanted.push(t);
     else missing.push({ name: t.name, reason: 'computed inside a subgraph (or a constant)' });
   }
-  const grams = new Map(
-    wanted.map((t) => [
-      t.name,
-      { name: t.name, K: t.K, rows: 0, gram: new Float64Array(options.diagonal ? t.K : t.K * t.K) },
-    ]),
-  );
+  const grams = new Map(wanted.map((t) => [t.name, emptyGram(t, options.diagonal)]));
   let batches = options.inputsDir ? 1 : Math.max(1, options.batches);
   const readConstant = constantReaderOf(model);
   let described: SynthesizedInput[] = [];
@@ -164,7 +159,7 @@ export async function captureActivations(
     const real = pool && pool.length > 0 ? pool : undefined;
     if (real) {
       batches = real.length;
-      fromData = `${real.length} ${heldOut ? 'evaluation' : 'calibration'} sample${real.length === 1 ? '' : 's'} of ${samples!.section.paths.join(', ')}`;
+      fromData = samplesText(real.length, heldOut ? 'evaluation' : 'calibration', samples!.section.paths);
     }
     for (let b = 0; b < batches; b++) {
       if (control.cancelled?.()) throw new CaptureCancelledError();
@@ -199,13 +194,36 @@ export async function captureActivations(
     if (!options.diagonal) symmetrize(g.gram, g.K);
     if (g.rows === 0) missing.push({ name: g.name, reason: `no rows of ${g.K} values` });
   }
-  const from = fromData
-    ? fromData
-    : options.inputsDir
-      ? `inputs ${options.inputsDir}`
-      : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
-  const calibration = `${from}: ${described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`;
+  const calibration = calibrationText(fromData, options, batches, described);
   return { grams: [...grams.values()].filter((g) => g.rows > 0), missing, calibration };
+}
+
+/** An activation's XᵀX (or with `diagonal` its diagonal) before any row. */
+export function emptyGram(t: ActivationTarget, diagonal?: boolean): ActivationGram {
+  return { name: t.name, K: t.K, rows: 0, gram: new Float64Array(diagonal ? t.K : t.K * t.K) };
+}
+
+/** `4 calibration samples of data/`: the user's samples a calibration ran on. */
+export function samplesText(count: number, kind: 'calibration' | 'evaluation', paths: string[]): string {
+  return `${count} ${kind} sample${count === 1 ? '' : 's'} of ${paths.join(', ')}`;
+}
+
+/**
+ * What a calibration ran on, for the report: the user's samples (`fromData`), the inputs folder or the
+ * synthesized batches and their seeds, then the first batch's inputs.
+ */
+export function calibrationText(
+  fromData: string | undefined,
+  options: CalibrationOptions,
+  batches: number,
+  described: readonly SynthesizedInput[],
+): string {
+  const from =
+    fromData ??
+    (options.inputsDir
+      ? `inputs ${options.inputsDir}`
+      : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`);
+  return `${from}: ${described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`;
 }
 
 /** How a calibration session runs: CPU, all graph optimizations, onnxruntime's own log quiet. */

@@ -15,8 +15,11 @@ import {
   CAPTURE_SESSION_OPTIONS,
   batchesForK,
   calibrationSynthesis,
+  calibrationText,
   CaptureCancelledError,
   type CaptureResult,
+  emptyGram,
+  samplesText,
 } from './captureActivations';
 import { samplesFor } from './data/sampleFeeds';
 import { constantReaderOf } from './data/synthesizeInputs';
@@ -239,13 +242,7 @@ export async function* captureInSegments(
         if (!ok) missing.push({ name: t.name, reason: 'computed inside a subgraph (or a constant)' });
         return ok;
       });
-      const gramsOf = () =>
-        new Map(
-          wanted.map((t) => [
-            t.name,
-            { name: t.name, K: t.K, rows: 0, gram: new Float64Array(options.diagonal ? t.K : t.K * t.K) },
-          ]),
-        );
+      const gramsOf = () => new Map(wanted.map((t) => [t.name, emptyGram(t, options.diagonal)]));
       const grams = gramsOf();
       const held = gramsOf();
       // Every batch earlier parts ran flows through this part (later parts need its values), and counts.
@@ -285,18 +282,18 @@ export async function* captureInSegments(
       for (const g of [...grams.values(), ...held.values()]) if (!options.diagonal) symmetrize(g.gram, g.K);
       for (const g of grams.values())
         if (g.rows === 0) missing.push({ name: g.name, reason: `no rows of ${g.K} values` });
-      const from = realCalibration
-        ? `${realCalibration.length} calibration sample${realCalibration.length === 1 ? '' : 's'} of ${files!.section.paths.join(', ')}`
-        : options.inputsDir
-          ? `inputs ${options.inputsDir}`
-          : `${batches} synthesized batch${batches === 1 ? '' : 'es'} (seeds ${CALIBRATION_SEED}–${CALIBRATION_SEED + batches - 1})`;
       yield {
         part: k,
         parts: segments.length,
         captured: {
           grams: [...grams.values()].filter((g) => g.rows > 0),
           missing,
-          calibration: `${from}: ${described.map((i) => `${i.name} ${i.dtype}[${i.dims.join(',')}] ${i.values}`).join('; ')}`,
+          calibration: calibrationText(
+            realCalibration && samplesText(realCalibration.length, 'calibration', files!.section.paths),
+            options,
+            batches,
+            described,
+          ),
         },
         heldOut: [...held.values()].filter((g) => g.rows > 0),
       };

@@ -20,13 +20,19 @@ export interface CaptureSegment {
   unusedTensorIds: number[];
 }
 
+/** Each value a main-graph node makes, with that node's position in the graph. */
+function producerPositions(index: ModelIndex): Map<string, number> {
+  const at = new Map<string, number>();
+  index.graphs[0].nodeIds.forEach((id, i) => index.nodes[id].outputs.forEach((o) => o && at.set(o, i)));
+  return at;
+}
+
 /**
  * `targets` sorted by where the main graph makes each (graph inputs and anything unmade first), so groups
  * taken in this order are cut into parts that each run a stretch of the graph once.
  */
 export function inGraphOrder<T extends { name: string }>(index: ModelIndex, targets: readonly T[]): T[] {
-  const at = new Map<string, number>();
-  index.graphs[0].nodeIds.forEach((id, i) => index.nodes[id].outputs.forEach((o) => o && at.set(o, i)));
+  const at = producerPositions(index);
   return [...targets].sort((a, b) => (at.get(a.name) ?? -1) - (at.get(b.name) ?? -1));
 }
 
@@ -47,8 +53,7 @@ export function planCaptureSegments(
   const withSubgraph = order.find((n) => n.attributes.some((a) => a.graphs?.length));
   if (withSubgraph)
     return `${withSubgraph.opType} node ${withSubgraph.name || withSubgraph.id} holds a subgraph`;
-  const producedAt = new Map<string, number>();
-  order.forEach((n, i) => n.outputs.forEach((o) => o && producedAt.set(o, i)));
+  const producedAt = producerPositions(index);
 
   // Part k runs positions (cuts[k-1], cuts[k]].
   const cuts: number[] = [];
