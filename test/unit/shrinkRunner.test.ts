@@ -103,10 +103,14 @@ describe('runShrink', () => {
       if (when === 'planning') {
         await new Promise((r) => setTimeout(r, 300));
       } else {
-        // Cancel the moment the run has put anything beside the model (a temp file or the output), or
-        // once the output model is in place (ONNX Runtime is comparing it with the original).
+        // Cancel the moment the run has put a file beside the model that stays until the run moves it (a
+        // temp file or the output), or once the output model is in place (ONNX Runtime is comparing it
+        // with the original). The writability probe (`….tmp-PID-probe…`) is left out: the CLI removes it
+        // at once, so a cancel that saw only the probe may find nothing left to remove.
         const ready = (files: string[]) =>
-          when === 'verifying' ? files.includes('bench.int4.onnx') : files.length > 0;
+          when === 'verifying'
+            ? files.includes('bench.int4.onnx')
+            : files.some((f) => !/\.tmp-\d+-probe/.test(f));
         while (Date.now() - t0 < 30000) {
           seen = listing(dir).filter((f) => !was.includes(f));
           if (ready(seen)) break;
