@@ -11,6 +11,7 @@ import { CaptureCancelledError, captureActivations } from './captureActivations'
 import { captureInSegments, SegmentsUnsupportedError } from './captureInSegments';
 import type { FromDataAwareWorker, ToDataAwareWorker } from './dataAwareProtocol';
 import { NpyError } from './readNpy';
+import { ortMatMul } from './ortMatMul';
 
 const port = parentPort;
 if (!port) throw new Error('dataAwareWorker.js runs as a worker thread');
@@ -34,6 +35,12 @@ function rowProgress(id: number): (done: number, total: number) => void {
     post({ type: 'solve/rows', id, done, total });
   };
 }
+
+/**
+ * The solvers' products, in ONNX Runtime on one thread: solveAll runs a worker per core, each solving one
+ * layer at a time (it sends the next request only after the answer).
+ */
+const matMul = ortMatMul(1);
 
 /** The part-by-part capture this worker runs, resumed by each `captureSegments/next`. */
 let nextPart: (() => void) | undefined;
@@ -90,54 +97,52 @@ port.on('message', (m: ToDataAwareWorker) => {
         .finally(() => port.close());
       return;
     }
-    case 'solve': {
-      try {
-        const layer = quantizeDataAware(
-          m.weight,
-          m.K,
-          m.N,
-          m.options,
-          m.layout,
-          m.alpha,
-          m.gram,
-          m.method,
-          rowProgress(m.id),
-          m.rows,
-          m.heldOutGram,
-        );
-        const w = layer.weight;
-        const buffers = [w.b, w.scales, w.scaleBytes, ...(w.zeroPoints ? [w.zeroPoints] : [])].map(
-          (a) => a.buffer as ArrayBuffer,
-        );
-        post({ type: 'solve/result', id: m.id, layer }, [...new Set(buffers)]);
-      } catch (e) {
-        fail(e);
-      }
+    case 'solve':
+      quantizeDataAware(
+        m.weight,
+        m.K,
+        m.N,
+        m.options,
+        m.layout,
+        m.alpha,
+        m.gram,
+        m.method,
+        rowProgress(m.id),
+        m.rows,
+        m.heldOutGram,
+        matMul,
+      )
+        .then((layer) => {
+          const w = layer.weight;
+          const buffers = [w.b, w.scales, w.scaleBytes, ...(w.zeroPoints ? [w.zeroPoints] : [])].map(
+            (a) => a.buffer as ArrayBuffer,
+          );
+          post({ type: 'solve/result', id: m.id, layer }, [...new Set(buffers)]);
+        })
+        .catch(fail);
       return;
-    }
-    case 'prune': {
-      try {
-        const layer = pruneDataAware(
-          m.method,
-          m.weight,
-          m.K,
-          m.N,
-          m.layout,
-          m.gram,
-          m.rule,
-          rowProgress(m.id),
-          m.rows,
-          m.heldOutGram,
-        );
-        post({ type: 'prune/result', id: m.id, layer }, [
-          layer.values.buffer as ArrayBuffer,
-          layer.keep.buffer as ArrayBuffer,
-        ]);
-      } catch (e) {
-        fail(e);
-      }
+    case 'prune':
+      pruneDataAware(
+        m.method,
+        m.weight,
+        m.K,
+        m.N,
+        m.layout,
+        m.gram,
+        m.rule,
+        rowProgress(m.id),
+        m.rows,
+        m.heldOutGram,
+        matMul,
+      )
+        .then((layer) =>
+          post({ type: 'prune/result', id: m.id, layer }, [
+            layer.values.buffer as ArrayBuffer,
+            layer.keep.buffer as ArrayBuffer,
+          ]),
+        )
+        .catch(fail);
       return;
-    }
     default: {
       const never: never = m;
       post({ type: 'error', file: '', reason: `unknown message ${JSON.stringify(never)}` });

@@ -106,18 +106,18 @@ describe('data-aware 4-bit quantization (core)', () => {
       assert.deepEqual(ours.zeroPoints, rtn.zeroPoints);
     });
 
-    it(`GPTQ with H = I is round-to-nearest without clipping, the clipping search with it (${c.name})`, () => {
+    it(`GPTQ with H = I is round-to-nearest without clipping, the clipping search with it (${c.name})`, async () => {
       const rtn = quantizeBlockwise(w, c.K, N, c.o, c.layout, c.alpha);
       const cols = weightColumns(w, c.K, N, c.layout, c.alpha);
       const I = identity(c.K);
       const plain = packBlockCodes(
-        gptqQuantize(Float64Array.from(cols), c.K, N, I, c.o, undefined, false),
+        await gptqQuantize(Float64Array.from(cols), c.K, N, I, c.o, undefined, false),
         cols,
       );
       assert.deepEqual(plain.b, rtn.b);
       assert.deepEqual(plain.scaleBytes, rtn.scaleBytes);
       assert.deepEqual(plain.zeroPoints, rtn.zeroPoints);
-      const clipped = packBlockCodes(gptqQuantize(Float64Array.from(cols), c.K, N, I, c.o), cols);
+      const clipped = packBlockCodes(await gptqQuantize(Float64Array.from(cols), c.K, N, I, c.o), cols);
       const search = packBlockCodes(searchQuantize(cols, c.K, N, I, c.o), cols);
       assert.deepEqual(clipped.b, search.b);
       assert.deepEqual(clipped.scaleBytes, search.scaleBytes);
@@ -126,13 +126,13 @@ describe('data-aware 4-bit quantization (core)', () => {
       if (c.o.bits < 8) assert.notDeepEqual(clipped.scaleBytes, rtn.scaleBytes);
     });
 
-    it(`search and GPTQ codes stay in range and pack losslessly (${c.name})`, () => {
+    it(`search and GPTQ codes stay in range and pack losslessly (${c.name})`, async () => {
       const gram = correlatedGram(c.K, 64, 5);
       const cols = weightColumns(w, c.K, N, c.layout, c.alpha);
       const qMax = (1 << c.o.bits) - 1;
       for (const bc of [
         searchQuantize(cols, c.K, N, gram, c.o),
-        gptqQuantize(Float64Array.from(cols), c.K, N, gram, c.o),
+        await gptqQuantize(Float64Array.from(cols), c.K, N, gram, c.o),
       ]) {
         assert.ok(bc.codes.every((q) => q <= qMax));
         assert.ok(bc.zps.every((z) => z <= qMax));
@@ -164,38 +164,38 @@ describe('data-aware 4-bit quantization (core)', () => {
     }
   });
 
-  it('GPTQ beats round-to-nearest on ‖X(W−Q)‖ with correlated activations', () => {
+  it('GPTQ beats round-to-nearest on ‖X(W−Q)‖ with correlated activations', async () => {
     const K = 96;
     const N = 24;
     const w = weights(K, N, 31);
     const gram = correlatedGram(K, 256, 13);
     const cols = weightColumns(w, K, N, 'KN');
-    const rtn = gramError(
+    const rtn = await gramError(
       gram,
       K,
       N,
       cols,
       dequantizeBlockCodes(searchQuantize(cols, K, N, gram, ASYM, [1])),
     );
-    const gptq = gramError(
+    const gptq = await gramError(
       gram,
       K,
       N,
       cols,
-      dequantizeBlockCodes(gptqQuantize(Float64Array.from(cols), K, N, gram, ASYM)),
+      dequantizeBlockCodes(await gptqQuantize(Float64Array.from(cols), K, N, gram, ASYM)),
     );
     assert.ok(gptq < 0.8 * rtn, `GPTQ ${gptq} vs RTN ${rtn}`);
   });
 
-  it('the layer keeps the better codes and says which, with its output error figures', () => {
+  it('the layer keeps the better codes and says which, with its output error figures', async () => {
     const K = 64;
     const N = 8;
     const w = weights(K, N, 41);
     const gram = correlatedGram(K, 128, 17);
-    const gptq = quantizeDataAware(w, K, N, ASYM, 'KN', 1, gram, 'gptq');
+    const gptq = await quantizeDataAware(w, K, N, ASYM, 'KN', 1, gram, 'gptq');
     assert.equal(gptq.kept, 'gptq');
     assert.ok(gptq.error < gptq.rtnError && gptq.rtnError < gptq.signal);
-    const rtn = quantizeDataAware(w, K, N, ASYM, 'KN', 1, gram, 'rtn');
+    const rtn = await quantizeDataAware(w, K, N, ASYM, 'KN', 1, gram, 'rtn');
     assert.equal(rtn.kept, 'rtn');
     assert.equal(rtn.error, rtn.rtnError);
     assert.deepEqual(rtn.weight.b, quantizeBlockwise(w, K, N, ASYM).b);
@@ -207,13 +207,19 @@ describe('GPTQ (without clipping) against an independent numpy implementation (t
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-gptq-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  for (const o of [ASYM, { ...ASYM, symmetric: true, blockSize: 32 }]) {
-    it(`chooses the same codes (${o.symmetric ? 'symmetric, block 32' : 'asymmetric, block 16'})`, () => {
-      const K = 64;
+  // K = 320 takes two whole GPTQ_BATCH batches of rows and a partial one: the lazy-batch updates and the
+  // blocked factor are compared too.
+  for (const [o, K] of [
+    [ASYM, 64],
+    [{ ...ASYM, symmetric: true, blockSize: 32 }, 64],
+    [ASYM, 320],
+  ] as const) {
+    const what = `${o.symmetric ? 'symmetric, block 32' : 'asymmetric, block 16'}, K = ${K}`;
+    it(`chooses the same codes (${what})`, async () => {
       const N = 12;
       const w = weights(K, N, 51);
       const gram = correlatedGram(K, 256, 23);
-      const ours = gptqQuantize(weightColumns(w, K, N, 'KN'), K, N, gram, o, undefined, false);
+      const ours = await gptqQuantize(weightColumns(w, K, N, 'KN'), K, N, gram, o, undefined, false);
       const [wf, hf, out] = ['w.f32', 'h.f64', `codes${o.blockSize}.u8`].map((f) => path.join(tmp, f));
       fs.writeFileSync(wf, new Uint8Array(w.buffer));
       fs.writeFileSync(hf, new Uint8Array(gram.buffer));
@@ -233,35 +239,35 @@ describe('GPTQ (without clipping) against an independent numpy implementation (t
 });
 
 describe('gptqFactor', () => {
-  it('is the upper Cholesky factor of the damped inverse: UᵀU (H + λI) = I, zeros below the diagonal', () => {
+  it('is the upper Cholesky factor of the damped inverse: UᵀU (H + λI) = I, zeros below the diagonal', async () => {
     const random = rng(7);
     for (const [K, rows] of [
       [7, 40],
       [48, 200],
       [48, 10], // rank-deficient: the damping alone makes it invertible
+      [300, 1200], // three GPTQ_BATCH blocks, the last partial
+      [300, 100],
     ]) {
       const x = Float32Array.from({ length: rows * K }, () => normal(random));
       const gram = new Float64Array(K * K);
       accumulateGram(gram, K, x, rows);
       symmetrize(gram, K);
-      const u = gptqFactor(gram, K);
+      const u = await gptqFactor(gram, K);
       let trace = 0;
       for (let i = 0; i < K; i++) trace += gram[i * K + i];
       const h = Float64Array.from(gram);
       for (let i = 0; i < K; i++) h[i * K + i] += (GPTQ_DAMP * trace) / K;
+      // UH[a][j] = Σ_b U[a][b] H[b][j], then (UᵀU H)[i][j] = Σ_a U[a][i] UH[a][j].
+      const uh = new Float64Array(K * K);
+      for (let a = 0; a < K; a++)
+        for (let b = 0; b < K; b++) for (let j = 0; j < K; j++) uh[a * K + j] += u[a * K + b] * h[b * K + j];
       let worst = 0;
       for (let i = 0; i < K; i++) {
         for (let j = 0; j < i; j++) assert.equal(u[i * K + j], 0, `U[${i}][${j}]`);
         assert.ok(u[i * K + i] > 0);
         for (let j = 0; j < K; j++) {
-          // (UᵀU H)[i][j] = Σ_a U[a][i] Σ_b U[a][b] H[b][j]
           let s = 0;
-          for (let a = 0; a < K; a++) {
-            if (u[a * K + i] === 0) continue;
-            let t = 0;
-            for (let b = 0; b < K; b++) t += u[a * K + b] * h[b * K + j];
-            s += u[a * K + i] * t;
-          }
+          for (let a = 0; a < K; a++) s += u[a * K + i] * uh[a * K + j];
           worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
         }
       }

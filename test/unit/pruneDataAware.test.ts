@@ -73,7 +73,7 @@ const RULES: { rule: string; parsed: PruneRule }[] = [
 
 describe('Wanda (numpy oracle)', () => {
   for (const { rule, parsed } of RULES) {
-    it(`mask per output unit by |w|·‖x‖ at ${rule}, K=70 N=9`, () => {
+    it(`mask per output unit by |w|·‖x‖ at ${rule}, K=70 N=9`, async () => {
       const K = 70;
       const N = 9;
       const rows = 40;
@@ -90,7 +90,7 @@ describe('Wanda (numpy oracle)', () => {
     });
   }
 
-  it('a transposed (Gemm transB=1) weight gets the same mask, in its own layout', () => {
+  it('a transposed (Gemm transB=1) weight gets the same mask, in its own layout', async () => {
     const K = 40;
     const N = 6;
     const o = oracle(K, N, 30, 3, '0.5');
@@ -98,25 +98,27 @@ describe('Wanda (numpy oracle)', () => {
     const nk = new Float32Array(K * N);
     for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) nk[n * K + k] = kn[k * N + n];
     const gram = gramOf(Float32Array.from(o.X), K, 30);
-    const a = pruneDataAware('wanda', kn, K, N, 'KN', gram, { sparsity: 0.5 });
-    const b = pruneDataAware('wanda', nk, K, N, 'NK', gram, { sparsity: 0.5 });
+    const a = await pruneDataAware('wanda', kn, K, N, 'KN', gram, { sparsity: 0.5 });
+    const b = await pruneDataAware('wanda', nk, K, N, 'NK', gram, { sparsity: 0.5 });
     assert.equal(a.group, b.group);
     for (let k = 0; k < K; k++)
       for (let n = 0; n < N; n++) assert.equal(a.keep[k * N + n], b.keep[n * K + k]);
     assert.equal(a.error, b.error);
   });
 
-  it('unstructured: keeps the comparison group (per unit or per layer) with the lower layer error', () => {
+  it('unstructured: keeps the comparison group (per unit or per layer) with the lower layer error', async () => {
     const K = 64;
     const N = 16;
     const o = oracle(K, N, 50, 11, '0.5');
     const w = Float32Array.from(o.W);
     const gram = gramOf(Float32Array.from(o.X), K, 50);
     const cols = weightColumns(w, K, N, 'KN');
-    const errors = (['unit', 'layer'] as const).map((g) =>
-      gramError(gram, K, N, cols, wandaColumns(cols, K, N, gram, { sparsity: 0.5 }, g).columns),
+    const errors = await Promise.all(
+      (['unit', 'layer'] as const).map((g) =>
+        gramError(gram, K, N, cols, wandaColumns(cols, K, N, gram, { sparsity: 0.5 }, g).columns),
+      ),
     );
-    const layer = pruneDataAware('wanda', w, K, N, 'KN', gram, { sparsity: 0.5 });
+    const layer = await pruneDataAware('wanda', w, K, N, 'KN', gram, { sparsity: 0.5 });
     assert.equal(layer.group, errors[0] <= errors[1] ? 'unit' : 'layer');
     assert.ok(Math.abs(layer.error - Math.min(...errors)) <= 1e-9 * layer.signal);
     assert.equal(
@@ -128,13 +130,13 @@ describe('Wanda (numpy oracle)', () => {
 
 describe('SparseGPT', () => {
   for (const { rule, parsed } of RULES) {
-    it(`Algorithm 1 as the numpy oracle at ${rule} (K=150 crosses a 128 block)`, () => {
+    it(`Algorithm 1 as the numpy oracle at ${rule} (K=150 crosses a 128 block)`, async () => {
       const K = 150;
       const N = 5;
       const rows = 700;
       const o = oracle(K, N, rows, 5, rule);
       const gram = gramOf(Float32Array.from(o.X), K, rows);
-      const { columns, keep } = sparseGptColumns(
+      const { columns, keep } = await sparseGptColumns(
         weightColumns(Float32Array.from(o.W), K, N, 'KN'),
         K,
         N,
@@ -158,7 +160,7 @@ describe('SparseGPT', () => {
    * of zeros per output unit and, at 2:4, the pattern in every group.
    */
   for (const { rule, parsed } of RULES) {
-    it(`reconstructs the layer better than magnitude and Wanda at ${rule}`, () => {
+    it(`reconstructs the layer better than magnitude and Wanda at ${rule}`, async () => {
       const K = 96;
       const N = 24;
       const rows = 600;
@@ -171,11 +173,11 @@ describe('SparseGPT', () => {
       }
       const w = Float32Array.from({ length: K * N }, () => normal(rand));
       const gram = gramOf(x, K, rows);
-      const layer = pruneDataAware('sparsegpt', w, K, N, 'KN', gram, parsed);
+      const layer = await pruneDataAware('sparsegpt', w, K, N, 'KN', gram, parsed);
       assert.equal(layer.method, 'sparsegpt');
       const cols = weightColumns(w, K, N, 'KN');
-      const wanda = gramError(gram, K, N, cols, wandaColumns(cols, K, N, gram, parsed).columns);
-      const magnitude = gramError(gram, K, N, cols, magnitudeColumns(cols, K, N, parsed));
+      const wanda = await gramError(gram, K, N, cols, wandaColumns(cols, K, N, gram, parsed).columns);
+      const magnitude = await gramError(gram, K, N, cols, magnitudeColumns(cols, K, N, parsed));
       assert.equal(layer.magnitudeError, magnitude);
       assert.ok(layer.error <= magnitude, `sparsegpt ${layer.error} > magnitude ${magnitude}`);
       assert.ok(layer.error <= wanda, `sparsegpt ${layer.error} > wanda ${wanda}`);
@@ -196,17 +198,17 @@ describe('SparseGPT', () => {
     });
   }
 
-  it('with fewer than 4·K calibration rows it is Wanda; held out, a loss to magnitude falls back', () => {
+  it('with fewer than 4·K calibration rows it is Wanda; held out, a loss to magnitude falls back', async () => {
     const K = 32;
     const N = 8;
     const o = oracle(K, N, 60, 9, '0.5');
     const w = Float32Array.from(o.W);
     const gram = gramOf(Float32Array.from(o.X), K, 60);
-    const few = pruneDataAware('sparsegpt', w, K, N, 'KN', gram, { sparsity: 0.5 }, undefined, 60);
+    const few = await pruneDataAware('sparsegpt', w, K, N, 'KN', gram, { sparsity: 0.5 }, undefined, 60);
     assert.equal(few.method, 'wanda');
     assert.match(few.fallback!, /sparsegpt needs 4·K = 128 calibration rows, had 60: wanda/);
     // Held-out activations on which only channel j is alive, j where Wanda pruned more energy than magnitude.
-    const chosen = pruneDataAware('wanda', w, K, N, 'KN', gram, { sparsity: 0.5 });
+    const chosen = await pruneDataAware('wanda', w, K, N, 'KN', gram, { sparsity: 0.5 });
     const magnitude = magnitudeColumns(weightColumns(w, K, N, 'KN'), K, N, { sparsity: 0.5 });
     const lostEnergy = (k: number) => {
       let wanda = 0;
@@ -221,7 +223,7 @@ describe('SparseGPT', () => {
     assert.ok(j !== undefined);
     const heldOut = new Float64Array(K * K);
     heldOut[j * K + j] = 1;
-    const judged = pruneDataAware(
+    const judged = await pruneDataAware(
       'wanda',
       w,
       K,
@@ -239,7 +241,18 @@ describe('SparseGPT', () => {
       judged.fallback!,
       /wanda lost to magnitude on held-out activations by [0-9.]+ dB: magnitude/,
     );
-    const same = pruneDataAware('wanda', w, K, N, 'KN', gram, { sparsity: 0.5 }, undefined, Infinity, gram);
+    const same = await pruneDataAware(
+      'wanda',
+      w,
+      K,
+      N,
+      'KN',
+      gram,
+      { sparsity: 0.5 },
+      undefined,
+      Infinity,
+      gram,
+    );
     assert.equal(same.method, 'wanda', 'on its own calibration rows wanda beats magnitude here');
   });
 });

@@ -171,7 +171,7 @@ for (const K of [40, 72, 37]) {
       for (let r = 0; r < 64; r++)
         for (let i = 0; i < K; i++)
           for (let j = 0; j < K; j++) gram[i * K + j] += xs[r * K + i] * xs[r * K + j];
-      const writers: [string, () => BlockwiseWeight][] = [
+      const writers: [string, () => BlockwiseWeight | Promise<BlockwiseWeight>][] = [
         ['round-to-nearest, [K, N]', () => quantizeBlockwise(w, K, N, o, 'KN')],
         ['round-to-nearest, [N, K]', () => quantizeBlockwise(transpose(w, K, N), K, N, o, 'NK')],
         // A Gemm alpha other than 1 takes the JS loops instead of the SIMD kernels.
@@ -180,12 +180,15 @@ for (const K of [40, 72, 37]) {
           'round-to-nearest, JS loops, [N, K]',
           () => quantizeBlockwise(transpose(w, K, N), K, N, o, 'NK', 0.5),
         ],
-        ['clipping search', () => quantizeDataAware(w, K, N, o, 'KN', 1, gram, 'search').weight],
-        ['GPTQ', () => quantizeDataAware(w, K, N, o, 'KN', 1, gram, 'gptq').weight],
+        [
+          'clipping search',
+          async () => (await quantizeDataAware(w, K, N, o, 'KN', 1, gram, 'search')).weight,
+        ],
+        ['GPTQ', async () => (await quantizeDataAware(w, K, N, o, 'KN', 1, gram, 'gptq')).weight],
       ];
       for (const [name, quantize] of writers) {
-        it(`${name}: padding codes are 0, as ORT's quantizer leaves them`, () => {
-          const q = quantize();
+        it(`${name}: padding codes are 0, as ORT's quantizer leaves them`, async () => {
+          const q = await quantize();
           const pads = paddingCodes(q, K, N);
           assert.ok(pads.length >= N, 'there is padding to check');
           assert.deepEqual([...new Set(pads)], [0], `padding codes ${[...new Set(pads)].join(', ')}`);

@@ -41,10 +41,10 @@ describe('data-aware 4-bit never loses to RTN because of unseen inputs (byte cla
   const columns = weightColumns(W, K, N, 'KN', 1);
   const rtn = searchQuantize(columns, K, N, calibration, OPTIONS, [1]);
 
-  it('unseen channels keep round-to-nearest codes under search and GPTQ', () => {
+  it('unseen channels keep round-to-nearest codes under search and GPTQ', async () => {
     assert.ok(unseen.filter(Boolean).length > 100, 'most byte values are unseen');
     const search = searchQuantize(columns, K, N, calibration, OPTIONS);
-    const gptq = gptqQuantize(Float64Array.from(columns), K, N, calibration, OPTIONS);
+    const gptq = await gptqQuantize(Float64Array.from(columns), K, N, calibration, OPTIONS);
     const row = rtn.kBlocks * OPTIONS.blockSize;
     let compared = 0;
     for (let n = 0; n < N; n++)
@@ -62,8 +62,8 @@ describe('data-aware 4-bit never loses to RTN because of unseen inputs (byte cla
   });
 
   for (const method of ['gptq', 'search'] as const) {
-    it(`${method} is never worse than RTN on the held-out rows`, () => {
-      const layer = quantizeDataAware(
+    it(`${method} is never worse than RTN on the held-out rows`, async () => {
+      const layer = await quantizeDataAware(
         W,
         K,
         N,
@@ -82,7 +82,7 @@ describe('data-aware 4-bit never loses to RTN because of unseen inputs (byte cla
     });
   }
 
-  it('falls back to RTN, saying so, when the method loses on the held-out rows', () => {
+  it('falls back to RTN, saying so, when the method loses on the held-out rows', async () => {
     // Held-out rows that stress what the calibration fitted: the calibrated bytes only, in other mixes.
     const r = rng(9);
     const adversarial = new Float64Array(K * K);
@@ -95,7 +95,7 @@ describe('data-aware 4-bit never loses to RTN because of unseen inputs (byte cla
       accumulateGram(adversarial, K, x, 1);
     }
     symmetrize(adversarial, K);
-    const layer = quantizeDataAware(
+    const layer = await quantizeDataAware(
       W,
       K,
       N,

@@ -2,6 +2,7 @@ import { weightColumns } from '../quant/blockCodes';
 import { gptqFactor, type RowProgress } from '../quant/gptqQuantize';
 import { GPTQ_MIN_ROWS_PER_K } from '../quant/dataAwareQuantize';
 import { gramError } from '../quant/gramMatrix';
+import { jsMatMul, type MatMul } from '../quant/matMul';
 
 /** Pruning methods that weigh each weight by the activations it multiplies (issue 15). */
 export type DataAwarePruneMethod = 'wanda' | 'sparsegpt';
@@ -68,7 +69,7 @@ interface PrunedColumns {
  * is singular), so such a layer gets wanda. With `heldOutGram`, a layer whose method loses to magnitude
  * on those held-out rows is answered with `method` 'magnitude' (planPrune then prunes it by magnitude).
  */
-export function pruneDataAware(
+export async function pruneDataAware(
   method: DataAwarePruneMethod,
   weight: Float32Array,
   K: number,
@@ -79,9 +80,11 @@ export function pruneDataAware(
   progress?: RowProgress,
   rows = Infinity,
   heldOutGram?: Float64Array,
-): DataAwarePrunedLayer {
+  matMul: MatMul = jsMatMul,
+): Promise<DataAwarePrunedLayer> {
   checkRule(rule);
   const original = weightColumns(weight, K, N, layout);
+  const errorOf = (h: Float64Array, b?: Float64Array) => gramError(h, K, N, original, b, matMul);
   const use: DataAwarePruneMethod =
     method === 'sparsegpt' && rows < GPTQ_MIN_ROWS_PER_K * K ? 'wanda' : method;
   let fallback =
@@ -90,14 +93,13 @@ export function pruneDataAware(
       : undefined;
   let group: WandaGroup | undefined;
   let pruned: PrunedColumns;
-  if (use === 'sparsegpt') pruned = sparseGptColumns(original, K, N, gram, rule, progress);
+  if (use === 'sparsegpt') pruned = await sparseGptColumns(original, K, N, gram, rule, progress, matMul);
   else if (rule.n !== undefined) pruned = wandaColumns(original, K, N, gram, rule);
   else {
     // Unstructured: per output unit unless the whole-layer group rebuilds the calibration output better.
     const unit = wandaColumns(original, K, N, gram, rule, 'unit');
     const layer = wandaColumns(original, K, N, gram, rule, 'layer');
-    const better =
-      gramError(gram, K, N, original, layer.columns) < gramError(gram, K, N, original, unit.columns);
+    const better = (await errorOf(gram, layer.columns)) < (await errorOf(gram, unit.columns));
     group = better ? 'layer' : 'unit';
     pruned = better ? layer : unit;
   }
@@ -117,16 +119,18 @@ export function pruneDataAware(
     ...(group ? { group } : {}),
     values,
     keep,
-    signal: gramError(gram, K, N, original),
-    error: gramError(gram, K, N, original, written),
-    magnitudeError: gramError(gram, K, N, original, magnitude),
+    signal: await errorOf(gram),
+    error: await errorOf(gram, written),
+    magnitudeError: await errorOf(gram, magnitude),
   };
   if (heldOutGram) {
     // Judged again on activations the choice never saw: a loss there means it fitted the calibration.
-    layer.heldOutError = gramError(heldOutGram, K, N, original, written);
-    layer.heldOutMagnitudeError = gramError(heldOutGram, K, N, original, magnitude);
-    if (layer.heldOutError > layer.heldOutMagnitudeError) {
-      const ratio = 10 * Math.log10(layer.heldOutError / layer.heldOutMagnitudeError);
+    const heldOut = await errorOf(heldOutGram, written);
+    const heldOutMagnitude = await errorOf(heldOutGram, magnitude);
+    layer.heldOutError = heldOut;
+    layer.heldOutMagnitudeError = heldOutMagnitude;
+    if (heldOut > heldOutMagnitude) {
+      const ratio = 10 * Math.log10(heldOut / heldOutMagnitude);
       const lost = `${use} lost to magnitude on held-out activations by ${ratio.toFixed(2)} dB: magnitude`;
       fallback = fallback ? `${fallback}; ${lost}` : lost;
       layer.method = 'magnitude';
@@ -239,15 +243,16 @@ export function wandaColumns(
  * once rather than batched per block (the same numbers, without the lazy-batch bookkeeping). Unstructured:
  * the pruned count of block [k0, k1) is round(s·k1) − round(s·k0), so each unit loses round(s·K) in all.
  */
-export function sparseGptColumns(
+export async function sparseGptColumns(
   original: Float64Array,
   K: number,
   N: number,
   gram: Float64Array,
   rule: PruneRule,
   progress?: RowProgress,
-): PrunedColumns {
-  const u = gptqFactor(gram, K);
+  matMul: MatMul = jsMatMul,
+): Promise<PrunedColumns> {
+  const u = await gptqFactor(gram, K, matMul);
   const columns = Float64Array.from(original);
   const keep = new Uint8Array(N * K).fill(1);
   const score = new Float64Array(N * K);

@@ -1,6 +1,7 @@
 import { type BlockCodes, dequantizeBlockCodes, packBlockCodes, weightColumns } from './blockCodes';
 import { gptqQuantize, type RowProgress } from './gptqQuantize';
 import { gramError } from './gramMatrix';
+import { jsMatMul, type MatMul } from './matMul';
 import type { BlockwiseOptions, BlockwiseWeight } from './quantizeBlockwise';
 import { searchQuantize } from './searchQuantize';
 
@@ -36,9 +37,10 @@ export interface DataAwareLayer {
  * multiply it. The layer's output error ‖X(W−Q)‖² = Σ_n e_nᵀ H e_n is measured for round-to-nearest and for
  * the method's codes; the method's codes are kept unless they are worse than round-to-nearest's there (GPTQ
  * minimizes a dampened objective, so on a few calibration rows it can lose), so the kept layer is never
- * worse than RTN on the calibration activations. `rows`: how many activation rows `gram` sums.
+ * worse than RTN on the calibration activations. `rows`: how many activation rows `gram` sums; `matMul`
+ * does the O(K²·N) products.
  */
-export function quantizeDataAware(
+export async function quantizeDataAware(
   weight: Float32Array,
   K: number,
   N: number,
@@ -50,24 +52,25 @@ export function quantizeDataAware(
   progress?: RowProgress,
   rows = Infinity,
   heldOutGram?: Float64Array,
-): DataAwareLayer {
+  matMul: MatMul = jsMatMul,
+): Promise<DataAwareLayer> {
   // With few calibration rows per input feature, XᵀX is singular or poorly estimated: GPTQ would push the
   // error into directions the calibration never saw (and new inputs do), so such a layer gets the
   // clipping search, which weighs only each block's own rows of XᵀX.
   const use: QuantMethod = method === 'gptq' && rows < GPTQ_MIN_ROWS_PER_K * K ? 'search' : method;
   const columns = weightColumns(weight, K, N, layout, alpha);
   const rtn = searchQuantize(columns, K, N, gram, options, [1]);
-  const signal = gramError(gram, K, N, columns);
-  const errorOf = (bc: BlockCodes) => gramError(gram, K, N, columns, dequantizeBlockCodes(bc));
-  const rtnError = errorOf(rtn);
+  const signal = await gramError(gram, K, N, columns, undefined, matMul);
+  const errorOf = (bc: BlockCodes, h = gram) => gramError(h, K, N, columns, dequantizeBlockCodes(bc), matMul);
+  const rtnError = await errorOf(rtn);
   let chosen = rtn;
   let error = rtnError;
   if (use !== 'rtn') {
     const codes =
       use === 'search'
         ? searchQuantize(columns, K, N, gram, options)
-        : gptqQuantize(Float64Array.from(columns), K, N, gram, options, progress);
-    const e = errorOf(codes);
+        : await gptqQuantize(Float64Array.from(columns), K, N, gram, options, progress, true, matMul);
+    const e = await errorOf(codes);
     if (e <= rtnError) {
       chosen = codes;
       error = e;
@@ -76,8 +79,8 @@ export function quantizeDataAware(
   const result: Omit<DataAwareLayer, 'weight' | 'kept'> = { signal, rtnError, error };
   if (heldOutGram && chosen !== rtn) {
     // Judged again on activations the method never saw: a loss there means it fitted the calibration.
-    const heldRtn = gramError(heldOutGram, K, N, columns, dequantizeBlockCodes(rtn));
-    const held = gramError(heldOutGram, K, N, columns, dequantizeBlockCodes(chosen));
+    const heldRtn = await errorOf(rtn, heldOutGram);
+    const held = await errorOf(chosen, heldOutGram);
     result.heldOutRtnError = heldRtn;
     result.heldOutError = held;
     if (held > heldRtn) {

@@ -1,6 +1,7 @@
 import { type BlockCodes, emptyBlockCodes } from './blockCodes';
 import { PAD_CODE } from '../simd/quantizeKernels';
 import { dot } from './gramMatrix';
+import { chunkRows, jsMatMul, type MatMul } from './matMul';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlock, unseenBlocks } from './searchQuantize';
 
@@ -9,6 +10,13 @@ export const GPTQ_DAMP = 0.01;
 
 /** Reports rows of K done (for progress) and may throw to stop. */
 export type RowProgress = (done: number, total: number) => void;
+
+/**
+ * Rows of K taken together: inside a batch the updates run row by row; the rows after it get the batch's
+ * errors at once, as one MatMul (GPTQ's "lazy batch" updates, the same arithmetic in another order). Also
+ * the block size of the Cholesky factor and the triangular inverse.
+ */
+export const GPTQ_BATCH = 128;
 
 /**
  * GPTQ (Frantar et al. 2022, "Accurate Post-Training Quantization for Generative Pre-trained
@@ -20,9 +28,10 @@ export type RowProgress = (done: number, total: number) => void;
  * every column's scale and zero point come from the block's current (already updated) values, by the
  * clipping search on the block's rows of H (`clip`, the default) or by round-to-nearest's rule; q = code of
  * w_k; w_j -= (w_k − dq(q)) / U_kk · U_kj for j > k. With H = I nothing spreads: the codes are the
- * clipping search's (without `clip`, round-to-nearest's). `columns` (`[N, K]`) is updated in place.
+ * clipping search's (without `clip`, round-to-nearest's). `columns` (`[N, K]`) is updated in place; the
+ * O(K²·N) updates go through `matMul`.
  */
-export function gptqQuantize(
+export async function gptqQuantize(
   columns: Float64Array,
   K: number,
   N: number,
@@ -30,10 +39,11 @@ export function gptqQuantize(
   options: BlockwiseOptions,
   progress?: RowProgress,
   clip = true,
-): BlockCodes {
+  matMul: MatMul = jsMatMul,
+): Promise<BlockCodes> {
   const bc = emptyBlockCodes(K, N, options);
   const bs = options.blockSize;
-  const u = gptqFactor(gram, K);
+  const u = await gptqFactor(gram, K, matMul);
   const scratch = { tmp: new Float64Array(4), e: new Float64Array(K) };
   const pairs = clipPairs(clip ? CLIP_RATIOS : [1], options.symmetric);
   const f32 = Math.fround;
@@ -42,96 +52,160 @@ export function gptqQuantize(
   // original weights: those channels are never updated (no energy, no coupling), so they keep RTN's codes.
   const unseen = unseenBlocks(gram, K, bs);
   const original = unseen.some(Boolean) ? Float64Array.from(columns) : columns;
-  for (let k = 0; k < K; k++) {
-    const kb = (k / bs) | 0;
-    if (k % bs === 0) {
-      const k1 = Math.min(K, k + bs);
-      for (let n = 0; n < N; n++) {
-        if (unseen[kb]) searchBlock(bc, original, n, k, k1, gram, RTN_PAIR, scratch);
-        else searchBlock(bc, columns, n, k, k1, gram, pairs, scratch);
-        bc.codes.fill(PAD_CODE, n * row + k1, n * row + k + bs);
+  // Whole quantization blocks per batch, so a block's range is searched once its rows are up to date.
+  const batch = Math.max(1, Math.floor(GPTQ_BATCH / bs)) * bs;
+  for (let k0 = 0; k0 < K; k0 += batch) {
+    const k1 = Math.min(K, k0 + batch);
+    const width = k1 - k0;
+    // errors[n·width + k − k0]: row k's rounding error of column n over U_kk, for the rows after the batch.
+    const errors = new Float64Array(N * width);
+    for (let k = k0; k < k1; k++) {
+      const kb = (k / bs) | 0;
+      if (k % bs === 0) {
+        const end = Math.min(K, k + bs);
+        for (let n = 0; n < N; n++) {
+          if (unseen[kb]) searchBlock(bc, original, n, k, end, gram, RTN_PAIR, scratch);
+          else searchBlock(bc, columns, n, k, end, gram, pairs, scratch);
+          bc.codes.fill(PAD_CODE, n * row + end, n * row + k + bs);
+        }
+        progress?.(k, K);
       }
-      progress?.(k, K);
+      const d = u[k * K + k];
+      for (let n = 0; n < N; n++) {
+        const s = n * bc.kBlocks + kb;
+        const col = n * K;
+        const v = f32(columns[col + k]);
+        const c = quantCode(v, bc.recips[s], bc.zps[s], bc.qMax);
+        bc.codes[n * row + k] = c;
+        const err = (columns[col + k] - f32((c - bc.zps[s]) * bc.scales[s])) / d;
+        errors[n * width + k - k0] = err;
+        if (err === 0) continue;
+        for (let j = k + 1, uk = k * K; j < k1; j++) columns[col + j] -= err * u[uk + j];
+      }
     }
-    const d = u[k * K + k];
-    for (let n = 0; n < N; n++) {
-      const s = n * bc.kBlocks + kb;
-      const col = n * K;
-      const v = f32(columns[col + k]);
-      const c = quantCode(v, bc.recips[s], bc.zps[s], bc.qMax);
-      bc.codes[n * row + k] = c;
-      const err = (columns[col + k] - f32((c - bc.zps[s]) * bc.scales[s])) / d;
-      if (err === 0) continue;
-      for (let j = k + 1, uk = k * K; j < K; j++) columns[col + j] -= err * u[uk + j];
-    }
+    if (k1 < K) await spreadErrors(columns, K, N, u, k0, k1, errors, matMul);
   }
   progress?.(K, K);
   return bc;
+}
+
+/** w_n[j] −= Σ_k errors[n][k − k0] · U_kj for every column n, k in the batch [k0, k1) and j ≥ k1. */
+async function spreadErrors(
+  columns: Float64Array,
+  K: number,
+  N: number,
+  u: Float64Array,
+  k0: number,
+  k1: number,
+  errors: Float64Array,
+  matMul: MatMul,
+): Promise<void> {
+  const width = k1 - k0;
+  const rest = K - k1;
+  const uRows = new Float64Array(width * rest);
+  for (let k = k0; k < k1; k++) uRows.set(u.subarray(k * K + k1, (k + 1) * K), (k - k0) * rest);
+  const rows = chunkRows(rest);
+  for (let n0 = 0; n0 < N; n0 += rows) {
+    const r = Math.min(rows, N - n0);
+    const spread = await matMul(errors.subarray(n0 * width, (n0 + r) * width), uRows, r, width, rest);
+    for (let i = 0; i < r; i++) {
+      const col = (n0 + i) * K + k1;
+      for (let j = 0; j < rest; j++) columns[col + j] -= spread[i * rest + j];
+    }
+  }
 }
 
 /**
  * U, the upper Cholesky factor of (H + λI)⁻¹ (`[K, K]` row-major, zeros below the diagonal), from one
  * Cholesky factorization and one triangular inverse: with P the order reversal, chol(P H P) = L̃ gives
  * H = M Mᵀ for the upper-triangular M = P L̃ P, so H⁻¹ = M⁻ᵀ M⁻¹ and U = M⁻¹ = P L̃⁻¹ P (a Cholesky
- * factor is unique). Half the work of inverting H and factoring the inverse (a 1.1 B model's K = 5632
- * layers spent minutes there). A zero Gram matrix (no activation at all) gives the identity, i.e.
- * round-to-nearest.
+ * factor is unique). P X P of a row-major matrix is its values in reverse order. Half the work of
+ * inverting H and factoring the inverse, and both steps are blocked so that most of it is `matMul`
+ * products (a 1.1 B model's K = 5632 layers spent a minute each here in plain JavaScript). A zero Gram
+ * matrix (no activation at all) gives the identity, i.e. round-to-nearest.
  */
-export function gptqFactor(gram: Float64Array, K: number): Float64Array {
+export async function gptqFactor(
+  gram: Float64Array,
+  K: number,
+  matMul: MatMul = jsMatMul,
+): Promise<Float64Array> {
   let trace = 0;
   for (let i = 0; i < K; i++) trace += gram[i * K + i];
   const damp = trace > 0 ? (GPTQ_DAMP * trace) / K : 1;
-  const reversed = new Float64Array(K * K);
-  for (let i = 0; i < K; i++)
-    for (let j = 0, src = (K - 1 - i) * K + K - 1; j < K; j++) reversed[i * K + j] = gram[src - j];
+  const reversed = Float64Array.from(gram).reverse();
   for (let i = 0; i < K; i++) reversed[i * K + i] += damp;
-  // u = (L̃⁻¹)ᵀ: u[b·K + a] is L̃⁻¹[a][b], and U[i][j] = L̃⁻¹[K-1-i][K-1-j] = u[(K-1-j)·K + K-1-i]: that
-  // map is its own inverse, so swapping each pair turns u into U in place (two K×K arrays at most: a
-  // K = 5632 layer's is 254 MB each, and two layers are solved at once).
-  const u = invertLowerTransposed(choleskyInPlace(reversed, K), K);
-  for (let i = 0; i < K; i++)
-    for (let j = 0; j < K; j++) {
-      const a = i * K + j;
-      const b = (K - 1 - j) * K + (K - 1 - i);
-      if (a < b) {
-        const t = u[a];
-        u[a] = u[b];
-        u[b] = t;
-      }
-    }
-  return u;
+  await choleskyInPlace(reversed, K, matMul);
+  return (await invertLower(reversed, K, matMul)).reverse();
 }
 
 /**
- * The lower Cholesky factor of a symmetric positive-definite `[K, K]` matrix, written over it (each entry is read before its own factor entry is
- * written; the upper triangle is zeroed last): no second K×K array.
+ * The lower Cholesky factor of a symmetric positive-definite `[K, K]` matrix, written over it, GPTQ_BATCH
+ * columns at a time: a batch's columns from entries the earlier batches already updated, then the rest of
+ * the lower triangle less the batch's outer product (one `matMul`). The upper triangle is zeroed last.
  */
-function choleskyInPlace(a: Float64Array, K: number): Float64Array {
-  for (let i = 0; i < K; i++) {
-    for (let j = 0; j <= i; j++) {
-      const s = a[i * K + j] - dot(a, i * K, a, j * K, j);
-      if (i === j) {
-        if (!(s > 0)) throw new RangeError(`matrix is not positive definite at row ${i}`);
-        a[i * K + i] = Math.sqrt(s);
-      } else a[i * K + j] = s / a[j * K + j];
+async function choleskyInPlace(a: Float64Array, K: number, matMul: MatMul): Promise<void> {
+  for (let k0 = 0; k0 < K; k0 += GPTQ_BATCH) {
+    const k1 = Math.min(K, k0 + GPTQ_BATCH);
+    const width = k1 - k0;
+    for (let j = k0; j < k1; j++) {
+      const s = a[j * K + j] - dot(a, j * K + k0, a, j * K + k0, j - k0);
+      if (!(s > 0)) throw new RangeError(`matrix is not positive definite at row ${j}`);
+      const d = Math.sqrt(s);
+      a[j * K + j] = d;
+      for (let i = j + 1; i < K; i++)
+        a[i * K + j] = (a[i * K + j] - dot(a, i * K + k0, a, j * K + k0, j - k0)) / d;
+    }
+    const rest = K - k1;
+    if (rest === 0) break;
+    const panel = new Float64Array(rest * width);
+    const panelT = new Float64Array(width * rest);
+    for (let i = 0; i < rest; i++)
+      for (let p = 0; p < width; p++) {
+        const v = a[(k1 + i) * K + k0 + p];
+        panel[i * width + p] = v;
+        panelT[p * rest + i] = v;
+      }
+    const rows = chunkRows(rest);
+    for (let r0 = 0; r0 < rest; r0 += rows) {
+      const r = Math.min(rows, rest - r0);
+      const outer = await matMul(panel.subarray(r0 * width, (r0 + r) * width), panelT, r, width, rest);
+      for (let i = 0; i < r; i++) {
+        const at = (k1 + r0 + i) * K + k1;
+        for (let j = 0; j <= r0 + i; j++) a[at + j] -= outer[i * rest + j];
+      }
     }
   }
   for (let i = 0; i < K; i++) a.fill(0, i * K + i + 1, (i + 1) * K);
-  return a;
 }
 
 /**
- * (L⁻¹)ᵀ of a lower-triangular `[K, K]` L, upper-triangular: row j holds column j of L⁻¹, built by forward
- * substitution along that row, so every inner loop reads memory in order.
+ * L⁻¹ of a lower-triangular `[K, K]` L, GPTQ_BATCH rows at a time: a batch's rows need L's rows there times
+ * the rows of L⁻¹ already found (one `matMul`; those rows are zero past their own diagonal, so they are
+ * passed whole, without a copy), then a forward substitution inside the batch.
  */
-function invertLowerTransposed(l: Float64Array, K: number): Float64Array {
-  const out = new Float64Array(K * K);
-  for (let j = 0; j < K; j++) {
-    const row = j * K;
-    out[row + j] = 1 / l[j * K + j];
-    for (let i = j + 1; i < K; i++) {
-      out[row + i] = -dot(l, i * K + j, out, row + j, i - j) / l[i * K + i];
+async function invertLower(l: Float64Array, K: number, matMul: MatMul): Promise<Float64Array> {
+  const x = new Float64Array(K * K);
+  for (let k0 = 0; k0 < K; k0 += GPTQ_BATCH) {
+    const k1 = Math.min(K, k0 + GPTQ_BATCH);
+    const width = k1 - k0;
+    let known: Float64Array | undefined;
+    if (k0 > 0) {
+      const lRows = new Float64Array(width * k0);
+      for (let i = 0; i < width; i++) lRows.set(l.subarray((k0 + i) * K, (k0 + i) * K + k0), i * k0);
+      known = await matMul(lRows, x.subarray(0, k0 * K), width, k0, K);
+    }
+    for (let i = k0; i < k1; i++) {
+      const xi = i * K;
+      if (known) for (let c = 0; c < k0; c++) x[xi + c] = -known[(i - k0) * K + c];
+      x[xi + i] = 1;
+      for (let p = k0; p < i; p++) {
+        const lip = l[i * K + p];
+        if (lip === 0) continue;
+        for (let c = 0, xp = p * K; c <= p; c++) x[xi + c] -= lip * x[xp + c];
+      }
+      const d = l[i * K + i];
+      for (let c = 0; c <= i; c++) x[xi + c] /= d;
     }
   }
-  return out;
+  return x;
 }

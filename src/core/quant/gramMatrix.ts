@@ -1,3 +1,5 @@
+import { chunkRows, jsMatMul, type MatMul } from './matMul';
+
 /**
  * Adds XᵀX of `rows` activation rows (row-major `[rows, K]`) to `gram` (`[K, K]` float64), the lower
  * triangle only: call `symmetrize` once the last rows are in. The layer's output error on these rows for
@@ -23,52 +25,24 @@ export function symmetrize(gram: Float64Array, K: number): void {
 
 /**
  * Σ_n (a_n - b_n)ᵀ H (a_n - b_n) over the `[N, K]` columns of `a` and `b` (b omitted: Σ a_nᵀ H a_n), with
- * H symmetric `[K, K]`: ‖X(A - B)‖² on the calibration rows.
+ * H symmetric `[K, K]`: ‖X(A - B)‖² on the calibration rows. The products (A - B)·H go through `matMul`, a
+ * few thousand columns at a time.
  */
-export function gramError(
+export async function gramError(
   gram: Float64Array,
   K: number,
   N: number,
   a: Float64Array,
   b?: Float64Array,
-): number {
-  const errorOf = (n: number, into: Float64Array) => {
-    for (let k = 0; k < K; k++) into[k] = b ? a[n * K + k] - b[n * K + k] : a[n * K + k];
-  };
-  // Four columns at a time: each row of H (far beyond the caches on a wide layer) is read once for four
-  // quadratic forms, in four independent sums.
-  const [e0, e1, e2, e3] = [0, 1, 2, 3].map(() => new Float64Array(K));
+  matMul: MatMul = jsMatMul,
+): Promise<number> {
+  const rows = chunkRows(K);
   let total = 0;
-  let n = 0;
-  for (; n + 3 < N; n += 4) {
-    errorOf(n, e0);
-    errorOf(n + 1, e1);
-    errorOf(n + 2, e2);
-    errorOf(n + 3, e3);
-    for (let i = 0; i < K; i++) {
-      const gi = i * K;
-      let r0 = 0;
-      let r1 = 0;
-      let r2 = 0;
-      let r3 = 0;
-      for (let j = 0; j < i; j++) {
-        const h = gram[gi + j];
-        r0 += h * e0[j];
-        r1 += h * e1[j];
-        r2 += h * e2[j];
-        r3 += h * e3[j];
-      }
-      const hii = gram[gi + i];
-      total +=
-        e0[i] * (2 * r0 + hii * e0[i]) +
-        e1[i] * (2 * r1 + hii * e1[i]) +
-        e2[i] * (2 * r2 + hii * e2[i]) +
-        e3[i] * (2 * r3 + hii * e3[i]);
-    }
-  }
-  for (; n < N; n++) {
-    errorOf(n, e0);
-    total += quadraticForm(gram, K, e0, 0, K);
+  for (let n0 = 0; n0 < N; n0 += rows) {
+    const r = Math.min(rows, N - n0);
+    const e = a.slice(n0 * K, (n0 + r) * K);
+    if (b) for (let i = 0, at = n0 * K; i < e.length; i++) e[i] -= b[at + i];
+    total += dot(await matMul(e, gram, r, K, K), 0, e, 0, e.length);
   }
   return total;
 }
