@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { dequantizeBlockCodes, packBlockCodes, weightColumns } from '../../src/core/quant/blockCodes';
 import { quantizeDataAware } from '../../src/core/quant/dataAwareQuantize';
 import { GPTQ_DAMP, gptqFactor, gptqQuantize } from '../../src/core/quant/gptqQuantize';
-import { accumulateGram, gramError, quadraticForm, symmetrize } from '../../src/core/quant/gramMatrix';
+import { accumulateGram, dot, gramError, symmetrize } from '../../src/core/quant/gramMatrix';
 import { type BlockwiseOptions, quantizeBlockwise } from '../../src/core/quant/quantizeBlockwise';
 import { searchQuantize } from '../../src/core/quant/searchQuantize';
 import { normal, rng } from './tensorFixtures';
@@ -79,13 +79,15 @@ function blockObjective(
   let total = 0;
   for (let n = 0; n < N; n++) {
     for (let k = 0; k < K; k++) e[k] = w[n * K + k] - q[n * K + k];
-    for (let k0 = 0; k0 < K; k0 += bs) total += quadraticForm(gram, K, e, k0, Math.min(K, k0 + bs));
+    for (let k0 = 0; k0 < K; k0 += bs)
+      for (let i = k0; i < Math.min(K, k0 + bs); i++)
+        total += e[i] * (2 * dot(gram, i * K + k0, e, k0, i - k0) + gram[i * K + i] * e[i]);
   }
   return total;
 }
 
 describe('data-aware 4-bit quantization (core)', () => {
-  it('accumulates XᵀX exactly', () => {
+  it('accumulates XᵀX exactly', async () => {
     const x = [1, 2, 3, -1, 0, 4];
     const g = new Float64Array(9);
     accumulateGram(g, 3, x, 2);
@@ -96,11 +98,11 @@ describe('data-aware 4-bit quantization (core)', () => {
   for (const c of CASES) {
     const N = 6;
     const w = weights(c.K, N, 11);
-    it(`the search with ratio 1 alone is round-to-nearest, byte for byte (${c.name})`, () => {
+    it(`the search with ratio 1 alone is round-to-nearest, byte for byte (${c.name})`, async () => {
       const gram = correlatedGram(c.K, 64, 3);
       const rtn = quantizeBlockwise(w, c.K, N, c.o, c.layout, c.alpha);
       const cols = weightColumns(w, c.K, N, c.layout, c.alpha);
-      const ours = packBlockCodes(searchQuantize(cols, c.K, N, gram, c.o, [1]), cols);
+      const ours = packBlockCodes(await searchQuantize(cols, c.K, N, gram, c.o, [1]), cols);
       assert.deepEqual(ours.b, rtn.b);
       assert.deepEqual(ours.scaleBytes, rtn.scaleBytes);
       assert.deepEqual(ours.zeroPoints, rtn.zeroPoints);
@@ -118,7 +120,7 @@ describe('data-aware 4-bit quantization (core)', () => {
       assert.deepEqual(plain.scaleBytes, rtn.scaleBytes);
       assert.deepEqual(plain.zeroPoints, rtn.zeroPoints);
       const clipped = packBlockCodes(await gptqQuantize(Float64Array.from(cols), c.K, N, I, c.o), cols);
-      const search = packBlockCodes(searchQuantize(cols, c.K, N, I, c.o), cols);
+      const search = packBlockCodes(await searchQuantize(cols, c.K, N, I, c.o), cols);
       assert.deepEqual(clipped.b, search.b);
       assert.deepEqual(clipped.scaleBytes, search.scaleBytes);
       assert.deepEqual(clipped.zeroPoints, search.zeroPoints);
@@ -131,7 +133,7 @@ describe('data-aware 4-bit quantization (core)', () => {
       const cols = weightColumns(w, c.K, N, c.layout, c.alpha);
       const qMax = (1 << c.o.bits) - 1;
       for (const bc of [
-        searchQuantize(cols, c.K, N, gram, c.o),
+        await searchQuantize(cols, c.K, N, gram, c.o),
         await gptqQuantize(Float64Array.from(cols), c.K, N, gram, c.o),
       ]) {
         assert.ok(bc.codes.every((q) => q <= qMax));
@@ -148,15 +150,15 @@ describe('data-aware 4-bit quantization (core)', () => {
     });
   }
 
-  it('the clipping search is never worse than round-to-nearest on its objective, and better here', () => {
+  it('the clipping search is never worse than round-to-nearest on its objective, and better here', async () => {
     const K = 64;
     const N = 16;
     const w = weights(K, N, 21);
     const gram = correlatedGram(K, 128, 9);
     for (const o of [ASYM, { ...ASYM, symmetric: true }]) {
       const cols = weightColumns(w, K, N, 'KN');
-      const rtn = dequantizeBlockCodes(searchQuantize(cols, K, N, gram, o, [1]));
-      const found = dequantizeBlockCodes(searchQuantize(cols, K, N, gram, o));
+      const rtn = dequantizeBlockCodes(await searchQuantize(cols, K, N, gram, o, [1]));
+      const found = dequantizeBlockCodes(await searchQuantize(cols, K, N, gram, o));
       const a = blockObjective(gram, K, N, o.blockSize, cols, rtn);
       const b = blockObjective(gram, K, N, o.blockSize, cols, found);
       assert.ok(b <= a, `search ${b} > RTN ${a}`);
@@ -175,7 +177,7 @@ describe('data-aware 4-bit quantization (core)', () => {
       K,
       N,
       cols,
-      dequantizeBlockCodes(searchQuantize(cols, K, N, gram, ASYM, [1])),
+      dequantizeBlockCodes(await searchQuantize(cols, K, N, gram, ASYM, [1])),
     );
     const gptq = await gramError(
       gram,

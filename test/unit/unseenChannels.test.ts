@@ -39,11 +39,11 @@ describe('data-aware 4-bit never loses to RTN because of unseen inputs (byte cla
   const heldOut = histogramGram(400, 0, 257, 3);
   const unseen = Array.from({ length: K }, (_, k) => !(calibration[k * K + k] > 0));
   const columns = weightColumns(W, K, N, 'KN', 1);
-  const rtn = searchQuantize(columns, K, N, calibration, OPTIONS, [1]);
 
   it('unseen channels keep round-to-nearest codes under search and GPTQ', async () => {
+    const rtn = await searchQuantize(columns, K, N, calibration, OPTIONS, [1]);
     assert.ok(unseen.filter(Boolean).length > 100, 'most byte values are unseen');
-    const search = searchQuantize(columns, K, N, calibration, OPTIONS);
+    const search = await searchQuantize(columns, K, N, calibration, OPTIONS);
     const gptq = await gptqQuantize(Float64Array.from(columns), K, N, calibration, OPTIONS);
     const row = rtn.kBlocks * OPTIONS.blockSize;
     let compared = 0;

@@ -59,7 +59,7 @@ export async function quantizeDataAware(
   // clipping search, which weighs only each block's own rows of XᵀX.
   const use: QuantMethod = method === 'gptq' && rows < GPTQ_MIN_ROWS_PER_K * K ? 'search' : method;
   const columns = weightColumns(weight, K, N, layout, alpha);
-  const rtn = searchQuantize(columns, K, N, gram, options, [1]);
+  const rtn = await searchQuantize(columns, K, N, gram, options, [1], matMul);
   const signal = await gramError(gram, K, N, columns, undefined, matMul);
   const errorOf = (bc: BlockCodes, h = gram) => gramError(h, K, N, columns, dequantizeBlockCodes(bc), matMul);
   const rtnError = await errorOf(rtn);
@@ -68,7 +68,7 @@ export async function quantizeDataAware(
   if (use !== 'rtn') {
     const codes =
       use === 'search'
-        ? searchQuantize(columns, K, N, gram, options)
+        ? await searchQuantize(columns, K, N, gram, options, undefined, matMul)
         : await gptqQuantize(Float64Array.from(columns), K, N, gram, options, progress, true, matMul);
     const e = await errorOf(codes);
     if (e <= rtnError) {

@@ -3,7 +3,7 @@ import { PAD_CODE } from '../simd/quantizeKernels';
 import { dot } from './gramMatrix';
 import { chunkRows, jsMatMul, type MatMul } from './matMul';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
-import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlock, unseenBlocks } from './searchQuantize';
+import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlocks, unseenBlocks } from './searchQuantize';
 
 /** GPTQ's dampening: λ = DAMP · mean(diag H) is added to the diagonal. */
 export const GPTQ_DAMP = 0.01;
@@ -44,7 +44,6 @@ export async function gptqQuantize(
   const bc = emptyBlockCodes(K, N, options);
   const bs = options.blockSize;
   const u = await gptqFactor(gram, K, matMul);
-  const scratch = { tmp: new Float64Array(4), e: new Float64Array(K) };
   const pairs = clipPairs(clip ? CLIP_RATIOS : [1], options.symmetric);
   const f32 = Math.fround;
   const row = bc.kBlocks * bs;
@@ -63,11 +62,9 @@ export async function gptqQuantize(
       const kb = (k / bs) | 0;
       if (k % bs === 0) {
         const end = Math.min(K, k + bs);
-        for (let n = 0; n < N; n++) {
-          if (unseen[kb]) searchBlock(bc, original, n, k, end, gram, RTN_PAIR, scratch);
-          else searchBlock(bc, columns, n, k, end, gram, pairs, scratch);
-          bc.codes.fill(PAD_CODE, n * row + end, n * row + k + bs);
-        }
+        if (unseen[kb]) await searchBlocks(bc, original, k, end, gram, RTN_PAIR, matMul);
+        else await searchBlocks(bc, columns, k, end, gram, pairs, matMul);
+        for (let n = 0; n < N; n++) bc.codes.fill(PAD_CODE, n * row + end, n * row + k + bs);
         progress?.(k, K);
       }
       const d = u[k * K + k];

@@ -47,24 +47,6 @@ export async function gramError(
   return total;
 }
 
-/** eᵀ H e over rows and columns [from, to) of H (`e` indexed like H's rows). */
-export function quadraticForm(
-  gram: Float64Array,
-  K: number,
-  e: Float64Array,
-  from: number,
-  to: number,
-): number {
-  let total = 0;
-  for (let i = from; i < to; i++) {
-    const ei = e[i];
-    if (ei === 0) continue;
-    const gi = i * K;
-    total += ei * (2 * dot(gram, gi + from, e, from, i - from) + gram[gi + i] * ei);
-  }
-  return total;
-}
-
 /**
  * Σ a[ai + m]·b[bi + m] for m < n, in four independent sums: one running sum waits on each add before the
  * next (a few cycles each), four keep the loads busy — the inner loop of XᵀX quadratic forms, Cholesky

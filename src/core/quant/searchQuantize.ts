@@ -1,5 +1,6 @@
 import { type BlockCodes, emptyBlockCodes, setBlockRange } from './blockCodes';
-import { quadraticForm } from './gramMatrix';
+import { dot } from './gramMatrix';
+import { chunkRows, jsMatMul, type MatMul } from './matMul';
 import { PAD_CODE } from '../simd/quantizeKernels';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 
@@ -14,28 +15,26 @@ export const CLIP_RATIOS: readonly number[] = Array.from({ length: 21 }, (_, i) 
  * cross terms between blocks are left out so each block is chosen alone; GPTQ is the method that handles
  * them.) Ratio 1 comes first and only a strictly smaller error replaces it, so every block is at least as
  * good as round-to-nearest on that objective, and `ratios = [1]` is round-to-nearest itself.
- * `columns` is the weight as `[N, K]` (weightColumns).
+ * `columns` is the weight as `[N, K]` (weightColumns); the quadratic forms go through `matMul`.
  */
-export function searchQuantize(
+export async function searchQuantize(
   columns: Float64Array,
   K: number,
   N: number,
   gram: Float64Array,
   options: BlockwiseOptions,
   ratios: readonly number[] = CLIP_RATIOS,
-): BlockCodes {
+  matMul: MatMul = jsMatMul,
+): Promise<BlockCodes> {
   const bc = emptyBlockCodes(K, N, options);
   const bs = options.blockSize;
-  const scratch = { tmp: new Float64Array(4), e: new Float64Array(K) };
   const pairs = clipPairs(ratios, options.symmetric);
   const unseen = unseenBlocks(gram, K, bs);
-  for (let n = 0; n < N; n++) {
-    for (let kb = 0; kb < bc.kBlocks; kb++) {
-      const k0 = kb * bs;
-      const k1 = Math.min(K, k0 + bs);
-      const s = searchBlock(bc, columns, n, k0, k1, gram, unseen[kb] ? RTN_PAIR : pairs, scratch);
-      writeBlockCodes(bc, columns, n * K, s, n, k0, k1);
-    }
+  for (let kb = 0; kb < bc.kBlocks; kb++) {
+    const k0 = kb * bs;
+    const k1 = Math.min(K, k0 + bs);
+    await searchBlocks(bc, columns, k0, k1, gram, unseen[kb] ? RTN_PAIR : pairs, matMul);
+    for (let n = 0; n < N; n++) writeBlockCodes(bc, columns, n * K, n * bc.kBlocks + kb, n, k0, k1);
   }
   return bc;
 }
@@ -65,50 +64,82 @@ export function clipPairs(ratios: readonly number[], symmetric: boolean): number
 }
 
 /**
- * Sets block [k0, k1) of column n (values `columns[n*K + k]`, read as float32) to the candidate range of
- * `pairs` whose error e minimizes eᵀ H e over the block's rows of H = `gram`; returns the block's slot.
- * The first pair wins ties.
+ * Sets block [k0, k1) of every column n (values `columns[n*K + k]`, read as float32) to the candidate range
+ * of `pairs` whose error e minimizes eᵀ H e over the block's rows of H = `gram`; the first pair wins ties.
+ * The quadratic forms of all columns and candidates are `matMul` products with the block's `[bs, bs]`
+ * part of H, a few thousand columns at a time (one at a time they were most of a GPTQ solve's time).
  */
-export function searchBlock(
+export async function searchBlocks(
   bc: BlockCodes,
   columns: Float64Array,
-  n: number,
   k0: number,
   k1: number,
   gram: Float64Array,
   pairs: readonly number[],
-  scratch: { tmp: Float64Array; e: Float64Array },
-): number {
-  const { K, qMax } = bc;
-  const { tmp, e } = scratch;
+  matMul: MatMul,
+): Promise<void> {
+  const { K, N, qMax } = bc;
   const f32 = Math.fround;
-  const col = n * K;
+  const tmp = new Float64Array(4);
   const kb = (k0 / bc.options.blockSize) | 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let k = k0; k < k1; k++) {
-    const v = f32(columns[col + k]);
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  let bestCost = Infinity;
-  let best = 0;
-  for (let p = 0; p < pairs.length; p += 2) {
-    const s = setBlockRange(bc, n, kb, f32(min * pairs[p]), f32(max * pairs[p + 1]), tmp);
-    const scale = bc.scales[s];
-    const recip = bc.recips[s];
-    const zp = bc.zps[s];
-    for (let k = k0; k < k1; k++) {
-      const v = f32(columns[col + k]);
-      e[k] = v - f32((quantCode(v, recip, zp, qMax) - zp) * scale);
+  const width = k1 - k0;
+  const count = pairs.length / 2;
+  const mins = new Float64Array(N);
+  const maxs = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let k = n * K + k0; k < n * K + k1; k++) {
+      const v = f32(columns[k]);
+      if (v < min) min = v;
+      if (v > max) max = v;
     }
-    const cost = quadraticForm(gram, K, e, k0, k1);
-    if (cost < bestCost) {
-      bestCost = cost;
-      best = p;
+    mins[n] = min;
+    maxs[n] = max;
+  }
+  const setPair = (n: number, p: number) =>
+    setBlockRange(bc, n, kb, f32(mins[n] * pairs[2 * p]), f32(maxs[n] * pairs[2 * p + 1]), tmp);
+  if (count === 1) {
+    for (let n = 0; n < N; n++) setPair(n, 0);
+    return;
+  }
+  const h = new Float64Array(width * width);
+  for (let i = 0; i < width; i++) h.set(gram.subarray((k0 + i) * K + k0, (k0 + i) * K + k1), i * width);
+  const per = chunkRows(count * width);
+  // e[(i·count + p)·width + k − k0]: the block's error of column n0 + i under pair p.
+  const errors = new Float64Array(Math.min(per, N) * count * width);
+  const values = new Float64Array(width);
+  for (let n0 = 0; n0 < N; n0 += per) {
+    const cols = Math.min(per, N - n0);
+    const e = errors.subarray(0, cols * count * width);
+    for (let i = 0; i < cols; i++) {
+      for (let k = 0, col = (n0 + i) * K + k0; k < width; k++) values[k] = f32(columns[col + k]);
+      for (let p = 0; p < count; p++) {
+        const s = setPair(n0 + i, p);
+        const scale = bc.scales[s];
+        const recip = bc.recips[s];
+        const zp = bc.zps[s];
+        for (let k = 0, at = (i * count + p) * width; k < width; k++) {
+          const v = values[k];
+          e[at + k] = v - f32((quantCode(v, recip, zp, qMax) - zp) * scale);
+        }
+      }
+    }
+    const he = await matMul(e, h, cols * count, width, width);
+    for (let i = 0; i < cols; i++) {
+      let bestCost = Infinity;
+      let best = 0;
+      for (let p = 0; p < count; p++) {
+        const at = (i * count + p) * width;
+        const cost = dot(he, at, e, at, width);
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = p;
+        }
+      }
+      setPair(n0 + i, best);
     }
   }
-  return setBlockRange(bc, n, kb, f32(min * pairs[best]), f32(max * pairs[best + 1]), tmp);
 }
 
 /** The codes of values [k0, k1) of column n with block slot `s`'s parameters; padding gets PAD_CODE. */
