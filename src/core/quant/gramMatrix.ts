@@ -49,8 +49,8 @@ export async function gramError(
 
 /**
  * Σ a[ai + m]·b[bi + m] for m < n, in four independent sums: one running sum waits on each add before the
- * next (a few cycles each), four keep the loads busy — the inner loop of XᵀX quadratic forms, Cholesky
- * factors and triangular inverses, K³ or K²·N times on a large layer.
+ * next (a few cycles each), four keep the loads busy — the inner loop of the quadratic forms and of the
+ * Cholesky factor's work inside a block of rows.
  */
 export function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, n: number): number {
   let s0 = 0;

@@ -106,7 +106,7 @@ export async function searchBlocks(
   const h = new Float64Array(width * width);
   for (let i = 0; i < width; i++) h.set(gram.subarray((k0 + i) * K + k0, (k0 + i) * K + k1), i * width);
   const per = chunkRows(count * width);
-  // e[(i·count + p)·width + k − k0]: the block's error of column n0 + i under pair p.
+  // e[(i·count + p)·width + k]: the error at row k0 + k of column n0 + i under pair p.
   const errors = new Float64Array(Math.min(per, N) * count * width);
   const values = new Float64Array(width);
   for (let n0 = 0; n0 < N; n0 += per) {
