@@ -11,7 +11,7 @@ import { CaptureCancelledError, captureActivations } from './captureActivations'
 import { captureInSegments, SegmentsUnsupportedError } from './captureInSegments';
 import type { FromDataAwareWorker, ToDataAwareWorker } from './dataAwareProtocol';
 import { NpyError } from './readNpy';
-import { ortMatMul } from './ortMatMul';
+import { ortProducts } from './ortProducts';
 
 const port = parentPort;
 if (!port) throw new Error('dataAwareWorker.js runs as a worker thread');
@@ -40,7 +40,7 @@ function rowProgress(id: number): (done: number, total: number) => void {
  * The solvers' products, in ONNX Runtime on one thread: solveAll runs a worker per core, each solving one
  * layer at a time (it sends the next request only after the answer).
  */
-const matMul = ortMatMul(1);
+const products = ortProducts(1);
 
 /** The part-by-part capture this worker runs, resumed by each `captureSegments/next`. */
 let nextPart: (() => void) | undefined;
@@ -110,7 +110,7 @@ port.on('message', (m: ToDataAwareWorker) => {
         rowProgress(m.id),
         m.rows,
         m.heldOutGram,
-        matMul,
+        products,
       )
         .then((layer) => {
           const w = layer.weight;
@@ -133,7 +133,7 @@ port.on('message', (m: ToDataAwareWorker) => {
         rowProgress(m.id),
         m.rows,
         m.heldOutGram,
-        matMul,
+        products,
       )
         .then((layer) =>
           post({ type: 'prune/result', id: m.id, layer }, [

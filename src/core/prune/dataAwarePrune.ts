@@ -2,7 +2,7 @@ import { weightColumns } from '../quant/blockCodes';
 import { gptqFactor, type RowProgress } from '../quant/gptqQuantize';
 import { GPTQ_MIN_ROWS_PER_K } from '../quant/dataAwareQuantize';
 import { gramError } from '../quant/gramMatrix';
-import { jsMatMul, type MatMul } from '../quant/matMul';
+import { jsProducts, type Products } from '../quant/products';
 
 /** Pruning methods that weigh each weight by the activations it multiplies (issue 15). */
 export type DataAwarePruneMethod = 'wanda' | 'sparsegpt';
@@ -80,11 +80,11 @@ export async function pruneDataAware(
   progress?: RowProgress,
   rows = Infinity,
   heldOutGram?: Float64Array,
-  matMul: MatMul = jsMatMul,
+  products: Products = jsProducts,
 ): Promise<DataAwarePrunedLayer> {
   checkRule(rule);
   const original = weightColumns(weight, K, N, layout);
-  const errorOf = (h: Float64Array, b?: Float64Array) => gramError(h, K, N, original, b, matMul);
+  const errorOf = (h: Float64Array, b?: Float64Array) => gramError(h, K, N, original, b, products);
   const use: DataAwarePruneMethod =
     method === 'sparsegpt' && rows < GPTQ_MIN_ROWS_PER_K * K ? 'wanda' : method;
   let fallback =
@@ -93,7 +93,7 @@ export async function pruneDataAware(
       : undefined;
   let group: WandaGroup | undefined;
   let pruned: PrunedColumns;
-  if (use === 'sparsegpt') pruned = await sparseGptColumns(original, K, N, gram, rule, progress, matMul);
+  if (use === 'sparsegpt') pruned = await sparseGptColumns(original, K, N, gram, rule, progress, products);
   else if (rule.n !== undefined) pruned = wandaColumns(original, K, N, gram, rule);
   else {
     // Unstructured: per output unit unless the whole-layer group rebuilds the calibration output better.
@@ -250,9 +250,9 @@ export async function sparseGptColumns(
   gram: Float64Array,
   rule: PruneRule,
   progress?: RowProgress,
-  matMul: MatMul = jsMatMul,
+  products: Products = jsProducts,
 ): Promise<PrunedColumns> {
-  const u = await gptqFactor(gram, K, matMul);
+  const u = await gptqFactor(gram, K, products);
   const columns = Float64Array.from(original);
   const keep = new Uint8Array(N * K).fill(1);
   const score = new Float64Array(N * K);

@@ -1,7 +1,7 @@
 import { type BlockCodes, dequantizeBlockCodes, packBlockCodes, weightColumns } from './blockCodes';
 import { gptqQuantize, type RowProgress } from './gptqQuantize';
 import { gramError } from './gramMatrix';
-import { jsMatMul, type MatMul } from './matMul';
+import { jsProducts, type Products } from './products';
 import type { BlockwiseOptions, BlockwiseWeight } from './quantizeBlockwise';
 import { searchQuantize } from './searchQuantize';
 
@@ -37,8 +37,8 @@ export interface DataAwareLayer {
  * multiply it. The layer's output error ‖X(W−Q)‖² = Σ_n e_nᵀ H e_n is measured for round-to-nearest and for
  * the method's codes; the method's codes are kept unless they are worse than round-to-nearest's there (GPTQ
  * minimizes a dampened objective, so on a few calibration rows it can lose), so the kept layer is never
- * worse than RTN on the calibration activations. `rows`: how many activation rows `gram` sums; `matMul`
- * does the O(K²·N) products.
+ * worse than RTN on the calibration activations. `rows`: how many activation rows `gram` sums; `products`
+ * does the O(K²·N) matrix products.
  */
 export async function quantizeDataAware(
   weight: Float32Array,
@@ -52,24 +52,25 @@ export async function quantizeDataAware(
   progress?: RowProgress,
   rows = Infinity,
   heldOutGram?: Float64Array,
-  matMul: MatMul = jsMatMul,
+  products: Products = jsProducts,
 ): Promise<DataAwareLayer> {
   // With few calibration rows per input feature, XᵀX is singular or poorly estimated: GPTQ would push the
   // error into directions the calibration never saw (and new inputs do), so such a layer gets the
   // clipping search, which weighs only each block's own rows of XᵀX.
   const use: QuantMethod = method === 'gptq' && rows < GPTQ_MIN_ROWS_PER_K * K ? 'search' : method;
   const columns = weightColumns(weight, K, N, layout, alpha);
-  const rtn = await searchQuantize(columns, K, N, gram, options, [1], matMul);
-  const signal = await gramError(gram, K, N, columns, undefined, matMul);
-  const errorOf = (bc: BlockCodes, h = gram) => gramError(h, K, N, columns, dequantizeBlockCodes(bc), matMul);
+  const rtn = await searchQuantize(columns, K, N, gram, options, [1], products);
+  const signal = await gramError(gram, K, N, columns, undefined, products);
+  const errorOf = (bc: BlockCodes, h = gram) =>
+    gramError(h, K, N, columns, dequantizeBlockCodes(bc), products);
   const rtnError = await errorOf(rtn);
   let chosen = rtn;
   let error = rtnError;
   if (use !== 'rtn') {
     const codes =
       use === 'search'
-        ? await searchQuantize(columns, K, N, gram, options, undefined, matMul)
-        : await gptqQuantize(Float64Array.from(columns), K, N, gram, options, progress, true, matMul);
+        ? await searchQuantize(columns, K, N, gram, options, undefined, products)
+        : await gptqQuantize(Float64Array.from(columns), K, N, gram, options, progress, true, products);
     const e = await errorOf(codes);
     if (e <= rtnError) {
       chosen = codes;

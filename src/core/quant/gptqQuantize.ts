@@ -1,7 +1,7 @@
 import { type BlockCodes, emptyBlockCodes } from './blockCodes';
 import { PAD_CODE } from '../simd/quantizeKernels';
 import { dot } from './gramMatrix';
-import { chunkRows, jsMatMul, type MatMul } from './matMul';
+import { chunkRows, jsProducts, type Products } from './products';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlocks, unseenBlocks } from './searchQuantize';
 
@@ -13,7 +13,7 @@ export type RowProgress = (done: number, total: number) => void;
 
 /**
  * Rows of K taken together: inside a batch the updates run row by row; the rows after it get the batch's
- * errors at once, as one MatMul (GPTQ's "lazy batch" updates, the same arithmetic in another order). Also
+ * errors at once, as one matrix product (GPTQ's "lazy batch" updates, the same arithmetic in another order). Also
  * the block size of the Cholesky factor and the triangular inverse.
  */
 export const GPTQ_BATCH = 128;
@@ -29,7 +29,7 @@ export const GPTQ_BATCH = 128;
  * clipping search on the block's rows of H (`clip`, the default) or by round-to-nearest's rule; q = code of
  * w_k; w_j -= (w_k − dq(q)) / U_kk · U_kj for j > k. With H = I nothing spreads: the codes are the
  * clipping search's (without `clip`, round-to-nearest's). `columns` (`[N, K]`) is updated in place; the
- * O(K²·N) updates go through `matMul`.
+ * O(K²·N) updates go through `products`.
  */
 export async function gptqQuantize(
   columns: Float64Array,
@@ -39,11 +39,11 @@ export async function gptqQuantize(
   options: BlockwiseOptions,
   progress?: RowProgress,
   clip = true,
-  matMul: MatMul = jsMatMul,
+  products: Products = jsProducts,
 ): Promise<BlockCodes> {
   const bc = emptyBlockCodes(K, N, options);
   const bs = options.blockSize;
-  const u = await gptqFactor(gram, K, matMul);
+  const u = await gptqFactor(gram, K, products);
   const pairs = clipPairs(clip ? CLIP_RATIOS : [1], options.symmetric);
   const f32 = Math.fround;
   const row = bc.kBlocks * bs;
@@ -62,8 +62,8 @@ export async function gptqQuantize(
       const kb = (k / bs) | 0;
       if (k % bs === 0) {
         const end = Math.min(K, k + bs);
-        if (unseen[kb]) await searchBlocks(bc, original, k, end, gram, RTN_PAIR, matMul);
-        else await searchBlocks(bc, columns, k, end, gram, pairs, matMul);
+        if (unseen[kb]) await searchBlocks(bc, original, k, end, gram, RTN_PAIR, products);
+        else await searchBlocks(bc, columns, k, end, gram, pairs, products);
         for (let n = 0; n < N; n++) bc.codes.fill(PAD_CODE, n * row + end, n * row + k + bs);
         progress?.(k, K);
       }
@@ -80,7 +80,7 @@ export async function gptqQuantize(
         for (let j = k + 1, uk = k * K; j < k1; j++) columns[col + j] -= err * u[uk + j];
       }
     }
-    if (k1 < K) await spreadErrors(columns, K, N, u, k0, k1, errors, matMul);
+    if (k1 < K) await spreadErrors(columns, K, N, u, k0, k1, errors, products);
   }
   progress?.(K, K);
   return bc;
@@ -95,7 +95,7 @@ async function spreadErrors(
   k0: number,
   k1: number,
   errors: Float64Array,
-  matMul: MatMul,
+  products: Products,
 ): Promise<void> {
   const width = k1 - k0;
   const rest = K - k1;
@@ -104,7 +104,13 @@ async function spreadErrors(
   const rows = chunkRows(rest);
   for (let n0 = 0; n0 < N; n0 += rows) {
     const r = Math.min(rows, N - n0);
-    const spread = await matMul(errors.subarray(n0 * width, (n0 + r) * width), uRows, r, width, rest);
+    const spread = await products.matMul(
+      errors.subarray(n0 * width, (n0 + r) * width),
+      uRows,
+      r,
+      width,
+      rest,
+    );
     for (let i = 0; i < r; i++) {
       const col = (n0 + i) * K + k1;
       for (let j = 0; j < rest; j++) columns[col + j] -= spread[i * rest + j];
@@ -117,30 +123,30 @@ async function spreadErrors(
  * Cholesky factorization and one triangular inverse: with P the order reversal, chol(P H P) = L̃ gives
  * H = M Mᵀ for the upper-triangular M = P L̃ P, so H⁻¹ = M⁻ᵀ M⁻¹ and U = M⁻¹ = P L̃⁻¹ P (a Cholesky
  * factor is unique). P X P of a row-major matrix is its values in reverse order. Half the work of
- * inverting H and factoring the inverse, and both steps are blocked so that most of it is `matMul`
+ * inverting H and factoring the inverse, and both steps are blocked so that most of it is matrix
  * products (a 1.1 B model's K = 5632 layers spent a minute each here in plain JavaScript). A zero Gram
  * matrix (no activation at all) gives the identity, i.e. round-to-nearest.
  */
 export async function gptqFactor(
   gram: Float64Array,
   K: number,
-  matMul: MatMul = jsMatMul,
+  products: Products = jsProducts,
 ): Promise<Float64Array> {
   let trace = 0;
   for (let i = 0; i < K; i++) trace += gram[i * K + i];
   const damp = trace > 0 ? (GPTQ_DAMP * trace) / K : 1;
   const reversed = Float64Array.from(gram).reverse();
   for (let i = 0; i < K; i++) reversed[i * K + i] += damp;
-  await choleskyInPlace(reversed, K, matMul);
-  return (await invertLower(reversed, K, matMul)).reverse();
+  await choleskyInPlace(reversed, K, products);
+  return (await invertLower(reversed, K, products)).reverse();
 }
 
 /**
  * The lower Cholesky factor of a symmetric positive-definite `[K, K]` matrix, written over it, GPTQ_BATCH
  * columns at a time: a batch's columns from entries the earlier batches already updated, then the rest of
- * the lower triangle less the batch's outer product (one `matMul`). The upper triangle is zeroed last.
+ * the lower triangle less the batch's outer product (one matrix product). The upper triangle is zeroed last.
  */
-async function choleskyInPlace(a: Float64Array, K: number, matMul: MatMul): Promise<void> {
+async function choleskyInPlace(a: Float64Array, K: number, products: Products): Promise<void> {
   for (let k0 = 0; k0 < K; k0 += GPTQ_BATCH) {
     const k1 = Math.min(K, k0 + GPTQ_BATCH);
     const width = k1 - k0;
@@ -165,7 +171,13 @@ async function choleskyInPlace(a: Float64Array, K: number, matMul: MatMul): Prom
     const rows = chunkRows(rest);
     for (let r0 = 0; r0 < rest; r0 += rows) {
       const r = Math.min(rows, rest - r0);
-      const outer = await matMul(panel.subarray(r0 * width, (r0 + r) * width), panelT, r, width, rest);
+      const outer = await products.matMul(
+        panel.subarray(r0 * width, (r0 + r) * width),
+        panelT,
+        r,
+        width,
+        rest,
+      );
       for (let i = 0; i < r; i++) {
         const at = (k1 + r0 + i) * K + k1;
         for (let j = 0; j <= r0 + i; j++) a[at + j] -= outer[i * rest + j];
@@ -177,10 +189,10 @@ async function choleskyInPlace(a: Float64Array, K: number, matMul: MatMul): Prom
 
 /**
  * L⁻¹ of a lower-triangular `[K, K]` L, GPTQ_BATCH rows at a time: a batch's rows need L's rows there times
- * the rows of L⁻¹ already found (one `matMul`; those rows are zero past their own diagonal, so they are
+ * the rows of L⁻¹ already found (one matrix product; those rows are zero past their own diagonal, so they are
  * passed whole, without a copy), then a forward substitution inside the batch.
  */
-async function invertLower(l: Float64Array, K: number, matMul: MatMul): Promise<Float64Array> {
+async function invertLower(l: Float64Array, K: number, products: Products): Promise<Float64Array> {
   const x = new Float64Array(K * K);
   for (let k0 = 0; k0 < K; k0 += GPTQ_BATCH) {
     const k1 = Math.min(K, k0 + GPTQ_BATCH);
@@ -189,7 +201,7 @@ async function invertLower(l: Float64Array, K: number, matMul: MatMul): Promise<
     if (k0 > 0) {
       const lRows = new Float64Array(width * k0);
       for (let i = 0; i < width; i++) lRows.set(l.subarray((k0 + i) * K, (k0 + i) * K + k0), i * k0);
-      known = await matMul(lRows, x.subarray(0, k0 * K), width, k0, K);
+      known = await products.matMul(lRows, x.subarray(0, k0 * K), width, k0, K);
     }
     for (let i = k0; i < k1; i++) {
       const xi = i * K;

@@ -1,4 +1,4 @@
-import { chunkRows, jsMatMul, type MatMul } from './matMul';
+import { chunkRows, jsProducts, type Products } from './products';
 
 /**
  * Adds XᵀX of `rows` activation rows (row-major `[rows, K]`) to `gram` (`[K, K]` float64), the lower
@@ -25,8 +25,8 @@ export function symmetrize(gram: Float64Array, K: number): void {
 
 /**
  * Σ_n (a_n - b_n)ᵀ H (a_n - b_n) over the `[N, K]` columns of `a` and `b` (b omitted: Σ a_nᵀ H a_n), with
- * H symmetric `[K, K]`: ‖X(A - B)‖² on the calibration rows. The products (A - B)·H go through `matMul`, a
- * few thousand columns at a time.
+ * H symmetric `[K, K]`: ‖X(A - B)‖² on the calibration rows, as `products.quadraticForms`, a few thousand
+ * columns at a time.
  */
 export async function gramError(
   gram: Float64Array,
@@ -34,7 +34,7 @@ export async function gramError(
   N: number,
   a: Float64Array,
   b?: Float64Array,
-  matMul: MatMul = jsMatMul,
+  products: Products = jsProducts,
 ): Promise<number> {
   const rows = chunkRows(K);
   let total = 0;
@@ -42,7 +42,7 @@ export async function gramError(
     const r = Math.min(rows, N - n0);
     const e = a.slice(n0 * K, (n0 + r) * K);
     if (b) for (let i = 0, at = n0 * K; i < e.length; i++) e[i] -= b[at + i];
-    total += dot(await matMul(e, gram, r, K, K), 0, e, 0, e.length);
+    for (const q of await products.quadraticForms(e, gram, r, K)) total += q;
   }
   return total;
 }

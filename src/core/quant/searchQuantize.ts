@@ -1,6 +1,5 @@
 import { type BlockCodes, emptyBlockCodes, setBlockRange } from './blockCodes';
-import { dot } from './gramMatrix';
-import { chunkRows, jsMatMul, type MatMul } from './matMul';
+import { chunkRows, jsProducts, type Products } from './products';
 import { PAD_CODE } from '../simd/quantizeKernels';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 
@@ -15,7 +14,7 @@ export const CLIP_RATIOS: readonly number[] = Array.from({ length: 21 }, (_, i) 
  * cross terms between blocks are left out so each block is chosen alone; GPTQ is the method that handles
  * them.) Ratio 1 comes first and only a strictly smaller error replaces it, so every block is at least as
  * good as round-to-nearest on that objective, and `ratios = [1]` is round-to-nearest itself.
- * `columns` is the weight as `[N, K]` (weightColumns); the quadratic forms go through `matMul`.
+ * `columns` is the weight as `[N, K]` (weightColumns); the quadratic forms go through `products`.
  */
 export async function searchQuantize(
   columns: Float64Array,
@@ -24,7 +23,7 @@ export async function searchQuantize(
   gram: Float64Array,
   options: BlockwiseOptions,
   ratios: readonly number[] = CLIP_RATIOS,
-  matMul: MatMul = jsMatMul,
+  products: Products = jsProducts,
 ): Promise<BlockCodes> {
   const bc = emptyBlockCodes(K, N, options);
   const bs = options.blockSize;
@@ -33,7 +32,7 @@ export async function searchQuantize(
   for (let kb = 0; kb < bc.kBlocks; kb++) {
     const k0 = kb * bs;
     const k1 = Math.min(K, k0 + bs);
-    await searchBlocks(bc, columns, k0, k1, gram, unseen[kb] ? RTN_PAIR : pairs, matMul);
+    await searchBlocks(bc, columns, k0, k1, gram, unseen[kb] ? RTN_PAIR : pairs, products);
     for (let n = 0; n < N; n++) writeBlockCodes(bc, columns, n * K, n * bc.kBlocks + kb, n, k0, k1);
   }
   return bc;
@@ -66,8 +65,8 @@ export function clipPairs(ratios: readonly number[], symmetric: boolean): number
 /**
  * Sets block [k0, k1) of every column n (values `columns[n*K + k]`, read as float32) to the candidate range
  * of `pairs` whose error e minimizes eᵀ H e over the block's rows of H = `gram`; the first pair wins ties.
- * The quadratic forms of all columns and candidates are `matMul` products with the block's `[bs, bs]`
- * part of H, a few thousand columns at a time (one at a time they were most of a GPTQ solve's time).
+ * The quadratic forms of all columns and candidates go to `products` with the block's `[bs, bs]` part of
+ * H, a few thousand columns at a time (one at a time in JavaScript they were most of a GPTQ solve's time).
  */
 export async function searchBlocks(
   bc: BlockCodes,
@@ -76,7 +75,7 @@ export async function searchBlocks(
   k1: number,
   gram: Float64Array,
   pairs: readonly number[],
-  matMul: MatMul,
+  products: Products,
 ): Promise<void> {
   const { K, N, qMax } = bc;
   const f32 = Math.fround;
@@ -125,18 +124,10 @@ export async function searchBlocks(
         }
       }
     }
-    const he = await matMul(e, h, cols * count, width, width);
+    const costs = await products.quadraticForms(e, h, cols * count, width);
     for (let i = 0; i < cols; i++) {
-      let bestCost = Infinity;
       let best = 0;
-      for (let p = 0; p < count; p++) {
-        const at = (i * count + p) * width;
-        const cost = dot(he, at, e, at, width);
-        if (cost < bestCost) {
-          bestCost = cost;
-          best = p;
-        }
-      }
+      for (let p = 1; p < count; p++) if (costs[i * count + p] < costs[i * count + best]) best = p;
       setPair(n0 + i, best);
     }
   }

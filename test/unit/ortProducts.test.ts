@@ -1,22 +1,23 @@
-// The solvers' products in ONNX Runtime (runtime/ortMatMul.ts) against plain loops: the same numbers to
+// The solvers' products in ONNX Runtime (runtime/ortProducts.ts) against plain loops: the same numbers to
 // float64 rounding, operands that are views into larger arrays included, and a GPTQ layer solved with
-// either MatMul keeps the same codes.
+// either set of products keeps the same codes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { quantizeDataAware } from '../../src/core/quant/dataAwareQuantize';
 import { accumulateGram, symmetrize } from '../../src/core/quant/gramMatrix';
-import { jsMatMul } from '../../src/core/quant/matMul';
+import { jsProducts } from '../../src/core/quant/products';
 import type { BlockwiseOptions } from '../../src/core/quant/quantizeBlockwise';
-import { ortMatMul } from '../../src/runtime/ortMatMul';
+import { ortProducts } from '../../src/runtime/ortProducts';
 import { normal, rng } from './tensorFixtures';
 
 const random = rng(3);
 const values = (n: number) => Float64Array.from({ length: n }, () => normal(random));
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * (1 + Math.abs(b));
 
-describe('ortMatMul', () => {
-  const matMul = ortMatMul(1);
+describe('ortProducts', () => {
+  const ort = ortProducts(1);
 
-  it('multiplies like the textbook loop, views into larger arrays included', async () => {
+  it('matMul multiplies like the textbook loop, views into larger arrays included', async () => {
     for (const [m, k, n] of [
       [1, 1, 1],
       [37, 300, 45],
@@ -24,18 +25,44 @@ describe('ortMatMul', () => {
     ]) {
       const a = values(m * k + 11).subarray(5, 5 + m * k);
       const b = values(k * n + 3).subarray(3);
-      const c = await matMul(a, b, m, k, n);
+      const c = await ort.matMul(a, b, m, k, n);
       assert.equal(c.length, m * n);
-      let worst = 0;
       for (let i = 0; i < m; i++)
         for (let j = 0; j < n; j++) {
           let s = 0;
           for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
-          worst = Math.max(worst, Math.abs(c[i * n + j] - s) / (1 + Math.abs(s)));
+          assert.ok(
+            close(c[i * n + j], s),
+            `[${m}, ${k}]·[${k}, ${n}] at ${i}, ${j}: ${c[i * n + j]} vs ${s}`,
+          );
         }
-      assert.ok(worst < 1e-12, `[${m}, ${k}]·[${k}, ${n}]: off by ${worst}`);
-      const js = await jsMatMul(a, b, m, k, n);
-      assert.ok(js.every((v, i) => Math.abs(v - c[i]) <= 1e-12 * (1 + Math.abs(v))));
+      const js = await jsProducts.matMul(a, b, m, k, n);
+      assert.ok(js.every((v, i) => close(c[i], v)));
+    }
+  });
+
+  it('quadraticForms gives each row’s eᵀHe', async () => {
+    for (const [m, k] of [
+      [1, 1],
+      [50, 32],
+      [7, 300],
+    ]) {
+      const e = values(m * k + 2).subarray(2);
+      const h = values(k * k);
+      for (let i = 0; i < k; i++) for (let j = 0; j < i; j++) h[j * k + i] = h[i * k + j];
+      const q = await ort.quadraticForms(e, h, m, k);
+      assert.equal(q.length, m);
+      const js = await jsProducts.quadraticForms(e, h, m, k);
+      for (let i = 0; i < m; i++) {
+        let s = 0;
+        for (let a = 0; a < k; a++)
+          for (let b = 0; b < k; b++) s += e[i * k + a] * h[a * k + b] * e[i * k + b];
+        assert.ok(
+          Math.abs(q[i] - s) <= 1e-10 * (1 + Math.abs(s)),
+          `row ${i} of [${m}, ${k}]: ${q[i]} vs ${s}`,
+        );
+        assert.ok(Math.abs(js[i] - s) <= 1e-10 * (1 + Math.abs(s)), `js row ${i}: ${js[i]} vs ${s}`);
+      }
     }
   });
 
@@ -49,9 +76,9 @@ describe('ortMatMul', () => {
     symmetrize(gram, K);
     const w = Float32Array.from(values(K * N), (v) => v * 0.05);
     const o: BlockwiseOptions = { bits: 4, blockSize: 32, symmetric: false, scaleType: 'float32' };
-    const solve = (mm = jsMatMul) =>
-      quantizeDataAware(w, K, N, o, 'KN', 1, gram, 'gptq', undefined, rows, undefined, mm);
-    const [ours, theirs] = [await solve(matMul), await solve()];
+    const solve = (products = jsProducts) =>
+      quantizeDataAware(w, K, N, o, 'KN', 1, gram, 'gptq', undefined, rows, undefined, products);
+    const [ours, theirs] = [await solve(ort), await solve()];
     assert.equal(ours.kept, 'gptq');
     assert.equal(ours.kept, theirs.kept);
     for (const f of ['signal', 'rtnError', 'error'] as const)
