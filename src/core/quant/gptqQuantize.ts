@@ -101,19 +101,32 @@ async function spreadErrors(
   const rest = K - k1;
   const uRows = new Float64Array(width * rest);
   for (let k = k0; k < k1; k++) uRows.set(u.subarray(k * K + k1, (k + 1) * K), (k - k0) * rest);
-  const rows = chunkRows(rest);
-  for (let n0 = 0; n0 < N; n0 += rows) {
-    const r = Math.min(rows, N - n0);
-    const spread = await products.matMul(
-      errors.subarray(n0 * width, (n0 + r) * width),
-      uRows,
-      r,
-      width,
-      rest,
-    );
+  await subtractProduct(products, errors, uRows, N, width, rest, columns, (n) => n * K + k1);
+}
+
+/**
+ * target[at(i) + j] −= (left·right)[i][j] for the `rows` rows of left (`[rows, width]`, right `[width, n]`)
+ * and j ≤ last(i) (all n by default): a few thousand rows at a time, so no product is larger than
+ * MATMUL_CHUNK_VALUES.
+ */
+async function subtractProduct(
+  products: Products,
+  left: Float64Array,
+  right: Float64Array,
+  rows: number,
+  width: number,
+  n: number,
+  target: Float64Array,
+  at: (row: number) => number,
+  last: (row: number) => number = () => n - 1,
+): Promise<void> {
+  const per = chunkRows(n);
+  for (let r0 = 0; r0 < rows; r0 += per) {
+    const r = Math.min(per, rows - r0);
+    const product = await products.matMul(left.subarray(r0 * width, (r0 + r) * width), right, r, width, n);
     for (let i = 0; i < r; i++) {
-      const col = (n0 + i) * K + k1;
-      for (let j = 0; j < rest; j++) columns[col + j] -= spread[i * rest + j];
+      const t = at(r0 + i);
+      for (let j = 0, end = last(r0 + i); j <= end; j++) target[t + j] -= product[i * n + j];
     }
   }
 }
@@ -168,21 +181,18 @@ async function choleskyInPlace(a: Float64Array, K: number, products: Products): 
         panel[i * width + p] = v;
         panelT[p * rest + i] = v;
       }
-    const rows = chunkRows(rest);
-    for (let r0 = 0; r0 < rest; r0 += rows) {
-      const r = Math.min(rows, rest - r0);
-      const outer = await products.matMul(
-        panel.subarray(r0 * width, (r0 + r) * width),
-        panelT,
-        r,
-        width,
-        rest,
-      );
-      for (let i = 0; i < r; i++) {
-        const at = (k1 + r0 + i) * K + k1;
-        for (let j = 0; j <= r0 + i; j++) a[at + j] -= outer[i * rest + j];
-      }
-    }
+    // Only the lower triangle: row k1 + i up to its diagonal.
+    await subtractProduct(
+      products,
+      panel,
+      panelT,
+      rest,
+      width,
+      rest,
+      a,
+      (i) => (k1 + i) * K + k1,
+      (i) => i,
+    );
   }
   for (let i = 0; i < K; i++) a.fill(0, i * K + i + 1, (i + 1) * K);
 }
