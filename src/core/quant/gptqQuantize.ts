@@ -1,7 +1,6 @@
 import { type BlockCodes, emptyBlockCodes } from './blockCodes';
 import { PAD_CODE } from '../simd/quantizeKernels';
-import { dot } from './gramMatrix';
-import { chunkRows, jsProducts, type Products } from './products';
+import { chunkRows, dot, jsProducts, type Products } from './products';
 import { type BlockwiseOptions, quantCode } from './quantizeBlockwise';
 import { CLIP_RATIOS, clipPairs, RTN_PAIR, searchBlocks, unseenBlocks } from './searchQuantize';
 

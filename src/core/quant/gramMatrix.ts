@@ -46,24 +46,3 @@ export async function gramError(
   }
   return total;
 }
-
-/**
- * Σ a[ai + m]·b[bi + m] for m < n, in four independent sums: one running sum waits on each add before the
- * next (a few cycles each), four keep the loads busy — the inner loop of the quadratic forms and of the
- * Cholesky factor's work inside a block of rows.
- */
-export function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, n: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let m = 0;
-  for (; m + 3 < n; m += 4) {
-    s0 += a[ai + m] * b[bi + m];
-    s1 += a[ai + m + 1] * b[bi + m + 1];
-    s2 += a[ai + m + 2] * b[bi + m + 2];
-    s3 += a[ai + m + 3] * b[bi + m + 3];
-  }
-  for (; m < n; m++) s0 += a[ai + m] * b[bi + m];
-  return s0 + s1 + s2 + s3;
-}

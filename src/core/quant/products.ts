@@ -1,5 +1,3 @@
-import { dot } from './gramMatrix';
-
 /**
  * The matrix products of the data-aware solvers (output errors, the clipping search's block errors, GPTQ's
  * updates, the Cholesky factor), on row-major float64 arrays. The runtime passes ONNX Runtime's
@@ -54,4 +52,25 @@ export const MATMUL_CHUNK_VALUES = 4 * 2 ** 20;
 /** Rows of a `[rows, width]` operand that fit in MATMUL_CHUNK_VALUES (at least one). */
 export function chunkRows(width: number): number {
   return Math.max(1, Math.floor(MATMUL_CHUNK_VALUES / Math.max(1, width)));
+}
+
+/**
+ * Σ a[ai + m]·b[bi + m] for m < n, in four independent sums: one running sum waits on each add before the
+ * next (a few cycles each), four keep the loads busy — the inner loop of the quadratic forms and of the
+ * Cholesky factor's work inside a block of rows.
+ */
+export function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let m = 0;
+  for (; m + 3 < n; m += 4) {
+    s0 += a[ai + m] * b[bi + m];
+    s1 += a[ai + m + 1] * b[bi + m + 1];
+    s2 += a[ai + m + 2] * b[bi + m + 2];
+    s3 += a[ai + m + 3] * b[bi + m + 3];
+  }
+  for (; m < n; m++) s0 += a[ai + m] * b[bi + m];
+  return s0 + s1 + s2 + s3;
 }
