@@ -17,7 +17,8 @@ const model = path.join(benchDir, 'llm1.1b.onnx');
 const SHAPE = ['--params', '1.1e9', '--dtype', 'fp16'];
 /**
  * How long the GPTQ part may run before it is stopped (its progress lines show how far it got): the whole
- * model took about 85 minutes on two cores (calibration part by part, 96 windows, and the solves).
+ * model took 110 minutes on two cores shared with test runs (calibration part by part, 96 windows, and the
+ * solves).
  */
 const GPTQ_MINUTES = 150;
 
