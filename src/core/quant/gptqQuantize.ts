@@ -12,8 +12,8 @@ export type RowProgress = (done: number, total: number) => void;
 
 /**
  * Rows of K taken together: inside a batch the updates run row by row; the rows after it get the batch's
- * errors at once, as one matrix product (GPTQ's "lazy batch" updates, the same arithmetic in another order). Also
- * the block size of the Cholesky factor and the triangular inverse.
+ * errors at once, as one matrix product (GPTQ's "lazy batch" updates, the same arithmetic in another
+ * order). Also the block size of the Cholesky factor and the triangular inverse.
  */
 export const GPTQ_BATCH = 128;
 
@@ -197,9 +197,9 @@ async function choleskyInPlace(a: Float64Array, K: number, products: Products): 
 }
 
 /**
- * L⁻¹ of a lower-triangular `[K, K]` L, GPTQ_BATCH rows at a time: a batch's rows need L's rows there times
- * the rows of L⁻¹ already found (one matrix product; those rows are zero past their own diagonal, so they are
- * passed whole, without a copy), then a forward substitution inside the batch.
+ * L⁻¹ of a lower-triangular `[K, K]` L, GPTQ_BATCH rows at a time: a batch's rows need L's rows there
+ * times the rows of L⁻¹ already found (one matrix product; those rows are zero past their own diagonal,
+ * so they are passed whole, without a copy), then a forward substitution inside the batch.
  */
 async function invertLower(l: Float64Array, K: number, products: Products): Promise<Float64Array> {
   const x = new Float64Array(K * K);

@@ -8,12 +8,13 @@ export const CLIP_RATIOS: readonly number[] = Array.from({ length: 21 }, (_, i) 
 
 /**
  * Clipping search: per block of K of every output column, the block's range [min, max] is shrunk by each
- * ratio of `ratios` (for asymmetric blocks also one end at a time; RTN's scale and zero point of the clipped range, as MLAS would compute them) and the
- * candidate whose error e minimises eᵀ H_bb e is kept, H_bb being the block's diagonal block of the
- * calibration Gram matrix XᵀX: the block's own contribution to the layer's output error ‖X(W−Q)‖². (The
- * cross terms between blocks are left out so each block is chosen alone; GPTQ is the method that handles
- * them.) Ratio 1 comes first and only a strictly smaller error replaces it, so every block is at least as
- * good as round-to-nearest on that objective, and `ratios = [1]` is round-to-nearest itself.
+ * ratio of `ratios` (for asymmetric blocks also one end at a time; RTN's scale and zero point of the clipped
+ * range, as MLAS would compute them) and the candidate whose error e minimises eᵀ H_bb e is kept, H_bb being
+ * the block's diagonal block of the calibration Gram matrix XᵀX: the block's own contribution to the layer's
+ * output error ‖X(W−Q)‖². (The cross terms between blocks are left out so each block is chosen alone; GPTQ is
+ * the method that handles them.) Ratio 1 comes first and only a strictly smaller error replaces it, so every
+ * block is at least as good as round-to-nearest on that objective, and `ratios = [1]` is round-to-nearest
+ * itself.
  * `columns` is the weight as `[N, K]` (weightColumns); the quadratic forms go through `products`.
  */
 export async function searchQuantize(
